@@ -1,0 +1,588 @@
+// Package config owns lifeboat.yaml: its typed shape, the defaults that encode the
+// backup guide's policy, and validation whose every error names the file, the line,
+// the key and what was expected. It never reads secrets' contents and never logs them.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultFile is the configuration looked up in the working directory.
+const DefaultFile = "lifeboat.yaml"
+
+// EnvConfig names the environment variable that points at the configuration.
+const EnvConfig = "LIFEBOAT_CONFIG"
+
+// Config is a validated lifeboat.yaml.
+type Config struct {
+	// File is the path the configuration was read from; errors name it.
+	File       string
+	Repository Repository
+	Tiers      map[string]Tier
+	// Sources by name; SourceNames keeps the file's order so `backup` with no
+	// name runs them as the user listed them.
+	Sources     map[string]*Source
+	SourceNames []string
+}
+
+// Repository says where the repository lives and where its password comes from.
+type Repository struct {
+	Path         string
+	PasswordFile string
+}
+
+// Tier is a recovery objective: how long a recovery may take and how much data may be lost.
+type Tier struct {
+	RTO time.Duration
+	RPO time.Duration
+}
+
+// Source kinds understood by this version.
+const (
+	KindFiles = "files"
+	KindGit   = "git"
+)
+
+// Source is one thing to back up.
+type Source struct {
+	Name string
+	Type string
+	Tier string
+	// files
+	Paths            []string
+	Include          []string
+	Exclude          []string
+	IgnoreUnreadable bool
+	// git
+	Path string
+}
+
+// DefaultTiers are the guide's recovery objectives.
+func DefaultTiers() map[string]Tier {
+	return map[string]Tier{
+		"critical":  {RTO: 4 * time.Hour, RPO: time.Hour},
+		"important": {RTO: 24 * time.Hour, RPO: 24 * time.Hour},
+		"other":     {RTO: 72 * time.Hour, RPO: 168 * time.Hour},
+	}
+}
+
+// Error is a configuration problem at one place in the file. Its text names the
+// file, the line, the key and what is expected, so the user can fix it without
+// reading code.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+
+	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+}
+
+// Errors is every problem found in one file, reported together so one run of
+// `config check` shows them all.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+
+	return strings.Join(parts, "\n")
+}
+
+// Locate returns the configuration path to use: the explicit flag, then
+// $LIFEBOAT_CONFIG, then lifeboat.yaml in the working directory.
+func Locate(flag string) string {
+	if flag != "" {
+		return flag
+	}
+
+	if env := os.Getenv(EnvConfig); env != "" {
+		return env
+	}
+
+	return DefaultFile
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{File: path, Msg: "configuration file not found: create it (see examples/sml-library/lifeboat.yaml), pass --config FILE or set " + EnvConfig}
+		}
+
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read configuration: %v", err)}
+	}
+
+	return Parse(path, data)
+}
+
+// Parse validates configuration text; path is used only in error messages and
+// to resolve relative paths.
+func Parse(path string, data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: path, Line: yamlErrLine(err), Msg: "not valid YAML: " + err.Error()}
+	}
+
+	p := &parser{file: path, baseDir: filepath.Dir(path)}
+	cfg := p.parse(&doc)
+
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+
+	return cfg, nil
+}
+
+type parser struct {
+	file    string
+	baseDir string
+	errs    Errors
+}
+
+func (p *parser) fail(n *yaml.Node, key, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// mapping returns the key/value pairs of a mapping node, reporting unknown and
+// duplicate keys against the allowed set.
+func (p *parser) mapping(n *yaml.Node, key string, allowed ...string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, key, "expected a mapping of keys (%s), found %s", strings.Join(allowed, ", "), describe(n))
+		return out
+	}
+
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		full := joinKey(key, name)
+
+		if len(allowed) > 0 && !contains(allowed, name) {
+			p.fail(k, full, "unknown key; expected one of: %s", strings.Join(allowed, ", "))
+			continue
+		}
+
+		if _, dup := out[name]; dup {
+			p.fail(k, full, "key given twice; keep one")
+			continue
+		}
+
+		out[name] = v
+	}
+
+	return out
+}
+
+func (p *parser) parse(doc *yaml.Node) *Config {
+	cfg := &Config{File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{}}
+
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		p.fail(nil, "", "configuration is empty; it needs at least `repository:` and `sources:`")
+		return cfg
+	}
+
+	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources")
+
+	if n, ok := root["repository"]; ok {
+		p.repository(n, cfg)
+	} else {
+		p.fail(doc.Content[0], "repository", "missing; expected `repository: {path: /backups/lifeboat}`")
+	}
+
+	if n, ok := root["tiers"]; ok {
+		p.tiers(n, cfg)
+	}
+
+	if n, ok := root["sources"]; ok {
+		p.sources(n, cfg)
+	} else {
+		p.fail(doc.Content[0], "sources", "missing; expected a mapping of source names to sources")
+	}
+
+	return cfg
+}
+
+func (p *parser) repository(n *yaml.Node, cfg *Config) {
+	m := p.mapping(n, "repository", "path", "password_file")
+
+	if v, ok := m["path"]; ok {
+		cfg.Repository.Path = p.absPath(v, "repository.path")
+	} else {
+		p.fail(n, "repository.path", "missing; expected the directory of the repository, e.g. /backups/lifeboat")
+	}
+
+	if v, ok := m["password_file"]; ok {
+		cfg.Repository.PasswordFile = p.absPath(v, "repository.password_file")
+	}
+}
+
+func (p *parser) tiers(n *yaml.Node, cfg *Config) {
+	m := p.mapping(n, "tiers")
+	for _, name := range sortedKeys(m) {
+		v := m[name]
+		key := "tiers." + name
+		tm := p.mapping(v, key, "rto", "rpo")
+		t := cfg.Tiers[name]
+
+		for _, f := range []struct {
+			k   string
+			dst *time.Duration
+		}{{"rto", &t.RTO}, {"rpo", &t.RPO}} {
+			dn, ok := tm[f.k]
+			if !ok {
+				if _, known := DefaultTiers()[name]; !known {
+					p.fail(v, key+"."+f.k, "missing; expected a duration such as 4h or 7d")
+				}
+
+				continue
+			}
+
+			d, err := ParseDuration(dn.Value)
+			if err != nil || dn.Kind != yaml.ScalarNode || d <= 0 {
+				p.fail(dn, key+"."+f.k, "expected a positive duration such as 30m, 4h or 7d, found %q", dn.Value)
+				continue
+			}
+
+			*f.dst = d
+		}
+
+		cfg.Tiers[name] = t
+	}
+}
+
+func (p *parser) sources(n *yaml.Node, cfg *Config) {
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, "sources", "expected a mapping of source names to sources, found %s", describe(n))
+		return
+	}
+
+	m := p.mapping(n, "sources")
+	if len(m) == 0 {
+		p.fail(n, "sources", "no sources; add at least one (type: files or git)")
+	}
+
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name := n.Content[i].Value
+		v, ok := m[name]
+
+		if !ok {
+			continue // duplicate, already reported
+		}
+
+		key := "sources." + name
+		if !validName(name) {
+			p.fail(n.Content[i], key, "source names may hold letters, digits, '-', '_' and '.', and start with a letter or digit")
+			continue
+		}
+
+		if s := p.source(name, key, v, cfg); s != nil {
+			cfg.Sources[name] = s
+			cfg.SourceNames = append(cfg.SourceNames, name)
+		}
+	}
+}
+
+func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, key, "expected a mapping with `type:`, found %s", describe(n))
+		return nil
+	}
+
+	s := &Source{Name: name}
+
+	tn := findKey(n, "type")
+	if tn == nil {
+		p.fail(n, key+".type", "missing; expected one of: files, git")
+		return nil
+	}
+
+	s.Type = tn.Value
+
+	var allowed []string
+
+	switch s.Type {
+	case KindFiles:
+		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable"}
+	case KindGit:
+		allowed = []string{"type", "tier", "path"}
+	default:
+		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git", s.Type)
+		return nil
+	}
+
+	before := len(p.errs)
+	m := p.mapping(n, key, allowed...)
+
+	s.Tier = "important"
+	if v, ok := m["tier"]; ok {
+		s.Tier = v.Value
+		if _, known := cfg.Tiers[s.Tier]; !known {
+			p.fail(v, key+".tier", "unknown tier %q; expected one of: %s", s.Tier, strings.Join(sortedKeys(cfg.Tiers), ", "))
+		}
+	}
+
+	switch s.Type {
+	case KindFiles:
+		v, ok := m["paths"]
+		if !ok {
+			p.fail(n, key+".paths", "missing; expected a list of absolute paths to back up")
+			break
+		}
+
+		s.Paths = p.stringList(v, key+".paths")
+		if len(s.Paths) == 0 && v.Kind == yaml.SequenceNode {
+			p.fail(v, key+".paths", "empty; expected at least one path")
+		}
+
+		for i, path := range s.Paths {
+			s.Paths[i] = p.absPathValue(v.Content[i], key+".paths", path)
+		}
+
+		if v, ok := m["include"]; ok {
+			s.Include = p.globList(v, key+".include")
+		}
+
+		if v, ok := m["exclude"]; ok {
+			s.Exclude = p.globList(v, key+".exclude")
+		}
+
+		if v, ok := m["ignore_unreadable"]; ok {
+			b, err := strconv.ParseBool(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode {
+				p.fail(v, key+".ignore_unreadable", "expected true or false, found %q", v.Value)
+			}
+
+			s.IgnoreUnreadable = b
+		}
+	case KindGit:
+		v, ok := m["path"]
+		if !ok {
+			p.fail(n, key+".path", "missing; expected the path of the git repository's work tree or bare directory")
+			break
+		}
+
+		s.Path = p.absPath(v, key+".path")
+	}
+
+	if len(p.errs) > before {
+		return nil
+	}
+
+	return s
+}
+
+func (p *parser) stringList(n *yaml.Node, key string) []string {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, key, "expected a list, e.g. [a, b], found %s", describe(n))
+		return nil
+	}
+
+	out := make([]string, 0, len(n.Content))
+
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode || c.Value == "" {
+			p.fail(c, key, "expected a non-empty string, found %s", describe(c))
+			continue
+		}
+
+		out = append(out, c.Value)
+	}
+
+	return out
+}
+
+func (p *parser) globList(n *yaml.Node, key string) []string {
+	globs := p.stringList(n, key)
+	for i, g := range globs {
+		if _, err := filepath.Match(strings.TrimSuffix(strings.TrimPrefix(g, "!"), "/"), ""); err != nil {
+			p.fail(n.Content[i], key, "bad glob %q: %v", g, err)
+		}
+	}
+
+	return globs
+}
+
+func (p *parser) absPath(n *yaml.Node, key string) string {
+	if n.Kind != yaml.ScalarNode || n.Value == "" {
+		p.fail(n, key, "expected a path, found %s", describe(n))
+		return ""
+	}
+
+	return p.absPathValue(n, key, n.Value)
+}
+
+// absPathValue resolves a path relative to the configuration file's folder, so a
+// config works the same from any working directory.
+func (p *parser) absPathValue(n *yaml.Node, key, v string) string {
+	if strings.ContainsRune(v, 0) {
+		p.fail(n, key, "path contains a NUL byte")
+		return ""
+	}
+
+	if !filepath.IsAbs(v) {
+		base, err := filepath.Abs(p.baseDir)
+		if err != nil {
+			p.fail(n, key, "cannot resolve relative path %q: %v", v, err)
+			return ""
+		}
+
+		v = filepath.Join(base, v)
+	}
+
+	return filepath.Clean(v)
+}
+
+// ParseDuration accepts Go durations plus a day suffix ("7d", "1d12h"), since
+// retention and objectives are naturally stated in days.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+
+	var days int64
+
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad day count in %q", s)
+		}
+
+		days, s = n, s[i+1:]
+	}
+
+	var rest time.Duration
+
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, err
+		}
+
+		rest = d
+	}
+
+	return time.Duration(days)*24*time.Hour + rest, nil
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+
+	return "nothing"
+}
+
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+
+	return nil
+}
+
+func joinKey(parent, k string) string {
+	if parent == "" {
+		return k
+	}
+
+	return parent + "." + k
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+
+	sort.Strings(keys)
+
+	return keys
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i == 0 && !alnum {
+			return false
+		}
+
+		if !alnum && r != '-' && r != '_' && r != '.' {
+			return false
+		}
+	}
+
+	return true
+}
+
+func yamlErrLine(err error) int {
+	// yaml.v3 reports "yaml: line N: ..."; pull N out so the error has a line even then.
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		rest := msg[i+5:]
+		if j := strings.IndexByte(rest, ':'); j > 0 {
+			if n, convErr := strconv.Atoi(rest[:j]); convErr == nil {
+				return n
+			}
+		}
+	}
+
+	return 0
+}

@@ -1,0 +1,367 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kopia/kopia/fs"
+	"github.com/kopia/kopia/fs/localfs"
+	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/snapshot"
+	"github.com/kopia/kopia/snapshot/policy"
+	"github.com/kopia/kopia/snapshot/upload"
+)
+
+// Progress receives the size of the work once it is known and the bytes done as
+// they happen. It may be called from several goroutines.
+type Progress interface {
+	SetTotal(bytes int64)
+	Add(bytes int64)
+}
+
+// TreeSpec describes a backup of local paths.
+type TreeSpec struct {
+	Source  string
+	Kind    string
+	Type    string
+	Role    string
+	Version string
+	// Roots are absolute paths. One directory gives LayoutDir; anything else
+	// gives LayoutAbs, where the snapshot mirrors the absolute paths.
+	Roots []string
+	// Include and Exclude are gitignore-style globs ("*.tmp", "cache/").
+	Include          []string
+	Exclude          []string
+	IgnoreUnreadable bool
+	// Base is the snapshot whose unchanged files are reused without reading
+	// them (incremental, differential); nil reads and hashes everything.
+	Base     *Snapshot
+	Extra    map[string]string
+	Progress Progress
+	// CheckpointInterval bounds how much work a killed backup loses: at each
+	// checkpoint what was uploaded is indexed, so the next run dedups against it.
+	CheckpointInterval time.Duration
+}
+
+// UnreadableError lists the files a backup could not read.
+type UnreadableError struct {
+	Source  string
+	Entries []string
+	More    int
+}
+
+func (e *UnreadableError) Error() string {
+	msg := fmt.Sprintf("source %s: cannot read %s", e.Source, strings.Join(e.Entries, "; "))
+	if e.More > 0 {
+		msg += fmt.Sprintf(" (and %d more)", e.More)
+	}
+
+	return msg + ": fix the permissions, exclude the files, or set `ignore_unreadable: true` on the source"
+}
+
+// BackupTree uploads the spec's paths as one snapshot. The snapshot is saved
+// only when every file was read (or the source allows skipping unreadable
+// ones); otherwise nothing is listed and the error names the files.
+func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, error) {
+	if spec.Role == "" {
+		spec.Role = RoleBackup
+	}
+
+	root, layout, err := buildRoot(spec.Roots)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
+	}
+
+	snap := &Snapshot{
+		Source: spec.Source, Kind: spec.Kind, Type: spec.Type, Role: spec.Role,
+		Version: spec.Version, Layout: layout, Paths: spec.Roots, Extra: spec.Extra,
+		Time: r.now().UTC(),
+	}
+	snap.Host, _ = os.Hostname()
+
+	var previous []*snapshot.Manifest
+
+	if spec.Base != nil {
+		m, err := r.loadManifest(ctx, spec.Base.ID)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: load base snapshot: %w", spec.Source, err)
+		}
+
+		previous = append(previous, m)
+		snap.Base = spec.Base.ID
+	}
+
+	pol := uploadPolicy(spec)
+	tree := policy.BuildTree(map[string]*policy.Policy{".": pol}, policy.DefaultPolicy)
+	si := sourceInfo(spec.Source)
+
+	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat backup " + spec.Source}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		u := upload.NewUploader(w)
+		u.CheckpointLabels = map[string]string{labelMarker: "1", labelSource: spec.Source, labelRole: "checkpoint"}
+
+		if spec.CheckpointInterval > 0 {
+			u.CheckpointInterval = min(spec.CheckpointInterval, upload.DefaultCheckpointInterval)
+		}
+
+		if spec.Progress != nil {
+			u.Progress = &uploadProgress{p: spec.Progress}
+		}
+
+		man, err := u.Upload(ctx, root, tree, si, previous...)
+		if err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+
+		if err := checkUpload(spec, man); err != nil {
+			return err
+		}
+
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+
+		snap.Digest, snap.Files, snap.Bytes, err = treeDigest(ctx, w, man.RootEntry)
+		if err != nil {
+			return fmt.Errorf("digest: %w", err)
+		}
+
+		snap.End = r.now().UTC()
+		man.Tags = snap.labels()
+
+		id, err := snapshot.SaveSnapshot(ctx, w, man)
+		if err != nil {
+			return fmt.Errorf("save snapshot: %w", err)
+		}
+
+		snap.ID = string(id)
+
+		return r.dropCheckpoints(ctx, w, spec.Source)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
+	}
+
+	return snap, nil
+}
+
+func checkUpload(spec TreeSpec, man *snapshot.Manifest) error {
+	if man.IncompleteReason != "" {
+		return fmt.Errorf("upload incomplete (%s)", man.IncompleteReason)
+	}
+
+	sum := man.RootEntry.DirSummary
+	if sum == nil || sum.FatalErrorCount == 0 {
+		return nil
+	}
+
+	ue := &UnreadableError{Source: spec.Source, More: sum.FatalErrorCount - len(sum.FailedEntries)}
+	for _, fe := range sum.FailedEntries {
+		ue.Entries = append(ue.Entries, fmt.Sprintf("%s (%s)", fe.EntryPath, fe.Error))
+	}
+
+	return ue
+}
+
+// dropCheckpoints deletes the checkpoints of earlier killed runs and of this one,
+// now that a complete snapshot of the source exists.
+func (r *Repository) dropCheckpoints(ctx context.Context, w repo.RepositoryWriter, source string) error {
+	ids, err := snapshot.ListSnapshotManifests(ctx, w, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
+	if err != nil {
+		return fmt.Errorf("list checkpoints: %w", err)
+	}
+
+	for _, id := range ids {
+		if err := w.DeleteManifest(ctx, id); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", id, err)
+		}
+	}
+
+	return nil
+}
+
+func uploadPolicy(spec TreeSpec) *policy.Policy {
+	p := *policy.DefaultPolicy
+
+	var rules []string
+	if len(spec.Include) > 0 {
+		// Ignore everything, keep descending into directories, then let the
+		// include globs back in; excludes come last so they win.
+		rules = append(rules, "*", "!*/")
+		for _, g := range spec.Include {
+			rules = append(rules, "!"+g)
+		}
+	}
+
+	rules = append(rules, spec.Exclude...)
+
+	f := false
+	ignore := spec.IgnoreUnreadable
+	p.FilesPolicy = policy.FilesPolicy{
+		IgnoreRules:            rules,
+		IgnoreCacheDirectories: (*policy.OptionalBool)(&f),
+	}
+	p.ErrorHandlingPolicy = policy.ErrorHandlingPolicy{
+		IgnoreFileErrors:      (*policy.OptionalBool)(&ignore),
+		IgnoreDirectoryErrors: (*policy.OptionalBool)(&ignore),
+		IgnoreUnknownTypes:    (*policy.OptionalBool)(&ignore),
+	}
+	p.CompressionPolicy = policy.CompressionPolicy{CompressorName: compressorName}
+	p.MetadataCompressionPolicy = policy.MetadataCompressionPolicy{CompressorName: compressorName}
+
+	return &p
+}
+
+// buildRoot turns the source paths into the snapshot root.
+func buildRoot(roots []string) (fs.Entry, string, error) {
+	if len(roots) == 0 {
+		return nil, "", errors.New("no paths to back up")
+	}
+
+	for _, p := range roots {
+		if !filepath.IsAbs(p) {
+			return nil, "", fmt.Errorf("path %s is not absolute", p)
+		}
+
+		if _, err := os.Lstat(p); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, "", fmt.Errorf("path %s does not exist: check the source's paths in the configuration (is the volume mounted?)", p)
+			}
+
+			return nil, "", fmt.Errorf("path %s: %w", p, err)
+		}
+	}
+
+	if len(roots) == 1 {
+		if fi, err := os.Stat(roots[0]); err == nil && fi.IsDir() {
+			d, err := localfs.Directory(roots[0])
+			if err != nil {
+				return nil, "", fmt.Errorf("open %s: %w", roots[0], err)
+			}
+
+			return d, LayoutDir, nil
+		}
+	}
+
+	root, err := absTree("/", roots)
+	if err != nil {
+		return nil, "", err
+	}
+
+	return root, LayoutAbs, nil
+}
+
+// absTree builds a directory at dir holding only the given paths below it. Its
+// intermediate directories carry their real owner, mode and times.
+func absTree(dir string, paths []string) (fs.Directory, error) {
+	meta, err := localfs.NewEntry(dir)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", dir, err)
+	}
+
+	children := map[string][]string{}
+
+	for _, p := range paths {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return nil, fmt.Errorf("path %s overlaps another path of the source", p)
+		}
+
+		first := strings.Split(rel, string(filepath.Separator))[0]
+		children[first] = append(children[first], p)
+	}
+
+	names := make([]string, 0, len(children))
+	for n := range children {
+		names = append(names, n)
+	}
+
+	sort.Strings(names)
+
+	entries := make([]fs.Entry, 0, len(names))
+
+	for _, n := range names {
+		full := filepath.Join(dir, n)
+
+		var e fs.Entry
+
+		if containsExact(children[n], full) {
+			if len(children[n]) > 1 {
+				return nil, fmt.Errorf("path %s is inside path %s of the same source; list only %s", otherThan(children[n], full), full, full)
+			}
+
+			e, err = localfs.NewEntry(full)
+		} else {
+			e, err = absTree(full, children[n])
+		}
+
+		if err != nil {
+			return nil, err
+		}
+
+		entries = append(entries, e)
+	}
+
+	return &partialDir{Entry: meta, entries: entries}, nil
+}
+
+func containsExact(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+
+	return false
+}
+
+func otherThan(list []string, s string) string {
+	for _, x := range list {
+		if x != s {
+			return x
+		}
+	}
+
+	return s
+}
+
+// partialDir is a real directory's metadata with only some of its children.
+type partialDir struct {
+	fs.Entry
+	entries []fs.Entry
+}
+
+func (d *partialDir) Child(_ context.Context, name string) (fs.Entry, error) {
+	for _, e := range d.entries {
+		if e.Name() == name {
+			return e, nil
+		}
+	}
+
+	return nil, fs.ErrEntryNotFound
+}
+
+func (d *partialDir) Iterate(context.Context) (fs.DirectoryIterator, error) {
+	return fs.StaticIterator(append([]fs.Entry(nil), d.entries...), nil), nil
+}
+
+func (d *partialDir) SupportsMultipleIterations() bool { return true }
+
+// uploadProgress adapts kopia's upload events to a Progress.
+type uploadProgress struct {
+	upload.NullUploadProgress
+	p Progress
+}
+
+func (u *uploadProgress) Enabled() bool                    { return true }
+func (u *uploadProgress) EstimatedDataSize(_, total int64) { u.p.SetTotal(total) }
+func (u *uploadProgress) HashedBytes(n int64)              { u.p.Add(n) }
+func (u *uploadProgress) CachedFile(_ string, n int64)     { u.p.Add(n) }
+func (u *uploadProgress) EstimationParameters() upload.EstimationParameters {
+	return upload.EstimationParameters{Type: upload.EstimationTypeClassic}
+}

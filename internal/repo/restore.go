@@ -1,0 +1,223 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kopia/kopia/fs"
+	"github.com/kopia/kopia/snapshot"
+	"github.com/kopia/kopia/snapshot/restore"
+	"github.com/kopia/kopia/snapshot/snapshotfs"
+)
+
+// RestoreOptions control a restore.
+type RestoreOptions struct {
+	// Overwrite replaces existing files and symlinks in the target.
+	Overwrite bool
+	Progress  Progress
+}
+
+// RestoreStats says what a restore wrote.
+type RestoreStats struct {
+	Files    int64
+	Dirs     int64
+	Symlinks int64
+	Bytes    int64
+}
+
+// Restore writes the tree of snapshot id below target, with owners, modes and
+// times. The whole tree is checked for unsafe names before anything is written.
+func (r *Repository) Restore(ctx context.Context, id, target string, opt RestoreOptions) (RestoreStats, error) {
+	var st RestoreStats
+
+	m, err := r.loadManifest(ctx, id)
+	if err != nil {
+		return st, err
+	}
+
+	if err := walkTree(ctx, r.rep, m.RootEntry, func(context.Context, string, fs.Entry, *snapshot.DirEntry) error { return nil }); err != nil {
+		return st, fmt.Errorf("restore snapshot %s: %w: refusing to restore anything", id, err)
+	}
+
+	root, err := snapshotfs.SnapshotRoot(r.rep, m)
+	if err != nil {
+		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
+	}
+
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return st, fmt.Errorf("restore snapshot %s: create target %s: %w", id, target, err)
+	}
+
+	out := &restore.FilesystemOutput{
+		TargetPath:           target,
+		OverwriteDirectories: true,
+		OverwriteFiles:       opt.Overwrite,
+		OverwriteSymlinks:    opt.Overwrite,
+		WriteFilesAtomically: true,
+	}
+	if err := out.Init(ctx); err != nil {
+		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
+	}
+
+	var done int64
+
+	if opt.Progress != nil && m.RootEntry.DirSummary != nil {
+		opt.Progress.SetTotal(m.RootEntry.DirSummary.TotalFileSize)
+	}
+
+	ks, err := restore.Entry(ctx, r.rep, out, root, restore.Options{
+		Parallel:               8,
+		RestoreDirEntryAtDepth: math.MaxInt32,
+		ProgressCallback: func(_ context.Context, s restore.Stats) {
+			if opt.Progress != nil {
+				opt.Progress.Add(s.RestoredTotalFileSize - done)
+				done = s.RestoredTotalFileSize
+			}
+		},
+	})
+	if err != nil {
+		return st, fmt.Errorf("restore snapshot %s to %s: %w", id, target, err)
+	}
+
+	return RestoreStats{
+		Files: int64(ks.RestoredFileCount), Dirs: int64(ks.RestoredDirCount),
+		Symlinks: int64(ks.RestoredSymlinkCount), Bytes: ks.RestoredTotalFileSize,
+	}, nil
+}
+
+// Entry is one line of a snapshot listing.
+type Entry struct {
+	Path    string      `json:"path"`
+	Type    string      `json:"type"`
+	Mode    os.FileMode `json:"mode"`
+	Size    int64       `json:"size"`
+	ModTime time.Time   `json:"mtime"`
+	UID     uint32      `json:"uid"`
+	GID     uint32      `json:"gid"`
+}
+
+// List returns the entries of a snapshot below sub ("" for all), depth first.
+func (r *Repository) List(ctx context.Context, id, sub string) ([]Entry, error) {
+	m, err := r.loadManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+
+	sub = strings.Trim(path.Clean("/"+sub), "/")
+
+	var out []Entry
+
+	found := sub == ""
+	err = walkTree(ctx, r.rep, m.RootEntry, func(_ context.Context, rel string, e fs.Entry, _ *snapshot.DirEntry) error {
+		if sub != "" && rel != sub && !strings.HasPrefix(rel, sub+"/") {
+			return nil
+		}
+
+		found = true
+		typ := "file"
+
+		switch {
+		case e.IsDir():
+			typ = "dir"
+		case e.Mode()&os.ModeSymlink != 0:
+			typ = "symlink"
+		}
+
+		out = append(out, Entry{
+			Path: rel, Type: typ, Mode: e.Mode(), Size: e.Size(), ModTime: e.ModTime().UTC(),
+			UID: e.Owner().UserID, GID: e.Owner().GroupID,
+		})
+
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshot %s: %w", id, err)
+	}
+
+	if !found {
+		return nil, fmt.Errorf("list snapshot %s: %w: no path %q in it", id, ErrSnapshotNotFound, sub)
+	}
+
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+
+	return out, nil
+}
+
+// ReadFile streams one file of a snapshot (rel is slash-separated from the root).
+func (r *Repository) ReadFile(ctx context.Context, id, rel string, w io.Writer) error {
+	m, err := r.loadManifest(ctx, id)
+	if err != nil {
+		return err
+	}
+
+	root, err := snapshotfs.SnapshotRoot(r.rep, m)
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", id, err)
+	}
+
+	e, err := snapshotfs.GetNestedEntry(ctx, root, strings.Split(strings.Trim(rel, "/"), "/"))
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %s: %w", id, rel, err)
+	}
+
+	f, ok := e.(fs.File)
+	if !ok {
+		return fmt.Errorf("snapshot %s: %s is not a file", id, rel)
+	}
+
+	rd, err := f.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: open %s: %w", id, rel, err)
+	}
+	defer rd.Close()
+
+	if _, err := io.Copy(w, rd); err != nil {
+		return fmt.Errorf("snapshot %s: read %s: %w", id, rel, err)
+	}
+
+	return nil
+}
+
+// IsUnsafePath reports whether err is a refused unsafe snapshot entry.
+func IsUnsafePath(err error) bool { return errors.Is(err, ErrUnsafePath) }
+
+// Contains reports whether p is base or lies below it, after resolving
+// symlinks where the paths exist.
+func Contains(base, p string) bool {
+	b, p2 := resolve(base), resolve(p)
+
+	rel, err := filepath.Rel(b, p2)
+	if err != nil {
+		return false
+	}
+
+	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
+}
+
+func resolve(p string) string {
+	p, _ = filepath.Abs(p)
+	// Resolve the longest existing prefix, so a target that does not exist yet
+	// but sits below a symlink into the source is still caught.
+	rest := ""
+
+	for cur := p; ; cur = filepath.Dir(cur) {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+
+		if cur == filepath.Dir(cur) {
+			return p
+		}
+
+		rest = filepath.Join(filepath.Base(cur), rest)
+	}
+}
