@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kopia/kopia/fs"
@@ -35,6 +36,9 @@ type TreeSpec struct {
 	// Roots are absolute paths. One directory gives LayoutDir; anything else
 	// gives LayoutAbs, where the snapshot mirrors the absolute paths.
 	Roots []string
+	// RecordPaths, when set, is recorded instead of Roots (a source that
+	// stages its data in a temporary folder records where it came from).
+	RecordPaths []string
 	// Include and Exclude are gitignore-style globs ("*.tmp", "cache/").
 	Include          []string
 	Exclude          []string
@@ -84,6 +88,10 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 		Time: r.now().UTC(),
 	}
 	snap.Host, _ = os.Hostname()
+
+	if spec.RecordPaths != nil {
+		snap.Paths = spec.RecordPaths
+	}
 
 	var previous []*snapshot.Manifest
 
@@ -258,12 +266,13 @@ func buildRoot(roots []string) (fs.Entry, string, error) {
 
 // absTree builds a directory at dir holding only the given paths below it. Its
 // intermediate directories carry their real owner, mode and times.
-func absTree(dir string, paths []string) (fs.Directory, error) {
-	meta, err := localfs.NewEntry(dir)
+func absTree(dir string, paths []string) (*partialDir, error) {
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", dir, err)
 	}
 
+	d := &partialDir{path: dir, fi: fi}
 	children := map[string][]string{}
 
 	for _, p := range paths {
@@ -283,31 +292,28 @@ func absTree(dir string, paths []string) (fs.Directory, error) {
 
 	sort.Strings(names)
 
-	entries := make([]fs.Entry, 0, len(names))
-
 	for _, n := range names {
 		full := filepath.Join(dir, n)
-
-		var e fs.Entry
 
 		if containsExact(children[n], full) {
 			if len(children[n]) > 1 {
 				return nil, fmt.Errorf("path %s is inside path %s of the same source; list only %s", otherThan(children[n], full), full, full)
 			}
 
-			e, err = localfs.NewEntry(full)
-		} else {
-			e, err = absTree(full, children[n])
+			d.leaves = append(d.leaves, full)
+
+			continue
 		}
 
+		sub, err := absTree(full, children[n])
 		if err != nil {
 			return nil, err
 		}
 
-		entries = append(entries, e)
+		d.subdirs = append(d.subdirs, sub)
 	}
 
-	return &partialDir{Entry: meta, entries: entries}, nil
+	return d, nil
 }
 
 func containsExact(list []string, s string) bool {
@@ -331,13 +337,75 @@ func otherThan(list []string, s string) string {
 }
 
 // partialDir is a real directory's metadata with only some of its children.
+// kopia recycles local entries when they are closed, so children are created
+// afresh on every call and never shared between the uploader and its estimator.
 type partialDir struct {
-	fs.Entry
-	entries []fs.Entry
+	path    string
+	fi      os.FileInfo
+	leaves  []string
+	subdirs []*partialDir
+}
+
+func (d *partialDir) Name() string {
+	if d.path == "/" {
+		return "/"
+	}
+
+	return filepath.Base(d.path)
+}
+
+func (d *partialDir) Size() int64                 { return d.fi.Size() }
+func (d *partialDir) Mode() os.FileMode           { return d.fi.Mode() }
+func (d *partialDir) ModTime() time.Time          { return d.fi.ModTime() }
+func (d *partialDir) IsDir() bool                 { return true }
+func (d *partialDir) Sys() any                    { return d.fi.Sys() }
+func (d *partialDir) LocalFilesystemPath() string { return d.path }
+func (d *partialDir) Close()                      {}
+
+func (d *partialDir) Owner() fs.OwnerInfo {
+	if st, ok := d.fi.Sys().(*syscall.Stat_t); ok {
+		return fs.OwnerInfo{UserID: st.Uid, GroupID: st.Gid}
+	}
+
+	return fs.OwnerInfo{}
+}
+
+func (d *partialDir) Device() fs.DeviceInfo {
+	if st, ok := d.fi.Sys().(*syscall.Stat_t); ok {
+		return fs.DeviceInfo{Dev: uint64(st.Dev), Rdev: uint64(st.Rdev)} //nolint:unconvert
+	}
+
+	return fs.DeviceInfo{}
+}
+
+func (d *partialDir) entries() ([]fs.Entry, error) {
+	out := make([]fs.Entry, 0, len(d.leaves)+len(d.subdirs))
+
+	for _, p := range d.leaves {
+		e, err := localfs.NewEntry(p)
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", p, err)
+		}
+
+		out = append(out, e)
+	}
+
+	for _, s := range d.subdirs {
+		out = append(out, s)
+	}
+
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+
+	return out, nil
 }
 
 func (d *partialDir) Child(_ context.Context, name string) (fs.Entry, error) {
-	for _, e := range d.entries {
+	ents, err := d.entries()
+	if err != nil {
+		return nil, err
+	}
+
+	for _, e := range ents {
 		if e.Name() == name {
 			return e, nil
 		}
@@ -347,7 +415,9 @@ func (d *partialDir) Child(_ context.Context, name string) (fs.Entry, error) {
 }
 
 func (d *partialDir) Iterate(context.Context) (fs.DirectoryIterator, error) {
-	return fs.StaticIterator(append([]fs.Entry(nil), d.entries...), nil), nil
+	ents, err := d.entries()
+
+	return fs.StaticIterator(ents, err), err
 }
 
 func (d *partialDir) SupportsMultipleIterations() bool { return true }

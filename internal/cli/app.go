@@ -1,0 +1,266 @@
+// Package cli holds one file per command. Commands are thin: they bind flags,
+// validate, call one function of the core and print the outcome to injected
+// writers, so they run in-process in tests. Nothing here exits the process;
+// ExitCode maps errors to the documented exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+	"lifeboat/internal/source/files"
+	gitsrc "lifeboat/internal/source/git"
+	"lifeboat/internal/version"
+)
+
+// EnvPassword names the environment variable holding the repository password.
+const EnvPassword = "LIFEBOAT_PASSWORD"
+
+// App is what every command needs from the outside world.
+type App struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal tells whether a stream is an interactive terminal (progress
+	// bars, password prompts).
+	IsTerminal func(any) bool
+
+	configFlag string
+	verbose    bool
+	log        *slog.Logger
+}
+
+// NewApp returns an App on the process's standard streams.
+func NewApp() *App {
+	return &App{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: func(f any) bool {
+			if file, ok := f.(*os.File); ok {
+				return term.IsTerminal(int(file.Fd()))
+			}
+
+			return false
+		},
+	}
+}
+
+// UsageError marks errors the user fixes by changing the command line or the
+// configuration; they exit with code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode maps an error to the exit code: 0 ok, 1 failure, 2 usage or configuration error.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+
+	var ue *UsageError
+
+	var ce *config.Error
+
+	var ces config.Errors
+
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ces),
+		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
+		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
+		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty):
+		return 2
+	}
+
+	return 1
+}
+
+// Run executes the command line args and returns the error to report.
+func (a *App) Run(ctx context.Context, args []string) error {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(a.Stdin)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
+
+	return root.ExecuteContext(ctx)
+}
+
+func (a *App) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lifeboat",
+		Short: "Backups you have restored: encrypted, deduplicated, verified",
+		Long: "Lifeboat backs up files, git repositories and (soon) databases into one encrypted,\n" +
+			"deduplicated repository, and proves the backups restore.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			level := slog.LevelWarn
+			if a.verbose {
+				level = slog.LevelInfo
+			}
+
+			a.log = slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+
+	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml)")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+
+	root.AddCommand(
+		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
+		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(),
+	)
+
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+
+	return root
+}
+
+// wrapArgs turns cobra's argument-count errors into usage errors.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &UsageError{Err: fmt.Errorf("%s: %w (see `lifeboat %s --help`)", cmd.CommandPath(), err, cmd.Name())}
+			}
+
+			return nil
+		}
+	}
+
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+func (a *App) loadConfig() (*config.Config, error) {
+	return config.Load(config.Locate(a.configFlag))
+}
+
+// password finds the repository password: $LIFEBOAT_PASSWORD, then
+// repository.password_file, then a prompt on a terminal.
+func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) {
+	if v := a.Getenv(EnvPassword); v != "" {
+		return repo.Password{Value: v, Origin: "$" + EnvPassword}, nil
+	}
+
+	if f := cfg.Repository.PasswordFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return repo.Password{}, &config.Error{File: cfg.File, Key: "repository.password_file", Msg: fmt.Sprintf("cannot read %s: %v", f, errors.Unwrap(err))}
+		}
+
+		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			a.log.Warn("password file is readable by other users; chmod 600 it", "file", f)
+		}
+
+		pw := strings.TrimRight(string(b), "\r\n")
+		if pw == "" {
+			return repo.Password{}, &config.Error{File: cfg.File, Key: "repository.password_file", Msg: fmt.Sprintf("%s is empty", f)}
+		}
+
+		return repo.Password{Value: pw, Origin: "repository.password_file " + f}, nil
+	}
+
+	if f, ok := a.Stdin.(*os.File); ok && a.IsTerminal(a.Stdin) {
+		fmt.Fprint(a.Stderr, "Repository password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.Stderr)
+
+		if err != nil {
+			return repo.Password{}, fmt.Errorf("read password: %w", err)
+		}
+
+		if confirm {
+			fmt.Fprint(a.Stderr, "Repeat password: ")
+			b2, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(a.Stderr)
+
+			if err != nil {
+				return repo.Password{}, fmt.Errorf("read password: %w", err)
+			}
+
+			if string(b) != string(b2) {
+				return repo.Password{}, usage("the two passwords differ")
+			}
+		}
+
+		return repo.Password{Value: string(b), Origin: "the prompt"}, nil
+	}
+
+	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
+}
+
+// openRepo loads the configuration and opens its repository.
+func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+
+	pw, err := a.password(cfg, false)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	r, err := repo.Open(ctx, cfg.Repository.Path, pw, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	return cfg, r, nil
+}
+
+func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
+	s, ok := cfg.Sources[name]
+	if !ok {
+		return nil, usage("unknown source %q: %s defines %s", name, cfg.File, strings.Join(cfg.SourceNames, ", "))
+	}
+
+	switch s.Type {
+	case config.KindFiles:
+		return files.New(s), nil
+	case config.KindGit:
+		return gitsrc.New(s), nil
+	}
+
+	return nil, usage("source %s: type %q is not supported by this version", name, s.Type)
+}
+
+func (a *App) bar(label string) *progress.Bar {
+	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr))
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+
+	return id
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+func toolVersion() string { return version.Version }

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+type backupOptions struct {
+	typ                string
+	checkpointInterval time.Duration
+}
+
+func (a *App) backupCommand() *cobra.Command {
+	var o backupOptions
+
+	cmd := &cobra.Command{
+		Use:   "backup [SOURCE...]",
+		Short: "Back up the named sources (all sources when none is named)",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch o.typ {
+			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:
+			default:
+				return usage("--type %q: expected full, incremental or differential", o.typ)
+			}
+
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			names := args
+			if len(names) == 0 {
+				names = cfg.SourceNames
+			}
+
+			srcs := make([]source.Source, 0, len(names))
+			for _, n := range names {
+				s, err := a.source(cfg, n)
+				if err != nil {
+					return err
+				}
+
+				srcs = append(srcs, s)
+			}
+
+			_, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			var failed []string
+
+			for _, s := range srcs {
+				start := time.Now()
+				bar := a.bar("backup " + s.Name())
+				snap, err := s.Backup(cmd.Context(), r, source.BackupOptions{
+					Type: o.typ, Version: toolVersion(), Progress: bar,
+					CheckpointInterval: o.checkpointInterval, Log: a.log,
+				})
+				bar.Done()
+
+				if err != nil {
+					fmt.Fprintf(a.Stderr, "error: %v\n", err)
+					failed = append(failed, s.Name())
+
+					if cmd.Context().Err() != nil {
+						break
+					}
+
+					continue
+				}
+
+				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  in %s\n",
+					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes), seconds(time.Since(start)))
+			}
+
+			if err := cmd.Context().Err(); err != nil {
+				return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
+			}
+
+			if len(failed) > 0 {
+				return errors.New("backup failed for: " + strings.Join(failed, ", "))
+			}
+
+			return nil
+		},
+	}
+
+	cmd.Flags().StringVarP(&o.typ, "type", "t", repo.TypeFull, "full, incremental (since the previous backup) or differential (since the last full)")
+	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
+	_ = cmd.Flags().MarkHidden("checkpoint-interval")
+
+	return cmd
+}

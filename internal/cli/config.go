@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *App) configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration"}
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			var parts []string
+
+			for _, n := range cfg.SourceNames {
+				s := cfg.Sources[n]
+				parts = append(parts, fmt.Sprintf("%s (%s, %s)", n, s.Type, s.Tier))
+
+				paths := s.Paths
+				if s.Path != "" {
+					paths = []string{s.Path}
+				}
+
+				for _, p := range paths {
+					if _, err := os.Lstat(p); err != nil {
+						fmt.Fprintf(a.Stderr, "warning: sources.%s: %s does not exist on this machine\n", n, p)
+					}
+				}
+			}
+
+			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s\n", cfg.File, cfg.Repository.Path, len(cfg.SourceNames), strings.Join(parts, ", "))
+
+			return nil
+		},
+	})
+
+	return cmd
+}

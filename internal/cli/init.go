@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/repo"
+)
+
+func (a *App) initCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the encrypted repository named in the configuration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			pw, err := a.password(cfg, true)
+			if err != nil {
+				return err
+			}
+
+			if err := repo.Create(cmd.Context(), cfg.Repository.Path, pw); err != nil {
+				return err
+			}
+
+			fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", cfg.Repository.Path)
+			fmt.Fprintf(a.Stdout, "keep the password safe: without it the backups cannot be read\n")
+
+			return nil
+		},
+	}
+}

@@ -1,0 +1,155 @@
+// Package source defines what a backup source is and the steps every source
+// shares: choosing the base of an incremental or differential, refusing to
+// restore over data without --overwrite, and saving what an overwrite replaces.
+// It never talks to kopia directly; storage goes through internal/repo.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"lifeboat/internal/repo"
+)
+
+// Source is one configured thing to back up and restore.
+type Source interface {
+	Name() string
+	Kind() string
+	Backup(ctx context.Context, r *repo.Repository, opt BackupOptions) (*repo.Snapshot, error)
+	Restore(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, target string, opt RestoreOptions) (*RestoreResult, error)
+	// Contains reports whether path lies inside what the source reads, so a
+	// restore never lands inside its own source.
+	Contains(path string) bool
+}
+
+// BackupOptions are the per-run choices of a backup.
+type BackupOptions struct {
+	Type               string
+	Version            string
+	Progress           repo.Progress
+	CheckpointInterval time.Duration
+	Log                *slog.Logger
+}
+
+// RestoreOptions are the per-run choices of a restore.
+type RestoreOptions struct {
+	Overwrite bool
+	Version   string
+	Progress  repo.Progress
+	Log       *slog.Logger
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	Stats repo.RestoreStats
+	// Safety is the snapshot of what the restore overwrote, if it overwrote anything.
+	Safety *repo.Snapshot
+}
+
+// ErrTargetNotEmpty is returned when a restore would write into existing data
+// without --overwrite.
+var ErrTargetNotEmpty = errors.New("restore target is not empty")
+
+// ResolveBase returns the type actually taken and the snapshot it builds on.
+// An incremental or differential with nothing to build on becomes a full, and
+// says so.
+func ResolveBase(ctx context.Context, r *repo.Repository, name, typ string, log *slog.Logger) (string, *repo.Snapshot, error) {
+	switch typ {
+	case "", repo.TypeFull:
+		return repo.TypeFull, nil, nil
+	case repo.TypeIncremental, repo.TypeDifferential:
+	default:
+		return "", nil, fmt.Errorf("unknown backup type %q: expected full, incremental or differential", typ)
+	}
+
+	base, err := r.Base(ctx, name, typ)
+	if err != nil {
+		return "", nil, err
+	}
+
+	if base == nil {
+		if log != nil {
+			log.Warn("no earlier backup to build on: taking a full backup instead", "source", name, "requested", typ)
+		}
+
+		return repo.TypeFull, nil, nil
+	}
+
+	return typ, base, nil
+}
+
+// IsEmptyDir reports whether dir is missing or has no entries.
+func IsEmptyDir(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return true, nil
+		}
+
+		return false, fmt.Errorf("open restore target %s: %w", dir, err)
+	}
+	defer f.Close()
+
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+
+	if !fi.IsDir() {
+		return false, fmt.Errorf("restore target %s exists and is not a directory", dir)
+	}
+
+	_, err = f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+
+	return false, err
+}
+
+// CheckTarget refuses a non-empty target unless overwrite is set.
+func CheckTarget(target string, overwrite bool) error {
+	empty, err := IsEmptyDir(target)
+	if err != nil {
+		return err
+	}
+
+	if !empty && !overwrite {
+		return fmt.Errorf("%w: %s holds files; choose an empty or new folder, or pass --overwrite (what it replaces is saved as a safety snapshot first)", ErrTargetNotEmpty, target)
+	}
+
+	return nil
+}
+
+// SafetySnapshot saves the existing paths among paths before a restore
+// overwrites them (the guide's "backup current files" step). It returns nil
+// when none of them exists.
+func SafetySnapshot(ctx context.Context, r *repo.Repository, name, version string, paths []string) (*repo.Snapshot, error) {
+	var existing []string
+
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			existing = append(existing, filepath.Clean(p))
+		}
+	}
+
+	if len(existing) == 0 {
+		return nil, nil
+	}
+
+	snap, err := r.BackupTree(ctx, repo.TreeSpec{
+		Source: name, Kind: "files", Type: repo.TypeFull, Role: repo.RoleSafety,
+		Version: version, Roots: existing,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("safety snapshot before overwrite: %w", err)
+	}
+
+	return snap, nil
+}
