@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,9 +49,18 @@ type TreeSpec struct {
 	Base     *Snapshot
 	Extra    map[string]string
 	Progress Progress
+	Log      *slog.Logger
 	// CheckpointInterval bounds how much work a killed backup loses: at each
 	// checkpoint what was uploaded is indexed, so the next run dedups against it.
 	CheckpointInterval time.Duration
+}
+
+func (s TreeSpec) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+
+	return s.Log
 }
 
 // UnreadableError lists the files a backup could not read.
@@ -140,6 +150,16 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 		}
 
 		snap.End = r.now().UTC()
+		snap.ReadFiles = int64(man.Stats.NonCachedFiles)
+		snap.ReusedFiles = int64(man.Stats.CachedFiles)
+
+		if sum := man.RootEntry.DirSummary; sum != nil {
+			snap.SkippedErrors = int64(sum.IgnoredErrorCount)
+
+			for _, fe := range sum.FailedEntries {
+				spec.log().Warn("skipped unreadable entry (ignore_unreadable is set)", "source", spec.Source, "path", fe.EntryPath, "err", fe.Error)
+			}
+		}
 		man.Tags = snap.labels()
 
 		id, err := snapshot.SaveSnapshot(ctx, w, man)

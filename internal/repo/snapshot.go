@@ -52,6 +52,9 @@ const (
 	labelBase    = "tag:base"
 	labelLayout  = "tag:layout"
 	labelPaths   = "tag:paths"
+	labelRead    = "tag:read-files"
+	labelReused  = "tag:reused-files"
+	labelSkipped = "tag:skipped-errors"
 	labelMarker  = "tag:lifeboat"
 	labelPrefix  = "tag:x-"
 )
@@ -71,6 +74,12 @@ type Snapshot struct {
 	Bytes   int64     `json:"bytes"`
 	Digest  string    `json:"digest"`
 	Base    string    `json:"base,omitempty"`
+	// ReadFiles were read and hashed; ReusedFiles were unchanged since the
+	// base and taken from it without reading.
+	ReadFiles   int64 `json:"read_files"`
+	ReusedFiles int64 `json:"reused_files"`
+	// SkippedErrors counts unreadable entries left out under ignore_unreadable.
+	SkippedErrors int64 `json:"skipped_errors,omitempty"`
 	Layout  string    `json:"layout"`
 	Paths   []string  `json:"paths"`
 	// Extra holds source-specific labels (e.g. a git bundle's HEAD).
@@ -100,6 +109,9 @@ func (s *Snapshot) labels() map[string]string {
 		labelDigest:  s.Digest,
 		labelLayout:  s.Layout,
 		labelPaths:   string(paths),
+		labelRead:    strconv.FormatInt(s.ReadFiles, 10),
+		labelReused:  strconv.FormatInt(s.ReusedFiles, 10),
+		labelSkipped: strconv.FormatInt(s.SkippedErrors, 10),
 	}
 
 	if s.Base != "" {
@@ -131,6 +143,9 @@ func fromManifest(m *snapshot.Manifest) *Snapshot {
 	s.End, _ = time.Parse(time.RFC3339Nano, t[labelEnd])
 	s.Files, _ = strconv.ParseInt(t[labelFiles], 10, 64)
 	s.Bytes, _ = strconv.ParseInt(t[labelBytes], 10, 64)
+	s.ReadFiles, _ = strconv.ParseInt(t[labelRead], 10, 64)
+	s.ReusedFiles, _ = strconv.ParseInt(t[labelReused], 10, 64)
+	s.SkippedErrors, _ = strconv.ParseInt(t[labelSkipped], 10, 64)
 	_ = json.Unmarshal([]byte(t[labelPaths]), &s.Paths)
 
 	for k, v := range t {

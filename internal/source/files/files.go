@@ -50,7 +50,7 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		Source: s.cfg.Name, Kind: config.KindFiles, Type: typ, Version: opt.Version,
 		Roots: s.cfg.Paths, Include: s.cfg.Include, Exclude: s.cfg.Exclude,
 		IgnoreUnreadable: s.cfg.IgnoreUnreadable, Base: base,
-		Progress: opt.Progress, CheckpointInterval: opt.CheckpointInterval,
+		Progress: opt.Progress, CheckpointInterval: opt.CheckpointInterval, Log: opt.Log,
 	})
 }
 

@@ -118,7 +118,7 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 	return r.BackupTree(ctx, repo.TreeSpec{
 		Source: name, Kind: config.KindGit, Type: typ, Version: opt.Version,
 		Roots: []string{tmp}, RecordPaths: []string{s.cfg.Path}, Base: base,
-		Progress: opt.Progress, CheckpointInterval: opt.CheckpointInterval,
+		Progress: opt.Progress, CheckpointInterval: opt.CheckpointInterval, Log: opt.Log,
 		Extra: map[string]string{"head": head, "refs": fmt.Sprint(len(strings.Fields(refs))), "bare": bare},
 	})
 }
