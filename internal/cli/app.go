@@ -100,7 +100,12 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		return &UsageError{Err: err}
+	}
+
+	return err
 }
 
 func (a *App) rootCommand() *cobra.Command {

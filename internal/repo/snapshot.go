@@ -79,9 +79,9 @@ type Snapshot struct {
 	ReadFiles   int64 `json:"read_files"`
 	ReusedFiles int64 `json:"reused_files"`
 	// SkippedErrors counts unreadable entries left out under ignore_unreadable.
-	SkippedErrors int64 `json:"skipped_errors,omitempty"`
-	Layout  string    `json:"layout"`
-	Paths   []string  `json:"paths"`
+	SkippedErrors int64    `json:"skipped_errors,omitempty"`
+	Layout        string   `json:"layout"`
+	Paths         []string `json:"paths"`
 	// Extra holds source-specific labels (e.g. a git bundle's HEAD).
 	Extra map[string]string `json:"extra,omitempty"`
 }

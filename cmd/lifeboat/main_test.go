@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary: a killed process, a process of another
+// user, and exit codes as a shell sees them.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lifeboat-bin-")
+	if err != nil {
+		panic(err)
+	}
+
+	binary = filepath.Join(dir, "lifeboat")
+	cmd := exec.Command("go", "build", "-o", binary, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build lifeboat: %v\n%s", err, out)
+		os.Exit(1)
+	}
+
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type installation struct {
+	t    *testing.T
+	dir  string
+	cfg  string
+	data string
+	repo string
+}
+
+func newInstallation(t *testing.T, extra string) *installation {
+	t.Helper()
+
+	// Not t.TempDir: its parent is private, and one test runs the binary as
+	// an unprivileged user who must reach the config and the repository.
+	dir, err := os.MkdirTemp("", "lifeboat-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+
+	in := &installation{t: t, dir: dir, cfg: filepath.Join(dir, "lifeboat.yaml"), data: filepath.Join(dir, "data"), repo: filepath.Join(dir, "repo")}
+	os.MkdirAll(in.data, 0o755)
+
+	cfg := fmt.Sprintf("repository:\n  path: %s\nsources:\n  data:\n    type: files\n    paths: [%s]\n%s", in.repo, in.data, extra)
+	if err := os.WriteFile(in.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	return in
+}
+
+func (in *installation) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, append([]string{"--config", in.cfg}, args...)...)
+	cmd.Env = append(os.Environ(), "LIFEBOAT_PASSWORD=kill-test-password")
+
+	return cmd
+}
+
+func (in *installation) run(args ...string) (string, string, int) {
+	in.t.Helper()
+
+	cmd := in.command(args...)
+
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		in.t.Fatal(err)
+	}
+
+	return out.String(), errb.String(), code
+}
+
+func (in *installation) mustRun(args ...string) string {
+	in.t.Helper()
+
+	out, errs, code := in.run(args...)
+	if code != 0 {
+		in.t.Fatalf("lifeboat %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+
+	return out
+}
+
+type snap struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Files int64  `json:"files"`
+	Bytes int64  `json:"bytes"`
+}
+
+func (in *installation) snapshots() []snap {
+	in.t.Helper()
+
+	var s []snap
+	if err := json.Unmarshal([]byte(in.mustRun("snapshots", "--json")), &s); err != nil {
+		in.t.Fatal(err)
+	}
+
+	return s
+}
+
+func dirSize(t *testing.T, dir string) int64 {
+	t.Helper()
+
+	var n int64
+
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+
+		return nil
+	})
+
+	return n
+}
+
+// TestSIGKILLLeavesRepositoryConsistent kills backups at several points of a
+// large backup. No partial snapshot is ever listed, verify passes, and the next
+// backup completes and dedups against what the killed runs wrote.
+func TestSIGKILLLeavesRepositoryConsistent(t *testing.T) {
+	in := newInstallation(t, "")
+
+	// 48 random files of 8 MiB: incompressible, so stored size tracks data written.
+	const files, size = 48, 8 << 20
+
+	buf := make([]byte, size)
+	for i := 0; i < files; i++ {
+		rand.Read(buf)
+
+		if err := os.WriteFile(filepath.Join(in.data, fmt.Sprintf("blob-%02d.bin", i)), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	total := int64(files * size)
+
+	in.mustRun("init")
+
+	var killedAt []int64
+
+	// Kill each run once it has written a given amount more to the repository:
+	// early, mid-way and late. Growth, not time, so the points hold on any
+	// machine even though later runs go faster by reusing earlier work.
+	for _, grow := range []int64{30 << 20, 90 << 20, 150 << 20} {
+		before := dirSize(t, in.repo)
+
+		cmd := in.command("backup", "--checkpoint-interval", "300ms")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+
+		var err error
+
+	wait:
+		for {
+			select {
+			case err = <-done:
+				break wait
+			case <-time.After(20 * time.Millisecond):
+				if dirSize(t, in.repo)-before >= grow {
+					cmd.Process.Signal(syscall.SIGKILL)
+					err = <-done
+
+					break wait
+				}
+			}
+		}
+
+		if err == nil {
+			t.Fatalf("backup finished before it had written %d MiB more; the test data is too small", grow>>20)
+		}
+
+		killedAt = append(killedAt, dirSize(t, in.repo))
+
+		if s := in.snapshots(); len(s) != 0 {
+			t.Fatalf("after SIGKILL a snapshot is listed: %+v", s)
+		}
+
+		out := in.mustRun("verify")
+		if !strings.Contains(out, "OK") {
+			t.Fatalf("verify after kill: %s", out)
+		}
+	}
+
+	if len(killedAt) == 0 {
+		t.Fatal("no backup could be killed mid-way; the test data is too small for this machine")
+	}
+
+	stored := killedAt[len(killedAt)-1]
+	t.Logf("repository after kills: %d MiB of %d MiB source", stored>>20, total>>20)
+
+	in.mustRun("backup")
+
+	s := in.snapshots()
+	if len(s) != 1 || s[0].Files != files || s[0].Bytes != total {
+		t.Fatalf("backup after kills: %+v", s)
+	}
+
+	final := dirSize(t, in.repo)
+	written := final - stored
+	t.Logf("repository after completed backup: %d MiB (the completed run wrote %d MiB)", final>>20, written>>20)
+
+	// Dedup: the completed backup reused what the killed runs had indexed at
+	// their checkpoints (work after a run's last checkpoint is lost), so it
+	// wrote clearly less than the whole data set.
+	if written > total*9/10 {
+		t.Fatalf("the backup after the kills wrote %d MiB of %d MiB: the killed runs' uploads were not reused", written>>20, total>>20)
+	}
+
+	in.mustRun("verify")
+
+	restored := filepath.Join(t.TempDir(), "r")
+	in.mustRun("restore", "data", "--target", restored)
+
+	for i := 0; i < files; i += 7 {
+		a, _ := os.ReadFile(filepath.Join(in.data, fmt.Sprintf("blob-%02d.bin", i)))
+		b, _ := os.ReadFile(filepath.Join(restored, fmt.Sprintf("blob-%02d.bin", i)))
+
+		if !bytes.Equal(a, b) {
+			t.Fatalf("blob-%02d.bin differs after restore", i)
+		}
+	}
+}
+
+// TestSIGTERMSavesNothingPartial interrupts a backup politely: it must stop,
+// say so, exit non-zero and list nothing.
+func TestSIGTERMSavesNothingPartial(t *testing.T) {
+	in := newInstallation(t, "")
+
+	buf := make([]byte, 8<<20)
+	for i := 0; i < 40; i++ {
+		rand.Read(buf)
+		os.WriteFile(filepath.Join(in.data, fmt.Sprintf("f%02d", i)), buf, 0o644)
+	}
+
+	in.mustRun("init")
+
+	cmd := in.command("backup")
+
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+
+	cmd.Start()
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatal("backup finished before SIGTERM arrived: the test data is too small for this machine")
+	}
+
+	if !strings.Contains(errb.String(), "no partial snapshot") {
+		t.Fatalf("interrupted backup should say nothing partial was saved: %s", errb.String())
+	}
+
+	if s := in.snapshots(); len(s) != 0 {
+		t.Fatalf("interrupted backup listed %+v", s)
+	}
+}
+
+// asOtherUser runs the command as an unprivileged user when the tests run as
+// root, since root reads every file whatever its mode.
+func asOtherUser(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+
+	if os.Geteuid() != 0 {
+		return
+	}
+
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal("setpriv is needed to run a backup as an unprivileged user: apt-get install -y util-linux")
+	}
+
+	cmd.Args = append([]string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, cmd.Args...)
+	cmd.Path = setpriv
+}
+
+func TestUnreadableFile(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignore_unreadable=%v", ignore), func(t *testing.T) {
+			extra := ""
+			if ignore {
+				extra = "    ignore_unreadable: true\n"
+			}
+
+			in := newInstallation(t, extra)
+			os.Chmod(in.dir, 0o777)
+			os.WriteFile(filepath.Join(in.data, "public.txt"), []byte("readable"), 0o644)
+			os.WriteFile(filepath.Join(in.data, "private.key"), []byte("unreadable"), 0o600)
+
+			if os.Geteuid() != 0 {
+				os.Chmod(filepath.Join(in.data, "private.key"), 0)
+			}
+
+			init := in.command("init")
+			asOtherUser(t, init)
+
+			if out, err := init.CombinedOutput(); err != nil {
+				t.Fatalf("init: %v %s", err, out)
+			}
+
+			backup := in.command("backup")
+			asOtherUser(t, backup)
+
+			out, err := backup.CombinedOutput()
+
+			if !ignore {
+				if err == nil {
+					t.Fatalf("backup with an unreadable file succeeded: %s", out)
+				}
+
+				if code := err.(*exec.ExitError).ExitCode(); code != 1 {
+					t.Fatalf("exit %d, want 1", code)
+				}
+
+				for _, want := range []string{"private.key", "ignore_unreadable: true"} {
+					if !strings.Contains(string(out), want) {
+						t.Fatalf("message lacks %q: %s", want, out)
+					}
+				}
+
+				list := in.command("snapshots", "--json")
+				asOtherUser(t, list)
+
+				if lo, _ := list.Output(); strings.TrimSpace(string(lo)) != "[]" {
+					t.Fatalf("failed backup listed a snapshot: %s", lo)
+				}
+
+				return
+			}
+
+			if err != nil {
+				t.Fatalf("backup with ignore_unreadable failed: %v %s", err, out)
+			}
+
+			ls := in.command("ls", "data")
+			asOtherUser(t, ls)
+			lo, _ := ls.Output()
+
+			if !strings.Contains(string(lo), "public.txt") || strings.Contains(string(lo), "private.key") {
+				t.Fatalf("listing: %s", lo)
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	in := newInstallation(t, "")
+
+	if _, _, code := in.run("version"); code != 0 {
+		t.Fatalf("version exit %d", code)
+	}
+
+	if _, errs, code := in.run("backup"); code != 2 || !strings.Contains(errs, "lifeboat init") {
+		t.Fatalf("backup before init: exit %d: %s", code, errs)
+	}
+
+	if _, _, code := in.run("no-such-command"); code != 2 {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+}
