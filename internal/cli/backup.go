@@ -80,8 +80,13 @@ func (a *App) backupCommand() *cobra.Command {
 					continue
 				}
 
-				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  in %s\n",
-					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes), seconds(time.Since(start)))
+				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
+					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
+					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(start)))
+
+				if snap.SkippedErrors > 0 {
+					fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", s.Name(), snap.SkippedErrors)
+				}
 			}
 
 			if err := cmd.Context().Err(); err != nil {

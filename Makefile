@@ -1,0 +1,30 @@
+GO ?= go
+BIN := bin/lifeboat
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lifeboat
+
+# Every test, against real components (a private MariaDB, git, the binary).
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+# The main job on the embedded default: a sample Smart Library installation in
+# a temporary folder, backed up into a local repository, changed, backed up
+# incrementally, restored elsewhere and compared.
+demo: deps build
+	bash scripts/demo.sh
+
+# Benchmarks against tar -czf and restic (minutes; not part of test).
+bench: deps build
+	bash bench/files/run.sh
+
+clean:
+	rm -rf bin

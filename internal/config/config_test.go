@@ -1,0 +1,76 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigIsValid(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "examples", "sml-library", "lifeboat.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if got := strings.Join(cfg.SourceNames, ","); got != "uploads,config,code" {
+		t.Fatalf("sources in file order: %s", got)
+	}
+
+	up := cfg.Sources["uploads"]
+	if up.Type != KindFiles || up.Tier != "important" || len(up.Exclude) != 2 || up.Paths[0] != "/var/www/sml-library/uploads" {
+		t.Fatalf("uploads: %+v", up)
+	}
+
+	if cfg.Sources["code"].Path != "/opt/sml-library" || cfg.Repository.PasswordFile != "/etc/lifeboat/password" {
+		t.Fatalf("config: %+v", cfg)
+	}
+
+	if cfg.Tiers["critical"] != (Tier{RTO: 4 * time.Hour, RPO: time.Hour}) || cfg.Tiers["other"].RPO != 168*time.Hour {
+		t.Fatalf("tiers: %+v", cfg.Tiers)
+	}
+}
+
+func TestRelativePathsResolveAgainstConfigFolder(t *testing.T) {
+	cfg, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte("repository: {path: ../../backups}\nsources:\n  u: {type: files, paths: [data]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if cfg.Repository.Path != "/backups" || cfg.Sources["u"].Paths[0] != "/etc/lifeboat/data" {
+		t.Fatalf("paths: %s %v", cfg.Repository.Path, cfg.Sources["u"].Paths)
+	}
+
+	if cfg.Sources["u"].Tier != "important" {
+		t.Fatalf("default tier: %s", cfg.Sources["u"].Tier)
+	}
+}
+
+func TestAllErrorsReportedTogether(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("repository: {path: /r, pasword_file: x}\nsources:\n  a: {type: files}\n  b: {type: git, path: /x, paths: [y]}\n  'bad name!': {type: git, path: /x}\n"))
+
+	es, ok := err.(Errors)
+	if !ok || len(es) != 4 {
+		t.Fatalf("want 4 errors, got %v", err)
+	}
+
+	for i, want := range []string{"c.yaml:1: repository.pasword_file", "c.yaml:3: sources.a.paths", "c.yaml:4: sources.b.paths: unknown key", "c.yaml:5: sources.bad name!"} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("error %d: %q, want prefix %q", i, es[i], want)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1h": time.Hour, "7d": 168 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+
+	for _, bad := range []string{"", "d", "x1d", "soon", "1w"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
