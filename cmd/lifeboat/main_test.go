@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -390,4 +391,111 @@ func TestExitCodes(t *testing.T) {
 	if _, _, code := in.run("no-such-command"); code != 2 {
 		t.Fatalf("unknown command: exit %d", code)
 	}
+}
+
+// TestPasswordPrompt types the password at a real terminal (a pty from
+// script(1)) when neither LIFEBOAT_PASSWORD nor a password file is set.
+func TestPasswordPrompt(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("script(1) is needed to give lifeboat a terminal: apt-get install -y bsdutils")
+	}
+
+	in := newInstallation(t, "")
+	os.WriteFile(filepath.Join(in.data, "f"), []byte("x"), 0o644)
+
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + in.dir, "TERM=dumb"}
+
+	runAtTerminal := func(input string, args ...string) (string, error) {
+		line := binary + " --config " + in.cfg
+		for _, a := range args {
+			line += " " + a
+		}
+
+		cmd := exec.Command(scriptBin, "-q", "-e", "-c", line, "/dev/null")
+		cmd.Env = env
+
+		// Type each line only once its prompt is shown, as a person would:
+		// typed-ahead input is echoed by the terminal before echo is off.
+		out := &promptWatcher{prompts: make(chan struct{}, 4)}
+		cmd.Stdout, cmd.Stderr = out, out
+
+		pw, err := cmd.StdinPipe()
+		if err != nil {
+			return "", err
+		}
+
+		if err := cmd.Start(); err != nil {
+			return "", err
+		}
+
+		go func() {
+			for _, l := range strings.SplitAfter(input, "\n") {
+				if l == "" {
+					continue
+				}
+
+				select {
+				case <-out.prompts:
+					time.Sleep(50 * time.Millisecond)
+					pw.Write([]byte(l))
+				case <-time.After(10 * time.Second):
+					pw.Close()
+					return
+				}
+			}
+		}()
+
+		err = cmd.Wait()
+
+		return out.String(), err
+	}
+
+	out, err := runAtTerminal("typed-secret\ntyped-secret\n", "init")
+	if err != nil || !strings.Contains(out, "Repository password:") || !strings.Contains(out, "created encrypted repository") {
+		t.Fatalf("init at a terminal: %v\n%s", err, out)
+	}
+
+	if strings.Contains(out, "typed-secret") {
+		t.Fatalf("the typed password was echoed: %s", out)
+	}
+
+	if out, err := runAtTerminal("typed-secret\n", "backup"); err != nil || !strings.Contains(out, "full snapshot") {
+		t.Fatalf("backup with a typed password: %v\n%s", err, out)
+	}
+
+	if out, err := runAtTerminal("wrong\n", "snapshots"); err == nil || !strings.Contains(out, "wrong password from the prompt") {
+		t.Fatalf("wrong typed password: %v\n%s", err, out)
+	}
+
+	if out, err := runAtTerminal("one\ntwo\n", "--config", in.cfg, "init"); err == nil || !strings.Contains(out, "differ") {
+		t.Fatalf("mismatched confirmation: %v\n%s", err, out)
+	}
+}
+
+type promptWatcher struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	prompts chan struct{}
+}
+
+func (w *promptWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	before := strings.Count(w.buf.String(), "password: ")
+	w.buf.Write(p)
+
+	for i := strings.Count(w.buf.String(), "password: "); i > before; i-- {
+		w.prompts <- struct{}{}
+	}
+
+	return len(p), nil
+}
+
+func (w *promptWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	return w.buf.String()
 }
