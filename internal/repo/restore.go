@@ -225,4 +225,3 @@ func resolve(p string) string {
 		rest = filepath.Join(filepath.Base(cur), rest)
 	}
 }
-
