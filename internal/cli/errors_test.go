@@ -280,3 +280,29 @@ func TestVerifyFailsOnCorruption(t *testing.T) {
 
 	e.expectFailure(1, []string{"problem:", "uploads"}, "verify")
 }
+
+func TestOverwriteRefusesSymlinkOutOfTarget(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	write(t, filepath.Join(data, "docs", "rules.pdf"), "from the backup")
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.mustRun("init")
+	e.mustRun("backup")
+
+	outside := t.TempDir()
+	write(t, filepath.Join(outside, "rules.pdf"), "outside the target")
+
+	target := t.TempDir()
+	os.Symlink(outside, filepath.Join(target, "docs"))
+
+	before := e.repoFiles()
+	e.expectFailure(1, []string{"is a symlink where the snapshot has a directory"}, "restore", "uploads", "--target", target, "--overwrite")
+
+	if !sameMap(before, e.repoFiles()) {
+		t.Fatal("a refused restore wrote a safety snapshot")
+	}
+
+	if b, _ := os.ReadFile(filepath.Join(outside, "rules.pdf")); string(b) != "outside the target" {
+		t.Fatal("the restore wrote outside its target through a symlink")
+	}
+}

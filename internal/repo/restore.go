@@ -44,8 +44,8 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, err
 	}
 
-	if err := walkTree(ctx, r.rep, m.RootEntry, func(context.Context, string, fs.Entry, *snapshot.DirEntry) error { return nil }); err != nil {
-		return st, fmt.Errorf("restore snapshot %s: %w: refusing to restore anything", id, err)
+	if err := r.checkRestore(ctx, m, target, opt.Overwrite); err != nil {
+		return st, err
 	}
 
 	root, err := snapshotfs.SnapshotRoot(r.rep, m)
@@ -224,4 +224,39 @@ func resolve(p string) string {
 
 		rest = filepath.Join(filepath.Base(cur), rest)
 	}
+}
+
+// CheckRestore reports, without writing anything, whether snapshot id can be
+// restored into target.
+func (r *Repository) CheckRestore(ctx context.Context, id, target string, overwrite bool) error {
+	m, err := r.loadManifest(ctx, id)
+	if err != nil {
+		return err
+	}
+
+	return r.checkRestore(ctx, m, target, overwrite)
+}
+
+func (r *Repository) checkRestore(ctx context.Context, m *snapshot.Manifest, target string, overwrite bool) error {
+	// Check the whole tree before writing anything: unsafe names, and, when
+	// restoring over existing files, symlinks in the target standing where the
+	// snapshot has a directory (the restore would follow them out of the target).
+	check := func(_ context.Context, rel string, e fs.Entry, _ *snapshot.DirEntry) error {
+		if !overwrite || !e.IsDir() {
+			return nil
+		}
+
+		p := filepath.Join(target, filepath.FromSlash(rel))
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s in the target is a symlink where the snapshot has a directory; restoring through it could write outside the target: move it away first", ErrUnsafePath, p)
+		}
+
+		return nil
+	}
+
+	if err := walkTree(ctx, r.rep, m.RootEntry, check); err != nil {
+		return fmt.Errorf("restore snapshot %s: %w: refusing to restore anything", m.ID, err)
+	}
+
+	return nil
 }

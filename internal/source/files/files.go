@@ -62,6 +62,10 @@ func (s *Source) Restore(ctx context.Context, r *repo.Repository, snap *repo.Sna
 		return nil, err
 	}
 
+	if err := r.CheckRestore(ctx, snap.ID, target, opt.Overwrite); err != nil {
+		return nil, err
+	}
+
 	res := &source.RestoreResult{}
 
 	if opt.Overwrite {
