@@ -180,8 +180,27 @@ run_restores() {
     log "restores of the latest backup"
     mkdir -p "$OUT/restore/tar"
     measure restore tar tar -xzf "$OUT/second.tar.gz" -C "$OUT/restore/tar"
-    measure restore restic restic -r "$RESTIC_REPO" --cache-dir "$RESTIC_CACHE" restore latest --target "$OUT/restore/restic"
-    measure restore lifeboat "$LIFEBOAT" --config "$LB_CONFIG" restore tree --target "$OUT/restore/lifeboat"
+    # Restore times depend on the kernel's writeback of the previous restore's
+    # 2 GB as much as on the tool, so restic and Lifeboat each restore twice,
+    # in alternating order, and the faster of each tool's two runs counts.
+    local round tool
+    for round in 1 2; do
+        local order=(restic lifeboat)
+        ((round == 2)) && order=(lifeboat restic)
+        for tool in "${order[@]}"; do
+            rm -rf "$OUT/restore/$tool"
+            case $tool in
+            restic) measure "restore$round" restic restic -r "$RESTIC_REPO" --cache-dir "$RESTIC_CACHE" restore latest --target "$OUT/restore/restic" ;;
+            lifeboat) measure "restore$round" lifeboat "$LIFEBOAT" --config "$LB_CONFIG" restore tree --target "$OUT/restore/lifeboat" ;;
+            esac
+        done
+    done
+    for tool in restic lifeboat; do
+        local a=${SECS[restore1/$tool]} b=${SECS[restore2/$tool]}
+        SECS[restore/$tool]=$(awk -v a="$a" -v b="$b" 'BEGIN { print (a < b ? a : b) }')
+        RSS[restore/$tool]=$(( ${RSS[restore1/$tool]} > ${RSS[restore2/$tool]} ? ${RSS[restore1/$tool]} : ${RSS[restore2/$tool]} ))
+        log "  restore  $tool: best of $a s and $b s"
+    done
 }
 
 # check_snapshots confirms the second Lifeboat snapshot really is an
@@ -236,6 +255,7 @@ report() {
         done
     done
     echo "(second: restic's second backup, lifeboat --type incremental, tar -czf full again)"
+    echo "(restore: restic and lifeboat each ran twice in alternating order; the faster run counts)"
     echo "lifeboat snapshots: $LB_SNAPS"
 
     R_TAR_FULL=$(ratio "${SECS[full/tar]}" "${SECS[full/lifeboat]}")

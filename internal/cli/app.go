@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,9 +40,11 @@ type App struct {
 	// bars, password prompts).
 	IsTerminal func(any) bool
 
-	configFlag string
-	verbose    bool
-	log        *slog.Logger
+	configFlag  string
+	verbose     bool
+	cpuProfile  string
+	stopProfile func()
+	log         *slog.Logger
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -101,6 +104,9 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	root.SetErr(a.Stderr)
 
 	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		a.stopProfile()
+	}
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
 		return &UsageError{Err: err}
 	}
@@ -123,11 +129,19 @@ func (a *App) rootCommand() *cobra.Command {
 			}
 
 			a.log = slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: level}))
+
+			if a.cpuProfile != "" {
+				if f, err := os.Create(a.cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
+					a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+				}
+			}
 		},
 	}
 
 	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml)")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
+	_ = root.PersistentFlags().MarkHidden("cpu-profile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 
 	root.AddCommand(
