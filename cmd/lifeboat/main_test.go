@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 
+	// Readable by all: one test runs the binary as an unprivileged user.
+	os.Chmod(dir, 0o755)
+
 	binary = filepath.Join(dir, "lifeboat")
 	cmd := exec.Command("go", "build", "-o", binary, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -498,4 +501,19 @@ func (w *promptWatcher) String() string {
 	defer w.mu.Unlock()
 
 	return w.buf.String()
+}
+
+func TestKilledProcessLeavesNoConnectionFolder(t *testing.T) {
+	stale := filepath.Join(os.TempDir(), "lifeboat-conn-999999999-test")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	in := newInstallation(t, "")
+	in.mustRun("init")
+	in.mustRun("snapshots")
+
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("the connection folder of a dead process was not removed")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/kopia/kopia/repo"
@@ -160,7 +161,9 @@ func Open(ctx context.Context, path string, pw Password, log *slog.Logger) (*Rep
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 
-	tmp, err := os.MkdirTemp("", "lifeboat-conn-")
+	removeStaleConnections()
+
+	tmp, err := os.MkdirTemp("", fmt.Sprintf("lifeboat-conn-%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
@@ -195,6 +198,22 @@ func Open(ctx context.Context, path string, pw Password, log *slog.Logger) (*Rep
 	}
 
 	return &Repository{path: path, rep: rep, tempDir: tmp, log: log, now: time.Now}, nil
+}
+
+// removeStaleConnections deletes the connection folders of lifeboat processes
+// that were killed before they could remove their own.
+func removeStaleConnections() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "lifeboat-conn-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "lifeboat-conn-%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // Path is the repository location.
