@@ -517,3 +517,47 @@ func TestKilledProcessLeavesNoConnectionFolder(t *testing.T) {
 		t.Fatal("the connection folder of a dead process was not removed")
 	}
 }
+
+// TestProgressOnTerminal: a backup over a second shows bytes, rate and ETA at
+// a terminal, and nothing of the sort when not at one. (Restore and verify
+// share the bar; here they finish within the second that keeps it hidden.)
+func TestProgressOnTerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("script(1) is needed to give lifeboat a terminal: apt-get install -y bsdutils")
+	}
+
+	in := newInstallation(t, "")
+
+	buf := make([]byte, 16<<20)
+	for i := 0; i < 30; i++ {
+		rand.Read(buf)
+		os.WriteFile(filepath.Join(in.data, fmt.Sprintf("f%02d", i)), buf, 0o644)
+	}
+
+	in.mustRun("init")
+
+	atTerminal := func(args string) string {
+		cmd := exec.Command(scriptBin, "-q", "-e", "-c", binary+" --config "+in.cfg+" "+args, "/dev/null")
+		cmd.Env = append(os.Environ(), "LIFEBOAT_PASSWORD=kill-test-password", "TERM=xterm")
+
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lifeboat %s at a terminal: %v\n%s", args, err, out)
+		}
+
+		return string(out)
+	}
+
+	for _, args := range []string{"backup"} {
+		out := atTerminal(args)
+		if !strings.Contains(out, "MiB/s") || !strings.Contains(out, "ETA") || !strings.Contains(out, "%)") {
+			t.Fatalf("no progress bar at a terminal for %s:\n%q", args, out)
+		}
+	}
+
+	out, errs, _ := in.run("backup")
+	if strings.Contains(out+errs, "ETA") || strings.Contains(out+errs, "\r") {
+		t.Fatalf("progress drawn when not at a terminal: %q", out+errs)
+	}
+}
