@@ -50,6 +50,7 @@ type Tier struct {
 const (
 	KindFiles = "files"
 	KindGit   = "git"
+	KindMySQL = "mysql"
 )
 
 // Source is one thing to back up.
@@ -64,6 +65,26 @@ type Source struct {
 	IgnoreUnreadable bool
 	// git
 	Path string
+	// mysql
+	MySQL MySQL
+}
+
+// MySQL is how to reach a MariaDB/MySQL server and what to take from it.
+type MySQL struct {
+	Host         string
+	Port         int
+	Socket       string
+	User         string
+	PasswordEnv  string
+	PasswordFile string
+	TLS          bool
+	TLSCA        string
+	// Databases to back up; empty means every user database.
+	Databases []string
+	// Accounts also keeps users and grants, so a blank server can be rebuilt.
+	Accounts bool
+	// Workers is how many connections dump (and load) tables in parallel.
+	Workers int
 }
 
 // DefaultTiers are the guide's recovery objectives.
@@ -322,7 +343,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	tn := findKey(n, "type")
 	if tn == nil {
-		p.fail(n, key+".type", "missing; expected one of: files, git")
+		p.fail(n, key+".type", "missing; expected one of: files, git, mysql")
 		return nil
 	}
 
@@ -335,8 +356,10 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable"}
 	case KindGit:
 		allowed = []string{"type", "tier", "path"}
+	case KindMySQL:
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers"}
 	default:
-		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git", s.Type)
+		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
 		return nil
 	}
 
@@ -392,6 +415,8 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 		}
 
 		s.Path = p.absPath(v, key+".path")
+	case KindMySQL:
+		p.mysql(n, key, m, &s.MySQL)
 	}
 
 	if len(p.errs) > before {
@@ -399,6 +424,74 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	}
 
 	return s
+}
+
+func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {
+	my.Host, my.Port, my.User, my.Workers = "127.0.0.1", 3306, "root", 4
+
+	str := func(k string, dst *string) {
+		if v, ok := m[k]; ok {
+			if v.Kind != yaml.ScalarNode || v.Value == "" {
+				p.fail(v, key+"."+k, "expected a non-empty string, found %s", describe(v))
+				return
+			}
+
+			*dst = v.Value
+		}
+	}
+
+	num := func(k string, dst *int, lo, hi int) {
+		if v, ok := m[k]; ok {
+			i, err := strconv.Atoi(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode || i < lo || i > hi {
+				p.fail(v, key+"."+k, "expected a whole number from %d to %d, found %s", lo, hi, describe(v))
+				return
+			}
+
+			*dst = i
+		}
+	}
+
+	boolean := func(k string, dst *bool) {
+		if v, ok := m[k]; ok {
+			b, err := strconv.ParseBool(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode {
+				p.fail(v, key+"."+k, "expected true or false, found %s", describe(v))
+				return
+			}
+
+			*dst = b
+		}
+	}
+
+	str("host", &my.Host)
+	num("port", &my.Port, 1, 65535)
+	str("user", &my.User)
+	str("password_env", &my.PasswordEnv)
+	boolean("tls", &my.TLS)
+	boolean("accounts", &my.Accounts)
+	num("workers", &my.Workers, 1, 64)
+
+	if v, ok := m["socket"]; ok {
+		my.Socket = p.absPath(v, key+".socket")
+	}
+
+	if v, ok := m["password_file"]; ok {
+		my.PasswordFile = p.absPath(v, key+".password_file")
+	}
+
+	if v, ok := m["tls_ca"]; ok {
+		my.TLSCA = p.absPath(v, key+".tls_ca")
+		my.TLS = true
+	}
+
+	if v, ok := m["databases"]; ok {
+		my.Databases = p.stringList(v, key+".databases")
+	}
+
+	if my.PasswordEnv != "" && my.PasswordFile != "" {
+		p.fail(n, key, "give password_env or password_file, not both")
+	}
 }
 
 func (p *parser) stringList(n *yaml.Node, key string) []string {

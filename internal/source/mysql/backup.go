@@ -1,0 +1,365 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// Source is a configured `type: mysql` source.
+type Source struct {
+	cfg    *config.Source
+	getenv func(string) string
+}
+
+// New returns the mysql source for cfg; getenv reads password_env.
+func New(cfg *config.Source, getenv func(string) string) *Source {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+
+	return &Source{cfg: cfg, getenv: getenv}
+}
+
+// Name is the source's configured name.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// Kind is "mysql".
+func (s *Source) Kind() string { return config.KindMySQL }
+
+// Contains is false: a database restore target is a database, not a path.
+func (s *Source) Contains(string) bool { return false }
+
+const metaLabel = "mysql"
+
+// Backup takes a consistent logical backup of the source's databases.
+// Incremental and differential (binlog) backups arrive with binlog archiving;
+// until then every backup is a full, and says so.
+func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.BackupOptions) (*repo.Snapshot, error) {
+	if opt.Type != "" && opt.Type != repo.TypeFull && opt.Log != nil {
+		opt.Log.Warn("binlog incrementals are not available yet: taking a full backup", "source", s.cfg.Name, "requested", opt.Type)
+	}
+
+	return s.backup(ctx, r, nil, repo.RoleBackup, opt)
+}
+
+// backup dumps dbs (nil: the configured ones) as one snapshot with role.
+func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions) (*repo.Snapshot, error) {
+	name, my := s.cfg.Name, s.cfg.MySQL
+
+	pool, err := connect(ctx, name, my, s.getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	if dbs == nil {
+		if dbs, err = userDatabases(ctx, pool, my.Databases); err != nil {
+			return nil, explain(name, my, err)
+		}
+	}
+
+	d, err := startDump(ctx, pool, name, my, dbs, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+
+	streams := []repo.Stream{}
+
+	for _, db := range d.meta.Databases {
+		for _, t := range db.Tables {
+			streams = append(streams, repo.Stream{Path: path.Join(db.Name, t.Name+".sql"), Open: d.opener(db.Name, t)})
+		}
+	}
+
+	paths := make([]string, len(dbs))
+	for i, db := range dbs {
+		paths[i] = "mysql:" + db
+	}
+
+	snap, err := r.BackupStreams(ctx, repo.StreamSpec{
+		Source: name, Kind: config.KindMySQL, Type: repo.TypeFull, Role: role, Version: opt.Version,
+		Paths: paths, Parallel: my.Workers, Progress: opt.Progress,
+		Finish: func(context.Context) (map[string]string, error) {
+			if err := d.finish(); err != nil {
+				return nil, err
+			}
+
+			b, err := json.Marshal(d.meta)
+			if err != nil {
+				return nil, err
+			}
+
+			return map[string]string{metaLabel: string(b)}, nil
+		},
+	}, streams)
+	if err != nil {
+		var se *repo.StreamError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("source %s: the dump failed, %w: check the server is up and the tables exist, then back up again", name, se)
+		}
+
+		return nil, err
+	}
+
+	return snap, nil
+}
+
+// dump is one consistent dump in progress: workers in a consistent-snapshot
+// transaction each, taken while writes were blocked.
+type dump struct {
+	name    string
+	my      config.MySQL
+	log     *slog.Logger
+	meta    *Meta
+	workers chan *sql.Conn
+	all     []*sql.Conn
+	// lock holds the global read lock while non-transactional tables remain.
+	lock      *sql.Conn
+	lockStart time.Time
+	pending   sync.WaitGroup
+	mu        sync.Mutex
+	done      map[*Table]bool
+	errs      []error
+}
+
+func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, dbs []string, log *slog.Logger) (*dump, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}}
+
+	lock, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, explain(name, my, err)
+	}
+
+	d.lock = lock
+
+	fail := func(err error) (*dump, error) {
+		d.close()
+		return nil, explain(name, my, err)
+	}
+
+	// Open the workers first, so the lock is held only for the moment the
+	// snapshots start.
+	for i := 0; i < my.Workers; i++ {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			return fail(err)
+		}
+
+		d.all = append(d.all, c)
+	}
+
+	if _, err := lock.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+		return fail(err)
+	}
+
+	d.lockStart = time.Now()
+
+	for _, c := range d.all {
+		for _, stmt := range []string{
+			"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+			"START TRANSACTION WITH CONSISTENT SNAPSHOT",
+		} {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fail(err)
+			}
+		}
+
+		d.workers <- c
+	}
+
+	m := d.meta
+	if err := lock.QueryRowContext(ctx, "SELECT VERSION(), @@SESSION.sql_mode, DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')").
+		Scan(&m.ServerVersion, &m.SQLMode, &m.ConsistentAt); err != nil {
+		return fail(err)
+	}
+
+	if err := readBinlogPosition(ctx, lock, m); err != nil {
+		return fail(err)
+	}
+
+	nonTx := 0
+
+	for _, db := range dbs {
+		schema, err := readSchema(ctx, lock, db)
+		if err != nil {
+			return fail(err)
+		}
+
+		for _, t := range schema.Tables {
+			if !t.transactional() {
+				nonTx++
+			}
+		}
+
+		m.Databases = append(m.Databases, schema)
+	}
+
+	if nonTx == 0 {
+		d.unlock(ctx)
+	} else {
+		// Tables without transactions (MyISAM, Aria, ...) are consistent
+		// only under the lock: keep it until each of them is dumped.
+		log.Warn("non-transactional tables: writes stay blocked until they are dumped", "source", name, "tables", nonTx)
+		d.pending.Add(nonTx)
+
+		go func() {
+			d.pending.Wait()
+			d.unlock(context.Background())
+		}()
+	}
+
+	return d, nil
+}
+
+func readBinlogPosition(ctx context.Context, c *sql.Conn, m *Meta) error {
+	rows, err := c.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return err
+	}
+
+	cols, _ := rows.Columns()
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+
+	if rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return err
+		}
+
+		m.BinlogFile = vals[0].String
+		fmt.Sscan(vals[1].String, &m.BinlogPos)
+	}
+
+	rows.Close()
+
+	var gtid sql.NullString
+	if strings.Contains(strings.ToLower(m.ServerVersion), "mariadb") {
+		err = c.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid)
+	} else {
+		err = c.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_executed").Scan(&gtid)
+	}
+
+	m.GTID = gtid.String
+
+	return err
+}
+
+func (d *dump) unlock(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	if d.lock == nil {
+		return
+	}
+
+	if _, err := d.lock.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		d.log.Warn("unlock tables", "source", d.name, "err", err)
+	}
+
+	d.meta.LockedMillis = time.Since(d.lockStart).Milliseconds()
+	d.lock.Close()
+	d.lock = nil
+}
+
+// opener returns the stream of one table: a worker is taken when the uploader
+// reaches the table, and the rows flow through a pipe as they are read.
+func (d *dump) opener(db string, t *Table) func(ctx context.Context) (io.ReadCloser, error) {
+	return func(ctx context.Context) (io.ReadCloser, error) {
+		var c *sql.Conn
+
+		select {
+		case c = <-d.workers:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+
+		pr, pw := io.Pipe()
+
+		go func() {
+			defer func() { d.workers <- c }()
+
+			n, sum, err := dumpTable(ctx, c, db, t, pw)
+
+			if !t.transactional() {
+				defer d.pending.Done()
+			}
+
+			d.mu.Lock()
+			if err == nil {
+				t.Rows, t.Checksum = n, sum.String()
+				d.done[t] = true
+			} else {
+				d.errs = append(d.errs, err)
+			}
+			d.mu.Unlock()
+
+			pw.CloseWithError(err)
+		}()
+
+		return pr, nil
+	}
+}
+
+// finish checks every table was dumped, and releases the lock and workers.
+func (d *dump) finish() error {
+	d.mu.Lock()
+	errs := d.errs
+
+	var missing []string
+
+	for _, db := range d.meta.Databases {
+		for _, t := range db.Tables {
+			if !d.done[t] {
+				missing = append(missing, db.Name+"."+t.Name)
+			}
+		}
+	}
+	d.mu.Unlock()
+
+	if len(errs) > 0 {
+		return fmt.Errorf("source %s: %w", d.name, errors.Join(errs...))
+	}
+
+	if len(missing) > 0 {
+		return fmt.Errorf("source %s: tables not dumped: %s", d.name, strings.Join(missing, ", "))
+	}
+
+	d.unlock(context.Background())
+
+	return nil
+}
+
+func (d *dump) close() {
+	d.unlock(context.Background())
+
+	for _, c := range d.all {
+		c.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+		c.Close()
+	}
+
+	d.all = nil
+}

@@ -1,0 +1,415 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+	"lifeboat/internal/testenv"
+)
+
+var server *testenv.MariaDB
+
+func TestMain(m *testing.M) {
+	var err error
+
+	server, err = testenv.Start(context.Background(), "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+func sakilaDir(t *testing.T) string {
+	t.Helper()
+
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "data", "sakila"))
+	if _, err := os.Stat(filepath.Join(dir, "sakila-schema.sql")); err != nil {
+		t.Fatalf("the Sakila database is missing at %s (the shared data folder beside the repository)", dir)
+	}
+
+	return dir
+}
+
+var loadSakilaOnce = map[string]bool{}
+
+// loadSakila loads Sakila (plus an event, which Sakila lacks) once per run.
+func loadSakila(t *testing.T) {
+	t.Helper()
+
+	if loadSakilaOnce["sakila"] {
+		return
+	}
+
+	dir := sakilaDir(t)
+	server.LoadFile(t, filepath.Join(dir, "sakila-schema.sql"))
+	server.LoadFile(t, filepath.Join(dir, "sakila-data.sql"))
+	server.Exec(t, "CREATE EVENT sakila.nightly_cleanup ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 03:00:00' DISABLE DO DELETE FROM sakila.rental WHERE return_date < '2000-01-01'")
+	loadSakilaOnce["sakila"] = true
+}
+
+func newRepo(t *testing.T) *repo.Repository {
+	t.Helper()
+
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "repo")
+	pw := repo.Password{Value: "db-test", Origin: "test"}
+
+	if err := repo.Create(ctx, path, pw); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := repo.Open(ctx, path, pw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Cleanup(func() { r.Close(ctx) })
+
+	return r
+}
+
+func newSource(dbs ...string) *Source {
+	return New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: server.Socket, User: "root", Databases: dbs, Workers: 3, Host: "127.0.0.1", Port: server.Port,
+	}}, func(string) string { return "" })
+}
+
+// fingerprint is everything a faithful restore must give back, per object.
+func fingerprint(t *testing.T, db *sql.DB, name string) map[string]string {
+	t.Helper()
+
+	out := map[string]string{}
+	q := func(query string, args ...any) []string {
+		rows, err := db.Query(query, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer rows.Close()
+
+		var res []string
+
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			res = append(res, s)
+		}
+
+		return res
+	}
+
+	for _, tbl := range q("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", name) {
+		var n, create, cs string
+
+		db.QueryRow(fmt.Sprintf("SHOW CREATE TABLE `%s`.`%s`", name, tbl)).Scan(&n, &create)
+		db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", name, tbl)).Scan(&n, &cs)
+
+		var count int64
+
+		db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM `%s`.`%s`", name, tbl)).Scan(&count)
+		out["table "+tbl] = fmt.Sprintf("rows=%d checksum=%s\n%s", count, cs, create)
+	}
+
+	show := func(kind, obj string, col int) string {
+		rows, err := db.Query(fmt.Sprintf("SHOW CREATE %s `%s`.`%s`", kind, name, obj))
+		if err != nil {
+			t.Fatalf("show create %s %s: %v", kind, obj, err)
+		}
+		defer rows.Close()
+
+		cols, _ := rows.Columns()
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+
+		rows.Next()
+		rows.Scan(ptrs...)
+
+		// The definition and the settings it runs under; not the database
+		// collation column, which names the database.
+		return vals[col].String + " | " + vals[col+1].String
+	}
+
+	for _, v := range q("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?", name) {
+		out["view "+v] = strings.ReplaceAll(show("VIEW", v, 1), "`"+name+"`.", "")
+	}
+
+	for _, r := range q("SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", name) {
+		kind, obj, _ := strings.Cut(r, " ")
+		out[strings.ToLower(kind)+" "+obj] = show(kind, obj, 2)
+	}
+
+	for _, tr := range q("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", name) {
+		out["trigger "+tr] = show("TRIGGER", tr, 2)
+	}
+
+	for _, ev := range q("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?", name) {
+		out["event "+ev] = show("EVENT", ev, 3)
+	}
+
+	return out
+}
+
+func compare(t *testing.T, want, got map[string]string) {
+	t.Helper()
+
+	keys := map[string]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+
+	for k := range got {
+		keys[k] = true
+	}
+
+	var sorted []string
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+
+	sort.Strings(sorted)
+
+	for _, k := range sorted {
+		if want[k] != got[k] {
+			t.Errorf("%s differs:\nwant %s\ngot  %s", k, want[k], got[k])
+		}
+	}
+}
+
+func TestSakilaRoundTrip(t *testing.T) {
+	ctx := context.Background()
+
+	loadSakila(t)
+
+	db := server.DB(t, "")
+	r := newRepo(t)
+	src := newSource("sakila")
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	meta, err := LoadMeta(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if meta.BinlogFile == "" || meta.BinlogPos == 0 || meta.ServerVersion == "" || meta.ConsistentAt == "" || meta.SQLMode == "" {
+		t.Fatalf("incomplete metadata: %+v", meta)
+	}
+
+	kinds := map[string]int{}
+	for _, o := range meta.Databases[0].Objects {
+		kinds[o.Kind]++
+	}
+
+	if len(meta.Databases[0].Tables) != 16 || kinds["view"] != 7 || kinds["trigger"] != 6 || kinds["procedure"] != 3 || kinds["function"] != 3 || kinds["event"] != 1 {
+		t.Fatalf("dumped %d tables and %v", len(meta.Databases[0].Tables), kinds)
+	}
+
+	for _, tbl := range meta.Databases[0].Tables {
+		if tbl.Name == "rental" && tbl.Rows != 16044 {
+			t.Fatalf("rental: recorded %d rows", tbl.Rows)
+		}
+	}
+
+	want := fingerprint(t, db, "sakila")
+
+	rep, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_restored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rep.Checked != 16 || rep.Objects != 20 {
+		t.Fatalf("restore report: %+v", rep)
+	}
+
+	compare(t, want, fingerprint(t, db, "sakila_restored"))
+
+	// Restoring over it again is refused, then allowed with a safety backup.
+	_, err = src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_restored"})
+	if !errors.Is(err, source.ErrTargetNotEmpty) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+
+	db.Exec("DELETE FROM sakila_restored.payment WHERE payment_id < 100")
+
+	rep, err = src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_restored", Overwrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rep.Safety == nil || rep.Safety.Role != repo.RoleSafety {
+		t.Fatalf("no safety snapshot: %+v", rep)
+	}
+
+	compare(t, want, fingerprint(t, db, "sakila_restored"))
+
+	safetyMeta, _ := LoadMeta(rep.Safety)
+	for _, tbl := range safetyMeta.Databases[0].Tables {
+		if tbl.Name == "payment" && tbl.Rows != 16049-99 {
+			t.Fatalf("the safety snapshot should hold the replaced state: payment had %d rows", tbl.Rows)
+		}
+	}
+
+	// One table on its own, into another database.
+	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_actor", Tables: []string{"actor"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var n int
+	db.QueryRow("SELECT COUNT(*) FROM sakila_actor.actor").Scan(&n)
+
+	if n != 200 {
+		t.Fatalf("actor restored with %d rows", n)
+	}
+}
+
+func TestTypesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := server.DB(t, "")
+
+	for _, stmt := range []string{
+		"CREATE DATABASE IF NOT EXISTS types_src CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+		`CREATE TABLE types_src.t (
+			id INT PRIMARY KEY,
+			b BLOB, bin BINARY(4), vb VARBINARY(10),
+			j JSON, g GEOMETRY, p POINT,
+			d DECIMAL(30,10), f FLOAT, dbl DOUBLE,
+			dt DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(3), y YEAR, dd DATE,
+			bits BIT(10), e ENUM('a','b','c'), s SET('x','y','z'),
+			txt TEXT, nul VARCHAR(10), emp VARCHAR(10),
+			gen INT AS (id * 2) VIRTUAL, gens VARCHAR(40) AS (CONCAT(e, '-', id)) PERSISTENT
+		)`,
+		`INSERT INTO types_src.t (id, b, bin, vb, j, g, p, d, f, dbl, dt, ts, tm, y, dd, bits, e, s, txt, nul, emp) VALUES
+			(1, 0x00FF0A0D275C1A, 0x00010203, X'', '{"k": [1, "två", null]}', ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), POINT(1.5, -2.25),
+			 12345678901234567890.0123456789, 1.17549e-38, 2.2250738585072014e-308, '2024-02-29 23:59:59.123456', '2038-01-19 03:14:07.999999',
+			 '-838:59:59.999', 2155, '1000-01-01', b'1010101010', 'b', 'x,z', 'line1\nline2\ttab ''quote'' \\ back 🚀', NULL, ''),
+			(2, '', NULL, NULL, NULL, NULL, NULL, -0.0000000001, -0, 0, '1970-01-01 00:00:00', NULL, '00:00:00', 1901, '9999-12-31', b'0', 'a', '', '', NULL, '')`,
+		// A zero date, allowed only under the source's permissive sql_mode.
+		"CREATE TABLE types_src.zero (id INT PRIMARY KEY, d DATE, dt DATETIME)",
+		"SET SESSION sql_mode = ''",
+		"INSERT INTO types_src.zero VALUES (1, '0000-00-00', '0000-00-00 00:00:00')",
+		// No primary key, duplicate rows.
+		"CREATE TABLE types_src.nopk (a INT, b VARCHAR(3)) ENGINE=InnoDB",
+		"INSERT INTO types_src.nopk VALUES (1,'x'),(1,'x'),(NULL,NULL)",
+		// A non-transactional table.
+		"CREATE TABLE types_src.aria (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=Aria",
+		"INSERT INTO types_src.aria VALUES (1,'one'),(2,'two')",
+	} {
+		c, _ := db.Conn(ctx)
+		c.ExecContext(ctx, "SET SESSION sql_mode = ''")
+
+		if _, err := c.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+
+		c.Close()
+	}
+
+	r := newRepo(t)
+	src := newSource("types_src")
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	meta, _ := LoadMeta(snap)
+	if meta.LockedMillis <= 0 {
+		t.Fatalf("the lock held for the non-transactional table was not measured: %+v", meta)
+	}
+
+	want := fingerprint(t, db, "types_src")
+
+	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "types_dst"}); err != nil {
+		t.Fatal(err)
+	}
+
+	compare(t, want, fingerprint(t, db, "types_dst"))
+
+	var gen int
+
+	var gens string
+
+	db.QueryRow("SELECT gen, gens FROM types_dst.t WHERE id = 1").Scan(&gen, &gens)
+
+	if gen != 2 || gens != "b-1" {
+		t.Fatalf("generated columns: %d %q", gen, gens)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+
+	check := func(t *testing.T, src *Source, want ...string) {
+		t.Helper()
+
+		_, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+		if err == nil {
+			t.Fatal("backup succeeded")
+		}
+
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("message lacks %q: %v", w, err)
+			}
+		}
+
+		if snaps, _ := r.Snapshots(ctx, ""); len(snaps) != 0 {
+			t.Fatalf("a failed backup listed %d snapshots", len(snaps))
+		}
+	}
+
+	server.Exec(t, "CREATE USER IF NOT EXISTS 'weak'@'localhost' IDENTIFIED BY 'weakpw'; GRANT SELECT ON *.* TO 'weak'@'localhost'")
+	server.Exec(t, "CREATE USER IF NOT EXISTS 'weak'@'127.0.0.1' IDENTIFIED BY 'weakpw'; GRANT SELECT ON *.* TO 'weak'@'127.0.0.1'")
+	server.Exec(t, "CREATE DATABASE IF NOT EXISTS faults; CREATE TABLE IF NOT EXISTS faults.t (id INT PRIMARY KEY)")
+
+	t.Run("wrong password", func(t *testing.T) {
+		s := newSource("faults")
+		s.cfg.MySQL.User, s.cfg.MySQL.PasswordEnv = "weak", "DBPW"
+		s.getenv = func(string) string { return "not-the-password" }
+		check(t, s, "refused user \"weak\"", "wrong password")
+	})
+
+	t.Run("password env unset", func(t *testing.T) {
+		s := newSource("faults")
+		s.cfg.MySQL.PasswordEnv = "DBPW"
+		check(t, s, "password_env DBPW is not set")
+	})
+
+	t.Run("unreachable", func(t *testing.T) {
+		s := newSource("faults")
+		s.cfg.MySQL.Socket, s.cfg.MySQL.Port = "", 1
+		check(t, s, "cannot reach the database server at 127.0.0.1:1", "is it running")
+	})
+
+	t.Run("no such database", func(t *testing.T) {
+		check(t, newSource("no_such_db"), `database "no_such_db" does not exist`)
+	})
+
+	t.Run("missing privilege", func(t *testing.T) {
+		s := newSource("faults")
+		s.cfg.MySQL.User, s.cfg.MySQL.PasswordEnv = "weak", "DBPW"
+		s.getenv = func(string) string { return "weakpw" }
+		check(t, s, "lacks a privilege", "RELOAD")
+	})
+}

@@ -1,0 +1,491 @@
+package mysql
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// ErrChecksumMismatch means a restored table differs from what was backed up.
+var ErrChecksumMismatch = errors.New("restored data differs from the backup")
+
+// RestoreOptions choose what a database restore writes where.
+type RestoreOptions struct {
+	// Database is the name to restore under; "" keeps the original name(s).
+	Database string
+	// Tables restricts the restore to these tables (no views or routines).
+	Tables    []string
+	Overwrite bool
+	Version   string
+	Progress  repo.Progress
+}
+
+// RestoreReport says what a database restore did and what it checked.
+type RestoreReport struct {
+	Databases []string
+	Tables    int
+	Rows      int64
+	Objects   int
+	// Checked is how many tables had their row count and checksum compared.
+	Checked int
+	Safety  *repo.Snapshot
+}
+
+// LoadMeta reads what a snapshot recorded about the dump.
+func LoadMeta(snap *repo.Snapshot) (*Meta, error) {
+	raw, ok := snap.Extra[metaLabel]
+	if !ok {
+		return nil, fmt.Errorf("snapshot %s is not a database backup", snap.ID)
+	}
+
+	var m Meta
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("snapshot %s: read its recorded metadata: %w", snap.ID, err)
+	}
+
+	return &m, nil
+}
+
+// Restore implements source.Source: target is the database name ("" keeps it).
+func (s *Source) Restore(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, target string, opt source.RestoreOptions) (*source.RestoreResult, error) {
+	rep, err := s.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: target, Overwrite: opt.Overwrite, Version: opt.Version, Progress: opt.Progress})
+	if err != nil {
+		return nil, err
+	}
+
+	return &source.RestoreResult{Safety: rep.Safety, Stats: repo.RestoreStats{Files: int64(rep.Tables)}}, nil
+}
+
+type plannedDB struct {
+	src    *Database
+	target string
+	tables []*Table
+}
+
+// RestoreDatabase restores a database snapshot onto the source's server, then
+// compares every restored table's row count and checksum with the backup's.
+func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt RestoreOptions) (*RestoreReport, error) {
+	name, my := s.cfg.Name, s.cfg.MySQL
+
+	meta, err := LoadMeta(snap)
+	if err != nil {
+		return nil, err
+	}
+
+	plan, err := planRestore(meta, opt)
+	if err != nil {
+		return nil, err
+	}
+
+	pool, err := connect(ctx, name, my, s.getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	pool.SetMaxOpenConns(my.Workers + 2)
+
+	rep := &RestoreReport{}
+
+	// Refuse, or save first, whatever the restore would replace.
+	var replace []string
+
+	for _, p := range plan {
+		clash, err := existing(ctx, pool, p, opt.Tables != nil)
+		if err != nil {
+			return nil, explain(name, my, err)
+		}
+
+		if clash != "" {
+			if !opt.Overwrite {
+				return nil, fmt.Errorf("%w: %s; restore under another name with --target-database, or pass --overwrite (what it replaces is saved as a safety snapshot first)", source.ErrTargetNotEmpty, clash)
+			}
+
+			replace = append(replace, p.target)
+		}
+	}
+
+	if len(replace) > 0 {
+		safety, err := s.backup(ctx, r, replace, repo.RoleSafety, source.BackupOptions{Type: repo.TypeFull, Version: opt.Version})
+		if err != nil {
+			return nil, fmt.Errorf("safety backup of %s before overwriting it: %w", strings.Join(replace, ", "), err)
+		}
+
+		rep.Safety = safety
+	}
+
+	if opt.Progress != nil {
+		var total int64
+		for _, p := range plan {
+			total += int64(len(p.tables))
+		}
+
+		opt.Progress.SetTotal(total)
+	}
+
+	for _, p := range plan {
+		if err := s.restoreOne(ctx, r, snap, pool, meta, p, opt, rep); err != nil {
+			return rep, err
+		}
+	}
+
+	return rep, nil
+}
+
+func planRestore(meta *Meta, opt RestoreOptions) ([]plannedDB, error) {
+	if opt.Database != "" && len(meta.Databases) != 1 {
+		return nil, fmt.Errorf("the snapshot holds %d databases; --target-database renames only a one-database snapshot", len(meta.Databases))
+	}
+
+	var plan []plannedDB
+
+	for _, db := range meta.Databases {
+		p := plannedDB{src: db, target: db.Name, tables: db.Tables}
+		if opt.Database != "" {
+			p.target = opt.Database
+		}
+
+		if opt.Tables != nil {
+			p.tables = nil
+
+			for _, want := range opt.Tables {
+				var found *Table
+
+				for _, t := range db.Tables {
+					if t.Name == want {
+						found = t
+					}
+				}
+
+				if found == nil {
+					return nil, fmt.Errorf("table %q is not in the snapshot of %s", want, db.Name)
+				}
+
+				p.tables = append(p.tables, found)
+			}
+		}
+
+		plan = append(plan, p)
+	}
+
+	return plan, nil
+}
+
+// existing describes what of the plan already exists on the server, or "".
+func existing(ctx context.Context, db *sql.DB, p plannedDB, onlyTables bool) (string, error) {
+	have, err := strings1(ctx, db, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", p.target)
+	if err != nil {
+		return "", err
+	}
+
+	if !onlyTables {
+		if len(have) > 0 {
+			return fmt.Sprintf("database %s already exists and holds %d tables or views", p.target, len(have)), nil
+		}
+
+		return "", nil
+	}
+
+	set := map[string]bool{}
+	for _, h := range have {
+		set[h] = true
+	}
+
+	var clash []string
+
+	for _, t := range p.tables {
+		if set[t.Name] {
+			clash = append(clash, t.Name)
+		}
+	}
+
+	if len(clash) > 0 {
+		return fmt.Sprintf("tables %s already exist in %s", strings.Join(clash, ", "), p.target), nil
+	}
+
+	return "", nil
+}
+
+func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, opt RestoreOptions, rep *RestoreReport) error {
+	name, my := s.cfg.Name, s.cfg.MySQL
+	target := quoteIdent(p.target)
+
+	c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, false)
+	if err != nil {
+		return explain(name, my, err)
+	}
+	defer c.Close()
+
+	if opt.Tables == nil {
+		if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+target); err != nil {
+			return explain(name, my, err)
+		}
+	}
+
+	create := fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s", target, p.src.Charset, p.src.Collation)
+	if _, err := c.ExecContext(ctx, create); err != nil {
+		return explain(name, my, err)
+	}
+
+	if _, err := c.ExecContext(ctx, "USE "+target); err != nil {
+		return explain(name, my, err)
+	}
+
+	for _, t := range p.tables {
+		if opt.Tables != nil {
+			if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteIdent(t.Name)); err != nil {
+				return explain(name, my, err)
+			}
+		}
+
+		if _, err := c.ExecContext(ctx, t.Create); err != nil {
+			return fmt.Errorf("create table %s.%s: %w", p.target, t.Name, explain(name, my, err))
+		}
+	}
+
+	if err := s.loadTables(ctx, r, snap, pool, meta, p, opt.Progress); err != nil {
+		return err
+	}
+
+	rep.Databases = append(rep.Databases, p.target)
+	rep.Tables += len(p.tables)
+
+	if opt.Tables == nil {
+		n, err := createObjects(ctx, c, p.src.Objects)
+		if err != nil {
+			return fmt.Errorf("restore into %s: %w", p.target, err)
+		}
+
+		rep.Objects += n
+	}
+
+	// Check what was restored against what was recorded at backup time.
+	var bad []string
+
+	for _, t := range p.tables {
+		n, sum, err := scanTable(ctx, c, p.target, t, func([]byte) error { return nil })
+		if err != nil {
+			return fmt.Errorf("check %s.%s: %w", p.target, t.Name, err)
+		}
+
+		rep.Rows += n
+		rep.Checked++
+
+		if n != t.Rows || sum.String() != t.Checksum {
+			bad = append(bad, fmt.Sprintf("%s: %d rows (backup had %d), checksum %s (backup had %s)", t.Name, n, t.Rows, sum.String(), t.Checksum))
+		}
+	}
+
+	if len(bad) > 0 {
+		return fmt.Errorf("%w in %s: %s", ErrChecksumMismatch, p.target, strings.Join(bad, "; "))
+	}
+
+	return nil
+}
+
+// sessionConn opens a connection set up to load a dump: the source's sql_mode
+// (zero dates and the like load as they were), no per-row key checks.
+func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB bool) (*sql.Conn, error) {
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	mode := sqlMode
+	if !strings.Contains(mode, "NO_AUTO_VALUE_ON_ZERO") {
+		mode = strings.Trim(mode+",NO_AUTO_VALUE_ON_ZERO", ",")
+	}
+
+	stmts := []string{
+		"SET NAMES utf8mb4",
+		"SET SESSION foreign_key_checks = 0",
+		"SET SESSION unique_checks = 0",
+		"SET SESSION sql_mode = " + quoteString(mode),
+	}
+	if useDB {
+		stmts = append(stmts, "USE "+quoteIdent(db))
+	}
+
+	for _, s := range stmts {
+		if _, err := c.ExecContext(ctx, s); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+
+	return c, nil
+}
+
+// loadTables streams every table's data from the repository into the server,
+// several tables at once.
+func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, progress repo.Progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	work := make(chan *Table)
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+
+	for i := 0; i < s.cfg.MySQL.Workers; i++ {
+		wg.Add(1)
+
+		go func() {
+			defer wg.Done()
+
+			c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, true)
+			if err != nil {
+				fail(explain(s.cfg.Name, s.cfg.MySQL, err))
+				return
+			}
+			defer c.Close()
+
+			for t := range work {
+				if err := loadTable(ctx, r, snap, c, p.src.Name, t); err != nil {
+					fail(fmt.Errorf("load %s.%s: %w", p.target, t.Name, err))
+					return
+				}
+
+				if progress != nil {
+					progress.Add(1)
+				}
+			}
+		}()
+	}
+
+feed:
+	for _, t := range p.tables {
+		select {
+		case work <- t:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+
+	close(work)
+	wg.Wait()
+
+	if first != nil {
+		return first
+	}
+
+	return ctx.Err()
+}
+
+func loadTable(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, srcDB string, t *Table) error {
+	rd, err := r.OpenFile(ctx, snap.ID, path.Join(srcDB, t.Name+".sql"))
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+
+	br := bufio.NewReaderSize(rd, 256<<10)
+
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			stmt := bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(";"))
+			if _, xerr := c.ExecContext(ctx, string(stmt)); xerr != nil {
+				return xerr
+			}
+		}
+
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// createObjects creates views (in dependency order, by retrying those whose
+// dependencies are not there yet), then routines, triggers and events, each
+// under the sql_mode and character set it was defined with.
+func createObjects(ctx context.Context, c *sql.Conn, objs []*Object) (int, error) {
+	n := 0
+
+	for _, kind := range objectKinds {
+		var pending []*Object
+
+		for _, o := range objs {
+			if o.Kind == kind {
+				pending = append(pending, o)
+			}
+		}
+
+		for len(pending) > 0 {
+			var (
+				next    []*Object
+				lastErr error
+			)
+
+			for _, o := range pending {
+				if err := createObject(ctx, c, o); err != nil {
+					next, lastErr = append(next, o), fmt.Errorf("create %s %s: %w", o.Kind, o.Name, err)
+					continue
+				}
+
+				n++
+			}
+
+			if len(next) == len(pending) {
+				return n, lastErr
+			}
+
+			pending = next
+		}
+	}
+
+	return n, nil
+}
+
+func createObject(ctx context.Context, c *sql.Conn, o *Object) error {
+	var stmts []string
+
+	if o.SQLMode != "" || o.Kind != "view" {
+		stmts = append(stmts, "SET SESSION sql_mode = "+quoteString(o.SQLMode))
+	}
+
+	if o.Charset != "" {
+		stmts = append(stmts, "SET SESSION character_set_client = "+quoteString(o.Charset))
+	}
+
+	if o.Collation != "" {
+		stmts = append(stmts, "SET SESSION collation_connection = "+quoteString(o.Collation))
+	}
+
+	stmts = append(stmts, o.Create, "SET NAMES utf8mb4")
+
+	for _, s := range stmts {
+		if _, err := c.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
