@@ -1,11 +1,13 @@
 package mysql
 
 import (
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -412,4 +414,53 @@ func TestFaults(t *testing.T) {
 		s.getenv = func(string) string { return "weakpw" }
 		check(t, s, "lacks a privilege", "RELOAD")
 	})
+}
+
+// TestExportLoadsInStockClient: the export is one gzip file that the stock
+// client loads, as the guide does (`gunzip -c FILE | mariadb DB`), giving
+// back the same tables, data, views, routines, triggers and events.
+func TestExportLoadsInStockClient(t *testing.T) {
+	ctx := context.Background()
+
+	loadSakila(t)
+
+	db := server.DB(t, "")
+	r := newRepo(t)
+	src := newSource("sakila")
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	file := filepath.Join(t.TempDir(), "sakila.sql.gz")
+
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	zw := gzip.NewWriter(f)
+	if err := Export(ctx, r, snap, zw); err != nil {
+		t.Fatal(err)
+	}
+
+	zw.Close()
+	f.Close()
+
+	server.Exec(t, "CREATE DATABASE sakila_export CHARACTER SET utf8mb4")
+
+	client, err := exec.LookPath("mariadb")
+	if err != nil {
+		t.Fatal("the stock mariadb client is missing: apt-get install -y mariadb-client")
+	}
+
+	cmd := exec.Command("sh", "-c", "gunzip -c \"$0\" | \"$@\"", file, client)
+	cmd.Args = append(cmd.Args, append(server.ClientArgs(), "sakila_export")...)
+
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gunzip -c | mariadb: %v\n%s", err, out)
+	}
+
+	compare(t, fingerprint(t, db, "sakila"), fingerprint(t, db, "sakila_export"))
 }

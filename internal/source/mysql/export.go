@@ -1,0 +1,158 @@
+package mysql
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"lifeboat/internal/repo"
+)
+
+// Export writes a snapshot as one SQL script the stock mariadb/mysql client
+// loads, so the data outlives the tool. A one-database snapshot has no
+// CREATE DATABASE or USE, so it loads into any database
+// (`gunzip -c FILE | mariadb DB`, as the guide does); several databases are
+// created under their own names.
+func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.Writer) error {
+	meta, err := LoadMeta(snap)
+	if err != nil {
+		return err
+	}
+
+	bw := bufio.NewWriterSize(w, 1<<20)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+
+	mode := meta.SQLMode
+	if !strings.Contains(mode, "NO_AUTO_VALUE_ON_ZERO") {
+		mode = strings.Trim(mode+",NO_AUTO_VALUE_ON_ZERO", ",")
+	}
+
+	p("-- Lifeboat export of source %s, snapshot %s\n", snap.Source, snap.ID)
+	p("-- Consistent at %s UTC on %s", meta.ConsistentAt, meta.ServerVersion)
+
+	if meta.BinlogFile != "" {
+		p("; binlog %s:%d", meta.BinlogFile, meta.BinlogPos)
+	}
+
+	if meta.GTID != "" {
+		p("; GTID %s", meta.GTID)
+	}
+
+	p("\n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n")
+	p("/*!40101 SET NAMES utf8mb4 */;\n")
+	p("/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE, TIME_ZONE='+00:00' */;\n")
+	p("/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n")
+	p("/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n")
+	p("SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE=%s;\n", quoteString(mode))
+
+	for _, db := range meta.Databases {
+		if len(meta.Databases) > 1 {
+			p("\nCREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s;\nUSE %s;\n", quoteIdent(db.Name), db.Charset, db.Collation, quoteIdent(db.Name))
+		}
+
+		for _, t := range db.Tables {
+			p("\n-- table %s: %d rows, %s\nDROP TABLE IF EXISTS %s;\n%s;\n", t.Name, t.Rows, t.Checksum, quoteIdent(t.Name), t.Create)
+
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+
+			if err := r.ReadFile(ctx, snap.ID, path.Join(db.Name, t.Name+".sql"), bw); err != nil {
+				return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
+			}
+		}
+
+		for _, o := range orderObjects(db.Objects) {
+			p("\n")
+
+			if o.Kind == "view" {
+				p("DROP VIEW IF EXISTS %s;\n", quoteIdent(o.Name))
+			} else {
+				p("DROP %s IF EXISTS %s;\n", strings.ToUpper(o.Kind), quoteIdent(o.Name))
+			}
+
+			if o.Charset != "" {
+				p("SET character_set_client = %s;\n", quoteString(o.Charset))
+			}
+
+			if o.Collation != "" {
+				p("SET collation_connection = %s;\n", quoteString(o.Collation))
+			}
+
+			if o.Kind != "view" {
+				p("SET SQL_MODE = %s;\nDELIMITER ;;\n%s ;;\nDELIMITER ;\n", quoteString(o.SQLMode), o.Create)
+			} else {
+				p("%s;\n", o.Create)
+			}
+
+			p("SET NAMES utf8mb4;\n")
+		}
+	}
+
+	p("\nSET SQL_MODE=@OLD_SQL_MODE;\n")
+	p("/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n")
+	p("/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;\n")
+	p("/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n")
+	p("/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n")
+	p("-- end of export\n")
+
+	return bw.Flush()
+}
+
+// orderObjects puts objects in creation order: views before the views that
+// use them, then functions, procedures, triggers and events. A script cannot
+// retry, so the view order comes from which views' definitions name which.
+func orderObjects(objs []*Object) []*Object {
+	var out []*Object
+
+	var views []*Object
+
+	for _, o := range objs {
+		if o.Kind == "view" {
+			views = append(views, o)
+		}
+	}
+
+	placed := map[string]bool{}
+
+	for len(views) > 0 {
+		var rest []*Object
+
+		for _, v := range views {
+			ready := true
+
+			for _, other := range views {
+				if other != v && !placed[other.Name] && strings.Contains(v.Create, quoteIdent(other.Name)) {
+					ready = false
+				}
+			}
+
+			if ready {
+				out = append(out, v)
+				placed[v.Name] = true
+			} else {
+				rest = append(rest, v)
+			}
+		}
+
+		if len(rest) == len(views) {
+			out = append(out, rest...) // a cycle cannot be created anyway
+			break
+		}
+
+		views = rest
+	}
+
+	for _, kind := range objectKinds[1:] {
+		for _, o := range objs {
+			if o.Kind == kind {
+				out = append(out, o)
+			}
+		}
+	}
+
+	return out
+}
