@@ -24,6 +24,7 @@ import (
 	"lifeboat/internal/source"
 	"lifeboat/internal/source/files"
 	gitsrc "lifeboat/internal/source/git"
+	mysqlsrc "lifeboat/internal/source/mysql"
 	"lifeboat/internal/version"
 )
 
@@ -88,7 +89,8 @@ func ExitCode(err error) int {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ces),
 		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
-		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty):
+		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty),
+		errors.Is(err, mysqlsrc.ErrNotInSnapshot):
 		return 2
 	}
 
@@ -146,7 +148,7 @@ func (a *App) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
-		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(),
+		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.exportCommand(),
 	)
 
 	for _, c := range root.Commands() {
@@ -263,6 +265,8 @@ func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 		return files.New(s), nil
 	case config.KindGit:
 		return gitsrc.New(s), nil
+	case config.KindMySQL:
+		return mysqlsrc.New(s, a.Getenv), nil
 	}
 
 	return nil, usage("source %s: type %q is not supported by this version", name, s.Type)

@@ -3,12 +3,15 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/source"
+	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 func (a *App) restoreCommand() *cobra.Command {
@@ -16,13 +19,32 @@ func (a *App) restoreCommand() *cobra.Command {
 		snapID    string
 		target    string
 		overwrite bool
+		database  string
+		tables    []string
 	)
 
 	cmd := &cobra.Command{
-		Use:   "restore SOURCE --target DIR",
-		Short: "Restore a snapshot of a source into a folder",
+		Use:   "restore SOURCE (--target DIR | [--target-database NAME] [--tables a,b])",
+		Short: "Restore a snapshot of a source into a folder, or a database snapshot into the server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			if sc, ok := cfg.Sources[args[0]]; ok && sc.Type == "mysql" {
+				if target != "" {
+					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
+				}
+
+				return a.restoreDatabase(cmd, cfg, args[0], snapID, database, tables, overwrite)
+			}
+
+			if database != "" || tables != nil {
+				return usage("restore: --target-database and --tables are for database sources")
+			}
+
 			if target == "" {
 				return usage("restore: --target DIR is required (an empty or new folder; --overwrite to restore over existing files)")
 			}
@@ -30,11 +52,6 @@ func (a *App) restoreCommand() *cobra.Command {
 			abs, err := filepath.Abs(target)
 			if err != nil {
 				return usage("--target %s: %v", target, err)
-			}
-
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
 			}
 
 			s, err := a.source(cfg, args[0])
@@ -87,7 +104,48 @@ func (a *App) restoreCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&snapID, "snapshot", "latest", "snapshot ID (or a unique prefix of 6+ characters), or latest")
 	cmd.Flags().StringVar(&target, "target", "", "folder to restore into")
-	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files, after saving them as a safety snapshot")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files or a database, after saving them as a safety snapshot")
+	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
+	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
 
 	return cmd
+}
+
+func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snapID, database string, tables []string, overwrite bool) error {
+	s, err := a.source(cfg, name)
+	if err != nil {
+		return err
+	}
+
+	_, r, err := a.openRepo(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer r.Close(cmd.Context())
+
+	snap, err := r.Find(cmd.Context(), name, snapID)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	bar := a.bar("restore " + name)
+	rep, err := s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), r, snap, mysqlsrc.RestoreOptions{
+		Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar,
+	})
+	bar.Done()
+
+	if rep != nil && rep.Safety != nil {
+		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Safety.ID))
+	}
+
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s) into %s: %d tables, %d rows, %d views/routines/triggers/events in %s; row counts and checksums of %d tables match the backup\n",
+		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), strings.Join(rep.Databases, ", "),
+		rep.Tables, rep.Rows, rep.Objects, seconds(time.Since(start)), rep.Checked)
+
+	return nil
 }

@@ -17,6 +17,9 @@ import (
 	"lifeboat/internal/source"
 )
 
+// ErrNotInSnapshot means a restore named a table the snapshot does not hold.
+var ErrNotInSnapshot = errors.New("not in the snapshot")
+
 // ErrChecksumMismatch means a restored table differs from what was backed up.
 var ErrChecksumMismatch = errors.New("restored data differs from the backup")
 
@@ -145,7 +148,7 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 
 func planRestore(meta *Meta, opt RestoreOptions) ([]plannedDB, error) {
 	if opt.Database != "" && len(meta.Databases) != 1 {
-		return nil, fmt.Errorf("the snapshot holds %d databases; --target-database renames only a one-database snapshot", len(meta.Databases))
+		return nil, fmt.Errorf("the snapshot holds %d databases; --target-database renames only a one-database snapshot: %w", len(meta.Databases), ErrNotInSnapshot)
 	}
 
 	var plan []plannedDB
@@ -169,7 +172,7 @@ func planRestore(meta *Meta, opt RestoreOptions) ([]plannedDB, error) {
 				}
 
 				if found == nil {
-					return nil, fmt.Errorf("table %q is not in the snapshot of %s", want, db.Name)
+					return nil, fmt.Errorf("table %q is %w of %s", want, ErrNotInSnapshot, db.Name)
 				}
 
 				p.tables = append(p.tables, found)
