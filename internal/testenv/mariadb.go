@@ -80,6 +80,7 @@ type MariaDB struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once cmd.Wait has returned
 	waitErr error         // result of cmd.Wait, valid after exited is closed
+	killed  bool          // ended on purpose by Kill
 
 	stopOnce sync.Once
 	stopErr  error
@@ -342,6 +343,10 @@ func (m *MariaDB) stopServer() error {
 	if m.cmd == nil {
 		return nil
 	}
+	if m.killed {
+		<-m.exited
+		return nil
+	}
 	select {
 	case <-m.exited:
 		// It died on its own: that is a bug worth reporting.
@@ -367,6 +372,19 @@ func (m *MariaDB) stopServer() error {
 	}
 	<-m.exited
 	return fmt.Errorf("mariadbd did not exit within %v of SIGTERM and was killed", stopTimeout)
+}
+
+// Kill ends the server with SIGKILL, as a crash would, for fault tests.
+func (m *MariaDB) Kill() error {
+	if m.cmd == nil {
+		return errors.New("mariadbd is not running")
+	}
+	m.killed = true
+	if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("killing mariadbd: %w", err)
+	}
+	<-m.exited
+	return nil
 }
 
 // DSN returns a go-sql-driver/mysql DSN for database db (empty for none)
