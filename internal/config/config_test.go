@@ -13,13 +13,17 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := strings.Join(cfg.SourceNames, ","); got != "uploads,config,code" {
+	if got := strings.Join(cfg.SourceNames, ","); got != "database,uploads,config,code" {
 		t.Fatalf("sources in file order: %s", got)
 	}
 
 	up := cfg.Sources["uploads"]
 	if up.Type != KindFiles || up.Tier != "important" || len(up.Exclude) != 2 || up.Paths[0] != "/var/www/sml-library/uploads" {
 		t.Fatalf("uploads: %+v", up)
+	}
+
+	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 {
+		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 
 	if cfg.Sources["code"].Path != "/opt/sml-library" || cfg.Repository.PasswordFile != "/etc/lifeboat/password" {

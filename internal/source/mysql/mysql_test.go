@@ -271,9 +271,14 @@ func TestSakilaRoundTrip(t *testing.T) {
 		}
 	}
 
-	// One table on its own, into another database.
-	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_actor", Tables: []string{"actor"}}); err != nil {
+	// One table on its own, into another database, with its triggers.
+	rep, err = src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_actor", Tables: []string{"actor", "film"}})
+	if err != nil {
 		t.Fatal(err)
+	}
+
+	if rep.Objects != 3 {
+		t.Fatalf("film's three triggers should come back with it: %d objects", rep.Objects)
 	}
 
 	var n int

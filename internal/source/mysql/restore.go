@@ -129,12 +129,7 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 	}
 
 	if opt.Progress != nil {
-		var total int64
-		for _, p := range plan {
-			total += int64(len(p.tables))
-		}
-
-		opt.Progress.SetTotal(total)
+		opt.Progress.SetTotal(snap.Bytes)
 	}
 
 	for _, p := range plan {
@@ -264,14 +259,27 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 	rep.Databases = append(rep.Databases, p.target)
 	rep.Tables += len(p.tables)
 
-	if opt.Tables == nil {
-		n, err := createObjects(ctx, c, p.src.Objects)
-		if err != nil {
-			return fmt.Errorf("restore into %s: %w", p.target, err)
-		}
+	// A whole database gets every object back; single tables get their
+	// own triggers (dropping a table drops its triggers too).
+	objs := p.src.Objects
+	if opt.Tables != nil {
+		objs = nil
 
-		rep.Objects += n
+		for _, o := range p.src.Objects {
+			for _, t := range p.tables {
+				if o.Kind == "trigger" && o.Table == t.Name {
+					objs = append(objs, o)
+				}
+			}
+		}
 	}
+
+	n, err := createObjects(ctx, c, objs)
+	if err != nil {
+		return fmt.Errorf("restore into %s: %w", p.target, err)
+	}
+
+	rep.Objects += n
 
 	// Check what was restored against what was recorded at backup time.
 	var bad []string
@@ -367,13 +375,9 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 			defer c.Close()
 
 			for t := range work {
-				if err := loadTable(ctx, r, snap, c, p.src.Name, t); err != nil {
+				if err := loadTable(ctx, r, snap, c, p.src.Name, t, progress); err != nil {
 					fail(fmt.Errorf("load %s.%s: %w", p.target, t.Name, err))
 					return
-				}
-
-				if progress != nil {
-					progress.Add(1)
 				}
 			}
 		}()
@@ -398,7 +402,7 @@ feed:
 	return ctx.Err()
 }
 
-func loadTable(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, srcDB string, t *Table) error {
+func loadTable(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, srcDB string, t *Table, progress repo.Progress) error {
 	rd, err := r.OpenFile(ctx, snap.ID, path.Join(srcDB, t.Name+".sql"))
 	if err != nil {
 		return err
@@ -409,6 +413,10 @@ func loadTable(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *
 
 	for {
 		line, err := br.ReadBytes('\n')
+		if progress != nil {
+			progress.Add(int64(len(line)))
+		}
+
 		if len(line) > 0 {
 			stmt := bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(";"))
 			if _, xerr := c.ExecContext(ctx, string(stmt)); xerr != nil {

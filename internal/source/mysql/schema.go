@@ -52,8 +52,10 @@ type Column struct {
 // Object is a view, routine, trigger or event, with the session settings it
 // was created under.
 type Object struct {
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Table is the table a trigger belongs to.
+	Table     string `json:"table,omitempty"`
 	Create    string `json:"create"`
 	SQLMode   string `json:"sql_mode"`
 	Charset   string `json:"charset,omitempty"`
@@ -186,7 +188,7 @@ func readSchema(ctx context.Context, q querier, name string) (*Database, error) 
 	for _, kind := range []struct{ kind, query string }{
 		{"function", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
 		{"procedure", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
-		{"trigger", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER"},
+		{"trigger", "SELECT CONCAT(EVENT_OBJECT_TABLE, '/', TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER"},
 		{"event", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
 	} {
 		names, err := strings1(ctx, q, kind.query, name)
@@ -195,10 +197,17 @@ func readSchema(ctx context.Context, q querier, name string) (*Database, error) 
 		}
 
 		for _, n := range names {
+			var table string
+			if kind.kind == "trigger" {
+				table, n, _ = strings.Cut(n, "/")
+			}
+
 			o, err := showCreate(ctx, q, kind.kind, name, n)
 			if err != nil {
 				return nil, err
 			}
+
+			o.Table = table
 
 			db.Objects = append(db.Objects, o)
 		}
