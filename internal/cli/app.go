@@ -148,7 +148,7 @@ func (a *App) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
-		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.exportCommand(),
+		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.exportCommand(), a.importCommand(),
 	)
 
 	for _, c := range root.Commands() {

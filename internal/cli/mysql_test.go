@@ -90,6 +90,15 @@ func TestDatabaseCommands(t *testing.T) {
 		t.Fatalf("export file: %v", err)
 	}
 
+	// The export is a plain SQL file: import takes it (or any mysqldump file)
+	// back in as a full.
+	out = e.mustRun("import", "db", export)
+	if !strings.Contains(out, "imported") || !strings.Contains(out, "full snapshot") {
+		t.Fatalf("import: %s", out)
+	}
+
+	e.expectFailure(2, []string{"no such file"}, "import", "db", filepath.Join(t.TempDir(), "missing.sql"))
+
 	e.expectFailure(2, []string{`unknown source "db2"`}, "export", "db2", "-o", export)
 	e.expectFailure(2, []string{"-o FILE.sql.gz is required"}, "export", "db")
 }

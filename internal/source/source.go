@@ -35,6 +35,8 @@ type BackupOptions struct {
 	Progress           repo.Progress
 	CheckpointInterval time.Duration
 	Log                *slog.Logger
+	// Extra labels to record on the snapshot.
+	Extra map[string]string
 }
 
 // RestoreOptions are the per-run choices of a restore.

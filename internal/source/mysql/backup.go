@@ -53,11 +53,12 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		opt.Log.Warn("binlog incrementals are not available yet: taking a full backup", "source", s.cfg.Name, "requested", opt.Type)
 	}
 
-	return s.backup(ctx, r, nil, repo.RoleBackup, opt)
+	return s.backup(ctx, r, nil, repo.RoleBackup, opt, nil)
 }
 
-// backup dumps dbs (nil: the configured ones) as one snapshot with role.
-func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions) (*repo.Snapshot, error) {
+// backup dumps dbs (nil: the configured ones) as one snapshot with role;
+// rename records a database under another name than the one it is read from.
+func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions, rename map[string]string) (*repo.Snapshot, error) {
 	name, my := s.cfg.Name, s.cfg.MySQL
 
 	pool, err := connect(ctx, name, my, s.getenv)
@@ -78,22 +79,28 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	}
 	defer d.close()
 
+	for _, db := range d.meta.Databases {
+		if as, ok := rename[db.Name]; ok {
+			db.live, db.Name = db.Name, as
+		}
+	}
+
 	streams := []repo.Stream{}
 
 	for _, db := range d.meta.Databases {
 		for _, t := range db.Tables {
-			streams = append(streams, repo.Stream{Path: path.Join(db.Name, t.Name+".sql"), Open: d.opener(db.Name, t)})
+			streams = append(streams, repo.Stream{Path: path.Join(db.Name, t.Name+".sql"), Open: d.opener(db.liveName(), t)})
 		}
 	}
 
-	paths := make([]string, len(dbs))
-	for i, db := range dbs {
-		paths[i] = "mysql:" + db
+	paths := make([]string, len(d.meta.Databases))
+	for i, db := range d.meta.Databases {
+		paths[i] = "mysql:" + db.Name
 	}
 
 	snap, err := r.BackupStreams(ctx, repo.StreamSpec{
 		Source: name, Kind: config.KindMySQL, Type: repo.TypeFull, Role: role, Version: opt.Version,
-		Paths: paths, Parallel: my.Workers, Progress: opt.Progress,
+		Paths: paths, Parallel: my.Workers, Progress: opt.Progress, Extra: opt.Extra,
 		Finish: func(context.Context) (map[string]string, error) {
 			if err := d.finish(); err != nil {
 				return nil, err

@@ -469,3 +469,66 @@ func TestExportLoadsInStockClient(t *testing.T) {
 
 	compare(t, fingerprint(t, db, "sakila"), fingerprint(t, db, "sakila_export"))
 }
+
+// TestImportMysqldumpFile takes a stock mariadb-dump file of Sakila into the
+// repository; restoring it gives back the same database.
+func TestImportMysqldumpFile(t *testing.T) {
+	ctx := context.Background()
+
+	loadSakila(t)
+
+	dumpBin, err := exec.LookPath("mariadb-dump")
+	if err != nil {
+		t.Fatal("mariadb-dump is missing: apt-get install -y mariadb-client")
+	}
+
+	file := filepath.Join(t.TempDir(), "sakila.sql.gz")
+	cmd := exec.Command("sh", "-c", "\"$@\" | gzip > "+file, "sh", dumpBin)
+	cmd.Args = append(cmd.Args, append(server.ClientArgs(), "--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "sakila")...)
+
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-dump: %v %s", err, out)
+	}
+
+	f, _ := os.Open(file)
+	defer f.Close()
+
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := newRepo(t)
+	src := newSource("sakila")
+
+	snap, err := src.Import(ctx, r, zr, "sakila.sql.gz", "", source.BackupOptions{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	meta, _ := LoadMeta(snap)
+	if meta.Databases[0].Name != "sakila" || snap.Extra["imported-from"] != "sakila.sql.gz" || snap.Type != repo.TypeFull {
+		t.Fatalf("import recorded %s, %v, %s", meta.Databases[0].Name, snap.Extra["imported-from"], snap.Type)
+	}
+
+	db := server.DB(t, "")
+
+	var scratch int
+	db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'lifeboat_import_%'").Scan(&scratch)
+
+	if scratch != 0 {
+		t.Fatal("the scratch database was left behind")
+	}
+
+	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_imported"}); err != nil {
+		t.Fatal(err)
+	}
+
+	compare(t, fingerprint(t, db, "sakila"), fingerprint(t, db, "sakila_imported"))
+
+	// Not a dump at all.
+	_, err = src.Import(ctx, r, strings.NewReader("-- just a comment\n"), "empty.sql", "", source.BackupOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no SQL statements") {
+		t.Fatalf("empty file: %v", err)
+	}
+}

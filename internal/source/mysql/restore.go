@@ -120,7 +120,7 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 	}
 
 	if len(replace) > 0 {
-		safety, err := s.backup(ctx, r, replace, repo.RoleSafety, source.BackupOptions{Type: repo.TypeFull, Version: opt.Version})
+		safety, err := s.backup(ctx, r, replace, repo.RoleSafety, source.BackupOptions{Type: repo.TypeFull, Version: opt.Version}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("safety backup of %s before overwriting it: %w", strings.Join(replace, ", "), err)
 		}

@@ -29,6 +29,17 @@ type Database struct {
 	Collation string    `json:"collation"`
 	Tables    []*Table  `json:"tables"`
 	Objects   []*Object `json:"objects"`
+	// live is the name the data is read from when it differs from Name
+	// (an import dumps a scratch database under the name it will restore as).
+	live string
+}
+
+func (d *Database) liveName() string {
+	if d.live != "" {
+		return d.live
+	}
+
+	return d.Name
 }
 
 // Table is one base table.
