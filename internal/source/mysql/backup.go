@@ -220,6 +220,12 @@ func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, 
 		m.Databases = append(m.Databases, schema)
 	}
 
+	if my.Accounts {
+		if m.Accounts, err = readAccounts(ctx, lock); err != nil {
+			return fail(err)
+		}
+	}
+
 	if nonTx == 0 {
 		d.unlock(ctx)
 	} else {

@@ -532,3 +532,54 @@ func TestImportMysqldumpFile(t *testing.T) {
 		t.Fatalf("empty file: %v", err)
 	}
 }
+
+// TestAccountsRebuildABlankServer: with accounts: true, users and grants come
+// back on a server that has lost them, and their passwords still work.
+func TestAccountsRebuildABlankServer(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartMariaDB(t)
+	srv.Exec(t, `CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1);
+		CREATE USER 'app'@'localhost' IDENTIFIED BY 'app-secret'; GRANT SELECT, INSERT ON app.* TO 'app'@'localhost';
+		CREATE USER 'report'@'%' IDENTIFIED BY 'r3port'; GRANT SELECT ON app.t TO 'report'@'%';`)
+
+	r := newRepo(t)
+	src := New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: srv.Socket, User: "root", Databases: []string{"app"}, Workers: 2, Accounts: true,
+	}}, func(string) string { return "" })
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The disaster: the database and the accounts are gone.
+	srv.Exec(t, "DROP DATABASE app; DROP USER 'app'@'localhost'; DROP USER 'report'@'%';")
+
+	rep, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rep.Accounts != 2 {
+		t.Fatalf("restored %d accounts, want 2", rep.Accounts)
+	}
+
+	app := New(&config.Source{Name: "check", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: srv.Socket, User: "app", PasswordEnv: "PW", Workers: 1,
+	}}, func(string) string { return "app-secret" })
+
+	db, err := connect(ctx, "check", app.cfg.MySQL, app.getenv)
+	if err != nil {
+		t.Fatalf("the restored account cannot log in with its password: %v", err)
+	}
+	defer db.Close()
+
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM app.t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("restored grants: %v (%d rows)", err, n)
+	}
+
+	if _, err := db.Exec("DROP TABLE app.t"); err == nil {
+		t.Fatal("the restored account has more rights than it had")
+	}
+}

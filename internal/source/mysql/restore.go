@@ -42,6 +42,8 @@ type RestoreReport struct {
 	Objects   int
 	// Checked is how many tables had their row count and checksum compared.
 	Checked int
+	// Accounts is how many users were created (existing ones are left alone).
+	Accounts int
 	Safety  *repo.Snapshot
 }
 
@@ -136,6 +138,17 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 		if err := s.restoreOne(ctx, r, snap, pool, meta, p, opt, rep); err != nil {
 			return rep, err
 		}
+	}
+
+	// Accounts name databases in their grants, so they come back only when
+	// the databases keep their names.
+	if len(meta.Accounts) > 0 && opt.Database == "" && opt.Tables == nil {
+		n, err := restoreAccounts(ctx, pool, meta.Accounts)
+		if err != nil {
+			return rep, explain(name, my, err)
+		}
+
+		rep.Accounts = n
 	}
 
 	return rep, nil
@@ -499,4 +512,36 @@ func createObject(ctx context.Context, c *sql.Conn, o *Object) error {
 	}
 
 	return nil
+}
+
+// restoreAccounts creates the accounts the server lacks, with their grants.
+// Existing accounts are left as they are: a restore never changes a live
+// user's password.
+func restoreAccounts(ctx context.Context, db *sql.DB, accounts []*Account) (int, error) {
+	n := 0
+
+	for _, a := range accounts {
+		var exists int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?", a.User, a.Host).Scan(&exists); err != nil {
+			return n, err
+		}
+
+		if exists > 0 {
+			continue
+		}
+
+		if _, err := db.ExecContext(ctx, a.Create); err != nil {
+			return n, fmt.Errorf("create user %s@%s: %w", a.User, a.Host, err)
+		}
+
+		for _, g := range a.Grants {
+			if _, err := db.ExecContext(ctx, g); err != nil {
+				return n, fmt.Errorf("grant for %s@%s: %w", a.User, a.Host, err)
+			}
+		}
+
+		n++
+	}
+
+	return n, nil
 }

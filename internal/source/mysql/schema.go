@@ -20,6 +20,56 @@ type Meta struct {
 	// LockedMillis is how long writes were blocked to reach the consistent point.
 	LockedMillis int64       `json:"locked_ms"`
 	Databases    []*Database `json:"databases"`
+	// Accounts are the server's users and grants, kept when the source says
+	// accounts: true, so a blank server can be rebuilt.
+	Accounts []*Account `json:"accounts,omitempty"`
+}
+
+// Account is one user with its grants, as the server prints them.
+type Account struct {
+	User   string   `json:"user"`
+	Host   string   `json:"host"`
+	Create string   `json:"create"`
+	Grants []string `json:"grants"`
+}
+
+// readAccounts reads every account but the server's own.
+func readAccounts(ctx context.Context, q querier) ([]*Account, error) {
+	rows, err := q.QueryContext(ctx, "SELECT User, Host FROM mysql.user WHERE User <> '' AND User NOT IN ('root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'PUBLIC') ORDER BY User, Host")
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+
+	var out []*Account
+
+	for rows.Next() {
+		a := &Account{}
+		if err := rows.Scan(&a.User, &a.Host); err != nil {
+			rows.Close()
+			return nil, err
+		}
+
+		out = append(out, a)
+	}
+
+	rows.Close()
+
+	for _, a := range out {
+		who := quoteString(a.User) + "@" + quoteString(a.Host)
+
+		if err := q.QueryRowContext(ctx, "SHOW CREATE USER "+who).Scan(&a.Create); err != nil {
+			return nil, fmt.Errorf("show create user %s: %w", who, err)
+		}
+
+		grants, err := strings1(ctx, q, "SHOW GRANTS FOR "+who)
+		if err != nil {
+			return nil, fmt.Errorf("show grants for %s: %w", who, err)
+		}
+
+		a.Grants = grants
+	}
+
+	return out, rows.Err()
 }
 
 // Database is one backed-up database.
