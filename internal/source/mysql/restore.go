@@ -44,7 +44,7 @@ type RestoreReport struct {
 	Checked int
 	// Accounts is how many users were created (existing ones are left alone).
 	Accounts int
-	Safety  *repo.Snapshot
+	Safety   *repo.Snapshot
 }
 
 // LoadMeta reads what a snapshot recorded about the dump.
