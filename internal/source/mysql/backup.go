@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +88,14 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 
 	for _, db := range d.meta.Databases {
 		for _, t := range db.Tables {
-			streams = append(streams, repo.Stream{Path: path.Join(db.Name, t.Name+".sql"), Open: d.opener(db.liveName(), t)})
+			for i, f := range t.Files(db.Name) {
+				chunk := i
+				if len(t.Bounds) < 2 {
+					chunk = wholeTable
+				}
+
+				streams = append(streams, repo.Stream{Path: f, Open: d.opener(db.liveName(), t, chunk)})
+			}
 		}
 	}
 
@@ -126,6 +132,13 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	return snap, nil
 }
 
+// tableAcc adds up a chunked table's rows and checksum as its chunks finish.
+type tableAcc struct {
+	rows   int64
+	sum    rowSum
+	chunks int
+}
+
 // dump is one consistent dump in progress: workers in a consistent-snapshot
 // transaction each, taken while writes were blocked.
 type dump struct {
@@ -141,6 +154,7 @@ type dump struct {
 	pending   sync.WaitGroup
 	mu        sync.Mutex
 	done      map[*Table]bool
+	partial   map[*Table]*tableAcc
 	errs      []error
 }
 
@@ -149,7 +163,7 @@ func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, 
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}}
+	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}, partial: map[*Table]*tableAcc{}}
 
 	lock, err := pool.Conn(ctx)
 	if err != nil {
@@ -300,7 +314,7 @@ func (d *dump) unlock(ctx context.Context) {
 
 // opener returns the stream of one table: a worker is taken when the uploader
 // reaches the table, and the rows flow through a pipe as they are read.
-func (d *dump) opener(db string, t *Table) func(ctx context.Context) (io.ReadCloser, error) {
+func (d *dump) opener(db string, t *Table, chunk int) func(ctx context.Context) (io.ReadCloser, error) {
 	return func(ctx context.Context) (io.ReadCloser, error) {
 		var c *sql.Conn
 
@@ -315,7 +329,7 @@ func (d *dump) opener(db string, t *Table) func(ctx context.Context) (io.ReadClo
 		go func() {
 			defer func() { d.workers <- c }()
 
-			n, sum, err := dumpTable(ctx, c, db, t, pw)
+			n, sum, err := dumpTable(ctx, c, db, t, chunk, pw)
 
 			if !t.transactional() {
 				defer d.pending.Done()
@@ -323,8 +337,20 @@ func (d *dump) opener(db string, t *Table) func(ctx context.Context) (io.ReadClo
 
 			d.mu.Lock()
 			if err == nil {
-				t.Rows, t.Checksum = n, sum.String()
-				d.done[t] = true
+				acc := d.partial[t]
+				if acc == nil {
+					acc = &tableAcc{}
+					d.partial[t] = acc
+				}
+
+				acc.rows += n
+				acc.sum.merge(sum)
+				acc.chunks++
+
+				if acc.chunks == len(t.Files("")) {
+					t.Rows, t.Checksum = acc.rows, acc.sum.String()
+					d.done[t] = true
+				}
 			} else {
 				d.errs = append(d.errs, err)
 			}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"lifeboat/internal/repo"
@@ -60,8 +59,10 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 				return err
 			}
 
-			if err := r.ReadFile(ctx, snap.ID, path.Join(db.Name, t.Name+".sql"), bw); err != nil {
-				return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
+			for _, f := range t.Files(db.Name) {
+				if err := r.ReadFile(ctx, snap.ID, f, bw); err != nil {
+					return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
+				}
 			}
 		}
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"sync"
 
@@ -298,7 +297,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 	var bad []string
 
 	for _, t := range p.tables {
-		n, sum, err := scanTable(ctx, c, p.target, t, func([]byte) error { return nil })
+		n, sum, err := scanTable(ctx, c, p.target, t, wholeTable, func([]byte) error { return nil })
 		if err != nil {
 			return fmt.Errorf("check %s.%s: %w", p.target, t.Name, err)
 		}
@@ -357,7 +356,12 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	work := make(chan *Table)
+	type item struct {
+		t    *Table
+		file string
+	}
+
+	work := make(chan item)
 
 	var (
 		wg    sync.WaitGroup
@@ -387,9 +391,9 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 			}
 			defer c.Close()
 
-			for t := range work {
-				if err := loadTable(ctx, r, snap, c, p.src.Name, t, progress); err != nil {
-					fail(fmt.Errorf("load %s.%s: %w", p.target, t.Name, err))
+			for it := range work {
+				if err := loadFile(ctx, r, snap, c, it.file, progress); err != nil {
+					fail(fmt.Errorf("load %s.%s from %s: %w", p.target, it.t.Name, it.file, err))
 					return
 				}
 			}
@@ -398,10 +402,12 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 
 feed:
 	for _, t := range p.tables {
-		select {
-		case work <- t:
-		case <-ctx.Done():
-			break feed
+		for _, f := range t.Files(p.src.Name) {
+			select {
+			case work <- item{t, f}:
+			case <-ctx.Done():
+				break feed
+			}
 		}
 	}
 
@@ -415,8 +421,8 @@ feed:
 	return ctx.Err()
 }
 
-func loadTable(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, srcDB string, t *Table, progress repo.Progress) error {
-	rd, err := r.OpenFile(ctx, snap.ID, path.Join(srcDB, t.Name+".sql"))
+func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, file string, progress repo.Progress) error {
+	rd, err := r.OpenFile(ctx, snap.ID, file)
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,12 @@ func (s *rowSum) add(row []byte) {
 	}
 }
 
+func (s *rowSum) merge(o rowSum) {
+	for i := range s {
+		s[i] += o[i]
+	}
+}
+
 func (s *rowSum) String() string {
 	var b [32]byte
 	for i, v := range s {
@@ -61,14 +67,23 @@ func (s *rowSum) String() string {
 	return "rowsum:" + hex.EncodeToString(b[:])
 }
 
-// selectRows is the query that reads a table the way dumps and checks agree on.
-func selectRows(db string, t *Table) string {
+// wholeTable selects every row, not one chunk.
+const wholeTable = -1
+
+// selectRows is the query that reads a table (or one chunk of it) the way
+// dumps and checks agree on.
+func selectRows(db string, t *Table, chunk int) string {
 	cols := make([]string, len(t.Cols))
 	for i, c := range t.Cols {
 		cols[i] = quoteIdent(c.Name)
 	}
 
 	q := "SELECT " + strings.Join(cols, ",") + " FROM " + quoteIdent(db) + "." + quoteIdent(t.Name)
+
+	if chunk != wholeTable {
+		pk := quoteIdent(t.PK[0])
+		q += fmt.Sprintf(" WHERE %s >= %d AND %s < %d", pk, t.Bounds[chunk], pk, t.Bounds[chunk+1])
+	}
 
 	if len(t.PK) > 0 {
 		pk := make([]string, len(t.PK))
@@ -87,14 +102,14 @@ func selectRows(db string, t *Table) string {
 // scanTable reads every row of a table and calls emit with each row rendered
 // as an SQL tuple "(v1,v2,...)". Rows are streamed: memory does not grow with
 // the table.
-func scanTable(ctx context.Context, q querier, db string, t *Table, emit func(tuple []byte) error) (int64, rowSum, error) {
+func scanTable(ctx context.Context, q querier, db string, t *Table, chunk int, emit func(tuple []byte) error) (int64, rowSum, error) {
 	var sum rowSum
 
 	if len(t.Cols) == 0 {
 		return 0, sum, nil
 	}
 
-	rows, err := q.QueryContext(ctx, selectRows(db, t))
+	rows, err := q.QueryContext(ctx, selectRows(db, t, chunk))
 	if err != nil {
 		return 0, sum, fmt.Errorf("read table %s.%s: %w", db, t.Name, err)
 	}
@@ -216,12 +231,12 @@ func insertPrefix(t *Table) string {
 
 // dumpTable writes a table's rows as INSERT statements, one per line, each
 // about statementBytes long.
-func dumpTable(ctx context.Context, q querier, db string, t *Table, w io.Writer) (int64, rowSum, error) {
+func dumpTable(ctx context.Context, q querier, db string, t *Table, chunk int, w io.Writer) (int64, rowSum, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	prefix := insertPrefix(t)
 	size := 0
 
-	n, sum, err := scanTable(ctx, q, db, t, func(tuple []byte) error {
+	n, sum, err := scanTable(ctx, q, db, t, chunk, func(tuple []byte) error {
 		var err error
 
 		if size == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -99,6 +100,9 @@ type Table struct {
 	Create string   `json:"create"`
 	Cols   []Column `json:"columns"`
 	PK     []string `json:"pk,omitempty"`
+	// Bounds split a big table into primary-key ranges dumped and loaded in
+	// parallel: chunk i holds Bounds[i] <= pk < Bounds[i+1].
+	Bounds []int64 `json:"bounds,omitempty"`
 	// Rows and Checksum are computed over the rows as they were dumped.
 	Rows     int64  `json:"rows"`
 	Checksum string `json:"checksum"`
@@ -108,6 +112,78 @@ type Table struct {
 type Column struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// chunkRows is about how many rows one chunk of a big table holds (a
+// variable so tests can chunk small tables).
+var chunkRows int64 = 500_000
+
+// Files lists the table's data files below db, in order.
+func (t *Table) Files(db string) []string {
+	if len(t.Bounds) < 2 {
+		return []string{path.Join(db, t.Name+".sql")}
+	}
+
+	out := make([]string, len(t.Bounds)-1)
+	for i := range out {
+		out[i] = path.Join(db, fmt.Sprintf("%s.%04d.sql", t.Name, i))
+	}
+
+	return out
+}
+
+// planChunks splits a big table with a single integer primary key into
+// ranges of about chunkRows rows. It runs under the lock, so the range is the
+// one every worker's snapshot sees.
+func planChunks(ctx context.Context, q querier, db string, t *Table) error {
+	if len(t.PK) != 1 || !t.transactional() {
+		return nil
+	}
+
+	var pkType string
+
+	for _, c := range t.Cols {
+		if c.Name == t.PK[0] {
+			pkType = c.Type
+		}
+	}
+
+	switch pkType {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+	default:
+		return nil
+	}
+
+	var est int64
+	if err := q.QueryRowContext(ctx, "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", db, t.Name).Scan(&est); err != nil {
+		return err
+	}
+
+	if est < 2*chunkRows {
+		return nil
+	}
+
+	var lo, hi sql.NullInt64
+
+	pk := quoteIdent(t.PK[0])
+	if err := q.QueryRowContext(ctx, "SELECT MIN("+pk+"), MAX("+pk+") FROM "+quoteIdent(db)+"."+quoteIdent(t.Name)).Scan(&lo, &hi); err != nil {
+		return err
+	}
+
+	if !lo.Valid || hi.Int64 <= lo.Int64 {
+		return nil
+	}
+
+	n := (est + chunkRows - 1) / chunkRows
+	step := (hi.Int64 - lo.Int64 + 1 + n - 1) / n
+
+	for b := lo.Int64; b <= hi.Int64; b += step {
+		t.Bounds = append(t.Bounds, b)
+	}
+
+	t.Bounds = append(t.Bounds, hi.Int64+1)
+
+	return nil
 }
 
 // Object is a view, routine, trigger or event, with the session settings it
@@ -312,8 +388,11 @@ func readTable(ctx context.Context, q querier, db string, t *Table) error {
 	}
 
 	t.PK, err = strings1(ctx, q, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", db, t.Name)
+	if err != nil {
+		return err
+	}
 
-	return err
+	return planChunks(ctx, q, db, t)
 }
 
 // showCreate reads an object's definition with the settings it was created under.

@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# MySQL/MariaDB benchmark: Lifeboat's database backup and restore against
+# `mariadb-dump | gzip` (the old backup guide's method) and mydumper/myloader,
+# on the same data in the same run, on a private MariaDB server this script
+# starts and stops itself. Prints wall time, peak RSS, ratios, stored sizes and
+# the performance goals as PASS/FAIL, and writes everything to
+# $BENCH_DIR/results.json. See bench/mysql/README.md.
+#
+#   bash bench/mysql/run.sh               # ~2.7 GB database; generation ~10 min once, the run ~15 min
+#   SCALE=0.02 bash bench/mysql/run.sh    # quick run (~55 MB)
+#
+# Environment: BENCH_DIR (default /tmp/lifeboat-bench-mysql), SCALE (default 1.0).
+# Exit status: 0 when every step ran and the Lifeboat restore holds the same
+# rows as the source (goals may still FAIL: this is a measurement, not a
+# test), 1 on a failed step or a Lifeboat restore that differs.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench-mysql}
+SCALE=${SCALE:-1.0}
+
+SERVER=$BENCH_DIR/server        # the private server: datadir, socket, binlogs; kept between runs
+SOCK=$SERVER/mysqld.sock
+DB=bench
+OUT=$BENCH_DIR/run              # this run's dumps, repository and logs
+LIFEBOAT=$REPO_ROOT/bin/lifeboat
+SMLGEN=$REPO_ROOT/bin/smlgen
+LB_CONFIG=$OUT/lifeboat.yaml
+LB_REPO=$OUT/lifeboat-repo
+GUIDE_DUMP=$OUT/guide.sql.gz
+MYDUMPER_DIR=$OUT/mydumper
+RESULTS=$BENCH_DIR/results.json
+
+export LIFEBOAT_PASSWORD=bench-password
+
+# Client options every mariadb/mariadb-dump call shares: no option files, so
+# nothing from the system server's configuration leaks into the measurement.
+CLIENT=(--no-defaults -S "$SOCK" -uroot)
+DUMP_OPTS=(--single-transaction --routines --triggers --events --hex-blob)
+
+declare -A SECS RSS SRV_CPU  # "step/tool" -> wall seconds, peak RSS KiB, server CPU seconds
+DBPID=
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
+
+# --- setup -------------------------------------------------------------------
+
+# ensure_tools installs what is missing with one apt-get update. GNU time (not
+# the shell keyword) is what reports peak RSS; the MariaDB server package is
+# only needed for its binaries: the benchmark never touches the system server.
+ensure_tools() {
+    local missing=()
+    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+    have mariadbd || missing+=(mariadb-server)
+    { have mariadb && have mariadb-dump; } || missing+=(mariadb-client)
+    { have mydumper && have myloader; } || missing+=(mydumper)
+    have sysbench || missing+=(sysbench)
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    if ((${#missing[@]})); then
+        local sudo=()
+        ((EUID == 0)) || sudo=(sudo)
+        log "installing ${missing[*]}"
+        "${sudo[@]}" apt-get update
+        # The server package tries to start the system service; a container
+        # refuses that harmlessly, and this script starts its own server.
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+    local t
+    for t in go python3 gzip gunzip du awk sha256sum; do
+        command -v "$t" >/dev/null || die "$t is required"
+    done
+    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+}
+
+build() {
+    log "building lifeboat and smlgen"
+    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
+}
+
+# Row counts from SCALE: bash has no floating point.
+scaled() { awk -v s="$SCALE" -v n="$1" 'BEGIN { v = int(n * s + 0.5); print (v < 1000 ? 1000 : v) }'; }
+
+# data_id names the data set: SCALE, the generator's sources and this
+# script's generation steps (bump DATA_VERSION when generate_data changes).
+# A datadir whose marker holds another id is wiped and generated again.
+data_id() {
+    local DATA_VERSION=1
+    local gen
+    gen=$(cat "$REPO_ROOT"/examples/sml-library/smlgen/*.go "$REPO_ROOT"/examples/sml-library/smlgen/schema.sql | sha256sum | cut -c1-16)
+    echo "scale=$SCALE smlgen=$gen sysbench=$(sysbench --version | cut -d' ' -f2) data=$DATA_VERSION"
+}
+
+# stop_stale_server stops a server left running on our datadir by a run that
+# was killed (SIGKILL skips the EXIT trap): a second server could not open
+# the same InnoDB files. Only a mariadbd whose command line names our datadir
+# is touched.
+stop_stale_server() {
+    local pid
+    [[ -f $SERVER/pid ]] || return 0
+    pid=$(cat "$SERVER/pid")
+    if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--datadir=$SERVER/data"; then
+        log "stopping the server a previous run left behind (pid $pid)"
+        kill "$pid"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+    fi
+}
+
+# start_server starts the private server, initialising its datadir first when
+# the data marker does not match (then the data is generated again). Binlog
+# on and ROW format as in production: Lifeboat records the binlog position.
+start_server() {
+    ((${#SOCK} < 100)) || die "socket path $SOCK is too long for a Unix socket (${#SOCK} >= 100): use a shorter BENCH_DIR"
+    stop_stale_server
+    if [[ ! -f $SERVER/data.done || $(cat "$SERVER/data.done") != "$(data_id)" ]]; then
+        log "initialising a private datadir in $SERVER/data"
+        rm -rf "$SERVER"
+        mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog"
+        local user=()
+        ((EUID == 0)) && user=(--user=root)
+        "$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
+            --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 ||
+            { tail -n 20 "$SERVER/install.log" >&2; die "mariadb-install-db failed"; }
+    fi
+    local user=()
+    ((EUID == 0)) && user=(--user=root)
+    "$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
+        --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
+        --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" \
+        --innodb-buffer-pool-size=2G --max-allowed-packet=64M &
+    DBPID=$!
+    local i
+    for ((i = 0; i < 600; i++)); do
+        mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
+        kill -0 "$DBPID" 2>/dev/null || { tail -n 20 "$SERVER/error.log" >&2; die "the private server exited"; }
+        sleep 0.2
+    done
+    ((i < 600)) || { tail -n 20 "$SERVER/error.log" >&2; die "the private server did not answer in 120 s"; }
+    log "private MariaDB $(sql 'SELECT VERSION()') on $SOCK (pid $DBPID)"
+}
+
+# stop_server runs on EXIT: a clean shutdown (SIGTERM), waited for, so no
+# server outlives the run and the kept datadir is consistent.
+stop_server() {
+    if [[ -n $DBPID ]] && kill -0 "$DBPID" 2>/dev/null; then
+        log "stopping the private server (pid $DBPID)"
+        kill "$DBPID" 2>/dev/null || true
+        wait "$DBPID" 2>/dev/null || true
+    fi
+}
+
+# generate_data fills database bench unless the marker says it is complete:
+# generation takes longer than most measured steps. Smart Library tables
+# (users, rooms, bookings, waitlist, booking_audit, with a view, a trigger and
+# a procedure) plus 8 sysbench tables, so the data has both an application's
+# schema and plain bulk rows.
+generate_data() {
+    local want
+    want=$(data_id)
+    if [[ -f $SERVER/data.done && $(cat "$SERVER/data.done") == "$want" ]]; then
+        log "reusing database $DB ($want)"
+        return
+    fi
+    local bookings rows start
+    bookings=$(scaled 3000000)
+    rows=$(scaled 1000000)
+    start=$SECONDS
+    log "generating database $DB: Smart Library with $bookings bookings, 8 sysbench tables of $rows rows (SCALE=$SCALE)"
+    sql "DROP DATABASE IF EXISTS $DB"
+    "$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$bookings" generate >&2
+    sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SOCK" --mysql-user=root --mysql-db="$DB" \
+        --tables=8 --table-size="$rows" --threads=2 prepare >"$SERVER/sysbench-prepare.log" 2>&1 ||
+        { tail -n 20 "$SERVER/sysbench-prepare.log" >&2; die "sysbench prepare failed"; }
+    log "generated in $((SECONDS - start)) s"
+    echo "$want" >"$SERVER/data.done"
+}
+
+# prepare_server brings the server to the same state for every run: no
+# restore databases left by a killed run, fresh table statistics (the size
+# query reads them) and no binlogs from generation or earlier runs, which
+# would otherwise fill the disk (every restore writes its data to the binlog).
+prepare_server() {
+    local d
+    for d in r_guide r_myloader r_lifeboat; do sql "DROP DATABASE IF EXISTS $d"; done
+    analyze "$DB"
+    purge_binlogs
+}
+
+analyze() {
+    local t list=()
+    for t in $(sql "SELECT table_name FROM information_schema.TABLES WHERE table_schema='$1' AND table_type='BASE TABLE'"); do
+        list+=("\`$1\`.\`$t\`")
+    done
+    local IFS=,
+    sql "ANALYZE TABLE ${list[*]}" >/dev/null
+}
+
+purge_binlogs() { sql "FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW()"; }
+
+# fresh_run removes the previous run's outputs: every tool starts from an
+# empty directory or repository.
+fresh_run() {
+    rm -rf "$OUT"
+    mkdir -p "$OUT/logs"
+    : >"$OUT/steps.tsv"
+    cat >"$LB_CONFIG" <<EOF
+repository:
+  path: $LB_REPO
+sources:
+  db:
+    type: mysql
+    socket: $SOCK
+    user: root
+    databases: [$DB]
+    workers: 2
+EOF
+    "$LIFEBOAT" --config "$LB_CONFIG" init >"$OUT/logs/init-lifeboat.log" 2>&1 ||
+        { cat "$OUT/logs/init-lifeboat.log" >&2; die "lifeboat init failed"; }
+}
+
+# --- measuring ---------------------------------------------------------------
+
+# server_cpu prints the private server's user+system CPU seconds so far. The
+# dump tools' own numbers leave out the server's share of the work (reading
+# and sending rows, or parsing and inserting them), which this column shows.
+server_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$DBPID/stat"
+}
+
+# measure STEP TOOL CMD...: runs CMD under GNU time, keeping its output in
+# $OUT/logs, and records wall seconds, peak RSS (largest process of the tree
+# it waited for: for a pipeline that is mariadb-dump, gzip or the client) and
+# the server's CPU seconds during the step.
+measure() {
+    local step=$1 tool=$2
+    shift 2
+    local name=$OUT/logs/$step-$tool secs rss cpu0 cpu1
+    # Flush the previous step's writes now, so they are not billed to this step.
+    sync
+    log "$(printf '  %-8s %-9s ...' "$step" "$tool")"
+    cpu0=$(server_cpu)
+    if ! /usr/bin/time -f '%e %M' -o "$name.time" "$@" >"$name.log" 2>&1; then
+        log "step $step $tool failed: $*"
+        tail -n 20 "$name.log" "$name.time" >&2
+        exit 1
+    fi
+    cpu1=$(server_cpu)
+    read -r secs rss <"$name.time"
+    SECS[$step/$tool]=$secs
+    RSS[$step/$tool]=$rss
+    SRV_CPU[$step/$tool]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+    printf '%s\t%s\t%s\t%s\t%s\n' "$step" "$tool" "$secs" "$rss" "${SRV_CPU[$step/$tool]}" >>"$OUT/steps.tsv"
+    log "$(printf '  %-8s %-9s %8.2f s %8.1f MiB  (server CPU %s s)' "$step" "$tool" "$secs" "$(mib "$((rss * 1024))")" "${SRV_CPU[$step/$tool]}")"
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+bytes() { du -sb "$1" | cut -f1; }
+# ratio A B: A/B with two decimals ("inf" when B rounds to zero).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+
+SIZES=()   # "name<TAB>bytes" lines
+record_size() { SIZES+=("$1"$'\t'"$2"); }
+
+# --- the benchmark -----------------------------------------------------------
+
+# measure_source records the database's size as the server counts it and the
+# size of its plain SQL dump (from the guide's archive, after the timed steps).
+measure_source() {
+    DB_BYTES=$(sql "SELECT SUM(data_length + index_length) FROM information_schema.TABLES WHERE table_schema='$DB'")
+    DB_ROWS=$(sql "SELECT SUM(table_rows) FROM information_schema.TABLES WHERE table_schema='$DB'")
+    log "database $DB: $(mib "$DB_BYTES") MiB (data + indexes), about $DB_ROWS rows"
+}
+
+# run_backups: the server's own dump speed first (nothing compressed or
+# written; it also warms the buffer pool and page cache for all that follow),
+# then the guide's pipeline, mydumper and Lifeboat.
+run_backups() {
+    log "backups"
+    local dump="mariadb-dump ${CLIENT[*]} ${DUMP_OPTS[*]} $DB"
+    measure backup floor bash -c "set -o pipefail; $dump >/dev/null"
+    measure backup guide bash -c "set -o pipefail; $dump | gzip >'$GUIDE_DUMP'"
+    # -G -E -R: triggers, events and routines, like the guide's dump options.
+    measure backup mydumper mydumper -S "$SOCK" -u root -B "$DB" -t 2 -c -G -E -R -o "$MYDUMPER_DIR"
+    measure backup lifeboat "$LIFEBOAT" --config "$LB_CONFIG" backup db
+    record_size "guide .sql.gz" "$(bytes "$GUIDE_DUMP")"
+    record_size "mydumper dir (-c)" "$(bytes "$MYDUMPER_DIR")"
+    LB_FIRST=$(bytes "$LB_REPO")
+    record_size "lifeboat repo after 1st full" "$LB_FIRST"
+    SQL_BYTES=$(gunzip -c "$GUIDE_DUMP" | wc -c)
+    log "mariadb-dump output: $(mib "$SQL_BYTES") MiB of SQL"
+}
+
+# fingerprint DB prints what a restore must reproduce: exact row counts of
+# every base table and the number of views, triggers, routines and events.
+fingerprint() {
+    local t
+    for t in $(sql "SELECT table_name FROM information_schema.TABLES WHERE table_schema='$1' AND table_type='BASE TABLE' ORDER BY table_name"); do
+        echo "$t $(sql "SELECT COUNT(*) FROM \`$1\`.\`$t\`")"
+    done
+    sql "SELECT 'views', COUNT(*) FROM information_schema.VIEWS WHERE table_schema='$1'"
+    sql "SELECT 'triggers', COUNT(*) FROM information_schema.TRIGGERS WHERE trigger_schema='$1'"
+    sql "SELECT 'routines', COUNT(*) FROM information_schema.ROUTINES WHERE routine_schema='$1'"
+    sql "SELECT 'events', COUNT(*) FROM information_schema.EVENTS WHERE event_schema='$1'"
+}
+
+# check_restore TOOL DB compares a restored database with the source, then
+# drops it (three copies of the database would not fit everywhere) and the
+# binlogs its load wrote.
+declare -A VERIFY
+check_restore() {
+    local tool=$1 db=$2
+    if diff <(fingerprint "$DB") <(fingerprint "$db") >"$OUT/logs/verify-$tool.diff" 2>&1; then
+        VERIFY[$tool]=MATCH
+    else
+        VERIFY[$tool]=MISMATCH
+        log "  $tool restore differs from $DB (rows, views, triggers, routines, events):"
+        head -n 20 "$OUT/logs/verify-$tool.diff" >&2
+    fi
+    sql "DROP DATABASE \`$db\`"
+    purge_binlogs
+}
+
+# run_restores restores the first full backup of each tool into a new
+# database. Every restore writes the binlog, as a restore on a production
+# server would: myloader turns its binlog off unless given -e, so it gets -e.
+run_restores() {
+    log "restores (each into a new database, dropped afterwards)"
+    sql "CREATE DATABASE r_guide"
+    measure restore guide bash -c "set -o pipefail; gunzip -c '$GUIDE_DUMP' | mariadb ${CLIENT[*]} r_guide"
+    check_restore guide r_guide
+    measure restore myloader myloader -S "$SOCK" -u root -d "$MYDUMPER_DIR" -B r_myloader -t 2 -e
+    check_restore myloader r_myloader
+    measure restore lifeboat "$LIFEBOAT" --config "$LB_CONFIG" restore db --target-database r_lifeboat
+    check_restore lifeboat r_lifeboat
+}
+
+# change_one_percent rewrites one row in a hundred in the sysbench tables and
+# in bookings, in place (same sizes), so a second full can only be small if
+# the repository deduplicates what did not change.
+change_one_percent() {
+    local start=$SECONDS i
+    for ((i = 1; i <= 8; i++)); do
+        sql "UPDATE $DB.sbtest$i SET c = MD5(RAND()) WHERE id % 100 = 0"
+    done
+    sql "UPDATE $DB.bookings SET notes = CONCAT('changed ', NOW(6)) WHERE id % 100 = 0"
+    log "changed 1% of the rows of sbtest1..8 and bookings in $((SECONDS - start)) s"
+}
+
+run_second() {
+    log "second full after the change"
+    LB_BEFORE=$(bytes "$LB_REPO")
+    measure second lifeboat "$LIFEBOAT" --config "$LB_CONFIG" backup db
+    LB_AFTER=$(bytes "$LB_REPO")
+    record_size "lifeboat repo after 2nd full" "$LB_AFTER"
+    LB_GROWTH=$((LB_AFTER - LB_BEFORE))
+    record_size "lifeboat 2nd full growth" "$LB_GROWTH"
+}
+
+# snapshot_summary lists Lifeboat's snapshots (files = tables and schema
+# objects, bytes = logical size) so the table can say what was stored.
+snapshot_summary() {
+    "$LIFEBOAT" --config "$LB_CONFIG" snapshots --json >"$OUT/lifeboat-snapshots.json"
+    LB_SNAPS=$(python3 - "$OUT/lifeboat-snapshots.json" <<'EOF'
+import json, sys
+snaps = [s for s in json.load(open(sys.argv[1])) if s.get("role", "backup") == "backup"]
+print("; ".join("%s %s: %d files, %.1f MiB" % (s["id"][:8], s["type"], s["files"], s["bytes"] / 1048576) for s in snaps))
+EOF
+)
+}
+
+# --- report ------------------------------------------------------------------
+
+declare -A TOOL_LABEL=(
+    [backup/floor]="mariadb-dump >/dev/null" [backup/guide]="mariadb-dump | gzip"
+    [backup/mydumper]="mydumper -t 2 -c" [backup/lifeboat]="lifeboat backup"
+    [restore/guide]="gunzip | mariadb" [restore/myloader]="myloader -t 2 -e"
+    [restore/lifeboat]="lifeboat restore" [second/lifeboat]="lifeboat backup (2nd)"
+)
+STEPS=(backup/floor backup/guide backup/mydumper backup/lifeboat restore/guide restore/myloader restore/lifeboat second/lifeboat)
+
+report() {
+    local key
+    echo
+    echo "=== Lifeboat MySQL/MariaDB benchmark (SCALE=$SCALE) ==="
+    echo "database: $DB on a private MariaDB $(sql 'SELECT VERSION()'): $(mib "$DB_BYTES") MiB data + indexes, about $DB_ROWS rows;"
+    echo "          mariadb-dump output $(mib "$SQL_BYTES") MiB of SQL"
+    echo "versions: $("$LIFEBOAT" version | head -n1); $(mariadb-dump --version | sed 's/ *Distrib.*//; s/^.*mariadb-dump */mariadb-dump /' | head -n1);"
+    echo "          $(mydumper --version 2>&1 | head -n1); $(gzip --version | head -n1)"
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average before the run $LOAD_BEFORE"
+    echo "server: innodb_buffer_pool_size 2G, binlog ROW on; lifeboat workers 2, mydumper/myloader -t 2"
+    echo
+    printf '%-8s %-24s %9s %13s %14s\n' step tool seconds "peak RSS MiB" "server CPU s"
+    printf '%-8s %-24s %9s %13s %14s\n' -------- ------------------------ --------- ------------- --------------
+    for key in "${STEPS[@]}"; do
+        printf '%-8s %-24s %9.2f %13.1f %14.2f\n' "${key%/*}" "${TOOL_LABEL[$key]}" \
+            "${SECS[$key]}" "$(mib "$((RSS[$key] * 1024))")" "${SRV_CPU[$key]}"
+    done
+    echo "(peak RSS: the largest client process; the server's memory is not included)"
+    echo "(restores: each into a new database, binlog written; checked against the source:"
+    echo " guide ${VERIFY[guide]}, myloader ${VERIFY[myloader]}, lifeboat ${VERIFY[lifeboat]})"
+    echo "lifeboat snapshots: $LB_SNAPS"
+
+    R_FLOOR=$(ratio "${SECS[backup/lifeboat]}" "${SECS[backup/floor]}")
+    R_GUIDE=$(ratio "${SECS[backup/guide]}" "${SECS[backup/lifeboat]}")
+    R_MYDUMPER=$(ratio "${SECS[backup/mydumper]}" "${SECS[backup/lifeboat]}")
+    R_GUIDE_RESTORE=$(ratio "${SECS[restore/guide]}" "${SECS[restore/lifeboat]}")
+    R_MYLOADER=$(ratio "${SECS[restore/myloader]}" "${SECS[restore/lifeboat]}")
+    R_GROWTH=$(awk -v a="$LB_GROWTH" -v b="$LB_FIRST" 'BEGIN { printf "%.3f", a / b }')
+    LB_PEAK_KIB=0
+    for key in backup/lifeboat restore/lifeboat second/lifeboat; do
+        if ((RSS[$key] > LB_PEAK_KIB)); then LB_PEAK_KIB=${RSS[$key]}; fi
+    done
+
+    echo
+    echo "ratios"
+    printf '  %-52s %8s\n' "lifeboat backup / mariadb-dump >/dev/null" "$R_FLOOR"
+    printf '  %-52s %8s\n' "mariadb-dump | gzip / lifeboat backup" "$R_GUIDE"
+    printf '  %-52s %8s\n' "mydumper / lifeboat backup" "$R_MYDUMPER"
+    printf '  %-52s %8s\n' "gunzip | mariadb / lifeboat restore" "$R_GUIDE_RESTORE"
+    printf '  %-52s %8s\n' "myloader / lifeboat restore" "$R_MYLOADER"
+    printf '  %-52s %8s\n' "lifeboat 2nd full growth / 1st full size" "$R_GROWTH"
+
+    echo
+    echo "sizes (du -sb; database: data_length + index_length)"
+    printf '  %-30s %12s %9s%%\n' "database $DB" "$(mib "$DB_BYTES") MiB" "100.0"
+    printf '  %-30s %12s %9s%%\n' "mariadb-dump SQL" "$(mib "$SQL_BYTES") MiB" "$(awk -v a="$SQL_BYTES" -v t="$DB_BYTES" 'BEGIN { printf "%.1f", 100 * a / t }')"
+    local entry name b
+    for entry in "${SIZES[@]}"; do
+        name=${entry%%$'\t'*}
+        b=${entry#*$'\t'}
+        printf '  %-30s %12s %9s%%\n' "$name" "$(mib "$b") MiB" "$(awk -v a="$b" -v t="$DB_BYTES" 'BEGIN { printf "%.1f", 100 * a / t }')"
+    done
+
+    echo
+    echo "goals"
+    GOALS=()
+    goal backup_within_1_5x_of_bare_dump "backup <= 1.5x the bare mariadb-dump time" "$R_FLOOR" "<=" 1.5 x
+    goal backup_6x_faster_than_guide "backup >= 6x faster than mariadb-dump | gzip" "$R_GUIDE" ">=" 6 x
+    goal backup_2_5x_faster_than_mydumper "backup >= 2.5x faster than mydumper" "$R_MYDUMPER" ">=" 2.5 x
+    goal restore_2x_faster_than_guide "restore >= 2x faster than gunzip | mariadb" "$R_GUIDE_RESTORE" ">=" 2 x
+    goal restore_not_slower_than_myloader "restore no slower than myloader" "$R_MYLOADER" ">=" 1 x
+    goal second_full_growth_below_10pct "2nd full after 1% change stores <= 10% of the 1st" "$R_GROWTH" "<=" 0.10 ""
+    LB_PEAK_MB=$(awk -v k="$LB_PEAK_KIB" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
+    goal peak_rss_below_300MB "lifeboat peak RSS < 300 MB (all steps)" "$LB_PEAK_MB" "<" 300 " MB"
+
+    echo
+    write_json
+    echo "results: $RESULTS"
+}
+
+# goal KEY TEXT VALUE OP LIMIT UNIT prints and records one goal; OP is >=, <= or <.
+goal() {
+    local verdict=FAIL
+    if awk -v x="$3" -v op="$4" -v m="$5" 'BEGIN {
+        if (x == "inf") exit !(op == ">=")
+        exit !((op == ">=" && x + 0 >= m + 0) || (op == "<=" && x + 0 <= m + 0) || (op == "<" && x + 0 < m + 0)) }'; then
+        verdict=PASS
+    fi
+    GOALS+=("$1"$'\t'"$verdict")
+    printf '  %-4s %-54s %s%s (needs %s %s%s)\n' "$verdict" "$2" "$3" "$6" "$4" "$5" "$6"
+}
+
+# write_json writes $RESULTS; values travel in the environment so no path or
+# label needs quoting for Python.
+write_json() {
+    SCALE=$SCALE DB_BYTES=$DB_BYTES DB_ROWS=$DB_ROWS SQL_BYTES=$SQL_BYTES LB_PEAK_KIB=$LB_PEAK_KIB \
+    LOAD_BEFORE=$LOAD_BEFORE R_FLOOR=$R_FLOOR R_GUIDE=$R_GUIDE R_MYDUMPER=$R_MYDUMPER \
+    R_GUIDE_RESTORE=$R_GUIDE_RESTORE R_MYLOADER=$R_MYLOADER R_GROWTH=$R_GROWTH \
+    VERIFY_TSV=$(for k in "${!VERIFY[@]}"; do printf '%s\t%s\n' "$k" "${VERIFY[$k]}"; done) \
+    SIZES_TSV=$(printf '%s\n' "${SIZES[@]}") GOALS_TSV=$(printf '%s\n' "${GOALS[@]}") \
+        python3 - "$OUT/steps.tsv" "$RESULTS" <<'EOF'
+import json, os, sys
+env = os.environ
+steps = []
+for line in open(sys.argv[1]):
+    step, tool, secs, rss, cpu = line.rstrip("\n").split("\t")
+    steps.append({"step": step, "tool": tool, "seconds": float(secs), "peak_rss_kib": int(rss),
+                  "server_cpu_seconds": float(cpu)})
+def pairs(name):
+    return [l.split("\t") for l in env[name].splitlines() if l]
+def ratio(name):
+    return None if env[name] == "inf" else float(env[name])
+json.dump({
+    "scale": float(env["SCALE"]),
+    "database": {"bytes": int(env["DB_BYTES"]), "rows_estimate": int(env["DB_ROWS"]),
+                 "mariadb_dump_sql_bytes": int(env["SQL_BYTES"])},
+    "load_average_before": env["LOAD_BEFORE"],
+    "steps": steps,
+    "ratios": {
+        "lifeboat_backup_over_bare_dump": ratio("R_FLOOR"),
+        "guide_over_lifeboat_backup": ratio("R_GUIDE"),
+        "mydumper_over_lifeboat_backup": ratio("R_MYDUMPER"),
+        "guide_restore_over_lifeboat_restore": ratio("R_GUIDE_RESTORE"),
+        "myloader_over_lifeboat_restore": ratio("R_MYLOADER"),
+        "second_full_growth_over_first_full": ratio("R_GROWTH"),
+    },
+    "sizes_bytes": {k.replace(" ", "_"): int(v) for k, v in pairs("SIZES_TSV")},
+    "lifeboat_peak_rss_kib": int(env["LB_PEAK_KIB"]),
+    "restores": {k: v for k, v in pairs("VERIFY_TSV")},
+    "goals": {k: v for k, v in pairs("GOALS_TSV")},
+}, open(sys.argv[2], "w"), indent=2)
+EOF
+}
+
+main() {
+    ensure_tools
+    build
+    mkdir -p "$BENCH_DIR"
+    trap stop_server EXIT
+    trap 'exit 130' INT TERM
+    start_server
+    generate_data
+    prepare_server
+    fresh_run
+    measure_source
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    run_backups
+    run_restores
+    change_one_percent
+    run_second
+    snapshot_summary
+    report
+    if [[ ${VERIFY[lifeboat]} != MATCH ]]; then
+        log "the lifeboat restore differs from the source: $OUT/logs/verify-lifeboat.diff"
+        exit 1
+    fi
+}
+
+main "$@"
