@@ -11,6 +11,7 @@ import (
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
+	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 type backupOptions struct {
@@ -83,6 +84,11 @@ func (a *App) backupCommand() *cobra.Command {
 				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
 					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
 					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(start)))
+
+				if meta, err := mysqlsrc.LoadMeta(snap); err == nil {
+					fmt.Fprintf(a.Stdout, "%s: consistent at %s (binlog %s:%d, GTID %q); writes blocked %d ms\n",
+						s.Name(), meta.ConsistentAt, meta.BinlogFile, meta.BinlogPos, meta.GTID, meta.LockedMillis)
+				}
 
 				if snap.SkippedErrors > 0 {
 					fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", s.Name(), snap.SkippedErrors)

@@ -27,7 +27,7 @@ func TestDatabaseCommands(t *testing.T) {
 	e.mustRun("init")
 
 	out := e.mustRun("backup", "db")
-	if !strings.Contains(out, "db: full snapshot") || !strings.Contains(out, "2 files") {
+	if !strings.Contains(out, "db: full snapshot") || !strings.Contains(out, "2 files") || !strings.Contains(out, "writes blocked") {
 		t.Fatalf("backup: %s", out)
 	}
 
