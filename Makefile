@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench bench-files bench-mysql clean
 
 all: build
 
@@ -22,9 +22,15 @@ test: deps
 demo: deps build
 	bash scripts/demo.sh
 
-# Benchmarks against tar -czf and restic (minutes; not part of test).
-bench: deps build
+# Benchmarks against the peers (minutes; not part of test): files against
+# tar -czf and restic; databases against mariadb-dump | gzip and mydumper.
+bench: bench-files bench-mysql
+
+bench-files: deps build
 	bash bench/files/run.sh
+
+bench-mysql: deps build
+	bash bench/mysql/run.sh
 
 clean:
 	rm -rf bin
