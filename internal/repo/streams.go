@@ -69,7 +69,10 @@ func (r *Repository) BackupStreams(ctx context.Context, spec StreamSpec, streams
 
 	pol := uploadPolicy(TreeSpec{})
 	if spec.Parallel > 0 {
-		n := policy.OptionalInt(spec.Parallel)
+		// kopia's pool also spends a worker on each directory level it is
+		// walking; streams sit one level down, so one more keeps Parallel
+		// streams busy at once.
+		n := policy.OptionalInt(spec.Parallel + 1)
 		pol.UploadPolicy.MaxParallelFileReads = &n
 	}
 

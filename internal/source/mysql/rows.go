@@ -3,13 +3,13 @@ package mysql
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // statementBytes caps one INSERT statement, well under the server's smallest
@@ -40,31 +40,27 @@ func kindOf(dataType string) valueKind {
 	return kindString
 }
 
-// rowSum is an order-independent checksum of a table's rows: the lane-wise
-// sum of each row's SHA-256. Two tables with the same multiset of rows have
-// the same sum whatever order a server returns them in.
-type rowSum [4]uint64
+// rowSum is an order-independent checksum of a table's rows, built from each
+// row's 64-bit xxHash: their sum and the XOR of their rotations. Two tables
+// with the same multiset of rows have the same checksum whatever order a
+// server returns them in, and chunk checksums add up to the table's. It is a
+// check against loss and corruption, not a cryptographic seal: the
+// repository's own hashes and encryption are that.
+type rowSum [2]uint64
 
 func (s *rowSum) add(row []byte) {
-	h := sha256.Sum256(row)
-	for i := range s {
-		s[i] += binary.LittleEndian.Uint64(h[i*8:])
-	}
+	h := xxhash.Sum64(row)
+	s[0] += h
+	s[1] ^= bits.RotateLeft64(h, 29) * 0x9E3779B97F4A7C15
 }
 
 func (s *rowSum) merge(o rowSum) {
-	for i := range s {
-		s[i] += o[i]
-	}
+	s[0] += o[0]
+	s[1] ^= o[1]
 }
 
 func (s *rowSum) String() string {
-	var b [32]byte
-	for i, v := range s {
-		binary.LittleEndian.PutUint64(b[i*8:], v)
-	}
-
-	return "rowsum:" + hex.EncodeToString(b[:])
+	return fmt.Sprintf("xxh64sum:%016x%016x", s[0], s[1])
 }
 
 // wholeTable selects every row, not one chunk.
@@ -197,27 +193,25 @@ func appendTuple(b []byte, vals []sql.RawBytes, kinds []valueKind) []byte {
 	return append(b, ')')
 }
 
+// escapes maps each byte to the character after a backslash that escapes it
+// in a quoted SQL literal, or 0 when it goes in as it is.
+var escapes = [256]byte{0: '0', '\n': 'n', '\r': 'r', '\\': '\\', '\'': '\'', 0x1a: 'Z'}
+
+// appendEscaped escapes v as mysql_real_escape_string does, so every statement
+// stays on one line. Runs of plain bytes are copied whole: most text needs no
+// escaping, and this loop is a tenth of a database backup's CPU.
 func appendEscaped(b, v []byte) []byte {
-	for _, c := range v {
-		switch c {
-		case 0:
-			b = append(b, '\\', '0')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\'':
-			b = append(b, '\\', '\'')
-		case 0x1a:
-			b = append(b, '\\', 'Z')
-		default:
-			b = append(b, c)
+	start := 0
+
+	for i, c := range v {
+		if e := escapes[c]; e != 0 {
+			b = append(b, v[start:i]...)
+			b = append(b, '\\', e)
+			start = i + 1
 		}
 	}
 
-	return b
+	return append(b, v[start:]...)
 }
 
 func insertPrefix(t *Table) string {
