@@ -81,6 +81,7 @@ type MariaDB struct {
 	exited  chan struct{} // closed once cmd.Wait has returned
 	waitErr error         // result of cmd.Wait, valid after exited is closed
 	killed  bool          // ended on purpose by Kill
+	extra   []string      // extra server options
 
 	stopOnce sync.Once
 	stopErr  error
@@ -109,7 +110,12 @@ func StartMariaDB(t testing.TB) *MariaDB {
 // directory and Stop removes it; otherwise dir must be an existing, empty
 // directory with a short path (the socket goes in it) and is left in place.
 // ctx bounds only the start-up: cancelling it later does not stop the server.
-func Start(ctx context.Context, dir string) (_ *MariaDB, err error) {
+func Start(ctx context.Context, dir string) (*MariaDB, error) {
+	return StartWith(ctx, dir)
+}
+
+// StartWith is Start with extra server options (e.g. TLS certificates).
+func StartWith(ctx context.Context, dir string, extraArgs ...string) (_ *MariaDB, err error) {
 	mariadbd, ok := findBinary("mariadbd", "mysqld")
 	if !ok {
 		return nil, ErrServerNotFound
@@ -119,7 +125,7 @@ func Start(ctx context.Context, dir string) (_ *MariaDB, err error) {
 		return nil, ErrServerNotFound
 	}
 
-	m := &MariaDB{User: "root", dir: dir}
+	m := &MariaDB{User: "root", dir: dir, extra: extraArgs}
 	if dir == "" {
 		// Not t.TempDir(): its paths embed the test name and easily
 		// exceed the unix socket path limit.
@@ -210,6 +216,7 @@ func (m *MariaDB) startServer(ctx context.Context, bin string) error {
 		"--server-id=1",
 	}
 	args = append(args, userArgs()...)
+	args = append(args, m.extra...)
 
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
