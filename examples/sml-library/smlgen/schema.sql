@@ -32,7 +32,7 @@ CREATE TABLE bookings (
   status     ENUM('active','cancelled') NOT NULL DEFAULT 'active',
   -- 1 while active, NULL once cancelled: the unique key below then allows
   -- many cancelled bookings of a slot but only one active one.
-  active_marker TINYINT AS (IF(status = 'active', 1, NULL)) PERSISTENT,
+  active_marker TINYINT AS (IF(status = 'active', 1, NULL)) STORED,
   notes      TEXT NULL,
   created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
