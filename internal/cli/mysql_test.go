@@ -42,6 +42,10 @@ func TestDatabaseCommands(t *testing.T) {
 	}
 
 	e.expectFailure(2, []string{"database sml_copy already exists", "--overwrite"}, "restore", "db", "--target-database", "sml_copy")
+
+	// A database with no tables but a procedure is not empty either.
+	db.Exec(t, "CREATE DATABASE only_proc; CREATE PROCEDURE only_proc.p() SELECT 1")
+	e.expectFailure(2, []string{"database only_proc already exists", "1 routines or events"}, "restore", "db", "--target-database", "only_proc")
 	e.expectFailure(2, []string{"--target is for files and git sources"}, "restore", "db", "--target", t.TempDir())
 	e.expectFailure(2, []string{`table "nosuch" is not in the snapshot`}, "restore", "db", "--target-database", "x", "--tables", "nosuch")
 

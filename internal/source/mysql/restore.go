@@ -201,8 +201,14 @@ func existing(ctx context.Context, db *sql.DB, p plannedDB, onlyTables bool) (st
 	}
 
 	if !onlyTables {
-		if len(have) > 0 {
-			return fmt.Sprintf("database %s already exists and holds %d tables or views", p.target, len(have)), nil
+		// Routines and events count too: dropping the database would lose them.
+		var objects int
+		if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?)", p.target, p.target).Scan(&objects); err != nil {
+			return "", err
+		}
+
+		if len(have)+objects > 0 {
+			return fmt.Sprintf("database %s already exists and holds %d tables or views and %d routines or events", p.target, len(have), objects), nil
 		}
 
 		return "", nil
