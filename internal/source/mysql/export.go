@@ -24,10 +24,7 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 	bw := bufio.NewWriterSize(w, 1<<20)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 
-	mode := meta.SQLMode
-	if !strings.Contains(mode, "NO_AUTO_VALUE_ON_ZERO") {
-		mode = strings.Trim(mode+",NO_AUTO_VALUE_ON_ZERO", ",")
-	}
+	mode := loadMode(meta.SQLMode)
 
 	p("-- Lifeboat export of source %s, snapshot %s\n", snap.Source, snap.ID)
 	p("-- Consistent at %s UTC on %s", meta.ConsistentAt, meta.ServerVersion)

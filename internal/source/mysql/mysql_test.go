@@ -653,3 +653,44 @@ func TestBigTableInChunks(t *testing.T) {
 		t.Fatalf("a tampered row went unnoticed: %v %v", bad, err)
 	}
 }
+
+// TestNoBackslashEscapesSource: a server whose sql_mode reads backslashes
+// literally still gets back exactly the strings it had.
+func TestNoBackslashEscapesSource(t *testing.T) {
+	ctx := context.Background()
+
+	srv, err := testenv.StartWith(ctx, "", "--sql-mode=NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+
+	db := srv.DB(t, "")
+	if _, err := db.Exec("CREATE DATABASE nbe"); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := db.Exec("CREATE TABLE nbe.t (id INT PRIMARY KEY, s VARCHAR(100), b VARBINARY(20))"); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := db.Exec(`INSERT INTO nbe.t VALUES (1, 'back\slash and ''quote'' \n not a newline', 'x\y'), (2, CONCAT('real', CHAR(10), 'newline', CHAR(0), 'nul'), NULL)`); err != nil {
+		t.Fatal(err)
+	}
+
+	r := newRepo(t)
+	src := New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: srv.Socket, User: "root", Databases: []string{"nbe"}, Workers: 2,
+	}}, func(string) string { return "" })
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "nbe_copy"}); err != nil {
+		t.Fatal(err)
+	}
+
+	compare(t, fingerprint(t, db, "nbe"), fingerprint(t, db, "nbe_copy"))
+}

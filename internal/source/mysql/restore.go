@@ -326,10 +326,7 @@ func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB bo
 		return nil, err
 	}
 
-	mode := sqlMode
-	if !strings.Contains(mode, "NO_AUTO_VALUE_ON_ZERO") {
-		mode = strings.Trim(mode+",NO_AUTO_VALUE_ON_ZERO", ",")
-	}
+	mode := loadMode(sqlMode)
 
 	stmts := []string{
 		"SET NAMES utf8mb4",
@@ -671,4 +668,20 @@ func (s *Source) checkTables(ctx context.Context, pool *sql.DB, p plannedDB) ([]
 	sort.Strings(bad)
 
 	return bad, rows, first
+}
+
+// loadMode is the sql_mode rows are loaded under: the source's, so zero dates
+// and the like load as they were, with NO_AUTO_VALUE_ON_ZERO so a stored 0 in
+// an AUTO_INCREMENT column stays 0, and without NO_BACKSLASH_ESCAPES, under
+// which the dump's backslash escapes would be read as literal backslashes.
+func loadMode(source string) string {
+	var out []string
+
+	for _, m := range strings.Split(source, ",") {
+		if m != "" && m != "NO_BACKSLASH_ESCAPES" && m != "NO_AUTO_VALUE_ON_ZERO" {
+			out = append(out, m)
+		}
+	}
+
+	return strings.Join(append(out, "NO_AUTO_VALUE_ON_ZERO"), ",")
 }
