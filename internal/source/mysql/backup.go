@@ -260,7 +260,10 @@ func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, 
 func readBinlogPosition(ctx context.Context, c *sql.Conn, m *Meta) error {
 	rows, err := c.QueryContext(ctx, "SHOW MASTER STATUS")
 	if err != nil {
-		return err
+		// MySQL 8.4 renamed it.
+		if rows, err = c.QueryContext(ctx, "SHOW BINARY LOG STATUS"); err != nil {
+			return err
+		}
 	}
 
 	cols, _ := rows.Columns()

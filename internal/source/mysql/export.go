@@ -86,7 +86,7 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 				p("%s;\n", o.Create)
 			}
 
-			p("SET NAMES utf8mb4;\n")
+			p("SET NAMES utf8mb4;\nSET SQL_MODE=%s;\n", quoteString(mode))
 		}
 	}
 

@@ -43,9 +43,22 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	if err != nil {
 		return nil, explain(name, my, err)
 	}
-	defer c.Close()
 
-	defer pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(scratch)) //nolint:errcheck
+	// The file's LOCK TABLES must be released and its connection closed
+	// before the scratch database is dumped or dropped, or both would wait
+	// on them forever.
+	release := func() {
+		if c != nil {
+			c.ExecContext(context.Background(), "UNLOCK TABLES") //nolint:errcheck
+			c.Close()
+			c = nil
+		}
+	}
+
+	defer func() {
+		release()
+		pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(scratch)) //nolint:errcheck
+	}()
 
 	if _, err := c.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil && opt.Log != nil {
 		opt.Log.Warn("cannot keep the import out of the binlog (needs BINLOG ADMIN or SUPER): replicas will see the scratch database", "source", name)
@@ -59,10 +72,16 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 
 	seenDB := ""
 	n := 0
+	complete := false
 
 	err = splitStatements(file, func(line int, stmt string) error {
 		if m := dumpHeader.FindStringSubmatch(stmt); m != nil && seenDB == "" {
 			seenDB = m[1]
+			return nil
+		}
+
+		if strings.HasPrefix(stmt, "-- Dump completed") || strings.HasPrefix(stmt, "-- end of export") {
+			complete = true
 			return nil
 		}
 
@@ -76,6 +95,15 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 
 		if m := useStmt.FindStringSubmatch(strings.TrimSpace(stmt)); m != nil {
 			return noteDB(&seenDB, m[1], line)
+		}
+
+		skip, err := importAllowed(stmt)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+
+		if skip {
+			return nil
 		}
 
 		n++
@@ -93,6 +121,12 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	if n == 0 {
 		return nil, fmt.Errorf("import %s: no SQL statements in it: is it a mysqldump file?", fileName)
 	}
+
+	if !complete {
+		return nil, fmt.Errorf("import %s: it does not end with mysqldump's \"-- Dump completed\" line, so it may be truncated: nothing was saved", fileName)
+	}
+
+	release()
 
 	if dbName == "" {
 		dbName = seenDB
@@ -142,7 +176,9 @@ func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 		trimmed := strings.TrimSpace(text)
 
 		switch {
-		case cur.Len() == 0 && strings.HasPrefix(trimmed, "-- Host:"):
+		case cur.Len() == 0 && strings.HasPrefix(trimmed, "/*M!999999"):
+			// mariadb-dump's sandbox-mode marker: a comment with no ';'.
+		case cur.Len() == 0 && (strings.HasPrefix(trimmed, "-- Host:") || strings.HasPrefix(trimmed, "-- Dump completed") || strings.HasPrefix(trimmed, "-- end of export")):
 			if ferr := fn(line, trimmed); ferr != nil {
 				return ferr
 			}
@@ -174,4 +210,77 @@ func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 			return nil
 		}
 	}
+}
+
+// importAllowed admits only what a dump of one database needs: session
+// settings, table and object definitions and rows. A dump can also carry
+// statements that act on the whole server (CHANGE MASTER from --master-data,
+// SET GLOBAL ..., users); run on the source server, those would harm it, so
+// they are refused. skip is true for statements about the original database
+// itself (DROP DATABASE from --add-drop-database, SET @@GLOBAL.GTID_PURGED),
+// which an import into a scratch database leaves out.
+func importAllowed(stmt string) (skip bool, err error) {
+	s := strings.TrimSpace(stmt)
+
+	// Unwrap a leading version comment: /*!40101 SET ... */, /*M!100101 ... */
+	if m := versionComment.FindStringIndex(s); m != nil {
+		s = strings.TrimSpace(s[m[1]:])
+	}
+
+	u := strings.ToUpper(s)
+	kw := leadingWord.FindString(u)
+	rest := strings.Fields(strings.TrimPrefix(u, kw))
+	next := ""
+
+	if len(rest) > 0 {
+		next = leadingWord.FindString(rest[0])
+	}
+
+	refuse := fmt.Errorf("refusing %q: an import runs only one database's definitions and rows", truncate(s, 60))
+
+	switch kw {
+	case "INSERT", "REPLACE", "LOCK", "UNLOCK", "COMMIT", "START", "BEGIN":
+		return false, nil
+	case "SET":
+		if strings.Contains(u, "GTID_PURGED") {
+			return true, nil
+		}
+
+		if strings.Contains(u, "GLOBAL") || strings.Contains(u, "PASSWORD") {
+			return false, refuse
+		}
+
+		return false, nil
+	case "DROP":
+		if next == "DATABASE" || next == "SCHEMA" {
+			return true, nil
+		}
+
+		if next == "USER" || next == "ROLE" || next == "SERVER" {
+			return false, refuse
+		}
+
+		return false, nil
+	case "CREATE", "ALTER":
+		if next == "USER" || next == "ROLE" || next == "SERVER" || next == "DATABASE" || next == "SCHEMA" || next == "INSTANCE" {
+			return false, refuse
+		}
+
+		return false, nil
+	}
+
+	return false, fmt.Errorf("refusing a %s statement: an import runs only one database's definitions and rows", kw)
+}
+
+var (
+	versionComment = regexp.MustCompile(`^/\*M?!\d*\s*`)
+	leadingWord    = regexp.MustCompile(`^[A-Z_]+`)
+)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+
+	return s[:n] + "..."
 }

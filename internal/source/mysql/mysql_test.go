@@ -531,6 +531,26 @@ func TestImportMysqldumpFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no SQL statements") {
 		t.Fatalf("empty file: %v", err)
 	}
+
+	// A truncated dump is refused, not taken as the latest backup.
+	_, err = src.Import(ctx, r, strings.NewReader("CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"), "cut.sql", "x", source.BackupOptions{})
+	if err == nil || !strings.Contains(err.Error(), "may be truncated") {
+		t.Fatalf("truncated file: %v", err)
+	}
+
+	// Statements against the whole server are refused; the dump's own DROP
+	// DATABASE is left out, so the live database survives.
+	_, err = src.Import(ctx, r, strings.NewReader("/*!40000 DROP DATABASE IF EXISTS `sakila`*/;\nCHANGE MASTER TO MASTER_HOST='evil';\n-- Dump completed\n"), "evil.sql", "x", source.BackupOptions{})
+	if err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("server-wide statement: %v", err)
+	}
+
+	var left int
+	db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sakila'").Scan(&left)
+
+	if left < 16 {
+		t.Fatalf("an import dropped the live database: %d tables left", left)
+	}
 }
 
 // TestAccountsRebuildABlankServer: with accounts: true, users and grants come

@@ -266,7 +266,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 			}
 		}
 
-		create, _ := deferKeys(t)
+		create, _, _ := deferKeys(t)
 		if _, err := c.ExecContext(ctx, create); err != nil {
 			return fmt.Errorf("create table %s.%s: %w", p.target, t.Name, explain(name, my, err))
 		}
@@ -274,6 +274,15 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 
 	if err := s.loadTables(ctx, r, snap, pool, meta, p, opt.Progress); err != nil {
 		return err
+	}
+
+	// Foreign keys last: the keys they point at are all there now.
+	for _, t := range p.tables {
+		if _, _, fks := deferKeys(t); fks != "" {
+			if _, err := c.ExecContext(ctx, fks); err != nil {
+				return fmt.Errorf("add the foreign keys of %s.%s: %w", p.target, t.Name, explain(name, my, err))
+			}
+		}
 	}
 
 	rep.Databases = append(rep.Databases, p.target)
@@ -292,6 +301,12 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 				}
 			}
 		}
+	}
+
+	// Under another name, an event that names the original database would
+	// run against it: such copies get their events disabled.
+	if opt.Database != "" && opt.Database != p.src.Name {
+		objs = disableEvents(objs)
 	}
 
 	n, err := createObjects(ctx, c, objs)
@@ -406,7 +421,7 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 				last := remaining[it.t] == 0
 				mu.Unlock()
 
-				if _, alter := deferKeys(it.t); last && alter != "" {
+				if _, alter, _ := deferKeys(it.t); last && alter != "" {
 					if _, err := c.ExecContext(ctx, alter); err != nil {
 						fail(fmt.Errorf("add the keys of %s.%s: %w", p.target, it.t.Name, err))
 						return
@@ -569,25 +584,26 @@ func restoreAccounts(ctx context.Context, db *sql.DB, accounts []*Account) (int,
 }
 
 // deferKeys splits an InnoDB table's definition into a CREATE without its
-// secondary keys and foreign keys, and the ALTER that adds them once the rows
-// are in: InnoDB builds an index from sorted data several times faster than it
-// maintains it row by row. Full-text and spatial keys, and tables whose
-// AUTO_INCREMENT column is not the primary key, are created whole.
-func deferKeys(t *Table) (create, alter string) {
-	if !strings.EqualFold(t.Engine, "InnoDB") {
-		return t.Create, ""
+// secondary keys and foreign keys, the ALTER that adds the keys once the rows
+// are in (InnoDB builds an index from sorted data several times faster than it
+// maintains it row by row), and the ALTER that adds the foreign keys once
+// every table is loaded (a foreign key may need another table's unique key).
+// Full-text and spatial keys stay in the CREATE; a table whose AUTO_INCREMENT
+// column does not lead its primary key, or a definition not in the default
+// quoting, is created whole.
+func deferKeys(t *Table) (create, alterKeys, alterFKs string) {
+	if !strings.EqualFold(t.Engine, "InnoDB") || !strings.HasPrefix(t.Create, "CREATE TABLE `") {
+		return t.Create, "", ""
 	}
 
 	lines := strings.Split(t.Create, "\n")
 	if len(lines) < 3 {
-		return t.Create, ""
+		return t.Create, "", ""
 	}
 
 	var (
-		keep     []string
-		deferred []string
-		autoInc  string
-		pkLine   string
+		keep, keys, fks []string
+		autoInc, pkLine string
 	)
 
 	body, tail := lines[1:len(lines)-1], lines[len(lines)-1]
@@ -596,8 +612,10 @@ func deferKeys(t *Table) (create, alter string) {
 		item := strings.TrimSuffix(strings.TrimSpace(l), ",")
 
 		switch {
-		case strings.HasPrefix(item, "KEY "), strings.HasPrefix(item, "UNIQUE KEY "), strings.HasPrefix(item, "CONSTRAINT ") && strings.Contains(item, " FOREIGN KEY "):
-			deferred = append(deferred, item)
+		case strings.HasPrefix(item, "KEY "), strings.HasPrefix(item, "UNIQUE KEY "):
+			keys = append(keys, item)
+		case strings.HasPrefix(item, "CONSTRAINT ") && strings.Contains(item, " FOREIGN KEY "):
+			fks = append(fks, item)
 		default:
 			if strings.HasPrefix(item, "PRIMARY KEY ") {
 				pkLine = item
@@ -611,14 +629,58 @@ func deferKeys(t *Table) (create, alter string) {
 		}
 	}
 
-	if len(deferred) == 0 || (autoInc != "" && !strings.Contains(pkLine, autoInc)) || !strings.HasPrefix(tail, ")") {
-		return t.Create, ""
+	if autoInc != "" && !strings.HasPrefix(pkLine, "PRIMARY KEY ("+autoInc) {
+		return t.Create, "", ""
+	}
+
+	if len(keys)+len(fks) == 0 || !strings.HasPrefix(tail, ")") {
+		return t.Create, "", ""
 	}
 
 	create = lines[0] + "\n" + strings.Join(keep, ",\n") + "\n" + tail
-	alter = "ALTER TABLE " + quoteIdent(t.Name) + " ADD " + strings.Join(deferred, ", ADD ")
 
-	return create, alter
+	if len(keys) > 0 {
+		alterKeys = "ALTER TABLE " + quoteIdent(t.Name) + " ADD " + strings.Join(keys, ", ADD ")
+	}
+
+	if len(fks) > 0 {
+		alterFKs = "ALTER TABLE " + quoteIdent(t.Name) + " ADD " + strings.Join(fks, ", ADD ")
+	}
+
+	return create, alterKeys, alterFKs
+}
+
+// loadMode is the sql_mode rows are loaded under: the source's, so zero dates
+// and the like load as they were, with NO_AUTO_VALUE_ON_ZERO so a stored 0 in
+// an AUTO_INCREMENT column stays 0, and without NO_BACKSLASH_ESCAPES, under
+// which the dump's backslash escapes would be read as literal backslashes.
+func loadMode(source string) string {
+	var out []string
+
+	for _, m := range strings.Split(source, ",") {
+		if m != "" && m != "NO_BACKSLASH_ESCAPES" && m != "NO_AUTO_VALUE_ON_ZERO" {
+			out = append(out, m)
+		}
+	}
+
+	return strings.Join(append(out, "NO_AUTO_VALUE_ON_ZERO"), ",")
+}
+
+// disableEvents returns objs with every enabled event created disabled.
+func disableEvents(objs []*Object) []*Object {
+	out := make([]*Object, len(objs))
+
+	for i, o := range objs {
+		out[i] = o
+
+		if o.Kind == "event" && strings.Contains(o.Create, " ENABLE ") {
+			c := *o
+			c.Create = strings.Replace(o.Create, " ENABLE ", " DISABLE ", 1)
+			out[i] = &c
+		}
+	}
+
+	return out
 }
 
 // checkTables re-reads every restored table and compares its row count and
@@ -668,20 +730,4 @@ func (s *Source) checkTables(ctx context.Context, pool *sql.DB, p plannedDB) ([]
 	sort.Strings(bad)
 
 	return bad, rows, first
-}
-
-// loadMode is the sql_mode rows are loaded under: the source's, so zero dates
-// and the like load as they were, with NO_AUTO_VALUE_ON_ZERO so a stored 0 in
-// an AUTO_INCREMENT column stays 0, and without NO_BACKSLASH_ESCAPES, under
-// which the dump's backslash escapes would be read as literal backslashes.
-func loadMode(source string) string {
-	var out []string
-
-	for _, m := range strings.Split(source, ",") {
-		if m != "" && m != "NO_BACKSLASH_ESCAPES" && m != "NO_AUTO_VALUE_ON_ZERO" {
-			out = append(out, m)
-		}
-	}
-
-	return strings.Join(append(out, "NO_AUTO_VALUE_ON_ZERO"), ",")
 }

@@ -72,6 +72,13 @@ func selectRows(db string, t *Table, chunk int) string {
 	cols := make([]string, len(t.Cols))
 	for i, c := range t.Cols {
 		cols[i] = quoteIdent(c.Name)
+
+		// The text protocol prints FLOAT with 6 significant digits, which
+		// loses precision; as a DOUBLE it prints 17, which load back to the
+		// identical FLOAT.
+		if c.Type == "float" {
+			cols[i] += "+0e0"
+		}
 	}
 
 	q := "SELECT " + strings.Join(cols, ",") + " FROM " + quoteIdent(db) + "." + quoteIdent(t.Name)

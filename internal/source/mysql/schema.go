@@ -36,7 +36,14 @@ type Account struct {
 
 // readAccounts reads every account but the server's own.
 func readAccounts(ctx context.Context, q querier) ([]*Account, error) {
-	rows, err := q.QueryContext(ctx, "SELECT User, Host FROM mysql.user WHERE User <> '' AND User NOT IN ('root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'PUBLIC') ORDER BY User, Host")
+	const list = "SELECT User, Host FROM mysql.user WHERE User <> '' AND User NOT IN ('root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'PUBLIC')"
+
+	// MariaDB keeps roles in mysql.user too; SHOW CREATE USER refuses them.
+	rows, err := q.QueryContext(ctx, list+" AND is_role = 'N' ORDER BY User, Host")
+	if err != nil {
+		rows, err = q.QueryContext(ctx, list+" ORDER BY User, Host")
+	}
+
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -359,7 +366,10 @@ func readTable(ctx context.Context, q querier, db string, t *Table) error {
 		return fmt.Errorf("show create table %s.%s: %w", db, t.Name, err)
 	}
 
-	rows, err := q.QueryContext(ctx, "SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", db, t.Name)
+	// A generated column has a generation expression (MySQL 8's EXTRA also
+	// says DEFAULT_GENERATED for plain DEFAULT CURRENT_TIMESTAMP columns,
+	// which must be kept).
+	rows, err := q.QueryContext(ctx, "SELECT COLUMN_NAME, DATA_TYPE, COALESCE(GENERATION_EXPRESSION, '') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", db, t.Name)
 	if err != nil {
 		return fmt.Errorf("columns of %s.%s: %w", db, t.Name, err)
 	}
@@ -368,14 +378,14 @@ func readTable(ctx context.Context, q querier, db string, t *Table) error {
 	for rows.Next() {
 		var c Column
 
-		var extra string
-		if err := rows.Scan(&c.Name, &c.Type, &extra); err != nil {
+		var genExpr string
+		if err := rows.Scan(&c.Name, &c.Type, &genExpr); err != nil {
 			return err
 		}
 
 		// Generated columns are computed by the server on insert; writing
 		// them is an error, so they are neither dumped nor loaded.
-		if strings.Contains(strings.ToUpper(extra), "GENERATED") || strings.Contains(strings.ToUpper(extra), "VIRTUAL") || strings.Contains(strings.ToUpper(extra), "PERSISTENT") {
+		if genExpr != "" {
 			continue
 		}
 
