@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -72,10 +73,17 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 		}
 	}
 
-	d, err := startDump(ctx, pool, name, my, dbs, opt.Log)
+	// The dump's own context: when the upload fails, cancelling it stops
+	// every table read at once instead of draining the rest of the rows.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	d, err := startDump(dctx, pool, name, my, dbs, opt.Log)
 	if err != nil {
 		return nil, err
 	}
+
+	d.cancel = cancel
 	defer d.close()
 
 	for _, db := range d.meta.Databases {
@@ -87,7 +95,11 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	streams := []repo.Stream{}
 
 	for _, db := range d.meta.Databases {
-		for _, t := range db.Tables {
+		// Non-transactional tables first: writes stay blocked until they are dumped.
+		tables := append([]*Table(nil), db.Tables...)
+		sort.SliceStable(tables, func(i, j int) bool { return !tables[i].transactional() && tables[j].transactional() })
+
+		for _, t := range tables {
 			for i, f := range t.Files(db.Name) {
 				chunk := i
 				if len(t.Bounds) < 2 {
@@ -152,6 +164,10 @@ type dump struct {
 	lock      *sql.Conn
 	lockStart time.Time
 	pending   sync.WaitGroup
+	running   sync.WaitGroup
+	pipes     []*io.PipeReader
+	ctx       context.Context
+	cancel    context.CancelFunc
 	mu        sync.Mutex
 	done      map[*Table]bool
 	partial   map[*Table]*tableAcc
@@ -163,7 +179,7 @@ func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, 
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}, partial: map[*Table]*tableAcc{}}
+	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}, partial: map[*Table]*tableAcc{}, ctx: ctx}
 
 	lock, err := pool.Conn(ctx)
 	if err != nil {
@@ -329,10 +345,17 @@ func (d *dump) opener(db string, t *Table, chunk int) func(ctx context.Context) 
 
 		pr, pw := io.Pipe()
 
+		d.mu.Lock()
+		d.pipes = append(d.pipes, pr)
+		d.mu.Unlock()
+
+		d.running.Add(1)
+
 		go func() {
+			defer d.running.Done()
 			defer func() { d.workers <- c }()
 
-			n, sum, err := dumpTable(ctx, c, db, t, chunk, pw)
+			n, sum, err := dumpTable(d.ctx, c, db, t, chunk, pw)
 
 			if !t.transactional() {
 				defer d.pending.Done()
@@ -396,6 +419,20 @@ func (d *dump) finish() error {
 }
 
 func (d *dump) close() {
+	// Stop and wait for the table reads before their connections are
+	// rolled back and closed under them.
+	if d.cancel != nil {
+		d.cancel()
+	}
+
+	// A reader the uploader abandoned would leave its writer blocked.
+	d.mu.Lock()
+	for _, pr := range d.pipes {
+		pr.CloseWithError(context.Canceled)
+	}
+	d.mu.Unlock()
+
+	d.running.Wait()
 	d.unlock(context.Background())
 
 	for _, c := range d.all {
