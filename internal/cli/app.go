@@ -254,6 +254,23 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 	return cfg, r, nil
 }
 
+// openSource opens the repository and resolves the named source; the caller
+// closes the repository.
+func (a *App) openSource(ctx context.Context, name string) (*repo.Repository, source.Source, error) {
+	cfg, r, err := a.openRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	s, err := a.source(cfg, name)
+	if err != nil {
+		r.Close(ctx)
+		return nil, nil, err
+	}
+
+	return r, s, nil
+}
+
 func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 	s, ok := cfg.Sources[name]
 	if !ok {

@@ -29,16 +29,11 @@ func (a *App) exportCommand() *cobra.Command {
 				return usage("export: -o FILE.sql.gz is required")
 			}
 
-			cfg, r, err := a.openRepo(cmd.Context())
+			r, s, err := a.openSource(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close(cmd.Context())
-
-			s, err := a.source(cfg, args[0])
-			if err != nil {
-				return err
-			}
 
 			if s.Kind() != "mysql" {
 				return usage("export: source %s is a %s source; export writes database snapshots (restore a %s source with `lifeboat restore`)", s.Name(), s.Kind(), s.Kind())

@@ -25,16 +25,11 @@ func (a *App) importCommand() *cobra.Command {
 		Short: "Take an existing mysqldump file into the repository as a full backup of a database source",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, r, err := a.openRepo(cmd.Context())
+			r, s, err := a.openSource(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close(cmd.Context())
-
-			s, err := a.source(cfg, args[0])
-			if err != nil {
-				return err
-			}
 
 			db, ok := s.(*mysqlsrc.Source)
 			if !ok {

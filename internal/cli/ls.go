@@ -20,16 +20,11 @@ func (a *App) lsCommand() *cobra.Command {
 		Short: "List the files of a snapshot",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, r, err := a.openRepo(cmd.Context())
+			r, s, err := a.openSource(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close(cmd.Context())
-
-			s, err := a.source(cfg, args[0])
-			if err != nil {
-				return err
-			}
 
 			snap, err := r.Find(cmd.Context(), s.Name(), snapID)
 			if err != nil {
