@@ -37,6 +37,9 @@ type StreamSpec struct {
 	// Paths is recorded as where the data came from (e.g. "mysql://host/db").
 	Paths []string
 	Extra map[string]string
+	// At, when set, is when the data is from (an imported dump's own time),
+	// so an old dump taken in today does not become the latest backup.
+	At time.Time
 	// Parallel is how many streams are open at once.
 	Parallel int
 	Progress Progress
@@ -60,6 +63,10 @@ func (r *Repository) BackupStreams(ctx context.Context, spec StreamSpec, streams
 	snap := &Snapshot{
 		Source: spec.Source, Kind: spec.Kind, Type: spec.Type, Role: spec.Role, Version: spec.Version,
 		Layout: LayoutDir, Paths: spec.Paths, Extra: map[string]string{}, Time: r.now().UTC(),
+	}
+
+	if !spec.At.IsZero() {
+		snap.Time = spec.At.UTC()
 	}
 	snap.Host, _ = os.Hostname()
 
@@ -121,6 +128,10 @@ func (r *Repository) BackupStreams(ctx context.Context, spec StreamSpec, streams
 		snap.End = r.now().UTC()
 		snap.ReadFiles = snap.Files
 		man.Tags = snap.labels()
+
+		if !spec.At.IsZero() {
+			man.StartTime = fs.UTCTimestampFromTime(snap.Time)
+		}
 
 		id, err := snapshot.SaveSnapshot(ctx, w, man)
 		if err != nil {

@@ -37,6 +37,8 @@ type BackupOptions struct {
 	Log                *slog.Logger
 	// Extra labels to record on the snapshot.
 	Extra map[string]string
+	// At, when set, is when the data is from, if not now (an imported dump).
+	At time.Time
 }
 
 // RestoreOptions are the per-run choices of a restore.

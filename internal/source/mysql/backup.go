@@ -118,7 +118,7 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 
 	snap, err := r.BackupStreams(ctx, repo.StreamSpec{
 		Source: name, Kind: config.KindMySQL, Type: repo.TypeFull, Role: role, Version: opt.Version,
-		Paths: paths, Parallel: my.Workers, Progress: opt.Progress, Extra: opt.Extra,
+		Paths: paths, Parallel: my.Workers, Progress: opt.Progress, Extra: opt.Extra, At: opt.At,
 		Finish: func(context.Context) (map[string]string, error) {
 			if err := d.finish(); err != nil {
 				return nil, err

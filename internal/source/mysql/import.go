@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -74,6 +75,8 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	n := 0
 	complete := false
 
+	var dumpedAt time.Time
+
 	err = splitStatements(file, func(line int, stmt string) error {
 		if m := dumpHeader.FindStringSubmatch(stmt); m != nil && seenDB == "" {
 			seenDB = m[1]
@@ -82,6 +85,20 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 
 		if strings.HasPrefix(stmt, "-- Dump completed") || strings.HasPrefix(stmt, "-- end of export") {
 			complete = true
+
+			// mysqldump writes its host's local time.
+			if t, err := time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(strings.TrimPrefix(stmt, "-- Dump completed on")), time.Local); err == nil {
+				dumpedAt = t
+			}
+
+			return nil
+		}
+
+		if rest, ok := strings.CutPrefix(stmt, "-- Consistent at "); ok {
+			if t, err := time.Parse(time.RFC3339Nano, strings.Fields(rest)[0]); err == nil {
+				dumpedAt = t
+			}
+
 			return nil
 		}
 
@@ -141,6 +158,7 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	}
 
 	opt.Extra = map[string]string{"imported-from": fileName}
+	opt.At = dumpedAt
 
 	return s.backup(ctx, r, []string{scratch}, repo.RoleBackup, opt, map[string]string{scratch: dbName})
 }
@@ -178,7 +196,8 @@ func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 		switch {
 		case cur.Len() == 0 && strings.HasPrefix(trimmed, "/*M!999999"):
 			// mariadb-dump's sandbox-mode marker: a comment with no ';'.
-		case cur.Len() == 0 && (strings.HasPrefix(trimmed, "-- Host:") || strings.HasPrefix(trimmed, "-- Dump completed") || strings.HasPrefix(trimmed, "-- end of export")):
+		case cur.Len() == 0 && (strings.HasPrefix(trimmed, "-- Host:") || strings.HasPrefix(trimmed, "-- Dump completed") ||
+			strings.HasPrefix(trimmed, "-- end of export") || strings.HasPrefix(trimmed, "-- Consistent at ")):
 			if ferr := fn(line, trimmed); ferr != nil {
 				return ferr
 			}

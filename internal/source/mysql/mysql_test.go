@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
@@ -512,10 +513,16 @@ func TestImportMysqldumpFile(t *testing.T) {
 
 	r := newRepo(t)
 	src := newSource("sakila")
+	importStart := time.Now()
 
 	snap, err := src.Import(ctx, r, zr, "sakila.sql.gz", "", source.BackupOptions{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// The snapshot is dated by the dump, not by the import.
+	if !snap.Time.Before(importStart) || importStart.Sub(snap.Time) > time.Minute {
+		t.Fatalf("imported snapshot dated %v; the dump was made just before %v", snap.Time, importStart)
 	}
 
 	meta, _ := LoadMeta(snap)
@@ -542,6 +549,16 @@ func TestImportMysqldumpFile(t *testing.T) {
 	_, err = src.Import(ctx, r, strings.NewReader("-- just a comment\n"), "empty.sql", "", source.BackupOptions{})
 	if err == nil || !strings.Contains(err.Error(), "no SQL statements") {
 		t.Fatalf("empty file: %v", err)
+	}
+
+	// An old dump taken in today does not become the latest backup.
+	old, err := src.Import(ctx, r, strings.NewReader("CREATE TABLE t (id INT);\n-- Dump completed on 2020-01-02 03:04:05\n"), "old.sql", "sakila", source.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if latest, _ := r.Find(ctx, "db", "latest"); old.Time.Year() != 2020 || latest.ID != snap.ID {
+		t.Fatalf("old dump dated %v; latest is %s, want %s", old.Time, latest.ID, snap.ID)
 	}
 
 	// A truncated dump is refused, not taken as the latest backup.
