@@ -13,6 +13,8 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
 HERE=$REPO_ROOT/bench/files
 BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench}
 SCALE=${SCALE:-1.0}
@@ -31,8 +33,6 @@ export RESTIC_PASSWORD=bench-password
 
 declare -A SECS RSS  # "step/tool" -> wall seconds, peak RSS KiB
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # --- setup -------------------------------------------------------------------
 
@@ -138,14 +138,7 @@ measure() {
     log "$(printf '  %-8s %-9s %8.2f s %8.1f MiB' "$step" "$tool" "$secs" "$(mib "$((rss * 1024))")")"
 }
 
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-bytes() { du -sb "$1" | cut -f1; }
-# ratio A B: A/B with two decimals ("inf" when B rounds to zero).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
-# at_least X MIN: exit status 0 when X >= MIN.
-at_least() { awk -v x="$1" -v m="$2" 'BEGIN { exit !(x == "inf" || x + 0 >= m + 0) }'; }
 
-SIZES=()   # "name<TAB>bytes" lines
 record_size() { SIZES+=("$1"$'\t'"$(bytes "$2")"); }
 
 # --- the benchmark -----------------------------------------------------------
@@ -279,41 +272,24 @@ report() {
     echo
     echo "sizes (du -sb)"
     printf '  %-30s %12s %10s\n' "source tree" "$(mib "$tree_bytes") MiB" "100.0%"
-    local entry name b
-    for entry in "${SIZES[@]}"; do
-        name=${entry%%$'\t'*}
-        b=${entry#*$'\t'}
-        printf '  %-30s %12s %9s%%\n' "$name" "$(mib "$b") MiB" "$(awk -v a="$b" -v t="$tree_bytes" 'BEGIN { printf "%.1f", 100 * a / t }')"
-    done
+    print_sizes "$tree_bytes"
 
     echo
     echo "goals"
     GOALS=()
-    goal full_3x_faster_than_tar "full backup >= 3x faster than tar -czf" "$R_TAR_FULL" 3
-    goal incremental_20x_faster_than_full_tar "1%-changed backup >= 20x faster than full tar -czf" "$R_TAR_INCR" 20
-    goal not_slower_than_restic_full "no slower than restic: full (restic/lifeboat >= 1)" "$R_RESTIC_FULL" 1
-    goal not_slower_than_restic_second "no slower than restic: second backup" "$R_RESTIC_SECOND" 1
-    goal not_slower_than_restic_restore "no slower than restic: restore" "$R_RESTIC_RESTORE" 1
+    goal full_3x_faster_than_tar "full backup >= 3x faster than tar -czf" "$R_TAR_FULL" ">=" 3 x
+    goal incremental_20x_faster_than_full_tar "1%-changed backup >= 20x faster than full tar -czf" "$R_TAR_INCR" ">=" 20 x
+    goal not_slower_than_restic_full "no slower than restic: full (restic/lifeboat >= 1)" "$R_RESTIC_FULL" ">=" 1 x
+    goal not_slower_than_restic_second "no slower than restic: second backup" "$R_RESTIC_SECOND" ">=" 1 x
+    goal not_slower_than_restic_restore "no slower than restic: restore" "$R_RESTIC_RESTORE" ">=" 1 x
     local peak_mb
     peak_mb=$(awk -v k="$LB_PEAK_KIB" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
-    if awk -v m="$peak_mb" 'BEGIN { exit !(m < 500) }'; then
-        GOALS+=("peak_rss_below_500MB"$'\t'PASS); printf '  %-4s %-54s %s MB\n' PASS "lifeboat peak RSS < 500 MB (all steps)" "$peak_mb"
-    else
-        GOALS+=("peak_rss_below_500MB"$'\t'FAIL); printf '  %-4s %-54s %s MB\n' FAIL "lifeboat peak RSS < 500 MB (all steps)" "$peak_mb"
-    fi
+    goal peak_rss_below_500MB "lifeboat peak RSS < 500 MB (all steps)" "$peak_mb" "<" 500 " MB"
 
     echo
     echo "lifeboat restore vs source tree (diff -r): $VERIFY"
     write_json "$tree_bytes" "$tree_files"
     echo "results: $RESULTS"
-}
-
-# goal KEY TEXT RATIO MIN prints and records one ratio goal.
-goal() {
-    local verdict=FAIL
-    at_least "$3" "$4" && verdict=PASS
-    GOALS+=("$1"$'\t'"$verdict")
-    printf '  %-4s %-54s %sx (needs %sx)\n' "$verdict" "$2" "$3" "$4"
 }
 
 # write_json writes $RESULTS; values travel in the environment so no path or

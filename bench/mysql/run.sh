@@ -16,6 +16,8 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
 BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench-mysql}
 SCALE=${SCALE:-1.0}
 
@@ -41,8 +43,6 @@ DUMP_OPTS=(--single-transaction --routines --triggers --events --hex-blob)
 declare -A SECS RSS SRV_CPU  # "step/tool" -> wall seconds, peak RSS KiB, server CPU seconds
 DBPID=
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
 
 # --- setup -------------------------------------------------------------------
@@ -254,12 +254,7 @@ measure() {
     log "$(printf '  %-8s %-9s %8.2f s %8.1f MiB  (server CPU %s s)' "$step" "$tool" "$secs" "$(mib "$((rss * 1024))")" "${SRV_CPU[$step/$tool]}")"
 }
 
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-bytes() { du -sb "$1" | cut -f1; }
-# ratio A B: A/B with two decimals ("inf" when B rounds to zero).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 
-SIZES=()   # "name<TAB>bytes" lines
 record_size() { SIZES+=("$1"$'\t'"$2"); }
 
 # --- the benchmark -----------------------------------------------------------
@@ -464,12 +459,7 @@ report() {
     echo "sizes (du -sb; database: data_length + index_length)"
     printf '  %-30s %12s %9s%%\n' "database $DB" "$(mib "$DB_BYTES") MiB" "100.0"
     printf '  %-30s %12s %9s%%\n' "mariadb-dump SQL" "$(mib "$SQL_BYTES") MiB" "$(awk -v a="$SQL_BYTES" -v t="$DB_BYTES" 'BEGIN { printf "%.1f", 100 * a / t }')"
-    local entry name b
-    for entry in "${SIZES[@]}"; do
-        name=${entry%%$'\t'*}
-        b=${entry#*$'\t'}
-        printf '  %-30s %12s %9s%%\n' "$name" "$(mib "$b") MiB" "$(awk -v a="$b" -v t="$DB_BYTES" 'BEGIN { printf "%.1f", 100 * a / t }')"
-    done
+    print_sizes "$DB_BYTES"
 
     echo
     echo "goals"
@@ -487,18 +477,6 @@ report() {
     echo
     write_json
     echo "results: $RESULTS"
-}
-
-# goal KEY TEXT VALUE OP LIMIT UNIT prints and records one goal; OP is >=, <= or <.
-goal() {
-    local verdict=FAIL
-    if awk -v x="$3" -v op="$4" -v m="$5" 'BEGIN {
-        if (x == "inf") exit !(op == ">=")
-        exit !((op == ">=" && x + 0 >= m + 0) || (op == "<=" && x + 0 <= m + 0) || (op == "<" && x + 0 < m + 0)) }'; then
-        verdict=PASS
-    fi
-    GOALS+=("$1"$'\t'"$verdict")
-    printf '  %-4s %-54s %s%s (needs %s %s%s)\n' "$verdict" "$2" "$3" "$6" "$4" "$5" "$6"
 }
 
 # write_json writes $RESULTS; values travel in the environment so no path or

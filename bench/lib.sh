@@ -1,0 +1,37 @@
+# Helpers shared by the benchmark scripts (sourced, not run): logging, unit
+# formatting, ratios, the sizes table and PASS/FAIL goals.
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+bytes() { du -sb "$1" | cut -f1; }
+# ratio A B: A/B with two decimals ("inf" when B rounds to zero).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+# percent A TOTAL: A as a percentage of TOTAL, one decimal.
+percent() { awk -v a="$1" -v t="$2" 'BEGIN { printf "%.1f", 100 * a / t }'; }
+
+SIZES=()   # "name<TAB>bytes" lines, filled by the script
+GOALS=()   # "key<TAB>PASS|FAIL" lines
+
+# print_sizes TOTAL prints every recorded size in MiB and as a share of TOTAL.
+print_sizes() {
+    local entry name b
+    for entry in "${SIZES[@]}"; do
+        name=${entry%%$'\t'*}
+        b=${entry#*$'\t'}
+        printf '  %-30s %12s %9s%%\n' "$name" "$(mib "$b") MiB" "$(percent "$b" "$1")"
+    done
+}
+
+# goal KEY TEXT VALUE OP LIMIT UNIT prints and records one goal; OP is >=, <= or <.
+goal() {
+    local verdict=FAIL
+    if awk -v x="$3" -v op="$4" -v m="$5" 'BEGIN {
+        if (x == "inf") exit !(op == ">=")
+        exit !((op == ">=" && x + 0 >= m + 0) || (op == "<=" && x + 0 <= m + 0) || (op == "<" && x + 0 < m + 0)) }'; then
+        verdict=PASS
+    fi
+    GOALS+=("$1"$'\t'"$verdict")
+    printf '  %-4s %-54s %s%s (needs %s %s%s)\n' "$verdict" "$2" "$3" "$6" "$4" "$5" "$6"
+}
