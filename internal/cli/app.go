@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
@@ -85,12 +86,16 @@ func ExitCode(err error) int {
 
 	var ces config.Errors
 
+	var pe *binlog.PlanError
+
+	var bce *binlog.ConfigError
+
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ces),
 		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
 		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty),
-		errors.Is(err, mysqlsrc.ErrNotInSnapshot):
+		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.As(err, &pe), errors.As(err, &bce):
 		return 2
 	}
 
@@ -120,8 +125,9 @@ func (a *App) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lifeboat",
 		Short: "Backups you have restored: encrypted, deduplicated, verified",
-		Long: "Lifeboat backs up files, git repositories and (soon) databases into one encrypted,\n" +
-			"deduplicated repository, and proves the backups restore.",
+		Long: "Lifeboat backs up files, git repositories and MariaDB/MySQL databases (with their\n" +
+			"binlog, for recovery to any instant) into one encrypted, deduplicated repository,\n" +
+			"and proves the backups restore.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(*cobra.Command, []string) {
@@ -149,6 +155,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
 		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.exportCommand(), a.importCommand(),
+		a.binlogCommand(), a.statusCommand(),
 	)
 
 	for _, c := range root.Commands() {

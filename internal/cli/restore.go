@@ -21,10 +21,11 @@ func (a *App) restoreCommand() *cobra.Command {
 		overwrite bool
 		database  string
 		tables    []string
+		pit       pointFlags
 	)
 
 	cmd := &cobra.Command{
-		Use:   "restore SOURCE (--target DIR | [--target-database NAME] [--tables a,b])",
+		Use:   "restore SOURCE (--target DIR | [--target-database NAME] [--tables a,b] [--to-time T | --to-position FILE:POS | --to-gtid G] [--skip-gtid G] [--dry-run])",
 		Short: "Restore a snapshot of a source into a folder, or a database snapshot into the server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,11 +39,17 @@ func (a *App) restoreCommand() *cobra.Command {
 					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
 				}
 
-				return a.restoreDatabase(cmd, cfg, args[0], snapID, database, tables, overwrite)
+				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, mysqlsrc.RestoreOptions{
+					Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(),
+				})
 			}
 
 			if database != "" || tables != nil {
 				return usage("restore: --target-database and --tables are for database sources")
+			}
+
+			if pit.set() || pit.dryRun {
+				return usage("restore: --to-time, --to-position, --to-gtid, --skip-gtid and --dry-run are for database sources")
 			}
 
 			if target == "" {
@@ -107,6 +114,11 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files or a database, after saving them as a safety snapshot")
 	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
 	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
+	cmd.Flags().StringVar(&pit.toTime, "to-time", "", "database sources: recover to this instant (e.g. '2026-11-25 14:03:27.5' local time, or RFC 3339)")
+	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
+	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
+	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
+	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "database sources: print the recovery plan (full backup, binlog segments, instant reached) and change nothing")
 
 	return cmd
 }

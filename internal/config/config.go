@@ -85,6 +85,19 @@ type MySQL struct {
 	Accounts bool
 	// Workers is how many connections dump (and load) tables in parallel.
 	Workers int
+	Binlog  Binlog
+}
+
+// Binlog is how a database source's binary log is archived.
+type Binlog struct {
+	// ServerID is the replica id Lifeboat registers with; it must differ from
+	// every server and replica in the topology.
+	ServerID uint32
+	// SegmentSeconds closes a segment this long after its first event, so the
+	// archive is at most this far behind the server.
+	SegmentSeconds int
+	// SegmentBytes closes a segment at this size.
+	SegmentBytes int64
 }
 
 // DefaultTiers are the guide's recovery objectives.
@@ -357,7 +370,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	case KindGit:
 		allowed = []string{"type", "tier", "path"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog"}
 	default:
 		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
 		return nil
@@ -428,6 +441,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {
 	my.Host, my.Port, my.User, my.Workers = "127.0.0.1", 3306, "root", 4
+	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 5, SegmentBytes: 64 << 20}
 
 	str := func(k string, dst *string) {
 		if v, ok := m[k]; ok {
@@ -489,8 +503,43 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 		my.Databases = p.stringList(v, key+".databases")
 	}
 
+	if v, ok := m["binlog"]; ok {
+		p.binlog(v, key+".binlog", &my.Binlog)
+	}
+
 	if my.PasswordEnv != "" && my.PasswordFile != "" {
 		p.fail(n, key, "give password_env or password_file, not both")
+	}
+}
+
+func (p *parser) binlog(n *yaml.Node, key string, b *Binlog) {
+	m := p.mapping(n, key, "server_id", "segment_seconds", "segment_mb")
+
+	num := func(k string, lo, hi int64) (int64, bool) {
+		v, ok := m[k]
+		if !ok {
+			return 0, false
+		}
+
+		i, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil || v.Kind != yaml.ScalarNode || i < lo || i > hi {
+			p.fail(v, key+"."+k, "expected a whole number from %d to %d, found %s", lo, hi, describe(v))
+			return 0, false
+		}
+
+		return i, true
+	}
+
+	if i, ok := num("server_id", 1, 1<<32-1); ok {
+		b.ServerID = uint32(i)
+	}
+
+	if i, ok := num("segment_seconds", 1, 3600); ok {
+		b.SegmentSeconds = int(i)
+	}
+
+	if i, ok := num("segment_mb", 1, 1024); ok {
+		b.SegmentBytes = i << 20
 	}
 }
 

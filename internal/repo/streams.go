@@ -37,6 +37,8 @@ type StreamSpec struct {
 	// Paths is recorded as where the data came from (e.g. "mysql://host/db").
 	Paths []string
 	Extra map[string]string
+	// Base is the snapshot an incremental or differential builds on.
+	Base string
 	// At, when set, is when the data is from (an imported dump's own time),
 	// so an old dump taken in today does not become the latest backup.
 	At time.Time
@@ -62,7 +64,7 @@ func (r *Repository) BackupStreams(ctx context.Context, spec StreamSpec, streams
 
 	snap := &Snapshot{
 		Source: spec.Source, Kind: spec.Kind, Type: spec.Type, Role: spec.Role, Version: spec.Version,
-		Layout: LayoutDir, Paths: spec.Paths, Extra: map[string]string{}, Time: r.now().UTC(),
+		Layout: LayoutDir, Paths: spec.Paths, Extra: map[string]string{}, Time: r.now().UTC(), Base: spec.Base,
 	}
 
 	if !spec.At.IsZero() {

@@ -45,12 +45,17 @@ func (s *Source) Contains(string) bool { return false }
 
 const metaLabel = "mysql"
 
-// Backup takes a consistent logical backup of the source's databases.
-// Incremental and differential (binlog) backups arrive with binlog archiving;
-// until then every backup is a full, and says so.
+// Backup takes a consistent logical backup of the source's databases (a
+// full), or archives the binlog since the previous backup (an incremental)
+// or since the last full (a differential).
 func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.BackupOptions) (*repo.Snapshot, error) {
-	if opt.Type != "" && opt.Type != repo.TypeFull && opt.Log != nil {
-		opt.Log.Warn("binlog incrementals are not available yet: taking a full backup", "source", s.cfg.Name, "requested", opt.Type)
+	typ, base, err := source.ResolveBase(ctx, r, s.cfg.Name, opt.Type, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+
+	if typ != repo.TypeFull {
+		return s.backupBinlog(ctx, r, typ, base, opt)
 	}
 
 	return s.backup(ctx, r, nil, repo.RoleBackup, opt, nil)

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/binlog"
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	mysqlsrc "lifeboat/internal/source/mysql"
+)
+
+// pointFlags are restore's point-in-time options.
+type pointFlags struct {
+	toTime     string
+	toPosition string
+	toGTID     string
+	skipGTIDs  []string
+	dryRun     bool
+}
+
+func (p pointFlags) set() bool {
+	return p.toTime != "" || p.toPosition != "" || p.toGTID != "" || len(p.skipGTIDs) > 0
+}
+
+// ParseTime reads a recovery instant: RFC 3339, or a local date and time with
+// optional fractions of a second.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+
+	return time.Time{}, fmt.Errorf("--to-time %q: expected a time such as '2026-11-25 14:03:27' (local time), '2026-11-25 14:03:27.250' or RFC 3339 '2026-11-25T14:03:27Z'", s)
+}
+
+func (p pointFlags) target() (binlog.Target, error) {
+	var t binlog.Target
+
+	n := 0
+
+	if p.toTime != "" {
+		n++
+
+		tm, err := ParseTime(p.toTime)
+		if err != nil {
+			return t, usage("%v", err)
+		}
+
+		t.Time = tm
+	}
+
+	if p.toPosition != "" {
+		n++
+
+		i := strings.LastIndexByte(p.toPosition, ':')
+		pos, err := strconv.ParseUint(p.toPosition[i+1:], 10, 32)
+
+		if i <= 0 || err != nil {
+			return t, usage("--to-position %q: expected FILE:POS as SHOW BINLOG EVENTS prints them, e.g. mysql-bin.000042:1234", p.toPosition)
+		}
+
+		t.File, t.Pos = p.toPosition[:i], uint32(pos)
+	}
+
+	if p.toGTID != "" {
+		n++
+
+		g, err := binlog.ParseGTID(p.toGTID)
+		if err != nil {
+			return t, usage("--to-gtid: %v", err)
+		}
+
+		t.GTID = &g
+	}
+
+	if n > 1 {
+		return t, usage("give one of --to-time, --to-position and --to-gtid")
+	}
+
+	for _, s := range p.skipGTIDs {
+		g, err := binlog.ParseGTID(s)
+		if err != nil {
+			return t, usage("--skip-gtid: %v", err)
+		}
+
+		t.Skip = append(t.Skip, g)
+	}
+
+	return t, nil
+}
+
+// restorePoint recovers a database to an instant, or to the end of an
+// incremental or differential backup (its chain is found and applied here).
+func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt mysqlsrc.RestoreOptions) error {
+	target, err := pit.target()
+	if err != nil {
+		return err
+	}
+
+	s, err := a.source(cfg, name)
+	if err != nil {
+		return err
+	}
+
+	_, r, err := a.openRepo(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer r.Close(cmd.Context())
+
+	if snapGiven && pit.set() {
+		return usage("give --snapshot or a point in time (--to-time, --to-position, --to-gtid, --skip-gtid), not both")
+	}
+
+	if !pit.set() {
+		snap, err := r.Find(cmd.Context(), name, snapID)
+		if err != nil {
+			return err
+		}
+
+		if snap.Type == repo.TypeFull {
+			if pit.dryRun {
+				fmt.Fprintf(a.Stdout, "restore full backup %s taken at %s; no binlog to replay\n", shortID(snap.ID), snap.Time.UTC().Format(time.RFC3339Nano))
+				return nil
+			}
+
+			return a.restoreDatabase(cmd, cfg, name, snapID, opt.Database, opt.Tables, opt.Overwrite)
+		}
+
+		var br mysqlsrc.BinlogRange
+		if err := json.Unmarshal([]byte(snap.Extra["binlog"]), &br); err != nil {
+			return fmt.Errorf("snapshot %s records no binlog range", snap.ID)
+		}
+
+		target.File, target.Pos = br.ToFile, br.ToPos
+		fmt.Fprintf(a.Stdout, "%s backup %s ends at binlog %s:%d: restoring the full before it and the binlog up to there\n", snap.Type, shortID(snap.ID), br.ToFile, br.ToPos)
+	}
+
+	start := time.Now()
+	bar := a.bar("restore " + name)
+	opt.Progress = bar
+
+	rep, err := s.(*mysqlsrc.Source).RestoreToPoint(cmd.Context(), r, mysqlsrc.PITROptions{
+		RestoreOptions: opt, Target: target, DryRun: pit.dryRun, Out: a.Stdout, Log: a.log,
+	})
+	bar.Done()
+
+	if rep != nil && rep.Restore != nil && rep.Restore.Safety != nil {
+		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Restore.Safety.ID))
+	}
+
+	if err != nil {
+		return err
+	}
+
+	if pit.dryRun {
+		return nil
+	}
+
+	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions\n",
+		name, strings.Join(rep.Restore.Databases, ", "), target, seconds(time.Since(start)), shortID(rep.Plan.Full.Snap.ID),
+		rep.Restore.Tables, rep.Restore.Rows, rep.Replay.Transactions)
+
+	return nil
+}

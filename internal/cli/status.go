@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	mysqlsrc "lifeboat/internal/source/mysql"
+)
+
+// sourceStatus is one line of `lifeboat status`.
+type sourceStatus struct {
+	Source     string    `json:"source"`
+	Kind       string    `json:"kind"`
+	Tier       string    `json:"tier"`
+	LastBackup time.Time `json:"last_backup,omitzero"`
+	LastType   string    `json:"last_type,omitempty"`
+	// Restorable is the newest instant the source can be recovered to.
+	Restorable time.Time `json:"restorable,omitzero"`
+	// RPOSeconds is how much would be lost if the source were lost now.
+	RPOSeconds   float64 `json:"rpo_seconds"`
+	RPOObjective float64 `json:"rpo_objective_seconds"`
+	OK           bool    `json:"ok"`
+	Problem      string  `json:"problem,omitempty"`
+}
+
+func (a *App) statusCommand() *cobra.Command {
+	var asJSON bool
+
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show every source's newest restorable instant and RPO against its objective (exit 1 when any is out of objective)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			now := time.Now()
+
+			var out []sourceStatus
+
+			bad := 0
+
+			for _, name := range cfg.SourceNames {
+				sc := cfg.Sources[name]
+				st := sourceStatus{Source: name, Kind: sc.Type, Tier: sc.Tier, RPOObjective: cfg.Tiers[sc.Tier].RPO.Seconds()}
+
+				snaps, err := r.Snapshots(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+
+				for _, s := range snaps {
+					if s.Role == repo.RoleBackup {
+						st.LastBackup, st.LastType = s.Time, s.Type
+						if s.Type == repo.TypeFull || sc.Type != config.KindMySQL {
+							st.Restorable = s.Time
+						}
+					}
+				}
+
+				if sc.Type == config.KindMySQL {
+					src, err := a.source(cfg, name)
+					if err != nil {
+						return err
+					}
+
+					t, err := src.(*mysqlsrc.Source).Restorable(cmd.Context(), r)
+					if err != nil {
+						st.Problem = err.Error()
+					}
+
+					if t.After(st.Restorable) {
+						st.Restorable = t
+					}
+				}
+
+				switch {
+				case st.Restorable.IsZero():
+					st.Problem = "no backup yet: run `lifeboat backup " + name + "`"
+				default:
+					st.RPOSeconds = now.Sub(st.Restorable).Seconds()
+					if st.RPOSeconds > st.RPOObjective {
+						st.Problem = fmt.Sprintf("RPO %s is above the %s tier's objective of %s", human(now.Sub(st.Restorable)), sc.Tier, human(cfg.Tiers[sc.Tier].RPO))
+					}
+				}
+
+				st.OK = st.Problem == ""
+				if !st.OK {
+					bad++
+				}
+
+				out = append(out, st)
+			}
+
+			if asJSON {
+				enc := json.NewEncoder(a.Stdout)
+				enc.SetIndent("", "  ")
+
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tSTATE")
+
+				for _, st := range out {
+					last, rest, rpo := "-", "-", "-"
+					if !st.LastBackup.IsZero() {
+						last = st.LastBackup.Local().Format(time.DateTime) + " " + st.LastType
+					}
+
+					if !st.Restorable.IsZero() {
+						rest = st.Restorable.Local().Format("2006-01-02 15:04:05.000")
+						rpo = human(time.Duration(st.RPOSeconds * float64(time.Second)))
+					}
+
+					state := "ok"
+					if !st.OK {
+						state = st.Problem
+					}
+
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), state)
+				}
+
+				tw.Flush()
+			}
+
+			if bad > 0 {
+				return errors.New(plural(bad, "source is", "sources are") + " out of objective")
+			}
+
+			return nil
+		},
+	}
+
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	return cmd
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// human prints a duration the way people say it: 4.2s, 13m, 5h10m, 3d4h.
+func human(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}

@@ -1,0 +1,275 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kopia/kopia/fs"
+	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/repo/manifest"
+	"github.com/kopia/kopia/repo/object"
+	"github.com/kopia/kopia/snapshot"
+)
+
+// Segment is one stored piece of an append-only log, such as a database's
+// binary log. Each is saved as a single-file kopia snapshot under its own
+// source path, so kopia's garbage collection keeps its data exactly as long as
+// the segment exists, and segments never show among a source's backups.
+type Segment struct {
+	ID     string
+	Source string
+	// Stored is when the segment became durable.
+	Stored time.Time
+	Bytes  int64
+	SHA256 string
+	// Labels are the caller's (positions, times, GTIDs).
+	Labels map[string]string
+}
+
+const (
+	labelSegment = "tag:lifeboat-segment"
+	labelSHA256  = "tag:sha256"
+)
+
+func segmentSource(source string) snapshot.SourceInfo {
+	return snapshot.SourceInfo{Host: "lifeboat", UserName: "lifeboat", Path: "/" + source + "/binlog"}
+}
+
+// PutSegment stores data as one segment of source and returns it once it is
+// durable: an error stores nothing that will ever be listed.
+func (r *Repository) PutSegment(ctx context.Context, source string, labels map[string]string, data io.Reader) (*Segment, error) {
+	seg := &Segment{Source: source, Labels: labels}
+
+	err := repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat segment " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		ow := w.NewObjectWriter(ctx, object.WriterOptions{Description: "segment " + source, Compressor: compressorName})
+		defer ow.Close()
+
+		h := sha256.New()
+
+		n, err := io.Copy(io.MultiWriter(ow, h), data)
+		if err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
+
+		oid, err := ow.Result()
+		if err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
+
+		now := r.now().UTC()
+		seg.Bytes, seg.SHA256, seg.Stored = n, hex.EncodeToString(h.Sum(nil)), now
+
+		tags := map[string]string{
+			labelSegment: "1",
+			labelSource:  source,
+			labelBytes:   strconv.FormatInt(n, 10),
+			labelSHA256:  seg.SHA256,
+		}
+		for k, v := range labels {
+			tags[labelPrefix+k] = v
+		}
+
+		man := &snapshot.Manifest{
+			Source:      segmentSource(source),
+			Description: "lifeboat segment",
+			StartTime:   fs.UTCTimestampFromTime(now),
+			EndTime:     fs.UTCTimestampFromTime(now),
+			RootEntry: &snapshot.DirEntry{
+				Name: "segment", Type: snapshot.EntryTypeFile, Permissions: 0o600,
+				FileSize: n, ModTime: fs.UTCTimestampFromTime(now), ObjectID: oid,
+			},
+			Tags: tags,
+		}
+
+		id, err := snapshot.SaveSnapshot(ctx, w, man)
+		if err != nil {
+			return fmt.Errorf("save segment: %w", err)
+		}
+
+		seg.ID = string(id)
+
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", source, err)
+	}
+
+	return seg, nil
+}
+
+// Segments lists the segments of source in the order they were stored.
+func (r *Repository) Segments(ctx context.Context, source string) ([]*Segment, error) {
+	ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelSegment: "1", labelSource: source})
+	if err != nil {
+		return nil, fmt.Errorf("list segments: %w", err)
+	}
+
+	all, err := snapshot.LoadSnapshots(ctx, r.rep, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load segments: %w", err)
+	}
+
+	out := make([]*Segment, 0, len(all))
+
+	for _, m := range all {
+		s := &Segment{ID: string(m.ID), Source: source, Stored: m.StartTime.ToTime().UTC(), SHA256: m.Tags[labelSHA256], Labels: map[string]string{}}
+		s.Bytes, _ = strconv.ParseInt(m.Tags[labelBytes], 10, 64)
+
+		for k, v := range m.Tags {
+			if strings.HasPrefix(k, labelPrefix) {
+				s.Labels[strings.TrimPrefix(k, labelPrefix)] = v
+			}
+		}
+
+		out = append(out, s)
+	}
+
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Stored.Before(out[j].Stored) })
+
+	return out, nil
+}
+
+// OpenSegment reads a segment's data back; the reader fails at its end if the
+// bytes do not match the checksum recorded when it was stored.
+func (r *Repository) OpenSegment(ctx context.Context, seg *Segment) (io.ReadCloser, error) {
+	rd, err := r.segmentObject(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+
+	return &checkedReader{r: rd, h: sha256.New(), want: seg.SHA256, id: seg.ID}, nil
+}
+
+// DeleteSegment forgets a segment; its data goes at the next maintenance.
+func (r *Repository) DeleteSegment(ctx context.Context, id string) error {
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat delete segment"}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		return w.DeleteManifest(ctx, manifest.ID(id))
+	})
+}
+
+// ErrChecksum is stored data that does not match its recorded checksum.
+var ErrChecksum = errors.New("checksum mismatch")
+
+type checkedReader struct {
+	r io.ReadCloser
+	h interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+	want string
+	id   string
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n]) //nolint:errcheck
+
+	if errors.Is(err, io.EOF) && c.want != "" {
+		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.want {
+			return n, fmt.Errorf("segment %s: %w: stored %s, read %s", c.id, ErrChecksum, c.want, got)
+		}
+	}
+
+	return n, err
+}
+
+func (c *checkedReader) Close() error { return c.r.Close() }
+
+// PutState replaces the one record of kind for source (a streamer's progress,
+// say) with v, encoded as labels.
+func (r *Repository) PutState(ctx context.Context, source, kind string, v map[string]string) error {
+	filter := map[string]string{"type": "lifeboat-state", labelSource: source, "tag:state": kind}
+
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat state " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		old, err := w.FindManifests(ctx, filter)
+		if err != nil {
+			return err
+		}
+
+		labels := map[string]string{}
+		for k, val := range filter {
+			labels[k] = val
+		}
+
+		if _, err := w.PutManifest(ctx, labels, v); err != nil {
+			return fmt.Errorf("save %s state: %w", kind, err)
+		}
+
+		for _, m := range old {
+			if err := w.DeleteManifest(ctx, m.ID); err != nil {
+				return err
+			}
+		}
+
+		return nil
+	})
+}
+
+// State reads the record PutState saved last, or nil.
+func (r *Repository) State(ctx context.Context, source, kind string) (map[string]string, error) {
+	ms, err := r.rep.FindManifests(ctx, map[string]string{"type": "lifeboat-state", labelSource: source, "tag:state": kind})
+	if err != nil {
+		return nil, fmt.Errorf("read %s state: %w", kind, err)
+	}
+
+	if len(ms) == 0 {
+		return nil, nil
+	}
+
+	sort.Slice(ms, func(i, j int) bool { return ms[i].ModTime.Before(ms[j].ModTime) })
+
+	var v map[string]string
+	if _, err := r.rep.GetManifest(ctx, ms[len(ms)-1].ID, &v); err != nil {
+		return nil, fmt.Errorf("read %s state: %w", kind, err)
+	}
+
+	return v, nil
+}
+
+// Refresh reloads what other processes have written since the repository was
+// opened (a streamer reading a backup's new full, say).
+func (r *Repository) Refresh(ctx context.Context) error {
+	return r.rep.Refresh(ctx)
+}
+
+// ReadSegmentTail returns a segment's data from offset on (a small index
+// stored after the main data), without reading what comes before.
+func (r *Repository) ReadSegmentTail(ctx context.Context, seg *Segment, offset int64) ([]byte, error) {
+	rd, err := r.segmentObject(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+
+	if _, err := rd.Seek(offset, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read segment %s: %w", seg.ID, err)
+	}
+
+	return io.ReadAll(rd)
+}
+
+func (r *Repository) segmentObject(ctx context.Context, seg *Segment) (object.Reader, error) {
+	m, err := r.loadManifest(ctx, seg.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	if m.RootEntry == nil {
+		return nil, fmt.Errorf("segment %s has no data", seg.ID)
+	}
+
+	rd, err := r.rep.OpenObject(ctx, m.RootEntry.ObjectID)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %s: %w", seg.ID, err)
+	}
+
+	return rd, nil
+}

@@ -1,0 +1,541 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"lifeboat/internal/binlog"
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// binlogLabel records the binlog range an incremental or differential holds.
+const binlogLabel = "binlog"
+
+// BinlogRange is what an incremental or differential snapshot records.
+type BinlogRange struct {
+	Epoch    string `json:"epoch"`
+	FromFile string `json:"from_file"`
+	FromPos  uint32 `json:"from_pos"`
+	ToFile   string `json:"to_file"`
+	ToPos    uint32 `json:"to_pos"`
+	Segments int    `json:"segments"`
+	Bytes    int64  `json:"bytes"`
+	// At is when the server stood at To: the archive holds everything
+	// committed before it.
+	At time.Time `json:"at"`
+}
+
+// Archiver returns the binlog archiver of this source.
+func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) *binlog.Archiver {
+	name, my := s.cfg.Name, s.cfg.MySQL
+
+	return &binlog.Archiver{
+		Server: binlog.Server{
+			Source:         name,
+			DB:             func(ctx context.Context) (*sql.DB, error) { return connect(ctx, name, my, s.getenv) },
+			Syncer:         s.syncerConfig,
+			Explain:        func(err error) error { return explain(name, my, err) },
+			ServerID:       my.Binlog.ServerID,
+			SegmentSeconds: my.Binlog.SegmentSeconds,
+			SegmentBytes:   my.Binlog.SegmentBytes,
+		},
+		Repo: r,
+		Log:  log,
+		Full: func(ctx context.Context, reason string) (*repo.Snapshot, binlog.Coord, time.Time, error) {
+			if log != nil {
+				log.Warn("taking a full backup", "source", name, "reason", reason)
+			}
+
+			snap, err := s.backup(ctx, r, nil, repo.RoleBackup, source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}, nil)
+			if err != nil {
+				return nil, binlog.Coord{}, time.Time{}, err
+			}
+
+			f, ok := fullOf(snap)
+			if !ok {
+				return nil, binlog.Coord{}, time.Time{}, fmt.Errorf("source %s: the full backup recorded no binlog position: is the binlog on?", name)
+			}
+
+			return snap, f.Coord, f.At, nil
+		},
+		Fulls: func(ctx context.Context) ([]binlog.Full, error) { return s.fulls(ctx, r) },
+	}
+}
+
+func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
+	my := s.cfg.MySQL
+	pw, _ := password(s.cfg.Name, my, s.getenv)
+
+	cfg := replication.BinlogSyncerConfig{User: my.User, Password: pw, Host: my.Host, Port: uint16(my.Port)}
+	if my.Socket != "" {
+		cfg.Host, cfg.Port = my.Socket, 0
+	}
+
+	if my.TLS {
+		tc := &tls.Config{ServerName: my.Host, MinVersion: tls.VersionTLS12}
+
+		if pem, err := os.ReadFile(my.TLSCA); err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			tc.RootCAs = pool
+		}
+
+		cfg.TLSConfig = tc
+	}
+
+	return cfg
+}
+
+// fullOf reads a full backup's binlog coordinates.
+func fullOf(snap *repo.Snapshot) (binlog.Full, bool) {
+	if snap.Role != repo.RoleBackup || snap.Type != repo.TypeFull {
+		return binlog.Full{}, false
+	}
+
+	m, err := LoadMeta(snap)
+	if err != nil || m.BinlogFile == "" {
+		return binlog.Full{}, false
+	}
+
+	at, err := time.Parse(time.RFC3339Nano, m.ConsistentAt)
+	if err != nil {
+		at = snap.Time
+	}
+
+	return binlog.Full{Snap: snap, Coord: binlog.Coord{File: m.BinlogFile, Pos: uint32(m.BinlogPos)}, At: at, GTID: m.GTID}, true
+}
+
+func (s *Source) fulls(ctx context.Context, r *repo.Repository) ([]binlog.Full, error) {
+	snaps, err := r.Snapshots(ctx, s.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []binlog.Full
+
+	for _, snap := range snaps {
+		if f, ok := fullOf(snap); ok {
+			out = append(out, f)
+		}
+	}
+
+	return out, nil
+}
+
+// backupBinlog takes an incremental (binlog since the previous backup) or a
+// differential (since the last full) over the replication protocol.
+func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ string, base *repo.Snapshot, opt source.BackupOptions) (*repo.Snapshot, error) {
+	name := s.cfg.Name
+	a := s.Archiver(r, opt.Log, opt.Version)
+	a.By = typ
+
+	arch, err := binlog.Load(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+
+	var from binlog.Coord
+
+	if f, ok := fullOf(base); ok {
+		from = f.Coord
+		from.Epoch = arch.EpochFor(f.At)
+	} else {
+		var br BinlogRange
+		if err := json.Unmarshal([]byte(base.Extra[binlogLabel]), &br); err != nil {
+			return nil, fmt.Errorf("source %s: snapshot %s records no binlog position to continue from: take a full backup", name, base.ID)
+		}
+
+		from = binlog.Coord{Epoch: br.Epoch, File: br.ToFile, Pos: br.ToPos}
+	}
+
+	start := from
+	end, at, err := a.CatchUp(ctx, from)
+
+	var ge *binlog.GapError
+	if errors.As(err, &ge) {
+		if opt.Log != nil {
+			opt.Log.Error("the binlog since the previous backup is gone from the server: recording the gap and taking a full backup instead", "source", name, "reason", ge.Reason)
+		}
+
+		if err := a.RecordGap(ctx, from, ge.Reason); err != nil {
+			return nil, err
+		}
+
+		return r.Find(ctx, name, "latest")
+	}
+
+	if err != nil {
+		return nil, err
+	}
+
+	arch, err = binlog.Load(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+
+	br := BinlogRange{Epoch: start.Epoch, FromFile: start.File, FromPos: start.Pos, ToFile: end.File, ToPos: end.Pos, At: at.UTC()}
+
+	var ids []string
+
+	for _, seg := range arch.Segments {
+		if seg.Epoch == start.Epoch && seg.By == typ && !seg.Stored.Before(time.Now().Add(-24*time.Hour)) &&
+			!(binlog.Coord{File: seg.File, Pos: seg.End}).Before(start) && (binlog.Coord{File: seg.File, Pos: seg.Start}).Before(end) {
+			ids = append(ids, seg.ID)
+			br.Segments++
+			br.Bytes += seg.BinlogBytes
+		}
+	}
+
+	label, _ := json.Marshal(br)
+	doc, _ := json.MarshalIndent(map[string]any{"range": br, "segments": ids}, "", "  ")
+
+	return r.BackupStreams(ctx, repo.StreamSpec{
+		Source: name, Kind: config.KindMySQL, Type: typ, Version: opt.Version, Base: base.ID,
+		Paths: []string{fmt.Sprintf("binlog:%s:%d-%s:%d", start.File, start.Pos, end.File, end.Pos)},
+		Extra: map[string]string{binlogLabel: string(label)},
+	}, []repo.Stream{{Path: "binlog.json", Open: func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(string(doc))), nil
+	}}})
+}
+
+// PITROptions choose a point-in-time recovery.
+type PITROptions struct {
+	RestoreOptions
+	Target binlog.Target
+	DryRun bool
+	Out    io.Writer
+	Log    *slog.Logger
+}
+
+// PITRReport says what a point-in-time recovery did.
+type PITRReport struct {
+	Plan    *binlog.Plan
+	Restore *RestoreReport
+	Replay  *binlog.Result
+}
+
+// RestoreToPoint restores the newest full before the target and replays the
+// archived binlog up to it, into the original or another database name.
+func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PITROptions) (*PITRReport, error) {
+	name := s.cfg.Name
+
+	if opt.Tables != nil {
+		return nil, fmt.Errorf("--tables cannot be combined with a point in time: restore the whole database to the point, then copy the tables you need")
+	}
+
+	arch, err := s.loadArchive(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+
+	fulls, err := s.fulls(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+
+	plan, err := arch.Plan(fulls, opt.Target, time.Now())
+	if err != nil {
+		return nil, err
+	}
+
+	meta, err := LoadMeta(plan.Full.Snap)
+	if err != nil {
+		return nil, err
+	}
+
+	dbs := make([]string, len(meta.Databases))
+	for i, d := range meta.Databases {
+		dbs[i] = d.Name
+	}
+
+	rep := &PITRReport{Plan: plan}
+	out := opt.Out
+	if out == nil {
+		out = io.Discard
+	}
+
+	if opt.DryRun {
+		fmt.Fprintf(out, "point-in-time recovery of %s to %s\n%s", name, opt.Target, plan.Summary())
+
+		res, err := arch.Replay(ctx, r, plan, dbs, nil, io.Discard)
+		if err != nil {
+			return nil, err
+		}
+
+		rep.Replay = res
+		fmt.Fprint(out, describeReplay(res, plan))
+
+		return rep, nil
+	}
+
+	if opt.Database != "" && len(dbs) != 1 {
+		return nil, fmt.Errorf("the backup holds %d databases; --target-database renames only a one-database backup", len(dbs))
+	}
+
+	binlogTool, client, err := clientTools()
+	if err != nil {
+		return nil, err
+	}
+
+	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.RestoreOptions); err != nil {
+		return rep, err
+	}
+
+	var rename map[string]string
+	if opt.Database != "" && opt.Database != dbs[0] {
+		rename = map[string]string{dbs[0]: opt.Database}
+	}
+
+	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client)
+	rep.Replay = res
+
+	if err != nil {
+		return rep, err
+	}
+
+	fmt.Fprint(out, describeReplay(res, plan))
+
+	return rep, nil
+}
+
+func describeReplay(res *binlog.Result, plan *binlog.Plan) string {
+	reached := plan.Full.At
+	if !res.Reached.IsZero() {
+		reached = res.Reached
+	}
+
+	s := fmt.Sprintf("replays %d transactions (%d skipped), %d events; the last transaction replayed committed at %s", res.Transactions, res.Skipped, res.Events, reached.UTC().Format(time.RFC3339Nano))
+	if res.LastGTID != "" {
+		s += " (GTID " + res.LastGTID + ")"
+	}
+
+	if !plan.Target.Time.IsZero() {
+		s += "; the data is as of " + plan.Target.Time.UTC().Format(time.RFC3339Nano)
+	}
+
+	return s + "\n"
+}
+
+// clientTools finds mariadb-binlog and the mariadb client (or MySQL's).
+func clientTools() (string, string, error) {
+	find := func(names ...string) string {
+		for _, n := range names {
+			if p, err := exec.LookPath(n); err == nil {
+				return p
+			}
+		}
+
+		return ""
+	}
+
+	bl, cl := find("mariadb-binlog", "mysqlbinlog"), find("mariadb", "mysql")
+	if bl == "" || cl == "" {
+		return "", "", errors.New("point-in-time recovery replays the binlog with mariadb-binlog and the mariadb client: install them (Debian: apt-get install mariadb-client)")
+	}
+
+	return bl, cl, nil
+}
+
+// replay pipes the filtered binlog through mariadb-binlog into the client,
+// all in one client session so temporary tables live across files.
+func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, binlogTool, client string) (*binlog.Result, error) {
+	var rewrite []string
+	for from, to := range rename {
+		rewrite = append(rewrite, "--rewrite-db="+from+"->"+to)
+	}
+
+	defaults, cleanup, err := s.defaultsFile()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	decode := exec.CommandContext(ctx, binlogTool, append(append([]string{"--no-defaults"}, rewrite...), "-")...)
+	apply := exec.CommandContext(ctx, client, "--defaults-extra-file="+defaults, "--binary-mode", "--batch", "--max-allowed-packet=1G")
+
+	var decodeErr, applyErr strings.Builder
+	decode.Stderr, apply.Stderr = &decodeErr, &applyErr
+
+	in, err := decode.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+
+	sqlOut, err := decode.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+
+	applyIn, err := apply.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+
+	if err := decode.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", binlogTool, err)
+	}
+
+	if err := apply.Start(); err != nil {
+		cancel()
+		decode.Wait() //nolint:errcheck
+		return nil, fmt.Errorf("start %s: %w", client, err)
+	}
+
+	var (
+		res     *binlog.Result
+		feedErr error
+		fed     = make(chan struct{})
+	)
+
+	go func() {
+		defer close(fed)
+
+		res, feedErr = arch.Replay(ctx, r, plan, dbs, rename, in)
+		in.Close()
+
+		if feedErr != nil {
+			cancel()
+		}
+	}()
+
+	// Every read of the decoder's output ends before Wait closes it.
+	cleanErr := binlog.CleanSQL(sqlOut, applyIn)
+	applyIn.Close()
+
+	if cleanErr != nil {
+		cancel()
+	}
+
+	<-fed
+
+	decodeWait := decode.Wait()
+	applyWait := apply.Wait()
+
+	switch {
+	case applyWait != nil:
+		return res, fmt.Errorf("source %s: replaying the binlog failed after the full backup was restored (the database holds the full plus part of the binlog; restore again once the cause is fixed): %s", s.cfg.Name, strings.TrimSpace(applyErr.String()))
+	case feedErr != nil:
+		return res, fmt.Errorf("source %s: read the binlog archive: %w", s.cfg.Name, feedErr)
+	case decodeWait != nil:
+		return res, fmt.Errorf("source %s: %s failed: %v: %s", s.cfg.Name, filepath.Base(binlogTool), decodeWait, strings.TrimSpace(decodeErr.String()))
+	case cleanErr != nil:
+		return res, cleanErr
+	}
+
+	return res, nil
+}
+
+// defaultsFile writes the client's connection settings, password included,
+// to a private file, so the password is never on a command line.
+func (s *Source) defaultsFile() (string, func(), error) {
+	my := s.cfg.MySQL
+
+	pw, err := password(s.cfg.Name, my, s.getenv)
+	if err != nil {
+		return "", nil, err
+	}
+
+	dir, err := os.MkdirTemp("", "lifeboat-client-")
+	if err != nil {
+		return "", nil, err
+	}
+
+	cleanup := func() { os.RemoveAll(dir) }
+
+	var b strings.Builder
+
+	b.WriteString("[client]\n")
+	fmt.Fprintf(&b, "user=%s\n", my.User)
+
+	if pw != "" {
+		fmt.Fprintf(&b, "password=%s\n", pw)
+	}
+
+	if my.Socket != "" {
+		fmt.Fprintf(&b, "socket=%s\nprotocol=socket\n", my.Socket)
+	} else {
+		fmt.Fprintf(&b, "host=%s\nport=%s\nprotocol=tcp\n", my.Host, strconv.Itoa(my.Port))
+	}
+
+	if my.TLS {
+		b.WriteString("ssl=1\n")
+
+		if my.TLSCA != "" {
+			fmt.Fprintf(&b, "ssl-ca=%s\nssl-verify-server-cert=1\n", my.TLSCA)
+		}
+	}
+
+	f := filepath.Join(dir, "client.cnf")
+	if err := os.WriteFile(f, []byte(b.String()), 0o600); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+
+	return f, cleanup, nil
+}
+
+// Restorable is the newest instant this source can be recovered to: the end
+// of the unbroken binlog chain from its newest full backup.
+func (s *Source) Restorable(ctx context.Context, r *repo.Repository) (time.Time, error) {
+	fulls, err := s.fulls(ctx, r)
+	if err != nil || len(fulls) == 0 {
+		return time.Time{}, err
+	}
+
+	arch, err := s.loadArchive(ctx, r)
+	if err != nil {
+		return time.Time{}, err
+	}
+
+	plan, err := arch.Plan(fulls, binlog.Target{}, time.Now())
+	if err != nil {
+		return time.Time{}, err
+	}
+
+	return plan.Covered, nil
+}
+
+// loadArchive reads the binlog archive with the ends of incrementals and
+// differentials as marks of completeness.
+func (s *Source) loadArchive(ctx context.Context, r *repo.Repository) (*binlog.Archive, error) {
+	arch, err := binlog.Load(ctx, r, s.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+
+	snaps, err := r.Snapshots(ctx, s.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+
+	for _, snap := range snaps {
+		var br BinlogRange
+		if snap.Type == repo.TypeFull || snap.Role != repo.RoleBackup || json.Unmarshal([]byte(snap.Extra[binlogLabel]), &br) != nil {
+			continue
+		}
+
+		arch.Marks = append(arch.Marks, binlog.Mark{Coord: binlog.Coord{Epoch: br.Epoch, File: br.ToFile, Pos: br.ToPos}, At: br.At})
+	}
+
+	return arch, nil
+}
