@@ -79,14 +79,14 @@ func (a *Archive) Plan(fulls []Full, t Target, now time.Time) (*Plan, error) {
 	}
 
 	sort.SliceStable(fulls, func(i, j int) bool { return fulls[i].At.Before(fulls[j].At) })
-	oldest := fulls[0].At.UTC().Format(time.RFC3339)
+	oldest := fulls[0].At.UTC().Format(stamp)
 
 	var cands []Full
 
 	switch {
 	case !t.Time.IsZero():
 		if t.Time.After(now) {
-			return nil, planErr("--to-time %s is in the future (now is %s)", t.Time.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			return nil, planErr("--to-time %s is in the future (now is %s)", t.Time.UTC().Format(stamp), now.UTC().Format(stamp))
 		}
 
 		for _, f := range fulls {
@@ -96,7 +96,7 @@ func (a *Archive) Plan(fulls []Full, t Target, now time.Time) (*Plan, error) {
 		}
 
 		if len(cands) == 0 {
-			return nil, planErr("--to-time %s is before the oldest restorable instant of source %s, %s (its oldest full backup)", t.Time.UTC().Format(time.RFC3339), a.Source, oldest)
+			return nil, planErr("--to-time %s is before the oldest restorable instant of source %s, %s (its oldest full backup)", t.Time.UTC().Format(stamp), a.Source, oldest)
 		}
 	case t.File != "":
 		epoch := a.epochOfPos(t.File, t.Pos)
@@ -183,16 +183,16 @@ func (a *Archive) Plan(fulls []Full, t Target, now time.Time) (*Plan, error) {
 				next := "the next full backup"
 				for _, nf := range fulls {
 					if nf.At.After(g.From) {
-						next = nf.At.UTC().Format(time.RFC3339)
+						next = nf.At.UTC().Format(stamp)
 						break
 					}
 				}
 
-				return nil, planErr("--to-time %s falls in a recorded gap in the binlog archive of source %s (%s): restorable instants are up to %s and from %s", t.Time.UTC().Format(time.RFC3339), a.Source, g.Reason, g.From.UTC().Format(time.RFC3339), next)
+				return nil, planErr("--to-time %s falls in a recorded gap in the binlog archive of source %s (%s): restorable instants are up to %s and from %s", t.Time.UTC().Format(stamp), a.Source, g.Reason, g.From.UTC().Format(stamp), next)
 			}
 		}
 
-		return nil, planErr("--to-time %s is after the newest restorable instant of source %s, %s: the archive holds nothing newer (is `lifeboat binlog stream %s` running?)", t.Time.UTC().Format(time.RFC3339), a.Source, last.UTC().Format(time.RFC3339Nano), a.Source)
+		return nil, planErr("--to-time %s is after the newest restorable instant of source %s, %s: the archive holds nothing newer (is `lifeboat binlog stream %s` running?)", t.Time.UTC().Format(stamp), a.Source, last.UTC().Format(time.RFC3339Nano), a.Source)
 	}
 
 	return nil, planErr("%s is beyond the binlog archive of source %s, which ends at %s", t, a.Source, end)
@@ -301,6 +301,9 @@ func (a *Archive) Replay(ctx context.Context, r *repo.Repository, p *Plan, dbs [
 }
 
 var errStop = errors.New("target reached")
+
+// stamp prints instants in messages to the millisecond.
+const stamp = "2006-01-02T15:04:05.000Z07:00"
 
 type filter struct {
 	t        Target

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -51,6 +52,7 @@ type Archiver struct {
 	covered    time.Time
 	lastState  time.Time
 	stateEpoch string
+	stateAt    Coord
 	Stored     func(*Segment) // called after each segment is durable
 }
 
@@ -251,7 +253,7 @@ type pending struct {
 
 // fetch reads the binlog from c and archives it in segments until ctx ends,
 // until is reached (when set), or the connection fails.
-func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb bool) error {
+func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb bool) (err error) {
 	cfg := a.Syncer()
 	cfg.ServerID = a.ServerID
 	cfg.RawModeEnabled = true
@@ -284,15 +286,24 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 		caughtAt time.Time
 	)
 
+	// Segments are stored by their own goroutine, so receiving never waits
+	// for the repository and each event's arrival time is when it came.
+	w := a.startWriter(ctx, c.Epoch)
+
+	defer func() {
+		if werr := w.stop(); werr != nil && err == nil {
+			err = werr
+		}
+	}()
+
 	flush := func() error {
+		if err := w.failed(); err != nil {
+			return err
+		}
+
 		if seg.events == 0 {
 			seg.next = ""
 			return nil
-		}
-
-		s, err := a.store(ctx, c.Epoch, seg)
-		if err != nil {
-			return err
 		}
 
 		cov := time.UnixMilli(seg.aLast)
@@ -300,13 +311,8 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 			cov = caughtAt
 		}
 
-		a.advance(ctx, c.Epoch, cov, Coord{File: s.File, Pos: s.End})
-
-		if a.Stored != nil {
-			a.Stored(s)
-		}
-
-		seg = &pending{}
+		w.jobs <- writeJob{seg: seg, covered: cov, at: Coord{File: seg.file, Pos: seg.end}}
+		seg, caughtAt = &pending{}, time.Time{}
 
 		return nil
 	}
@@ -353,7 +359,7 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 			// The server has nothing newer: the archive is caught up once
 			// what is pending is stored.
 			if seg.events == 0 {
-				a.advance(ctx, c.Epoch, arrived, c)
+				w.jobs <- writeJob{covered: arrived, at: c}
 			} else {
 				caughtAt = arrived
 			}
@@ -383,7 +389,9 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 					return err
 				}
 
-				a.closeFile(ctx, c, name)
+				// Say where the file ended, in case its last segment
+				// was stored before the server moved on.
+				w.jobs <- writeJob{seg: &pending{file: c.File, start: c.Pos, end: c.Pos, next: name}}
 				c.File, c.Pos = name, pos
 
 				continue
@@ -435,23 +443,69 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 	}
 }
 
-// closeFile records that file ended when it ended between segments (the
-// last segment was stored before the server moved on).
-func (a *Archiver) closeFile(ctx context.Context, c Coord, next string) {
-	arch, err := Load(ctx, a.Repo, a.Source)
-	if err != nil {
-		return
-	}
+type writeJob struct {
+	seg     *pending
+	covered time.Time
+	at      Coord
+}
 
-	if arch.closes(c) != nil {
-		return
-	}
+type segmentWriter struct {
+	jobs chan writeJob
+	done chan struct{}
+	mu   sync.Mutex
+	err  error
+}
 
-	// An empty segment that only says where the file ended.
-	seg := &pending{file: c.File, start: c.Pos, end: c.Pos, next: next}
-	if _, err := a.store(ctx, c.Epoch, seg); err != nil {
-		a.log().Warn("record end of binlog file", "source", a.Source, "file", c.File, "err", err)
-	}
+func (w *segmentWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	return w.err
+}
+
+// stop waits until every queued segment is stored.
+func (w *segmentWriter) stop() error {
+	close(w.jobs)
+	<-w.done
+
+	return w.failed()
+}
+
+func (a *Archiver) startWriter(ctx context.Context, epoch string) *segmentWriter {
+	w := &segmentWriter{jobs: make(chan writeJob, 64), done: make(chan struct{})}
+	// What was received is stored even when the stream is being stopped.
+	wctx := context.WithoutCancel(ctx)
+
+	go func() {
+		defer close(w.done)
+
+		for j := range w.jobs {
+			if w.failed() != nil {
+				continue // never store past a failed segment: that would leave a hole
+			}
+
+			if j.seg != nil {
+				s, err := a.store(wctx, epoch, j.seg)
+				if err != nil {
+					w.mu.Lock()
+					w.err = err
+					w.mu.Unlock()
+
+					continue
+				}
+
+				if a.Stored != nil && s.Events > 0 {
+					a.Stored(s)
+				}
+			}
+
+			if !j.covered.IsZero() {
+				a.advance(wctx, epoch, j.covered, j.at)
+			}
+		}
+	}()
+
+	return w
 }
 
 func (a *Archiver) add(seg *pending, c *Coord, e event, fde []byte, checksum bool, arrived time.Time) error {
@@ -540,11 +594,18 @@ func (a *Archiver) advance(ctx context.Context, epoch string, t time.Time, c Coo
 
 	a.covered = t
 
-	if time.Since(a.lastState) < time.Second && a.stateEpoch == epoch {
+	// Once a second while data flows; when the server is idle, every ten
+	// seconds is enough and spares the repository a record per heartbeat.
+	every := time.Second
+	if c == a.stateAt {
+		every = 10 * time.Second
+	}
+
+	if time.Since(a.lastState) < every && a.stateEpoch == epoch {
 		return
 	}
 
-	a.lastState, a.stateEpoch = time.Now(), epoch
+	a.lastState, a.stateEpoch, a.stateAt = time.Now(), epoch, c
 
 	err := a.Repo.PutState(ctx, a.Source, stateKind, map[string]string{
 		"covered": t.UTC().Format(time.RFC3339Nano), "epoch": epoch,

@@ -384,6 +384,9 @@ func (m *MariaDB) stopServer() error {
 	return fmt.Errorf("mariadbd did not exit within %v of SIGTERM and was killed", stopTimeout)
 }
 
+// BinlogDir is where the server writes its binary log files.
+func (m *MariaDB) BinlogDir() string { return filepath.Join(m.dir, "binlog") }
+
 // Restart stops the server cleanly and starts it again on the same data, as
 // an upgrade or reboot would. The socket stays; the TCP port may change.
 func (m *MariaDB) Restart(ctx context.Context) error {

@@ -222,14 +222,8 @@ func Workload(ctx context.Context, db *sql.DB, name string, workers int, sc Scal
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 
 			for ctx.Err() == nil {
-				var err error
-				if rng.IntN(3) == 0 {
-					err = cancelOne(ctx, db, name, rng, st)
-				} else {
-					err = bookOne(ctx, db, name, rng, sc, st)
-				}
-
-				if err != nil && ctx.Err() == nil && !retryable(err) {
+				err := Step(ctx, db, name, rng, sc, st)
+				if err != nil && ctx.Err() == nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -245,6 +239,24 @@ func Workload(ctx context.Context, db *sql.DB, name string, workers int, sc Scal
 	wg.Wait()
 
 	return st, first
+}
+
+// Step runs one transaction of the workload: a booking (or a waitlist entry
+// when the slot is taken) or, one time in three, a cancellation. Deadlocks and
+// lock waits are not errors: the transaction rolled back whole.
+func Step(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, sc Scale, st *Stats) error {
+	var err error
+	if rng.IntN(3) == 0 {
+		err = cancelOne(ctx, db, name, rng, st)
+	} else {
+		err = bookOne(ctx, db, name, rng, sc, st)
+	}
+
+	if retryable(err) {
+		return nil
+	}
+
+	return err
 }
 
 func retryable(err error) bool {

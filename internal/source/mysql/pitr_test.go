@@ -1,0 +1,691 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lifeboat/examples/sml-library/smlgen"
+	"lifeboat/internal/binlog"
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+	"lifeboat/internal/testenv"
+)
+
+// pitrSource is a source on srv's socket (which survives restarts) with
+// short segments so tests wait little.
+func pitrSource(srv *testenv.MariaDB, dbs ...string) *Source {
+	return New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: srv.Socket, User: "root", Databases: dbs, Workers: 3, Host: "127.0.0.1", Port: srv.Port,
+		Binlog: config.Binlog{ServerID: 4242, SegmentSeconds: 1, SegmentBytes: 64 << 20},
+	}}, func(string) string { return "" })
+}
+
+// logBuffer collects a test's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.b.String()
+}
+
+// streamer runs the binlog streamer until the returned stop is called.
+func streamer(t *testing.T, s *Source, r *repo.Repository, log *logBuffer) (stop func()) {
+	t.Helper()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+
+	a := s.Archiver(r, slog.New(slog.NewTextHandler(log, nil)), "test")
+
+	go func() { done <- a.Stream(ctx) }()
+
+	var once sync.Once
+
+	stop = func() {
+		once.Do(func() {
+			cancel()
+
+			if err := <-done; err != nil {
+				t.Errorf("streamer: %v", err)
+			}
+		})
+	}
+
+	t.Cleanup(stop)
+
+	return stop
+}
+
+// waitRestorable waits until the source can be recovered to t.
+func waitRestorable(t *testing.T, s *Source, r *repo.Repository, at time.Time) {
+	t.Helper()
+
+	deadline := time.Now().Add(30 * time.Second)
+
+	for {
+		got, err := s.Restorable(context.Background(), r)
+		if err == nil && !got.Before(at) {
+			return
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("the archive did not reach %s within 30s: newest restorable %s, %v", at.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano), err)
+		}
+
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tableSums is every table's CHECKSUM TABLE of database name.
+func tableSums(t *testing.T, db *sql.DB, name string) map[string]string {
+	t.Helper()
+
+	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var tables []string
+
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+
+	rows.Close()
+
+	out := map[string]string{}
+
+	for _, tbl := range tables {
+		var n, sum sql.NullString
+		if err := db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", name, tbl)).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+
+		var count int64
+		db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM `%s`.`%s`", name, tbl)).Scan(&count)
+		out[tbl] = fmt.Sprintf("%d rows, checksum %s", count, sum.String)
+	}
+
+	return out
+}
+
+func sameSums(want, got map[string]string) string {
+	var diffs []string
+
+	for k, v := range want {
+		if got[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s: want %s, got %s", k, v, got[k]))
+		}
+	}
+
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected table (%s)", k, v))
+		}
+	}
+
+	sort.Strings(diffs)
+
+	return strings.Join(diffs, "; ")
+}
+
+// gatedWorkload runs the booking workload with workers connections; holding
+// gate stops it between transactions, so an instant can be recorded exactly.
+// Each worker pauses pause between transactions.
+func gatedWorkload(ctx context.Context, db *sql.DB, name string, workers int, pause time.Duration, gate *sync.RWMutex) (wait func() error) {
+	sc := smlgen.ScaleFor(2000)
+	st := &smlgen.Stats{}
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+
+		go func(w int) {
+			defer wg.Done()
+
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+
+			for ctx.Err() == nil {
+				gate.RLock()
+				err := smlgen.Step(ctx, db, name, rng, sc, st)
+				gate.RUnlock()
+				time.Sleep(pause)
+
+				if err != nil && ctx.Err() == nil {
+					mu.Lock()
+					first = errors.Join(first, err)
+					mu.Unlock()
+
+					return
+				}
+			}
+		}(w)
+	}
+
+	return func() error { wg.Wait(); return first }
+}
+
+func smlDatabase(t *testing.T, srv *testenv.MariaDB, name string) *sql.DB {
+	t.Helper()
+
+	srv.Exec(t, "CREATE DATABASE "+name)
+	db := srv.DB(t, name)
+
+	if err := smlgen.CreateSchema(context.Background(), db, name); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := smlgen.Generate(context.Background(), db, name, smlgen.ScaleFor(2000)); err != nil {
+		t.Fatal(err)
+	}
+
+	return db
+}
+
+type instant struct {
+	at   time.Time
+	sums map[string]string
+}
+
+// record pauses the workload, waits until the last commit has surely reached
+// the streamer, and notes the time and every table's checksum.
+func record(t *testing.T, db *sql.DB, name string, gate *sync.RWMutex) instant {
+	gate.Lock()
+	defer gate.Unlock()
+
+	time.Sleep(20 * time.Millisecond)
+	at := time.Now()
+
+	return instant{at: at, sums: tableSums(t, db, name)}
+}
+
+// TestPITRToRecordedInstants streams the binlog while the booking workload
+// runs (with a rotation in the middle), recording every half second the time
+// and every table's checksum; recovery to 20 random recorded instants gives
+// exactly those checksums.
+func TestPITRToRecordedInstants(t *testing.T) {
+	ctx := context.Background()
+	const name = "sml_pitr"
+
+	db := smlDatabase(t, server, name)
+	s := pitrSource(server, name)
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &logBuffer{}
+	stop := streamer(t, s, r, logs)
+
+	var gate sync.RWMutex
+
+	wctx, cancel := context.WithCancel(ctx)
+	wait := gatedWorkload(wctx, server.DB(t, name), name, 3, 5*time.Millisecond, &gate)
+
+	var instants []instant
+
+	for i := 0; i < 24; i++ {
+		time.Sleep(500 * time.Millisecond)
+		instants = append(instants, record(t, db, name, &gate))
+
+		if i == 10 {
+			server.Exec(t, "FLUSH BINARY LOGS")
+		}
+	}
+
+	cancel()
+
+	if err := wait(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+
+	waitRestorable(t, s, r, instants[len(instants)-1].at)
+	stop()
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	picks := rng.Perm(len(instants))[:20]
+	sort.Ints(picks)
+
+	for _, i := range picks {
+		in := instants[i]
+		target := fmt.Sprintf("pitr_%d", i)
+
+		rep, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: in.at}})
+		if err != nil {
+			t.Fatalf("recover to instant %d (%s): %v", i, in.at.Format(time.RFC3339Nano), err)
+		}
+
+		if d := sameSums(in.sums, tableSums(t, db, target)); d != "" {
+			t.Errorf("instant %d (%s, %d transactions replayed): %s", i, in.at.Format(time.RFC3339Nano), rep.Replay.Transactions, d)
+		}
+
+		server.Exec(t, "DROP DATABASE "+target)
+	}
+
+	if strings.Contains(logs.String(), "GAP") {
+		t.Errorf("the streamer reported a gap:\n%s", logs)
+	}
+}
+
+// TestPITRAroundDropTable drops the bookings table in the middle of the
+// workload (the application then recreates it and goes on booking); recovery
+// to just before the drop, by time and by position, gives back every booking
+// committed before it, and skipping the drop's GTID gives back every booking
+// from before and after it.
+func TestPITRAroundDropTable(t *testing.T) {
+	ctx := context.Background()
+	const name = "sml_drop"
+
+	db := smlDatabase(t, server, name)
+	s := pitrSource(server, name)
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := streamer(t, s, r, &logBuffer{})
+
+	var gate sync.RWMutex
+
+	wctx, cancel := context.WithCancel(ctx)
+	wait := gatedWorkload(wctx, server.DB(t, name), name, 2, 5*time.Millisecond, &gate)
+
+	time.Sleep(2 * time.Second)
+
+	// The drop, in a quiet moment so its position and time are exact.
+	gate.Lock()
+	cancel()
+	gate.Unlock()
+
+	if err := wait(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+
+	var create, tbl string
+	if err := db.QueryRow("SHOW CREATE TABLE bookings").Scan(&tbl, &create); err != nil {
+		t.Fatal(err)
+	}
+
+	before := ids(t, db, name)
+	time.Sleep(20 * time.Millisecond)
+	beforeAt := time.Now()
+	pos := masterPos(t, db)
+
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := conn.ExecContext(ctx, "DROP TABLE bookings"); err != nil {
+		t.Fatal(err)
+	}
+
+	var dropGTID string
+	conn.QueryRowContext(ctx, "SELECT @@SESSION.last_gtid").Scan(&dropGTID)
+	conn.Close()
+
+	// The application notices, recreates the table and goes on taking
+	// bookings (for next year's slots).
+	if _, err := db.Exec(strings.Replace(create, "CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	var maxID int64
+	for _, b := range before {
+		var id int64
+		fmt.Sscanf(b, "%d:", &id)
+		maxID = max(maxID, id)
+	}
+
+	for i := int64(1); i <= 40; i++ {
+		if _, err := db.Exec("INSERT INTO bookings (id, user_id, room_id, slot_date, slot_hour, notes) VALUES (?, ?, ?, ?, 9, 'after the drop')",
+			maxID+i, 1+i%50, 1+i%20, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(i)).Format(time.DateOnly)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	after := ids(t, db, name)
+	if len(after) != 40 || len(before) == 0 {
+		t.Fatalf("bookings: %d before the drop, %d after, want some and 40", len(before), len(after))
+	}
+
+	waitRestorable(t, s, r, time.Now())
+	stop()
+
+	g, err := binlog.ParseGTID(dropGTID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		how    string
+		target binlog.Target
+		want   []string
+	}{
+		{"by time", binlog.Target{Time: beforeAt}, before},
+		{"by position", binlog.Target{File: pos.File, Pos: pos.Pos}, before},
+		{"by GTID", binlog.Target{GTID: &binlog.GTID{Domain: g.Domain, Server: g.Server, Seq: g.Seq - 1}}, before},
+		{"skipping the drop", binlog.Target{Skip: []binlog.GTID{g}}, append(append([]string{}, before...), after...)},
+	} {
+		target := "drop_" + strings.ReplaceAll(c.how, " ", "_")
+
+		if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: c.target}); err != nil {
+			t.Fatalf("recover %s: %v", c.how, err)
+		}
+
+		got := ids(t, db, target)
+		if strings.Join(got, ",") != strings.Join(sortedIDs(c.want), ",") {
+			t.Errorf("recover %s: %d bookings, want %d", c.how, len(got), len(c.want))
+		}
+
+		server.Exec(t, "DROP DATABASE "+target)
+	}
+
+	// The original database was never touched by the recoveries.
+	if got := ids(t, db, name); strings.Join(got, ",") != strings.Join(after, ",") {
+		t.Errorf("the live database changed: %d bookings, want %d", len(got), len(after))
+	}
+}
+
+func ids(t *testing.T, db *sql.DB, name string) []string {
+	t.Helper()
+
+	rows, err := db.Query(fmt.Sprintf("SELECT CONCAT(id, ':', status) FROM `%s`.bookings ORDER BY id", name))
+	if err != nil {
+		t.Fatalf("bookings of %s: %v", name, err)
+	}
+	defer rows.Close()
+
+	var out []string
+
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, s)
+	}
+
+	return sortedIDs(out)
+}
+
+func sortedIDs(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+
+	return out
+}
+
+func masterPos(t *testing.T, db *sql.DB) binlog.Coord {
+	t.Helper()
+
+	m := &Meta{ServerVersion: "mariadb"}
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	if err := readBinlogPosition(context.Background(), c, m); err != nil {
+		t.Fatal(err)
+	}
+
+	return binlog.Coord{File: m.BinlogFile, Pos: uint32(m.BinlogPos)}
+}
+
+// TestStreamerRidesThroughRestartsAndRotation keeps streaming across a
+// rotation, a clean restart and a crash of the server: no gap is recorded,
+// every archived byte equals the server's own binlog files, and recovery to
+// the end gives the live data.
+func TestStreamerRidesThroughRestartsAndRotation(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartMariaDB(t)
+	srv.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(50), qty INT)")
+
+	s := pitrSource(srv, "shop")
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &logBuffer{}
+	stop := streamer(t, s, r, logs)
+
+	insert := func(n int, what string) {
+		t.Helper()
+
+		db := srv.DB(t, "shop")
+		for i := 0; i < n; i++ {
+			if _, err := db.Exec("INSERT INTO orders (item, qty) VALUES (?, ?)", what, i); err != nil {
+				t.Fatalf("insert %s: %v", what, err)
+			}
+		}
+
+		db.Close()
+	}
+
+	insert(50, "before rotation")
+	srv.Exec(t, "FLUSH BINARY LOGS")
+	insert(50, "after rotation")
+	time.Sleep(1500 * time.Millisecond)
+
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	insert(50, "after restart")
+	time.Sleep(1500 * time.Millisecond)
+
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	insert(50, "after crash")
+
+	waitRestorable(t, s, r, time.Now())
+	stop()
+
+	arch, err := binlog.Load(ctx, r, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(arch.Gaps) > 0 || strings.Contains(logs.String(), "GAP") {
+		t.Fatalf("gaps recorded: %+v\n%s", arch.Gaps, logs)
+	}
+
+	// Each archived range is byte for byte the server's file.
+	files := map[string]bool{}
+
+	for _, seg := range arch.Segments {
+		if seg.Events == 0 {
+			continue
+		}
+
+		files[seg.File] = true
+
+		disk, err := os.ReadFile(filepath.Join(srv.BinlogDir(), seg.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		rc, err := r.OpenSegment(ctx, seg.Segment)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var got bytes.Buffer
+		_, err = got.ReadFrom(rc)
+		rc.Close()
+
+		if err != nil {
+			t.Fatalf("read segment: %v", err)
+		}
+
+		if int(seg.End) > len(disk) {
+			t.Fatalf("segment %s:%d-%d is beyond the server's file of %d bytes", seg.File, seg.Start, seg.End, len(disk))
+		}
+
+		a, b := got.Bytes()[:seg.BinlogBytes], disk[seg.Start:seg.End]
+		if seg.Start == 4 {
+			// The server sends the format description with the "file in
+			// use" flag cleared; a crashed file still has it set on disk.
+			b = append([]byte(nil), b...)
+			b[21-4] &^= 1
+		}
+
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("segment %s:%d-%d differs from the server's file at offset %d: %x vs %x", seg.File, seg.Start, seg.End, int(seg.Start)+i, a[i:min(i+8, len(a))], b[i:min(i+8, len(b))])
+			}
+		}
+	}
+
+	if len(files) < 4 {
+		t.Errorf("archived %d binlog files, want at least 4 (rotation, restart, crash): %v", len(files), files)
+	}
+
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "shop_end"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	live := srv.DB(t, "")
+	if d := sameSums(tableSums(t, live, "shop"), tableSums(t, live, "shop_end")); d != "" {
+		t.Errorf("recovered to the end: %s", d)
+	}
+}
+
+// TestPurgedBinlogStartsNewChain stops the streamer, purges the binlog it
+// needs, and starts it again: it records the gap, says so, takes a full
+// backup and goes on; instants in the gap are refused with a message naming
+// what can be restored, and instants after it recover.
+func TestPurgedBinlogStartsNewChain(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartMariaDB(t)
+	srv.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(50))")
+
+	s := pitrSource(srv, "shop")
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := streamer(t, s, r, &logBuffer{})
+	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('streamed')")
+	waitRestorable(t, s, r, time.Now())
+	stop()
+
+	// While nobody streams: changes, rotations, and a purge of what the
+	// archive needs next.
+	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('lost'); FLUSH BINARY LOGS; INSERT INTO shop.orders (item) VALUES ('lost too'); FLUSH BINARY LOGS")
+
+	inGap := time.Now()
+	cur := masterPos(t, srv.DB(t, ""))
+	srv.Exec(t, "PURGE BINARY LOGS TO '"+cur.File+"'")
+	time.Sleep(1100 * time.Millisecond)
+
+	logs := &logBuffer{}
+	stop = streamer(t, s, r, logs)
+
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		snaps, _ := r.Snapshots(ctx, "db")
+		if countType(snaps, repo.TypeFull) == 2 {
+			break
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("no full backup after the gap:\n%s", logs)
+		}
+	}
+
+	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('new chain')")
+	end := time.Now()
+	waitRestorable(t, s, r, end)
+	stop()
+
+	if !strings.Contains(logs.String(), "BINLOG GAP") || !strings.Contains(logs.String(), "no longer has binlog file") {
+		t.Fatalf("the gap was not reported:\n%s", logs)
+	}
+
+	arch, err := binlog.Load(ctx, r, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(arch.Gaps) != 1 {
+		t.Fatalf("%d gaps recorded, want 1", len(arch.Gaps))
+	}
+
+	snaps, _ := r.Snapshots(ctx, "db")
+	if fulls := countType(snaps, repo.TypeFull); fulls != 2 {
+		t.Fatalf("%d full backups, want 2 (the first and the one after the gap)", fulls)
+	}
+
+	_, err = s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "x"}, Target: binlog.Target{Time: inGap}})
+
+	var pe *binlog.PlanError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "falls in a recorded gap") || !strings.Contains(err.Error(), "restorable instants are up to") {
+		t.Fatalf("recovery into the gap: %v", err)
+	}
+
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "after_gap"}, Target: binlog.Target{Time: end}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var items string
+	srv.DB(t, "").QueryRow("SELECT GROUP_CONCAT(item ORDER BY id) FROM after_gap.orders").Scan(&items)
+
+	if items != "streamed,lost,lost too,new chain" {
+		t.Errorf("after the gap: %q", items)
+	}
+}
+
+func countType(snaps []*repo.Snapshot, typ string) int {
+	n := 0
+
+	for _, s := range snaps {
+		if s.Type == typ && s.Role == repo.RoleBackup {
+			n++
+		}
+	}
+
+	return n
+}
