@@ -146,6 +146,12 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 	a := s.Archiver(r, opt.Log, opt.Version)
 	a.By = typ
 
+	// A server without a binlog, or a user without replication rights, is
+	// the first thing to report.
+	if _, err := a.CheckServer(ctx); err != nil {
+		return nil, err
+	}
+
 	arch, err := binlog.Load(ctx, r, name)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -688,4 +689,226 @@ func countType(snaps []*repo.Snapshot, typ string) int {
 	}
 
 	return n
+}
+
+// TestIncrementalAndDifferential takes binlog incrementals and a
+// differential over the replication protocol, without the streamer, and
+// restores each: Lifeboat finds the full and the chain.
+func TestIncrementalAndDifferential(t *testing.T) {
+	ctx := context.Background()
+	server.Exec(t, "CREATE DATABASE shop_inc; CREATE TABLE shop_inc.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(50))")
+
+	s := pitrSource(server, "shop_inc")
+	r := newRepo(t)
+	live := server.DB(t, "")
+
+	full, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		snaps []*repo.Snapshot
+		sums  []map[string]string
+	)
+
+	for i, typ := range []string{repo.TypeIncremental, repo.TypeIncremental, repo.TypeDifferential} {
+		server.Exec(t, fmt.Sprintf("INSERT INTO shop_inc.orders (item) VALUES ('step %d a'), ('step %d b'); UPDATE shop_inc.orders SET item = CONCAT(item, '!') WHERE id = 1", i, i))
+
+		snap, err := s.Backup(ctx, r, source.BackupOptions{Type: typ})
+		if err != nil {
+			t.Fatalf("%s backup: %v", typ, err)
+		}
+
+		if snap.Type != typ || snap.Base == "" {
+			t.Fatalf("%s backup came out as %s (base %q)", typ, snap.Type, snap.Base)
+		}
+
+		snaps = append(snaps, snap)
+		sums = append(sums, tableSums(t, live, "shop_inc"))
+	}
+
+	server.Exec(t, "INSERT INTO shop_inc.orders (item) VALUES ('not backed up')")
+
+	ranges := make([]BinlogRange, len(snaps))
+	for i, snap := range snaps {
+		if err := json.Unmarshal([]byte(snap.Extra[binlogLabel]), &ranges[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fm, _ := LoadMeta(full)
+
+	// The first incremental and the differential start at the full; the
+	// second incremental where the first ended.
+	if ranges[0].FromFile != fm.BinlogFile || uint64(ranges[0].FromPos) != fm.BinlogPos ||
+		ranges[2].FromFile != fm.BinlogFile || uint64(ranges[2].FromPos) != fm.BinlogPos ||
+		ranges[1].FromFile != ranges[0].ToFile || ranges[1].FromPos != ranges[0].ToPos {
+		t.Fatalf("ranges do not chain: full at %s:%d, %+v", fm.BinlogFile, fm.BinlogPos, ranges)
+	}
+
+	for i, br := range ranges {
+		target := fmt.Sprintf("shop_inc_%d", i)
+
+		if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{File: br.ToFile, Pos: br.ToPos}}); err != nil {
+			t.Fatalf("restore %s %d: %v", snaps[i].Type, i, err)
+		}
+
+		if d := sameSums(sums[i], tableSums(t, live, target)); d != "" {
+			t.Errorf("restore of %s %d: %s", snaps[i].Type, i, d)
+		}
+	}
+
+	// The newest restorable instant is when the differential read the
+	// server's position.
+	got, err := s.Restorable(ctx, r)
+	if err != nil || !got.Equal(ranges[2].At) {
+		t.Errorf("restorable %s (%v), want %s", got, err, ranges[2].At)
+	}
+}
+
+// TestPITRRefusals: each input the archive cannot serve gets a message that
+// names the problem and what is possible instead, and changes nothing.
+func TestPITRRefusals(t *testing.T) {
+	ctx := context.Background()
+	server.Exec(t, "CREATE DATABASE shop_bad; CREATE TABLE shop_bad.t (id INT PRIMARY KEY)")
+
+	s := pitrSource(server, "shop_bad")
+	r := newRepo(t)
+
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{Target: binlog.Target{Time: time.Now()}}); err == nil || !strings.Contains(err.Error(), "has no full backup") {
+		t.Errorf("no full: %v", err)
+	}
+
+	full, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fm, _ := LoadMeta(full)
+
+	for _, c := range []struct {
+		target binlog.Target
+		want   []string
+	}{
+		{binlog.Target{Time: time.Now().Add(-24 * time.Hour)}, []string{"before the oldest restorable instant", fm.ConsistentAt[:19]}},
+		{binlog.Target{Time: time.Now().Add(time.Hour)}, []string{"is in the future"}},
+		{binlog.Target{Time: time.Now().Add(-time.Second)}, []string{"before the oldest restorable instant"}},
+		{binlog.Target{File: "mysql-bin.000999", Pos: 4}, []string{"is not in the binlog archive"}},
+		{binlog.Target{GTID: &binlog.GTID{Domain: 0, Server: 1, Seq: 1 << 40}}, []string{"is not in the binlog archive"}},
+	} {
+		_, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "never"}, Target: c.target})
+
+		var pe *binlog.PlanError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: %v, want a plan error", c.target, err)
+			continue
+		}
+
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q lacks %q", c.target, err, w)
+			}
+		}
+	}
+
+	time.Sleep(1100 * time.Millisecond)
+
+	// After the full, with nothing archived since: the archive does not
+	// reach now, and says how far it reaches.
+	_, err = s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "never"}, Target: binlog.Target{Time: time.Now()}})
+	if err == nil || !strings.Contains(err.Error(), "after the newest restorable instant") || !strings.Contains(err.Error(), "binlog stream db") {
+		t.Errorf("beyond the archive: %v", err)
+	}
+
+	var n int
+	server.DB(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'never'").Scan(&n)
+
+	if n != 0 {
+		t.Errorf("a refused recovery created its target database")
+	}
+
+	// The same server id as the server's own is refused before connecting.
+	same := pitrSource(server, "shop_bad")
+	same.cfg.MySQL.Binlog.ServerID = 1
+
+	var ce *binlog.ConfigError
+	if err := same.Archiver(r, nil, "test").Stream(ctx); !errors.As(err, &ce) || !strings.Contains(err.Error(), "server_id 1 is the server's own") {
+		t.Errorf("same server id: %v", err)
+	}
+}
+
+// TestBinlogServerProblems: a server without a binlog, one logging
+// statements, and a user without replication rights.
+func TestBinlogServerProblems(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("binlog off", func(t *testing.T) {
+		srv, err := testenv.StartWith(ctx, "", "--skip-log-bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Stop()
+
+		s := pitrSource(srv)
+		r := newRepo(t)
+
+		var ce *binlog.ConfigError
+
+		err = s.Archiver(r, nil, "test").Stream(ctx)
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "binary log is off") || !strings.Contains(err.Error(), "log_bin = mysql-bin") || !strings.Contains(err.Error(), "binlog_format = ROW") {
+			t.Errorf("stream: %v", err)
+		}
+
+		if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeIncremental}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "log_bin = mysql-bin") {
+			t.Errorf("incremental: %v", err)
+		}
+	})
+
+	t.Run("statement format", func(t *testing.T) {
+		srv, err := testenv.StartWith(ctx, "", "--binlog-format=MIXED")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Stop()
+
+		s := pitrSource(srv)
+		logs := &logBuffer{}
+
+		if _, err := s.Archiver(newRepo(t), slog.New(slog.NewTextHandler(logs, nil)), "test").CheckServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		if !strings.Contains(logs.String(), "binlog_format is not ROW") || !strings.Contains(logs.String(), "SET GLOBAL binlog_format = 'ROW'") {
+			t.Errorf("no warning with the fix: %s", logs)
+		}
+	})
+
+	t.Run("privileges", func(t *testing.T) {
+		server.Exec(t, `CREATE USER IF NOT EXISTS 'lb_reader'@'localhost' IDENTIFIED BY 'pw1';
+			GRANT SELECT, RELOAD, LOCK TABLES ON *.* TO 'lb_reader'@'localhost';
+			CREATE USER IF NOT EXISTS 'lb_monitor'@'localhost' IDENTIFIED BY 'pw2';
+			GRANT SELECT, RELOAD, LOCK TABLES, BINLOG MONITOR ON *.* TO 'lb_monitor'@'localhost'`)
+
+		for _, c := range []struct{ user, pw string }{{"lb_reader", "pw1"}, {"lb_monitor", "pw2"}} {
+			s := pitrSource(server)
+			s.cfg.MySQL.User, s.cfg.MySQL.PasswordEnv = c.user, "PW"
+			s.getenv = func(string) string { return c.pw }
+
+			var ce *binlog.ConfigError
+
+			err := s.Archiver(newRepo(t), nil, "test").Stream(ctx)
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "GRANT REPLICATION SLAVE, REPLICATION CLIENT") {
+				t.Errorf("%s: %v", c.user, err)
+			}
+
+			if strings.Contains(err.Error(), c.pw) {
+				t.Errorf("%s: the error shows the password: %v", c.user, err)
+			}
+		}
+	})
 }
