@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lifeboat/internal/testenv"
 )
 
 // These tests run the real binary: a killed process, a process of another
@@ -559,5 +561,55 @@ func TestProgressOnTerminal(t *testing.T) {
 	out, errs, _ := in.run("backup")
 	if strings.Contains(out+errs, "ETA") || strings.Contains(out+errs, "\r") {
 		t.Fatalf("progress drawn when not at a terminal: %q", out+errs)
+	}
+}
+
+// TestBinlogStreamUntilSIGTERM runs the streamer as its own process, commits
+// while it runs, stops it with SIGTERM (exit 0, every segment stored) and
+// recovers to the instant after the last commit.
+func TestBinlogStreamUntilSIGTERM(t *testing.T) {
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20))")
+
+	in := newInstallation(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n    binlog: {segment_seconds: 1}\n")
+	in.mustRun("init")
+	in.mustRun("backup", "db")
+
+	cmd := in.command("binlog", "stream", "db")
+
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	time.Sleep(time.Second)
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('one'), ('two'); INSERT INTO shop.orders (item) VALUES ('three')")
+	time.Sleep(20 * time.Millisecond)
+	at := time.Now()
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('after')")
+	time.Sleep(2500 * time.Millisecond)
+
+	cmd.Process.Signal(syscall.SIGTERM)
+
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("streamer: %v\n%s%s", err, out.String(), errb.String())
+	}
+
+	if !strings.Contains(out.String(), "every segment received is stored") {
+		t.Fatalf("streamer output: %s%s", out.String(), errb.String())
+	}
+
+	res := in.mustRun("restore", "db", "--to-time", at.Format(time.RFC3339Nano), "--target-database", "shop_then")
+	if !strings.Contains(res, "plus 2 binlog transactions") {
+		t.Fatalf("restore: %s", res)
+	}
+
+	var items string
+	db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(item ORDER BY id) FROM shop_then.orders").Scan(&items)
+
+	if items != "one,two,three" {
+		t.Errorf("recovered %q, want one,two,three", items)
 	}
 }
