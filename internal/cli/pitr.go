@@ -168,9 +168,9 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 		return nil
 	}
 
-	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions\n",
+	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions (replayed in %s)\n",
 		name, strings.Join(rep.Restore.Databases, ", "), target, seconds(time.Since(start)), shortID(rep.Plan.Full.Snap.ID),
-		rep.Restore.Tables, rep.Restore.Rows, rep.Replay.Transactions)
+		rep.Restore.Tables, rep.Restore.Rows, rep.Replay.Transactions, seconds(rep.ReplayTime))
 
 	return nil
 }

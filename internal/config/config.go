@@ -441,7 +441,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {
 	my.Host, my.Port, my.User, my.Workers = "127.0.0.1", 3306, "root", 4
-	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 5, SegmentBytes: 64 << 20}
+	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 64 << 20}
 
 	str := func(k string, dst *string) {
 		if v, ok := m[k]; ok {

@@ -22,7 +22,8 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatalf("uploads: %+v", up)
 	}
 
-	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 {
+	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
+		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 64 << 20}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 
@@ -75,6 +76,30 @@ func TestParseDuration(t *testing.T) {
 	for _, bad := range []string{"", "d", "x1d", "soon", "1w"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestBinlogSettings(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db: {type: mysql}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if b := cfg.Sources["db"].MySQL.Binlog; b.ServerID != 4242 || b.SegmentSeconds != 3 || b.SegmentBytes != 64<<20 {
+		t.Fatalf("defaults: %+v", b)
+	}
+
+	_, err = Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql\n    binlog:\n      server_id: 0\n      segment_seconds: soon\n      segmnt_mb: 1\n"))
+
+	es, ok := err.(Errors)
+	if !ok || len(es) != 3 {
+		t.Fatalf("want 3 errors, got %v", err)
+	}
+
+	for i, want := range []string{"c.yaml:8: sources.db.binlog.segmnt_mb: unknown key", "c.yaml:6: sources.db.binlog.server_id: expected a whole number from 1", "c.yaml:7: sources.db.binlog.segment_seconds"} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("error %d: %q, want prefix %q", i, es[i], want)
 		}
 	}
 }

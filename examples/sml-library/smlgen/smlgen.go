@@ -222,7 +222,7 @@ func Workload(ctx context.Context, db *sql.DB, name string, workers int, sc Scal
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 
 			for ctx.Err() == nil {
-				err := Step(ctx, db, name, rng, sc, st)
+				_, err := Step(ctx, db, name, rng, sc, st)
 				if err != nil && ctx.Err() == nil {
 					mu.Lock()
 					if first == nil {
@@ -242,9 +242,12 @@ func Workload(ctx context.Context, db *sql.DB, name string, workers int, sc Scal
 }
 
 // Step runs one transaction of the workload: a booking (or a waitlist entry
-// when the slot is taken) or, one time in three, a cancellation. Deadlocks and
-// lock waits are not errors: the transaction rolled back whole.
-func Step(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, sc Scale, st *Stats) error {
+// when the slot is taken) or, one time in three, a cancellation, and reports
+// whether it committed anything. Deadlocks and lock waits are not errors: the
+// transaction rolled back whole.
+func Step(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, sc Scale, st *Stats) (bool, error) {
+	before := st.Booked.Load() + st.Cancelled.Load() + st.Waitlisted.Load()
+
 	var err error
 	if rng.IntN(3) == 0 {
 		err = cancelOne(ctx, db, name, rng, st)
@@ -253,10 +256,13 @@ func Step(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, sc Scale
 	}
 
 	if retryable(err) {
-		return nil
+		return false, nil
 	}
 
-	return err
+	// Stats only grow after a commit; another worker's commit can make this
+	// true too, which only matters to callers that time commits, and they
+	// give each worker its own Stats.
+	return st.Booked.Load()+st.Cancelled.Load()+st.Waitlisted.Load() > before, err
 }
 
 func retryable(err error) bool {

@@ -235,6 +235,8 @@ type PITRReport struct {
 	Plan    *binlog.Plan
 	Restore *RestoreReport
 	Replay  *binlog.Result
+	// ReplayTime is how long the binlog replay took (after the full).
+	ReplayTime time.Duration
 }
 
 // RestoreToPoint restores the newest full before the target and replays the
@@ -309,8 +311,9 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		rename = map[string]string{dbs[0]: opt.Database}
 	}
 
+	replayStart := time.Now()
 	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client)
-	rep.Replay = res
+	rep.Replay, rep.ReplayTime = res, time.Since(replayStart)
 
 	if err != nil {
 		return rep, err

@@ -180,7 +180,7 @@ func gatedWorkload(ctx context.Context, db *sql.DB, name string, workers int, pa
 
 			for ctx.Err() == nil {
 				gate.RLock()
-				err := smlgen.Step(ctx, db, name, rng, sc, st)
+				_, err := smlgen.Step(ctx, db, name, rng, sc, st)
 				gate.RUnlock()
 				time.Sleep(pause)
 

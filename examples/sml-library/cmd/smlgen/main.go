@@ -3,6 +3,8 @@
 //	smlgen -socket /run/mysqld/mysqld.sock schema
 //	smlgen -socket ... -bookings 1000000 generate
 //	smlgen -socket ... -workers 4 -duration 60s workload
+//	smlgen -socket ... -rate 300 -duration 60s -commits commits.txt workload
+//	smlgen -socket ... -transactions 100000 workload
 //	smlgen -socket ... check
 package main
 
@@ -11,10 +13,14 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -32,6 +38,9 @@ func main() {
 		bookings = flag.Int("bookings", 10000, "bookings to generate (10k to 10M); users and rooms scale with it")
 		workers  = flag.Int("workers", 4, "workload connections")
 		duration = flag.Duration("duration", 30*time.Second, "workload duration")
+		rate     = flag.Int("rate", 0, "workload: transactions per second across all workers (0: as fast as they go)")
+		txLimit  = flag.Int64("transactions", 0, "workload: stop after this many transactions (0: run for -duration)")
+		commits  = flag.String("commits", "", "workload: write each commit's time (Unix nanoseconds) to this file, one per line")
 	)
 
 	flag.Usage = func() {
@@ -78,11 +87,22 @@ func main() {
 		fmt.Printf("generated %d users, %d rooms, %d bookings in %s in %.1fs\n", sc.Users, sc.Rooms, sc.Bookings, *dbname, time.Since(start).Seconds())
 	case "workload":
 		wctx, cancel := context.WithTimeout(ctx, *duration)
+		if *txLimit > 0 {
+			cancel()
+			wctx, cancel = context.WithCancel(ctx)
+		}
 		defer cancel()
 
 		var st *smlgen.Stats
-		if st, err = smlgen.Workload(wctx, db, *dbname, *workers, sc); st != nil {
-			fmt.Printf("workload: %d booked, %d cancelled, %d waitlisted in %.1fs\n", st.Booked.Load(), st.Cancelled.Load(), st.Waitlisted.Load(), time.Since(start).Seconds())
+		if *rate > 0 || *txLimit > 0 || *commits != "" {
+			st, err = paced(wctx, cancel, db, *dbname, *workers, sc, *rate, *txLimit, *commits)
+		} else {
+			st, err = smlgen.Workload(wctx, db, *dbname, *workers, sc)
+		}
+
+		if st != nil {
+			n := st.Booked.Load() + st.Cancelled.Load() + st.Waitlisted.Load()
+			fmt.Printf("workload: %d booked, %d cancelled, %d waitlisted in %.1fs (%.0f per second)\n", st.Booked.Load(), st.Cancelled.Load(), st.Waitlisted.Load(), time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds())
 		}
 	case "check":
 		if err = smlgen.CheckInvariants(ctx, db, *dbname); err == nil {
@@ -96,6 +116,110 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// paced runs the workload at rate transactions per second (0: unpaced),
+// stops after limit transactions (0: when ctx ends), and writes each commit's
+// time to the commits file when one is named.
+func paced(ctx context.Context, cancel func(), db *sql.DB, name string, workers int, sc smlgen.Scale, rate int, limit int64, commits string) (*smlgen.Stats, error) {
+	st := &smlgen.Stats{}
+
+	var (
+		mu    sync.Mutex
+		times []int64
+		first error
+		done  atomic.Int64
+		wg    sync.WaitGroup
+	)
+
+	tokens := make(chan struct{}, workers)
+
+	if rate > 0 {
+		go func() {
+			tick := time.NewTicker(time.Second / time.Duration(rate))
+			defer tick.Stop()
+
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					select {
+					case tokens <- struct{}{}:
+					default: // the workers are behind: the rate is not reached
+					}
+				}
+			}
+		}()
+	}
+
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+
+		go func(w int) {
+			defer wg.Done()
+
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+
+			for ctx.Err() == nil {
+				if rate > 0 {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						return
+					}
+				}
+
+				own := &smlgen.Stats{}
+				committed, err := smlgen.Step(ctx, db, name, rng, sc, own)
+				at := time.Now().UnixNano()
+
+				st.Booked.Add(own.Booked.Load())
+				st.Cancelled.Add(own.Cancelled.Load())
+				st.Waitlisted.Add(own.Waitlisted.Load())
+
+				if err != nil {
+					if ctx.Err() == nil {
+						mu.Lock()
+						first = err
+						mu.Unlock()
+						cancel()
+					}
+
+					return
+				}
+
+				if !committed {
+					continue // nothing to cancel, or a deadlock rolled it back
+				}
+
+				if commits != "" {
+					mu.Lock()
+					times = append(times, at)
+					mu.Unlock()
+				}
+
+				if n := done.Add(1); limit > 0 && n >= limit {
+					cancel()
+				}
+			}
+		}(w)
+	}
+
+	wg.Wait()
+
+	if commits != "" {
+		var b strings.Builder
+		for _, t := range times {
+			fmt.Fprintln(&b, t)
+		}
+
+		if err := os.WriteFile(commits, []byte(b.String()), 0o644); err != nil {
+			return st, err
+		}
+	}
+
+	return st, first
 }
 
 func fail(err error) {

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Point-in-time recovery benchmark, on a private MariaDB this script starts and
+# stops itself:
+#   1. durability: with `lifeboat binlog stream` running and the Smart Library
+#      workload at RATE transactions per second, the time from each commit to
+#      the segment holding it being durable in the repository (p50, p99, max);
+#   2. replay: recovering to the end of HOUR_TX transactions of that workload
+#      (one hour at RATE per second by default) with `lifeboat restore
+#      --to-time`, against plain `mariadb-binlog FILES | mariadb` on the same
+#      binlog files from the same full backup, same run. Both copies must equal
+#      the live database.
+# Prints the figures, ratios, peak RSS and PASS/FAIL goals, and writes them to
+# $BENCH_DIR/results.json. See bench/pitr/README.md.
+#
+#   bash bench/pitr/run.sh                      # RATE=300, HOUR_TX=1080000: ~20 min
+#   HOUR_TX=100000 bash bench/pitr/run.sh       # quicker replay measurement
+#
+# Environment: BENCH_DIR (default /tmp/lifeboat-bench-pitr), RATE (300),
+# LATENCY_SECONDS (60), HOUR_TX (RATE*3600), BOOKINGS (200000).
+# Exit status: 0 when every step ran and both recovered copies equal the live
+# database (goals may still FAIL: this is a measurement), 1 otherwise.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
+BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench-pitr}
+RATE=${RATE:-300}
+LATENCY_SECONDS=${LATENCY_SECONDS:-60}
+HOUR_TX=${HOUR_TX:-$((RATE * 3600))}
+BOOKINGS=${BOOKINGS:-200000}
+
+SERVER=$BENCH_DIR/server
+SOCK=$SERVER/mysqld.sock
+OUT=$BENCH_DIR/run
+LIFEBOAT=$REPO_ROOT/bin/lifeboat
+SMLGEN=$REPO_ROOT/bin/smlgen
+LB=("$LIFEBOAT" --config "$OUT/lifeboat.yaml")
+RESULTS=$BENCH_DIR/results.json
+DB=sml_library
+
+export LIFEBOAT_PASSWORD=bench-password
+CLIENT=(--no-defaults -S "$SOCK" -uroot)
+DBPID=
+STREAMPID=
+
+sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
+
+ensure_tools() {
+    local missing=()
+    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+    have mariadbd || missing+=(mariadb-server)
+    { have mariadb && have mariadb-binlog; } || missing+=(mariadb-client)
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    if ((${#missing[@]})); then
+        local sudo=()
+        ((EUID == 0)) || sudo=(sudo)
+        log "installing ${missing[*]}"
+        "${sudo[@]}" apt-get update
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+    local t
+    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
+    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+}
+
+build() {
+    log "building lifeboat and smlgen"
+    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
+}
+
+# start_server: a fresh datadir every run (the binlog is what is measured).
+# gtid_strict_mode stays off so the peer's plain replay, which re-logs the
+# original GTIDs, is accepted.
+start_server() {
+    ((${#SOCK} < 100)) || die "socket path $SOCK is too long for a Unix socket: use a shorter BENCH_DIR"
+    if [[ -f $SERVER/pid ]] && kill -0 "$(cat "$SERVER/pid")" 2>/dev/null; then
+        kill "$(cat "$SERVER/pid")"
+        sleep 2
+    fi
+    rm -rf "$SERVER" "$OUT"
+    mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog" "$OUT"
+    local user=()
+    ((EUID == 0)) && user=(--user=root)
+    "$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
+        --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 || die "mariadb-install-db failed"
+    "$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
+        --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
+        --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" \
+        --innodb-buffer-pool-size=1G --max-allowed-packet=64M &
+    DBPID=$!
+    local i
+    for ((i = 0; i < 300; i++)); do
+        mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
+        kill -0 "$DBPID" 2>/dev/null || die "the private server exited: $(tail -n 5 "$SERVER/error.log")"
+        sleep 0.2
+    done
+    log "private MariaDB $(sql 'SELECT VERSION()') on $SOCK"
+}
+
+cleanup() {
+    [[ -n $STREAMPID ]] && kill "$STREAMPID" 2>/dev/null || true
+    if [[ -n $DBPID ]] && kill -0 "$DBPID" 2>/dev/null; then
+        kill "$DBPID" 2>/dev/null || true
+        wait "$DBPID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+# timed NAME CMD...: wall seconds and peak RSS (KiB) of CMD into SECS/RSS.
+declare -A SECS RSS
+timed() {
+    local name=$1
+    shift
+    local start end
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$OUT/$name.rss" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" ||
+        { cat "$OUT/$name.out" "$OUT/$name.err" >&2; die "$name failed"; }
+    end=$(date +%s.%N)
+    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+    RSS[$name]=$(tail -n 1 "$OUT/$name.rss")
+}
+
+sums() {
+    local t out=""
+    for t in users rooms bookings waitlist booking_audit; do
+        out+="$t $(sql "CHECKSUM TABLE \`$1\`.\`$t\`" | cut -f2) "
+    done
+    echo "$out"
+}
+
+ensure_tools
+build
+start_server
+
+cat >"$OUT/lifeboat.yaml" <<EOF
+repository:
+  path: $OUT/repo
+sources:
+  db:
+    type: mysql
+    tier: critical
+    socket: $SOCK
+    user: root
+    databases: [$DB]
+EOF
+
+log "generating $DB with $BOOKINGS bookings"
+sql "CREATE DATABASE $DB"
+"$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$BOOKINGS" generate >&2
+"${LB[@]}" init >/dev/null
+"${LB[@]}" backup db >&2
+FULL_ID=$("${LB[@]}" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+read -r FULL_FILE FULL_POS < <("${LB[@]}" snapshots --json | python3 -c '
+import json, sys
+m = json.loads(json.load(sys.stdin)[-1]["extra"]["mysql"])
+print(m["binlog_file"], m["binlog_pos"])')
+
+log "starting the streamer"
+"${LB[@]}" -v binlog stream db >"$OUT/stream.out" 2>"$OUT/stream.log" &
+STREAMPID=$!
+sleep 2
+
+# --- 1. commit to durable ----------------------------------------------------
+log "durability: workload at $RATE/s for $LATENCY_SECONDS s"
+"$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$BOOKINGS" -workers 8 -rate "$RATE" \
+    -duration "${LATENCY_SECONDS}s" -commits "$OUT/commits.txt" workload >"$OUT/latency-workload.out"
+cat "$OUT/latency-workload.out" >&2
+sleep 8
+
+read -r P50 P99 PMAX NCOMMITS < <(python3 - "$OUT/stream.log" "$OUT/commits.txt" <<'PY'
+import sys, re, datetime, bisect
+def ts(s):
+    s = s.rstrip('Z')
+    if '.' in s:
+        base, frac = s.split('.')
+        s = base + '.' + (frac + '000000')[:6]
+    else:
+        s += '.000000'
+    return datetime.datetime.strptime(s, '%Y-%m-%dT%H:%M:%S.%f').replace(tzinfo=datetime.timezone.utc).timestamp()
+segs = []
+for line in open(sys.argv[1]):
+    if 'binlog segment stored' not in line:
+        continue
+    f = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
+    segs.append((ts(f['last_event'].strip('"').replace('+00:00', '')), ts(f['durable_at'].strip('"'))))
+segs.sort()
+lasts = [s[0] for s in segs]
+lat = []
+for line in open(sys.argv[2]):
+    c = int(line) / 1e9
+    i = bisect.bisect_left(lasts, c)
+    if i < len(segs):
+        lat.append(segs[i][1] - c)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+print('%.3f %.3f %.3f %d' % (q(0.50), q(0.99), lat[-1], len(lat)))
+PY
+)
+log "commit to durable over $NCOMMITS commits: p50 ${P50}s, p99 ${P99}s, max ${PMAX}s"
+
+# --- 2. replay ---------------------------------------------------------------
+log "replay: $HOUR_TX more transactions of the workload (unpaced)"
+"$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$BOOKINGS" -workers 8 -transactions "$HOUR_TX" \
+    -duration 24h workload >"$OUT/replay-workload.out"
+cat "$OUT/replay-workload.out" >&2
+sleep 1.5
+END=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+sleep 1.5
+LAST_FILE=$(sql "SHOW MASTER STATUS" | cut -f1)
+sql "FLUSH BINARY LOGS"
+LIVE=$(sums "$DB")
+
+# wait for the streamer to reach END, then stop it
+for _ in $(seq 1 120); do
+    got=$("${LB[@]}" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["restorable"])' || true)
+    [[ $got > $END ]] && break
+    sleep 1
+done
+kill -TERM "$STREAMPID"
+wait "$STREAMPID" || die "the streamer failed: $(tail -n 5 "$OUT/stream.log")"
+STREAMPID=
+
+FILES=()
+for f in $(sql "SHOW BINARY LOGS" | cut -f1); do
+    n=${f##*.}
+    ((10#$n >= 10#${FULL_FILE##*.} && 10#$n <= 10#${LAST_FILE##*.})) && FILES+=("$SERVER/binlog/$f")
+done
+BINLOG_BYTES=$(cat "${FILES[@]}" | wc -c)
+log "binlog to replay: ${#FILES[@]} files, $(mib "$BINLOG_BYTES") MiB from $FULL_FILE:$FULL_POS"
+
+# The peer: the same full restored first (not timed), then the plain replay.
+"${LB[@]}" restore db --snapshot "$FULL_ID" --target-database r_peer >/dev/null
+timed peer bash -c "mariadb-binlog --no-defaults --start-position=$FULL_POS --rewrite-db='$DB->r_peer' $(printf '%q ' "${FILES[@]}") | mariadb ${CLIENT[*]} --max-allowed-packet=1G"
+PEER_SUMS=$(sums r_peer)
+
+timed lifeboat "${LB[@]}" restore db --to-time "$END" --target-database r_lb
+LB_REPLAY=$(grep -o 'replayed in [0-9.]*s' "$OUT/lifeboat.out" | grep -o '[0-9.]*' | head -1)
+LB_SUMS=$(sums r_lb)
+cat "$OUT/lifeboat.out" >&2
+
+ok=1
+[[ $PEER_SUMS == "$(sums "$DB" | sed 's/^//')" ]] || true
+for pair in "lifeboat:$LB_SUMS" "peer:$PEER_SUMS"; do
+    name=${pair%%:*}
+    [[ ${pair#*:} == "$LIVE" ]] || { log "MISMATCH: the $name copy differs from the live database"; ok=0; }
+done
+
+ARCHIVE=$(bytes "$OUT/repo")
+printf '\nPoint-in-time recovery, RATE=%s/s, %s replayed transactions (%s MiB of binlog)\n' "$RATE" "$HOUR_TX" "$(mib "$BINLOG_BYTES")"
+printf '  commit to durable (%s commits): p50 %ss  p99 %ss  max %ss\n' "$NCOMMITS" "$P50" "$P99" "$PMAX"
+printf '  replay: lifeboat %ss (whole recovery %ss incl. the full, peak RSS %s MiB)  mariadb-binlog | mariadb %ss (peak RSS %s MiB)\n' \
+    "$LB_REPLAY" "${SECS[lifeboat]}" "$(awk -v k="${RSS[lifeboat]}" 'BEGIN{printf "%.0f", k/1024}')" "${SECS[peer]}" "$(awk -v k="${RSS[peer]}" 'BEGIN{printf "%.0f", k/1024}')"
+printf '  replay speed, peer time / lifeboat time: %s\n' "$(ratio "${SECS[peer]}" "$LB_REPLAY")"
+printf '  repository (full + archive): %s MiB\n\nGoals:\n' "$(mib "$ARCHIVE")"
+goal durable_p99 "commit to durable p99 under 5 s" "$P99" "<" 5 s
+goal replay "replay no slower than mariadb-binlog | mariadb (ratio)" "$(ratio "${SECS[peer]}" "$LB_REPLAY")" ">=" 1 x
+
+cat >"$RESULTS" <<EOF
+{"rate": $RATE, "commits": $NCOMMITS, "durable_p50_s": $P50, "durable_p99_s": $P99, "durable_max_s": $PMAX,
+ "replay_transactions": $HOUR_TX, "binlog_bytes": $BINLOG_BYTES,
+ "lifeboat_replay_s": $LB_REPLAY, "lifeboat_recovery_s": ${SECS[lifeboat]}, "lifeboat_rss_kib": ${RSS[lifeboat]},
+ "peer_replay_s": ${SECS[peer]}, "peer_rss_kib": ${RSS[peer]}, "copies_equal": $ok}
+EOF
+log "results in $RESULTS"
+((ok)) || exit 1
