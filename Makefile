@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench bench-files bench-mysql clean
+.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr clean
 
 all: build
 
@@ -24,13 +24,16 @@ demo: deps build
 
 # Benchmarks against the peers (minutes; not part of test): files against
 # tar -czf and restic; databases against mariadb-dump | gzip and mydumper.
-bench: bench-files bench-mysql
+bench: bench-files bench-mysql bench-pitr
 
 bench-files: deps build
 	bash bench/files/run.sh
 
 bench-mysql: deps build
 	bash bench/mysql/run.sh
+
+bench-pitr: deps build
+	bash bench/pitr/run.sh
 
 clean:
 	rm -rf bin
