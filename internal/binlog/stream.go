@@ -472,7 +472,9 @@ func (w *segmentWriter) stop() error {
 }
 
 func (a *Archiver) startWriter(ctx context.Context, epoch string) *segmentWriter {
-	w := &segmentWriter{jobs: make(chan writeJob, 64), done: make(chan struct{})}
+	// A short queue: memory stays within a few segments when the
+	// repository is slower than the server.
+	w := &segmentWriter{jobs: make(chan writeJob, 4), done: make(chan struct{})}
 	// What was received is stored even when the stream is being stopped.
 	wctx := context.WithoutCancel(ctx)
 

@@ -32,6 +32,11 @@ type Config struct {
 	// name runs them as the user listed them.
 	Sources     map[string]*Source
 	SourceNames []string
+	Server      Server
+	Daemon      Daemon
+	Jobs        Jobs
+	Notify      Notify
+	Audit       Audit
 }
 
 // Repository says where the repository lives and where its password comes from.
@@ -67,6 +72,10 @@ type Source struct {
 	Path string
 	// mysql
 	MySQL MySQL
+	// Schedule maps a backup type to its cron expression (the daemon's).
+	Schedule map[string]string
+	// Retention is what prune keeps.
+	Retention Retention
 }
 
 // MySQL is how to reach a MariaDB/MySQL server and what to take from it.
@@ -98,6 +107,8 @@ type Binlog struct {
 	SegmentSeconds int
 	// SegmentBytes closes a segment at this size.
 	SegmentBytes int64
+	// Stream makes the daemon archive the binlog continuously.
+	Stream bool
 }
 
 // DefaultTiers are the guide's recovery objectives.
@@ -238,14 +249,29 @@ func (p *parser) mapping(n *yaml.Node, key string, allowed ...string) map[string
 }
 
 func (p *parser) parse(doc *yaml.Node) *Config {
-	cfg := &Config{File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{}}
+	cfg := &Config{
+		File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{},
+		Server: Server{Listen: "127.0.0.1:9750"},
+		Daemon: Daemon{Concurrency: 2, StopTimeout: 5 * time.Minute},
+		Notify: Notify{Interval: time.Hour},
+		Audit:  Audit{Path: DefaultAuditPath()},
+	}
 
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.fail(nil, "", "configuration is empty; it needs at least `repository:` and `sources:`")
 		return cfg
 	}
 
-	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources")
+	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources", "server", "daemon", "jobs", "notify", "audit")
+
+	for _, sec := range []struct {
+		k string
+		f func(*yaml.Node, *Config)
+	}{{"server", p.server}, {"daemon", p.daemon}, {"jobs", p.jobs}, {"notify", p.notify}, {"audit", p.audit}} {
+		if n, ok := root[sec.k]; ok {
+			sec.f(n, cfg)
+		}
+	}
 
 	if n, ok := root["repository"]; ok {
 		p.repository(n, cfg)
@@ -366,11 +392,11 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	switch s.Type {
 	case KindFiles:
-		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable"}
+		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable", "schedule", "retention"}
 	case KindGit:
-		allowed = []string{"type", "tier", "path"}
+		allowed = []string{"type", "tier", "path", "schedule", "retention"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention"}
 	default:
 		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
 		return nil
@@ -432,6 +458,14 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 		p.mysql(n, key, m, &s.MySQL)
 	}
 
+	if v, ok := m["schedule"]; ok {
+		p.schedule(v, key+".schedule", s)
+	}
+
+	if v, ok := m["retention"]; ok {
+		s.Retention = p.retention(v, key+".retention")
+	}
+
 	if len(p.errs) > before {
 		return nil
 	}
@@ -441,7 +475,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {
 	my.Host, my.Port, my.User, my.Workers = "127.0.0.1", 3306, "root", 4
-	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 64 << 20}
+	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20}
 
 	str := func(k string, dst *string) {
 		if v, ok := m[k]; ok {
@@ -513,7 +547,16 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 }
 
 func (p *parser) binlog(n *yaml.Node, key string, b *Binlog) {
-	m := p.mapping(n, key, "server_id", "segment_seconds", "segment_mb")
+	m := p.mapping(n, key, "server_id", "segment_seconds", "segment_mb", "stream")
+
+	if v, ok := m["stream"]; ok {
+		st, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".stream", "expected true or false, found %s", describe(v))
+		}
+
+		b.Stream = st
+	}
 
 	num := func(k string, lo, hi int64) (int64, bool) {
 		v, ok := m[k]

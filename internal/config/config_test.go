@@ -23,7 +23,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 
 	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
-		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 64 << 20}) {
+		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 
@@ -86,7 +86,7 @@ func TestBinlogSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if b := cfg.Sources["db"].MySQL.Binlog; b.ServerID != 4242 || b.SegmentSeconds != 3 || b.SegmentBytes != 64<<20 {
+	if b := cfg.Sources["db"].MySQL.Binlog; b.ServerID != 4242 || b.SegmentSeconds != 3 || b.SegmentBytes != 16<<20 {
 		t.Fatalf("defaults: %+v", b)
 	}
 

@@ -30,7 +30,7 @@ import (
 func pitrSource(srv *testenv.MariaDB, dbs ...string) *Source {
 	return New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
 		Socket: srv.Socket, User: "root", Databases: dbs, Workers: 3, Host: "127.0.0.1", Port: srv.Port,
-		Binlog: config.Binlog{ServerID: 4242, SegmentSeconds: 1, SegmentBytes: 64 << 20},
+		Binlog: config.Binlog{ServerID: 4242, SegmentSeconds: 1, SegmentBytes: 16 << 20},
 	}}, func(string) string { return "" })
 }
 
@@ -911,4 +911,85 @@ func TestBinlogServerProblems(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestResetServerNeverOverwritesArchive resets the server's binlog while the
+// streamer runs, so its numbering starts again at mysql-bin.000001: the
+// archive keeps both files named mysql-bin.000001, in two chains, and
+// instants before and after the reset both recover.
+func TestResetServerNeverOverwritesArchive(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartMariaDB(t)
+	srv.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(50))")
+
+	s := pitrSource(srv, "shop")
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &logBuffer{}
+	stop := streamer(t, s, r, logs)
+
+	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('old 1'), ('old 2')")
+	time.Sleep(20 * time.Millisecond)
+	beforeReset := time.Now()
+	waitRestorable(t, s, r, beforeReset)
+
+	srv.Exec(t, "RESET MASTER")
+
+	// Wait for the new chain's full, then write into it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		snaps, _ := r.Snapshots(ctx, "db")
+		if countType(snaps, repo.TypeFull) == 2 {
+			break
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("no full backup after RESET MASTER:\n%s", logs)
+		}
+	}
+
+	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('new 1')")
+	time.Sleep(20 * time.Millisecond)
+	afterReset := time.Now()
+	waitRestorable(t, s, r, afterReset)
+	stop()
+
+	arch, err := binlog.Load(ctx, r, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	chains := map[string]bool{}
+
+	for _, seg := range arch.Segments {
+		if seg.File == "mysql-bin.000001" && seg.Events > 0 {
+			chains[seg.Epoch] = true
+		}
+	}
+
+	if len(chains) != 2 || len(arch.Gaps) != 1 || !strings.Contains(logs.String(), "BINLOG GAP") {
+		t.Fatalf("want mysql-bin.000001 archived in 2 chains and 1 gap, got %d chains, %d gaps\n%s", len(chains), len(arch.Gaps), logs)
+	}
+
+	live := srv.DB(t, "")
+
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{{beforeReset, "old 1,old 2"}, {afterReset, "old 1,old 2,new 1"}} {
+		target := fmt.Sprintf("shop_%d", c.at.UnixNano())
+		if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: c.at}}); err != nil {
+			t.Fatalf("recover to %s: %v", c.at.Format(time.RFC3339Nano), err)
+		}
+
+		var items string
+		live.QueryRow("SELECT GROUP_CONCAT(item ORDER BY id) FROM " + target + ".orders").Scan(&items)
+
+		if items != c.want {
+			t.Errorf("recovered to %s: %q, want %q", c.at.Format(time.RFC3339Nano), items, c.want)
+		}
+	}
 }
