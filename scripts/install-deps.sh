@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need and the machine lacks: the MariaDB
 # server and client (the test helper starts a private server), git (the git
-# source), setpriv (running a backup as an unprivileged user in tests).
+# source), setpriv (running a backup as an unprivileged user in tests),
+# promtool (checking the shipped Prometheus alert rules and the metrics).
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ have mariadbd || need+=(mariadb-server)
 have mariadb || need+=(mariadb-client)
 have git || need+=(git)
 have setpriv || need+=(util-linux)
+have promtool || need+=(prometheus)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "Go is not installed: Lifeboat needs Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") or newer" >&2

@@ -184,26 +184,50 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 func (c *checkedReader) Close() error { return c.r.Close() }
 
 // PutState replaces the one record of kind for source (a streamer's progress,
-// say) with v, encoded as labels.
+// say) with v.
 func (r *Repository) PutState(ctx context.Context, source, kind string, v map[string]string) error {
-	filter := map[string]string{"type": "lifeboat-state", labelSource: source, "tag:state": kind}
+	return r.PutRecord(ctx, "state:"+kind, source, v)
+}
 
-	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat state " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
-		old, err := w.FindManifests(ctx, filter)
+// State reads the record PutState saved last, or nil.
+func (r *Repository) State(ctx context.Context, source, kind string) (map[string]string, error) {
+	all, err := r.Records(ctx, "state:"+kind)
+	if err != nil {
+		return nil, err
+	}
+
+	return all[source], nil
+}
+
+const (
+	recordType = "lifeboat-record"
+	labelKindR = "tag:record-kind"
+	labelKeyR  = "tag:record-key"
+)
+
+// PutRecord stores v as the one record of kind under key, replacing any
+// earlier one: pins, verification results, a job's last run.
+func (r *Repository) PutRecord(ctx context.Context, kind, key string, v map[string]string) error {
+	labels := map[string]string{"type": recordType, labelKindR: kind, labelKeyR: key}
+
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat record " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		if _, err := w.ReplaceManifests(ctx, labels, v); err != nil {
+			return fmt.Errorf("save %s record: %w", kind, err)
+		}
+
+		return nil
+	})
+}
+
+// DeleteRecord removes the record of kind under key, if any.
+func (r *Repository) DeleteRecord(ctx context.Context, kind, key string) error {
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat record " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		ms, err := w.FindManifests(ctx, map[string]string{"type": recordType, labelKindR: kind, labelKeyR: key})
 		if err != nil {
 			return err
 		}
 
-		labels := map[string]string{}
-		for k, val := range filter {
-			labels[k] = val
-		}
-
-		if _, err := w.PutManifest(ctx, labels, v); err != nil {
-			return fmt.Errorf("save %s state: %w", kind, err)
-		}
-
-		for _, m := range old {
+		for _, m := range ms {
 			if err := w.DeleteManifest(ctx, m.ID); err != nil {
 				return err
 			}
@@ -213,25 +237,27 @@ func (r *Repository) PutState(ctx context.Context, source, kind string, v map[st
 	})
 }
 
-// State reads the record PutState saved last, or nil.
-func (r *Repository) State(ctx context.Context, source, kind string) (map[string]string, error) {
-	ms, err := r.rep.FindManifests(ctx, map[string]string{"type": "lifeboat-state", labelSource: source, "tag:state": kind})
+// Records reads every record of kind, by key.
+func (r *Repository) Records(ctx context.Context, kind string) (map[string]map[string]string, error) {
+	ms, err := r.rep.FindManifests(ctx, map[string]string{"type": recordType, labelKindR: kind})
 	if err != nil {
-		return nil, fmt.Errorf("read %s state: %w", kind, err)
-	}
-
-	if len(ms) == 0 {
-		return nil, nil
+		return nil, fmt.Errorf("read %s records: %w", kind, err)
 	}
 
 	sort.Slice(ms, func(i, j int) bool { return ms[i].ModTime.Before(ms[j].ModTime) })
 
-	var v map[string]string
-	if _, err := r.rep.GetManifest(ctx, ms[len(ms)-1].ID, &v); err != nil {
-		return nil, fmt.Errorf("read %s state: %w", kind, err)
+	out := map[string]map[string]string{}
+
+	for _, m := range ms {
+		var v map[string]string
+		if _, err := r.rep.GetManifest(ctx, m.ID, &v); err != nil {
+			return nil, fmt.Errorf("read %s record: %w", kind, err)
+		}
+
+		out[m.Labels[labelKeyR]] = v
 	}
 
-	return v, nil
+	return out, nil
 }
 
 // Refresh reloads what other processes have written since the repository was

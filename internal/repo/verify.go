@@ -16,6 +16,8 @@ type VerifyResult struct {
 	// BytesRead counts distinct file content read back and authenticated.
 	BytesRead int64
 	Problems  []string
+	// Failed holds the IDs of snapshots with a problem.
+	Failed map[string]bool
 }
 
 // OK reports whether nothing was wrong.
@@ -26,7 +28,7 @@ func (v *VerifyResult) OK() bool { return len(v.Problems) == 0 }
 // and size are recomputed and compared with the labels written at backup time.
 // Content shared between snapshots is read once.
 func (r *Repository) Verify(ctx context.Context, snaps []*Snapshot, progress Progress) (*VerifyResult, error) {
-	res := &VerifyResult{}
+	res := &VerifyResult{Failed: map[string]bool{}}
 	seen := map[string]bool{}
 
 	if progress != nil {
@@ -45,62 +47,72 @@ func (r *Repository) Verify(ctx context.Context, snaps []*Snapshot, progress Pro
 
 		res.Snapshots++
 
-		m, err := r.loadManifest(ctx, s.ID)
-		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %v", s.ID, s.Source, err))
-			continue
-		}
+		before := len(res.Problems)
 
-		d := newDigester()
-		err = walkTree(ctx, r.rep, m.RootEntry, func(ctx context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
-			d.add(rel, de)
+		r.verifyOne(ctx, s, res, seen, progress)
 
-			f, ok := e.(fs.File)
-			if !ok || de == nil {
-				return nil
-			}
-
-			res.Files++
-			oid := de.ObjectID.String()
-
-			if seen[oid] {
-				if progress != nil {
-					progress.Add(de.FileSize)
-				}
-
-				return nil
-			}
-
-			n, err := readAll(ctx, f, progress)
-			if err != nil {
-				res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: %v", s.ID, s.Source, rel, err))
-				return nil
-			}
-
-			if n != de.FileSize {
-				res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: read %d bytes, recorded %d", s.ID, s.Source, rel, n, de.FileSize))
-			}
-
-			seen[oid] = true
-			res.BytesRead += n
-
-			return nil
-		})
-		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): walk tree: %v", s.ID, s.Source, err))
-			continue
-		}
-
-		if got := d.sum(); got != s.Digest {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): tree digest %s, recorded %s", s.ID, s.Source, got, s.Digest))
-		}
-
-		if d.files != s.Files || d.bytes != s.Bytes {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %d files / %d bytes, recorded %d / %d", s.ID, s.Source, d.files, d.bytes, s.Files, s.Bytes))
+		if len(res.Problems) > before {
+			res.Failed[s.ID] = true
 		}
 	}
 
 	return res, nil
+}
+
+func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResult, seen map[string]bool, progress Progress) {
+	m, err := r.loadManifest(ctx, s.ID)
+	if err != nil {
+		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %v", s.ID, s.Source, err))
+		return
+	}
+
+	d := newDigester()
+	err = walkTree(ctx, r.rep, m.RootEntry, func(ctx context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
+		d.add(rel, de)
+
+		f, ok := e.(fs.File)
+		if !ok || de == nil {
+			return nil
+		}
+
+		res.Files++
+		oid := de.ObjectID.String()
+
+		if seen[oid] {
+			if progress != nil {
+				progress.Add(de.FileSize)
+			}
+
+			return nil
+		}
+
+		n, err := readAll(ctx, f, progress)
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: %v", s.ID, s.Source, rel, err))
+			return nil
+		}
+
+		if n != de.FileSize {
+			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: read %d bytes, recorded %d", s.ID, s.Source, rel, n, de.FileSize))
+		}
+
+		seen[oid] = true
+		res.BytesRead += n
+
+		return nil
+	})
+	if err != nil {
+		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): walk tree: %v", s.ID, s.Source, err))
+		return
+	}
+
+	if got := d.sum(); got != s.Digest {
+		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): tree digest %s, recorded %s", s.ID, s.Source, got, s.Digest))
+	}
+
+	if d.files != s.Files || d.bytes != s.Bytes {
+		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %d files / %d bytes, recorded %d / %d", s.ID, s.Source, d.files, d.bytes, s.Files, s.Bytes))
+	}
 }
 
 func readAll(ctx context.Context, f fs.File, progress Progress) (int64, error) {
