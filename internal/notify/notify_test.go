@@ -1,0 +1,277 @@
+package notify
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lifeboat/internal/config"
+)
+
+// receiver is a webhook endpoint on loopback that keeps what it is sent.
+type receiver struct {
+	mu   sync.Mutex
+	got  []map[string]any
+	srv  *httptest.Server
+	fail int // answer 500 to this many requests first
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+
+		if r.fail > 0 {
+			r.fail--
+			http.Error(w, "try later", http.StatusInternalServerError)
+
+			return
+		}
+
+		var m map[string]any
+		json.NewDecoder(req.Body).Decode(&m)
+		r.got = append(r.got, m)
+	}))
+	t.Cleanup(r.srv.Close)
+
+	return r
+}
+
+func (r *receiver) wait(t *testing.T, n int) []map[string]any {
+	t.Helper()
+
+	deadline := time.Now().Add(10 * time.Second)
+
+	for {
+		r.mu.Lock()
+		got := append([]map[string]any(nil), r.got...)
+		r.mu.Unlock()
+
+		if len(got) >= n || time.Now().After(deadline) {
+			// Anything more would arrive right away: give it the chance.
+			time.Sleep(200 * time.Millisecond)
+
+			r.mu.Lock()
+			got = append([]map[string]any(nil), r.got...)
+			r.mu.Unlock()
+
+			return got
+		}
+
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, n *Notifier) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	go n.Run(ctx)
+}
+
+// TestOneNotificationPerEpisode: three failures in a row are one message,
+// the success after them one recovery; a delivery that fails once is retried.
+func TestOneNotificationPerEpisode(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.fail = 1
+
+	n := New(config.Notify{Webhook: &config.Webhook{URL: rcv.srv.URL, Format: "json"}}, nil, nil)
+	n.Retry = []time.Duration{10 * time.Millisecond}
+	start(t, n)
+
+	for _, ok := range []bool{false, false, false, true, true, false, false, true} {
+		n.Observe("backup database full", "database", ok, Failure, map[bool]string{false: "server unreachable", true: "backup succeeded"}[ok])
+	}
+
+	got := rcv.wait(t, 4)
+
+	var kinds []string
+	for _, m := range got {
+		kinds = append(kinds, m["event"].(string))
+	}
+
+	if strings.Join(kinds, ",") != "failure,recovery,failure,recovery" {
+		t.Fatalf("messages: %v", kinds)
+	}
+
+	if got[0]["subject"] != "backup database full" || got[0]["message"] != "server unreachable" || got[0]["source"] != "database" {
+		t.Errorf("first message: %v", got[0])
+	}
+}
+
+// TestFlappingIsRateLimited: with an hour between messages, a job that fails,
+// recovers and fails again gets one failure message, and the next one says
+// how many were held back.
+func TestFlappingIsRateLimited(t *testing.T) {
+	rcv := newReceiver(t)
+	n := New(config.Notify{Webhook: &config.Webhook{URL: rcv.srv.URL, Format: "slack"}, Interval: time.Hour}, nil, nil)
+
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	n.now = func() time.Time { return now }
+	start(t, n)
+
+	for i := 0; i < 5; i++ {
+		n.Observe("backup uploads incremental", "uploads", false, Failure, "disk full")
+		n.Observe("backup uploads incremental", "uploads", true, Failure, "ok")
+		now = now.Add(5 * time.Minute)
+	}
+
+	now = now.Add(time.Hour)
+	n.Observe("backup uploads incremental", "uploads", false, Failure, "disk full")
+
+	got := rcv.wait(t, 3)
+	if len(got) != 3 {
+		t.Fatalf("%d messages, want a failure, its recovery, and one failure an hour later: %v", len(got), got)
+	}
+
+	last, _ := got[2]["text"].(string)
+	if !strings.Contains(got[0]["text"].(string), "failure") || !strings.Contains(last, "4 earlier failures were not notified") {
+		t.Errorf("slack texts: %v", got)
+	}
+}
+
+// TestUnreachableWebhookNeverBlocks: observing returns at once; delivery is
+// retried and then logged as failed.
+func TestUnreachableWebhookNeverBlocks(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+
+	var logs bytes.Buffer
+
+	var mu sync.Mutex
+
+	n := New(config.Notify{Webhook: &config.Webhook{URL: "http://" + addr + "/hook"}}, nil, slog.New(slog.NewTextHandler(lockedWriter{&logs, &mu}, nil)))
+	n.Retry = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
+	start(t, n)
+
+	began := time.Now()
+	n.Observe("backup code full", "code", false, Failure, "git failed")
+
+	if d := time.Since(began); d > 50*time.Millisecond {
+		t.Fatalf("Observe took %s", d)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+
+	for {
+		mu.Lock()
+		s := logs.String()
+		mu.Unlock()
+
+		if strings.Contains(s, "notification not delivered") {
+			if strings.Count(s, "retrying") != 2 {
+				t.Errorf("want 2 retries logged:\n%s", s)
+			}
+
+			return
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery failure logged:\n%s", s)
+		}
+
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.w.Write(p)
+}
+
+// TestEmail sends through an SMTP conversation on loopback.
+func TestEmail(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	mail := make(chan string, 1)
+
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+
+		r := bufio.NewReader(c)
+		say := func(s string) { io.WriteString(c, s+"\r\n") }
+
+		say("220 test ESMTP")
+
+		var data strings.Builder
+
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+
+			cmd := strings.ToUpper(strings.TrimSpace(line))
+
+			switch {
+			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+				say("250 test")
+			case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RCPT"):
+				data.WriteString(line)
+				say("250 ok")
+			case cmd == "DATA":
+				say("354 go on")
+
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil || l == ".\r\n" {
+						break
+					}
+
+					data.WriteString(l)
+				}
+
+				say("250 queued")
+			case cmd == "QUIT":
+				say("221 bye")
+				mail <- data.String()
+
+				return
+			default:
+				say("502 no")
+			}
+		}
+	}()
+
+	n := New(config.Notify{Email: &config.Email{SMTP: l.Addr().String(), From: "lifeboat@example.org", To: []string{"ops@example.org"}}}, nil, nil)
+	start(t, n)
+	n.Observe("rpo database", "database", false, RPOBreach, "RPO 2h01m is above the critical tier's objective of 1h")
+
+	select {
+	case m := <-mail:
+		for _, want := range []string{"RCPT TO:<ops@example.org>", "Subject: [lifeboat] rpo breach: rpo database", "above the critical tier's objective"} {
+			if !strings.Contains(m, want) {
+				t.Errorf("mail lacks %q:\n%s", want, m)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no mail arrived")
+	}
+}
