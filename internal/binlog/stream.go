@@ -54,6 +54,10 @@ type Archiver struct {
 	stateEpoch string
 	stateAt    Coord
 	Stored     func(*Segment) // called after each segment is durable
+	// OnCovered is told each time the archive is known complete up to a time.
+	OnCovered func(time.Time)
+	// OnConnected is told when the stream connects and disconnects.
+	OnConnected func(bool)
 }
 
 // GapError means the server no longer has what the archive needs next.
@@ -276,6 +280,11 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 	st, err := syncer.StartSync(gomysql.Position{Name: c.File, Pos: c.Pos})
 	if err != nil {
 		return a.streamError(c, err)
+	}
+
+	if a.OnConnected != nil {
+		a.OnConnected(true)
+		defer a.OnConnected(false)
 	}
 
 	seg := &pending{}
@@ -595,6 +604,10 @@ func (a *Archiver) advance(ctx context.Context, epoch string, t time.Time, c Coo
 	}
 
 	a.covered = t
+
+	if a.OnCovered != nil {
+		a.OnCovered(t)
+	}
 
 	// Once a second while data flows; when the server is idle, every ten
 	// seconds is enough and spares the repository a record per heartbeat.

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
@@ -153,9 +154,11 @@ func (a *App) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 
 	root.AddCommand(
-		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
-		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.exportCommand(), a.importCommand(),
-		a.binlogCommand(), a.statusCommand(),
+		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.audited("restore", a.restoreCommand()),
+		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.audited("export", a.exportCommand()),
+		a.audited("import", a.importCommand()), a.binlogCommand(), a.statusCommand(),
+		a.daemonCommand(), a.scheduleCommand(), a.audited("prune", a.pruneCommand()),
+		a.audited("pin", a.pinCommand()), a.audited("unpin", a.unpinCommand()), a.auditCommand(),
 	)
 
 	for _, c := range root.Commands() {
@@ -253,8 +256,14 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 		return nil, nil, err
 	}
 
+	a.auditConfig(cfg)
+
 	r, err := repo.Open(ctx, cfg.Repository.Path, pw, a.log)
 	if err != nil {
+		if errors.Is(err, repo.ErrWrongPassword) {
+			a.record(cfg, audit.Record{Action: "password refused", Outcome: audit.Refused, Detail: "the password from " + pw.Origin + " does not open the repository"})
+		}
+
 		return nil, nil, err
 	}
 

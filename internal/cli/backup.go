@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/audit"
+	"lifeboat/internal/daemon"
+	"lifeboat/internal/metrics"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -17,6 +21,7 @@ import (
 type backupOptions struct {
 	typ                string
 	checkpointInterval time.Duration
+	metricsFile        string
 }
 
 func (a *App) backupCommand() *cobra.Command {
@@ -58,17 +63,49 @@ func (a *App) backupCommand() *cobra.Command {
 				return err
 			}
 			defer r.Close(cmd.Context())
+			defer a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
 
 			var failed []string
 
+			var m *metrics.Metrics
+			if o.metricsFile != "" {
+				m = metrics.New(toolVersion())
+			}
+
 			for _, s := range srcs {
 				start := time.Now()
+				before, _ := r.Size()
 				bar := a.bar("backup " + s.Name())
 				snap, err := s.Backup(cmd.Context(), r, source.BackupOptions{
 					Type: o.typ, Version: toolVersion(), Progress: bar,
 					CheckpointInterval: o.checkpointInterval, Log: a.log,
 				})
 				bar.Done()
+
+				if m != nil {
+					after, _ := r.Size()
+
+					var logical int64
+					if snap != nil {
+						logical = snap.Bytes
+					}
+
+					m.Backup(s.Name(), o.typ, start, time.Now(), logical, after-before, err)
+					m.RPOObjective.WithLabelValues(s.Name()).Set(cfg.Tiers[cfg.Sources[s.Name()].Tier].RPO.Seconds())
+
+					if t, _ := daemon.Restorable(cmd.Context(), r, s); !t.IsZero() {
+						m.SetRestorable(s.Name(), t)
+					}
+				}
+
+				rec := audit.Record{Action: "backup", Source: s.Name(), Outcome: audit.OK}
+				if err != nil {
+					rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%s: %v", o.typ, err)
+				} else {
+					rec.Snapshot, rec.Detail = snap.ID, fmt.Sprintf("%s: %d files, %d bytes", snap.Type, snap.Files, snap.Bytes)
+				}
+
+				a.record(cfg, rec)
 
 				if err != nil {
 					fmt.Fprintf(a.Stderr, "error: %v\n", err)
@@ -95,6 +132,17 @@ func (a *App) backupCommand() *cobra.Command {
 				}
 			}
 
+			if m != nil {
+				if size, err := r.Size(); err == nil {
+					m.RepositorySize.Set(float64(size))
+					m.RepositoryUp.Set(1)
+				}
+
+				if err := m.WriteTextfile(o.metricsFile); err != nil {
+					return fmt.Errorf("--metrics-file: %w", err)
+				}
+			}
+
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
 			}
@@ -110,6 +158,7 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&o.typ, "type", "t", repo.TypeFull, "full, incremental (since the previous backup) or differential (since the last full)")
 	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")
+	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd
 }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/config"
+	"lifeboat/internal/daemon"
 	"lifeboat/internal/repo"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/schedule"
 )
 
 // sourceStatus is one line of `lifeboat status`.
@@ -26,8 +26,12 @@ type sourceStatus struct {
 	// RPOSeconds is how much would be lost if the source were lost now.
 	RPOSeconds   float64 `json:"rpo_seconds"`
 	RPOObjective float64 `json:"rpo_objective_seconds"`
-	OK           bool    `json:"ok"`
-	Problem      string  `json:"problem,omitempty"`
+	// NextRun is the source's next scheduled backup (zero: none scheduled).
+	NextRun    time.Time `json:"next_run,omitzero"`
+	LastVerify time.Time `json:"last_verify,omitzero"`
+	VerifyOK   *bool     `json:"verify_ok,omitempty"`
+	OK         bool      `json:"ok"`
+	Problem    string    `json:"problem,omitempty"`
 }
 
 func (a *App) statusCommand() *cobra.Command {
@@ -46,6 +50,18 @@ func (a *App) statusCommand() *cobra.Command {
 
 			now := time.Now()
 
+			jobs, err := (&daemon.Daemon{Cfg: cfg}).Jobs()
+			if err != nil {
+				return usage("%v", err)
+			}
+
+			next := (&schedule.Scheduler{Jobs: jobs}).Next(now)
+
+			runs, err := r.Records(cmd.Context(), "verify-run")
+			if err != nil {
+				return err
+			}
+
 			var out []sourceStatus
 
 			bad := 0
@@ -62,29 +78,36 @@ func (a *App) statusCommand() *cobra.Command {
 				for _, s := range snaps {
 					if s.Role == repo.RoleBackup {
 						st.LastBackup, st.LastType = s.Time, s.Type
-						if s.Type == repo.TypeFull || sc.Type != config.KindMySQL {
-							st.Restorable = s.Time
-						}
 					}
 				}
 
-				if sc.Type == config.KindMySQL {
-					src, err := a.source(cfg, name)
-					if err != nil {
-						return err
-					}
+				src, err := a.source(cfg, name)
+				if err != nil {
+					return err
+				}
 
-					t, err := src.(*mysqlsrc.Source).Restorable(cmd.Context(), r)
-					if err != nil {
-						st.Problem = err.Error()
-					}
+				if st.Restorable, err = daemon.Restorable(cmd.Context(), r, src); err != nil {
+					st.Problem = err.Error()
+				}
 
-					if t.After(st.Restorable) {
-						st.Restorable = t
+				for _, p := range next {
+					if p.Job.Lock == name && (st.NextRun.IsZero() || p.At.Before(st.NextRun)) {
+						st.NextRun = p.At
+					}
+				}
+
+				if v, ok := runs[name]; ok {
+					st.LastVerify, _ = time.Parse(time.RFC3339Nano, v["at"])
+					ok := v["ok"] == "true"
+					st.VerifyOK = &ok
+
+					if !ok {
+						st.Problem = "the last verification found problems: run `lifeboat verify " + name + "`"
 					}
 				}
 
 				switch {
+				case st.Problem != "":
 				case st.Restorable.IsZero():
 					st.Problem = "no backup yet: run `lifeboat backup " + name + "`"
 				default:
@@ -111,7 +134,7 @@ func (a *App) statusCommand() *cobra.Command {
 				}
 			} else {
 				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tSTATE")
+				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tSTATE")
 
 				for _, st := range out {
 					last, rest, rpo := "-", "-", "-"
@@ -129,7 +152,16 @@ func (a *App) statusCommand() *cobra.Command {
 						state = st.Problem
 					}
 
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), state)
+					nextRun, verified := "-", "never"
+					if !st.NextRun.IsZero() {
+						nextRun = st.NextRun.Local().Format("2006-01-02 15:04")
+					}
+
+					if !st.LastVerify.IsZero() {
+						verified = st.LastVerify.Local().Format(time.DateTime)
+					}
+
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, state)
 				}
 
 				tw.Flush()

@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/audit"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/verify"
 )
 
 func (a *App) verifyCommand() *cobra.Command {
@@ -54,12 +56,43 @@ func (a *App) verifyCommand() *cobra.Command {
 
 			start := time.Now()
 			bar := a.bar("verify")
-			res, err := r.Verify(cmd.Context(), snaps, bar)
-			bar.Done()
 
-			if err != nil {
-				return err
+			// Per source, so each source's result is recorded.
+			bySource := map[string][]*repo.Snapshot{}
+
+			var order []string
+
+			for _, s := range snaps {
+				if _, seen := bySource[s.Source]; !seen {
+					order = append(order, s.Source)
+				}
+
+				bySource[s.Source] = append(bySource[s.Source], s)
 			}
+
+			res := &repo.VerifyResult{Failed: map[string]bool{}}
+
+			for _, src := range order {
+				one, err := verify.Run(cmd.Context(), r, src, bySource[src], bar)
+				if err != nil {
+					bar.Done()
+					return err
+				}
+
+				res.Snapshots += one.Snapshots
+				res.Files += one.Files
+				res.BytesRead += one.BytesRead
+				res.Problems = append(res.Problems, one.Problems...)
+
+				rec := audit.Record{Action: "verify", Source: src, Outcome: audit.OK, Detail: fmt.Sprintf("%d snapshots", one.Snapshots)}
+				if !one.OK() {
+					rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%d problems in %d snapshots", len(one.Problems), one.Snapshots)
+				}
+
+				a.record(cfg, rec)
+			}
+
+			bar.Done()
 
 			for _, p := range res.Problems {
 				fmt.Fprintf(a.Stderr, "problem: %s\n", p)

@@ -68,7 +68,7 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 				return nil, binlog.Coord{}, time.Time{}, err
 			}
 
-			f, ok := fullOf(snap)
+			f, ok := FullOf(snap)
 			if !ok {
 				return nil, binlog.Coord{}, time.Time{}, fmt.Errorf("source %s: the full backup recorded no binlog position: is the binlog on?", name)
 			}
@@ -103,8 +103,8 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 	return cfg
 }
 
-// fullOf reads a full backup's binlog coordinates.
-func fullOf(snap *repo.Snapshot) (binlog.Full, bool) {
+// FullOf reads a full backup's binlog coordinates; ok is false for anything else.
+func FullOf(snap *repo.Snapshot) (binlog.Full, bool) {
 	if snap.Role != repo.RoleBackup || snap.Type != repo.TypeFull {
 		return binlog.Full{}, false
 	}
@@ -131,7 +131,7 @@ func (s *Source) fulls(ctx context.Context, r *repo.Repository) ([]binlog.Full, 
 	var out []binlog.Full
 
 	for _, snap := range snaps {
-		if f, ok := fullOf(snap); ok {
+		if f, ok := FullOf(snap); ok {
 			out = append(out, f)
 		}
 	}
@@ -159,7 +159,7 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 
 	var from binlog.Coord
 
-	if f, ok := fullOf(base); ok {
+	if f, ok := FullOf(base); ok {
 		from = f.Coord
 		from.Epoch = arch.EpochFor(f.At)
 	} else {

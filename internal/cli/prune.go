@@ -1,0 +1,313 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
+	"lifeboat/internal/progress"
+	"lifeboat/internal/prune"
+	"lifeboat/internal/repo"
+)
+
+func (a *App) pruneCommand() *cobra.Command {
+	var (
+		dryRun     bool
+		reclaimNow bool
+		sources    []string
+	)
+
+	cmd := &cobra.Command{
+		Use:   "prune [--dry-run] [--source S]",
+		Short: "Delete the snapshots no retention rule keeps, saying for each why it stays or goes",
+		Long: "Applies every source's retention: rules (latest, hourly, daily, weekly, monthly, yearly,\n" +
+			"within). Pinned snapshots and the newest snapshot that passed verification always stay, as\n" +
+			"do the full backups and binlog that kept database backups need. Then runs repository\n" +
+			"maintenance. Deleted data is reclaimed by maintenance a day later, which is safe while other\n" +
+			"backups run; --reclaim-now reclaims it at once (only when nothing else writes to the repository).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			for _, s := range sources {
+				if _, err := a.source(cfg, s); err != nil {
+					return err
+				}
+			}
+
+			plan, err := prune.Make(cmd.Context(), r, cfg, sources, time.Now())
+			if err != nil {
+				return err
+			}
+
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+
+			for _, sp := range plan.Sources {
+				fmt.Fprintf(tw, "%s\n", sp.Source)
+
+				for _, d := range sp.Decisions {
+					verdict := "keep"
+					if !d.Keep {
+						verdict = "DELETE"
+					}
+
+					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", verdict, shortID(d.Snap.ID), d.Snap.Time.Local().Format(time.DateTime), d.Snap.Type+rolePart(d.Snap.Role), strings.Join(d.Reasons, "; "))
+				}
+
+				if sp.SegmentsWhy != "" {
+					fmt.Fprintf(tw, "  binlog: %d segments stay, %d go: %s\n", sp.KeptSegments, len(sp.Segments), sp.SegmentsWhy)
+				}
+			}
+
+			tw.Flush()
+
+			snaps, segs := plan.Deletes()
+
+			if dryRun {
+				fmt.Fprintf(a.Stdout, "dry run: would delete %d snapshots and %d binlog segments; nothing was changed\n", snaps, segs)
+				return nil
+			}
+
+			before, _ := r.Size()
+
+			if err := plan.Execute(cmd.Context(), r, reclaimNow); err != nil {
+				return err
+			}
+
+			after, _ := r.Size()
+			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
+
+			fmt.Fprintf(a.Stdout, "deleted %d snapshots and %d binlog segments; maintenance ran; the repository went from %s to %s",
+				snaps, segs, progress.Bytes(before), progress.Bytes(after))
+
+			if !reclaimNow {
+				fmt.Fprint(a.Stdout, " (deleted data is reclaimed by maintenance after a day's safety margin)")
+			}
+
+			fmt.Fprintln(a.Stdout)
+
+			return nil
+		},
+	}
+
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
+	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now (only when nothing else writes to the repository)")
+	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
+
+	return cmd
+}
+
+func rolePart(role string) string {
+	if role == "backup" {
+		return ""
+	}
+
+	return " (" + role + ")"
+}
+
+func (a *App) pinCommand() *cobra.Command {
+	var reason string
+
+	cmd := &cobra.Command{
+		Use:   "pin SOURCE SNAPSHOT --reason TEXT",
+		Short: "Keep a snapshot whatever the retention rules say (a legal hold)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
+			}
+
+			cfg, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			snap, err := r.Find(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+
+			if err := r.PutRecord(cmd.Context(), "pin", snap.ID, map[string]string{"reason": reason, "by": audit.Actor(), "at": time.Now().UTC().Format(time.RFC3339)}); err != nil {
+				return err
+			}
+
+			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
+			fmt.Fprintf(a.Stdout, "pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s %s`\n", args[0], shortID(snap.ID), reason, args[0], shortID(snap.ID))
+
+			return nil
+		},
+	}
+
+	cmd.Flags().StringVar(&reason, "reason", "", "why it must be kept (recorded with the pin and in the audit log)")
+
+	return cmd
+}
+
+func (a *App) unpinCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unpin SOURCE SNAPSHOT",
+		Short: "Let retention rules decide about a pinned snapshot again",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			snap, err := r.Find(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+
+			pins, err := r.Records(cmd.Context(), "pin")
+			if err != nil {
+				return err
+			}
+
+			if _, ok := pins[snap.ID]; !ok {
+				return usage("snapshot %s of %s is not pinned", shortID(snap.ID), args[0])
+			}
+
+			if err := r.DeleteRecord(cmd.Context(), "pin", snap.ID); err != nil {
+				return err
+			}
+
+			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
+			fmt.Fprintf(a.Stdout, "unpinned %s snapshot %s\n", args[0], shortID(snap.ID))
+
+			return nil
+		},
+	}
+}
+
+func (a *App) auditCommand() *cobra.Command {
+	var (
+		since  string
+		asJSON bool
+	)
+
+	cmd := &cobra.Command{
+		Use:   "audit [--since T]",
+		Short: "List the audit log (`audit verify` checks it has not been tampered with)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			recs, err := audit.Read(cfg.Audit.Path)
+			if err != nil {
+				return fmt.Errorf("audit log %s: %w", cfg.Audit.Path, err)
+			}
+
+			var from time.Time
+
+			if since != "" {
+				if d, err := parseAge(since); err == nil {
+					from = time.Now().Add(-d)
+				} else if from, err = ParseTime(since); err != nil {
+					return usage("--since %q: expected a duration such as 7d or a time such as '2026-11-01 00:00'", since)
+				}
+			}
+
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			if !asJSON {
+				fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tSOURCE\tOUTCOME\tDETAIL")
+			}
+
+			for _, r := range recs {
+				if r.Time.Before(from) {
+					continue
+				}
+
+				if asJSON {
+					b, _ := jsonLine(r)
+					a.Stdout.Write(b)
+
+					continue
+				}
+
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format(time.DateTime), r.Actor, r.Action, r.Source, r.Outcome, r.Detail)
+			}
+
+			return tw.Flush()
+		},
+	}
+
+	cmd.Flags().StringVar(&since, "since", "", "only records newer than this (7d, 12h, or a time)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON lines")
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit log's hash chain, and against the copy kept in the repository",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+
+			recs, err := audit.Read(cfg.Audit.Path)
+			if err != nil {
+				return fmt.Errorf("audit log %s: %w", cfg.Audit.Path, err)
+			}
+
+			if err := audit.Verify(recs); err != nil {
+				return fmt.Errorf("the audit log %s has been tampered with: %w", cfg.Audit.Path, err)
+			}
+
+			copied := "no copy in the repository was compared"
+
+			if pw, perr := a.password(cfg, false); perr == nil {
+				if r, err := repo.Open(cmd.Context(), cfg.Repository.Path, pw, nil); err == nil {
+					defer r.Close(cmd.Context())
+
+					c, ok, err := auditCopy(cmd.Context(), r)
+					if err != nil {
+						return err
+					}
+
+					if ok {
+						if err := audit.Compare(recs, c); err != nil {
+							return fmt.Errorf("the audit log %s has been tampered with: %w", cfg.Audit.Path, err)
+						}
+
+						copied = fmt.Sprintf("the repository's copy (%d records) matches", len(c))
+					}
+				}
+			}
+
+			fmt.Fprintf(a.Stdout, "audit log %s: %d records, the hash chain is intact; %s\n", cfg.Audit.Path, len(recs), copied)
+
+			return nil
+		},
+	})
+
+	return cmd
+}
+
+var errNotAge = errors.New("not an age")
+
+// parseAge reads "7d", "12h", "30m".
+func parseAge(s string) (time.Duration, error) {
+	d, err := config.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errNotAge
+	}
+
+	return d, nil
+}

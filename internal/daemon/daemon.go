@@ -1,0 +1,461 @@
+// Package daemon is `lifeboat daemon`: every source's scheduled backups, the
+// repository's verify and prune jobs and the binlog streamers in one process,
+// with /metrics, /healthz and /readyz on loopback, notifications when
+// something breaks or mends, and every action in the audit log. It only wires
+// the other packages together; each job is what the matching command does.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
+	"lifeboat/internal/metrics"
+	"lifeboat/internal/notify"
+	"lifeboat/internal/prune"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/schedule"
+	"lifeboat/internal/source"
+	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/verify"
+)
+
+// Daemon is one running daemon.
+type Daemon struct {
+	Cfg     *config.Config
+	Repo    *repo.Repository
+	Sources map[string]source.Source
+	Log     *slog.Logger
+	Audit   *audit.Log
+	Metrics *metrics.Metrics
+	Notify  *notify.Notifier
+	Clock   schedule.Clock
+	Version string
+	// AfterJob runs after every job (the CLI copies the audit log into the
+	// repository there).
+	AfterJob func(ctx context.Context)
+	// Refresh is how often restorable instants and the repository size are
+	// re-read.
+	Refresh time.Duration
+
+	ready atomic.Bool
+	mu    sync.Mutex
+}
+
+// ErrListen means the HTTP port cannot be bound.
+var ErrListen = errors.New("cannot listen")
+
+// Listen binds the HTTP endpoint, so a port in use is reported before
+// anything starts.
+func (d *Daemon) Listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", d.Cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w on server.listen %s: %v: another lifeboat daemon or another program has it; stop that or set server.listen in %s", ErrListen, d.Cfg.Server.Listen, err, d.Cfg.File)
+	}
+
+	return l, nil
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", d.Metrics.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+
+		fmt.Fprintln(w, "ready")
+	})
+
+	return mux
+}
+
+// Jobs builds the scheduled jobs from the configuration.
+func (d *Daemon) Jobs() ([]*schedule.Job, error) {
+	var jobs []*schedule.Job
+
+	add := func(name, lock, spec string, run func(context.Context) error) error {
+		j, err := schedule.NewJob(name, lock, spec, run)
+		if err == nil {
+			jobs = append(jobs, j)
+		}
+
+		return err
+	}
+
+	for _, name := range d.Cfg.SourceNames {
+		sc := d.Cfg.Sources[name]
+
+		types := make([]string, 0, len(sc.Schedule))
+		for t := range sc.Schedule {
+			types = append(types, t)
+		}
+
+		sort.Strings(types)
+
+		for _, typ := range types {
+			if err := add("backup "+name+" "+typ, name, sc.Schedule[typ], func(ctx context.Context) error { return d.Backup(ctx, name, typ) }); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if d.Cfg.Jobs.Verify != "" {
+		if err := add("verify", "repository", d.Cfg.Jobs.Verify, d.Verify); err != nil {
+			return nil, err
+		}
+	}
+
+	if d.Cfg.Jobs.Prune != "" {
+		if err := add("prune", "repository", d.Cfg.Jobs.Prune, d.Prune); err != nil {
+			return nil, err
+		}
+	}
+
+	return jobs, nil
+}
+
+// Run runs until ctx ends: the HTTP endpoint on l, the streamers and the
+// scheduler. On stop, running jobs get the configured stop timeout.
+func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
+	if d.Clock == nil {
+		d.Clock = schedule.RealClock{}
+	}
+
+	if d.Refresh <= 0 {
+		d.Refresh = 30 * time.Second
+	}
+
+	jobs, err := d.Jobs()
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+
+	go srv.Serve(l) //nolint:errcheck
+	defer srv.Shutdown(context.Background())
+
+	for _, j := range jobs {
+		typ := ""
+		if _, err := fmt.Sscanf(j.Name, "backup %s %s", new(string), &typ); err == nil {
+			d.Metrics.BackupInterval.WithLabelValues(j.Lock, typ).Set(interval(j, d.Clock.Now()).Seconds())
+		}
+	}
+
+	for _, name := range d.Cfg.SourceNames {
+		d.Metrics.RPOObjective.WithLabelValues(name).Set(d.Cfg.Tiers[d.Cfg.Sources[name].Tier].RPO.Seconds())
+	}
+
+	go d.Notify.Run(ctx)
+
+	var wg sync.WaitGroup
+
+	for _, name := range d.Cfg.SourceNames {
+		sc := d.Cfg.Sources[name]
+		if sc.Type != config.KindMySQL || !sc.MySQL.Binlog.Stream {
+			continue
+		}
+
+		wg.Add(1)
+
+		go func() {
+			defer wg.Done()
+			d.stream(ctx, name)
+		}()
+	}
+
+	d.refresh(ctx)
+
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d.Refresh):
+				d.refresh(ctx)
+			}
+		}
+	}()
+
+	d.audit(audit.Record{Action: "daemon start", Outcome: audit.OK, Detail: fmt.Sprintf("%d jobs", len(jobs))})
+	d.ready.Store(true)
+
+	var runErr error
+
+	if len(jobs) > 0 {
+		s := &schedule.Scheduler{
+			Jobs: jobs, Clock: d.Clock, Concurrency: d.Cfg.Daemon.Concurrency, Jitter: d.Cfg.Daemon.Jitter,
+			StopTimeout: d.Cfg.Daemon.StopTimeout, Log: d.Log,
+			LastRun: d.lastRun,
+			Done:    d.done,
+		}
+		runErr = s.Run(ctx)
+	} else {
+		<-ctx.Done()
+	}
+
+	wg.Wait()
+	d.ready.Store(false)
+	d.audit(audit.Record{Action: "daemon stop", Outcome: audit.OK})
+
+	return runErr
+}
+
+// interval is the longest gap between two runs of j over the next month.
+func interval(j *schedule.Job, from time.Time) time.Duration {
+	var longest time.Duration
+
+	t := j.Next(from)
+
+	for i := 0; i < 200 && t.Before(from.AddDate(0, 1, 1)); i++ {
+		n := j.Next(t)
+		longest = max(longest, n.Sub(t))
+		t = n
+	}
+
+	return longest
+}
+
+func (d *Daemon) lastRun(j *schedule.Job) time.Time {
+	recs, err := d.Repo.Records(context.Background(), "job")
+	if err != nil {
+		return time.Time{}
+	}
+
+	t, _ := time.Parse(time.RFC3339Nano, recs[j.Name]["last"])
+
+	return t
+}
+
+func (d *Daemon) done(o schedule.Outcome) {
+	if o.Skipped {
+		d.Metrics.JobsSkipped.WithLabelValues(o.Job.Name).Inc()
+		d.audit(audit.Record{Action: "job skipped", Source: o.Job.Lock, Outcome: audit.Refused, Detail: o.Job.Name + ": the previous run on this source was still going"})
+
+		return
+	}
+
+	ctx := context.Background()
+
+	outcome := "ok"
+	if o.Err != nil {
+		outcome = "failed"
+	}
+
+	if err := d.Repo.PutRecord(ctx, "job", o.Job.Name, map[string]string{"last": o.Start.UTC().Format(time.RFC3339Nano), "outcome": outcome}); err != nil {
+		d.Log.Warn("record the job's run", "job", o.Job.Name, "err", err)
+	}
+
+	if d.AfterJob != nil {
+		d.AfterJob(ctx)
+	}
+
+	d.refresh(ctx)
+}
+
+func (d *Daemon) audit(r audit.Record) {
+	if d.Audit == nil {
+		return
+	}
+
+	if _, err := d.Audit.Append(r); err != nil {
+		d.Log.Error("audit log", "err", err)
+	}
+}
+
+// Backup takes one backup of a source, as `lifeboat backup` does.
+func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
+	src := d.Sources[name]
+	start := time.Now()
+	before, _ := d.Repo.Size()
+
+	snap, err := src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
+
+	end := time.Now()
+	after, _ := d.Repo.Size()
+
+	var logical int64
+
+	rec := audit.Record{Action: "backup", Source: name, Outcome: audit.OK}
+
+	if err != nil {
+		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%s: %v", typ, err)
+		d.Notify.Observe("backup "+name+" "+typ, name, false, notify.Failure, err.Error())
+	} else {
+		logical = snap.Bytes
+		rec.Snapshot, rec.Detail = snap.ID, fmt.Sprintf("%s: %d files, %d bytes", snap.Type, snap.Files, snap.Bytes)
+		d.Notify.Observe("backup "+name+" "+typ, name, true, notify.Failure, fmt.Sprintf("%s backup %s succeeded", snap.Type, snap.ID))
+	}
+
+	d.Metrics.Backup(name, typ, start, end, logical, after-before, err)
+	d.audit(rec)
+
+	return err
+}
+
+// Verify reads back every snapshot, as `lifeboat verify` does.
+func (d *Daemon) Verify(ctx context.Context) error {
+	var errs []error
+
+	for _, name := range d.Cfg.SourceNames {
+		res, err := verify.Run(ctx, d.Repo, name, nil, nil)
+
+		rec := audit.Record{Action: "verify", Source: name, Outcome: audit.OK}
+
+		switch {
+		case err != nil:
+			rec.Outcome, rec.Detail = audit.Failed, err.Error()
+		case !res.OK():
+			rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%d problems in %d snapshots", len(res.Problems), res.Snapshots)
+			err = fmt.Errorf("verify %s: %d problems, the first: %s", name, len(res.Problems), res.Problems[0])
+		default:
+			rec.Detail = fmt.Sprintf("%d snapshots, %d files", res.Snapshots, res.Files)
+		}
+
+		d.audit(rec)
+		d.Notify.Observe("verify "+name, name, err == nil, notify.Failure, map[bool]string{true: "verification passed", false: fmt.Sprint(err)}[err == nil])
+
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+// Prune applies the retention rules, as `lifeboat prune` does.
+func (d *Daemon) Prune(ctx context.Context) error {
+	plan, err := prune.Make(ctx, d.Repo, d.Cfg, nil, time.Now())
+	if err == nil {
+		err = plan.Execute(ctx, d.Repo, false)
+	}
+
+	rec := audit.Record{Action: "prune", Outcome: audit.OK}
+
+	if err != nil {
+		rec.Outcome, rec.Detail = audit.Failed, err.Error()
+	} else {
+		snaps, segs := plan.Deletes()
+		rec.Detail = fmt.Sprintf("deleted %d snapshots and %d binlog segments", snaps, segs)
+	}
+
+	d.audit(rec)
+	d.Notify.Observe("prune", "", err == nil, notify.Failure, map[bool]string{true: "prune succeeded", false: fmt.Sprint(err)}[err == nil])
+
+	return err
+}
+
+func (d *Daemon) stream(ctx context.Context, name string) {
+	src, ok := d.Sources[name].(*mysqlsrc.Source)
+	if !ok {
+		return
+	}
+
+	a := src.Archiver(d.Repo, d.Log, d.Version)
+	a.OnCovered = func(t time.Time) { d.Metrics.SetBinlogCovered(name, t) }
+	a.OnConnected = func(up bool) {
+		d.Metrics.BinlogStreaming.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[up])
+	}
+
+	d.Metrics.BinlogStreaming.WithLabelValues(name).Set(0)
+
+	if err := a.Stream(ctx); err != nil {
+		d.Log.Error("binlog streamer stopped", "source", name, "err", err)
+		d.Notify.Observe("binlog stream "+name, name, false, notify.Failure, err.Error())
+		d.audit(audit.Record{Action: "binlog stream", Source: name, Outcome: audit.Failed, Detail: err.Error()})
+	}
+}
+
+// refresh re-reads what the metrics and RPO checks need.
+func (d *Daemon) refresh(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	if err := d.Repo.Refresh(ctx); err != nil {
+		d.Metrics.RepositoryUp.Set(0)
+		d.Notify.Observe("repository", "", false, notify.Failure, "the repository cannot be read: "+err.Error())
+
+		return
+	}
+
+	size, err := d.Repo.Size()
+	if err != nil {
+		d.Metrics.RepositoryUp.Set(0)
+		d.Notify.Observe("repository", "", false, notify.Failure, "the repository storage cannot be read: "+err.Error())
+
+		return
+	}
+
+	d.Metrics.RepositoryUp.Set(1)
+	d.Metrics.RepositorySize.Set(float64(size))
+	d.Notify.Observe("repository", "", true, notify.Failure, "the repository can be read again")
+
+	runs, _ := d.Repo.Records(ctx, "verify-run")
+
+	for _, name := range d.Cfg.SourceNames {
+		t, err := Restorable(ctx, d.Repo, d.Sources[name])
+		if err != nil {
+			d.Log.Warn("newest restorable instant", "source", name, "err", err)
+		}
+
+		d.Metrics.SetRestorable(name, t)
+
+		if v, ok := runs[name]; ok {
+			at, _ := time.Parse(time.RFC3339Nano, v["at"])
+			d.Metrics.VerifyLast.WithLabelValues(name).Set(float64(at.Unix()))
+			d.Metrics.VerifyOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v["ok"] == "true"])
+		}
+
+		if t.IsZero() {
+			continue
+		}
+
+		obj := d.Cfg.Tiers[d.Cfg.Sources[name].Tier].RPO
+		age := time.Since(t)
+		d.Notify.Observe("rpo "+name, name, age <= obj, notify.RPOBreach,
+			fmt.Sprintf("RPO of %s is %s against the %s tier's objective of %s", name, age.Round(time.Second), d.Cfg.Sources[name].Tier, obj))
+	}
+}
+
+// Restorable is the newest instant a source can be restored to: the end of
+// its binlog chain for a database, its newest backup otherwise.
+func Restorable(ctx context.Context, r *repo.Repository, src source.Source) (time.Time, error) {
+	var newest time.Time
+
+	snaps, err := r.Snapshots(ctx, src.Name())
+	if err != nil {
+		return newest, err
+	}
+
+	for _, s := range snaps {
+		if s.Role == repo.RoleBackup && (s.Type == repo.TypeFull || src.Kind() != config.KindMySQL) && s.Time.After(newest) {
+			newest = s.Time
+		}
+	}
+
+	if my, ok := src.(*mysqlsrc.Source); ok {
+		t, err := my.Restorable(ctx, r)
+		if t.After(newest) {
+			newest = t
+		}
+
+		return newest, err
+	}
+
+	return newest, nil
+}
