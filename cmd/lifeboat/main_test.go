@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	// Readable by all: one test runs the binary as an unprivileged user.
 	os.Chmod(dir, 0o755)
 
+	// No test writes the system's audit log.
+	os.Setenv("LIFEBOAT_AUDIT_LOG", filepath.Join(dir, "audit.jsonl"))
+
 	binary = filepath.Join(dir, "lifeboat")
 	cmd := exec.Command("go", "build", "-o", binary, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -69,7 +72,7 @@ func newInstallation(t *testing.T, extra string) *installation {
 	in := &installation{t: t, dir: dir, cfg: filepath.Join(dir, "lifeboat.yaml"), data: filepath.Join(dir, "data"), repo: filepath.Join(dir, "repo")}
 	os.MkdirAll(in.data, 0o755)
 
-	cfg := fmt.Sprintf("repository:\n  path: %s\nsources:\n  data:\n    type: files\n    paths: [%s]\n%s", in.repo, in.data, extra)
+	cfg := fmt.Sprintf("repository:\n  path: %s\naudit:\n  path: %s\nsources:\n  data:\n    type: files\n    paths: [%s]\n%s", in.repo, filepath.Join(dir, "audit.jsonl"), in.data, extra)
 	if err := os.WriteFile(in.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

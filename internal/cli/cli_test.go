@@ -27,7 +27,7 @@ func newEnv(t *testing.T, sources string) *env {
 
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "lifeboat.yaml"), vars: map[string]string{EnvPassword: testPassword}}
-	e.writeConfig("repository:\n  path: " + filepath.Join(dir, "repo") + "\nsources:\n" + sources)
+	e.writeConfig("repository:\n  path: " + filepath.Join(dir, "repo") + "\naudit:\n  path: " + filepath.Join(dir, "audit.jsonl") + "\nsources:\n" + sources)
 
 	return e
 }

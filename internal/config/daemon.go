@@ -84,8 +84,15 @@ func (r Retention) IsZero() bool { return r == Retention{} }
 // @every 90m).
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+// EnvAuditLog overrides the default audit log path (audit.path still wins).
+const EnvAuditLog = "LIFEBOAT_AUDIT_LOG"
+
 // DefaultAuditPath is where the audit log lives unless audit.path says.
 func DefaultAuditPath() string {
+	if p := os.Getenv(EnvAuditLog); p != "" {
+		return p
+	}
+
 	if os.Geteuid() == 0 {
 		return "/var/lib/lifeboat/audit.jsonl"
 	}
