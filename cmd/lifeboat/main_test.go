@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +82,23 @@ func newInstallation(t *testing.T, extra string) *installation {
 	}
 
 	return in
+}
+
+// setSource replaces the installation's sources (and anything after them).
+func (in *installation) setSource(t *testing.T, sources string) {
+	t.Helper()
+
+	b, err := os.ReadFile(in.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	head, tail, _ := strings.Cut(string(b), "sources:\n")
+	_, extra, _ := strings.Cut(tail, "    paths: ["+in.data+"]\n")
+
+	if err := os.WriteFile(in.cfg, []byte(head+extra+"sources:\n"+sources), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (in *installation) command(args ...string) *exec.Cmd {
@@ -614,5 +635,288 @@ func TestBinlogStreamUntilSIGTERM(t *testing.T) {
 
 	if items != "one,two,three" {
 		t.Errorf("recovered %q, want one,two,three", items)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	return l.Addr().String()
+}
+
+// daemonProc is a running `lifeboat daemon`.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	addr string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.b.String()
+}
+
+func (in *installation) startDaemon(t *testing.T, addr string) *daemonProc {
+	t.Helper()
+
+	d := &daemonProc{cmd: in.command("-v", "daemon"), out: &syncBuffer{}, addr: addr}
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not become ready:\n%s", d.out)
+		}
+	}
+}
+
+func (d *daemonProc) stop(t *testing.T) {
+	t.Helper()
+
+	d.cmd.Process.Signal(syscall.SIGTERM)
+
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("daemon exit: %v\n%s", err, d.out)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	b, _ := io.ReadAll(resp.Body)
+
+	return string(b)
+}
+
+// TestDaemonSchedulesServesAndCatchesUp runs the real daemon: it backs up on
+// its schedule, /metrics shows the results, SIGTERM stops it cleanly, and a
+// run missed while it was down is caught up as soon as it starts again.
+func TestDaemonSchedulesServesAndCatchesUp(t *testing.T) {
+	addr := freePort(t)
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\n")
+	in.setSource(t, "  data:\n    type: files\n    tier: critical\n    paths: ["+in.data+"]\n    schedule: \"@every 3s\"\n    retention: {latest: 2}\njobs: {prune: \"@every 4s\", verify: \"@every 5s\"}\n")
+	os.WriteFile(filepath.Join(in.data, "a.txt"), []byte("hello"), 0o644)
+	in.mustRun("init")
+
+	out := in.mustRun("schedule")
+	for _, want := range []string{"backup data incremental", "@every 3s", "prune", "verify"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("schedule lacks %q:\n%s", want, out)
+		}
+	}
+
+	d := in.startDaemon(t, addr)
+
+	if h := get(t, "http://"+addr+"/healthz"); !strings.Contains(h, "ok") {
+		t.Fatalf("/healthz: %q", h)
+	}
+
+	// The first run is caught up at start (it never ran); then every 3s.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(in.snapshots()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	var m string
+
+	for time.Now().Before(deadline) {
+		m = get(t, "http://"+addr+"/metrics")
+		if strings.Contains(m, "lifeboat_verify_last_success{source=\"data\"} 1") {
+			break
+		}
+
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	for _, want := range []string{
+		`lifeboat_backup_last_success_timestamp_seconds{source="data",type="incremental"}`,
+		`lifeboat_backup_schedule_interval_seconds{source="data",type="incremental"} 3`,
+		`lifeboat_backup_failures_total{source="data",type="incremental"} 0`,
+		`lifeboat_rpo_objective_seconds{source="data"} 3600`,
+		`lifeboat_rpo_seconds{source="data"}`,
+		`lifeboat_repository_up 1`,
+		`lifeboat_verify_last_success{source="data"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	d.stop(t)
+
+	if !strings.Contains(d.out.String(), "lifeboat daemon: stopped") {
+		t.Errorf("no clean stop:\n%s", d.out)
+	}
+
+	// Prune kept at most the two latest (plus the newest verified).
+	if n := len(in.snapshots()); n > 3 {
+		t.Errorf("%d snapshots after prunes with latest: 2", n)
+	}
+
+	// Down for longer than the schedule: the missed run happens at start,
+	// before the next regular one would (3 s later).
+	time.Sleep(4 * time.Second)
+
+	before := len(in.snapshots())
+	restart := time.Now()
+	d = in.startDaemon(t, addr)
+
+	for len(in.snapshots()) == before {
+		if time.Since(restart) > 2500*time.Millisecond {
+			t.Fatalf("no catch-up run within 2.5 s of the restart:\n%s", d.out)
+		}
+
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if !strings.Contains(d.out.String(), "catching up a run missed while the daemon was down") {
+		t.Errorf("the catch-up is not logged:\n%s", d.out)
+	}
+
+	d.stop(t)
+
+	out = in.mustRun("audit")
+	for _, want := range []string{"daemon start", "backup", "prune", "verify", "daemon stop"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit lacks %q", want)
+		}
+	}
+
+	in.mustRun("audit", "verify")
+}
+
+// TestDaemonSIGTERMMidBackup: a backup still running when the stop timeout
+// ends is aborted and saves nothing; the daemon exits cleanly.
+func TestDaemonSIGTERMMidBackup(t *testing.T) {
+	addr := freePort(t)
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\ndaemon: {stop_timeout: 1s}\n")
+	in.setSource(t, "  data:\n    type: files\n    paths: ["+in.data+"]\n    schedule: \"@hourly\"\n")
+
+	buf := make([]byte, 8<<20)
+	for i := 0; i < 60; i++ {
+		rand.Read(buf)
+		os.WriteFile(filepath.Join(in.data, fmt.Sprintf("f%02d", i)), buf, 0o644)
+	}
+
+	in.mustRun("init")
+
+	d := in.startDaemon(t, addr)
+
+	// The catch-up backup starts at once; stop in the middle of it.
+	time.Sleep(700 * time.Millisecond)
+
+	began := time.Now()
+	d.stop(t)
+
+	if took := time.Since(began); took > 15*time.Second {
+		t.Errorf("stopping took %s with a 1s stop timeout", took)
+	}
+
+	if !strings.Contains(d.out.String(), "being aborted") {
+		t.Fatalf("the backup was not running when SIGTERM came (machine too fast for this data?):\n%s", d.out)
+	}
+
+	if s := in.snapshots(); len(s) != 0 {
+		t.Fatalf("an aborted backup saved %+v", s)
+	}
+}
+
+// TestDaemonRefusesBusyPort: a port already in use stops the daemon before
+// anything runs, with a message naming the setting.
+func TestDaemonRefusesBusyPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	in := newInstallation(t, "server: {listen: \""+l.Addr().String()+"\"}\n")
+	in.mustRun("init")
+
+	_, errs, code := in.run("daemon")
+	if code != 2 || !strings.Contains(errs, "server.listen "+l.Addr().String()) || !strings.Contains(errs, "address already in use") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
+
+// TestDaemonNotifiesOncePerEpisode: a source failing on every run sends one
+// webhook message; fixing it sends one recovery.
+func TestDaemonNotifiesOncePerEpisode(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+
+		mu.Lock()
+		got = append(got, fmt.Sprint(m["event"], " ", m["subject"]))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+
+	addr := freePort(t)
+	missing := filepath.Join(t.TempDir(), "not-there-yet")
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\nnotify: {webhook: {url: \""+hook.URL+"\"}}\n")
+	in.setSource(t, "  web:\n    type: files\n    paths: ["+missing+"]\n    schedule: \"@every 1s\"\n")
+	in.mustRun("init")
+
+	d := in.startDaemon(t, addr)
+	time.Sleep(4 * time.Second)
+
+	os.MkdirAll(missing, 0o755)
+	time.Sleep(3 * time.Second)
+	d.stop(t)
+
+	mu.Lock()
+	defer mu.Unlock()
+
+	if strings.Join(got, ",") != "failure backup web incremental,recovery backup web incremental" {
+		t.Fatalf("webhook got %v; the daemon said:\n%s", got, d.out)
+	}
+
+	if n := strings.Count(d.out.String(), "job failed"); n < 3 {
+		t.Errorf("only %d failed runs: the test did not exercise repeated failures", n)
 	}
 }

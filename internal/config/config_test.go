@@ -13,7 +13,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := strings.Join(cfg.SourceNames, ","); got != "database,uploads,config,code" {
+	if got := strings.Join(cfg.SourceNames, ","); got != "database,uploads,config,code,logs" {
 		t.Fatalf("sources in file order: %s", got)
 	}
 
@@ -23,7 +23,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 
 	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
-		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20}) {
+		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20, Stream: true}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 
@@ -33,6 +33,22 @@ func TestExampleConfigIsValid(t *testing.T) {
 
 	if cfg.Tiers["critical"] != (Tier{RTO: 4 * time.Hour, RPO: time.Hour}) || cfg.Tiers["other"].RPO != 168*time.Hour {
 		t.Fatalf("tiers: %+v", cfg.Tiers)
+	}
+
+	// The guide's table.
+	db := cfg.Sources["database"]
+	if db.Schedule["full"] != "0 2 * * *" || db.Schedule["incremental"] != "0 * * * *" || db.Retention != (Retention{Within: 30 * 24 * time.Hour, Daily: 30, Monthly: 12}) {
+		t.Fatalf("database schedule and retention: %+v %+v", db.Schedule, db.Retention)
+	}
+
+	for name, within := range map[string]time.Duration{"uploads": 90, "config": 180, "code": 180, "logs": 30} {
+		if cfg.Sources[name].Retention.Within != within*24*time.Hour {
+			t.Errorf("%s: retention %+v, want within %dd", name, cfg.Sources[name].Retention, within)
+		}
+	}
+
+	if cfg.Sources["uploads"].Schedule["incremental"] != "0 */6 * * *" || cfg.Jobs.Verify != "0 4 * * 0" || cfg.Jobs.Prune != "30 3 * * *" || cfg.Server.Listen != "127.0.0.1:9750" {
+		t.Fatalf("schedules: %+v %+v", cfg.Sources["uploads"].Schedule, cfg.Jobs)
 	}
 }
 
@@ -100,6 +116,58 @@ func TestBinlogSettings(t *testing.T) {
 	for i, want := range []string{"c.yaml:8: sources.db.binlog.segmnt_mb: unknown key", "c.yaml:6: sources.db.binlog.server_id: expected a whole number from 1", "c.yaml:7: sources.db.binlog.segment_seconds"} {
 		if !strings.HasPrefix(es[i].Error(), want) {
 			t.Errorf("error %d: %q, want prefix %q", i, es[i], want)
+		}
+	}
+}
+
+func TestScheduleAndRetentionErrors(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(`repository: {path: /r}
+sources:
+  db:
+    type: mysql
+    schedule: {full: "0 25 * * *", hourly: "@hourly"}
+    retention: {daily: -1, within: forever}
+  up:
+    type: files
+    paths: [/u]
+    schedule: "every day"
+    retention: {daily: 0}
+server: {listen: "nowhere"}
+notify: {webhook: {url: "ftp://x"}}
+`))
+
+	es, ok := err.(Errors)
+	if !ok {
+		t.Fatalf("want errors, got %v", err)
+	}
+
+	want := []string{
+		"c.yaml:5: sources.db.schedule.hourly: unknown key",
+		"c.yaml:5: sources.db.schedule.full: invalid cron expression \"0 25 * * *\"",
+		"c.yaml:6: sources.db.retention.daily: expected how many snapshots to keep",
+		"c.yaml:6: sources.db.retention.within: expected a duration such as 90d",
+		"c.yaml:10: sources.up.schedule: invalid cron expression \"every day\"",
+		"c.yaml:11: sources.up.retention: every rule is 0",
+		"c.yaml:12: server.listen: expected host:port",
+		"c.yaml:13: notify.webhook.url: expected an http:// or https:// URL",
+	}
+
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Error())
+	}
+
+	for _, w := range want {
+		found := false
+
+		for _, g := range got {
+			if strings.HasPrefix(g, w) {
+				found = true
+			}
+		}
+
+		if !found {
+			t.Errorf("missing error %q in:\n%s", w, strings.Join(got, "\n"))
 		}
 	}
 }

@@ -151,6 +151,7 @@ func (p *parser) schedule(n *yaml.Node, key string, s *Source) {
 func (p *parser) retention(n *yaml.Node, key string) Retention {
 	var r Retention
 
+	before := len(p.errs)
 	m := p.mapping(n, key, "latest", "hourly", "daily", "weekly", "monthly", "yearly", "within")
 
 	for _, f := range []struct {
@@ -180,7 +181,7 @@ func (p *parser) retention(n *yaml.Node, key string) Retention {
 		r.Within = d
 	}
 
-	if len(m) > 0 && r.IsZero() && len(p.errs) == 0 {
+	if len(m) > 0 && r.IsZero() && len(p.errs) == before {
 		p.fail(n, key, "every rule is 0: this would keep nothing but the newest verified snapshot; remove retention to keep everything")
 	}
 
