@@ -920,3 +920,50 @@ func TestDaemonNotifiesOncePerEpisode(t *testing.T) {
 		t.Errorf("only %d failed runs: the test did not exercise repeated failures", n)
 	}
 }
+
+// TestDaemonStreamsBinlog: a database source with binlog.stream is archived
+// by the daemon (which takes the first full itself), the metrics show the
+// stream, and the data committed while it ran recovers.
+func TestDaemonStreamsBinlog(t *testing.T) {
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20))")
+
+	addr := freePort(t)
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\n")
+	in.setSource(t, "  db:\n    type: mysql\n    tier: critical\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n    binlog: {stream: true, segment_seconds: 1}\n")
+	in.mustRun("init")
+
+	d := in.startDaemon(t, addr)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for len(in.snapshots()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('streamed by the daemon')")
+	time.Sleep(20 * time.Millisecond)
+	at := time.Now()
+
+	var m string
+
+	for time.Now().Before(deadline) {
+		m = get(t, "http://"+addr+"/metrics")
+		if strings.Contains(m, `lifeboat_binlog_streaming{source="db"} 1`) && strings.Contains(m, `lifeboat_binlog_lag_seconds{source="db"}`) {
+			break
+		}
+
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	if !strings.Contains(m, `lifeboat_binlog_streaming{source="db"} 1`) || !strings.Contains(m, `lifeboat_rpo_seconds{source="db"}`) {
+		t.Fatalf("/metrics:\n%s\ndaemon:\n%s", m, d.out)
+	}
+
+	time.Sleep(2500 * time.Millisecond)
+	d.stop(t)
+
+	out := in.mustRun("restore", "db", "--to-time", at.Format(time.RFC3339Nano), "--target-database", "shop_then")
+	if !strings.Contains(out, "plus 1 binlog transactions") {
+		t.Fatalf("restore: %s", out)
+	}
+}

@@ -138,6 +138,16 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 			return a.restoreDatabase(cmd, cfg, name, snapID, opt.Database, opt.Tables, opt.Overwrite)
 		}
 
+		if opt.Tables != nil {
+			full, _ := r.Base(cmd.Context(), name, repo.TypeDifferential)
+			hint := ""
+			if full != nil {
+				hint = fmt.Sprintf(" (the latest full is %s from %s)", shortID(full.ID), full.Time.Local().Format(time.DateTime))
+			}
+
+			return usage("--tables restores single tables from a full backup, and %s is a %s backup: give --snapshot with a full's ID%s, or recover the whole database to a point with --target-database", shortID(snap.ID), snap.Type, hint)
+		}
+
 		var br mysqlsrc.BinlogRange
 		if err := json.Unmarshal([]byte(snap.Extra["binlog"]), &br); err != nil {
 			return fmt.Errorf("snapshot %s records no binlog range", snap.ID)
