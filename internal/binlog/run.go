@@ -33,7 +33,9 @@ func (a *Archiver) Stream(ctx context.Context) error {
 
 		var ge *GapError
 		if errors.As(err, &ge) {
-			if gerr := a.gap(ctx, ge.At, ge.Reason); gerr != nil {
+			if gerr := a.gap(ctx, ge.At, ge.Reason); errors.As(gerr, &ce) {
+				return gerr
+			} else if gerr != nil {
 				a.log().Error("could not start a new chain after the gap", "source", a.Source, "err", gerr)
 			} else {
 				backoff = time.Second

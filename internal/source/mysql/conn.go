@@ -105,6 +105,10 @@ func password(name string, my config.MySQL, getenv func(string) string) (string,
 	return "", nil
 }
 
+// ErrAccessDenied marks errors no retry will fix: a refused login or a
+// missing privilege.
+var ErrAccessDenied = errors.New("access denied")
+
 // explain turns a connection or query error into a message naming the cause
 // and the fix. It never includes the password.
 func explain(name string, my config.MySQL, err error) error {
@@ -117,11 +121,11 @@ func explain(name string, my config.MySQL, err error) error {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045:
-			return fmt.Errorf("source %s: the server at %s refused user %q: wrong password or unknown user: check sources.%s.user and its password (%s)", name, where, my.User, name, me.Message)
+			return fmt.Errorf("source %s: the server at %s refused user %q: %w: wrong password or unknown user: check sources.%s.user and its password (%s)", name, where, my.User, ErrAccessDenied, name, me.Message)
 		case 1049:
 			return fmt.Errorf("source %s: %s: check sources.%s.databases", name, me.Message, name)
 		case 1044, 1142, 1143, 1227, 1370:
-			return fmt.Errorf("source %s: user %q lacks a privilege: %s: grant it, e.g. GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO the backup user", name, my.User, me.Message)
+			return fmt.Errorf("source %s: user %q lacks a privilege (%w): %s: grant it, e.g. GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO the backup user", name, my.User, ErrAccessDenied, me.Message)
 		}
 
 		return fmt.Errorf("source %s: server error %d: %s", name, me.Number, me.Message)

@@ -48,10 +48,14 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 
 	return &binlog.Archiver{
 		Server: binlog.Server{
-			Source:         name,
-			DB:             func(ctx context.Context) (*sql.DB, error) { return connect(ctx, name, my, s.getenv) },
+			Source: name,
+			DB: func(ctx context.Context) (*sql.DB, error) {
+				db, err := connect(ctx, name, my, s.getenv)
+
+				return db, fatal(err)
+			},
 			Syncer:         s.syncerConfig,
-			Explain:        func(err error) error { return explain(name, my, err) },
+			Explain:        func(err error) error { return fatal(explain(name, my, err)) },
 			ServerID:       my.Binlog.ServerID,
 			SegmentSeconds: my.Binlog.SegmentSeconds,
 			SegmentBytes:   my.Binlog.SegmentBytes,
@@ -65,7 +69,7 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 
 			snap, err := s.backup(ctx, r, nil, repo.RoleBackup, source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}, nil)
 			if err != nil {
-				return nil, binlog.Coord{}, time.Time{}, err
+				return nil, binlog.Coord{}, time.Time{}, fatal(err)
 			}
 
 			f, ok := FullOf(snap)
@@ -77,6 +81,16 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 		},
 		Fulls: func(ctx context.Context) ([]binlog.Full, error) { return s.fulls(ctx, r) },
 	}
+}
+
+// fatal marks errors no retry fixes (a refused login, a missing privilege),
+// so the streamer stops and says so instead of retrying forever.
+func fatal(err error) error {
+	if errors.Is(err, ErrAccessDenied) {
+		return &binlog.ConfigError{Err: err}
+	}
+
+	return err
 }
 
 func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
@@ -311,8 +325,20 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		rename = map[string]string{dbs[0]: opt.Database}
 	}
 
+	logged := true
+
+	if rename != nil {
+		pool, err := connect(ctx, name, s.cfg.MySQL, s.getenv)
+		if err != nil {
+			return rep, err
+		}
+
+		logged = !canSkipBinlog(ctx, pool)
+		pool.Close()
+	}
+
 	replayStart := time.Now()
-	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client)
+	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client, logged)
 	rep.Replay, rep.ReplayTime = res, time.Since(replayStart)
 
 	if err != nil {
@@ -363,8 +389,12 @@ func clientTools() (string, string, error) {
 }
 
 // replay pipes the filtered binlog through mariadb-binlog into the client,
-// all in one client session so temporary tables live across files.
-func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, binlogTool, client string) (*binlog.Result, error) {
+// all in one client session so temporary tables live across files. A copy
+// under another name is replayed with the session's binlog off (as its full
+// was loaded): mariadb-binlog's output then goes straight to the client. A
+// replay that is logged has the original GTIDs taken out of it on the way,
+// so the server gives the changes new ones.
+func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, binlogTool, client string, logged bool) (*binlog.Result, error) {
 	var rewrite []string
 	for from, to := range rename {
 		rewrite = append(rewrite, "--rewrite-db="+from+"->"+to)
@@ -379,8 +409,13 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	clientArgs := []string{"--defaults-extra-file=" + defaults, "--binary-mode", "--batch", "--max-allowed-packet=1G"}
+	if !logged {
+		clientArgs = append(clientArgs, "--init-command=SET SESSION sql_log_bin = 0")
+	}
+
 	decode := exec.CommandContext(ctx, binlogTool, append(append([]string{"--no-defaults"}, rewrite...), "-")...)
-	apply := exec.CommandContext(ctx, client, "--defaults-extra-file="+defaults, "--binary-mode", "--batch", "--max-allowed-packet=1G")
+	apply := exec.CommandContext(ctx, client, clientArgs...)
 
 	var decodeErr, applyErr strings.Builder
 	decode.Stderr, apply.Stderr = &decodeErr, &applyErr
@@ -390,23 +425,41 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 		return nil, err
 	}
 
-	sqlOut, err := decode.StdoutPipe()
+	// Between the two: straight through an OS pipe, or through CleanSQL.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 
-	applyIn, err := apply.StdinPipe()
-	if err != nil {
-		return nil, err
+	var applyIn *os.File
+
+	decode.Stdout = pw
+	apply.Stdin = pr
+
+	if logged {
+		cr, cw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+
+		apply.Stdin, applyIn = cr, cw
+		defer cr.Close()
 	}
 
 	if err := decode.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+
 		return nil, fmt.Errorf("start %s: %w", binlogTool, err)
 	}
 
+	pw.Close()
+
 	if err := apply.Start(); err != nil {
 		cancel()
+		pr.Close()
 		decode.Wait() //nolint:errcheck
+
 		return nil, fmt.Errorf("start %s: %w", client, err)
 	}
 
@@ -427,13 +480,18 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 		}
 	}()
 
-	// Every read of the decoder's output ends before Wait closes it.
-	cleanErr := binlog.CleanSQL(sqlOut, applyIn)
-	applyIn.Close()
+	var cleanErr error
 
-	if cleanErr != nil {
-		cancel()
+	if logged {
+		cleanErr = binlog.CleanSQL(pr, applyIn)
+		applyIn.Close()
+
+		if cleanErr != nil {
+			cancel()
+		}
 	}
+
+	pr.Close()
 
 	<-fed
 

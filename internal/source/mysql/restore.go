@@ -32,6 +32,9 @@ type RestoreOptions struct {
 	Overwrite bool
 	Version   string
 	Progress  repo.Progress
+
+	// noBinlog keeps a copy under another name out of the server's binlog.
+	noBinlog bool
 }
 
 // RestoreReport says what a database restore did and what it checked.
@@ -100,6 +103,13 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 	defer pool.Close()
 
 	pool.SetMaxOpenConns(my.Workers + 2)
+
+	// A copy under another name is a scratch copy: replicas and the binlog
+	// archive have no use for it, and not logging it makes it faster. The
+	// original name is restored logged, so replicas follow.
+	if opt.Database != "" && len(meta.Databases) == 1 && opt.Database != meta.Databases[0].Name && canSkipBinlog(ctx, pool) {
+		opt.noBinlog = true
+	}
 
 	rep := &RestoreReport{}
 
@@ -238,7 +248,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 	name, my := s.cfg.Name, s.cfg.MySQL
 	target := quoteIdent(p.target)
 
-	c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, false)
+	c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, false, opt.noBinlog)
 	if err != nil {
 		return explain(name, my, err)
 	}
@@ -272,7 +282,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 		}
 	}
 
-	if err := s.loadTables(ctx, r, snap, pool, meta, p, opt.Progress); err != nil {
+	if err := s.loadTables(ctx, r, snap, pool, meta, p, opt.Progress, opt.noBinlog); err != nil {
 		return err
 	}
 
@@ -335,7 +345,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 
 // sessionConn opens a connection set up to load a dump: the source's sql_mode
 // (zero dates and the like load as they were), no per-row key checks.
-func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB bool) (*sql.Conn, error) {
+func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB, noBinlog bool) (*sql.Conn, error) {
 	c, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -353,6 +363,10 @@ func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB bo
 		stmts = append(stmts, "USE "+quoteIdent(db))
 	}
 
+	if noBinlog {
+		stmts = append(stmts, "SET SESSION sql_log_bin = 0")
+	}
+
 	for _, s := range stmts {
 		if _, err := c.ExecContext(ctx, s); err != nil {
 			c.Close()
@@ -365,7 +379,7 @@ func sessionConn(ctx context.Context, pool *sql.DB, sqlMode, db string, useDB bo
 
 // loadTables streams every table's data from the repository into the server,
 // several tables at once.
-func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, progress repo.Progress) error {
+func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, progress repo.Progress, noBinlog bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -403,7 +417,7 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 		go func() {
 			defer wg.Done()
 
-			c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, true)
+			c, err := sessionConn(ctx, pool, meta.SQLMode, p.target, true, noBinlog)
 			if err != nil {
 				fail(explain(s.cfg.Name, s.cfg.MySQL, err))
 				return
@@ -730,4 +744,21 @@ func (s *Source) checkTables(ctx context.Context, pool *sql.DB, p plannedDB) ([]
 	sort.Strings(bad)
 
 	return bad, rows, first
+}
+
+// canSkipBinlog reports whether this user may turn the binlog off for its
+// session (SUPER, or BINLOG ADMIN on MariaDB 10.5+).
+func canSkipBinlog(ctx context.Context, pool *sql.DB) bool {
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+
+	_, err = c.ExecContext(ctx, "SET SESSION sql_log_bin = 0")
+	if err == nil {
+		c.ExecContext(ctx, "SET SESSION sql_log_bin = 1") //nolint:errcheck
+	}
+
+	return err == nil
 }
