@@ -367,7 +367,12 @@ func (d *Daemon) stream(ctx context.Context, name string) {
 	}
 
 	a := src.Archiver(d.Repo, d.Log, d.Version)
-	a.OnCovered = func(t time.Time) { d.Metrics.SetBinlogCovered(name, t) }
+	// The streamer always archives from a full, so what it has archived is
+	// restorable: the RPO follows it second by second.
+	a.OnCovered = func(t time.Time) {
+		d.Metrics.SetBinlogCovered(name, t)
+		d.Metrics.SetRestorable(name, t)
+	}
 	a.OnConnected = func(up bool) {
 		d.Metrics.BinlogStreaming.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[up])
 	}

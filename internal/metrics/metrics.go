@@ -129,7 +129,7 @@ func (m *Metrics) SetRestorable(source string, t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	if !t.IsZero() {
+	if t.After(m.restorable[source]) {
 		m.restorable[source] = t
 	}
 }

@@ -389,11 +389,11 @@ func clientTools() (string, string, error) {
 }
 
 // replay pipes the filtered binlog through mariadb-binlog into the client,
-// all in one client session so temporary tables live across files. A copy
-// under another name is replayed with the session's binlog off (as its full
-// was loaded): mariadb-binlog's output then goes straight to the client. A
-// replay that is logged has the original GTIDs taken out of it on the way,
-// so the server gives the changes new ones.
+// all in one client session so temporary tables live across files. The
+// original GTIDs are taken out on the way (MariaDB checks them against
+// gtid_strict_mode as soon as they are set, logged or not), so a logged
+// replay gets new ones. A copy under another name is replayed with the
+// session's binlog off, as its full was loaded.
 func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, binlogTool, client string, logged bool) (*binlog.Result, error) {
 	var rewrite []string
 	for from, to := range rename {
@@ -425,39 +425,22 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 		return nil, err
 	}
 
-	// Between the two: straight through an OS pipe, or through CleanSQL.
-	pr, pw, err := os.Pipe()
+	sqlOut, err := decode.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
 
-	var applyIn *os.File
-
-	decode.Stdout = pw
-	apply.Stdin = pr
-
-	if logged {
-		cr, cw, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-
-		apply.Stdin, applyIn = cr, cw
-		defer cr.Close()
+	applyIn, err := apply.StdinPipe()
+	if err != nil {
+		return nil, err
 	}
 
 	if err := decode.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-
 		return nil, fmt.Errorf("start %s: %w", binlogTool, err)
 	}
 
-	pw.Close()
-
 	if err := apply.Start(); err != nil {
 		cancel()
-		pr.Close()
 		decode.Wait() //nolint:errcheck
 
 		return nil, fmt.Errorf("start %s: %w", client, err)
@@ -480,18 +463,13 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 		}
 	}()
 
-	var cleanErr error
+	// Every read of the decoder's output ends before Wait closes it.
+	cleanErr := binlog.CleanSQL(sqlOut, applyIn)
+	applyIn.Close()
 
-	if logged {
-		cleanErr = binlog.CleanSQL(pr, applyIn)
-		applyIn.Close()
-
-		if cleanErr != nil {
-			cancel()
-		}
+	if cleanErr != nil {
+		cancel()
 	}
-
-	pr.Close()
 
 	<-fed
 
