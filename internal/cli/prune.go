@@ -120,9 +120,9 @@ func (a *App) pinCommand() *cobra.Command {
 	var reason string
 
 	cmd := &cobra.Command{
-		Use:   "pin SOURCE SNAPSHOT --reason TEXT",
+		Use:   "pin [SOURCE] SNAPSHOT --reason TEXT",
 		Short: "Keep a snapshot whatever the retention rules say (a legal hold)",
-		Args:  cobra.ExactArgs(2),
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
@@ -134,7 +134,7 @@ func (a *App) pinCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
-			snap, err := r.Find(cmd.Context(), args[0], args[1])
+			snap, err := findAny(cmd.Context(), r, args)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func (a *App) pinCommand() *cobra.Command {
 			}
 
 			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
-			fmt.Fprintf(a.Stdout, "pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s %s`\n", args[0], shortID(snap.ID), reason, args[0], shortID(snap.ID))
+			fmt.Fprintf(a.Stdout, "pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`\n", snap.Source, shortID(snap.ID), reason, shortID(snap.ID))
 
 			return nil
 		},
@@ -157,9 +157,9 @@ func (a *App) pinCommand() *cobra.Command {
 
 func (a *App) unpinCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "unpin SOURCE SNAPSHOT",
+		Use:   "unpin [SOURCE] SNAPSHOT",
 		Short: "Let retention rules decide about a pinned snapshot again",
-		Args:  cobra.ExactArgs(2),
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -167,7 +167,7 @@ func (a *App) unpinCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
-			snap, err := r.Find(cmd.Context(), args[0], args[1])
+			snap, err := findAny(cmd.Context(), r, args)
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ func (a *App) unpinCommand() *cobra.Command {
 			}
 
 			if _, ok := pins[snap.ID]; !ok {
-				return usage("snapshot %s of %s is not pinned", shortID(snap.ID), args[0])
+				return usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
 			}
 
 			if err := r.DeleteRecord(cmd.Context(), "pin", snap.ID); err != nil {
@@ -186,7 +186,7 @@ func (a *App) unpinCommand() *cobra.Command {
 			}
 
 			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
-			fmt.Fprintf(a.Stdout, "unpinned %s snapshot %s\n", args[0], shortID(snap.ID))
+			fmt.Fprintf(a.Stdout, "unpinned %s snapshot %s\n", snap.Source, shortID(snap.ID))
 
 			return nil
 		},
@@ -310,4 +310,34 @@ func parseAge(s string) (time.Duration, error) {
 	}
 
 	return d, nil
+}
+
+// findAny resolves [SOURCE] ID: with no source, the ID (or a unique prefix)
+// is looked up among every source's snapshots.
+func findAny(ctx context.Context, r *repo.Repository, args []string) (*repo.Snapshot, error) {
+	if len(args) == 2 {
+		return r.Find(ctx, args[0], args[1])
+	}
+
+	all, err := r.Snapshots(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+
+	var match []*repo.Snapshot
+
+	for _, s := range all {
+		if s.ID == args[0] || len(args[0]) >= 6 && strings.HasPrefix(s.ID, args[0]) {
+			match = append(match, s)
+		}
+	}
+
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return nil, fmt.Errorf("%w: no snapshot with ID %q; list them with `lifeboat snapshots`", repo.ErrSnapshotNotFound, args[0])
+	}
+
+	return nil, fmt.Errorf("%w: ID prefix %q matches %d snapshots; give more characters", repo.ErrSnapshotNotFound, args[0], len(match))
 }

@@ -37,7 +37,7 @@ func TestPrunePinAndAudit(t *testing.T) {
 	oldest, second := snaps[0].ID, snaps[1].ID
 
 	e.expectFailure(2, []string{"--reason is required"}, "pin", "data", oldest)
-	e.mustRun("pin", "data", oldest, "--reason", "legal hold 2026-114")
+	e.mustRun("pin", oldest[:10], "--reason", "legal hold 2026-114")
 	e.mustRun("verify", "data", "--snapshot", second)
 
 	out := e.mustRun("prune", "--dry-run")
@@ -87,7 +87,7 @@ func TestPrunePinAndAudit(t *testing.T) {
 	e.mustRun("verify", "data")
 
 	e.mustRun("unpin", "data", oldest)
-	e.expectFailure(2, []string{"is not pinned"}, "unpin", "data", oldest)
+	e.expectFailure(2, []string{"is not pinned"}, "unpin", oldest)
 	e.expectFailure(2, []string{"no snapshot with ID"}, "pin", "data", "ffffffffffff", "--reason", "x")
 
 	// The audit trail: what was done, in order, and nothing secret.
