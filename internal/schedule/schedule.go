@@ -157,6 +157,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 
 	for {
+		// Stopping wins over a run that is due at the same moment.
+		if ctx.Err() != nil {
+			return s.stop(cancelJobs)
+		}
+
 		soonest := s.Jobs[0]
 		for _, j := range s.Jobs {
 			if j.next.Before(soonest.next) {
