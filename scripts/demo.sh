@@ -84,6 +84,7 @@ sources:
     tier: important
     paths: [$SITE/var/www/sml-library/uploads]
     exclude: ["*.tmp", "cache/"]
+    retention: {latest: 1}
   config:
     type: files
     tier: other

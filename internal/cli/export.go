@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
 	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
@@ -42,6 +44,24 @@ func (a *App) exportCommand() *cobra.Command {
 			snap, err := r.Find(cmd.Context(), s.Name(), snapID)
 			if err != nil {
 				return err
+			}
+
+			// An export is one consistent dump: it comes from a full. Binlog
+			// backups after it are not in it, and the user is told so.
+			if snap.Type != repo.TypeFull {
+				full, err := r.Base(cmd.Context(), s.Name(), repo.TypeDifferential)
+				if err != nil {
+					return err
+				}
+
+				if full == nil || snapID != "latest" {
+					return usage("export: %s is %s backup (binlog); an export comes from a full backup: give --snapshot with a full's ID, or recover to that point with `lifeboat restore %s --snapshot %s --target-database NAME` and dump NAME", shortID(snap.ID), map[bool]string{true: "an incremental", false: "a differential"}[snap.Type == repo.TypeIncremental], s.Name(), shortID(snap.ID))
+				}
+
+				fmt.Fprintf(a.Stderr, "note: exporting the latest full backup, %s from %s; the %s backup %s after it holds binlog only and is not in the export\n",
+					shortID(full.ID), full.Time.Local().Format(time.DateTime), snap.Type, shortID(snap.ID))
+
+				snap = full
 			}
 
 			// Write beside the destination and rename, so a failed export

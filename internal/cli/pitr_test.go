@@ -43,6 +43,18 @@ func TestPointInTimeCommands(t *testing.T) {
 
 	db.Exec(t, "INSERT INTO sml_library.bookings (room) VALUES ('C9')")
 
+	// An export comes from a full: the latest full is taken, and said so;
+	// an incremental named explicitly is refused with what to do.
+	exp := filepath.Join(t.TempDir(), "db.sql")
+	r := e.run("export", "db", "-o", exp)
+
+	if r.code != 0 || !strings.Contains(r.err, "exporting the latest full backup") {
+		t.Fatalf("export with an incremental latest: exit %d\n%s", r.code, r.err)
+	}
+
+	snaps := e.snapshots("db")
+	e.expectFailure(2, []string{"is an incremental backup (binlog)", "--target-database NAME"}, "export", "db", "--snapshot", snaps[len(snaps)-1].ID, "-o", exp)
+
 	out = e.mustRun("binlog", "list", "db")
 	if !strings.Contains(out, "mysql-bin.000001") || !strings.Contains(out, "incremental") {
 		t.Fatalf("binlog list: %s", out)
@@ -78,7 +90,7 @@ func TestPointInTimeCommands(t *testing.T) {
 
 	// status: the database is within its hour; the uploads were never
 	// backed up, so status fails and says why.
-	r := e.run("status", "--json")
+	r = e.run("status", "--json")
 
 	var st []sourceStatus
 	if err := json.Unmarshal([]byte(r.out), &st); err != nil || len(st) != 2 {
