@@ -35,3 +35,15 @@ goal() {
     GOALS+=("$1"$'\t'"$verdict")
     printf '  %-4s %-54s %s%s (needs %s %s%s)\n' "$verdict" "$2" "$3" "$6" "$4" "$5" "$6"
 }
+
+# apt_install PKG... installs the packages (none: nothing) after one apt-get
+# update. A server package tries to start its system service; a container
+# refuses that harmlessly, and the scripts start their own servers.
+apt_install() {
+    (($#)) || return 0
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    log "installing $*"
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}

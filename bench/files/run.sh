@@ -42,13 +42,7 @@ ensure_tools() {
     local missing=()
     command -v restic >/dev/null || missing+=(restic)
     [[ -x /usr/bin/time ]] || missing+=(time)
-    if ((${#missing[@]})); then
-        local sudo=()
-        ((EUID == 0)) || sudo=(sudo)
-        log "installing ${missing[*]}"
-        "${sudo[@]}" apt-get update
-        "${sudo[@]}" apt-get install -y "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
     local t
     for t in go python3 tar gzip diff du; do
         command -v "$t" >/dev/null || die "$t is required"

@@ -58,15 +58,7 @@ ensure_tools() {
     { have mydumper && have myloader; } || missing+=(mydumper)
     have sysbench || missing+=(sysbench)
     [[ -x /usr/bin/time ]] || missing+=(time)
-    if ((${#missing[@]})); then
-        local sudo=()
-        ((EUID == 0)) || sudo=(sudo)
-        log "installing ${missing[*]}"
-        "${sudo[@]}" apt-get update
-        # The server package tries to start the system service; a container
-        # refuses that harmlessly, and this script starts its own server.
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
     local t
     for t in go python3 gzip gunzip du awk sha256sum; do
         command -v "$t" >/dev/null || die "$t is required"

@@ -52,13 +52,7 @@ ensure_tools() {
     have mariadbd || missing+=(mariadb-server)
     { have mariadb && have mariadb-binlog; } || missing+=(mariadb-client)
     [[ -x /usr/bin/time ]] || missing+=(time)
-    if ((${#missing[@]})); then
-        local sudo=()
-        ((EUID == 0)) || sudo=(sudo)
-        log "installing ${missing[*]}"
-        "${sudo[@]}" apt-get update
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
     local t
     for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
     MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)

@@ -128,25 +128,11 @@ func (a *App) pinCommand() *cobra.Command {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
 			}
 
-			cfg, r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close(cmd.Context())
+			return a.onSnapshot(cmd.Context(), args, func(r *repo.Repository, snap *repo.Snapshot, _ bool) (string, error) {
+				err := r.PutRecord(cmd.Context(), "pin", snap.ID, map[string]string{"reason": reason, "by": audit.Actor(), "at": time.Now().UTC().Format(time.RFC3339)})
 
-			snap, err := findAny(cmd.Context(), r, args)
-			if err != nil {
-				return err
-			}
-
-			if err := r.PutRecord(cmd.Context(), "pin", snap.ID, map[string]string{"reason": reason, "by": audit.Actor(), "at": time.Now().UTC().Format(time.RFC3339)}); err != nil {
-				return err
-			}
-
-			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
-			fmt.Fprintf(a.Stdout, "pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`\n", snap.Source, shortID(snap.ID), reason, shortID(snap.ID))
-
-			return nil
+				return fmt.Sprintf("pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`", snap.Source, shortID(snap.ID), reason, shortID(snap.ID)), err
+			})
 		},
 	}
 
@@ -161,36 +147,48 @@ func (a *App) unpinCommand() *cobra.Command {
 		Short: "Let retention rules decide about a pinned snapshot again",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close(cmd.Context())
+			return a.onSnapshot(cmd.Context(), args, func(r *repo.Repository, snap *repo.Snapshot, pinned bool) (string, error) {
+				if !pinned {
+					return "", usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
+				}
 
-			snap, err := findAny(cmd.Context(), r, args)
-			if err != nil {
-				return err
-			}
-
-			pins, err := r.Records(cmd.Context(), "pin")
-			if err != nil {
-				return err
-			}
-
-			if _, ok := pins[snap.ID]; !ok {
-				return usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
-			}
-
-			if err := r.DeleteRecord(cmd.Context(), "pin", snap.ID); err != nil {
-				return err
-			}
-
-			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
-			fmt.Fprintf(a.Stdout, "unpinned %s snapshot %s\n", snap.Source, shortID(snap.ID))
-
-			return nil
+				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), r.DeleteRecord(cmd.Context(), "pin", snap.ID)
+			})
 		},
 	}
+}
+
+// onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
+// whether the snapshot is pinned, and copies the audit log into the
+// repository after a change.
+func (a *App) onSnapshot(ctx context.Context, args []string, change func(*repo.Repository, *repo.Snapshot, bool) (string, error)) error {
+	cfg, r, err := a.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close(ctx)
+
+	snap, err := findAny(ctx, r, args)
+	if err != nil {
+		return err
+	}
+
+	pins, err := r.Records(ctx, "pin")
+	if err != nil {
+		return err
+	}
+
+	_, pinned := pins[snap.ID]
+
+	msg, err := change(r, snap, pinned)
+	if err != nil {
+		return err
+	}
+
+	a.copyAudit(context.WithoutCancel(ctx), r, cfg)
+	fmt.Fprintln(a.Stdout, msg)
+
+	return nil
 }
 
 func (a *App) auditCommand() *cobra.Command {
