@@ -48,6 +48,10 @@ type App struct {
 	cpuProfile  string
 	stopProfile func()
 	log         *slog.Logger
+
+	// tamper, when set (tests), changes a restore test's copy before the
+	// comparison, to prove the comparison notices.
+	tamper func(ctx context.Context, target string) error
 }
 
 // NewApp returns an App on the process's standard streams.

@@ -20,6 +20,8 @@ type env struct {
 	dir  string
 	cfg  string
 	vars map[string]string
+	// tamper is passed to the App (restore tests' copies).
+	tamper func(ctx context.Context, target string) error
 }
 
 func newEnv(t *testing.T, sources string) *env {
@@ -54,6 +56,7 @@ func (e *env) run(args ...string) result {
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Getenv:     func(k string) string { return e.vars[k] },
 		IsTerminal: func(any) bool { return false },
+		tamper:     e.tamper,
 	}
 
 	err := a.Run(context.Background(), append([]string{"--config", e.cfg}, args...))

@@ -12,6 +12,7 @@ import (
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
+	"lifeboat/internal/verify"
 )
 
 // sourceStatus is one line of `lifeboat status`.
@@ -30,8 +31,11 @@ type sourceStatus struct {
 	NextRun    time.Time `json:"next_run,omitzero"`
 	LastVerify time.Time `json:"last_verify,omitzero"`
 	VerifyOK   *bool     `json:"verify_ok,omitempty"`
-	OK         bool      `json:"ok"`
-	Problem    string    `json:"problem,omitempty"`
+	// LastRestoreTest is when the source was last restored and compared.
+	LastRestoreTest time.Time `json:"last_restore_test,omitzero"`
+	RestoreTestOK   *bool     `json:"restore_test_ok,omitempty"`
+	OK              bool      `json:"ok"`
+	Problem         string    `json:"problem,omitempty"`
 }
 
 func (a *App) statusCommand() *cobra.Command {
@@ -58,6 +62,11 @@ func (a *App) statusCommand() *cobra.Command {
 			next := (&schedule.Scheduler{Jobs: jobs}).Next(now)
 
 			runs, err := r.Records(cmd.Context(), "verify-run")
+			if err != nil {
+				return err
+			}
+
+			tests, err := r.Records(cmd.Context(), verify.KindRestoreTest)
 			if err != nil {
 				return err
 			}
@@ -106,6 +115,16 @@ func (a *App) statusCommand() *cobra.Command {
 					}
 				}
 
+				if v, ok := tests[name]; ok {
+					st.LastRestoreTest, _ = time.Parse(time.RFC3339Nano, v["at"])
+					ok := v["ok"] == "true"
+					st.RestoreTestOK = &ok
+
+					if !ok && st.Problem == "" {
+						st.Problem = "the last restore test failed: run `lifeboat verify " + name + " --restore-test`"
+					}
+				}
+
 				switch {
 				case st.Problem != "":
 				case st.Restorable.IsZero():
@@ -134,7 +153,7 @@ func (a *App) statusCommand() *cobra.Command {
 				}
 			} else {
 				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tSTATE")
+				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tSTATE")
 
 				for _, st := range out {
 					last, rest, rpo := "-", "-", "-"
@@ -152,7 +171,11 @@ func (a *App) statusCommand() *cobra.Command {
 						state = st.Problem
 					}
 
-					nextRun, verified := "-", "never"
+					nextRun, verified, tested := "-", "never", "never"
+					if !st.LastRestoreTest.IsZero() {
+						tested = st.LastRestoreTest.Local().Format(time.DateTime) + map[bool]string{true: " ok", false: " FAILED"}[*st.RestoreTestOK]
+					}
+
 					if !st.NextRun.IsZero() {
 						nextRun = st.NextRun.Local().Format("2006-01-02 15:04")
 					}
@@ -161,7 +184,7 @@ func (a *App) statusCommand() *cobra.Command {
 						verified = st.LastVerify.Local().Format(time.DateTime)
 					}
 
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, state)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, state)
 				}
 
 				tw.Flush()

@@ -3,24 +3,38 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
 	"lifeboat/internal/verify"
 )
 
 func (a *App) verifyCommand() *cobra.Command {
-	var snapID string
+	var (
+		snapID      string
+		restoreTest bool
+		readAll     bool
+		read        string
+	)
 
 	cmd := &cobra.Command{
-		Use:   "verify [SOURCE]",
-		Short: "Read back and authenticate every stored byte of the snapshots",
+		Use:   "verify [SOURCE] [--snapshot ID] [--restore-test] [--read-all | --read N%]",
+		Short: "Read back and authenticate the snapshots' stored bytes; --restore-test restores and compares",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fraction, err := readFraction(read, readAll, cmd.Flags().Changed("read"))
+			if err != nil {
+				return err
+			}
+
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -73,7 +87,7 @@ func (a *App) verifyCommand() *cobra.Command {
 			res := &repo.VerifyResult{Failed: map[string]bool{}}
 
 			for _, src := range order {
-				one, err := verify.Run(cmd.Context(), r, src, bySource[src], bar)
+				one, err := verify.RunSample(cmd.Context(), r, src, bySource[src], fraction, bar)
 				if err != nil {
 					bar.Done()
 					return err
@@ -98,8 +112,13 @@ func (a *App) verifyCommand() *cobra.Command {
 				fmt.Fprintf(a.Stderr, "problem: %s\n", p)
 			}
 
-			fmt.Fprintf(a.Stdout, "verified %d snapshots, %d files, %s of distinct content read back in %s: ",
-				res.Snapshots, res.Files, progress.Bytes(res.BytesRead), seconds(time.Since(start)))
+			sample := ""
+			if fraction < 1 {
+				sample = fmt.Sprintf(" (a %s sample)", strconv.FormatFloat(fraction*100, 'f', -1, 64)+"%")
+			}
+
+			fmt.Fprintf(a.Stdout, "verified %d snapshots, %d files, %s of distinct content read back%s in %s: ",
+				res.Snapshots, res.Files, progress.Bytes(res.BytesRead), sample, seconds(time.Since(start)))
 
 			if !res.OK() {
 				fmt.Fprintf(a.Stdout, "%d PROBLEMS\n", len(res.Problems))
@@ -108,11 +127,123 @@ func (a *App) verifyCommand() *cobra.Command {
 
 			fmt.Fprintln(a.Stdout, "OK")
 
+			if !restoreTest {
+				return nil
+			}
+
+			names := cfg.SourceNames
+			if name != "" {
+				names = []string{name}
+			}
+
+			var failed []string
+
+			for _, n := range names {
+				if _, ok := cfg.Sources[n]; !ok {
+					continue // a source no longer configured
+				}
+
+				ok, err := a.restoreTest(cmd, cfg, r, n, snapID)
+				if err != nil {
+					return err
+				}
+
+				if !ok {
+					failed = append(failed, n)
+				}
+			}
+
+			if len(failed) > 0 {
+				return fmt.Errorf("restore test failed for %s: the restored copy differs from what the backup recorded (problems above)", strings.Join(failed, ", "))
+			}
+
 			return nil
 		},
 	}
 
 	cmd.Flags().StringVar(&snapID, "snapshot", "", "verify only this snapshot of SOURCE")
+	cmd.Flags().BoolVar(&restoreTest, "restore-test", false, "also restore each source's newest backup (or --snapshot) into a scratch database or temporary folder and compare it with what was recorded")
+	cmd.Flags().BoolVar(&readAll, "read-all", false, "read every stored byte (the default)")
+	cmd.Flags().StringVar(&read, "read", "", "read only a random sample of the file content, e.g. 10%")
 
 	return cmd
+}
+
+// restoreTest runs one source's restore test, prints and audits it.
+func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, name, snapID string) (bool, error) {
+	src, err := a.source(cfg, name)
+	if err != nil {
+		return false, err
+	}
+
+	tester, ok := src.(verify.RestoreTester)
+	if !ok {
+		return false, usage("source %s cannot be restore-tested", name)
+	}
+
+	var snap *repo.Snapshot
+	if snapID != "" {
+		snap, err = r.Find(cmd.Context(), name, snapID)
+	} else {
+		snap, err = verify.Newest(cmd.Context(), r, name, src.Kind() == config.KindMySQL)
+	}
+
+	if err != nil {
+		return false, err
+	}
+
+	bar := a.bar("restore test " + name)
+	rep, err := verify.RestoreTest(cmd.Context(), r, tester, snap, source.TestOptions{Version: toolVersion(), Progress: bar, Log: a.log, Tamper: a.tamper})
+	bar.Done()
+
+	rec := audit.Record{Action: "restore test", Source: name, Snapshot: snap.ID, Outcome: audit.OK}
+
+	if err != nil {
+		rec.Outcome, rec.Detail = audit.Failed, err.Error()
+		a.record(cfg, rec)
+
+		return false, err
+	}
+
+	for _, p := range rep.Problems {
+		fmt.Fprintf(a.Stderr, "problem: %s: %s\n", name, p)
+	}
+
+	verdict := "OK"
+	if !rep.OK() {
+		verdict = fmt.Sprintf("%d PROBLEMS", len(rep.Problems))
+		rec.Outcome = audit.Failed
+	}
+
+	asserts := ""
+	if rep.Assertions > 0 {
+		asserts = fmt.Sprintf(", %d assertions", rep.Assertions)
+	}
+
+	rec.Detail = fmt.Sprintf("%d %s compared%s: %s", rep.Checked, rep.What, asserts, verdict)
+	a.record(cfg, rec)
+
+	fmt.Fprintf(a.Stdout, "restore test of %s snapshot %s (%s): restored in %s, %d %s compared with the backup%s in %s: %s\n",
+		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), seconds(rep.Restore), rep.Checked, rep.What, asserts,
+		seconds(rep.Total), verdict)
+
+	return rep.OK(), nil
+}
+
+// readFraction parses --read N% (or --read-all).
+func readFraction(read string, all, set bool) (float64, error) {
+	if !set {
+		return 1, nil
+	}
+
+	if all {
+		return 0, usage("give --read-all or --read N%%, not both")
+	}
+
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(read), "%"), 64)
+	if err != nil || !strings.HasSuffix(read, "%") || v < 0 || v > 100 {
+		return 0, usage("--read %q: expected a percentage from 0%% to 100%%, e.g. --read 10%%", read)
+	}
+
+	return v / 100, nil
 }

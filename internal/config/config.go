@@ -37,6 +37,9 @@ type Config struct {
 	Jobs        Jobs
 	Notify      Notify
 	Audit       Audit
+	// Plans by name; PlanNames keeps the file's order.
+	Plans     map[string]*Plan
+	PlanNames []string
 }
 
 // Repository says where the repository lives and where its password comes from.
@@ -76,6 +79,8 @@ type Source struct {
 	Schedule map[string]string
 	// Retention is what prune keeps.
 	Retention Retention
+	// Verify is how restore tests check the source.
+	Verify Verify
 }
 
 // MySQL is how to reach a MariaDB/MySQL server and what to take from it.
@@ -250,7 +255,7 @@ func (p *parser) mapping(n *yaml.Node, key string, allowed ...string) map[string
 
 func (p *parser) parse(doc *yaml.Node) *Config {
 	cfg := &Config{
-		File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{},
+		File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{}, Plans: map[string]*Plan{},
 		Server: Server{Listen: "127.0.0.1:9750"},
 		Daemon: Daemon{Concurrency: 2, StopTimeout: 5 * time.Minute},
 		Notify: Notify{Interval: time.Hour},
@@ -262,7 +267,7 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 		return cfg
 	}
 
-	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources", "server", "daemon", "jobs", "notify", "audit")
+	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources", "server", "daemon", "jobs", "notify", "audit", "plans")
 
 	for _, sec := range []struct {
 		k string
@@ -287,6 +292,11 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 		p.sources(n, cfg)
 	} else {
 		p.fail(doc.Content[0], "sources", "missing; expected a mapping of source names to sources")
+	}
+
+	if n, ok := root["plans"]; ok {
+		p.plans(n, cfg)
+		p.checkPlans(cfg)
 	}
 
 	return cfg
@@ -392,11 +402,11 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	switch s.Type {
 	case KindFiles:
-		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable", "schedule", "retention"}
+		allowed = []string{"type", "tier", "paths", "include", "exclude", "ignore_unreadable", "schedule", "retention", "verify"}
 	case KindGit:
-		allowed = []string{"type", "tier", "path", "schedule", "retention"}
+		allowed = []string{"type", "tier", "path", "schedule", "retention", "verify"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify"}
 	default:
 		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
 		return nil
@@ -464,6 +474,10 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	if v, ok := m["retention"]; ok {
 		s.Retention = p.retention(v, key+".retention")
+	}
+
+	if v, ok := m["verify"]; ok {
+		p.verify(v, key+".verify", s)
 	}
 
 	if len(p.errs) > before {

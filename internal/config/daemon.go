@@ -33,7 +33,9 @@ type Daemon struct {
 // Jobs are the repository-wide scheduled jobs.
 type Jobs struct {
 	Verify string
-	Prune  string
+	// RestoreTest restores each source's newest snapshot and checks it.
+	RestoreTest string
+	Prune       string
 }
 
 // Notify says where failures, recoveries and RPO breaches are sent.
@@ -230,7 +232,11 @@ func (p *parser) daemon(n *yaml.Node, cfg *Config) {
 }
 
 func (p *parser) jobs(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "jobs", "verify", "prune")
+	m := p.mapping(n, "jobs", "verify", "restore_test", "prune")
+
+	if v, ok := m["restore_test"]; ok {
+		cfg.Jobs.RestoreTest = p.cronSpec(v, "jobs.restore_test")
+	}
 
 	if v, ok := m["verify"]; ok {
 		cfg.Jobs.Verify = p.cronSpec(v, "jobs.verify")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 
 	"github.com/kopia/kopia/fs"
 	"github.com/kopia/kopia/snapshot"
@@ -18,6 +19,8 @@ type VerifyResult struct {
 	Problems  []string
 	// Failed holds the IDs of snapshots with a problem.
 	Failed map[string]bool
+	// Fraction is the share of file content read (1 = all of it).
+	Fraction float64
 }
 
 // OK reports whether nothing was wrong.
@@ -28,7 +31,14 @@ func (v *VerifyResult) OK() bool { return len(v.Problems) == 0 }
 // and size are recomputed and compared with the labels written at backup time.
 // Content shared between snapshots is read once.
 func (r *Repository) Verify(ctx context.Context, snaps []*Snapshot, progress Progress) (*VerifyResult, error) {
-	res := &VerifyResult{Failed: map[string]bool{}}
+	return r.VerifySample(ctx, snaps, 1, progress)
+}
+
+// VerifySample is Verify reading only about fraction (0 < fraction <= 1) of
+// the files' content, chosen at random on each run, so successive runs cover
+// different files. Every tree is still walked and its digest recomputed.
+func (r *Repository) VerifySample(ctx context.Context, snaps []*Snapshot, fraction float64, progress Progress) (*VerifyResult, error) {
+	res := &VerifyResult{Failed: map[string]bool{}, Fraction: fraction}
 	seen := map[string]bool{}
 
 	if progress != nil {
@@ -49,7 +59,7 @@ func (r *Repository) Verify(ctx context.Context, snaps []*Snapshot, progress Pro
 
 		before := len(res.Problems)
 
-		r.verifyOne(ctx, s, res, seen, progress)
+		r.verifyOne(ctx, s, res, seen, fraction, progress)
 
 		if len(res.Problems) > before {
 			res.Failed[s.ID] = true
@@ -59,7 +69,7 @@ func (r *Repository) Verify(ctx context.Context, snaps []*Snapshot, progress Pro
 	return res, nil
 }
 
-func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResult, seen map[string]bool, progress Progress) {
+func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResult, seen map[string]bool, fraction float64, progress Progress) {
 	m, err := r.loadManifest(ctx, s.ID)
 	if err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %v", s.ID, s.Source, err))
@@ -78,7 +88,7 @@ func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResu
 		res.Files++
 		oid := de.ObjectID.String()
 
-		if seen[oid] {
+		if seen[oid] || (fraction < 1 && rand.Float64() >= fraction) {
 			if progress != nil {
 				progress.Add(de.FileSize)
 			}

@@ -157,3 +157,32 @@ func SafetySnapshot(ctx context.Context, r *repo.Repository, name, version strin
 
 	return snap, nil
 }
+
+// TestOptions are the choices of a restore test.
+type TestOptions struct {
+	Version  string
+	Progress repo.Progress
+	Log      *slog.Logger
+	// Tamper runs between the restore and the comparison with the restored
+	// copy's location (a folder, or a database name). Tests use it to prove
+	// the comparison catches a change; it is nil otherwise.
+	Tamper func(ctx context.Context, target string) error
+}
+
+// TestReport is what a restore test restored and compared.
+type TestReport struct {
+	Snapshot *repo.Snapshot
+	// Checked counts what was compared; What says what it counts (tables,
+	// files, refs).
+	Checked int64
+	What    string
+	// Assertions counts the user's assertions that ran.
+	Assertions int
+	Problems   []string
+	// Restore is how long the restore took; Total includes the comparison.
+	Restore time.Duration
+	Total   time.Duration
+}
+
+// OK reports whether the restored copy matched.
+func (t *TestReport) OK() bool { return len(t.Problems) == 0 }

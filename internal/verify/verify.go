@@ -16,6 +16,12 @@ import (
 // Run verifies snaps of source (all of its snapshots when nil) and records
 // the results.
 func Run(ctx context.Context, r *repo.Repository, source string, snaps []*repo.Snapshot, progress repo.Progress) (*repo.VerifyResult, error) {
+	return RunSample(ctx, r, source, snaps, 1, progress)
+}
+
+// RunSample is Run reading about fraction of the file content (see
+// repo.VerifySample).
+func RunSample(ctx context.Context, r *repo.Repository, source string, snaps []*repo.Snapshot, fraction float64, progress repo.Progress) (*repo.VerifyResult, error) {
 	if snaps == nil {
 		var err error
 		if snaps, err = r.Snapshots(ctx, source); err != nil {
@@ -23,7 +29,7 @@ func Run(ctx context.Context, r *repo.Repository, source string, snaps []*repo.S
 		}
 	}
 
-	res, err := r.Verify(ctx, snaps, progress)
+	res, err := r.VerifySample(ctx, snaps, fraction, progress)
 	if err != nil {
 		return res, err
 	}
@@ -40,6 +46,7 @@ func Run(ctx context.Context, r *repo.Repository, source string, snaps []*repo.S
 	if source != "" {
 		err = r.PutRecord(ctx, "verify-run", source, map[string]string{
 			"ok": strconv.FormatBool(res.OK()), "at": now, "snapshots": strconv.Itoa(res.Snapshots), "problems": strconv.Itoa(len(res.Problems)),
+			"read": strconv.FormatFloat(fraction, 'f', -1, 64),
 		})
 	}
 

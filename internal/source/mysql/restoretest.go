@@ -1,0 +1,192 @@
+package mysql
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// RestoreTest restores a full database snapshot into a scratch database
+// (on verify.server when the source names one), compares every table's row
+// count and checksum with what the backup recorded, runs the source's
+// assertions in it, and drops it.
+func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
+	start := time.Now()
+	name := s.cfg.Name
+	rep := &source.TestReport{Snapshot: snap, What: "tables"}
+
+	if snap.Type != repo.TypeFull {
+		return nil, fmt.Errorf("restore test of %s: snapshot %s is a %s backup (binlog only); test a full backup, or recover to its point with `lifeboat restore %s --to-time ... --target-database NAME`", name, snap.ID, snap.Type, name)
+	}
+
+	meta, err := LoadMeta(snap)
+	if err != nil {
+		return nil, err
+	}
+
+	// The scratch copy goes to the verify server when there is one, else
+	// next to the original under a name nobody uses.
+	target := s
+	if srv := s.cfg.Verify.Server; srv != nil {
+		cfg := *s.cfg
+		conn := *srv
+		conn.Databases, conn.Workers, conn.Binlog, conn.Accounts = s.cfg.MySQL.Databases, s.cfg.MySQL.Workers, s.cfg.MySQL.Binlog, false
+		cfg.MySQL = conn
+		cfg.Name = name + " (verify server)"
+		target = &Source{cfg: &cfg, getenv: s.getenv}
+	}
+
+	suffix := make([]byte, 4)
+	rand.Read(suffix) //nolint:errcheck
+
+	opts := RestoreOptions{Version: opt.Version, Progress: opt.Progress, skipCheck: true}
+	rename := map[string]string{}
+
+	switch {
+	case len(meta.Databases) == 1:
+		opts.Database = "lifeboat_verify_" + hex.EncodeToString(suffix)
+		rename[meta.Databases[0].Name] = opts.Database
+	case s.cfg.Verify.Server != nil:
+		// A server of its own: the databases keep their names there. They
+		// must not exist yet: the test drops what it restored.
+		for _, d := range meta.Databases {
+			rename[d.Name] = d.Name
+		}
+	default:
+		return nil, fmt.Errorf("restore test of %s: the snapshot holds %d databases and a scratch copy renames only one; set sources.%s.verify.server to a server the test may restore them into", name, len(meta.Databases), name)
+	}
+
+	pool, err := connect(ctx, target.cfg.Name, target.cfg.MySQL, s.getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	owned := true
+
+	defer func() {
+		if !owned {
+			return
+		}
+
+		for _, db := range rename {
+			if _, err := pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(db)); err != nil && opt.Log != nil {
+				opt.Log.Warn("drop the restore test's scratch database", "source", name, "database", db, "err", err)
+			}
+		}
+	}()
+
+	if _, err := target.RestoreDatabase(ctx, r, snap, opts); err != nil {
+		// A refusal wrote nothing, and what exists is not the test's to drop.
+		owned = !errors.Is(err, source.ErrTargetNotEmpty)
+
+		return nil, fmt.Errorf("restore test of %s: %w", name, err)
+	}
+
+	rep.Restore = time.Since(start)
+
+	plan, err := planRestore(meta, RestoreOptions{Database: opts.Database})
+	if err != nil {
+		return nil, err
+	}
+
+	for _, p := range plan {
+		if opt.Tamper != nil {
+			if err := opt.Tamper(ctx, p.target); err != nil {
+				return nil, err
+			}
+		}
+
+		bad, _, err := target.checkTables(ctx, pool, p)
+		if err != nil {
+			return nil, fmt.Errorf("restore test of %s: %w", name, err)
+		}
+
+		rep.Checked += int64(len(p.tables))
+
+		for _, b := range bad {
+			rep.Problems = append(rep.Problems, "table "+b)
+		}
+
+		probs, err := assert(ctx, pool, p.target, s.cfg.Verify.Assertions)
+		if err != nil {
+			return nil, fmt.Errorf("restore test of %s: %w", name, explain(name, target.cfg.MySQL, err))
+		}
+
+		rep.Assertions += len(s.cfg.Verify.Assertions)
+		rep.Problems = append(rep.Problems, probs...)
+	}
+
+	rep.Total = time.Since(start)
+
+	return rep, nil
+}
+
+// assert runs each assertion in db; one holds when its first column is true
+// (neither 0, empty nor NULL).
+func assert(ctx context.Context, pool *sql.DB, db string, assertions []string) ([]string, error) {
+	if len(assertions) == 0 {
+		return nil, nil
+	}
+
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+
+	if _, err := c.ExecContext(ctx, "USE "+quoteIdent(db)); err != nil {
+		return nil, err
+	}
+
+	var probs []string
+
+	for _, a := range assertions {
+		var v sql.NullString
+
+		q := a
+		if !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(a)), "SELECT") {
+			q = "SELECT " + a
+		}
+
+		if err := c.QueryRowContext(ctx, q).Scan(&v); err != nil {
+			probs = append(probs, fmt.Sprintf("assertion %q: %v", a, err))
+			continue
+		}
+
+		if !v.Valid || v.String == "" || v.String == "0" {
+			probs = append(probs, fmt.Sprintf("assertion %q is false in the restored copy (it returned %s)", a, map[bool]string{true: v.String, false: "NULL"}[v.Valid]))
+		}
+	}
+
+	return probs, nil
+}
+
+// Assert runs SQL assertions against a database of the source's server
+// (a recovery plan's SQL check).
+func (s *Source) Assert(ctx context.Context, db string, assertions []string) ([]string, error) {
+	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	probs, err := assert(ctx, pool, db, assertions)
+	if err != nil {
+		return nil, explain(s.cfg.Name, s.cfg.MySQL, err)
+	}
+
+	return probs, nil
+}
+
+// Databases are the databases the source backs up (as configured; empty
+// means every user database).
+func (s *Source) Databases() []string { return s.cfg.MySQL.Databases }

@@ -1,0 +1,92 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// RestoreTester is a source that can restore a snapshot somewhere harmless
+// and compare the result with what its backup recorded.
+type RestoreTester interface {
+	Name() string
+	RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error)
+}
+
+// KindRestoreTest is the record kind of a source's last restore test.
+const KindRestoreTest = "restore-test"
+
+// Newest returns the snapshot a restore test of the source takes by default:
+// its newest backup that a restore gives back whole (a full, for a database).
+func Newest(ctx context.Context, r *repo.Repository, name string, fullOnly bool) (*repo.Snapshot, error) {
+	snaps, err := r.Snapshots(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+
+	var best *repo.Snapshot
+
+	for _, s := range snaps {
+		if s.Role != repo.RoleBackup || (fullOnly && s.Type != repo.TypeFull) {
+			continue
+		}
+
+		if best == nil || s.Time.After(best.Time) {
+			best = s
+		}
+	}
+
+	if best == nil {
+		return nil, fmt.Errorf("%w: source %s has no backup to test yet; run `lifeboat backup %s` first", repo.ErrSnapshotNotFound, name, name)
+	}
+
+	return best, nil
+}
+
+// RestoreTest runs one restore test and records its outcome in the
+// repository: for the source (status, metrics, reports) and for the snapshot
+// (prune keeps the newest verified one).
+func RestoreTest(ctx context.Context, r *repo.Repository, src RestoreTester, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
+	start := time.Now()
+	rep, err := src.RestoreTest(ctx, r, snap, opt)
+
+	rec := map[string]string{
+		"at": start.UTC().Format(time.RFC3339Nano), "snapshot": snap.ID,
+		"seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 3, 64),
+	}
+
+	switch {
+	case err != nil:
+		rec["ok"], rec["problems"] = "false", err.Error()
+	default:
+		rec["ok"] = strconv.FormatBool(rep.OK())
+		rec["checked"] = fmt.Sprintf("%d %s", rep.Checked, rep.What)
+		rec["assertions"] = strconv.Itoa(rep.Assertions)
+		rec["problems"] = strings.Join(first(rep.Problems, 5), "; ")
+	}
+
+	if perr := r.PutRecord(ctx, KindRestoreTest, src.Name(), rec); perr != nil && err == nil {
+		err = perr
+	}
+
+	if err == nil {
+		if perr := r.PutRecord(ctx, "verify", snap.ID, map[string]string{"ok": rec["ok"], "at": rec["at"], "source": snap.Source}); perr != nil {
+			err = perr
+		}
+	}
+
+	return rep, err
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+	}
+
+	return s
+}
