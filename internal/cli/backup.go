@@ -12,6 +12,7 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/metrics"
+	"lifeboat/internal/plan"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -22,6 +23,7 @@ type backupOptions struct {
 	typ                string
 	checkpointInterval time.Duration
 	metricsFile        string
+	point              bool
 }
 
 func (a *App) backupCommand() *cobra.Command {
@@ -44,8 +46,12 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			names := args
+			point := o.point || len(names) == 0
+
 			if len(names) == 0 {
-				names = cfg.SourceNames
+				names = plan.PointOrder(cfg, cfg.SourceNames)
+			} else if o.point {
+				names = plan.PointOrder(cfg, names)
 			}
 
 			srcs := make([]source.Source, 0, len(names))
@@ -65,7 +71,10 @@ func (a *App) backupCommand() *cobra.Command {
 			defer r.Close(cmd.Context())
 			defer a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
 
-			var failed []string
+			var (
+				failed []string
+				taken  []*repo.Snapshot
+			)
 
 			var m *metrics.Metrics
 			if o.metricsFile != "" {
@@ -118,6 +127,8 @@ func (a *App) backupCommand() *cobra.Command {
 					continue
 				}
 
+				taken = append(taken, snap)
+
 				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
 					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
 					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(start)))
@@ -148,7 +159,21 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			if len(failed) > 0 {
+				if point && len(taken) > 0 {
+					fmt.Fprintln(a.Stderr, "no recovery point recorded: not every source was backed up")
+				}
+
 				return errors.New("backup failed for: " + strings.Join(failed, ", "))
+			}
+
+			if point && len(taken) > 1 {
+				p, err := plan.NewPoint(cmd.Context(), r, taken)
+				if err != nil {
+					return fmt.Errorf("record the recovery point: %w", err)
+				}
+
+				a.record(cfg, audit.Record{Action: "point", Outcome: audit.OK, Detail: fmt.Sprintf("recovery point %s of %s", p.ID, strings.Join(p.Sources(), ", "))})
+				fmt.Fprintf(a.Stdout, "recovery point %s: %s (restore them together with `lifeboat recover PLAN --point %s`)\n", p.ID, strings.Join(p.Sources(), ", "), p.ID)
 			}
 
 			return nil
@@ -158,6 +183,7 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&o.typ, "type", "t", repo.TypeFull, "full, incremental (since the previous backup) or differential (since the last full)")
 	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")
+	cmd.Flags().BoolVar(&o.point, "point", false, "record the named sources' snapshots as one recovery point (always done when no source is named)")
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd

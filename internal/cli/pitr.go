@@ -11,6 +11,7 @@ import (
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
+	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	mysqlsrc "lifeboat/internal/source/mysql"
 )
@@ -31,17 +32,12 @@ func (p pointFlags) set() bool {
 // ParseTime reads a recovery instant: RFC 3339, or a local date and time with
 // optional fractions of a second.
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	t, err := plan.ParseTime(s)
+	if err != nil {
+		return t, fmt.Errorf("--to-%w", err)
 	}
 
-	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-
-	return time.Time{}, fmt.Errorf("--to-time %q: expected a time such as '2026-11-25 14:03:27' (local time), '2026-11-25 14:03:27.250' or RFC 3339 '2026-11-25T14:03:27Z'", s)
+	return t, nil
 }
 
 func (p pointFlags) target() (binlog.Target, error) {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -288,4 +289,30 @@ func (n *Notifier) email(ctx context.Context, ev Event) error {
 	}
 
 	return c.Quit()
+}
+
+// Notice is the event kind of a recovery plan's notify step.
+const Notice = "notice"
+
+// Send delivers one message now, on every configured channel, and returns
+// what failed: a recovery plan's notify step must know it was delivered.
+func (n *Notifier) Send(ctx context.Context, subject, msg string) error {
+	host, _ := os.Hostname()
+	ev := Event{Kind: Notice, Subject: subject, Message: msg, Time: n.now(), Host: host}
+
+	var errs []error
+
+	if n.cfg.Webhook != nil {
+		if err := n.webhook(ctx, ev); err != nil {
+			errs = append(errs, fmt.Errorf("webhook: %w", err))
+		}
+	}
+
+	if n.cfg.Email != nil {
+		if err := n.email(ctx, ev); err != nil {
+			errs = append(errs, fmt.Errorf("email: %w", err))
+		}
+	}
+
+	return errors.Join(errs...)
 }

@@ -1,0 +1,313 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
+	"lifeboat/internal/notify"
+	"lifeboat/internal/plan"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// runner builds a plan runner on an open repository.
+func (a *App) runner(cfg *config.Config, r *repo.Repository) *plan.Runner {
+	rn := &plan.Runner{
+		Cfg: cfg, Repo: r, Out: a.Stdout, Log: a.log, Version: toolVersion(), Actor: audit.Actor(),
+		Source: func(name string) (source.Source, error) { return a.source(cfg, name) },
+		OnStep: func(run *plan.Run, st *plan.StepResult) {
+			rec := audit.Record{Action: run.Mode + " step", Source: st.Source, Snapshot: st.Snapshot, Outcome: audit.OK,
+				Detail: fmt.Sprintf("%s %s: %s (%.1fs)", run.Plan, run.ID, st.Title, st.Seconds)}
+
+			switch st.Status {
+			case plan.StatusFailed:
+				rec.Outcome, rec.Detail = audit.Failed, rec.Detail+": "+st.Error
+			case plan.StatusSkipped:
+				rec.Detail += ": skipped, " + st.Note
+			}
+
+			a.record(cfg, rec)
+		},
+	}
+
+	if n := notify.New(cfg.Notify, a.Getenv, a.log); n.Enabled() {
+		rn.Notify = n
+	}
+
+	return rn
+}
+
+type planFlags struct {
+	dryRun bool
+	toTime string
+	point  string
+	resume bool
+	keep   bool
+	output string
+	show   string
+	format string
+}
+
+func (a *App) recoverCommand() *cobra.Command {
+	var f planFlags
+
+	cmd := &cobra.Command{
+		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume]",
+		Short: "Run a recovery plan: its steps in order, timed, each restore after a safety snapshot of what it overwrites",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runPlan(cmd, args[0], plan.ModeRecover, f)
+		},
+	}
+
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print every step with what it would do and its time in the last drill; change nothing")
+	cmd.Flags().StringVar(&f.toTime, "to-time", "", "recover the database restores to this instant (e.g. '2026-11-25 14:03:27')")
+	cmd.Flags().StringVar(&f.point, "point", "", "restore every source to this recovery point (`lifeboat points`)")
+	cmd.Flags().BoolVar(&f.resume, "resume", false, "continue the plan's last failed recovery from the step that failed")
+
+	return cmd
+}
+
+func (a *App) drillCommand() *cobra.Command {
+	var f planFlags
+
+	cmd := &cobra.Command{
+		Use:   "drill PLAN [--output DIR] | drill --show RUN [--format md|json|html]",
+		Short: "Rehearse a recovery plan in isolation and measure its RTO and RPO against the tier's objectives",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.show != "" {
+				return a.showRun(cmd, f.show, f.format)
+			}
+
+			if len(args) != 1 {
+				return usage("drill: name the plan to rehearse, e.g. `lifeboat drill database`, or --show RUN")
+			}
+
+			return a.runPlan(cmd, args[0], plan.ModeDrill, f)
+		},
+	}
+
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the steps the drill would run; change nothing")
+	cmd.Flags().StringVar(&f.toTime, "to-time", "", "rehearse recovering the databases to this instant")
+	cmd.Flags().StringVar(&f.point, "point", "", "rehearse restoring every source to this recovery point")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the scratch databases and folders for inspection")
+	cmd.Flags().StringVar(&f.output, "output", "", "also write the report as report.md, report.json and report.html in this folder")
+	cmd.Flags().StringVar(&f.show, "show", "", "print the report of a recorded drill or recovery (its ID, or latest)")
+	cmd.Flags().StringVar(&f.format, "format", "md", "report format for --show: md, json or html")
+
+	return cmd
+}
+
+func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error {
+	if f.point != "" && f.toTime != "" {
+		return usage("give --point or --to-time, not both")
+	}
+
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+
+	if _, ok := cfg.Plans[name]; !ok {
+		return usage("%v", plan.UnknownPlanError{Name: name, Known: cfg.PlanNames, File: cfg.File})
+	}
+
+	var opt plan.Options
+
+	if f.toTime != "" {
+		if opt.ToTime, err = plan.ParseTime(f.toTime); err != nil {
+			return usage("--to-%v", err)
+		}
+	}
+
+	_, r, err := a.openRepo(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer r.Close(cmd.Context())
+	defer a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
+
+	if f.point != "" {
+		if opt.Point, err = plan.FindPoint(cmd.Context(), r, f.point); err != nil {
+			return err
+		}
+	}
+
+	rn := a.runner(cfg, r)
+	rn.Keep = f.keep
+
+	if f.resume {
+		last, err := plan.Latest(cmd.Context(), r, plan.KindIncident, name)
+		if err != nil {
+			return err
+		}
+
+		if last == nil || last.OK() {
+			return usage("--resume: plan %s has no failed recovery to resume; run `lifeboat recover %s`", name, name)
+		}
+
+		opt.Resume = last
+	}
+
+	if f.dryRun {
+		return rn.DryRun(cmd.Context(), name, mode, opt)
+	}
+
+	a.record(cfg, audit.Record{Action: mode + " start", Outcome: audit.OK, Detail: fmt.Sprintf("plan %s%s", name, map[bool]string{true: " (resumed)", false: ""}[f.resume])})
+
+	run, err := rn.Execute(cmd.Context(), name, mode, opt)
+	if run == nil {
+		return err
+	}
+
+	rec := audit.Record{Action: mode, Outcome: audit.OK, Detail: fmt.Sprintf("plan %s run %s: RTO %.1fs (objective %.0fs), RPO %.1fs (objective %.0fs)", name, run.ID, run.RTOSeconds, run.RTOObjective, run.RPOSeconds, run.RPOObjective)}
+	if !run.OK() {
+		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("plan %s run %s: %s", name, run.ID, run.Error)
+	}
+
+	a.record(cfg, rec)
+
+	fmt.Fprintf(a.Stdout, "%s %s of plan %s: %s\nRTO measured %.1fs (objective %s); RPO %.1fs (objective %s)\n",
+		mode, run.ID, name, run.Verdict(), run.RTOSeconds, human(time.Duration(run.RTOObjective*float64(time.Second))),
+		run.RPOSeconds, human(time.Duration(run.RPOObjective*float64(time.Second))))
+
+	if f.output != "" {
+		if werr := writeReports(f.output, run); werr != nil {
+			return errors.Join(err, werr)
+		}
+
+		fmt.Fprintf(a.Stdout, "report: %s\n", filepath.Join(f.output, "report.md"))
+	}
+
+	if err != nil && mode == plan.ModeRecover {
+		return fmt.Errorf("%w; fix the cause and run `lifeboat recover %s --resume` to go on from that step", err, name)
+	}
+
+	return err
+}
+
+func writeReports(dir string, run *plan.Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+
+	for name, b := range map[string][]byte{"report.md": []byte(run.Markdown()), "report.json": run.JSON(), "report.html": run.HTML()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+	}
+
+	return nil
+}
+
+// showRun prints a recorded drill's or recovery's report.
+func (a *App) showRun(cmd *cobra.Command, id, format string) error {
+	if format != "md" && format != "json" && format != "html" {
+		return usage("--format %q: expected md, json or html", format)
+	}
+
+	_, r, err := a.openRepo(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer r.Close(cmd.Context())
+
+	var all []*plan.Run
+
+	for _, kind := range []string{plan.KindDrill, plan.KindIncident} {
+		runs, err := plan.Runs(cmd.Context(), r, kind, "")
+		if err != nil {
+			return err
+		}
+
+		all = append(all, runs...)
+	}
+
+	var found *plan.Run
+
+	for _, run := range all {
+		if strings.HasPrefix(run.ID, id) || id == "latest" && (found == nil || run.Started.After(found.Started)) {
+			found = run
+		}
+	}
+
+	if found == nil {
+		return usage("no recorded drill or recovery %q", id)
+	}
+
+	switch format {
+	case "json":
+		_, err = a.Stdout.Write(found.JSON())
+	case "html":
+		_, err = a.Stdout.Write(found.HTML())
+	default:
+		_, err = fmt.Fprint(a.Stdout, found.Markdown())
+	}
+
+	return err
+}
+
+func (a *App) pointsCommand() *cobra.Command {
+	var asJSON bool
+
+	cmd := &cobra.Command{
+		Use:   "points",
+		Short: "List the recovery points: backups of several sources taken together",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			pts, err := plan.Points(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+
+			if asJSON {
+				enc := json.NewEncoder(a.Stdout)
+				enc.SetIndent("", "  ")
+
+				if pts == nil {
+					pts = []*plan.Point{}
+				}
+
+				return enc.Encode(pts)
+			}
+
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "POINT\tTIME\tSOURCE\tSNAPSHOT\tHOLDS")
+
+			for _, p := range pts {
+				for i, s := range p.Sources() {
+					id, when := "", ""
+					if i == 0 {
+						id, when = p.ID, p.Time.Local().Format(time.DateTime)
+					}
+
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, when, s, shortID(p.Snapshots[s]), p.Details[s])
+				}
+			}
+
+			return tw.Flush()
+		},
+	}
+
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	return cmd
+}

@@ -1,0 +1,155 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	mysqlsrc "lifeboat/internal/source/mysql"
+)
+
+// KindPoint is the record kind of recovery points.
+const KindPoint = "point"
+
+// Point is a recovery point: one backup of several sources taken together,
+// so restoring all of them to it gives back data that belongs together (the
+// rows and the uploads they reference).
+type Point struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Snapshots maps each source to its snapshot in the point.
+	Snapshots map[string]string `json:"snapshots"`
+	// Details say what each snapshot pins down: a database's binlog
+	// position, a repository's HEAD commit, a folder's file count.
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// Sources lists the point's sources in name order.
+func (p *Point) Sources() []string {
+	out := make([]string, 0, len(p.Snapshots))
+	for s := range p.Snapshots {
+		out = append(out, s)
+	}
+
+	sort.Strings(out)
+
+	return out
+}
+
+// NewPoint records a recovery point from the snapshots just taken.
+func NewPoint(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (*Point, error) {
+	p := &Point{ID: newID(time.Now()), Time: time.Now().UTC(), Snapshots: map[string]string{}, Details: map[string]string{}}
+
+	for _, s := range snaps {
+		p.Snapshots[s.Source] = s.ID
+
+		switch {
+		case s.Kind == config.KindMySQL:
+			p.Details[s.Source] = binlogDetail(s)
+		case s.Extra["head"] != "":
+			p.Details[s.Source] = "HEAD " + s.Extra["head"]
+		default:
+			p.Details[s.Source] = fmt.Sprintf("%d files", s.Files)
+		}
+	}
+
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+
+	return p, r.PutRecord(ctx, KindPoint, p.ID, map[string]string{"json": string(b)})
+}
+
+func binlogDetail(s *repo.Snapshot) string {
+	if f, ok := mysqlsrc.FullOf(s); ok {
+		d := fmt.Sprintf("full, binlog %s:%d", f.Coord.File, f.Coord.Pos)
+		if f.GTID != "" {
+			d += ", GTID " + f.GTID
+		}
+
+		return d
+	}
+
+	var br mysqlsrc.BinlogRange
+	if json.Unmarshal([]byte(s.Extra["binlog"]), &br) == nil && br.ToFile != "" {
+		return fmt.Sprintf("%s, binlog up to %s:%d", s.Type, br.ToFile, br.ToPos)
+	}
+
+	return s.Type
+}
+
+// Points returns every recovery point, oldest first.
+func Points(ctx context.Context, r *repo.Repository) ([]*Point, error) {
+	recs, err := r.Records(ctx, KindPoint)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []*Point
+
+	for _, v := range recs {
+		var p Point
+		if json.Unmarshal([]byte(v["json"]), &p) == nil {
+			out = append(out, &p)
+		}
+	}
+
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+
+	return out, nil
+}
+
+// FindPoint returns the point with id (or a unique prefix, or "latest").
+func FindPoint(ctx context.Context, r *repo.Repository, id string) (*Point, error) {
+	pts, err := Points(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+
+	if id == "latest" && len(pts) > 0 {
+		return pts[len(pts)-1], nil
+	}
+
+	var found *Point
+
+	for _, p := range pts {
+		if strings.HasPrefix(p.ID, id) {
+			if found != nil {
+				return nil, fmt.Errorf("recovery point %q is ambiguous: give more of the ID (`lifeboat points`)", id)
+			}
+
+			found = p
+		}
+	}
+
+	if found == nil {
+		return nil, fmt.Errorf("%w: no recovery point %q; list them with `lifeboat points`", repo.ErrSnapshotNotFound, id)
+	}
+
+	return found, nil
+}
+
+// PointOrder puts the database sources first: every upload a row references
+// was written before the row, so files read after the database hold every
+// file the restored rows can name.
+func PointOrder(cfg *config.Config, names []string) []string {
+	out := make([]string, 0, len(names))
+
+	for _, pass := range []bool{true, false} {
+		for _, n := range names {
+			if sc, ok := cfg.Sources[n]; ok && (sc.Type == config.KindMySQL) == pass {
+				out = append(out, n)
+			} else if !ok && !pass {
+				out = append(out, n)
+			}
+		}
+	}
+
+	return out
+}

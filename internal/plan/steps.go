@@ -1,0 +1,557 @@
+package plan
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+	mysqlsrc "lifeboat/internal/source/mysql"
+)
+
+// execution is the state of one run: where each source was restored to.
+type execution struct {
+	rn  *Runner
+	run *Run
+	opt Options
+	// dbs maps a database source to the database its checks use; dirs maps
+	// files and git sources to where they were restored.
+	dbs  map[string]string
+	dirs map[string]string
+	// scratch is what a drill created and removes at the end.
+	scratchDBs  map[string][]string
+	scratchDirs []string
+	isolation   []string
+}
+
+func (x *execution) drill() bool { return x.run.Mode == ModeDrill }
+
+func (x *execution) remember(st StepResult) {
+	if strings.HasPrefix(st.Target, "database ") {
+		x.dbs[st.Source] = strings.TrimPrefix(st.Target, "database ")
+	} else {
+		x.dirs[st.Source] = st.Target
+	}
+}
+
+func (x *execution) step(ctx context.Context, st *config.Step, res *StepResult) error {
+	ctx, cancel := context.WithTimeout(ctx, st.Timeout)
+	defer cancel()
+
+	var err error
+
+	switch st.Kind {
+	case config.StepStop, config.StepStart:
+		err = x.service(ctx, st, res)
+	case config.StepRestore:
+		err = x.restore(ctx, st, res)
+	case config.StepRun:
+		err = x.command(ctx, st, res)
+	case config.StepCheck:
+		if st.URL != "" {
+			err = x.checkURL(ctx, st, res)
+		} else {
+			err = x.checkSQL(ctx, st, res)
+		}
+	case config.StepNotify:
+		err = x.notify(ctx, st, res)
+	default:
+		err = fmt.Errorf("unknown step kind %q", st.Kind)
+	}
+
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s (the step's timeout; raise it with timeout: in the plan): %w", st.Timeout, err)
+	}
+
+	return err
+}
+
+func (x *execution) skip(res *StepResult, why string) error {
+	res.Status, res.Note = StatusSkipped, why
+	x.isolation = append(x.isolation, res.Title+": "+why)
+
+	return nil
+}
+
+func (x *execution) service(ctx context.Context, st *config.Step, res *StepResult) error {
+	if x.drill() {
+		switch st.Drill {
+		case "", "skip":
+			return x.skip(res, "a drill leaves services alone")
+		default:
+			x.isolation = append(x.isolation, res.Title+": ran the drill's stand-in command instead")
+			return x.shell(ctx, st.Drill, "", res)
+		}
+	}
+
+	if st.Service != "" {
+		return x.exec(ctx, "", res, "systemctl", st.Kind, st.Service)
+	}
+
+	return x.shell(ctx, st.Command, "", res)
+}
+
+func (x *execution) command(ctx context.Context, st *config.Step, res *StepResult) error {
+	if x.drill() {
+		switch st.Drill {
+		case "":
+			return x.skip(res, "commands do not run in a drill unless the step gives a drill: command")
+		case "skip":
+			return x.skip(res, "the plan skips it in drills")
+		default:
+			x.isolation = append(x.isolation, res.Title+": ran the drill's command instead")
+			return x.shell(ctx, st.Drill, "", res)
+		}
+	}
+
+	return x.shell(ctx, st.Command, st.Dir, res)
+}
+
+func (x *execution) shell(ctx context.Context, command, dir string, res *StepResult) error {
+	return x.exec(ctx, dir, res, "sh", "-c", command)
+}
+
+// exec runs a command with the restored locations in its environment
+// (LIFEBOAT_RESTORED_<SOURCE>), so a drill's commands can work on the copies.
+func (x *execution) exec(ctx context.Context, dir string, res *StepResult, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+
+	for src, d := range x.dirs {
+		cmd.Env = append(cmd.Env, "LIFEBOAT_RESTORED_"+envName(src)+"="+d)
+	}
+
+	for src, db := range x.dbs {
+		cmd.Env = append(cmd.Env, "LIFEBOAT_RESTORED_"+envName(src)+"="+db)
+	}
+
+	cmd.WaitDelay = 5 * time.Second
+
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tail := strings.TrimSpace(string(out))
+		if len(tail) > 800 {
+			tail = "..." + tail[len(tail)-800:]
+		}
+
+		if tail != "" {
+			return fmt.Errorf("%s: %w: %s", strings.Join(append([]string{name}, args...), " "), err, tail)
+		}
+
+		return fmt.Errorf("%s: %w", strings.Join(append([]string{name}, args...), " "), err)
+	}
+
+	return nil
+}
+
+func envName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+
+		return '_'
+	}, s)
+}
+
+func (x *execution) restore(ctx context.Context, st *config.Step, res *StepResult) error {
+	res.Source = st.Source
+
+	src, err := x.rn.Source(st.Source)
+	if err != nil {
+		return err
+	}
+
+	snapID := st.Snapshot
+	if p := x.opt.Point; p != nil {
+		id, ok := p.Snapshots[st.Source]
+		if !ok {
+			return fmt.Errorf("recovery point %s holds no snapshot of %s", p.ID, st.Source)
+		}
+
+		snapID = id
+	}
+
+	if my, ok := src.(*mysqlsrc.Source); ok {
+		return x.restoreDatabase(ctx, my, st, snapID, res)
+	}
+
+	if snapID == "" {
+		snapID = "latest"
+	}
+
+	snap, err := x.rn.Repo.Find(ctx, st.Source, snapID)
+	if err != nil {
+		return err
+	}
+
+	target := st.Target
+	overwrite := true
+
+	switch {
+	case x.drill():
+		dir, err := os.MkdirTemp("", "lifeboat-drill-"+st.Source+"-")
+		if err != nil {
+			return err
+		}
+
+		x.scratchDirs = append(x.scratchDirs, dir)
+		target, overwrite = dir, false
+		x.isolation = append(x.isolation, fmt.Sprintf("%s: restored into the temporary folder %s", res.Title, dir))
+	case target == "":
+		target = originalTarget(x.rn.Cfg.Sources[st.Source], snap)
+	}
+
+	rr, err := src.Restore(ctx, x.rn.Repo, snap, target, source.RestoreOptions{Overwrite: overwrite, Version: x.rn.Version, Log: x.rn.Log})
+	if rr != nil && rr.Safety != nil {
+		res.Safety = rr.Safety.ID
+	}
+
+	if err != nil {
+		return err
+	}
+
+	if st.Owner != "" || st.Mode != "" {
+		if err := applyOwnership(target, snap, st.Owner, st.Mode, x.drill()); err != nil {
+			return err
+		}
+	}
+
+	res.Target, res.Snapshot, res.DataTime = target, snap.ID, snap.Time
+	res.RPOSeconds = max(0, x.run.Started.Sub(snap.Time).Seconds())
+	res.Note = fmt.Sprintf("snapshot %s from %s, %d files into %s", short(snap.ID), snap.Time.Local().Format(time.DateTime), rr.Stats.Files, target)
+
+	if res.Safety != "" {
+		res.Note += "; what it replaced is safety snapshot " + short(res.Safety)
+	}
+
+	x.dirs[st.Source] = target
+
+	return nil
+}
+
+// originalTarget is where a files or git snapshot came from: its folder, or
+// / for a snapshot of several absolute paths.
+func originalTarget(sc *config.Source, snap *repo.Snapshot) string {
+	if sc.Type == config.KindGit {
+		return sc.Path
+	}
+
+	if snap.Layout == repo.LayoutDir && len(snap.Paths) == 1 {
+		return snap.Paths[0]
+	}
+
+	return "/"
+}
+
+func (x *execution) restoreDatabase(ctx context.Context, my *mysqlsrc.Source, st *config.Step, snapID string, res *StepResult) error {
+	opt := mysqlsrc.RestoreOptions{Overwrite: true, Version: x.rn.Version}
+
+	at := x.opt.ToTime
+	if at.IsZero() && st.ToTime != "" && snapID == "" {
+		t, err := ParseTime(st.ToTime)
+		if err != nil {
+			return err
+		}
+
+		at = t
+	}
+
+	if x.drill() {
+		db, err := my.OneDatabase(ctx, x.rn.Repo)
+		if err != nil {
+			return err
+		}
+
+		b := make([]byte, 4)
+		rand.Read(b) //nolint:errcheck
+
+		opt.Database, opt.Overwrite = "lifeboat_drill_"+hex.EncodeToString(b), false
+		if x.scratchDBs == nil {
+			x.scratchDBs = map[string][]string{}
+		}
+
+		x.scratchDBs[st.Source] = append(x.scratchDBs[st.Source], opt.Database)
+		x.isolation = append(x.isolation, fmt.Sprintf("%s: restored %s into the scratch database %s", res.Title, db, opt.Database))
+	} else if st.Target != "" {
+		opt.Database = st.Target
+	}
+
+	rec, err := my.Recover(ctx, x.rn.Repo, snapID, at, opt)
+	if rec != nil && rec.Safety != nil {
+		res.Safety = rec.Safety.ID
+	}
+
+	if err != nil {
+		return err
+	}
+
+	res.Target = "database " + strings.Join(rec.Databases, ",")
+	res.Snapshot, res.DataTime = rec.Snapshot.ID, rec.DataTime
+	res.RPOSeconds = max(0, x.run.Started.Sub(rec.DataTime).Seconds())
+	res.Note = fmt.Sprintf("full %s plus %d binlog transactions into %s: %d tables, %d rows, checksums match; data as of %s",
+		short(rec.Snapshot.ID), rec.Transactions, strings.Join(rec.Databases, ", "), rec.Tables, rec.Rows, rec.DataTime.Local().Format("2006-01-02 15:04:05.000"))
+
+	if res.Safety != "" {
+		res.Note += "; what it replaced is safety snapshot " + short(res.Safety)
+	}
+
+	if len(rec.Databases) > 0 {
+		x.dbs[st.Source] = rec.Databases[0]
+	}
+
+	return nil
+}
+
+// applyOwnership sets owner and mode below target, as the guide's chown -R
+// and chmod -R do, with one difference: files keep their own execute bits,
+// so 0755 does not make every upload executable.
+func applyOwnership(target string, snap *repo.Snapshot, owner, mode string, drill bool) error {
+	uid, gid := -1, -1
+
+	if owner != "" {
+		u, g, _ := strings.Cut(owner, ":")
+
+		uu, err := user.Lookup(u)
+		if err != nil {
+			return fmt.Errorf("owner %s: %w", owner, err)
+		}
+
+		gg, err := user.LookupGroup(g)
+		if err != nil {
+			return fmt.Errorf("owner %s: %w", owner, err)
+		}
+
+		uid, _ = strconv.Atoi(uu.Uid)
+		gid, _ = strconv.Atoi(gg.Gid)
+	}
+
+	var perm fs.FileMode
+
+	if mode != "" {
+		m, _ := strconv.ParseUint(mode, 8, 32)
+		perm = fs.FileMode(m)
+	}
+
+	roots := []string{target}
+	if snap.Layout != repo.LayoutDir {
+		roots = nil
+		for _, p := range snap.Paths {
+			roots = append(roots, filepath.Join(target, p))
+		}
+	}
+
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+
+			if d.Type()&fs.ModeSymlink != 0 {
+				return nil
+			}
+
+			if uid >= 0 && (os.Geteuid() == 0 || !drill) {
+				if err := os.Lchown(p, uid, gid); err != nil {
+					return fmt.Errorf("chown %s %s: %w", owner, p, err)
+				}
+			}
+
+			if perm != 0 {
+				m := perm
+				if !d.IsDir() {
+					fi, err := d.Info()
+					if err != nil {
+						return err
+					}
+
+					m = perm&^0o111 | fi.Mode().Perm()&0o111&perm
+				}
+
+				if err := os.Chmod(p, m); err != nil {
+					return fmt.Errorf("chmod %s: %w", p, err)
+				}
+			}
+
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (x *execution) checkURL(ctx context.Context, st *config.Step, res *StepResult) error {
+	u := st.URL
+	if x.drill() && st.DrillURL != "" {
+		u = st.DrillURL
+	} else if x.drill() {
+		x.isolation = append(x.isolation, res.Title+": checked the URL as configured (no drill_url)")
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	var last string
+
+	// A service just started may need a moment: try until the timeout.
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+
+			if resp.StatusCode/100 == 2 {
+				res.Note = fmt.Sprintf("%s answered %d", u, resp.StatusCode)
+				return nil
+			}
+
+			last = fmt.Sprintf("it answered %s", resp.Status)
+		} else if ctx.Err() == nil {
+			last = err.Error()
+		}
+
+		select {
+		case <-ctx.Done():
+			if last == "" {
+				last = "no answer"
+			}
+
+			return fmt.Errorf("check %s: no 2xx answer within the step's timeout of %s (last: %s)", u, st.Timeout, last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (x *execution) checkSQL(ctx context.Context, st *config.Step, res *StepResult) error {
+	src, err := x.rn.Source(st.Source)
+	if err != nil {
+		return err
+	}
+
+	my, ok := src.(*mysqlsrc.Source)
+	if !ok {
+		return fmt.Errorf("source %s is not a database", st.Source)
+	}
+
+	db, ok := x.dbs[st.Source]
+	if !ok {
+		if x.drill() {
+			return fmt.Errorf("the drill restored no copy of %s to check: put a restore of %s before this check", st.Source, st.Source)
+		}
+
+		dbs := my.Databases()
+		if len(dbs) == 0 {
+			return fmt.Errorf("source %s names no database to check: set databases: in its configuration, or restore it earlier in the plan", st.Source)
+		}
+
+		db = dbs[0]
+	}
+
+	probs, err := my.Assert(ctx, db, []string{st.SQL})
+	if err != nil {
+		return err
+	}
+
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+
+	res.Note = "true in " + db
+
+	return nil
+}
+
+func (x *execution) notify(ctx context.Context, st *config.Step, res *StepResult) error {
+	msg := st.Message
+	if x.drill() {
+		msg = "[drill] " + msg
+	}
+
+	if x.rn.Notify == nil {
+		fmt.Fprintf(x.rn.Out, "\n    notice: %s\n    ", msg)
+		res.Note = "no notify channel is configured: printed only"
+
+		return nil
+	}
+
+	if err := x.rn.Notify.Send(ctx, "plan "+x.run.Plan, msg); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+
+	res.Note = "sent"
+
+	return nil
+}
+
+// cleanup removes a drill's scratch copies.
+func (x *execution) cleanup() {
+	if x.rn.Keep {
+		return
+	}
+
+	for _, d := range x.scratchDirs {
+		os.RemoveAll(d)
+	}
+
+	for name, dbs := range x.scratchDBs {
+		src, err := x.rn.Source(name)
+		if err != nil {
+			continue
+		}
+
+		if my, ok := src.(*mysqlsrc.Source); ok {
+			for _, db := range dbs {
+				if err := my.DropDatabase(context.Background(), db); err != nil && x.rn.Log != nil {
+					x.rn.Log.Warn("drop a drill's scratch database", "database", db, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+
+	return id
+}
+
+// ParseTime reads an instant: RFC 3339, or a local date and time.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+
+	return time.Time{}, fmt.Errorf("time %q: expected a time such as '2026-11-25 14:03:27' (local time), '2026-11-25 14:03:27.250' or RFC 3339 '2026-11-25T14:03:27Z'", s)
+}

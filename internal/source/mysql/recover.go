@@ -1,0 +1,145 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"lifeboat/internal/binlog"
+	"lifeboat/internal/repo"
+)
+
+// Recovered says what a recovery gave back.
+type Recovered struct {
+	// Databases are the names restored into.
+	Databases []string
+	// DataTime is the instant the restored data is from.
+	DataTime time.Time
+	// Snapshot is the full backup the recovery started from.
+	Snapshot *repo.Snapshot
+	Safety   *repo.Snapshot
+	Tables   int
+	Rows     int64
+	// Transactions replayed from the binlog after the full.
+	Transactions int
+}
+
+// Recover restores the source for a recovery plan: to snapID (a full, or an
+// incremental or differential, whose chain is applied), else to the instant
+// at, else to the newest restorable instant (the latest full plus every
+// archived transaction after it).
+func (s *Source) Recover(ctx context.Context, r *repo.Repository, snapID string, at time.Time, opt RestoreOptions) (*Recovered, error) {
+	var target binlog.Target
+
+	switch {
+	case snapID != "":
+		snap, err := r.Find(ctx, s.cfg.Name, snapID)
+		if err != nil {
+			return nil, err
+		}
+
+		if snap.Type == repo.TypeFull {
+			rep, err := s.RestoreDatabase(ctx, r, snap, opt)
+			if err != nil {
+				return recovered(rep, nil, snap, snap.Time), err
+			}
+
+			return recovered(rep, nil, snap, snap.Time), nil
+		}
+
+		var br BinlogRange
+		if err := json.Unmarshal([]byte(snap.Extra["binlog"]), &br); err != nil {
+			return nil, fmt.Errorf("snapshot %s records no binlog range", snap.ID)
+		}
+
+		target.File, target.Pos = br.ToFile, br.ToPos
+	case !at.IsZero():
+		target.Time = at
+	default:
+		// Without binlog coordinates (a server without a binlog) the newest
+		// full is as far as it goes.
+		if fulls, err := s.fulls(ctx, r); err == nil && len(fulls) == 0 {
+			full, err := r.Base(ctx, s.cfg.Name, repo.TypeDifferential)
+			if err != nil {
+				return nil, err
+			}
+
+			if full == nil {
+				return nil, fmt.Errorf("%w: source %s has no full backup yet: run `lifeboat backup %s`", repo.ErrSnapshotNotFound, s.cfg.Name, s.cfg.Name)
+			}
+
+			return s.Recover(ctx, r, full.ID, time.Time{}, opt)
+		}
+	}
+
+	rep, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: opt, Target: target})
+	if rep == nil || rep.Plan == nil {
+		return nil, err
+	}
+
+	when := rep.Plan.Covered
+	if !target.Time.IsZero() && when.After(target.Time) {
+		when = target.Time
+	}
+
+	return recovered(rep.Restore, rep.Replay, rep.Plan.Full.Snap, when), err
+}
+
+func recovered(rep *RestoreReport, replay *binlog.Result, snap *repo.Snapshot, when time.Time) *Recovered {
+	out := &Recovered{Snapshot: snap, DataTime: when}
+
+	if rep != nil {
+		out.Databases, out.Safety, out.Tables, out.Rows = rep.Databases, rep.Safety, rep.Tables, rep.Rows
+	}
+
+	if replay != nil {
+		out.Transactions = replay.Transactions
+	}
+
+	return out
+}
+
+// OneDatabase returns the name of the only database in the source's newest
+// full backup, for a drill's scratch copy; it fails when there are several.
+func (s *Source) OneDatabase(ctx context.Context, r *repo.Repository) (string, error) {
+	fulls, err := s.fulls(ctx, r)
+	if err != nil {
+		return "", err
+	}
+
+	if len(fulls) == 0 {
+		return "", fmt.Errorf("source %s has no full backup yet: run `lifeboat backup %s`", s.cfg.Name, s.cfg.Name)
+	}
+
+	newest := fulls[0]
+	for _, f := range fulls {
+		if f.At.After(newest.At) {
+			newest = f
+		}
+	}
+
+	meta, err := LoadMeta(newest.Snap)
+	if err != nil {
+		return "", err
+	}
+
+	if len(meta.Databases) != 1 {
+		return "", fmt.Errorf("source %s backs up %d databases; a drill restores one database under a scratch name: give the source one database", s.cfg.Name, len(meta.Databases))
+	}
+
+	return meta.Databases[0].Name, nil
+}
+
+// DropDatabase drops a scratch database a drill created.
+func (s *Source) DropDatabase(ctx context.Context, db string) error {
+	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	_, err = pool.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(db))
+
+	return err
+}
