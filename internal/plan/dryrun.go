@@ -236,4 +236,3 @@ func orDash(s string) string {
 
 	return s
 }
-

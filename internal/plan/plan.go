@@ -388,7 +388,9 @@ func Runs(ctx context.Context, r *repo.Repository, kind, plan string) ([]*Run, e
 		out = append(out, &run)
 	}
 
-	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) || out[i].Started.Equal(out[j].Started) && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Started.Before(out[j].Started) || out[i].Started.Equal(out[j].Started) && out[i].ID < out[j].ID
+	})
 
 	return out, nil
 }
