@@ -229,6 +229,19 @@ func (x *execution) restore(ctx context.Context, st *config.Step, res *StepResul
 		return err
 	}
 
+	// A recovery gives back the snapshot exactly: what was there and is not
+	// in it (saved in the safety snapshot) goes.
+	if overwrite && x.rn.Cfg.Sources[st.Source].Type == config.KindFiles {
+		removed, err := x.rn.Repo.RemoveExtra(ctx, snap.ID, target, restoredRoots(target, snap))
+		if err != nil {
+			return err
+		}
+
+		if len(removed) > 0 {
+			defer func() { res.Note += fmt.Sprintf("; removed %d entries the snapshot does not hold", len(removed)) }()
+		}
+	}
+
 	if st.Owner != "" || st.Mode != "" {
 		if err := applyOwnership(target, snap, st.Owner, st.Mode, x.drill()); err != nil {
 			return err
@@ -351,15 +364,7 @@ func applyOwnership(target string, snap *repo.Snapshot, owner, mode string, dril
 		perm = fs.FileMode(m)
 	}
 
-	roots := []string{target}
-	if snap.Layout != repo.LayoutDir {
-		roots = nil
-		for _, p := range snap.Paths {
-			roots = append(roots, filepath.Join(target, p))
-		}
-	}
-
-	for _, root := range roots {
+	for _, root := range restoredRoots(target, snap) {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -554,4 +559,18 @@ func ParseTime(s string) (time.Time, error) {
 	}
 
 	return time.Time{}, fmt.Errorf("time %q: expected a time such as '2026-11-25 14:03:27' (local time), '2026-11-25 14:03:27.250' or RFC 3339 '2026-11-25T14:03:27Z'", s)
+}
+
+// restoredRoots are the folders a files snapshot restored into target.
+func restoredRoots(target string, snap *repo.Snapshot) []string {
+	if snap.Layout == repo.LayoutDir {
+		return []string{target}
+	}
+
+	roots := make([]string, 0, len(snap.Paths))
+	for _, p := range snap.Paths {
+		roots = append(roots, filepath.Join(target, p))
+	}
+
+	return roots
 }

@@ -165,3 +165,62 @@ func hashFile(path string) ([32]byte, int64, error) {
 
 	return sum, n, nil
 }
+
+// RemoveExtra deletes what lies below roots (folders inside dir) but is not
+// in snapshot id, so a folder restored over existing data ends up exactly as
+// the snapshot was. It returns what it removed, relative to dir.
+func (r *Repository) RemoveExtra(ctx context.Context, id, dir string, roots []string) ([]string, error) {
+	m, err := r.loadManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+
+	want := map[string]bool{".": true}
+
+	err = walkTree(ctx, r.rep, m.RootEntry, func(_ context.Context, rel string, _ kfs.Entry, _ *snapshot.DirEntry) error {
+		for p := filepath.Clean(rel); p != "." && p != "/" && !want[p]; p = filepath.Dir(p) {
+			want[p] = true
+		}
+
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk snapshot %s: %w", id, err)
+	}
+
+	var removed []string
+
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+
+				return err
+			}
+
+			rel, err := filepath.Rel(dir, p)
+			if err != nil || rel == "." || want[rel] {
+				return err
+			}
+
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+
+			removed = append(removed, rel)
+
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+
+			return nil
+		})
+		if err != nil {
+			return removed, fmt.Errorf("remove what snapshot %s does not hold from %s: %w", id, root, err)
+		}
+	}
+
+	return removed, nil
+}

@@ -337,6 +337,14 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		pool.Close()
 	}
 
+	// Nothing archived after the full: the full is the point.
+	if len(plan.Steps) == 0 {
+		rep.Replay = &binlog.Result{}
+		fmt.Fprint(out, describeReplay(rep.Replay, plan))
+
+		return rep, nil
+	}
+
 	replayStart := time.Now()
 	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client, logged)
 	rep.Replay, rep.ReplayTime = res, time.Since(replayStart)
