@@ -967,3 +967,56 @@ func TestDaemonStreamsBinlog(t *testing.T) {
 		t.Fatalf("restore: %s", out)
 	}
 }
+
+// TestDaemonSchedulesRestoreTestsAndDrills: the daemon runs the restore test
+// and a plan's drill on their schedules and exports their results and the
+// measured RTO next to the objective.
+func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
+	addr := freePort(t)
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\n")
+	in.setSource(t, "  data:\n    type: files\n    tier: critical\n    paths: ["+in.data+"]\n    schedule: \"@every 2s\"\n"+
+		"jobs: {restore_test: \"@every 3s\"}\n"+
+		"plans:\n  data:\n    drill: \"@every 3s\"\n    steps:\n      - restore: data\n      - run: \"true\"\n        drill: \"test -f $LIFEBOAT_RESTORED_DATA/a.txt\"\n")
+	os.WriteFile(filepath.Join(in.data, "a.txt"), []byte("hello"), 0o644)
+	in.mustRun("init")
+
+	d := in.startDaemon(t, addr)
+
+	var m string
+
+	want := []string{
+		`lifeboat_restore_test_last_success{source="data"} 1`,
+		`lifeboat_drill_last_result{plan="data"} 1`,
+		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="total"}`,
+		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="restore data"}`,
+		`lifeboat_recovery_rto_objective_seconds{plan="data"} 14400`,
+		`lifeboat_recovery_rpo_seconds{mode="drill",plan="data"}`,
+		`lifeboat_drill_last_success_timestamp_seconds{plan="data"}`,
+	}
+
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		m = get(t, "http://"+addr+"/metrics")
+
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(m, w)
+		}
+
+		if all {
+			break
+		}
+	}
+
+	d.stop(t)
+
+	for _, w := range want {
+		if !strings.Contains(m, w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+
+	audit := in.mustRun("audit")
+	if !strings.Contains(audit, "restore test") || !strings.Contains(audit, "drill") {
+		t.Errorf("audit lacks the daemon's restore tests and drills:\n%s", audit)
+	}
+}

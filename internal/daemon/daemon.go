@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,6 +121,20 @@ func (d *Daemon) Jobs() ([]*schedule.Job, error) {
 		}
 	}
 
+	if d.Cfg.Jobs.RestoreTest != "" {
+		if err := add("restore test", "restore-test", d.Cfg.Jobs.RestoreTest, d.RestoreTest); err != nil {
+			return nil, err
+		}
+	}
+
+	for _, name := range d.Cfg.PlanNames {
+		if spec := d.Cfg.Plans[name].Drill; spec != "" {
+			if err := add("drill "+name, "drill", spec, func(ctx context.Context) error { return d.Drill(ctx, name) }); err != nil {
+				return nil, err
+			}
+		}
+	}
+
 	if d.Cfg.Jobs.Prune != "" {
 		if err := add("prune", "repository", d.Cfg.Jobs.Prune, d.Prune); err != nil {
 			return nil, err
@@ -159,6 +174,12 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 
 	for _, name := range d.Cfg.SourceNames {
 		d.Metrics.RPOObjective.WithLabelValues(name).Set(d.Cfg.Tiers[d.Cfg.Sources[name].Tier].RPO.Seconds())
+	}
+
+	for _, name := range d.Cfg.PlanNames {
+		tier := d.Cfg.Tiers[d.Cfg.Plans[name].Tier]
+		d.Metrics.RTOObjective.WithLabelValues(name).Set(tier.RTO.Seconds())
+		d.Metrics.PlanRPOObjective.WithLabelValues(name).Set(tier.RPO.Seconds())
 	}
 
 	go d.Notify.Run(ctx)
@@ -411,6 +432,9 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.Notify.Observe("repository", "", true, notify.Failure, "the repository can be read again")
 
 	runs, _ := d.Repo.Records(ctx, "verify-run")
+	tests, _ := d.Repo.Records(ctx, verify.KindRestoreTest)
+
+	d.refreshRuns(ctx)
 
 	for _, name := range d.Cfg.SourceNames {
 		t, err := Restorable(ctx, d.Repo, d.Sources[name])
@@ -424,6 +448,14 @@ func (d *Daemon) refresh(ctx context.Context) {
 			at, _ := time.Parse(time.RFC3339Nano, v["at"])
 			d.Metrics.VerifyLast.WithLabelValues(name).Set(float64(at.Unix()))
 			d.Metrics.VerifyOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v["ok"] == "true"])
+		}
+
+		if v, ok := tests[name]; ok {
+			at, _ := time.Parse(time.RFC3339Nano, v["at"])
+			secs, _ := strconv.ParseFloat(v["seconds"], 64)
+			d.Metrics.RestoreTestLast.WithLabelValues(name).Set(float64(at.Unix()))
+			d.Metrics.RestoreTestOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v["ok"] == "true"])
+			d.Metrics.RestoreTestTime.WithLabelValues(name).Set(secs)
 		}
 
 		if t.IsZero() {

@@ -28,6 +28,16 @@ type Metrics struct {
 	VerifyLast        *prometheus.GaugeVec
 	VerifyOK          *prometheus.GaugeVec
 	BinlogStreaming   *prometheus.GaugeVec
+	RestoreTestLast   *prometheus.GaugeVec
+	RestoreTestOK     *prometheus.GaugeVec
+	RestoreTestTime   *prometheus.GaugeVec
+	RecoveryDuration  *prometheus.GaugeVec
+	RecoveryRPO       *prometheus.GaugeVec
+	RTOObjective      *prometheus.GaugeVec
+	PlanRPOObjective  *prometheus.GaugeVec
+	DrillLast         *prometheus.GaugeVec
+	DrillOK           *prometheus.GaugeVec
+	DrillLastSuccess  *prometheus.GaugeVec
 	RepositorySize    prometheus.Gauge
 	RepositoryUp      prometheus.Gauge
 	JobsSkipped       *prometheus.CounterVec
@@ -43,6 +53,7 @@ type Metrics struct {
 func New(version string) *Metrics {
 	st := []string{"source", "type"}
 	src := []string{"source"}
+	pl := []string{"plan"}
 
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -68,6 +79,26 @@ func New(version string) *Metrics {
 			Help: "1 when the last verification of the source found no problem, 0 when it found one."}, src),
 		BinlogStreaming: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_binlog_streaming",
 			Help: "1 while the binlog streamer of the source is connected and archiving."}, src),
+		RestoreTestLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_last_timestamp_seconds",
+			Help: "When the source's newest backup was last restored and compared with what it recorded (Unix time)."}, src),
+		RestoreTestOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_last_success",
+			Help: "1 when the source's last restore test matched the backup, 0 when it did not."}, src),
+		RestoreTestTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_duration_seconds",
+			Help: "How long the source's last restore test took, restore and comparison."}, src),
+		RecoveryDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_duration_seconds",
+			Help: "Measured duration of the last drill or recovery of the plan, per step; step=\"total\" is the measured RTO."}, []string{"plan", "mode", "step"}),
+		RecoveryRPO: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rpo_seconds",
+			Help: "Age of the oldest data the last drill or recovery of the plan restored, when it started."}, []string{"plan", "mode"}),
+		RTOObjective: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rto_objective_seconds",
+			Help: "The recovery time objective of the plan's tier."}, pl),
+		PlanRPOObjective: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rpo_objective_seconds",
+			Help: "The recovery point objective of the plan's tier."}, pl),
+		DrillLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_drill_last_timestamp_seconds",
+			Help: "When the plan was last drilled (Unix time)."}, pl),
+		DrillOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_drill_last_result",
+			Help: "1 when the plan's last drill passed, 0 when it failed."}, pl),
+		DrillLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_drill_last_success_timestamp_seconds",
+			Help: "When the plan last passed a drill (Unix time)."}, pl),
 		RepositorySize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_bytes",
 			Help: "Bytes the repository takes in its storage."}),
 		RepositoryUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_up",
@@ -84,6 +115,8 @@ func New(version string) *Metrics {
 
 	m.reg.MustRegister(m.BackupLastSuccess, m.BackupLastAttempt, m.BackupDuration, m.BackupLogical, m.BackupStored,
 		m.BackupFailures, m.BackupInterval, m.RPOObjective, m.VerifyLast, m.VerifyOK, m.BinlogStreaming,
+		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
+		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
 		m.RepositorySize, m.RepositoryUp, m.JobsSkipped, m.Info, &ages{m})
 	m.Info.WithLabelValues(version).Set(1)
 
