@@ -156,4 +156,3 @@ func (d *Daemon) refreshRuns(ctx context.Context) {
 		}
 	}
 }
-
