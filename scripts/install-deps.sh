@@ -2,7 +2,8 @@
 # Installs what the tests and the demo need and the machine lacks: the MariaDB
 # server and client (the test helper starts a private server), git (the git
 # source), setpriv (running a backup as an unprivileged user in tests),
-# promtool (checking the shipped Prometheus alert rules and the metrics).
+# promtool (checking the shipped Prometheus alert rules and the metrics),
+# chromium (the HTML reports are checked in a real browser).
 set -euo pipefail
 
 need=()
@@ -13,6 +14,7 @@ have mariadb || need+=(mariadb-client)
 have git || need+=(git)
 have setpriv || need+=(util-linux)
 have promtool || need+=(prometheus)
+have chromium || need+=(chromium)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "Go is not installed: Lifeboat needs Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") or newer" >&2

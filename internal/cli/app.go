@@ -163,7 +163,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.audited("import", a.importCommand()), a.binlogCommand(), a.statusCommand(),
 		a.daemonCommand(), a.scheduleCommand(), a.audited("prune", a.pruneCommand()),
 		a.audited("pin", a.pinCommand()), a.audited("unpin", a.unpinCommand()), a.auditCommand(),
-		a.recoverCommand(), a.drillCommand(), a.pointsCommand(),
+		a.recoverCommand(), a.drillCommand(), a.pointsCommand(), a.reportCommand(),
 	)
 
 	for _, c := range root.Commands() {

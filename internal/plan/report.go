@@ -15,15 +15,16 @@ func (r *Run) Verdict() string {
 	case !r.OK():
 		return "FAILED: " + r.Error
 	case r.RTOSeconds > r.RTOObjective:
-		return fmt.Sprintf("PASSED, but the measured RTO %s is above the objective %s", dur(r.RTOSeconds), dur(r.RTOObjective))
+		return fmt.Sprintf("PASSED, but the measured RTO %s is above the objective %s", Dur(r.RTOSeconds), Dur(r.RTOObjective))
 	case r.RPOSeconds > r.RPOObjective:
-		return fmt.Sprintf("PASSED, but the RPO %s is above the objective %s", dur(r.RPOSeconds), dur(r.RPOObjective))
+		return fmt.Sprintf("PASSED, but the RPO %s is above the objective %s", Dur(r.RPOSeconds), Dur(r.RPOObjective))
 	}
 
 	return "PASSED within the objectives"
 }
 
-func dur(s float64) string {
+// Dur prints seconds as a short duration.
+func Dur(s float64) string {
 	d := time.Duration(s * float64(time.Second))
 
 	switch {
@@ -64,15 +65,15 @@ func (r *Run) Markdown() string {
 	}
 
 	fmt.Fprintf(&b, "- Tier: %s\n", r.Tier)
-	fmt.Fprintf(&b, "- **RTO measured: %s** (objective %s): from the start to the last check that passed\n", dur(r.RTOSeconds), dur(r.RTOObjective))
-	fmt.Fprintf(&b, "- **RPO: %s** (objective %s): the age of the oldest data restored when the run started\n\n", dur(r.RPOSeconds), dur(r.RPOObjective))
+	fmt.Fprintf(&b, "- **RTO measured: %s** (objective %s): from the start to the last check that passed\n", Dur(r.RTOSeconds), Dur(r.RTOObjective))
+	fmt.Fprintf(&b, "- **RPO: %s** (objective %s): the age of the oldest data restored when the run started\n\n", Dur(r.RPOSeconds), Dur(r.RPOObjective))
 
 	b.WriteString("| # | Plan | Step | Result | Time | Data from | Detail |\n|---|---|---|---|---|---|---|\n")
 
 	for i, st := range r.Steps {
 		data := ""
 		if !st.DataTime.IsZero() {
-			data = st.DataTime.UTC().Format("2006-01-02 15:04:05.000") + " (" + dur(st.RPOSeconds) + " old)"
+			data = st.DataTime.UTC().Format("2006-01-02 15:04:05.000") + " (" + Dur(st.RPOSeconds) + " old)"
 		}
 
 		detail := st.Note
@@ -84,7 +85,7 @@ func (r *Run) Markdown() string {
 			detail = strings.TrimSpace(detail + " (done in run " + st.EarlierRun + ")")
 		}
 
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", i+1, st.Plan, mdEscape(st.Title), st.Status, dur(st.Seconds), data, mdEscape(detail))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", i+1, st.Plan, mdEscape(st.Title), st.Status, Dur(st.Seconds), data, mdEscape(detail))
 	}
 
 	if len(r.Isolation) > 0 {
@@ -102,7 +103,7 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
 }
 
-var htmlReport = template.Must(template.New("run").Funcs(template.FuncMap{"dur": dur}).Parse(`<!doctype html>
+var htmlReport = template.Must(template.New("run").Funcs(template.FuncMap{"dur": Dur}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Mode}} of plan {{.Plan}}</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.failed{background:#fdd}.skipped{color:#777}</style></head>
 <body><h1>{{if eq .Mode "drill"}}DR drill{{else}}Recovery{{end}} of plan {{.Plan}}</h1>

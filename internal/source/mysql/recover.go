@@ -143,3 +143,61 @@ func (s *Source) DropDatabase(ctx context.Context, db string) error {
 
 	return err
 }
+
+// RestorePoints lists every instant the source could be recovered to
+// exactly: its fulls, the end of each archived binlog segment and each
+// incremental's end, where a full before it starts an unbroken chain. The
+// gaps between them are what a loss at the worst moment would have cost.
+func (s *Source) RestorePoints(ctx context.Context, r *repo.Repository) ([]time.Time, error) {
+	arch, err := s.loadArchive(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+
+	fulls, err := s.fulls(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []time.Time
+
+	for _, f := range fulls {
+		out = append(out, f.At)
+	}
+
+	restorable := func(t time.Time) bool {
+		var from time.Time
+
+		for _, f := range fulls {
+			if !f.At.After(t) && f.At.After(from) {
+				from = f.At
+			}
+		}
+
+		if from.IsZero() {
+			return false
+		}
+
+		for _, g := range arch.Gaps {
+			if g.At.After(from) && !g.At.After(t) {
+				return false
+			}
+		}
+
+		return true
+	}
+
+	for _, seg := range arch.Segments {
+		if restorable(seg.Last) {
+			out = append(out, seg.Last)
+		}
+	}
+
+	for _, m := range arch.Marks {
+		if restorable(m.At) {
+			out = append(out, m.At)
+		}
+	}
+
+	return out, nil
+}

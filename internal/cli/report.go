@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
+	"lifeboat/internal/report"
+	"lifeboat/internal/source"
+)
+
+func (a *App) reportCommand() *cobra.Command {
+	var since, format string
+
+	cmd := &cobra.Command{
+		Use:   "report [--since 30d] [--format md|html|json]",
+		Short: "The compliance report: backups, success rate, RPO attained, retention, verification, drills and every restore",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := config.ParseDuration(since)
+			if err != nil || d <= 0 {
+				return usage("--since %q: expected a duration such as 30d or 12h", since)
+			}
+
+			if format != "md" && format != "html" && format != "json" {
+				return usage("--format %q: expected md, html or json", format)
+			}
+
+			cfg, r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close(cmd.Context())
+
+			// The local trail, or the repository's copy on a machine that
+			// has none (a rebuilt host).
+			recs, err := audit.Read(cfg.Audit.Path)
+			if err != nil || len(recs) == 0 {
+				if copied, ok, cerr := auditCopy(cmd.Context(), r); cerr == nil && ok {
+					recs = copied
+				}
+			}
+
+			now := time.Now()
+
+			rep, err := report.Build(cmd.Context(), report.Inputs{
+				Cfg: cfg, Repo: r, Audit: recs, Since: now.Add(-d), Now: now,
+				Source: func(name string) (source.Source, error) { return a.source(cfg, name) },
+			})
+			if err != nil {
+				return err
+			}
+
+			switch format {
+			case "json":
+				_, err = a.Stdout.Write(rep.JSON())
+			case "html":
+				_, err = a.Stdout.Write(rep.HTML())
+			default:
+				_, err = fmt.Fprint(a.Stdout, rep.Markdown())
+			}
+
+			return err
+		},
+	}
+
+	cmd.Flags().StringVar(&since, "since", "30d", "the period the report covers, back from now")
+	cmd.Flags().StringVarP(&format, "format", "f", "md", "md, html or json")
+
+	return cmd
+}

@@ -1,0 +1,404 @@
+// Package report builds the compliance report (`lifeboat report`): per
+// source the backups taken and their success rate, sizes, the RPO attained
+// over the period (worst and 95th percentile, time-weighted) against the
+// objective, retention conformance, the last verification and restore test;
+// per plan the last drill's RTO and RPO against the objectives; and every
+// restore and recovery with who ran it. Everything comes from the repository
+// and the audit trail, so the report states what happened, not what was
+// configured to happen.
+package report
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
+	"lifeboat/internal/plan"
+	"lifeboat/internal/prune"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/verify"
+)
+
+// Report is the whole report.
+type Report struct {
+	Generated       time.Time      `json:"generated"`
+	Since           time.Time      `json:"since"`
+	Repository      string         `json:"repository"`
+	RepositoryBytes int64          `json:"repository_bytes"`
+	Sources         []SourceReport `json:"sources"`
+	Plans           []PlanReport   `json:"plans"`
+	Activity        []Activity     `json:"restores_and_recoveries"`
+	// Findings list everything out of objective or out of conformance.
+	Findings []string `json:"findings"`
+}
+
+// SourceReport is one source over the period.
+type SourceReport struct {
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Tier   string `json:"tier"`
+	// Backups taken in the period and the attempts that failed (from the
+	// audit trail); SuccessRate is a percentage, -1 when nothing was tried.
+	Backups      int     `json:"backups"`
+	Failed       int     `json:"failed"`
+	SuccessRate  float64 `json:"success_rate_percent"`
+	LogicalBytes int64   `json:"logical_bytes"`
+	LastBytes    int64   `json:"last_backup_bytes"`
+	Snapshots    int     `json:"snapshots_kept"`
+	// RPO attained: how much a loss at the worst moment of the period, and
+	// at the 95th percentile of its time, would have cost.
+	RPOWorst     float64 `json:"rpo_worst_seconds"`
+	RPOP95       float64 `json:"rpo_p95_seconds"`
+	RPOObjective float64 `json:"rpo_objective_seconds"`
+	RPOMet       bool    `json:"rpo_met"`
+	// Retention: the configured rules and how many snapshots prune would
+	// still delete (past retention).
+	Retention        string    `json:"retention"`
+	RetentionOverdue int       `json:"retention_overdue"`
+	LastVerify       time.Time `json:"last_verify,omitzero"`
+	VerifyOK         *bool     `json:"verify_ok,omitempty"`
+	LastRestoreTest  time.Time `json:"last_restore_test,omitzero"`
+	RestoreTestOK    *bool     `json:"restore_test_ok,omitempty"`
+}
+
+// PlanReport is one recovery plan's last drill.
+type PlanReport struct {
+	Plan         string    `json:"plan"`
+	Tier         string    `json:"tier"`
+	Drills       int       `json:"drills_in_period"`
+	LastDrill    time.Time `json:"last_drill,omitzero"`
+	LastDrillID  string    `json:"last_drill_id,omitempty"`
+	DrillOK      bool      `json:"last_drill_ok"`
+	RTOSeconds   float64   `json:"rto_seconds"`
+	RTOObjective float64   `json:"rto_objective_seconds"`
+	RPOSeconds   float64   `json:"rpo_seconds"`
+	RPOObjective float64   `json:"rpo_objective_seconds"`
+	Met          bool      `json:"objectives_met"`
+}
+
+// Activity is one restore, recovery or drill from the audit trail.
+type Activity struct {
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Source  string    `json:"source,omitempty"`
+	Outcome string    `json:"outcome"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Inputs is what a report is built from.
+type Inputs struct {
+	Cfg    *config.Config
+	Repo   *repo.Repository
+	Source func(name string) (source.Source, error)
+	Audit  []audit.Record
+	Since  time.Time
+	Now    time.Time
+}
+
+// Build assembles the report.
+func Build(ctx context.Context, in Inputs) (*Report, error) {
+	rep := &Report{Generated: in.Now.UTC(), Since: in.Since.UTC(), Repository: in.Cfg.Repository.Path}
+	rep.RepositoryBytes, _ = in.Repo.Size()
+
+	runs, err := in.Repo.Records(ctx, "verify-run")
+	if err != nil {
+		return nil, err
+	}
+
+	tests, err := in.Repo.Records(ctx, verify.KindRestoreTest)
+	if err != nil {
+		return nil, err
+	}
+
+	pp, err := prune.Make(ctx, in.Repo, in.Cfg, nil, in.Now)
+	if err != nil {
+		return nil, err
+	}
+
+	overdue := map[string]int{}
+
+	for _, sp := range pp.Sources {
+		for _, d := range sp.Decisions {
+			if !d.Keep {
+				overdue[sp.Source]++
+			}
+		}
+	}
+
+	for _, name := range in.Cfg.SourceNames {
+		sc := in.Cfg.Sources[name]
+		sr := SourceReport{Source: name, Kind: sc.Type, Tier: sc.Tier, RPOObjective: in.Cfg.Tiers[sc.Tier].RPO.Seconds(),
+			Retention: retentionText(sc.Retention), RetentionOverdue: overdue[name]}
+
+		if err := sr.fill(ctx, in, name); err != nil {
+			return nil, err
+		}
+
+		if v, ok := runs[name]; ok {
+			sr.LastVerify, _ = time.Parse(time.RFC3339Nano, v["at"])
+			ok := v["ok"] == "true"
+			sr.VerifyOK = &ok
+		}
+
+		if v, ok := tests[name]; ok {
+			sr.LastRestoreTest, _ = time.Parse(time.RFC3339Nano, v["at"])
+			ok := v["ok"] == "true"
+			sr.RestoreTestOK = &ok
+		}
+
+		rep.Sources = append(rep.Sources, sr)
+		rep.Findings = append(rep.Findings, sr.findings()...)
+	}
+
+	drills, err := plan.Runs(ctx, in.Repo, plan.KindDrill, "")
+	if err != nil {
+		return nil, err
+	}
+
+	for _, name := range in.Cfg.PlanNames {
+		tier := in.Cfg.Tiers[in.Cfg.Plans[name].Tier]
+		pr := PlanReport{Plan: name, Tier: in.Cfg.Plans[name].Tier, RTOObjective: tier.RTO.Seconds(), RPOObjective: tier.RPO.Seconds()}
+
+		for _, d := range drills {
+			if d.Plan != name {
+				continue
+			}
+
+			if !d.Started.Before(in.Since) {
+				pr.Drills++
+			}
+
+			pr.LastDrill, pr.LastDrillID, pr.DrillOK = d.Started, d.ID, d.OK()
+			pr.RTOSeconds, pr.RPOSeconds, pr.Met = d.RTOSeconds, d.RPOSeconds, d.WithinObjectives()
+		}
+
+		switch {
+		case pr.LastDrillID == "":
+			rep.Findings = append(rep.Findings, fmt.Sprintf("plan %s has never been drilled: run `lifeboat drill %s`", name, name))
+		case !pr.Met:
+			rep.Findings = append(rep.Findings, fmt.Sprintf("plan %s: the last drill %s did not meet the objectives (RTO %s of %s, RPO %s of %s)",
+				name, pr.LastDrillID, plan.Dur(pr.RTOSeconds), plan.Dur(pr.RTOObjective), plan.Dur(pr.RPOSeconds), plan.Dur(pr.RPOObjective)))
+		case in.Now.Sub(pr.LastDrill) > 100*24*time.Hour:
+			rep.Findings = append(rep.Findings, fmt.Sprintf("plan %s has not been drilled for %s", name, plan.Dur(in.Now.Sub(pr.LastDrill).Seconds())))
+		}
+
+		rep.Plans = append(rep.Plans, pr)
+	}
+
+	for _, r := range in.Audit {
+		if r.Time.Before(in.Since) {
+			continue
+		}
+
+		switch r.Action {
+		case "restore", "recover", "drill", "export", "restore test":
+			rep.Activity = append(rep.Activity, Activity{Time: r.Time, Actor: r.Actor, Action: r.Action, Source: r.Source, Outcome: r.Outcome, Detail: r.Detail})
+		}
+	}
+
+	return rep, nil
+}
+
+func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error {
+	snaps, err := in.Repo.Snapshots(ctx, name)
+	if err != nil {
+		return err
+	}
+
+	var points []time.Time
+
+	for _, s := range snaps {
+		if s.Role != repo.RoleBackup {
+			continue
+		}
+
+		sr.Snapshots++
+
+		if !s.Time.Before(in.Since) {
+			sr.Backups++
+			sr.LogicalBytes += s.Bytes
+		}
+
+		sr.LastBytes = s.Bytes
+
+		if sr.Kind != config.KindMySQL {
+			points = append(points, s.Time)
+		}
+	}
+
+	if sr.Kind == config.KindMySQL {
+		src, err := in.Source(name)
+		if err != nil {
+			return err
+		}
+
+		if my, ok := src.(*mysqlsrc.Source); ok {
+			if points, err = my.RestorePoints(ctx, in.Repo); err != nil {
+				return err
+			}
+		}
+
+		if len(points) == 0 {
+			for _, s := range snaps {
+				if s.Role == repo.RoleBackup && s.Type == repo.TypeFull {
+					points = append(points, s.Time)
+				}
+			}
+		}
+	}
+
+	// Failed attempts are only in the audit trail.
+	attempts := 0
+
+	for _, r := range in.Audit {
+		if r.Action == "backup" && r.Source == name && !r.Time.Before(in.Since) {
+			attempts++
+
+			if r.Outcome == audit.Failed {
+				sr.Failed++
+			}
+		}
+	}
+
+	sr.SuccessRate = -1
+	if attempts > 0 {
+		sr.SuccessRate = 100 * float64(attempts-sr.Failed) / float64(attempts)
+	}
+
+	sr.RPOWorst, sr.RPOP95 = RPO(points, in.Since, in.Now)
+	sr.RPOMet = len(points) > 0 && sr.RPOWorst <= sr.RPOObjective
+
+	return nil
+}
+
+func (sr *SourceReport) findings() []string {
+	var out []string
+
+	if sr.Snapshots == 0 {
+		return []string{fmt.Sprintf("%s has no backup", sr.Source)}
+	}
+
+	if !sr.RPOMet {
+		out = append(out, fmt.Sprintf("%s: worst RPO %s over the period, above the %s tier's objective of %s", sr.Source, plan.Dur(sr.RPOWorst), sr.Tier, plan.Dur(sr.RPOObjective)))
+	}
+
+	if sr.Failed > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of its backup attempts failed", sr.Source, sr.Failed))
+	}
+
+	if sr.RetentionOverdue > 0 {
+		out = append(out, fmt.Sprintf("%s: %d snapshots are past retention: run `lifeboat prune`", sr.Source, sr.RetentionOverdue))
+	}
+
+	if sr.VerifyOK != nil && !*sr.VerifyOK {
+		out = append(out, fmt.Sprintf("%s: the last verification found problems", sr.Source))
+	}
+
+	if sr.RestoreTestOK == nil {
+		out = append(out, fmt.Sprintf("%s has never been restore-tested: run `lifeboat verify %s --restore-test`", sr.Source, sr.Source))
+	} else if !*sr.RestoreTestOK {
+		out = append(out, fmt.Sprintf("%s: the last restore test failed", sr.Source))
+	}
+
+	return out
+}
+
+// RPO returns the worst and the 95th-percentile RPO over [since, now]: at
+// each instant the RPO is the age of the newest restorable point, and the
+// percentile is over time, so an hour at a large RPO weighs an hour. Before
+// the first point ever there is nothing to lose, so that time is not counted.
+func RPO(points []time.Time, since, now time.Time) (worst, p95 float64) {
+	sorted := append([]time.Time(nil), points...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
+
+	type span struct{ lo, hi float64 } // the RPO rises from lo to hi
+
+	var (
+		spans []span
+		total float64
+		base  time.Time
+	)
+
+	cursor := since
+
+	for _, p := range sorted {
+		if p.After(now) {
+			break
+		}
+
+		if !p.After(cursor) {
+			base = p
+			continue
+		}
+
+		if !base.IsZero() {
+			spans = append(spans, span{cursor.Sub(base).Seconds(), p.Sub(base).Seconds()})
+		}
+
+		base, cursor = p, p
+	}
+
+	if !base.IsZero() && now.After(cursor) {
+		spans = append(spans, span{cursor.Sub(base).Seconds(), now.Sub(base).Seconds()})
+	}
+
+	for _, s := range spans {
+		total += s.hi - s.lo
+		worst = max(worst, s.hi)
+	}
+
+	if total <= 0 {
+		return worst, worst
+	}
+
+	above := func(x float64) float64 {
+		var t float64
+		for _, s := range spans {
+			t += max(0, s.hi-max(x, s.lo))
+		}
+
+		return t / total
+	}
+
+	lo, hi := 0.0, worst
+	for i := 0; i < 60; i++ {
+		mid := (lo + hi) / 2
+		if above(mid) > 0.05 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+
+	return worst, hi
+}
+
+func retentionText(r config.Retention) string {
+	if r.IsZero() {
+		return "keep everything"
+	}
+
+	var parts []string
+
+	for _, f := range []struct {
+		n    int
+		name string
+	}{{r.Latest, "latest"}, {r.Hourly, "hourly"}, {r.Daily, "daily"}, {r.Weekly, "weekly"}, {r.Monthly, "monthly"}, {r.Yearly, "yearly"}} {
+		if f.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", f.name, f.n))
+		}
+	}
+
+	if r.Within > 0 {
+		parts = append(parts, "within "+plan.Dur(r.Within.Seconds()))
+	}
+
+	return strings.Join(parts, ", ")
+}
