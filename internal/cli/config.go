@@ -39,7 +39,18 @@ func (a *App) configCommand() *cobra.Command {
 				}
 			}
 
-			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s\n", cfg.File, cfg.Repository.Path, len(cfg.SourceNames), strings.Join(parts, ", "))
+			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s", cfg.File, cfg.Repository.Path, len(cfg.SourceNames), strings.Join(parts, ", "))
+
+			if len(cfg.PlanNames) > 0 {
+				var plans []string
+				for _, n := range cfg.PlanNames {
+					plans = append(plans, fmt.Sprintf("%s (%s, %d steps)", n, cfg.Plans[n].Tier, len(cfg.Plans[n].Steps)))
+				}
+
+				fmt.Fprintf(a.Stdout, "; %d recovery plans: %s", len(plans), strings.Join(plans, ", "))
+			}
+
+			fmt.Fprintln(a.Stdout)
 
 			return nil
 		},

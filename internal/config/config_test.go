@@ -52,6 +52,33 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 }
 
+func TestExamplePlans(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "examples", "sml-library", "lifeboat.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if got := strings.Join(cfg.PlanNames, ","); got != "database,pitr,files,application,site" {
+		t.Fatalf("plans: %s", got)
+	}
+
+	files := cfg.Plans["files"].Steps
+	if files[0].Kind != StepStop || files[0].Service != "nginx" || files[1].Source != "uploads" || files[1].Owner != "www-data:www-data" || files[1].Mode != "0755" ||
+		files[3].URL != "http://127.0.0.1/uploads/" || files[3].Timeout != 30*time.Second {
+		t.Fatalf("files plan: %+v %+v %+v", files[0], files[1], files[3])
+	}
+
+	site := cfg.Plans["site"]
+	if site.Tier != "critical" || site.Drill == "" || site.Steps[0].Plan != "database" || site.Steps[3].Kind != StepNotify {
+		t.Fatalf("site plan: %+v", site)
+	}
+
+	// The application plan, the monthly restore test and the assertions.
+	if cfg.Plans["application"].Tier != "important" || cfg.Jobs.RestoreTest != "0 5 1 * *" || len(cfg.Sources["database"].Verify.Assertions) != 3 {
+		t.Fatalf("application tier %s, restore test %q, assertions %v", cfg.Plans["application"].Tier, cfg.Jobs.RestoreTest, cfg.Sources["database"].Verify.Assertions)
+	}
+}
+
 func TestRelativePathsResolveAgainstConfigFolder(t *testing.T) {
 	cfg, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte("repository: {path: ../../backups}\nsources:\n  u: {type: files, paths: [data]}\n"))
 	if err != nil {
