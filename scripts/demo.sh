@@ -79,6 +79,8 @@ sources:
     socket: $SOCK
     user: root
     databases: [sml_library]
+    verify:
+      assertions: ["SELECT COUNT(*) > 0 FROM users", "SELECT COUNT(*) > 0 FROM bookings"]
   uploads:
     type: files
     tier: important
@@ -93,6 +95,27 @@ sources:
     type: git
     tier: important
     path: $SITE/opt/sml-library
+plans:
+  pitr:
+    steps:
+      - restore: database
+      - check: {sql: "SELECT COUNT(*) > 0 FROM bookings", source: database}
+  files:
+    steps:
+      - restore: uploads
+        mode: "0755"
+  application:
+    steps:
+      - restore: code
+      - run: "git status --short"
+        dir: $SITE/opt/sml-library
+        drill: "git -C \$LIFEBOAT_RESTORED_CODE log --oneline -1"
+  site:
+    steps:
+      - plan: pitr
+      - plan: files
+      - plan: application
+      - check: {sql: "SELECT COUNT(*) = 0 FROM bookings b LEFT JOIN users u ON u.id = b.user_id WHERE u.id IS NULL", source: database}
 YAML
 
 step "Validating the configuration"
@@ -196,13 +219,32 @@ else
   echo "MISMATCH in the point-in-time recovery" >&2; exit 1
 fi
 
-step "Verifying every stored byte"
-lb verify
+step "Recovering the live database with the pitr plan, to the same instant (the dropped table is saved first)"
+lb recover pitr --to-time "$T" --dry-run
+lb recover pitr --to-time "$T"
+AFTER=$(sql "SELECT COUNT(*), SUM(id), SUM(status = 'active') FROM sml_library.bookings")
+if [ "$BEFORE" = "$AFTER" ]; then
+  echo "MATCH: sml_library has every booking committed before the drop again"
+else
+  echo "MISMATCH in the recovery: $AFTER" >&2; exit 1
+fi
+
+step "Verifying every stored byte, and restore tests: each source's newest backup restored and compared"
+lb verify --restore-test
+
+step "A backup of every source together is a recovery point"
+lb backup
+lb points
+
+step "DR drill of the whole site: scratch database, temporary folders, RTO and RPO measured"
+lb drill site --output "$DEMO/drill"
+lb recover site --dry-run
 
 step "Status, retention and the audit trail"
 lb status
 lb prune --dry-run --source uploads
 lb audit verify
+lb report --since 1d
 
 echo
 echo "Demo folder: $DEMO (repository, site, restored copies)"

@@ -102,6 +102,10 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
 	}
 
 	// The report is in the repository too.
+	if st := e.run("status"); !strings.Contains(st.out, "files  important  ") || !strings.Contains(st.out, "PASSED within the objectives") {
+		t.Fatalf("status lacks the plan's drill:\n%s", st.out)
+	}
+
 	if shown := e.mustRun("drill", "--show", rep.ID, "--format", "json"); !strings.Contains(shown, `"id": "`+rep.ID+`"`) {
 		t.Fatalf("drill --show: %s", shown)
 	}

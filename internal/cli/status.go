@@ -9,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/plan"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/verify"
 )
@@ -188,6 +190,10 @@ func (a *App) statusCommand() *cobra.Command {
 				}
 
 				tw.Flush()
+
+				if err := a.planStatus(cmd, cfg, r); err != nil {
+					return err
+				}
 			}
 
 			if bad > 0 {
@@ -223,4 +229,34 @@ func human(d time.Duration) string {
 	}
 
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// planStatus prints every plan's last drill against its objectives.
+func (a *App) planStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Repository) error {
+	if len(cfg.PlanNames) == 0 {
+		return nil
+	}
+
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(a.Stdout)
+	fmt.Fprintln(tw, "PLAN\tTIER\tLAST DRILL\tRTO MEASURED\tRTO OBJECTIVE\tRPO\tRPO OBJECTIVE\tRESULT")
+
+	for _, name := range cfg.PlanNames {
+		tier := cfg.Tiers[cfg.Plans[name].Tier]
+
+		last, err := plan.Latest(cmd.Context(), r, plan.KindDrill, name)
+		if err != nil {
+			return err
+		}
+
+		when, rto, rpo, result := "never", "-", "-", "not drilled: run `lifeboat drill "+name+"`"
+		if last != nil {
+			when, rto, rpo = last.Started.Local().Format(time.DateTime), plan.Dur(last.RTOSeconds), plan.Dur(last.RPOSeconds)
+			result = last.Verdict()
+		}
+
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, cfg.Plans[name].Tier, when, rto, human(tier.RTO), rpo, human(tier.RPO), result)
+	}
+
+	return tw.Flush()
 }

@@ -93,6 +93,8 @@ func (x *execution) service(ctx context.Context, st *config.Step, res *StepResul
 			return x.skip(res, "a drill leaves services alone")
 		default:
 			x.isolation = append(x.isolation, res.Title+": ran the drill's stand-in command instead")
+			res.Note = "ran the drill's stand-in: " + st.Drill
+
 			return x.shell(ctx, st.Drill, "", res)
 		}
 	}
@@ -113,6 +115,8 @@ func (x *execution) command(ctx context.Context, st *config.Step, res *StepResul
 			return x.skip(res, "the plan skips it in drills")
 		default:
 			x.isolation = append(x.isolation, res.Title+": ran the drill's command instead")
+			res.Note = "ran the drill's command: " + st.Drill
+
 			return x.shell(ctx, st.Drill, "", res)
 		}
 	}
