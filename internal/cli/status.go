@@ -11,8 +11,8 @@ import (
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/daemon"
-	"lifeboat/internal/repo"
 	"lifeboat/internal/plan"
+	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/verify"
 )
