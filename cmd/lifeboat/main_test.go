@@ -988,7 +988,7 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		`lifeboat_restore_test_last_success{source="data"} 1`,
 		`lifeboat_drill_last_result{plan="data"} 1`,
 		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="total"}`,
-		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="restore data"}`,
+		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="1. restore data"}`,
 		`lifeboat_recovery_rto_objective_seconds{plan="data"} 14400`,
 		`lifeboat_recovery_rpo_seconds{mode="drill",plan="data"}`,
 		`lifeboat_drill_last_success_timestamp_seconds{plan="data"}`,

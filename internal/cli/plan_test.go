@@ -53,7 +53,7 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
         timeout: 3s
       - notify: "uploads recovered"
 `
-	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n    exclude: [\"*.tmp\"]\n")
 	e.writeConfig(readFile(t, e.cfg) + plans)
 	e.mustRun("config", "check")
 	e.mustRun("init")
@@ -128,6 +128,12 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
 		t.Fatalf("the recovery did not restore the file: %q", got)
 	}
 
+	// What the source leaves out on purpose is not in the snapshot, and the
+	// recovery does not delete it.
+	if got := readFile(t, filepath.Join(uploads, "docs", "draft.tmp")); got != "excluded by glob" || !strings.Contains(r.out, "left in place") {
+		t.Fatalf("an excluded file was touched (%q) or not reported:\n%s", got, r.out)
+	}
+
 	if fi, _ := os.Stat(filepath.Join(uploads, "docs")); fi.Mode().Perm() != 0o750 {
 		t.Fatalf("mode not applied: %v", fi.Mode())
 	}
@@ -167,6 +173,7 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
 	// Bad input.
 	e.expectFailure(2, []string{`unknown plan "nosuch"`, "defines files"}, "recover", "nosuch")
 	e.expectFailure(2, []string{"no failed recovery to resume"}, "recover", "files", "--resume")
+	e.expectFailure(2, []string{"--resume goes on with the failed run's own recovery point and time"}, "recover", "files", "--resume", "--to-time", "2026-11-01")
 
 	// A check URL nobody answers: the timeout is named.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")

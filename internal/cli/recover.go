@@ -148,6 +148,10 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 	rn := a.runner(cfg, r)
 	rn.Keep = f.keep
 
+	if f.resume && (f.point != "" || f.toTime != "") {
+		return usage("--resume goes on with the failed run's own recovery point and time; give neither --point nor --to-time")
+	}
+
 	if f.resume {
 		last, err := plan.Latest(cmd.Context(), r, plan.KindIncident, name)
 		if err != nil {

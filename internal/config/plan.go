@@ -59,7 +59,8 @@ type Step struct {
 	// notify: the message.
 	Message string
 	// plan: the nested plan.
-	Plan    string
+	Plan string
+	// Timeout bounds the step (0: no limit, the default for restores).
 	Timeout time.Duration
 	// Drill is what a drill does with the step: "" (the default for the
 	// kind), "skip", or a command to run instead (a sandboxed stand-in).
@@ -89,6 +90,10 @@ func (s *Step) Title() string {
 		return "run: " + s.Command
 	case StepCheck:
 		if s.URL != "" {
+			if u, err := url.Parse(s.URL); err == nil {
+				return "check " + u.Redacted()
+			}
+
 			return "check " + s.URL
 		}
 
@@ -224,9 +229,17 @@ func (p *parser) step(n *yaml.Node, key string) *Step {
 	st.Label = str("name")
 	st.Drill = str("drill")
 
-	st.Timeout = 10 * time.Minute
-	if st.Kind == StepCheck {
+	// A restore takes as long as the data needs: cutting it short would
+	// leave the target half-written, so it has no limit unless given one.
+	switch st.Kind {
+	case StepCheck:
 		st.Timeout = 30 * time.Second
+	case StepNotify:
+		st.Timeout = time.Minute
+	case StepRun:
+		st.Timeout = time.Hour
+	case StepStop, StepStart:
+		st.Timeout = 10 * time.Minute
 	}
 
 	if v, ok := m["timeout"]; ok {

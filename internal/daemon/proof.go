@@ -113,6 +113,9 @@ func (d *Daemon) Drill(ctx context.Context, name string) error {
 
 // refreshRuns exports the last drill and recovery of every plan.
 func (d *Daemon) refreshRuns(ctx context.Context) {
+	// Steps come and go with the plans: only the last runs' steps stay.
+	d.Metrics.RecoveryDuration.Reset()
+
 	for _, kind := range []string{plan.KindDrill, plan.KindIncident} {
 		runs, err := plan.Runs(ctx, d.Repo, kind, "")
 		if err != nil {
@@ -132,9 +135,10 @@ func (d *Daemon) refreshRuns(ctx context.Context) {
 
 		for name, r := range last {
 			mode := r.Mode
-			for _, st := range r.Steps {
+			// Numbered: a plan may stop the same service twice.
+			for i, st := range r.Steps {
 				if st.Status == plan.StatusOK {
-					d.Metrics.RecoveryDuration.WithLabelValues(name, mode, st.Title).Set(st.Seconds)
+					d.Metrics.RecoveryDuration.WithLabelValues(name, mode, fmt.Sprintf("%d. %s", i+1, st.Title)).Set(st.Seconds)
 				}
 			}
 

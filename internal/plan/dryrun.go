@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"lifeboat/internal/config"
@@ -144,6 +145,10 @@ func (rn *Runner) describe(ctx context.Context, st *config.Step, mode string, op
 			u := st.URL
 			if drill && st.DrillURL != "" {
 				u = st.DrillURL
+			}
+
+			if pu, err := url.Parse(u); err == nil {
+				u = pu.Redacted()
 			}
 
 			return fmt.Sprintf("GET %s must answer 2xx within %s", u, st.Timeout)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -173,8 +172,6 @@ type Runner struct {
 	Keep bool
 	// OnStep is called after each step (the CLI audits them).
 	OnStep func(run *Run, st *StepResult)
-	// Getenv reads the environment commands run with.
-	Getenv func(string) string
 
 	now func() time.Time
 }
@@ -231,8 +228,33 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 			return nil, fmt.Errorf("run %s is not a failed recovery of plan %s; nothing to resume", prev.ID, name)
 		}
 
-		// The outage started with the first attempt: the RTO counts from there.
+		if opt.Point != nil || !opt.ToTime.IsZero() {
+			return nil, fmt.Errorf("--resume goes on with run %s's own recovery point and time; give neither --point nor --to-time", prev.ID)
+		}
+
+		// The outage started with the first attempt: the RTO counts from
+		// there, and the rest restores to the same point as the first part.
 		run.Started, run.ResumedFrom, run.Point, run.ToTime = prev.Started, prev.ID, prev.Point, prev.ToTime
+		x.opt.ToTime = prev.ToTime
+
+		if prev.Point != "" {
+			p, err := FindPoint(ctx, rn.Repo, prev.Point)
+			if err != nil {
+				return nil, fmt.Errorf("resume run %s: %w", prev.ID, err)
+			}
+
+			x.opt.Point = p
+		}
+
+		if len(prev.Steps) != len(steps) {
+			return nil, fmt.Errorf("plan %s changed since run %s (%d steps then, %d now): run `lifeboat recover %s` afresh", name, prev.ID, len(prev.Steps), len(steps), name)
+		}
+
+		for i, st := range prev.Steps {
+			if st.Title != steps[i].step.Title() || st.Kind != steps[i].step.Kind || st.Plan != steps[i].plan {
+				return nil, fmt.Errorf("plan %s changed since run %s: step %d was %q, now %q: run `lifeboat recover %s` afresh", name, prev.ID, i+1, st.Title, steps[i].step.Title(), name)
+			}
+		}
 
 		for i, st := range prev.Steps {
 			if st.Status == StatusFailed || st.Status == StatusPending {
@@ -306,7 +328,8 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 	run.Isolation = x.isolation
 	measure(run)
 
-	if err := Save(ctx, rn.Repo, run); err != nil {
+	// Recorded even when interrupted: --resume needs to know where it stopped.
+	if err := Save(context.WithoutCancel(ctx), rn.Repo, run); err != nil {
 		return run, fmt.Errorf("record the run in the repository: %w", err)
 	}
 
@@ -403,12 +426,4 @@ func Latest(ctx context.Context, r *repo.Repository, kind, plan string) (*Run, e
 	}
 
 	return runs[len(runs)-1], nil
-}
-
-func getenvOr(f func(string) string) func(string) string {
-	if f == nil {
-		return os.Getenv
-	}
-
-	return f
 }

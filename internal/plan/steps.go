@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -41,15 +42,20 @@ func (x *execution) drill() bool { return x.run.Mode == ModeDrill }
 
 func (x *execution) remember(st StepResult) {
 	if strings.HasPrefix(st.Target, "database ") {
-		x.dbs[st.Source] = strings.TrimPrefix(st.Target, "database ")
+		first, _, _ := strings.Cut(strings.TrimPrefix(st.Target, "database "), ",")
+		x.dbs[st.Source] = first
 	} else {
 		x.dirs[st.Source] = st.Target
 	}
 }
 
 func (x *execution) step(ctx context.Context, st *config.Step, res *StepResult) error {
-	ctx, cancel := context.WithTimeout(ctx, st.Timeout)
-	defer cancel()
+	if st.Timeout > 0 {
+		var cancel context.CancelFunc
+
+		ctx, cancel = context.WithTimeout(ctx, st.Timeout)
+		defer cancel()
+	}
 
 	var err error
 
@@ -235,7 +241,10 @@ func (x *execution) restore(ctx context.Context, st *config.Step, res *StepResul
 
 	// A recovery gives back the snapshot exactly: what was there and is not
 	// in it (saved in the safety snapshot) goes.
-	if overwrite && x.rn.Cfg.Sources[st.Source].Type == config.KindFiles {
+	sc := x.rn.Cfg.Sources[st.Source]
+	selective := len(sc.Include) > 0 || len(sc.Exclude) > 0 || sc.IgnoreUnreadable
+
+	if overwrite && sc.Type == config.KindFiles && !selective {
 		removed, err := x.rn.Repo.RemoveExtra(ctx, snap.ID, target, restoredRoots(target, snap))
 		if err != nil {
 			return err
@@ -244,6 +253,10 @@ func (x *execution) restore(ctx context.Context, st *config.Step, res *StepResul
 		if len(removed) > 0 {
 			defer func() { res.Note += fmt.Sprintf("; removed %d entries the snapshot does not hold", len(removed)) }()
 		}
+	} else if overwrite && sc.Type == config.KindFiles {
+		defer func() {
+			res.Note += "; entries the snapshot lacks were left in place (the source's include/exclude rules leave things out on purpose)"
+		}()
 	}
 
 	if st.Owner != "" || st.Mode != "" {
@@ -414,7 +427,15 @@ func (x *execution) checkURL(ctx context.Context, st *config.Step, res *StepResu
 	u := st.URL
 	if x.drill() && st.DrillURL != "" {
 		u = st.DrillURL
-	} else if x.drill() {
+	}
+
+	// What the notes, records and messages show: no password in the URL.
+	shown := u
+	if pu, err := url.Parse(u); err == nil {
+		shown = pu.Redacted()
+	}
+
+	if x.drill() && st.DrillURL == "" {
 		x.isolation = append(x.isolation, res.Title+": checked the URL as configured (no drill_url)")
 	}
 
@@ -434,7 +455,7 @@ func (x *execution) checkURL(ctx context.Context, st *config.Step, res *StepResu
 			resp.Body.Close()
 
 			if resp.StatusCode/100 == 2 {
-				res.Note = fmt.Sprintf("%s answered %d", u, resp.StatusCode)
+				res.Note = fmt.Sprintf("%s answered %d", shown, resp.StatusCode)
 				return nil
 			}
 
@@ -449,7 +470,7 @@ func (x *execution) checkURL(ctx context.Context, st *config.Step, res *StepResu
 				last = "no answer"
 			}
 
-			return fmt.Errorf("check %s: no 2xx answer within the step's timeout of %s (last: %s)", u, st.Timeout, last)
+			return fmt.Errorf("check %s: no 2xx answer within the step's timeout of %s (last: %s)", shown, st.Timeout, strings.ReplaceAll(last, u, shown))
 		case <-time.After(time.Second):
 		}
 	}

@@ -168,7 +168,10 @@ func hashFile(path string) ([32]byte, int64, error) {
 
 // RemoveExtra deletes what lies below roots (folders inside dir) but is not
 // in snapshot id, so a folder restored over existing data ends up exactly as
-// the snapshot was. It returns what it removed, relative to dir.
+// the snapshot was. It stays on the roots' filesystems. The caller must not
+// use it for a source that leaves things out on purpose (include, exclude):
+// those are not in the snapshot either. It returns what it removed,
+// relative to dir.
 func (r *Repository) RemoveExtra(ctx context.Context, id, dir string, roots []string) ([]string, error) {
 	m, err := r.loadManifest(ctx, id)
 	if err != nil {
@@ -191,13 +194,30 @@ func (r *Repository) RemoveExtra(ctx context.Context, id, dir string, roots []st
 	var removed []string
 
 	for _, root := range roots {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rootInfo, err := os.Lstat(root)
+		if err != nil {
+			continue
+		}
+
+		rootDev, devKnown := device(rootInfo)
+
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil
 				}
 
 				return err
+			}
+
+			// Another filesystem mounted below (a volume, another source's
+			// disk) is not the snapshot's to clear.
+			if d.IsDir() && devKnown {
+				if fi, err := d.Info(); err == nil {
+					if dev, ok := device(fi); ok && dev != rootDev {
+						return filepath.SkipDir
+					}
+				}
 			}
 
 			rel, err := filepath.Rel(dir, p)

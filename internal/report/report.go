@@ -254,11 +254,22 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 		}
 	}
 
-	// Failed attempts are only in the audit trail.
+	// Failed attempts are only in the audit trail, and so are the backups
+	// prune has deleted since: the RPO of the period was set by every backup
+	// that existed then, not by those kept now. (The trail's time is when a
+	// backup ended, a little after the instant its data is from.)
 	attempts := 0
 
 	for _, r := range in.Audit {
-		if r.Action == "backup" && r.Source == name && !r.Time.Before(in.Since) {
+		if r.Action != "backup" || r.Source != name {
+			continue
+		}
+
+		if r.Outcome == audit.OK {
+			points = append(points, r.Time)
+		}
+
+		if !r.Time.Before(in.Since) {
 			attempts++
 
 			if r.Outcome == audit.Failed {

@@ -70,6 +70,9 @@ func RestoreTest(ctx context.Context, r *repo.Repository, src RestoreTester, sna
 		rec["problems"] = strings.Join(first(rep.Problems, 5), "; ")
 	}
 
+	// Recorded even when interrupted.
+	ctx = context.WithoutCancel(ctx)
+
 	if perr := r.PutRecord(ctx, KindRestoreTest, src.Name(), rec); perr != nil && err == nil {
 		err = perr
 	}

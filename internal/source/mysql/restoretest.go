@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,13 +69,32 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	}
 	defer pool.Close()
 
-	owned := true
+	// Only what this test creates is dropped: a database that exists
+	// already (a verify server shared with something else) is refused below
+	// and never touched.
+	existed := map[string]bool{}
+
+	rows, err := pool.QueryContext(ctx, "SHOW DATABASES")
+	if err != nil {
+		return nil, explain(target.cfg.Name, target.cfg.MySQL, err)
+	}
+
+	for rows.Next() {
+		var db string
+		if rows.Scan(&db) == nil {
+			existed[db] = true
+		}
+	}
+
+	rows.Close()
+
+	for _, db := range rename {
+		if existed[db] {
+			return nil, fmt.Errorf("restore test of %s: %w: database %s exists on the verify server; the test restores into databases of its own and drops them after, so it will not use that server while %s is there", name, source.ErrTargetNotEmpty, db, db)
+		}
+	}
 
 	defer func() {
-		if !owned {
-			return
-		}
-
 		for _, db := range rename {
 			if _, err := pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(db)); err != nil && opt.Log != nil {
 				opt.Log.Warn("drop the restore test's scratch database", "source", name, "database", db, "err", err)
@@ -85,9 +103,6 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	}()
 
 	if _, err := target.RestoreDatabase(ctx, r, snap, opts); err != nil {
-		// A refusal wrote nothing, and what exists is not the test's to drop.
-		owned = !errors.Is(err, source.ErrTargetNotEmpty)
-
 		return nil, fmt.Errorf("restore test of %s: %w", name, err)
 	}
 
@@ -96,6 +111,10 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	plan, err := planRestore(meta, RestoreOptions{Database: opts.Database})
 	if err != nil {
 		return nil, err
+	}
+
+	if len(plan) == 0 {
+		return nil, fmt.Errorf("restore test of %s: snapshot %s holds no database", name, snap.ID)
 	}
 
 	for _, p := range plan {
@@ -116,14 +135,17 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 			rep.Problems = append(rep.Problems, "table "+b)
 		}
 
-		probs, err := assert(ctx, pool, p.target, s.cfg.Verify.Assertions)
-		if err != nil {
-			return nil, fmt.Errorf("restore test of %s: %w", name, explain(name, target.cfg.MySQL, err))
-		}
-
-		rep.Assertions += len(s.cfg.Verify.Assertions)
-		rep.Problems = append(rep.Problems, probs...)
 	}
+
+	// The assertions run once, in the first database (the one a
+	// one-database source has).
+	probs, err := assert(ctx, pool, plan[0].target, s.cfg.Verify.Assertions)
+	if err != nil {
+		return nil, fmt.Errorf("restore test of %s: %w", name, explain(name, target.cfg.MySQL, err))
+	}
+
+	rep.Assertions = len(s.cfg.Verify.Assertions)
+	rep.Problems = append(rep.Problems, probs...)
 
 	rep.Total = time.Since(start)
 
