@@ -974,8 +974,11 @@ func TestDaemonStreamsBinlog(t *testing.T) {
 func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 	addr := freePort(t)
 	in := newInstallation(t, "server: {listen: \""+addr+"\"}\n")
+	etc := t.TempDir()
+	os.WriteFile(filepath.Join(etc, "app.conf"), []byte("x=1"), 0o644)
 	in.setSource(t, "  data:\n    type: files\n    tier: critical\n    paths: ["+in.data+"]\n    schedule: \"@every 2s\"\n"+
-		"jobs: {restore_test: \"@every 3s\"}\n"+
+		"  etc:\n    type: files\n    paths: ["+etc+"]\n"+
+		"jobs: {restore_test: \"@every 3s\", point: \"@every 3s\"}\n"+
 		"plans:\n  data:\n    drill: \"@every 3s\"\n    steps:\n      - restore: data\n      - run: \"true\"\n        drill: \"test -f $LIFEBOAT_RESTORED_DATA/a.txt\"\n")
 	os.WriteFile(filepath.Join(in.data, "a.txt"), []byte("hello"), 0o644)
 	in.mustRun("init")
@@ -1013,6 +1016,15 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		if !strings.Contains(m, w) {
 			t.Errorf("/metrics lacks %s", w)
 		}
+	}
+
+	// The scheduled group: every source together, one recovery point.
+	var pts []struct {
+		Snapshots map[string]string `json:"snapshots"`
+	}
+
+	if err := json.Unmarshal([]byte(in.mustRun("points", "--json")), &pts); err != nil || len(pts) == 0 || len(pts[0].Snapshots) != 2 {
+		t.Errorf("points after the scheduled group backup: %v %+v", err, pts)
 	}
 
 	audit := in.mustRun("audit")

@@ -35,7 +35,9 @@ type Jobs struct {
 	Verify string
 	// RestoreTest restores each source's newest snapshot and checks it.
 	RestoreTest string
-	Prune       string
+	// Point backs up every source together (full) as one recovery point.
+	Point string
+	Prune string
 }
 
 // Notify says where failures, recoveries and RPO breaches are sent.
@@ -232,7 +234,11 @@ func (p *parser) daemon(n *yaml.Node, cfg *Config) {
 }
 
 func (p *parser) jobs(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "jobs", "verify", "restore_test", "prune")
+	m := p.mapping(n, "jobs", "verify", "restore_test", "point", "prune")
+
+	if v, ok := m["point"]; ok {
+		cfg.Jobs.Point = p.cronSpec(v, "jobs.point")
+	}
 
 	if v, ok := m["restore_test"]; ok {
 		cfg.Jobs.RestoreTest = p.cronSpec(v, "jobs.restore_test")

@@ -121,6 +121,16 @@ func (d *Daemon) Jobs() ([]*schedule.Job, error) {
 		}
 	}
 
+	if d.Cfg.Jobs.Point != "" {
+		j, err := schedule.NewJob("backup every source (recovery point)", "point", d.Cfg.Jobs.Point, d.PointBackup)
+		if err != nil {
+			return nil, err
+		}
+
+		j.Also = d.Cfg.SourceNames
+		jobs = append(jobs, j)
+	}
+
 	if d.Cfg.Jobs.RestoreTest != "" {
 		if err := add("restore test", "restore-test", d.Cfg.Jobs.RestoreTest, d.RestoreTest); err != nil {
 			return nil, err
@@ -301,6 +311,11 @@ func (d *Daemon) audit(r audit.Record) {
 
 // Backup takes one backup of a source, as `lifeboat backup` does.
 func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
+	_, err := d.backup(ctx, name, typ)
+	return err
+}
+
+func (d *Daemon) backup(ctx context.Context, name, typ string) (*repo.Snapshot, error) {
 	src := d.Sources[name]
 	start := time.Now()
 	before, _ := d.Repo.Size()
@@ -326,7 +341,7 @@ func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
 	d.Metrics.Backup(name, typ, start, end, logical, after-before, err)
 	d.audit(rec)
 
-	return err
+	return snap, err
 }
 
 // Verify reads back every snapshot, as `lifeboat verify` does.

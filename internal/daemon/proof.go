@@ -11,6 +11,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/plan"
+	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/verify"
 )
@@ -159,4 +160,28 @@ func (d *Daemon) refreshRuns(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// PointBackup backs up every source together, databases first, and records
+// the recovery point, as `lifeboat backup` with no source named does.
+func (d *Daemon) PointBackup(ctx context.Context) error {
+	var snaps []*repo.Snapshot
+
+	for _, name := range plan.PointOrder(d.Cfg, d.Cfg.SourceNames) {
+		snap, err := d.backup(ctx, name, repo.TypeFull)
+		if err != nil {
+			return fmt.Errorf("recovery point not recorded: %w", err)
+		}
+
+		snaps = append(snaps, snap)
+	}
+
+	p, err := plan.NewPoint(ctx, d.Repo, snaps)
+	if err != nil {
+		return fmt.Errorf("record the recovery point: %w", err)
+	}
+
+	d.audit(audit.Record{Action: "point", Outcome: audit.OK, Detail: fmt.Sprintf("recovery point %s of %s", p.ID, strings.Join(p.Sources(), ", "))})
+
+	return nil
 }

@@ -43,6 +43,9 @@ type Job struct {
 	// Lock is what one run at a time is counted on (a source's name, or
 	// "repository" for repository-wide jobs).
 	Lock string
+	// Also are further locks the run holds (a backup of several sources
+	// together holds each source's).
+	Also []string
 	Spec string
 	Run  func(ctx context.Context) error
 
@@ -218,8 +221,10 @@ func (s *Scheduler) stop(cancel context.CancelFunc) error {
 
 // dispatch starts one run unless the job's lock is held.
 func (s *Scheduler) dispatch(ctx context.Context, j *Job, at time.Time, catchUp bool) {
+	locks := append([]string{j.Lock}, j.Also...)
+
 	s.mu.Lock()
-	if s.busy[j.Lock] {
+	if s.anyBusy(locks) {
 		s.mu.Unlock()
 		s.log().Warn("skipped: the previous run on this source is still going", "job", j.Name, "lock", j.Lock)
 
@@ -230,13 +235,17 @@ func (s *Scheduler) dispatch(ctx context.Context, j *Job, at time.Time, catchUp 
 		return
 	}
 
-	s.busy[j.Lock] = true
+	for _, l := range locks {
+		s.busy[l] = true
+	}
 	s.mu.Unlock()
 
 	run := func() {
 		defer func() {
 			s.mu.Lock()
-			delete(s.busy, j.Lock)
+			for _, l := range locks {
+				delete(s.busy, l)
+			}
 			s.mu.Unlock()
 		}()
 
@@ -283,4 +292,14 @@ func (s *Scheduler) dispatch(ctx context.Context, j *Job, at time.Time, catchUp 
 		defer s.running.Done()
 		run()
 	}()
+}
+
+func (s *Scheduler) anyBusy(locks []string) bool {
+	for _, l := range locks {
+		if s.busy[l] {
+			return true
+		}
+	}
+
+	return false
 }
