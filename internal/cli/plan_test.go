@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +24,18 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
 
 	healthy.Store(true)
 
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	var notices atomic.Value
+
+	notices.Store("")
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/hook" {
+			b, _ := io.ReadAll(req.Body)
+			notices.Store(notices.Load().(string) + string(b) + "\n")
+
+			return
+		}
+
 		if !healthy.Load() {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
@@ -54,7 +66,7 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
       - notify: "uploads recovered"
 `
 	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n    exclude: [\"*.tmp\"]\n")
-	e.writeConfig(readFile(t, e.cfg) + plans)
+	e.writeConfig(readFile(t, e.cfg) + plans + "notify:\n  webhook: {url: \"" + srv.URL + "/hook\"}\n")
 	e.mustRun("config", "check")
 	e.mustRun("init")
 	e.mustRun("backup", "uploads")
@@ -71,6 +83,11 @@ func TestRecoverAndDrillFilesPlan(t *testing.T) {
 
 	if _, err := os.Stat(filepath.Join(uploads, "docs", "rules.pdf")); err == nil {
 		t.Fatal("the drill restored into the live folder")
+	}
+
+	// The notify step went out on the configured webhook, marked as a drill.
+	if got := notices.Load().(string); !strings.Contains(got, `"message":"[drill] uploads recovered"`) || !strings.Contains(got, `"subject":"plan files"`) {
+		t.Fatalf("webhook received: %q", got)
 	}
 
 	if _, err := os.Stat(log); err == nil {

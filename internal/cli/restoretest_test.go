@@ -171,6 +171,32 @@ func TestRestoreTestDatabase(t *testing.T) {
 		t.Fatalf("record: %+v", recs["db"])
 	}
 
+	// On a verify server of its own: the scratch copy goes there, the source's
+	// server never sees it.
+	other := testenv.StartMariaDB(t)
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "COUNT(*) = 3 FROM bookings", "COUNT(*) = 2 FROM bookings", 1) +
+		"      server: {socket: " + other.Socket + ", user: root}\n")
+
+	var where []string
+
+	e.tamper = func(ctx context.Context, database string) error {
+		for name, srv := range map[string]*testenv.MariaDB{"source": db, "verify": other} {
+			var n int
+			srv.DB(t, "").QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", database).Scan(&n)
+
+			if n == 1 {
+				where = append(where, name)
+			}
+		}
+
+		return nil
+	}
+
+	out = e.mustRun("verify", "db", "--restore-test")
+	if !strings.HasSuffix(strings.TrimSpace(out), "OK") || strings.Join(where, ",") != "verify" {
+		t.Fatalf("restore test on the verify server: copy found on %v\n%s", where, out)
+	}
+
 	// The live database was never touched.
 	var rooms string
 	db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(room ORDER BY id) FROM sml_library.bookings").Scan(&rooms)
