@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr clean
+.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo: deps build
 
 # Benchmarks against the peers (minutes; not part of test): files against
 # tar -czf and restic; databases against mariadb-dump | gzip and mydumper.
-bench: bench-files bench-mysql bench-pitr
+bench: bench-files bench-mysql bench-pitr bench-verify
 
 bench-files: deps build
 	bash bench/files/run.sh
@@ -34,6 +34,9 @@ bench-mysql: deps build
 
 bench-pitr: deps build
 	bash bench/pitr/run.sh
+
+bench-verify: deps build
+	bash bench/verify/run.sh
 
 clean:
 	rm -rf bin
