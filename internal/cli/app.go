@@ -49,6 +49,12 @@ type App struct {
 	stopProfile func()
 	log         *slog.Logger
 
+	// from names the copy --from reads instead of the repository; usingCopy
+	// is the copy actually read (--from, or a fallback).
+	from      string
+	usingCopy string
+	command   string
+
 	// tamper, when set (tests), changes a restore test's copy before the
 	// comparison, to prove the comparison notices.
 	tamper func(ctx context.Context, target string) error
@@ -100,7 +106,8 @@ func ExitCode(err error) int {
 		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
 		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty),
-		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.As(err, &pe), errors.As(err, &bce):
+		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.As(err, &pe), errors.As(err, &bce),
+		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket):
 		return 2
 	}
 
@@ -135,7 +142,9 @@ func (a *App) rootCommand() *cobra.Command {
 			"and proves the backups restore.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			a.command = cmd.Name()
+
 			level := slog.LevelWarn
 			if a.verbose {
 				level = slog.LevelInfo
@@ -153,6 +162,7 @@ func (a *App) rootCommand() *cobra.Command {
 
 	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml)")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
+	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
 	_ = root.PersistentFlags().MarkHidden("cpu-profile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
@@ -164,6 +174,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.daemonCommand(), a.scheduleCommand(), a.audited("prune", a.pruneCommand()),
 		a.audited("pin", a.pinCommand()), a.audited("unpin", a.unpinCommand()), a.auditCommand(),
 		a.recoverCommand(), a.drillCommand(), a.pointsCommand(), a.reportCommand(),
+		a.audited("replicate", a.replicateCommand()), a.audited("export-repo", a.exportRepoCommand()),
 	)
 
 	for _, c := range root.Commands() {
@@ -263,10 +274,42 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 
 	a.auditConfig(cfg)
 
-	r, err := repo.Open(ctx, cfg.Repository.Path, pw, a.log)
+	if a.from != "" {
+		if !readCommands[a.command] {
+			return nil, nil, usage("--from reads a copy; %s writes the repository, so it cannot run on a copy", a.command)
+		}
+
+		c, err := a.copyByName(cfg, a.from)
+		if err != nil {
+			return nil, nil, err
+		}
+
+		r, err := a.openCopy(ctx, cfg, c, pw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("copy %s: %w", c.Name, err)
+		}
+
+		a.usingCopy = c.Name
+
+		return cfg, r, nil
+	}
+
+	where, err := a.storage(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	r, err := repo.OpenAt(ctx, where, pw, a.log)
 	if err != nil {
 		if errors.Is(err, repo.ErrWrongPassword) {
 			a.record(cfg, audit.Record{Action: "password refused", Outcome: audit.Refused, Detail: "the password from " + pw.Origin + " does not open the repository"})
+		}
+
+		// A primary that cannot be reached is what the copies are for.
+		if readCommands[a.command] && !errors.Is(err, repo.ErrWrongPassword) && !errors.Is(err, repo.ErrNoPassword) && len(cfg.CopyNames) > 0 {
+			if fr, ferr := a.fallback(ctx, cfg, pw, err); ferr == nil {
+				return cfg, fr, nil
+			}
 		}
 
 		return nil, nil, err

@@ -39,7 +39,7 @@ func (a *App) configCommand() *cobra.Command {
 				}
 			}
 
-			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s", cfg.File, cfg.Repository.Path, len(cfg.SourceNames), strings.Join(parts, ", "))
+			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s", cfg.File, cfg.Repository.Location(), len(cfg.SourceNames), strings.Join(parts, ", "))
 
 			if len(cfg.PlanNames) > 0 {
 				var plans []string

@@ -24,11 +24,16 @@ func (a *App) initCommand() *cobra.Command {
 				return err
 			}
 
-			if err := repo.Create(cmd.Context(), cfg.Repository.Path, pw); err != nil {
+			where, err := a.storage(cfg)
+			if err != nil {
 				return err
 			}
 
-			fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", cfg.Repository.Path)
+			if err := repo.CreateAt(cmd.Context(), where, pw); err != nil {
+				return err
+			}
+
+			fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", where)
 			fmt.Fprintf(a.Stdout, "keep the password safe: without it the backups cannot be read\n")
 
 			return nil

@@ -271,7 +271,7 @@ func (a *App) auditCommand() *cobra.Command {
 			copied := "no copy in the repository was compared"
 
 			if pw, perr := a.password(cfg, false); perr == nil {
-				if r, err := repo.Open(cmd.Context(), cfg.Repository.Path, pw, nil); err == nil {
+				if r, err := a.openStorage(cmd.Context(), cfg, pw); err == nil {
 					defer r.Close(cmd.Context())
 
 					c, ok, err := auditCopy(cmd.Context(), r)

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	mysqlsrc "lifeboat/internal/source/mysql"
 )
@@ -92,6 +94,12 @@ func (a *App) restoreCommand() *cobra.Command {
 			})
 			bar.Done()
 
+			// Data the repository cannot give back (a corrupt or missing
+			// blob) is what the copies are for: the same snapshot from one.
+			if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && ExitCode(err) == 1 && cmd.Context().Err() == nil {
+				res, err = a.restoreFromCopy(cmd, cfg, r, s, snap, abs, err)
+			}
+
 			if res != nil && res.Safety != nil {
 				fmt.Fprintf(a.Stdout, "saved what the restore replaces as safety snapshot %s (%d files, %s)\n",
 					shortID(res.Safety.ID), res.Safety.Files, progress.Bytes(res.Safety.Bytes))
@@ -160,4 +168,63 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 		rep.Tables, rep.Rows, rep.Objects, seconds(time.Since(start)), rep.Checked)
 
 	return nil
+}
+
+// restoreFromCopy repeats a failed restore of snap from the first copy that
+// holds it, and says so.
+func (a *App) restoreFromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, s source.Source, snap *repo.Snapshot, target string, primaryErr error) (*source.RestoreResult, error) {
+	pw, err := a.password(cfg, false)
+	if err != nil {
+		return nil, primaryErr
+	}
+
+	for _, name := range cfg.CopyNames {
+		c := cfg.Copies[name]
+		if !present(c) {
+			continue
+		}
+
+		cp, err := a.openCopy(cmd.Context(), cfg, c, pw)
+		if err != nil {
+			continue
+		}
+
+		csnap, err := cp.Find(cmd.Context(), s.Name(), snap.ID)
+		if err != nil {
+			cp.Close(cmd.Context())
+			continue
+		}
+
+		fmt.Fprintf(a.Stderr, "warning: restoring from the repository failed (%v); restoring snapshot %s from copy %s (%s) instead\n", primaryErr, shortID(snap.ID), name, c.Location())
+
+		// What the failed attempt wrote is replaced; the target was empty or
+		// already saved in a safety snapshot.
+		res, err := s.Restore(cmd.Context(), cp, csnap, target, source.RestoreOptions{Overwrite: true, Version: toolVersion(), Log: a.log})
+		cp.Close(cmd.Context())
+
+		if err != nil {
+			return res, fmt.Errorf("restore failed from the repository (%v) and from copy %s: %w", primaryErr, name, err)
+		}
+
+		a.usingCopy = name
+		fmt.Fprintf(a.Stdout, "restored from copy %s: the repository's data for this snapshot is damaged\n", name)
+
+		// Heal the repository from the copy, so the next restore and the
+		// next replication work from good data.
+		if where, err := a.copyStorage(cfg, c); err == nil {
+			healed, herr := r.Heal(cmd.Context(), where)
+
+			switch {
+			case herr != nil:
+				fmt.Fprintf(a.Stderr, "warning: healing the repository from copy %s failed: %v\n", name, herr)
+			case len(healed) > 0:
+				fmt.Fprintf(a.Stdout, "healed the repository from copy %s: %d damaged or missing data blobs written back; `lifeboat verify` checks it\n", name, len(healed))
+				a.record(cfg, audit.Record{Action: "heal", Outcome: audit.OK, Detail: fmt.Sprintf("%d blobs from copy %s", len(healed), name)})
+			}
+		}
+
+		return res, nil
+	}
+
+	return nil, primaryErr
 }

@@ -40,12 +40,59 @@ type Config struct {
 	// Plans by name; PlanNames keeps the file's order.
 	Plans     map[string]*Plan
 	PlanNames []string
+	// Copies of the repository by name; CopyNames keeps the file's order.
+	Copies    map[string]*Copy
+	CopyNames []string
 }
 
 // Repository says where the repository lives and where its password comes from.
 type Repository struct {
+	// Path is a local (or mounted) folder; S3 is an S3-compatible bucket.
+	// Exactly one is set.
 	Path         string
+	S3           *S3
 	PasswordFile string
+}
+
+// Location names the repository in messages, never with a secret.
+func (r Repository) Location() string {
+	if r.S3 != nil {
+		return r.S3.URL()
+	}
+
+	return r.Path
+}
+
+// S3 is a repository in an S3-compatible bucket (AWS S3, MinIO, Ceph,
+// SeaweedFS, ...). Credentials come only from the environment or files.
+type S3 struct {
+	Bucket   string
+	Prefix   string
+	Endpoint string
+	Region   string
+	// AccessKeyEnv and SecretKeyEnv name environment variables (default
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); the *File fields name
+	// files holding them instead.
+	AccessKeyEnv  string
+	SecretKeyEnv  string
+	AccessKeyFile string
+	SecretKeyFile string
+	// TLS is on unless the configuration turns it off; CAFile trusts a
+	// private certificate authority.
+	TLS    bool
+	CAFile string
+	// UploadLimit caps upload bandwidth in bytes per second (0: none).
+	UploadLimit float64
+}
+
+// URL is s3://bucket/prefix at the endpoint.
+func (s *S3) URL() string {
+	u := "s3://" + s.Bucket
+	if s.Prefix != "" {
+		u += "/" + strings.TrimSuffix(s.Prefix, "/")
+	}
+
+	return u + " at " + s.Endpoint
 }
 
 // Tier is a recovery objective: how long a recovery may take and how much data may be lost.
@@ -255,7 +302,7 @@ func (p *parser) mapping(n *yaml.Node, key string, allowed ...string) map[string
 
 func (p *parser) parse(doc *yaml.Node) *Config {
 	cfg := &Config{
-		File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{}, Plans: map[string]*Plan{},
+		File: p.file, Tiers: DefaultTiers(), Sources: map[string]*Source{}, Plans: map[string]*Plan{}, Copies: map[string]*Copy{},
 		Server: Server{Listen: "127.0.0.1:9750"},
 		Daemon: Daemon{Concurrency: 2, StopTimeout: 5 * time.Minute},
 		Notify: Notify{Interval: time.Hour},
@@ -267,7 +314,7 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 		return cfg
 	}
 
-	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources", "server", "daemon", "jobs", "notify", "audit", "plans")
+	root := p.mapping(doc.Content[0], "", "repository", "tiers", "sources", "server", "daemon", "jobs", "notify", "audit", "plans", "copies")
 
 	for _, sec := range []struct {
 		k string
@@ -294,6 +341,10 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 		p.fail(doc.Content[0], "sources", "missing; expected a mapping of source names to sources")
 	}
 
+	if n, ok := root["copies"]; ok {
+		p.copies(n, cfg)
+	}
+
 	if n, ok := root["plans"]; ok {
 		p.plans(n, cfg)
 		p.checkPlans(cfg)
@@ -302,18 +353,42 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 	return cfg
 }
 
-func (p *parser) repository(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "repository", "path", "password_file")
+// storageKeys are the keys of a repository's or a copy's location.
+var storageKeys = []string{"path", "url", "endpoint", "region", "access_key_env", "secret_key_env",
+	"access_key_file", "secret_key_file", "tls", "ca_file", "upload_limit"}
 
-	if v, ok := m["path"]; ok {
-		cfg.Repository.Path = p.absPath(v, "repository.path")
-	} else {
-		p.fail(n, "repository.path", "missing; expected the directory of the repository, e.g. /backups/lifeboat")
-	}
+func (p *parser) repository(n *yaml.Node, cfg *Config) {
+	m := p.mapping(n, "repository", append([]string{"password_file"}, storageKeys...)...)
+	cfg.Repository.Path, cfg.Repository.S3 = p.location(n, "repository", m)
 
 	if v, ok := m["password_file"]; ok {
 		cfg.Repository.PasswordFile = p.absPath(v, "repository.password_file")
 	}
+}
+
+// location reads a folder (path) or a bucket (url and the S3 keys).
+func (p *parser) location(n *yaml.Node, key string, m map[string]*yaml.Node) (string, *S3) {
+	_, hasPath := m["path"]
+	_, hasURL := m["url"]
+
+	switch {
+	case hasPath && hasURL:
+		p.fail(n, key, "give path (a folder) or url (s3://bucket/prefix), not both")
+	case hasPath:
+		for _, k := range storageKeys[2:] {
+			if v, ok := m[k]; ok {
+				p.fail(v, key+"."+k, "is for an S3 location (url: s3://bucket/prefix), not a path")
+			}
+		}
+
+		return p.absPath(m["path"], key+".path"), nil
+	case hasURL:
+		return "", p.s3(key, m)
+	default:
+		p.fail(n, key+".path", "missing; expected the directory of the repository, e.g. /backups/lifeboat, or url: s3://bucket/prefix")
+	}
+
+	return "", nil
 }
 
 func (p *parser) tiers(n *yaml.Node, cfg *Config) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/repo/blob"
 	"github.com/kopia/kopia/repo/maintenance"
 	"github.com/kopia/kopia/repo/manifest"
 	"github.com/kopia/kopia/snapshot/snapshotmaintenance"
@@ -65,9 +66,23 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 	})
 }
 
-// Size is the bytes the repository takes on disk.
+// Size is the bytes the repository takes in its storage.
 func (r *Repository) Size() (int64, error) {
 	var n int64
+
+	if r.where.S3 != nil {
+		dr, ok := r.rep.(repo.DirectRepository)
+		if !ok {
+			return 0, errors.New("size: not a direct repository")
+		}
+
+		err := dr.BlobReader().ListBlobs(context.Background(), "", func(m blob.Metadata) error {
+			n += m.Length
+			return nil
+		})
+
+		return n, r.where.explain(err)
+	}
 
 	err := filepath.WalkDir(r.path, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/kopia/kopia/repo"
 	"github.com/kopia/kopia/repo/blob"
-	"github.com/kopia/kopia/repo/blob/filesystem"
 	"github.com/kopia/kopia/repo/content"
 	"github.com/kopia/kopia/repo/format"
 	"github.com/kopia/kopia/snapshot/policy"
@@ -59,6 +58,7 @@ type Password struct {
 // Repository is an open repository.
 type Repository struct {
 	path    string
+	where   Storage
 	rep     repo.Repository
 	tempDir string
 	log     *slog.Logger
@@ -67,15 +67,24 @@ type Repository struct {
 
 // Create initialises an encrypted repository at path.
 func Create(ctx context.Context, path string, pw Password) error {
+	return CreateAt(ctx, AtPath(path), pw)
+}
+
+// CreateAt initialises an encrypted repository in the storage.
+func CreateAt(ctx context.Context, where Storage, pw Password) error {
+	path := where.String()
+
 	if pw.Value == "" {
 		return fmt.Errorf("create repository %s: %w: set LIFEBOAT_PASSWORD or repository.password_file", path, ErrNoPassword)
 	}
 
-	if err := probeWritable(path); err != nil {
-		return fmt.Errorf("create repository %s: %w", path, err)
+	if where.S3 == nil {
+		if err := probeWritable(where.Path); err != nil {
+			return fmt.Errorf("create repository %s: %w", path, err)
+		}
 	}
 
-	st, err := filesystem.New(ctx, &filesystem.Options{Path: path}, true)
+	st, err := where.blob(ctx, true)
 	if err != nil {
 		return fmt.Errorf("create repository %s: %w", path, err)
 	}
@@ -94,10 +103,10 @@ func Create(ctx context.Context, path string, pw Password) error {
 			return fmt.Errorf("create repository %s: %w", path, ErrAlreadyInitialized)
 		}
 
-		return fmt.Errorf("create repository %s: %w", path, err)
+		return fmt.Errorf("create repository %s: %w", path, where.explain(err))
 	}
 
-	r, err := Open(ctx, path, pw, nil)
+	r, err := OpenAt(ctx, where, pw, nil)
 	if err != nil {
 		return err
 	}
@@ -146,19 +155,28 @@ func probeWritable(path string) error {
 // private temporary folder for the life of the process, so nothing but the
 // repository itself is needed to open it again on another machine.
 func Open(ctx context.Context, path string, pw Password, log *slog.Logger) (*Repository, error) {
+	return OpenAt(ctx, AtPath(path), pw, log)
+}
+
+// OpenAt opens the repository in the storage.
+func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (*Repository, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+
+	path := where.String()
 
 	if pw.Value == "" {
 		return nil, fmt.Errorf("open repository %s: %w: set LIFEBOAT_PASSWORD or repository.password_file", path, ErrNoPassword)
 	}
 
-	if fi, err := os.Stat(filepath.Join(path, format.KopiaRepositoryBlobID+".f")); err != nil || fi.IsDir() {
-		return nil, fmt.Errorf("open repository %s: %w: run `lifeboat init` first", path, ErrNotInitialized)
+	if where.S3 == nil {
+		if fi, err := os.Stat(filepath.Join(where.Path, format.KopiaRepositoryBlobID+".f")); err != nil || fi.IsDir() {
+			return nil, fmt.Errorf("open repository %s: %w: run `lifeboat init` first", path, ErrNotInitialized)
+		}
 	}
 
-	st, err := filesystem.New(ctx, &filesystem.Options{Path: path}, false)
+	st, err := where.blob(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
@@ -188,7 +206,7 @@ func Open(ctx context.Context, path string, pw Password, log *slog.Logger) (*Rep
 			return nil, fmt.Errorf("open repository %s: %w: run `lifeboat init` first", path, ErrNotInitialized)
 		}
 
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
+		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
 	rep, err := repo.Open(ctx, cfgFile, pw.Value, &repo.Options{
@@ -196,10 +214,10 @@ func Open(ctx context.Context, path string, pw Password, log *slog.Logger) (*Rep
 	})
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
+		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
-	return &Repository{path: path, rep: rep, tempDir: tmp, log: log, now: time.Now}, nil
+	return &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, now: time.Now}, nil
 }
 
 // removeStaleConnections deletes the connection folders of lifeboat processes

@@ -104,7 +104,7 @@ type Inputs struct {
 
 // Build assembles the report.
 func Build(ctx context.Context, in Inputs) (*Report, error) {
-	rep := &Report{Generated: in.Now.UTC(), Since: in.Since.UTC(), Repository: in.Cfg.Repository.Path}
+	rep := &Report{Generated: in.Now.UTC(), Since: in.Since.UTC(), Repository: in.Cfg.Repository.Location()}
 	rep.RepositoryBytes, _ = in.Repo.Size()
 
 	runs, err := in.Repo.Records(ctx, "verify-run")

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (p *parser) s3(key string, m map[string]*yaml.Node) *S3 {
+	s := &S3{AccessKeyEnv: "AWS_ACCESS_KEY_ID", SecretKeyEnv: "AWS_SECRET_ACCESS_KEY", TLS: true, Endpoint: "s3.amazonaws.com"}
+
+	u := m["url"]
+	rest, ok := strings.CutPrefix(u.Value, "s3://")
+	bucket, prefix, _ := strings.Cut(rest, "/")
+
+	if !ok || bucket == "" || u.Kind != yaml.ScalarNode {
+		p.fail(u, key+".url", "expected s3://bucket or s3://bucket/prefix, found %s", describe(u))
+	}
+
+	s.Bucket = bucket
+	if prefix = strings.Trim(prefix, "/"); prefix != "" {
+		s.Prefix = prefix + "/"
+	}
+
+	str := func(k string, dst *string) {
+		if v, ok := m[k]; ok {
+			if v.Kind != yaml.ScalarNode || v.Value == "" {
+				p.fail(v, key+"."+k, "expected a non-empty string, found %s", describe(v))
+				return
+			}
+
+			*dst = v.Value
+		}
+	}
+
+	str("endpoint", &s.Endpoint)
+	str("region", &s.Region)
+	str("access_key_env", &s.AccessKeyEnv)
+	str("secret_key_env", &s.SecretKeyEnv)
+
+	if strings.Contains(s.Endpoint, "://") {
+		p.fail(m["endpoint"], key+".endpoint", "expected host or host:port without a scheme (TLS is set with tls:), found %q", s.Endpoint)
+	} else if _, _, err := net.SplitHostPort(s.Endpoint); err != nil && strings.Contains(s.Endpoint, ":") {
+		p.fail(m["endpoint"], key+".endpoint", "expected host or host:port, found %q", s.Endpoint)
+	}
+
+	if v, ok := m["access_key_file"]; ok {
+		s.AccessKeyFile = p.absPath(v, key+".access_key_file")
+	}
+
+	if v, ok := m["secret_key_file"]; ok {
+		s.SecretKeyFile = p.absPath(v, key+".secret_key_file")
+	}
+
+	if v, ok := m["tls"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".tls", "expected true or false, found %s", describe(v))
+		}
+
+		s.TLS = b
+	}
+
+	if v, ok := m["ca_file"]; ok {
+		s.CAFile = p.absPath(v, key+".ca_file")
+
+		if !s.TLS {
+			p.fail(v, key+".ca_file", "a CA is for TLS, and tls is false")
+		}
+	}
+
+	if v, ok := m["upload_limit"]; ok {
+		bps, err := ParseRate(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".upload_limit", "expected a rate such as 50MB/s or 2MiB/s, found %s", describe(v))
+		}
+
+		s.UploadLimit = bps
+	}
+
+	return s
+}
+
+// ParseRate reads a bandwidth such as "50MB/s", "2MiB/s" or "800KB/s" in
+// bytes per second.
+func ParseRate(s string) (float64, error) {
+	v := strings.TrimSpace(s)
+
+	num, ok := strings.CutSuffix(v, "/s")
+	if !ok {
+		return 0, strconv.ErrSyntax
+	}
+
+	mult := 1.0
+
+	for _, u := range []struct {
+		suffix string
+		m      float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = n, u.m
+			break
+		}
+	}
+
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || f <= 0 {
+		return 0, strconv.ErrSyntax
+	}
+
+	return f * mult, nil
+}

@@ -1,0 +1,119 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/kopia/kopia/repo/blob"
+	"github.com/kopia/kopia/repo/blob/filesystem"
+	"github.com/kopia/kopia/repo/blob/s3"
+	"github.com/kopia/kopia/repo/blob/throttling"
+	"github.com/minio/minio-go/v7"
+)
+
+// Storage is where a repository's blobs live: a folder, or an
+// S3-compatible bucket.
+type Storage struct {
+	Path string
+	S3   *S3
+}
+
+// S3 is a bucket and the resolved credentials to reach it.
+type S3 struct {
+	Bucket    string
+	Prefix    string
+	Endpoint  string
+	Region    string
+	AccessKey string
+	SecretKey string
+	NoTLS     bool
+	// RootCA is a PEM bundle to trust instead of the system's roots.
+	RootCA []byte
+	// UploadBytesPerSecond limits uploads (0: no limit).
+	UploadBytesPerSecond float64
+}
+
+// AtPath is the storage of a local repository.
+func AtPath(path string) Storage { return Storage{Path: path} }
+
+// String names the storage in messages; never a secret.
+func (s Storage) String() string {
+	if s.S3 == nil {
+		return s.Path
+	}
+
+	u := "s3://" + s.S3.Bucket
+	if p := strings.TrimSuffix(s.S3.Prefix, "/"); p != "" {
+		u += "/" + p
+	}
+
+	return u + " at " + s.S3.Endpoint
+}
+
+// Errors of S3 storage that the user fixes.
+var (
+	ErrStorageAuth = errors.New("the storage refused the credentials")
+	ErrNoBucket    = errors.New("the bucket does not exist")
+	ErrClockSkew   = errors.New("this machine's clock is too far from the storage's")
+	ErrUnreachable = errors.New("the storage cannot be reached")
+)
+
+func (s Storage) blob(ctx context.Context, create bool) (blob.Storage, error) {
+	if s.S3 == nil {
+		return filesystem.New(ctx, &filesystem.Options{Path: s.Path}, create)
+	}
+
+	o := s.S3
+	opt := &s3.Options{
+		BucketName: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region,
+		AccessKeyID: o.AccessKey, SecretAccessKey: o.SecretKey, DoNotUseTLS: o.NoTLS, RootCA: o.RootCA,
+		Limits: throttling.Limits{UploadBytesPerSecond: o.UploadBytesPerSecond},
+	}
+
+	st, err := s3.New(ctx, opt, create)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+
+	return st, nil
+}
+
+// explain turns an S3 error into one that names the problem and the fix.
+func (s Storage) explain(err error) error {
+	if err == nil || s.S3 == nil {
+		return err
+	}
+
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Code {
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken":
+			return fmt.Errorf("%w (%s): check the access and secret keys (repository.access_key_env and secret_key_env, or the *_file keys) and that they may use bucket %s: %v", ErrStorageAuth, resp.Code, s.S3.Bucket, err)
+		case "NoSuchBucket":
+			return fmt.Errorf("%w: %s: create it (Lifeboat does not create buckets, so a typo cannot create a new one) or fix repository.url", ErrNoBucket, s.S3.Bucket)
+		case "RequestTimeTooSkewed":
+			return fmt.Errorf("%w: S3 refuses requests signed more than 15 minutes off; set the clock (e.g. enable NTP with `timedatectl set-ntp true`): %v", ErrClockSkew, err)
+		}
+	}
+
+	msg := err.Error()
+
+	switch {
+	case strings.Contains(msg, "NoSuchBucket") || strings.Contains(msg, "bucket does not exist"):
+		return fmt.Errorf("%w: %s: create it (Lifeboat does not create buckets, so a typo cannot create a new one) or fix repository.url", ErrNoBucket, s.S3.Bucket)
+	case strings.Contains(msg, "InvalidAccessKeyId") || strings.Contains(msg, "SignatureDoesNotMatch") || strings.Contains(msg, "Access Denied"):
+		return fmt.Errorf("%w: check the access and secret keys (repository.access_key_env and secret_key_env, or the *_file keys) and that they may use bucket %s: %v", ErrStorageAuth, s.S3.Bucket, err)
+	case strings.Contains(msg, "RequestTimeTooSkewed") || strings.Contains(msg, "time too skewed"):
+		return fmt.Errorf("%w: S3 refuses requests signed more than 15 minutes off; set the clock (e.g. enable NTP with `timedatectl set-ntp true`): %v", ErrClockSkew, err)
+	}
+
+	var ne net.Error
+	if errors.As(err, &ne) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
+		return fmt.Errorf("%w: %s: %v; check repository.endpoint and the network", ErrUnreachable, s.S3.Endpoint, err)
+	}
+
+	return err
+}

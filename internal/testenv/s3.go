@@ -1,0 +1,188 @@
+//go:build linux
+
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3 is a private S3-compatible server (SeaweedFS) on loopback.
+type S3 struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+
+	dir   string
+	cmd   *exec.Cmd
+	t     testing.TB
+	ports []int
+}
+
+// WeedPath is where scripts/install-deps.sh builds SeaweedFS's `weed`.
+func WeedPath() string {
+	if p := os.Getenv("LIFEBOAT_WEED"); p != "" {
+		return p
+	}
+
+	home, _ := os.UserHomeDir()
+
+	return filepath.Join(home, ".cache", "lifeboat", "weed")
+}
+
+// StartS3 starts SeaweedFS with its S3 gateway on free loopback ports and
+// stops it when the test ends.
+func StartS3(t testing.TB) *S3 {
+	t.Helper()
+
+	bin := WeedPath()
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("SeaweedFS's weed is not at %s: the S3 tests need a real S3-compatible server; build it with `bash scripts/install-deps.sh` (make test does), or set LIFEBOAT_WEED", bin)
+	}
+
+	s := &S3{AccessKey: "lifeboat-test-access", SecretKey: "lifeboat-test-secret-7f3a", dir: t.TempDir(), t: t}
+
+	identities := fmt.Sprintf(`{"identities":[{"name":"lifeboat","credentials":[{"accessKey":%q,"secretKey":%q}],"actions":["Admin","Read","Write","List","Tagging"]}]}`, s.AccessKey, s.SecretKey)
+	if err := os.WriteFile(filepath.Join(s.dir, "s3.json"), []byte(identities), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Cleanup(func() { s.Stop() })
+
+	return s
+}
+
+// ports returns n free TCP ports whose +10000 (weed's gRPC ports) are free too.
+func ports(n int) ([]int, error) {
+	var out []int
+
+	for tries := 0; len(out) < n && tries < 200; tries++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+
+		if p+10000 > 65535 {
+			continue
+		}
+
+		if l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000)); err == nil {
+			l2.Close()
+			out = append(out, p)
+		}
+	}
+
+	if len(out) < n {
+		return nil, fmt.Errorf("no %d free port pairs on loopback", n)
+	}
+
+	return out, nil
+}
+
+func (s *S3) start() error {
+	if s.ports == nil {
+		p, err := ports(4)
+		if err != nil {
+			return err
+		}
+
+		s.ports = p
+	}
+
+	p := s.ports
+
+	s.Endpoint = "127.0.0.1:" + strconv.Itoa(p[3])
+	data := filepath.Join(s.dir, "data")
+	os.MkdirAll(data, 0o700)
+
+	s.cmd = exec.Command(WeedPath(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+data, "-volume.max=0",
+		"-master.port="+strconv.Itoa(p[0]), "-volume.port="+strconv.Itoa(p[1]), "-filer", "-filer.port="+strconv.Itoa(p[2]),
+		"-s3", "-s3.port="+strconv.Itoa(p[3]), "-s3.config="+filepath.Join(s.dir, "s3.json"),
+		"-s3.port.iceberg=0", "-s3.port.lance=0")
+
+	logf, err := os.Create(filepath.Join(s.dir, "weed.log"))
+	if err != nil {
+		return err
+	}
+
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start weed: %w", err)
+	}
+
+	// Ready when a bucket can be listed.
+	deadline := time.Now().Add(60 * time.Second)
+
+	for time.Now().Before(deadline) {
+		cli, err := s.Client()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = cli.ListBuckets(ctx)
+			cancel()
+
+			if err == nil {
+				return nil
+			}
+		}
+
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	b, _ := os.ReadFile(filepath.Join(s.dir, "weed.log"))
+
+	return fmt.Errorf("weed did not answer on %s within 60s; its log ends:\n%s", s.Endpoint, tail(b, logTailLines))
+}
+
+// Client is an S3 client with the server's credentials.
+func (s *S3) Client() (*minio.Client, error) {
+	return minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Secure: false})
+}
+
+// MakeBucket creates a bucket.
+func (s *S3) MakeBucket(t testing.TB, name string) {
+	t.Helper()
+
+	cli, err := s.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := cli.MakeBucket(context.Background(), name, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("make bucket %s: %v", name, err)
+	}
+}
+
+// Stop kills the server (its data stays, so Restart finds it again).
+func (s *S3) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
+		s.cmd.Wait()                                       //nolint:errcheck
+		s.cmd = nil
+	}
+}
+
+// Restart starts the server again on the same data and ports.
+func (s *S3) Restart() error {
+	s.Stop()
+	return s.start()
+}
