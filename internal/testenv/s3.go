@@ -176,7 +176,7 @@ func (s *S3) MakeBucket(t testing.TB, name string) {
 func (s *S3) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
-		s.cmd.Wait()                                       //nolint:errcheck
+		s.cmd.Wait()                                      //nolint:errcheck
 		s.cmd = nil
 	}
 }
