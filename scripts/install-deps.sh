@@ -3,7 +3,7 @@
 # server and client (the test helper starts a private server), git (the git
 # source), setpriv (running a backup as an unprivileged user in tests),
 # promtool (checking the shipped Prometheus alert rules and the metrics),
-# chromium (the HTML reports are checked in a real browser).
+# chromium (the HTML reports are checked in a real browser), and SeaweedFS (below).
 set -euo pipefail
 
 need=()
@@ -28,4 +28,23 @@ if [ ${#need[@]} -gt 0 ]; then
   # The server package tries to start a system service; a container refuses
   # that harmlessly, and the tests start their own private server anyway.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# SeaweedFS's weed: the real S3-compatible server the S3 tests run on
+# loopback. Its go.mod has a replace directive, so `go install` refuses it;
+# it is built from the module source instead, once, into the user's cache
+# (about 8 minutes and 2.6 GB of memory the first time).
+WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+WEED="${LIFEBOAT_WEED:-$HOME/.cache/lifeboat/weed}"
+if [ ! -x "$WEED" ] || [ "$(cat "$WEED.version" 2>/dev/null)" != "$WEED_VERSION" ]; then
+  echo "building SeaweedFS $WEED_VERSION (weed, for the S3 tests) into $WEED; this takes several minutes once"
+  src=$(cd "$(mktemp -d)" && go mod download -json "github.com/seaweedfs/seaweedfs@$WEED_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "could not download github.com/seaweedfs/seaweedfs@$WEED_VERSION" >&2; exit 1; }
+  build=$(mktemp -d)
+  cp -r "$src/." "$build/" && chmod -R u+w "$build"
+  mkdir -p "$(dirname "$WEED")"
+  (cd "$build" && GOFLAGS=-mod=mod go build -o "$WEED.tmp" ./weed)
+  mv "$WEED.tmp" "$WEED"
+  echo "$WEED_VERSION" > "$WEED.version"
+  rm -rf "$build"
 fi

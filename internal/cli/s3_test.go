@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"lifeboat/internal/testenv"
+)
+
+// s3Env is an installation whose repository is a bucket on a private
+// SeaweedFS.
+func s3Env(t *testing.T, srv *testenv.S3, bucket, sources string) *env {
+	t.Helper()
+
+	e := newEnv(t, sources)
+	e.writeConfig("repository:\n  url: s3://" + bucket + "/sml\n  endpoint: " + srv.Endpoint + "\n  tls: false\n" +
+		"audit:\n  path: " + filepath.Join(e.dir, "audit.jsonl") + "\nsources:\n" + sources)
+	e.vars["AWS_ACCESS_KEY_ID"] = srv.AccessKey
+	e.vars["AWS_SECRET_ACCESS_KEY"] = srv.SecretKey
+
+	return e
+}
+
+// TestS3Repository: init, backup, restore, verify and a restore test with the
+// repository in a bucket of a real S3-compatible server; a server stopped
+// mid-upload fails the backup cleanly and the next one succeeds; wrong
+// credentials, a missing bucket and a missing key are named.
+func TestS3Repository(t *testing.T) {
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "lifeboat")
+
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	e := s3Env(t, srv, "lifeboat", "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+
+	if out := e.mustRun("init"); !strings.Contains(out, "s3://lifeboat/sml at "+srv.Endpoint) {
+		t.Fatalf("init: %s", out)
+	}
+
+	e.mustRun("backup", "uploads")
+
+	target := filepath.Join(t.TempDir(), "restored")
+	e.mustRun("restore", "uploads", "--target", target)
+	diffPrints(t, "restore from S3", fingerprint(t, data), fingerprint(t, target))
+
+	if out := e.mustRun("verify", "--restore-test"); strings.Count(out, "OK") != 2 {
+		t.Fatalf("verify: %s", out)
+	}
+
+	// Nothing in the bucket is plaintext.
+	cli, _ := srv.Client()
+	for obj := range cli.ListObjects(t.Context(), "lifeboat", minioList()) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+
+		if !strings.HasPrefix(obj.Key, "sml/") {
+			t.Fatalf("object outside the prefix: %s", obj.Key)
+		}
+	}
+
+	// The server goes away in the middle of a backup.
+	big := filepath.Join(data, "big")
+	os.MkdirAll(big, 0o755)
+
+	for i := 0; i < 8; i++ {
+		b := make([]byte, 8<<20)
+		rand.Read(b)
+		os.WriteFile(filepath.Join(big, "f"+string(rune('a'+i))), b, 0o644)
+	}
+
+	before := len(e.snapshots("uploads"))
+	done := make(chan result)
+
+	go func() { done <- e.run("backup", "uploads") }()
+
+	// Gone for five seconds in the middle of the upload: the backup retries
+	// and finishes, or fails cleanly; never a partial snapshot.
+	time.Sleep(1500 * time.Millisecond)
+	srv.Stop()
+	time.Sleep(5 * time.Second)
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+
+	var r result
+
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the backup neither finished nor failed within 5 minutes of the server coming back")
+	}
+
+	switch after := len(e.snapshots("uploads")); {
+	case r.code == 0 && after == before+1:
+		t.Logf("the backup rode out the outage: %s", strings.TrimSpace(r.out))
+	case r.code == 1 && after == before:
+		t.Logf("the backup failed cleanly: %s", strings.TrimSpace(r.err))
+	default:
+		t.Fatalf("backup across the outage: exit %d, %d snapshots (had %d)\n%s%s", r.code, after, before, r.out, r.err)
+	}
+
+	e.mustRun("backup", "uploads")
+	e.mustRun("verify", "uploads")
+
+	// Wrong credentials: named, exit 2, the secret never printed.
+	e.vars["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-value-123"
+	r = e.expectFailure(2, []string{"refused the credentials"}, "snapshots")
+	if strings.Contains(r.out+r.err, "wrong-secret-value-123") || strings.Contains(r.out+r.err, srv.SecretKey) {
+		t.Fatal("a secret key reached the output")
+	}
+
+	e.vars["AWS_SECRET_ACCESS_KEY"] = srv.SecretKey
+
+	// No key at all.
+	delete(e.vars, "AWS_ACCESS_KEY_ID")
+	e.expectFailure(2, []string{"repository.access_key_env", "$AWS_ACCESS_KEY_ID is not set"}, "snapshots")
+	e.vars["AWS_ACCESS_KEY_ID"] = srv.AccessKey
+
+	// A bucket that does not exist is not created.
+	e2 := s3Env(t, srv, "no-such-bucket", "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e2.expectFailure(2, []string{"the bucket does not exist: no-such-bucket"}, "init")
+
+	if ok, _ := cli.BucketExists(t.Context(), "no-such-bucket"); ok {
+		t.Fatal("init created the bucket")
+	}
+
+	var buf bytes.Buffer
+	buf.WriteString(e.mustRun("status"))
+
+	if !strings.Contains(buf.String(), "uploads") {
+		t.Fatalf("status: %s", buf.String())
+	}
+}
+
+func minioList() minio.ListObjectsOptions { return minio.ListObjectsOptions{Recursive: true} }
