@@ -71,11 +71,14 @@ func TestS3Repository(t *testing.T) {
 	big := filepath.Join(data, "big")
 	os.MkdirAll(big, 0o755)
 
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 4; i++ {
 		b := make([]byte, 8<<20)
 		rand.Read(b)
 		os.WriteFile(filepath.Join(big, "f"+string(rune('a'+i))), b, 0o644)
 	}
+
+	// Business-hours bandwidth: the upload takes long enough to be cut.
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  tls: false\n", "  tls: false\n  upload_limit: 2MB/s\n", 1))
 
 	before := len(e.snapshots("uploads"))
 	done := make(chan result)
@@ -109,6 +112,7 @@ func TestS3Repository(t *testing.T) {
 		t.Fatalf("backup across the outage: exit %d, %d snapshots (had %d)\n%s%s", r.code, after, before, r.out, r.err)
 	}
 
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  upload_limit: 2MB/s\n", "", 1))
 	e.mustRun("backup", "uploads")
 	e.mustRun("verify", "uploads")
 
@@ -143,3 +147,52 @@ func TestS3Repository(t *testing.T) {
 }
 
 func minioList() minio.ListObjectsOptions { return minio.ListObjectsOptions{Recursive: true} }
+
+// TestS3Copies: replicate from a local repository to a bucket and from a
+// bucket to a local folder; each copy restores on its own, the bucket copy
+// with the local repository gone.
+func TestS3Copies(t *testing.T) {
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "offsite")
+	srv.MakeBucket(t, "primary")
+
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	s3Copy := "copies:\n  offsite:\n    url: s3://offsite/lifeboat\n    endpoint: " + srv.Endpoint + "\n    tls: false\n"
+
+	// Local repository, copy in the bucket.
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + s3Copy)
+	e.vars["AWS_ACCESS_KEY_ID"] = srv.AccessKey
+	e.vars["AWS_SECRET_ACCESS_KEY"] = srv.SecretKey
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	if out := e.mustRun("replicate"); !strings.Contains(out, "copy offsite (s3://offsite/lifeboat at "+srv.Endpoint+")") {
+		t.Fatalf("replicate to S3:\n%s", out)
+	}
+
+	os.Rename(filepath.Join(e.dir, "repo"), filepath.Join(e.dir, "repo.gone"))
+
+	target := filepath.Join(t.TempDir(), "from-s3")
+	r := e.run("restore", "uploads", "--target", target)
+
+	if r.code != 0 || !strings.Contains(r.err, "reading from copy offsite") {
+		t.Fatalf("restore with the local repository gone: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+
+	diffPrints(t, "restore from the S3 copy", fingerprint(t, data), fingerprint(t, target))
+
+	// Repository in the bucket, copy in a local folder.
+	local := filepath.Join(t.TempDir(), "local-copy")
+	e2 := s3Env(t, srv, "primary", "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e2.writeConfig(readFile(t, e2.cfg) + "copies:\n  disk:\n    path: " + local + "\n")
+	e2.mustRun("init")
+	e2.mustRun("backup", "uploads")
+	e2.mustRun("replicate", "--to", "disk")
+
+	target = filepath.Join(t.TempDir(), "from-disk")
+	e2.mustRun("--from", "disk", "restore", "uploads", "--target", target)
+	diffPrints(t, "restore from the local copy of the S3 repository", fingerprint(t, data), fingerprint(t, target))
+}

@@ -116,7 +116,10 @@ func (s *S3) start() error {
 	s.cmd = exec.Command(WeedPath(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+data, "-volume.max=0",
 		"-master.port="+strconv.Itoa(p[0]), "-volume.port="+strconv.Itoa(p[1]), "-filer", "-filer.port="+strconv.Itoa(p[2]),
 		"-s3", "-s3.port="+strconv.Itoa(p[3]), "-s3.config="+filepath.Join(s.dir, "s3.json"),
-		"-s3.port.iceberg=0", "-s3.port.lance=0")
+		"-s3.port.iceberg=0", "-s3.port.lance=0",
+		// Small volumes: with the default 30 GB, the free space of a test
+		// machine allows one bucket only.
+		"-master.volumeSizeLimitMB=64", "-master.telemetry=false")
 
 	logf, err := os.Create(filepath.Join(s.dir, "weed.log"))
 	if err != nil {
