@@ -979,6 +979,7 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 	in.setSource(t, "  data:\n    type: files\n    tier: critical\n    paths: ["+in.data+"]\n    schedule: \"@every 2s\"\n"+
 		"  etc:\n    type: files\n    paths: ["+etc+"]\n"+
 		"jobs: {restore_test: \"@every 3s\", point: \"@every 3s\"}\n"+
+		"copies:\n  near:\n    path: "+filepath.Join(t.TempDir(), "near")+"\n    schedule: \"@every 3s\"\n"+
 		"plans:\n  data:\n    drill: \"@every 3s\"\n    steps:\n      - restore: data\n      - run: \"true\"\n        drill: \"test -f $LIFEBOAT_RESTORED_DATA/a.txt\"\n")
 	os.WriteFile(filepath.Join(in.data, "a.txt"), []byte("hello"), 0o644)
 	in.mustRun("init")
@@ -995,6 +996,9 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		`lifeboat_recovery_rto_objective_seconds{plan="data"} 14400`,
 		`lifeboat_recovery_rpo_seconds{mode="drill",plan="data"}`,
 		`lifeboat_drill_last_success_timestamp_seconds{plan="data"}`,
+		`lifeboat_copy_last_replicated_timestamp_seconds{copy="near",offline="false",offsite="false"}`,
+		`lifeboat_source_copies{source="data"} 2`,
+		`lifeboat_source_copy_media{source="data"} 1`,
 	}
 
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {

@@ -15,13 +15,14 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 )
 
 // KindCopy is the record kind of each copy's last replication.
-const KindCopy = "copy"
+const KindCopy = copies.Kind
 
 // readCommands may read from a copy (--from, or a fallback when the primary
 // cannot be reached): they never write the repository except a restore's

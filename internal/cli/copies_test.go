@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +58,25 @@ func TestCopiesReplicateAndFallback(t *testing.T) {
 
 	if got, want := len(e.snapshotsFrom("vault")), len(e.snapshots("uploads")); got != want || want != 4 {
 		t.Fatalf("the vault holds %d snapshots, the repository %d", got, want)
+	}
+
+	// 3-2-1 as status and the report see it: the repository, near and the
+	// vault, on two media, none off site.
+	var st []sourceStatus
+	if err := json.Unmarshal([]byte(e.mustRun("status", "--json")), &st); err != nil || len(st) != 1 {
+		t.Fatalf("status --json: %v", err)
+	}
+
+	if c := st[0].Copies; c.Copies != 3 || c.Media != 2 || c.Offsite != 0 || c.Meets || st[0].CopyRestorable["vault"].IsZero() {
+		t.Fatalf("3-2-1 in status: %+v %v", c, st[0].CopyRestorable)
+	}
+
+	if out := e.run("status").out; !strings.Contains(out, "3/2/0 (not 3-2-1)") || !strings.Contains(out, "removable disk") {
+		t.Fatalf("status:\n%s", out)
+	}
+
+	if rep := e.mustRun("report"); !strings.Contains(rep, "uploads: 3 copies on 2 media, 0 off site; 3-2-1 asks for 3, 2 and 1") {
+		t.Fatalf("report:\n%s", rep)
 	}
 
 	target := filepath.Join(t.TempDir(), "from-vault")

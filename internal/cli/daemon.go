@@ -40,6 +40,14 @@ func (a *App) newDaemon(cfg *config.Config, r *repo.Repository) (*daemon.Daemon,
 		AfterJob: func(ctx context.Context) {
 			a.copyAudit(ctx, r, cfg)
 		},
+		Replicate: func(ctx context.Context, name string) error {
+			pw, err := a.password(cfg, false)
+			if err != nil {
+				return err
+			}
+
+			return a.replicateOne(ctx, cfg, r, cfg.Copies[name], pw, false)
+		},
 	}, nil
 }
 

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
@@ -36,6 +38,11 @@ type sourceStatus struct {
 	// LastRestoreTest is when the source was last restored and compared.
 	LastRestoreTest time.Time `json:"last_restore_test,omitzero"`
 	RestoreTestOK   *bool     `json:"restore_test_ok,omitempty"`
+	// Copies is the 3-2-1 count: the repository and the copies that can
+	// restore the source.
+	Copies copies.Summary `json:"copies"`
+	// CopyRestorable is the newest instant each copy can restore.
+	CopyRestorable map[string]time.Time `json:"copy_restorable,omitempty"`
 	OK              bool      `json:"ok"`
 	Problem         string    `json:"problem,omitempty"`
 }
@@ -72,6 +79,14 @@ func (a *App) statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+
+			copyRecs, err := r.Records(cmd.Context(), copies.Kind)
+			if err != nil {
+				return err
+			}
+
+			cps := copies.Load(cfg, copyRecs)
+			medium, offsite := copies.PrimaryMedium(cfg)
 
 			var out []sourceStatus
 
@@ -117,6 +132,18 @@ func (a *App) statusCommand() *cobra.Command {
 					}
 				}
 
+				st.Copies = copies.Summarize(name, medium, offsite, cps)
+
+				for _, c := range cps {
+					if t, ok := c.Restorable[name]; ok {
+						if st.CopyRestorable == nil {
+							st.CopyRestorable = map[string]time.Time{}
+						}
+
+						st.CopyRestorable[c.Name] = t
+					}
+				}
+
 				if v, ok := tests[name]; ok {
 					st.LastRestoreTest, _ = time.Parse(time.RFC3339Nano, v["at"])
 					ok := v["ok"] == "true"
@@ -155,7 +182,7 @@ func (a *App) statusCommand() *cobra.Command {
 				}
 			} else {
 				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tSTATE")
+				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tCOPIES (3-2-1)\tSTATE")
 
 				for _, st := range out {
 					last, rest, rpo := "-", "-", "-"
@@ -186,7 +213,12 @@ func (a *App) statusCommand() *cobra.Command {
 						verified = st.LastVerify.Local().Format(time.DateTime)
 					}
 
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, state)
+					c321 := fmt.Sprintf("%d/%d/%d", st.Copies.Copies, st.Copies.Media, st.Copies.Offsite)
+					if !st.Copies.Meets {
+						c321 += " (not 3-2-1)"
+					}
+
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, state)
 				}
 
 				tw.Flush()
@@ -194,6 +226,8 @@ func (a *App) statusCommand() *cobra.Command {
 				if err := a.planStatus(cmd, cfg, r); err != nil {
 					return err
 				}
+
+				a.copyStatus(cfg, cps)
 			}
 
 			if bad > 0 {
@@ -259,4 +293,39 @@ func (a *App) planStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Reposit
 	}
 
 	return tw.Flush()
+}
+
+// copyStatus prints every copy: where, what medium, when last brought up to
+// date, and the newest instant it restores for each source.
+func (a *App) copyStatus(cfg *config.Config, cps []*copies.Copy) {
+	if len(cps) == 0 {
+		return
+	}
+
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(a.Stdout)
+	fmt.Fprintln(tw, "COPY\tWHERE\tMEDIUM\tOFFSITE\tOFFLINE\tLAST REPLICATED\tNEWEST RESTORABLE")
+
+	for _, c := range cps {
+		when, newest := "never", "-"
+		if !c.Replicated.IsZero() {
+			when = c.Replicated.Local().Format(time.DateTime) + " (" + human(time.Since(c.Replicated)) + " ago)"
+		}
+
+		var parts []string
+
+		for _, name := range cfg.SourceNames {
+			if t, ok := c.Restorable[name]; ok {
+				parts = append(parts, name+" "+t.Local().Format(time.DateTime))
+			}
+		}
+
+		if len(parts) > 0 {
+			newest = strings.Join(parts, ", ")
+		}
+
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\t%s\n", c.Name, c.Location, c.Medium, c.Offsite, c.Offline, when, newest)
+	}
+
+	tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,8 @@ type Daemon struct {
 	// AfterJob runs after every job (the CLI copies the audit log into the
 	// repository there).
 	AfterJob func(ctx context.Context)
+	// Replicate brings one copy up to date (the CLI's replicate).
+	Replicate func(ctx context.Context, copyName string) error
 	// Refresh is how often restorable instants and the repository size are
 	// re-read.
 	Refresh time.Duration
@@ -129,6 +132,14 @@ func (d *Daemon) Jobs() ([]*schedule.Job, error) {
 
 		j.Also = d.Cfg.SourceNames
 		jobs = append(jobs, j)
+	}
+
+	for _, name := range d.Cfg.CopyNames {
+		if spec := d.Cfg.Copies[name].Schedule; spec != "" && d.Replicate != nil {
+			if err := add("replicate "+name, "replicate "+name, spec, func(ctx context.Context) error { return d.Replicate(ctx, name) }); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	if d.Cfg.Jobs.RestoreTest != "" {
@@ -296,6 +307,17 @@ func (d *Daemon) done(o schedule.Outcome) {
 		d.AfterJob(ctx)
 	}
 
+	// Copies that follow every backup.
+	if o.Err == nil && strings.HasPrefix(o.Job.Name, "backup ") && d.Replicate != nil {
+		for _, name := range d.Cfg.CopyNames {
+			if d.Cfg.Copies[name].AfterBackup {
+				if err := d.Replicate(ctx, name); err != nil {
+					d.Log.Error("replicate after backup", "copy", name, "err", err)
+				}
+			}
+		}
+	}
+
 	d.refresh(ctx)
 }
 
@@ -450,6 +472,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 	tests, _ := d.Repo.Records(ctx, verify.KindRestoreTest)
 
 	d.refreshRuns(ctx)
+	d.refreshCopies(ctx)
 
 	for _, name := range d.Cfg.SourceNames {
 		t, err := Restorable(ctx, d.Repo, d.Sources[name])

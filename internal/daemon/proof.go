@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
@@ -184,4 +186,33 @@ func (d *Daemon) PointBackup(ctx context.Context) error {
 	d.audit(audit.Record{Action: "point", Outcome: audit.OK, Detail: fmt.Sprintf("recovery point %s of %s", p.ID, strings.Join(p.Sources(), ", "))})
 
 	return nil
+}
+
+// refreshCopies exports each copy's last replication and every source's
+// 3-2-1 count.
+func (d *Daemon) refreshCopies(ctx context.Context) {
+	recs, err := d.Repo.Records(ctx, copies.Kind)
+	if err != nil {
+		return
+	}
+
+	cps := copies.Load(d.Cfg, recs)
+	medium, offsite := copies.PrimaryMedium(d.Cfg)
+
+	for _, c := range cps {
+		if !c.Replicated.IsZero() {
+			d.Metrics.CopyReplicated.WithLabelValues(c.Name, strconv.FormatBool(c.Offline), strconv.FormatBool(c.Offsite)).Set(float64(c.Replicated.Unix()))
+		}
+
+		for s, t := range c.Restorable {
+			d.Metrics.CopyRestorable.WithLabelValues(c.Name, s).Set(float64(t.Unix()))
+		}
+	}
+
+	for _, name := range d.Cfg.SourceNames {
+		sum := copies.Summarize(name, medium, offsite, cps)
+		d.Metrics.Copies321.WithLabelValues(name).Set(float64(sum.Copies))
+		d.Metrics.Media321.WithLabelValues(name).Set(float64(sum.Media))
+		d.Metrics.Offsite321.WithLabelValues(name).Set(float64(sum.Offsite))
+	}
 }

@@ -38,6 +38,11 @@ type Metrics struct {
 	DrillLast         *prometheus.GaugeVec
 	DrillOK           *prometheus.GaugeVec
 	DrillLastSuccess  *prometheus.GaugeVec
+	CopyReplicated    *prometheus.GaugeVec
+	CopyRestorable    *prometheus.GaugeVec
+	Copies321         *prometheus.GaugeVec
+	Media321          *prometheus.GaugeVec
+	Offsite321        *prometheus.GaugeVec
 	RepositorySize    prometheus.Gauge
 	RepositoryUp      prometheus.Gauge
 	JobsSkipped       *prometheus.CounterVec
@@ -99,6 +104,16 @@ func New(version string) *Metrics {
 			Help: "1 when the plan's last drill passed, 0 when it failed."}, pl),
 		DrillLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_drill_last_success_timestamp_seconds",
 			Help: "When the plan last passed a drill (Unix time)."}, pl),
+		CopyReplicated: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_copy_last_replicated_timestamp_seconds",
+			Help: "When the copy was last brought up to date and verified (Unix time)."}, []string{"copy", "offline", "offsite"}),
+		CopyRestorable: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_copy_restorable_timestamp_seconds",
+			Help: "The newest instant the copy can restore the source to (Unix time)."}, []string{"copy", "source"}),
+		Copies321: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_source_copies",
+			Help: "How many verified copies can restore the source, the repository included (3-2-1: three)."}, src),
+		Media321: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_source_copy_media",
+			Help: "On how many kinds of media those copies are (3-2-1: two)."}, src),
+		Offsite321: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_source_copies_offsite",
+			Help: "How many of those copies are off site (3-2-1: one)."}, src),
 		RepositorySize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_bytes",
 			Help: "Bytes the repository takes in its storage."}),
 		RepositoryUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_up",
@@ -117,6 +132,7 @@ func New(version string) *Metrics {
 		m.BackupFailures, m.BackupInterval, m.RPOObjective, m.VerifyLast, m.VerifyOK, m.BinlogStreaming,
 		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
 		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
+		m.CopyReplicated, m.CopyRestorable, m.Copies321, m.Media321, m.Offsite321,
 		m.RepositorySize, m.RepositoryUp, m.JobsSkipped, m.Info, &ages{m})
 	m.Info.WithLabelValues(version).Set(1)
 

@@ -46,6 +46,11 @@ func sample(t *testing.T) []byte {
 	m.DrillLast.WithLabelValues("site").Set(float64(now.Add(-24 * time.Hour).Unix()))
 	m.DrillOK.WithLabelValues("site").Set(1)
 	m.DrillLastSuccess.WithLabelValues("site").Set(float64(now.Add(-24 * time.Hour).Unix()))
+	m.CopyReplicated.WithLabelValues("offsite", "false", "true").Set(float64(now.Add(-time.Hour).Unix()))
+	m.CopyRestorable.WithLabelValues("offsite", "database").Set(float64(now.Add(-time.Hour).Unix()))
+	m.Copies321.WithLabelValues("database").Set(3)
+	m.Media321.WithLabelValues("database").Set(2)
+	m.Offsite321.WithLabelValues("database").Set(1)
 	m.SetRestorable("database", now.Add(-3*time.Second))
 	m.SetBinlogCovered("database", now.Add(-2*time.Second))
 

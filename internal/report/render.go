@@ -64,13 +64,14 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "- %s\n", f)
 	}
 
-	b.WriteString("\n## Sources\n\n| Source | Tier | Backups | Success | Size in period | Last backup size | RPO worst | RPO p95 | RPO objective | Met | Retention | Past retention | Last verified | Last restore test |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Sources\n\n| Source | Tier | Backups | Success | Size in period | Last backup size | RPO worst | RPO p95 | RPO objective | Met | Retention | Past retention | Last verified | Last restore test | Copies / media / off site |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
 	for _, s := range r.Sources {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %d / %d / %d |\n",
 			s.Source, s.Tier, s.Backups, rate(s.SuccessRate), mib(s.LogicalBytes), mib(s.LastBytes),
 			plan.Dur(s.RPOWorst), plan.Dur(s.RPOP95), plan.Dur(s.RPOObjective), map[bool]string{true: "yes", false: "**no**"}[s.RPOMet],
-			s.Retention, s.RetentionOverdue, when(s.LastVerify, s.VerifyOK), when(s.LastRestoreTest, s.RestoreTestOK))
+			s.Retention, s.RetentionOverdue, when(s.LastVerify, s.VerifyOK), when(s.LastRestoreTest, s.RestoreTestOK),
+			s.Copies.Copies, s.Copies.Media, s.Copies.Offsite)
 	}
 
 	b.WriteString("\n## Recovery plans\n\n| Plan | Tier | Drills in period | Last drill | RTO measured | RTO objective | RPO | RPO objective | Met |\n|---|---|---|---|---|---|---|---|---|\n")

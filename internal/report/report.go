@@ -17,6 +17,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/prune"
 	"lifeboat/internal/repo"
@@ -65,6 +66,8 @@ type SourceReport struct {
 	VerifyOK         *bool     `json:"verify_ok,omitempty"`
 	LastRestoreTest  time.Time `json:"last_restore_test,omitzero"`
 	RestoreTestOK    *bool     `json:"restore_test_ok,omitempty"`
+	// Copies is the 3-2-1 count.
+	Copies copies.Summary `json:"copies"`
 }
 
 // PlanReport is one recovery plan's last drill.
@@ -132,6 +135,14 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 		}
 	}
 
+	copyRecs, err := in.Repo.Records(ctx, copies.Kind)
+	if err != nil {
+		return nil, err
+	}
+
+	cps := copies.Load(in.Cfg, copyRecs)
+	medium, offsite := copies.PrimaryMedium(in.Cfg)
+
 	for _, name := range in.Cfg.SourceNames {
 		sc := in.Cfg.Sources[name]
 		sr := SourceReport{Source: name, Kind: sc.Type, Tier: sc.Tier, RPOObjective: in.Cfg.Tiers[sc.Tier].RPO.Seconds(),
@@ -152,6 +163,8 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 			ok := v["ok"] == "true"
 			sr.RestoreTestOK = &ok
 		}
+
+		sr.Copies = copies.Summarize(name, medium, offsite, cps)
 
 		rep.Sources = append(rep.Sources, sr)
 		rep.Findings = append(rep.Findings, sr.findings()...)
@@ -298,6 +311,10 @@ func (sr *SourceReport) findings() []string {
 
 	if !sr.RPOMet {
 		out = append(out, fmt.Sprintf("%s: worst RPO %s over the period, above the %s tier's objective of %s", sr.Source, plan.Dur(sr.RPOWorst), sr.Tier, plan.Dur(sr.RPOObjective)))
+	}
+
+	if !sr.Copies.Meets {
+		out = append(out, fmt.Sprintf("%s: %d copies on %d media, %d off site; 3-2-1 asks for 3, 2 and 1 (copies: in the configuration, then `lifeboat replicate`)", sr.Source, sr.Copies.Copies, sr.Copies.Media, sr.Copies.Offsite))
 	}
 
 	if sr.Failed > 0 {
