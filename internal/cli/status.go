@@ -43,8 +43,8 @@ type sourceStatus struct {
 	Copies copies.Summary `json:"copies"`
 	// CopyRestorable is the newest instant each copy can restore.
 	CopyRestorable map[string]time.Time `json:"copy_restorable,omitempty"`
-	OK              bool      `json:"ok"`
-	Problem         string    `json:"problem,omitempty"`
+	OK             bool                 `json:"ok"`
+	Problem        string               `json:"problem,omitempty"`
 }
 
 func (a *App) statusCommand() *cobra.Command {
