@@ -107,7 +107,7 @@ func ExitCode(err error) int {
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
 		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty),
 		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.As(err, &pe), errors.As(err, &bce),
-		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket):
+		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket), errors.Is(err, repo.ErrNoObjectLock):
 		return 2
 	}
 
@@ -175,6 +175,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.audited("pin", a.pinCommand()), a.audited("unpin", a.unpinCommand()), a.auditCommand(),
 		a.recoverCommand(), a.drillCommand(), a.pointsCommand(), a.reportCommand(),
 		a.audited("replicate", a.replicateCommand()), a.audited("export-repo", a.exportRepoCommand()),
+		a.audited("check-immutability", a.checkImmutabilityCommand()),
 	)
 
 	for _, c := range root.Commands() {

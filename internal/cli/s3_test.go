@@ -196,3 +196,80 @@ func TestS3Copies(t *testing.T) {
 	e2.mustRun("--from", "disk", "restore", "uploads", "--target", target)
 	diffPrints(t, "restore from the local copy of the S3 repository", fingerprint(t, data), fingerprint(t, target))
 }
+
+// TestS3Immutability: a repository with immutable_for on a bucket with
+// Object Lock; check-immutability proves the backup credentials cannot
+// delete, overwrite or unlock locked data; prune keeps what is locked; a
+// bucket without Object Lock is refused.
+func TestS3Immutability(t *testing.T) {
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "plain")
+
+	cli, _ := srv.Client()
+	if err := cli.MakeBucket(t.Context(), "locked", minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	sources := "  uploads:\n    type: files\n    paths: [" + data + "]\n    retention: {latest: 1}\n" +
+		"  logs:\n    type: files\n    paths: [" + data + "]\n    retention: {within: 90d}\n"
+
+	e := s3Env(t, srv, "plain", sources)
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  tls: false\n", "  tls: false\n  immutable_for: 1d\n  lock_mode: compliance\n", 1))
+	e.expectFailure(2, []string{"the bucket has no Object Lock", "--object-lock-enabled-for-bucket"}, "init")
+
+	e = s3Env(t, srv, "locked", sources)
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  tls: false\n", "  tls: false\n  immutable_for: 1d\n", 1))
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	write(t, filepath.Join(data, "later.txt"), "later")
+	e.mustRun("backup", "uploads")
+
+	// Retention says keep 1; the lock keeps both.
+	out := e.mustRun("prune", "--dry-run", "--source", "uploads")
+	if !strings.Contains(out, "under Object Lock until") {
+		t.Fatalf("prune --dry-run:\n%s", out)
+	}
+
+	e.mustRun("prune", "--source", "uploads")
+
+	if n := len(e.snapshots("uploads")); n != 2 {
+		t.Fatalf("prune deleted a locked snapshot: %d left", n)
+	}
+
+	r := e.run("check-immutability")
+	if r.code != 0 {
+		t.Fatalf("check-immutability: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+
+	for _, want := range []string{"COMPLIANCE", "delete a locked version: refused", "the locked version reads back unchanged: ok", "shorten its lock: refused", "immutable: every attempt"} {
+		if !strings.Contains(r.out, want) {
+			t.Fatalf("check-immutability lacks %q:\n%s", want, r.out)
+		}
+	}
+
+	if !strings.Contains(r.err, "sources.logs keeps snapshots up to 90d") {
+		t.Fatalf("no warning about a retention longer than the lock:\n%s", r.err)
+	}
+
+	// The backup credentials themselves cannot remove a locked data object.
+	var victim minio.ObjectInfo
+
+	for obj := range cli.ListObjects(t.Context(), "locked", minio.ListObjectsOptions{Prefix: "sml/p", Recursive: true, WithVersions: true}) {
+		if obj.Err == nil && victim.Key == "" {
+			victim = obj
+		}
+	}
+
+	if victim.Key == "" {
+		t.Fatal("no data object in the bucket")
+	}
+
+	if err := cli.RemoveObject(t.Context(), "locked", victim.Key, minio.RemoveObjectOptions{VersionID: victim.VersionID}); err == nil {
+		t.Fatalf("deleting locked version %s of %s succeeded", victim.VersionID, victim.Key)
+	}
+
+	e.mustRun("verify")
+}

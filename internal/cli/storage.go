@@ -55,6 +55,7 @@ func (a *App) storageOf(cfg *config.Config, key, path string, c *config.S3) (rep
 	s3 := &repo.S3{
 		Bucket: c.Bucket, Prefix: c.Prefix, Endpoint: c.Endpoint, Region: c.Region,
 		AccessKey: access, SecretKey: sec, NoTLS: !c.TLS, UploadBytesPerSecond: c.UploadLimit,
+		LockMode: c.LockMode, LockPeriod: c.ImmutableFor,
 	}
 
 	if c.CAFile != "" {

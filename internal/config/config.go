@@ -83,6 +83,11 @@ type S3 struct {
 	CAFile string
 	// UploadLimit caps upload bandwidth in bytes per second (0: none).
 	UploadLimit float64
+	// ImmutableFor writes every object with an S3 Object Lock retention of
+	// this long, in LockMode (compliance or governance), so credentials that
+	// can write cannot delete or change them before it ends.
+	ImmutableFor time.Duration
+	LockMode     string
 }
 
 // URL is s3://bucket/prefix at the endpoint.
@@ -355,7 +360,7 @@ func (p *parser) parse(doc *yaml.Node) *Config {
 
 // storageKeys are the keys of a repository's or a copy's location.
 var storageKeys = []string{"path", "url", "endpoint", "region", "access_key_env", "secret_key_env",
-	"access_key_file", "secret_key_file", "tls", "ca_file", "upload_limit"}
+	"access_key_file", "secret_key_file", "tls", "ca_file", "upload_limit", "immutable_for", "lock_mode"}
 
 func (p *parser) repository(n *yaml.Node, cfg *Config) {
 	m := p.mapping(n, "repository", append([]string{"password_file"}, storageKeys...)...)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -78,6 +79,27 @@ func (p *parser) s3(key string, m map[string]*yaml.Node) *S3 {
 		}
 
 		s.UploadLimit = bps
+	}
+
+	if v, ok := m["immutable_for"]; ok {
+		d, err := ParseDuration(v.Value)
+		if err != nil || d < 24*time.Hour || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".immutable_for", "expected a duration of at least 1d, such as 30d, found %s", describe(v))
+		}
+
+		s.ImmutableFor, s.LockMode = d, "compliance"
+	}
+
+	if v, ok := m["lock_mode"]; ok {
+		if v.Value != "compliance" && v.Value != "governance" {
+			p.fail(v, key+".lock_mode", "expected compliance (nobody can delete, not even the bucket's owner) or governance (a privileged user can), found %s", describe(v))
+		}
+
+		if s.ImmutableFor == 0 {
+			p.fail(v, key+".lock_mode", "set immutable_for (e.g. 30d) too: the mode says how, immutable_for how long")
+		}
+
+		s.LockMode = v.Value
 	}
 
 	return s

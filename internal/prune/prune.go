@@ -103,7 +103,16 @@ func Make(ctx context.Context, r *repo.Repository, cfg *config.Config, names []s
 			}
 
 			for _, d := range retention.Apply(items, sc.Retention, now, time.Local) {
-				sp.Decisions = append(sp.Decisions, Decision{Snap: byID[d.ID], Keep: d.Keep, Reasons: d.Reasons})
+				dec := Decision{Snap: byID[d.ID], Keep: d.Keep, Reasons: d.Reasons}
+
+				// Deleting it would only hide it: its objects stay until their
+				// lock ends. Keep it in the list as long as it is locked.
+				if lock := cfg.Repository.S3; !dec.Keep && lock != nil && lock.ImmutableFor > 0 && now.Before(dec.Snap.Time.Add(lock.ImmutableFor)) {
+					dec.Keep = true
+					dec.Reasons = append(dec.Reasons, "under Object Lock until "+dec.Snap.Time.Add(lock.ImmutableFor).Local().Format("2006-01-02 15:04"))
+				}
+
+				sp.Decisions = append(sp.Decisions, dec)
 			}
 		}
 

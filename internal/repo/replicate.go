@@ -45,6 +45,12 @@ func (r *Repository) Replicate(ctx context.Context, to Storage, progress Progres
 		}
 	}
 
+	if _, period := to.S3.retention(); period > 0 {
+		if err := to.checkObjectLock(ctx); err != nil {
+			return nil, fmt.Errorf("copy %s: %w", to, err)
+		}
+	}
+
 	dst, err := to.blob(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", to, err)
@@ -103,7 +109,7 @@ func (r *Repository) Replicate(ctx context.Context, to Storage, progress Progres
 			return st, err
 		}
 
-		copied, err := copyBlob(ctx, src, dst, m.BlobID)
+		copied, err := copyBlob(ctx, src, dst, m.BlobID, to.S3.putOptions())
 		if err != nil {
 			return st, fmt.Errorf("copy blob %s to %s: %w", m.BlobID, to, to.explain(err))
 		}
@@ -146,7 +152,7 @@ func (readSeekNopCloser) Close() error { return nil }
 
 // copyBlob copies one blob and reads it back; it reports false when the copy
 // already held the same bytes.
-func copyBlob(ctx context.Context, src blob.Reader, dst blob.Storage, id blob.ID) (bool, error) {
+func copyBlob(ctx context.Context, src blob.Reader, dst blob.Storage, id blob.ID, put blob.PutOptions) (bool, error) {
 	var data buffer
 
 	if err := src.GetBlob(ctx, id, 0, -1, &data); err != nil {
@@ -162,7 +168,7 @@ func copyBlob(ctx context.Context, src blob.Reader, dst blob.Storage, id blob.ID
 		}
 	}
 
-	if err := dst.PutBlob(ctx, id, &data, blob.PutOptions{}); err != nil {
+	if err := dst.PutBlob(ctx, id, &data, put); err != nil {
 		return false, fmt.Errorf("write: %w", err)
 	}
 

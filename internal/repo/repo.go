@@ -19,6 +19,7 @@ import (
 	"github.com/kopia/kopia/repo/blob"
 	"github.com/kopia/kopia/repo/content"
 	"github.com/kopia/kopia/repo/format"
+	"github.com/kopia/kopia/repo/maintenance"
 	"github.com/kopia/kopia/snapshot/policy"
 )
 
@@ -98,6 +99,16 @@ func CreateAt(ctx context.Context, where Storage, pw Password) error {
 		ObjectFormat: format.ObjectFormat{Splitter: splitterAlgorithm},
 	}
 
+	// Object Lock: kopia writes every blob with the retention and its full
+	// maintenance extends the locks of blobs still in use.
+	if mode, period := where.S3.retention(); period > 0 {
+		if err := where.checkObjectLock(ctx); err != nil {
+			return fmt.Errorf("create repository %s: %w", path, err)
+		}
+
+		opts.RetentionMode, opts.RetentionPeriod = mode, period
+	}
+
 	if err := repo.Initialize(ctx, st, opts, pw.Value); err != nil {
 		if errors.Is(err, repo.ErrAlreadyInitialized) {
 			return fmt.Errorf("create repository %s: %w", path, ErrAlreadyInitialized)
@@ -124,6 +135,19 @@ func CreateAt(ctx context.Context, where Storage, pw Password) error {
 	}
 
 	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat init"}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		if _, period := where.S3.retention(); period > 0 {
+			p, err := maintenance.GetParams(ctx, w)
+			if err != nil {
+				return err
+			}
+
+			p.ExtendObjectLocks = true
+
+			if err := maintenance.SetParams(ctx, w, p); err != nil {
+				return err
+			}
+		}
+
 		return policy.SetPolicy(ctx, w, policy.GlobalPolicySourceInfo, global)
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/kopia/kopia/repo/blob"
 	"github.com/kopia/kopia/repo/blob/filesystem"
@@ -34,6 +35,22 @@ type S3 struct {
 	RootCA []byte
 	// UploadBytesPerSecond limits uploads (0: no limit).
 	UploadBytesPerSecond float64
+	// LockMode ("compliance" or "governance") and LockPeriod make every
+	// object written immutable for that long (S3 Object Lock).
+	LockMode   string
+	LockPeriod time.Duration
+}
+
+func (o *S3) retention() (blob.RetentionMode, time.Duration) {
+	if o == nil || o.LockPeriod <= 0 {
+		return "", 0
+	}
+
+	if o.LockMode == "governance" {
+		return blob.Governance, o.LockPeriod
+	}
+
+	return blob.Compliance, o.LockPeriod
 }
 
 // AtPath is the storage of a local repository.
@@ -116,4 +133,10 @@ func (s Storage) explain(err error) error {
 	}
 
 	return err
+}
+
+// putOptions locks what a copy writes, when the copy asks for it.
+func (o *S3) putOptions() blob.PutOptions {
+	mode, period := o.retention()
+	return blob.PutOptions{RetentionMode: mode, RetentionPeriod: period}
 }
