@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,4 +275,45 @@ func TestS3Immutability(t *testing.T) {
 	}
 
 	e.mustRun("verify")
+}
+
+// TestS3TLSAndClock: TLS with a private CA (ca_file) works, a certificate
+// nobody told Lifeboat to trust is refused with the fix, and a storage that
+// reports the clock too far off is named.
+func TestS3TLSAndClock(t *testing.T) {
+	srv := testenv.StartS3TLS(t)
+	srv.MakeBucket(t, "secure")
+
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	base := "repository:\n  url: s3://secure/sml\n  endpoint: " + srv.Endpoint + "\n"
+	rest := "audit:\n  path: " + filepath.Join(e.dir, "audit.jsonl") + "\nsources:\n  uploads:\n    type: files\n    paths: [" + data + "]\n"
+	e.vars["AWS_ACCESS_KEY_ID"] = srv.AccessKey
+	e.vars["AWS_SECRET_ACCESS_KEY"] = srv.SecretKey
+
+	// TLS is on by default; the private CA is not trusted until named.
+	e.writeConfig(base + rest)
+	e.expectFailure(1, []string{"TLS certificate of " + srv.Endpoint + " is not trusted", "ca_file"}, "init")
+
+	e.writeConfig(base + "  ca_file: " + srv.CAFile + "\n" + rest)
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	target := filepath.Join(t.TempDir(), "r")
+	e.mustRun("restore", "uploads", "--target", target)
+	diffPrints(t, "restore over TLS", fingerprint(t, data), fingerprint(t, target))
+
+	// A storage whose clock is far from ours refuses every signed request
+	// with RequestTimeTooSkewed, as S3 does.
+	skewed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the server's time is too large.</Message><Resource>%s</Resource><RequestId>1</RequestId></Error>`, r.URL.Path)
+	}))
+	defer skewed.Close()
+
+	e.writeConfig("repository:\n  url: s3://secure/sml\n  endpoint: " + strings.TrimPrefix(skewed.URL, "http://") + "\n  tls: false\n" + rest)
+	e.expectFailure(1, []string{"clock is too far from the storage's", "NTP"}, "snapshots")
 }

@@ -127,6 +127,14 @@ func (s Storage) explain(err error) error {
 		return fmt.Errorf("%w: S3 refuses requests signed more than 15 minutes off; set the clock (e.g. enable NTP with `timedatectl set-ntp true`): %v", ErrClockSkew, err)
 	}
 
+	if strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate") {
+		return fmt.Errorf("%w: the TLS certificate of %s is not trusted (%v): set ca_file to the CA that signed it, or check the endpoint", ErrUnreachable, s.S3.Endpoint, err)
+	}
+
+	if strings.Contains(msg, "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%w: %s answers plain HTTP, not TLS: use its HTTPS port, or set tls: false if the network is trusted", ErrUnreachable, s.S3.Endpoint)
+	}
+
 	var ne net.Error
 	if errors.As(err, &ne) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
 		return fmt.Errorf("%w: %s: %v; check repository.endpoint and the network", ErrUnreachable, s.S3.Endpoint, err)

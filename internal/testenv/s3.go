@@ -4,8 +4,17 @@ package testenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +33,14 @@ type S3 struct {
 	AccessKey string
 	SecretKey string
 
+	// CAFile is the CA that signed the server's certificate (TLS only).
+	CAFile string
+
 	dir   string
 	cmd   *exec.Cmd
 	t     testing.TB
 	ports []int
+	tls   bool
 }
 
 // WeedPath is where scripts/install-deps.sh builds SeaweedFS's `weed`.
@@ -46,12 +59,32 @@ func WeedPath() string {
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
 
+	return startS3(t, false)
+}
+
+// StartS3TLS is StartS3 serving HTTPS only, with a certificate from a CA of
+// its own (CAFile).
+func StartS3TLS(t testing.TB) *S3 {
+	t.Helper()
+
+	return startS3(t, true)
+}
+
+func startS3(t testing.TB, useTLS bool) *S3 {
+	t.Helper()
+
 	bin := WeedPath()
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("SeaweedFS's weed is not at %s: the S3 tests need a real S3-compatible server; build it with `bash scripts/install-deps.sh` (make test does), or set LIFEBOAT_WEED", bin)
 	}
 
-	s := &S3{AccessKey: "lifeboat-test-access", SecretKey: "lifeboat-test-secret-7f3a", dir: t.TempDir(), t: t}
+	s := &S3{AccessKey: "lifeboat-test-access", SecretKey: "lifeboat-test-secret-7f3a", dir: t.TempDir(), t: t, tls: useTLS}
+
+	if useTLS {
+		if err := s.makeCerts(); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	identities := fmt.Sprintf(`{"identities":[{"name":"lifeboat","credentials":[{"accessKey":%q,"secretKey":%q}],"actions":["Admin","Read","Write","List","Tagging"]}]}`, s.AccessKey, s.SecretKey)
 	if err := os.WriteFile(filepath.Join(s.dir, "s3.json"), []byte(identities), 0o600); err != nil {
@@ -99,7 +132,7 @@ func ports(n int) ([]int, error) {
 
 func (s *S3) start() error {
 	if s.ports == nil {
-		p, err := ports(4)
+		p, err := ports(5)
 		if err != nil {
 			return err
 		}
@@ -120,6 +153,13 @@ func (s *S3) start() error {
 		// Small volumes: with the default 30 GB, the free space of a test
 		// machine allows one bucket only.
 		"-master.volumeSizeLimitMB=64", "-master.telemetry=false")
+
+	if s.tls {
+		// HTTPS on the S3 port; plain HTTP moved to a port nobody uses.
+		s.cmd.Args = append(s.cmd.Args, "-s3.cert.file="+filepath.Join(s.dir, "server.pem"), "-s3.key.file="+filepath.Join(s.dir, "server.key"),
+			"-s3.port.https="+strconv.Itoa(p[3]))
+		s.cmd.Args[slicesIndex(s.cmd.Args, "-s3.port="+strconv.Itoa(p[3]))] = "-s3.port=" + strconv.Itoa(p[4])
+	}
 
 	logf, err := os.Create(filepath.Join(s.dir, "weed.log"))
 	if err != nil {
@@ -158,7 +198,87 @@ func (s *S3) start() error {
 
 // Client is an S3 client with the server's credentials.
 func (s *S3) Client() (*minio.Client, error) {
-	return minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Secure: false})
+	opts := &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Secure: s.tls}
+
+	if s.tls {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		opts.Transport = tr
+	}
+
+	return minio.New(s.Endpoint, opts)
+}
+
+func slicesIndex(list []string, v string) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+
+	return -1
+}
+
+// makeCerts writes a CA and a server certificate for 127.0.0.1 signed by it.
+func (s *S3) makeCerts() error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lifeboat test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		return err
+	}
+
+	s.CAFile = filepath.Join(s.dir, "ca.pem")
+
+	for name, block := range map[string]*pem.Block{
+		"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "server.pem": {Type: "CERTIFICATE", Bytes: leafDER},
+		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(s.dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+	}
+
+	return nil
 }
 
 // MakeBucket creates a bucket.
