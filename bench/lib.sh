@@ -47,3 +47,35 @@ apt_install() {
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 }
+
+# generate_files_tree TREE SCALE builds the files benchmark's data set unless a tree of the same SCALE made by the
+# same generator already exists (the marker holds both), because generating
+# 2.4 GB takes longer than some of the steps being measured.
+generate_files_tree() {
+    local TREE=$1 SCALE=$2 BENCH_DIR HERE=$REPO_ROOT/bench/files
+    BENCH_DIR=$(dirname "$TREE")
+    local marker=$BENCH_DIR/tree.done
+    local want
+    # Bump LARGE_FILES_VERSION when the large-file loop below changes.
+    local LARGE_FILES_VERSION=1
+    want="scale=$SCALE generator=$(sha256sum <"$HERE/gentree.py" | cut -c1-16) large=$LARGE_FILES_VERSION"
+    if [[ -d $TREE && -f $marker && $(cat "$marker") == "$want" ]]; then
+        log "reusing tree $TREE ($want)"
+        return
+    fi
+    log "generating tree $TREE (SCALE=$SCALE)"
+    rm -rf "$TREE" "$marker"
+    mkdir -p "$TREE"
+    python3 "$HERE/gentree.py" generate "$TREE" "$SCALE"
+    # Large incompressible files (30-60 MiB, like media or archives) straight
+    # from the kernel; sizes from a fixed seed so every run has the same shape.
+    local n i
+    n=$(awk -v s="$SCALE" 'BEGIN { n = int(20 * s + 0.5); print (n < 1 ? 1 : n) }')
+    mkdir -p "$TREE/large"
+    RANDOM=4242
+    for ((i = 0; i < n; i++)); do
+        head -c "$((30 + RANDOM % 31))M" /dev/urandom >"$TREE/large/l$(printf %02d "$i").bin"
+    done
+    echo "$want" >"$marker"
+}
+

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# S3 benchmark: backup and restore of the files benchmark's tree (~2.4 GB) to
+# a local S3-compatible server (SeaweedFS, on loopback), Lifeboat against
+# restic with its S3 backend on the same server, same data, same run. Prints
+# wall time, peak RSS, the ratios (restic / Lifeboat: above 1, Lifeboat is
+# faster) and the bytes each stored in its bucket.
+#
+#   bash bench/s3/run.sh              # the ~2.4 GB tree
+#   SCALE=0.1 bash bench/s3/run.sh    # quick run
+#
+# Environment: BENCH_DIR (default /tmp/lifeboat-bench, the tree is shared with
+# bench/files), SCALE (default 1.0), LIFEBOAT_WEED (default ~/.cache/lifeboat/weed,
+# built by scripts/install-deps.sh).
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
+BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench}
+SCALE=${SCALE:-1.0}
+TREE=$BENCH_DIR/tree
+OUT=$BENCH_DIR/s3-run
+WEED=${LIFEBOAT_WEED:-$HOME/.cache/lifeboat/weed}
+LIFEBOAT=$REPO_ROOT/bin/lifeboat
+export LIFEBOAT_PASSWORD=bench-password RESTIC_PASSWORD=bench-password
+export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key
+WEEDPID=
+
+missing=()
+command -v restic >/dev/null || missing+=(restic)
+[[ -x /usr/bin/time ]] || missing+=(time)
+apt_install "${missing[@]}"
+[[ -x $WEED ]] || bash "$REPO_ROOT/scripts/install-deps.sh"
+(cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat)
+
+generate_files_tree "$TREE" "$SCALE"
+rm -rf "$OUT" && mkdir -p "$OUT/weed" "$OUT/logs"
+
+cat >"$OUT/s3.json" <<JSON
+{"identities":[{"name":"bench","credentials":[{"accessKey":"$AWS_ACCESS_KEY_ID","secretKey":"$AWS_SECRET_ACCESS_KEY"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+JSON
+PORT=18333
+"$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$OUT/weed" -volume.max=0 -master.volumeSizeLimitMB=1024 \
+    -master.port=19334 -volume.port=18081 -filer -filer.port=18889 -s3 -s3.port=$PORT -s3.config="$OUT/s3.json" \
+    -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false >"$OUT/logs/weed.log" 2>&1 &
+WEEDPID=$!
+trap 'kill $WEEDPID 2>/dev/null; wait $WEEDPID 2>/dev/null' EXIT
+
+# Ready when restic can create its repository (it makes its own bucket).
+for ((i = 0; i < 120; i++)); do
+    restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" init >"$OUT/logs/restic-init.log" 2>&1 && break
+    sleep 1
+done
+grep -q "created restic repository" "$OUT/logs/restic-init.log" || die "SeaweedFS did not come up: $(tail -5 "$OUT/logs/weed.log")"
+
+cat >"$OUT/lifeboat.yaml" <<YAML
+repository:
+  url: s3://lifeboat-bench/repo
+  endpoint: 127.0.0.1:$PORT
+  tls: false
+audit: {path: $OUT/audit.jsonl}
+sources:
+  tree:
+    type: files
+    paths: [$TREE]
+YAML
+# Lifeboat does not create buckets (a typo must not make a new one): a signed
+# PUT of the bucket, as an administrator would.
+curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -X PUT "http://127.0.0.1:$PORT/lifeboat-bench" >/dev/null || die "could not create the bucket lifeboat-bench"
+LB=("$LIFEBOAT" --config "$OUT/lifeboat.yaml")
+"${LB[@]}" init >"$OUT/logs/lifeboat-init.log" 2>&1 || die "lifeboat init: $(cat "$OUT/logs/lifeboat-init.log")"
+
+declare -A SECS RSS
+timed() {
+    local name=$1 start end
+    shift
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$OUT/logs/$name.rss" "$@" >"$OUT/logs/$name.out" 2>"$OUT/logs/$name.err" ||
+        { cat "$OUT/logs/$name.out" "$OUT/logs/$name.err" >&2; die "$name failed"; }
+    end=$(date +%s.%N)
+    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+    RSS[$name]=$(tail -n 1 "$OUT/logs/$name.rss")
+}
+stored() { du -sb "$OUT/weed" | cut -f1; }
+
+find "$TREE" -type f -print0 | xargs -0 cat >/dev/null   # every tool reads from a warm page cache
+TREE_BYTES=$(du -sb "$TREE" | cut -f1)
+
+s0=$(stored)
+timed backup-restic restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" backup "$TREE"
+s1=$(stored)
+timed backup-lifeboat "${LB[@]}" backup tree
+s2=$(stored)
+timed restore-restic restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" restore latest --target "$OUT/restore-restic"
+timed restore-lifeboat "${LB[@]}" restore tree --target "$OUT/restore-lifeboat"
+
+diff -r "$TREE" "$OUT/restore-lifeboat" >/dev/null || die "the Lifeboat restore differs from the tree"
+
+printf '\nS3 (SeaweedFS on loopback), %s MiB tree, same data, same run\n' "$(mib "$TREE_BYTES")"
+printf '  %-22s %10s %10s %12s\n' step restic lifeboat "restic/lifeboat"
+for step in backup restore; do
+    printf '  %-22s %9ss %9ss %12s\n' "$step (wall)" "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}" "$(ratio "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}")"
+    printf '  %-22s %7s MiB %7s MiB\n' "$step (peak RSS)" "$(mib $((RSS[$step-restic] * 1024)))" "$(mib $((RSS[$step-lifeboat] * 1024)))"
+done
+printf '  %-22s %7s MiB %7s MiB %12s\n' "bytes stored" "$(mib $((s1 - s0)))" "$(mib $((s2 - s1)))" "$(ratio $((s1 - s0)) $((s2 - s1)))"
+goal backup "backup no slower than restic (restic/lifeboat)" "$(ratio "${SECS[backup-restic]}" "${SECS[backup-lifeboat]}")" ">=" 1 x
+goal restore "restore no slower than restic (restic/lifeboat)" "$(ratio "${SECS[restore-restic]}" "${SECS[restore-lifeboat]}")" ">=" 1 x
