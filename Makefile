@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify clean
+.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo: deps build
 
 # Benchmarks against the peers (minutes; not part of test): files against
 # tar -czf and restic; databases against mariadb-dump | gzip and mydumper.
-bench: bench-files bench-mysql bench-pitr bench-verify
+bench: bench-files bench-mysql bench-pitr bench-verify bench-s3
 
 bench-files: deps build
 	bash bench/files/run.sh
@@ -37,6 +37,9 @@ bench-pitr: deps build
 
 bench-verify: deps build
 	bash bench/verify/run.sh
+
+bench-s3: deps build
+	bash bench/s3/run.sh
 
 clean:
 	rm -rf bin
