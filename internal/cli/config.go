@@ -50,6 +50,16 @@ func (a *App) configCommand() *cobra.Command {
 				fmt.Fprintf(a.Stdout, "; %d recovery plans: %s", len(plans), strings.Join(plans, ", "))
 			}
 
+			if len(cfg.CopyNames) > 0 {
+				var cps []string
+				for _, n := range cfg.CopyNames {
+					c := cfg.Copies[n]
+					cps = append(cps, fmt.Sprintf("%s (%s%s)", n, c.Location(), map[bool]string{true: ", offline", false: ""}[c.Offline]))
+				}
+
+				fmt.Fprintf(a.Stdout, "; %d copies: %s", len(cps), strings.Join(cps, ", "))
+			}
+
 			fmt.Fprintln(a.Stdout)
 
 			return nil

@@ -79,6 +79,45 @@ func TestExamplePlans(t *testing.T) {
 	}
 }
 
+func TestExampleCopies(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "examples", "sml-library", "lifeboat.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	off, vault := cfg.Copies["offsite"], cfg.Copies["vault"]
+	if strings.Join(cfg.CopyNames, ",") != "offsite,vault" || off.S3 == nil || off.S3.Bucket != "sml-backups-offsite" || off.S3.Prefix != "lifeboat/" ||
+		off.S3.ImmutableFor != 30*24*time.Hour || off.S3.LockMode != "compliance" || !off.S3.TLS || !off.Offsite || off.Schedule == "" {
+		t.Fatalf("offsite: %+v %+v", off, off.S3)
+	}
+
+	if vault.Path != "/mnt/vault/lifeboat" || !vault.Offline || vault.Offsite || vault.Medium() != "removable disk" {
+		t.Fatalf("vault: %+v", vault)
+	}
+}
+
+func TestStorageConfigErrors(t *testing.T) {
+	for _, c := range []struct{ repo, want string }{
+		{"repository: {path: /b, url: s3://x}", "give path (a folder) or url"},
+		{"repository: {url: http://x}", "repository.url: expected s3://bucket"},
+		{"repository: {url: s3://b, endpoint: \"https://s3\"}", "without a scheme"},
+		{"repository: {url: s3://b, upload_limit: fast}", "repository.upload_limit: expected a rate such as 50MB/s"},
+		{"repository: {url: s3://b, immutable_for: 2h}", "at least 1d"},
+		{"repository: {url: s3://b, lock_mode: legal}", "expected compliance"},
+		{"repository: {path: /b, endpoint: s3}", "repository.endpoint: is for an S3 location"},
+		{"repository: {path: /b}\ncopies:\n  c: {path: /b}", "copies.c.path: is the repository itself"},
+	} {
+		_, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte(c.repo+"\nsources:\n  u: {type: files, paths: [/srv]}\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.repo, err, c.want)
+		}
+	}
+
+	if r, err := ParseRate("2MiB/s"); err != nil || r != 2<<20 {
+		t.Errorf("ParseRate: %v %v", r, err)
+	}
+}
+
 func TestRelativePathsResolveAgainstConfigFolder(t *testing.T) {
 	cfg, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte("repository: {path: ../../backups}\nsources:\n  u: {type: files, paths: [data]}\n"))
 	if err != nil {
