@@ -95,6 +95,10 @@ sources:
     type: git
     tier: important
     path: $SITE/opt/sml-library
+copies:
+  vault:
+    path: $DEMO/vault-disk/lifeboat
+    offline: true
 plans:
   pitr:
     steps:
@@ -239,6 +243,17 @@ lb points
 step "DR drill of the whole site: scratch database, temporary folders, RTO and RPO measured"
 lb drill site --output "$DEMO/drill"
 lb recover site --dry-run
+
+step "3-2-1: an offline copy, absent, then attached and brought up to date; a restore read from it"
+lb replicate
+mkdir -p "$DEMO/vault-disk/lifeboat"
+lb replicate --to vault
+lb --from vault restore uploads --target "$DEMO/restore-from-vault"
+if diff -r "$DEMO/restore-from-vault" "$SITE/var/www/sml-library/uploads" -x cache -x '*.tmp' >/dev/null; then
+  echo "MATCH: the vault copy restores the uploads on its own"
+else
+  echo "MISMATCH in the restore from the vault copy" >&2; exit 1
+fi
 
 step "Status, retention and the audit trail"
 lb status
