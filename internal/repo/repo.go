@@ -217,7 +217,7 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 
 	copts := &repo.ConnectOptions{
 		ClientOptions:  repo.ClientOptions{Hostname: host, Username: "lifeboat", Description: "lifeboat"},
-		CachingOptions: content.CachingOptions{},
+		CachingOptions: cachingFor(where, tmp),
 	}
 
 	if err := repo.Connect(ctx, cfgFile, st, pw.Value, copts); err != nil {
@@ -276,3 +276,16 @@ func (r *Repository) Close(ctx context.Context) {
 
 // IsBlobNotFound reports whether err means a stored blob is missing.
 func IsBlobNotFound(err error) bool { return errors.Is(err, blob.ErrBlobNotFound) }
+
+// cachingFor gives object storage a private on-disk metadata cache: kopia
+// then fetches the packs of directory listings and indexes whole, instead of
+// one round trip per directory, which decides how long a restore (whose tree
+// is walked twice: checked, then written) takes on S3. It lives in the
+// connection folder and goes with it. Local storage needs none.
+func cachingFor(where Storage, tmp string) content.CachingOptions {
+	if where.S3 == nil {
+		return content.CachingOptions{}
+	}
+
+	return content.CachingOptions{CacheDirectory: filepath.Join(tmp, "cache"), MetadataCacheSizeBytes: 256 << 20}
+}
