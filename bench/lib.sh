@@ -79,3 +79,17 @@ generate_files_tree() {
     echo "$want" >"$marker"
 }
 
+
+# timed NAME CMD... runs CMD with its output in $TIMED_DIR/NAME.out and .err
+# and records its wall seconds in SECS[NAME] and its peak RSS (KiB) in
+# RSS[NAME]; the caller declares `declare -A SECS RSS` and sets TIMED_DIR.
+timed() {
+    local name=$1 start end
+    shift
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$TIMED_DIR/$name.rss" "$@" >"$TIMED_DIR/$name.out" 2>"$TIMED_DIR/$name.err" ||
+        { cat "$TIMED_DIR/$name.out" "$TIMED_DIR/$name.err" >&2; die "$name failed"; }
+    end=$(date +%s.%N)
+    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+    RSS[$name]=$(tail -n 1 "$TIMED_DIR/$name.rss")
+}

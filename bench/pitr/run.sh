@@ -102,19 +102,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# timed NAME CMD...: wall seconds and peak RSS (KiB) of CMD into SECS/RSS.
 declare -A SECS RSS
-timed() {
-    local name=$1
-    shift
-    local start end
-    start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$OUT/$name.rss" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" ||
-        { cat "$OUT/$name.out" "$OUT/$name.err" >&2; die "$name failed"; }
-    end=$(date +%s.%N)
-    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    RSS[$name]=$(tail -n 1 "$OUT/$name.rss")
-}
+TIMED_DIR=$OUT
 
 sums() {
     local t out=""

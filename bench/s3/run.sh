@@ -72,16 +72,7 @@ LB=("$LIFEBOAT" --config "$OUT/lifeboat.yaml")
 "${LB[@]}" init >"$OUT/logs/lifeboat-init.log" 2>&1 || die "lifeboat init: $(cat "$OUT/logs/lifeboat-init.log")"
 
 declare -A SECS RSS
-timed() {
-    local name=$1 start end
-    shift
-    start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$OUT/logs/$name.rss" "$@" >"$OUT/logs/$name.out" 2>"$OUT/logs/$name.err" ||
-        { cat "$OUT/logs/$name.out" "$OUT/logs/$name.err" >&2; die "$name failed"; }
-    end=$(date +%s.%N)
-    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    RSS[$name]=$(tail -n 1 "$OUT/logs/$name.rss")
-}
+TIMED_DIR=$OUT/logs
 stored() { du -sb "$OUT/weed" | cut -f1; }
 
 find "$TREE" -type f -print0 | xargs -0 cat >/dev/null   # every tool reads from a warm page cache

@@ -65,16 +65,7 @@ log "generating sml_library with $BOOKINGS bookings"
 ROWS=$(sql "SELECT SUM(TABLE_ROWS) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sml_library'")
 
 declare -A SECS RSS
-timed() {
-    local name=$1 start end
-    shift
-    start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$OUT/$name.rss" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" ||
-        { cat "$OUT/$name.out" "$OUT/$name.err" >&2; die "$name failed"; }
-    end=$(date +%s.%N)
-    SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    RSS[$name]=$(tail -n 1 "$OUT/$name.rss")
-}
+TIMED_DIR=$OUT
 
 # The guide's backup (not timed): backup-database.sh.
 mariadb-dump "${CLIENT[@]}" --single-transaction --routines --triggers --events sml_library | gzip >"$OUT/guide.sql.gz"
