@@ -165,7 +165,7 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 			return errors.New(msg + "; attach the disk and run again")
 		}
 
-		fmt.Fprintln(a.Stdout, msg+": skipped")
+		fmt.Fprintln(a.Stdout, msg+"; skipped")
 
 		return nil
 	}
