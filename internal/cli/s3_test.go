@@ -116,8 +116,24 @@ func TestS3Repository(t *testing.T) {
 	}
 
 	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  upload_limit: 2MB/s\n", "", 1))
+
+	// A large file is read back in ranges at once: it must come back whole,
+	// with its mode and time.
+	huge := make([]byte, 21<<20+12345)
+	rand.Read(huge)
+
+	hugePath := filepath.Join(data, "big", "huge.bin")
+	os.WriteFile(hugePath, huge, 0o640)
+
+	old := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	os.Chtimes(hugePath, old, old)
+
 	e.mustRun("backup", "uploads")
 	e.mustRun("verify", "uploads")
+
+	target = filepath.Join(t.TempDir(), "restored-again")
+	e.mustRun("restore", "uploads", "--target", target)
+	diffPrints(t, "restore with a large file from S3", fingerprint(t, data), fingerprint(t, target))
 
 	// Wrong credentials: named, exit 2, the secret never printed.
 	e.vars["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-value-123"
