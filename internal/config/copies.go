@@ -42,22 +42,7 @@ func (c *Copy) Medium() string {
 }
 
 func (p *parser) copies(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "copies")
-
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		name := n.Content[i].Value
-		v, ok := m[name]
-
-		if !ok {
-			continue
-		}
-
-		key := "copies." + name
-		if !validName(name) {
-			p.fail(n.Content[i], key, "copy names may hold letters, digits, '-', '_' and '.', and start with a letter or digit")
-			continue
-		}
-
+	p.named(n, "copies", "copy", func(name, key string, v *yaml.Node) {
 		cm := p.mapping(v, key, append([]string{"offline", "offsite", "schedule", "after_backup"}, storageKeys...)...)
 		c := &Copy{Name: name}
 		c.Path, c.S3 = p.location(v, key, cm)
@@ -87,5 +72,5 @@ func (p *parser) copies(n *yaml.Node, cfg *Config) {
 
 		cfg.Copies[name] = c
 		cfg.CopyNames = append(cfg.CopyNames, name)
-	}
+	})
 }

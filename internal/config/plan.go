@@ -117,22 +117,7 @@ type Verify struct {
 }
 
 func (p *parser) plans(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "plans")
-
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		name := n.Content[i].Value
-		v, ok := m[name]
-
-		if !ok {
-			continue
-		}
-
-		key := "plans." + name
-		if !validName(name) {
-			p.fail(n.Content[i], key, "plan names may hold letters, digits, '-', '_' and '.', and start with a letter or digit")
-			continue
-		}
-
+	p.named(n, "plans", "plan", func(name, key string, v *yaml.Node) {
 		pm := p.mapping(v, key, "tier", "drill", "steps")
 		pl := &Plan{Name: name}
 
@@ -165,6 +150,29 @@ func (p *parser) plans(n *yaml.Node, cfg *Config) {
 
 		cfg.Plans[name] = pl
 		cfg.PlanNames = append(cfg.PlanNames, name)
+	})
+}
+
+// named calls each for every entry of a mapping of names (plans, copies) in
+// file order, after checking the name.
+func (p *parser) named(n *yaml.Node, section, what string, each func(name, key string, v *yaml.Node)) {
+	m := p.mapping(n, section)
+
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name := n.Content[i].Value
+
+		v, ok := m[name]
+		if !ok {
+			continue // a duplicate, already reported
+		}
+
+		key := section + "." + name
+		if !validName(name) {
+			p.fail(n.Content[i], key, "%s names may hold letters, digits, '-', '_' and '.', and start with a letter or digit", what)
+			continue
+		}
+
+		each(name, key, v)
 	}
 }
 
