@@ -7,6 +7,7 @@ package repo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,8 @@ type Repository struct {
 	tempDir string
 	log     *slog.Logger
 	now     func() time.Time
+	// readahead is set on object storage, where reads are round trips.
+	readahead *readahead
 }
 
 // Create initialises an encrypted repository at path.
@@ -213,24 +216,23 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	}
 
 	cfgFile := filepath.Join(tmp, "repository.config")
-	host, _ := os.Hostname()
 
-	copts := &repo.ConnectOptions{
-		ClientOptions:  repo.ClientOptions{Hostname: host, Username: "lifeboat", Description: "lifeboat"},
-		CachingOptions: cachingFor(where, tmp),
-	}
+	// S3 goes through readahead, so a restore can fetch packs whole.
+	var session string
 
-	if err := repo.Connect(ctx, cfgFile, st, pw.Value, copts); err != nil {
-		os.RemoveAll(tmp)
-
-		switch {
-		case errors.Is(err, repo.ErrInvalidPassword):
-			return nil, fmt.Errorf("open repository %s: %w from %s: it does not decrypt this repository; use the password it was created with", path, ErrWrongPassword, pw.Origin)
-		case errors.Is(err, repo.ErrRepositoryNotInitialized):
-			return nil, fmt.Errorf("open repository %s: %w: run `lifeboat init` first", path, ErrNotInitialized)
+	if where.S3 != nil {
+		ra, err := newReadahead(st, where.S3.options())
+		if err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("open repository %s: %w", path, err)
 		}
 
-		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
+		st, session = ra, ra.cfg.Session
+	}
+
+	if err := connect(ctx, cfgFile, st); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 
 	rep, err := repo.Open(ctx, cfgFile, pw.Value, &repo.Options{
@@ -238,10 +240,51 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	})
 	if err != nil {
 		os.RemoveAll(tmp)
+
+		switch {
+		case errors.Is(err, repo.ErrInvalidPassword):
+			return nil, fmt.Errorf("open repository %s: %w from %s: it does not decrypt this repository; use the password it was created with", path, ErrWrongPassword, pw.Origin)
+		case errors.Is(err, blob.ErrBlobNotFound):
+			return nil, fmt.Errorf("open repository %s: %w: run `lifeboat init` first", path, ErrNotInitialized)
+		}
+
 		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
-	return &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, now: time.Now}, nil
+	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, now: time.Now}
+	if session != "" {
+		r.readahead = claimReadahead(session)
+	}
+
+	return r, nil
+}
+
+// connect writes kopia's connection file. kopia's own Connect opens the
+// repository once just to check it, and Open checks the same again: a second
+// key derivation and index load on every command. No kopia cache: its content
+// cache would write every byte a restore reads to local disk, and it keeps no
+// metadata cache without one. Object storage has readahead's instead.
+func connect(ctx context.Context, cfgFile string, st blob.Storage) error {
+	ci := st.ConnectionInfo()
+	host, _ := os.Hostname()
+
+	lc := repo.LocalConfig{
+		Storage: &ci,
+		Caching: &content.CachingOptions{},
+		ClientOptions: repo.ClientOptions{Hostname: host, Username: "lifeboat", Description: "lifeboat"}.
+			ApplyDefaults(ctx, "lifeboat"),
+	}
+
+	b, err := json.Marshal(lc)
+	if err != nil {
+		return fmt.Errorf("connection file: %w", err)
+	}
+
+	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+		return fmt.Errorf("connection file: %w", err)
+	}
+
+	return nil
 }
 
 // removeStaleConnections deletes the connection folders of lifeboat processes
@@ -276,16 +319,3 @@ func (r *Repository) Close(ctx context.Context) {
 
 // IsBlobNotFound reports whether err means a stored blob is missing.
 func IsBlobNotFound(err error) bool { return errors.Is(err, blob.ErrBlobNotFound) }
-
-// cachingFor gives object storage a private on-disk metadata cache: kopia
-// then fetches the packs of directory listings and indexes whole, instead of
-// one round trip per directory, which decides how long a restore (whose tree
-// is walked twice: checked, then written) takes on S3. It lives in the
-// connection folder and goes with it. Local storage needs none.
-func cachingFor(where Storage, tmp string) content.CachingOptions {
-	if where.S3 == nil {
-		return content.CachingOptions{}
-	}
-
-	return content.CachingOptions{CacheDirectory: filepath.Join(tmp, "cache"), MetadataCacheSizeBytes: 256 << 20}
-}

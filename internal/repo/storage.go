@@ -83,19 +83,20 @@ func (s Storage) blob(ctx context.Context, create bool) (blob.Storage, error) {
 		return filesystem.New(ctx, &filesystem.Options{Path: s.Path}, create)
 	}
 
-	o := s.S3
-	opt := &s3.Options{
-		BucketName: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region,
-		AccessKeyID: o.AccessKey, SecretAccessKey: o.SecretKey, DoNotUseTLS: o.NoTLS, RootCA: o.RootCA,
-		Limits: throttling.Limits{UploadBytesPerSecond: o.UploadBytesPerSecond},
-	}
-
-	st, err := s3.New(ctx, opt, create)
+	st, err := s3.New(ctx, s.S3.options(), create)
 	if err != nil {
 		return nil, s.explain(err)
 	}
 
 	return st, nil
+}
+
+func (o *S3) options() *s3.Options {
+	return &s3.Options{
+		BucketName: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region,
+		AccessKeyID: o.AccessKey, SecretAccessKey: o.SecretKey, DoNotUseTLS: o.NoTLS, RootCA: o.RootCA,
+		Limits: throttling.Limits{UploadBytesPerSecond: o.UploadBytesPerSecond},
+	}
 }
 
 // explain turns an S3 error into one that names the problem and the fix.
