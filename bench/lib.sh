@@ -83,9 +83,13 @@ generate_files_tree() {
 # timed NAME CMD... runs CMD with its output in $TIMED_DIR/NAME.out and .err
 # and records its wall seconds in SECS[NAME] and its peak RSS (KiB) in
 # RSS[NAME]; the caller declares `declare -A SECS RSS` and sets TIMED_DIR.
+#
+# Dirty pages of the step before are written out first: otherwise a step pays
+# for the writeback of the one before it.
 timed() {
     local name=$1 start end
     shift
+    sync
     start=$(date +%s.%N)
     /usr/bin/time -f '%M' -o "$TIMED_DIR/$name.rss" "$@" >"$TIMED_DIR/$name.out" 2>"$TIMED_DIR/$name.err" ||
         { cat "$TIMED_DIR/$name.out" "$TIMED_DIR/$name.err" >&2; die "$name failed"; }

@@ -333,3 +333,108 @@ func TestS3TLSAndClock(t *testing.T) {
 	e.writeConfig("repository:\n  url: s3://secure/sml\n  endpoint: " + strings.TrimPrefix(skewed.URL, "http://") + "\n  tls: false\n" + rest)
 	e.expectFailure(1, []string{"clock is too far from the storage's", "NTP"}, "snapshots")
 }
+
+// TestS3RestoreReadahead: a restore from a bucket fetches stretches of packs
+// ahead of kopia and serves its reads from them. Hundreds of small files in
+// many directories, large files, identical files in two directories, an
+// empty file and a symlink come back exactly, from the newest snapshot and
+// from an older one whose packs the newer shares, and over an existing
+// folder; a few dozen requests serve hundreds of reads.
+func TestS3RestoreReadahead(t *testing.T) {
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "lifeboat")
+
+	data := filepath.Join(t.TempDir(), "uploads")
+	files := 0
+
+	for d := range 12 {
+		for f := range 40 {
+			b := make([]byte, 1024+(d*40+f)*97%40000)
+			rand.Read(b)
+			write(t, filepath.Join(data, fmt.Sprintf("d%02d", d), fmt.Sprintf("f%03d.bin", f)), string(b))
+			files++
+		}
+	}
+
+	for i := range 3 {
+		b := make([]byte, 6<<20+i*(1<<20)+333)
+		rand.Read(b)
+		write(t, filepath.Join(data, "large", fmt.Sprintf("l%d.bin", i)), string(b))
+	}
+
+	same := make([]byte, 30000)
+	rand.Read(same)
+	write(t, filepath.Join(data, "d03", "same.bin"), string(same))
+	write(t, filepath.Join(data, "d09", "same.bin"), string(same))
+	write(t, filepath.Join(data, "d05", "empty"), "")
+	os.Symlink("../large/l0.bin", filepath.Join(data, "d07", "link"))
+
+	e := s3Env(t, srv, "lifeboat", "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+
+	// Before init: the bucket holds no repository, and says so.
+	e.expectFailure(2, []string{"no repository here", "lifeboat init"}, "snapshots")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	first := fingerprint(t, data)
+	firstID := e.snapshots("uploads")[0].ID
+
+	// The second backup rewrites a third of the files: its restore reads
+	// packs of both backups.
+	for d := 0; d < 12; d += 3 {
+		for f := range 40 {
+			b := make([]byte, 2000+f*50)
+			rand.Read(b)
+			write(t, filepath.Join(data, fmt.Sprintf("d%02d", d), fmt.Sprintf("f%03d.bin", f)), string(b))
+		}
+	}
+
+	e.mustRun("backup", "uploads")
+
+	stats := func(stderr string) (requests, served, passthrough int) {
+		t.Helper()
+
+		i := strings.Index(stderr, `msg="restore readahead"`)
+		if i < 0 {
+			t.Fatalf("the restore did not read ahead:\n%s", stderr)
+		}
+
+		if _, err := fmt.Sscanf(stderr[i:], `msg="restore readahead" requests=%d bytes=%d served=%d passthrough=%d`, &requests, new(int), &served, &passthrough); err != nil {
+			t.Fatalf("readahead line: %v\n%s", err, stderr[i:])
+		}
+
+		return requests, served, passthrough
+	}
+
+	target := filepath.Join(t.TempDir(), "latest")
+	r := e.run("-v", "restore", "uploads", "--target", target)
+
+	if r.code != 0 {
+		t.Fatalf("restore: %s%s", r.out, r.err)
+	}
+
+	diffPrints(t, "restore of the newest snapshot", fingerprint(t, data), fingerprint(t, target))
+
+	requests, served, passthrough := stats(r.err)
+	t.Logf("newest: %d requests, %d reads served, %d passed through", requests, served, passthrough)
+
+	if served < files*3/4 || requests > files/5 {
+		t.Fatalf("%d requests served %d reads (%d passed through) for %d files: not reading ahead", requests, served, passthrough, files)
+	}
+
+	older := filepath.Join(t.TempDir(), "older")
+	r = e.run("-v", "restore", "uploads", "--snapshot", firstID, "--target", older)
+
+	if r.code != 0 {
+		t.Fatalf("restore: %s%s", r.out, r.err)
+	}
+
+	diffPrints(t, "restore of the older snapshot", first, fingerprint(t, older))
+
+	// Over the newest restore: the older snapshot's files replace it.
+	r = e.run("-v", "restore", "uploads", "--snapshot", firstID, "--target", target, "--overwrite")
+	if r.code != 0 {
+		t.Fatalf("restore --overwrite: %s%s", r.out, r.err)
+	}
+
+	diffPrints(t, "restore over the newest", first, fingerprint(t, target))
+}
