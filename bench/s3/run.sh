@@ -83,29 +83,35 @@ timed backup-restic restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-d
 s1=$(stored)
 timed backup-lifeboat "${LB[@]}" backup tree
 s2=$(stored)
-# Restores vary more than backups from run to run: two rounds, in both
-# orders, and the mean of each tool's two.
+# Restores vary more than backups from run to run (by a tenth either way
+# here): three rounds, the order alternating, and each tool's median.
 restore_restic() { timed "restore-restic-$1" restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" restore latest --target "$OUT/restore-restic"; }
 restore_lifeboat() { timed "restore-lifeboat-$1" "${LB[@]}" restore tree --target "$OUT/restore-lifeboat"; }
-restore_restic 1
-restore_lifeboat 1
-diff -r "$TREE" "$OUT/restore-lifeboat" >/dev/null || die "the Lifeboat restore differs from the tree"
-rm -rf "$OUT/restore-restic" "$OUT/restore-lifeboat"
-restore_lifeboat 2
-restore_restic 2
+for round in 1 2 3; do
+    rm -rf "$OUT/restore-restic" "$OUT/restore-lifeboat"
+    if ((round % 2)); then
+        restore_restic $round
+        restore_lifeboat $round
+    else
+        restore_lifeboat $round
+        restore_restic $round
+    fi
+    diff -r "$TREE" "$OUT/restore-lifeboat" >/dev/null || die "the Lifeboat restore differs from the tree"
+done
 for tool in restic lifeboat; do
-    SECS[restore-$tool]=$(awk -v a="${SECS[restore-$tool-1]}" -v b="${SECS[restore-$tool-2]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')
-    RSS[restore-$tool]=$((RSS[restore-$tool-1] > RSS[restore-$tool-2] ? RSS[restore-$tool-1] : RSS[restore-$tool-2]))
+    SECS[restore-$tool]=$(printf '%s\n' "${SECS[restore-$tool-1]}" "${SECS[restore-$tool-2]}" "${SECS[restore-$tool-3]}" | sort -n | sed -n 2p)
+    RSS[restore-$tool]=$(printf '%s\n' "${RSS[restore-$tool-1]}" "${RSS[restore-$tool-2]}" "${RSS[restore-$tool-3]}" | sort -n | tail -1)
 done
 
 diff -r "$TREE" "$OUT/restore-lifeboat" >/dev/null || die "the Lifeboat restore differs from the tree"
 
 printf '\nS3 (SeaweedFS on loopback), %s MiB tree, same data, same run\n' "$(mib "$TREE_BYTES")"
 printf '  %-22s %10s %10s %12s\n' step restic lifeboat "restic/lifeboat"
-printf '  %-22s %9ss %9ss\n' "restore round 1" "${SECS[restore-restic-1]}" "${SECS[restore-lifeboat-1]}"
-printf '  %-22s %9ss %9ss\n' "restore round 2" "${SECS[restore-restic-2]}" "${SECS[restore-lifeboat-2]}"
+for round in 1 2 3; do
+    printf '  %-22s %9ss %9ss\n' "restore round $round" "${SECS[restore-restic-$round]}" "${SECS[restore-lifeboat-$round]}"
+done
 for step in backup restore; do
-    printf '  %-22s %9ss %9ss %12s\n' "$step (wall$([[ $step == restore ]] && echo ", mean"))" "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}" "$(ratio "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}")"
+    printf '  %-22s %9ss %9ss %12s\n' "$step (wall$([[ $step == restore ]] && echo ", median"))" "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}" "$(ratio "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}")"
     printf '  %-22s %7s MiB %7s MiB\n' "$step (peak RSS)" "$(mib $((RSS[$step-restic] * 1024)))" "$(mib $((RSS[$step-lifeboat] * 1024)))"
 done
 printf '  %-22s %7s MiB %7s MiB %12s\n' "bytes stored" "$(mib $((s1 - s0)))" "$(mib $((s2 - s1)))" "$(ratio $((s1 - s0)) $((s2 - s1)))"
