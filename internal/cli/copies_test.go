@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"lifeboat/internal/testenv"
 )
 
 // TestCopiesReplicateAndFallback: replicate brings a copy up to date and
@@ -90,19 +95,7 @@ func TestCopiesReplicateAndFallback(t *testing.T) {
 	// so, and the repository is healed from it.
 	e.mustRun("replicate", "--to", "near")
 
-	packs, _ := filepath.Glob(filepath.Join(e.dir, "repo", "p*", "*", "*.f"))
-	if len(packs) == 0 {
-		t.Fatal("no data packs found")
-	}
-
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		for i := 64; i < len(b); i += 97 {
-			b[i] ^= 0x5a
-		}
-
-		os.WriteFile(p, b, 0o600)
-	}
+	corruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	e.expectFailure(1, []string{"problem:"}, "verify", "uploads")
 
@@ -156,4 +149,73 @@ func (e *env) snapshotsFrom(copyName string) []string {
 	}
 
 	return ids
+}
+
+// TestDatabaseRestoreFromCopy: a database restore that meets corrupt dump
+// data in the repository loads the same snapshot from a copy instead, over
+// what the failed attempt loaded, says so and heals the repository; the
+// restored rows are the backup's.
+func TestDatabaseRestoreFromCopy(t *testing.T) {
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, `CREATE DATABASE sml_library;
+		CREATE TABLE sml_library.users (id INT PRIMARY KEY, email VARCHAR(100));
+		CREATE TABLE sml_library.bookings (id INT PRIMARY KEY, user_id INT, note VARCHAR(200));`)
+
+	var rows strings.Builder
+	for i := 1; i <= 3000; i++ {
+		if i > 1 {
+			rows.WriteString(",")
+		}
+
+		fmt.Fprintf(&rows, "(%d, %d, '%x')", i, i%50, sha256.Sum256([]byte(strconv.Itoa(i))))
+	}
+
+	var users strings.Builder
+	for i := 1; i <= 50; i++ {
+		if i > 1 {
+			users.WriteString(",")
+		}
+
+		fmt.Fprintf(&users, "(%d, 'u%d@example.org')", i, i)
+	}
+
+	db.Exec(t, "INSERT INTO sml_library.users VALUES "+users.String()+";"+
+		"INSERT INTO sml_library.bookings VALUES "+rows.String())
+
+	near := filepath.Join(t.TempDir(), "near")
+	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [sml_library]\n")
+	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + near + "\n")
+	e.mustRun("init")
+	e.mustRun("backup", "db")
+	e.mustRun("replicate")
+
+	corruptPacks(t, filepath.Join(e.dir, "repo"))
+
+	r := e.run("restore", "db", "--target-database", "sml_copy")
+	if r.code != 0 || !strings.Contains(r.err, "restoring snapshot") || !strings.Contains(r.err, "from copy near") ||
+		!strings.Contains(r.out, "restored from copy near") || !strings.Contains(r.out, "healed the repository from copy near") ||
+		!strings.Contains(r.out, "checksums of 2 tables match") {
+		t.Fatalf("database restore with corrupt data: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	conn := db.DB(t, "")
+
+	for _, table := range []string{"users", "bookings"} {
+		var want, got string
+		if err := conn.QueryRow("CHECKSUM TABLE sml_library."+table).Scan(new(string), &want); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := conn.QueryRow("CHECKSUM TABLE sml_copy."+table).Scan(new(string), &got); err != nil {
+			t.Fatal(err)
+		}
+
+		if want != got {
+			t.Fatalf("%s: checksum %s, want %s", table, got, want)
+		}
+	}
+
+	// Healed: the repository gives the snapshot back by itself now.
+	e.mustRun("verify", "db")
+	e.mustRun("restore", "db", "--target-database", "sml_again")
 }

@@ -264,19 +264,7 @@ func TestVerifyFailsOnCorruption(t *testing.T) {
 	e, _ := filesEnv(t)
 	e.mustRun("verify")
 
-	packs, _ := filepath.Glob(filepath.Join(e.dir, "repo", "p*", "*", "*.f"))
-	if len(packs) == 0 {
-		t.Fatal("no data packs found")
-	}
-
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		for i := 0; i < len(b); i += 32 {
-			b[i] ^= 0x55
-		}
-
-		os.WriteFile(p, b, 0o600)
-	}
+	corruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	e.expectFailure(1, []string{"problem:", "uploads"}, "verify")
 }

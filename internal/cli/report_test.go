@@ -20,10 +20,15 @@ func TestReport(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "uploads")
 	write(t, filepath.Join(data, "a.txt"), "alpha")
 
+	docs := filepath.Join(t.TempDir(), "docs")
+	write(t, filepath.Join(docs, "rules.pdf"), "rules")
+
 	cfgText := "  uploads:\n    type: files\n    tier: important\n    paths: [" + data + "]\n    retention: {latest: 1}\n" +
+		"  docs:\n    type: files\n    paths: [" + docs + "]\n    retention: {daily: 7}\n" +
 		"plans:\n  files:\n    steps:\n      - restore: uploads\n"
 	e := newEnv(t, cfgText)
 	e.mustRun("init")
+	e.mustRun("backup", "docs")
 	e.mustRun("backup", "uploads")
 	time.Sleep(1500 * time.Millisecond)
 	write(t, filepath.Join(data, "b.txt"), "beta")
@@ -43,7 +48,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if len(rep.Sources) != 1 || len(rep.Plans) != 1 {
+	if len(rep.Sources) != 2 || rep.Sources[0].Source != "uploads" || len(rep.Plans) != 1 {
 		t.Fatalf("report: %+v", rep)
 	}
 
@@ -75,7 +80,14 @@ func TestReport(t *testing.T) {
 		t.Fatalf("activity: %+v", rep.Activity)
 	}
 
-	if !strings.Contains(strings.Join(rep.Findings, "\n"), "uploads: 1 snapshots are past retention") ||
+	// Seven dailies promise six days back; the first backup is seconds old.
+	if d := rep.Sources[1]; d.PromisedSeconds != 6*86400 || d.ReachSeconds <= 0 || d.ReachSeconds > 600 || d.Pruned {
+		t.Fatalf("docs reach: %+v", d)
+	}
+
+	if !strings.Contains(strings.Join(rep.Findings, "\n"), "docs: retention (daily 7) promises restores 6.0d back; backups began") ||
+		strings.Contains(strings.Join(rep.Findings, "\n"), "uploads: retention") ||
+		!strings.Contains(strings.Join(rep.Findings, "\n"), "uploads: 1 snapshots are past retention") ||
 		!strings.Contains(strings.Join(rep.Findings, "\n"), "uploads: 1 of its backup attempts failed") {
 		t.Fatalf("findings: %q", rep.Findings)
 	}

@@ -97,7 +97,12 @@ func (a *App) restoreCommand() *cobra.Command {
 			// Data the repository cannot give back (a corrupt or missing
 			// blob) is what the copies are for: the same snapshot from one.
 			if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && ExitCode(err) == 1 && cmd.Context().Err() == nil {
-				res, err = a.restoreFromCopy(cmd, cfg, r, s, snap, abs, err)
+				// What the failed attempt wrote is replaced; the target
+				// was empty or already saved in a safety snapshot.
+				err = a.fromCopy(cmd, cfg, r, s.Name(), snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
+					res, err = s.Restore(cmd.Context(), cp, csnap, abs, source.RestoreOptions{Overwrite: true, Version: toolVersion(), Log: a.log})
+					return err
+				})
 			}
 
 			if res != nil && res.Safety != nil {
@@ -150,13 +155,23 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 
 	start := time.Now()
 	bar := a.bar("restore " + name)
-	rep, err := s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), r, snap, mysqlsrc.RestoreOptions{
-		Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar,
-	})
+	opt := mysqlsrc.RestoreOptions{Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar}
+	rep, err := s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), r, snap, opt)
 	bar.Done()
 
 	if rep != nil && rep.Safety != nil {
 		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Safety.ID))
+	}
+
+	// Dump data the repository cannot give back: the same snapshot from a
+	// copy. The failed attempt may have loaded part of it, so the retry
+	// replaces that; what was there before is in the safety snapshot.
+	if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && repo.IsDataError(err) && cmd.Context().Err() == nil {
+		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
+		err = a.fromCopy(cmd, cfg, r, name, snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
+			rep, err = s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), cp, csnap, opt)
+			return err
+		})
 	}
 
 	if err != nil {
@@ -170,12 +185,12 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 	return nil
 }
 
-// restoreFromCopy repeats a failed restore of snap from the first copy that
-// holds it, and says so.
-func (a *App) restoreFromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, s source.Source, snap *repo.Snapshot, target string, primaryErr error) (*source.RestoreResult, error) {
+// fromCopy repeats a failed restore of snap (attempt) from the first copy
+// that holds it, says so, and heals the repository from that copy.
+func (a *App) fromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, sourceName string, snap *repo.Snapshot, primaryErr error, attempt func(cp *repo.Repository, csnap *repo.Snapshot) error) error {
 	pw, err := a.password(cfg, false)
 	if err != nil {
-		return nil, primaryErr
+		return primaryErr
 	}
 
 	for _, name := range cfg.CopyNames {
@@ -189,7 +204,7 @@ func (a *App) restoreFromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Re
 			continue
 		}
 
-		csnap, err := cp.Find(cmd.Context(), s.Name(), snap.ID)
+		csnap, err := cp.Find(cmd.Context(), sourceName, snap.ID)
 		if err != nil {
 			cp.Close(cmd.Context())
 			continue
@@ -197,13 +212,11 @@ func (a *App) restoreFromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Re
 
 		fmt.Fprintf(a.Stderr, "warning: restoring from the repository failed (%v); restoring snapshot %s from copy %s (%s) instead\n", primaryErr, shortID(snap.ID), name, c.Location())
 
-		// What the failed attempt wrote is replaced; the target was empty or
-		// already saved in a safety snapshot.
-		res, err := s.Restore(cmd.Context(), cp, csnap, target, source.RestoreOptions{Overwrite: true, Version: toolVersion(), Log: a.log})
+		err = attempt(cp, csnap)
 		cp.Close(cmd.Context())
 
 		if err != nil {
-			return res, fmt.Errorf("restore failed from the repository (%v) and from copy %s: %w", primaryErr, name, err)
+			return fmt.Errorf("restore failed from the repository (%v) and from copy %s: %w", primaryErr, name, err)
 		}
 
 		a.usingCopy = name
@@ -223,8 +236,8 @@ func (a *App) restoreFromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Re
 			}
 		}
 
-		return res, nil
+		return nil
 	}
 
-	return nil, primaryErr
+	return primaryErr
 }

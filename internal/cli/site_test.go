@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +40,16 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
 	git(t, app, "add", "-A")
 	git(t, app, "commit", "-qm", "v1")
 
+	// The gate a resumed recovery waits on: down until ready is set.
+	var ready atomic.Bool
+
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(gate.Close)
+
 	sources := "  database:\n    type: mysql\n    tier: critical\n    socket: " + db.Socket + "\n    user: root\n    databases: [sml_library]\n" +
 		"  uploads:\n    type: files\n    tier: important\n    paths: [" + uploads + "]\n" +
 		"  code:\n    type: git\n    tier: important\n    path: " + app + "\n"
@@ -60,6 +73,12 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
       - plan: files
       - plan: application
       - check: {sql: "SELECT COUNT(*) = 0 FROM bookings b WHERE b.cover IS NULL", source: database}
+  gated:
+    steps:
+      - restore: database
+      - check: {url: "` + gate.URL + `/ready"}
+        timeout: 1s
+      - restore: code
 `
 	e := newEnv(t, sources)
 	e.writeConfig(readFile(t, e.cfg) + plans)
@@ -153,6 +172,35 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
 	}
 
 	e.expectFailure(2, []string{`no recovery point "nosuch"`, "lifeboat points"}, "recover", "site", "--point", "nosuch")
+
+	// A recovery to the first point stops at a check; --resume finishes it
+	// at that same point: the code comes back as v1, not the newest v2.
+	db.Exec(t, "INSERT INTO sml_library.bookings (user_id, room, cover) VALUES (2, 'C3', 'book-3.jpg')")
+	write(t, filepath.Join(app, "index.js"), "console.log('v3')\n")
+	git(t, app, "commit", "-qam", "v3")
+
+	e.expectFailure(1, []string{"recovery plan failed: step 2 (check " + gate.URL + "/ready)", "--resume"}, "recover", "gated", "--point", p1.ID)
+
+	db.DB(t, "").QueryRow("SELECT COUNT(*) FROM sml_library.bookings").Scan(&bookings)
+
+	if bookings != 1 {
+		t.Fatalf("bookings after the stopped recovery: %d, want the point's 1", bookings)
+	}
+
+	if got := readFile(t, filepath.Join(app, "index.js")); got != "console.log('v3')\n" {
+		t.Fatalf("the code was restored before the check passed: %q", got)
+	}
+
+	ready.Store(true)
+
+	out = e.mustRun("recover", "gated", "--resume")
+	if !strings.Contains(out, "PASSED") || strings.Contains(out, "restore database") {
+		t.Fatalf("resume:\n%s", out)
+	}
+
+	if got := readFile(t, filepath.Join(app, "index.js")); got != "console.log('v1')\n" {
+		t.Fatalf("code after resuming the recovery to the point: %q, want v1", got)
+	}
 }
 
 func lastDrill(t *testing.T, e *env) *plan.Run {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/kopia/kopia/repo/content"
 	"github.com/kopia/kopia/repo/format"
 	"github.com/kopia/kopia/repo/maintenance"
+	"github.com/kopia/kopia/repo/object"
 	"github.com/kopia/kopia/snapshot/policy"
 )
 
@@ -319,3 +321,21 @@ func (r *Repository) Close(ctx context.Context) {
 
 // IsBlobNotFound reports whether err means a stored blob is missing.
 func IsBlobNotFound(err error) bool { return errors.Is(err, blob.ErrBlobNotFound) }
+
+// IsDataError reports whether err means the repository could not give back
+// stored data: a blob, content or object missing, or bytes that fail their
+// authentication. A copy of the repository may still have them.
+func IsDataError(err error) bool {
+	if err == nil {
+		return false
+	}
+
+	if errors.Is(err, blob.ErrBlobNotFound) || errors.Is(err, content.ErrContentNotFound) || errors.Is(err, object.ErrObjectNotFound) {
+		return true
+	}
+
+	// kopia wraps these without a sentinel.
+	msg := err.Error()
+
+	return strings.Contains(msg, "invalid checksum at") || strings.Contains(msg, "error decompressing")
+}

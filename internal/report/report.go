@@ -60,12 +60,19 @@ type SourceReport struct {
 	RPOMet       bool    `json:"rpo_met"`
 	// Retention: the configured rules and how many snapshots prune would
 	// still delete (past retention).
-	Retention        string    `json:"retention"`
-	RetentionOverdue int       `json:"retention_overdue"`
-	LastVerify       time.Time `json:"last_verify,omitzero"`
-	VerifyOK         *bool     `json:"verify_ok,omitempty"`
-	LastRestoreTest  time.Time `json:"last_restore_test,omitzero"`
-	RestoreTestOK    *bool     `json:"restore_test_ok,omitempty"`
+	Retention        string `json:"retention"`
+	RetentionOverdue int    `json:"retention_overdue"`
+	// Reach is how far back restores can go (the oldest backup kept), and
+	// Promised how far the retention rules say they go once history has
+	// built up (0: no such promise).
+	ReachSeconds    float64 `json:"reach_seconds"`
+	PromisedSeconds float64 `json:"promised_reach_seconds"`
+	// Pruned: backups older than the oldest kept were made once.
+	Pruned          bool      `json:"older_backups_gone"`
+	LastVerify      time.Time `json:"last_verify,omitzero"`
+	VerifyOK        *bool     `json:"verify_ok,omitempty"`
+	LastRestoreTest time.Time `json:"last_restore_test,omitzero"`
+	RestoreTestOK   *bool     `json:"restore_test_ok,omitempty"`
 	// Copies is the 3-2-1 count.
 	Copies copies.Summary `json:"copies"`
 }
@@ -225,11 +232,19 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 		return err
 	}
 
-	var points []time.Time
+	var (
+		points []time.Time
+		oldest time.Time
+	)
 
 	for _, s := range snaps {
 		if s.Role != repo.RoleBackup {
 			continue
+		}
+
+		// A database restores from a full; incrementals need theirs.
+		if (sr.Kind != config.KindMySQL || s.Type == repo.TypeFull) && (oldest.IsZero() || s.Time.Before(oldest)) {
+			oldest = s.Time
 		}
 
 		sr.Snapshots++
@@ -272,6 +287,7 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 	// that existed then, not by those kept now. (The trail's time is when a
 	// backup ended, a little after the instant its data is from.)
 	attempts := 0
+	first := oldest
 
 	for _, r := range in.Audit {
 		if r.Action != "backup" || r.Source != name {
@@ -280,6 +296,10 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 
 		if r.Outcome == audit.OK {
 			points = append(points, r.Time)
+
+			if r.Time.Before(first) {
+				first = r.Time
+			}
 		}
 
 		if !r.Time.Before(in.Since) {
@@ -294,6 +314,14 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 	sr.SuccessRate = -1
 	if attempts > 0 {
 		sr.SuccessRate = 100 * float64(attempts-sr.Failed) / float64(attempts)
+	}
+
+	sr.PromisedSeconds = PromisedReach(in.Cfg.Sources[name].Retention).Seconds()
+	if !oldest.IsZero() {
+		sr.ReachSeconds = in.Now.Sub(oldest).Seconds()
+		// The trail records a backup when it ends, a little after its
+		// snapshot's time: a minute apart is the same backup.
+		sr.Pruned = oldest.Sub(first) > time.Minute
 	}
 
 	sr.RPOWorst, sr.RPOP95 = RPO(points, in.Since, in.Now)
@@ -319,6 +347,10 @@ func (sr *SourceReport) findings() []string {
 
 	if sr.Failed > 0 {
 		out = append(out, fmt.Sprintf("%s: %d of its backup attempts failed", sr.Source, sr.Failed))
+	}
+
+	if f := sr.reachFinding(); f != "" {
+		out = append(out, f)
 	}
 
 	if sr.RetentionOverdue > 0 {
@@ -406,6 +438,45 @@ func RPO(points []time.Time, since, now time.Time) (worst, p95 float64) {
 	}
 
 	return worst, hi
+}
+
+// PromisedReach is how far back the retention rules let restores reach once
+// history has built up: the longest any rule keeps, counting a rule of N
+// periods as N-1 whole periods (its newest snapshot is in the current one).
+func PromisedReach(r config.Retention) time.Duration {
+	const day = 24 * time.Hour
+
+	reach := r.Within
+
+	for _, rule := range []struct {
+		n      int
+		period time.Duration
+	}{{r.Hourly, time.Hour}, {r.Daily, day}, {r.Weekly, 7 * day}, {r.Monthly, 28 * day}, {r.Yearly, 365 * day}} {
+		if rule.n > 1 {
+			reach = max(reach, time.Duration(rule.n-1)*rule.period)
+		}
+	}
+
+	return reach
+}
+
+// reachFinding says when restores cannot reach as far back as the retention
+// rules promise: because older backups are gone, or because backups began
+// too recently. A backup schedule's gap is allowed for (a tenth of the
+// promise, at most a day).
+func (sr *SourceReport) reachFinding() string {
+	promised, reach := sr.PromisedSeconds, sr.ReachSeconds
+	if promised <= 0 || reach >= promised-min(promised/10, 86400) {
+		return ""
+	}
+
+	if sr.Pruned {
+		return fmt.Sprintf("%s: retention (%s) promises restores %s back, but the oldest backup kept is %s old and older ones are gone: check the rules and what deleted them (`lifeboat audit`)",
+			sr.Source, sr.Retention, plan.Dur(promised), plan.Dur(reach))
+	}
+
+	return fmt.Sprintf("%s: retention (%s) promises restores %s back; backups began %s ago, so restores reach only that far until then",
+		sr.Source, sr.Retention, plan.Dur(promised), plan.Dur(reach))
 }
 
 func retentionText(r config.Retention) string {

@@ -30,8 +30,11 @@ type RestoreOptions struct {
 	// Tables restricts the restore to these tables (no views or routines).
 	Tables    []string
 	Overwrite bool
-	Version   string
-	Progress  repo.Progress
+	// Saved says what the restore replaces is already in a safety snapshot
+	// (an earlier attempt took it), so none is taken.
+	Saved    bool
+	Version  string
+	Progress repo.Progress
 
 	// noBinlog keeps a copy under another name out of the server's binlog.
 	noBinlog bool
@@ -134,7 +137,7 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 		}
 	}
 
-	if len(replace) > 0 {
+	if len(replace) > 0 && !opt.Saved {
 		safety, err := s.backup(ctx, r, replace, repo.RoleSafety, source.BackupOptions{Type: repo.TypeFull, Version: opt.Version}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("safety backup of %s before overwriting it: %w", strings.Join(replace, ", "), err)
