@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# S3 benchmark: backup and restore of the files benchmark's tree (~2.4 GB) to
+# S3 benchmark: backup, restore and verification (every byte read back: restic
+# check --read-data) of the files benchmark's tree (~2.4 GB) to
 # a local S3-compatible server (SeaweedFS, on loopback), Lifeboat against
 # restic with its S3 backend on the same server, same data, same run. Prints
 # wall time, peak RSS, the ratios (restic / Lifeboat: above 1, Lifeboat is
@@ -105,12 +106,16 @@ done
 
 diff -r "$TREE" "$OUT/restore-lifeboat" >/dev/null || die "the Lifeboat restore differs from the tree"
 
+# The weekly integrity check: every stored byte read back and authenticated.
+timed verify-restic restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" check --read-data
+timed verify-lifeboat "${LB[@]}" verify tree
+
 printf '\nS3 (SeaweedFS on loopback), %s MiB tree, same data, same run\n' "$(mib "$TREE_BYTES")"
 printf '  %-22s %10s %10s %12s\n' step restic lifeboat "restic/lifeboat"
 for round in 1 2 3; do
     printf '  %-22s %9ss %9ss\n' "restore round $round" "${SECS[restore-restic-$round]}" "${SECS[restore-lifeboat-$round]}"
 done
-for step in backup restore; do
+for step in backup restore verify; do
     printf '  %-22s %9ss %9ss %12s\n' "$step (wall$([[ $step == restore ]] && echo ", median"))" "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}" "$(ratio "${SECS[$step-restic]}" "${SECS[$step-lifeboat]}")"
     printf '  %-22s %7s MiB %7s MiB\n' "$step (peak RSS)" "$(mib $((RSS[$step-restic] * 1024)))" "$(mib $((RSS[$step-lifeboat] * 1024)))"
 done

@@ -390,15 +390,17 @@ func TestS3RestoreReadahead(t *testing.T) {
 
 	e.mustRun("backup", "uploads")
 
-	stats := func(stderr string) (requests, served, passthrough int) {
+	stats := func(stderr string, what ...string) (requests, served, passthrough int) {
 		t.Helper()
 
-		i := strings.Index(stderr, `msg="restore readahead"`)
+		op := append(what, "restore")[0]
+
+		i := strings.Index(stderr, `msg="`+op+` readahead"`)
 		if i < 0 {
-			t.Fatalf("the restore did not read ahead:\n%s", stderr)
+			t.Fatalf("the %s did not read ahead:\n%s", op, stderr)
 		}
 
-		if _, err := fmt.Sscanf(stderr[i:], `msg="restore readahead" requests=%d bytes=%d served=%d passthrough=%d`, &requests, new(int), &served, &passthrough); err != nil {
+		if _, err := fmt.Sscanf(stderr[i:], `msg="`+op+` readahead" requests=%d bytes=%d served=%d passthrough=%d`, &requests, new(int), &served, &passthrough); err != nil {
 			t.Fatalf("readahead line: %v\n%s", err, stderr[i:])
 		}
 
@@ -419,6 +421,16 @@ func TestS3RestoreReadahead(t *testing.T) {
 
 	if served < files*3/4 || requests > files/5 {
 		t.Fatalf("%d requests served %d reads (%d passed through) for %d files: not reading ahead", requests, served, passthrough, files)
+	}
+
+	// Verification reads every file back the same way, four at a time.
+	r = e.run("-v", "verify", "uploads")
+	if r.code != 0 || !strings.Contains(r.out, "OK") {
+		t.Fatalf("verify: %s%s", r.out, r.err)
+	}
+
+	if requests, served, _ := stats(r.err, "verify"); served < files*3/4 || requests > files/5 {
+		t.Fatalf("verify: %d requests served %d reads for %d files: not reading ahead", requests, served, files)
 	}
 
 	older := filepath.Join(t.TempDir(), "older")

@@ -134,8 +134,7 @@ func (b *planBuilder) build(ctx context.Context, budget int64) (*readPlan, error
 		return nil, nil //nolint:nilnil // no plan: storage reads are cheap
 	}
 
-	p := &readPlan{dirs: map[string][]*span{}, byContent: map[contentKey][]*span{}, budget: budget}
-	p.cond = sync.NewCond(&p.mu)
+	p := newReadPlan(budget)
 
 	if b.file != (object.ID{}) {
 		b.dirs[""] = nil
@@ -147,27 +146,56 @@ func (b *planBuilder) build(ctx context.Context, budget int64) (*readPlan, error
 			return nil, err
 		}
 
-		spans, err := b.dirSpans(ctx, files, budget)
+		spans, err := b.dirSpans(ctx, files, budget, restoreParallel)
 		if err != nil {
 			return nil, err
 		}
 
-		p.dirs[dir] = spans
+		p.add(dir, spans)
+	}
 
-		for _, s := range spans {
-			for off := range s.need {
-				k := contentKey{s.pack, off}
-				p.byContent[k] = append(p.byContent[k], s)
-			}
+	return p, nil
+}
+
+func newReadPlan(budget int64) *readPlan {
+	p := &readPlan{dirs: map[string][]*span{}, byContent: map[contentKey][]*span{}, budget: budget}
+	p.cond = sync.NewCond(&p.mu)
+
+	return p
+}
+
+// add records a directory's spans.
+func (p *readPlan) add(dir string, spans []*span) {
+	p.dirs[dir] = spans
+
+	for _, s := range spans {
+		for off := range s.need {
+			k := contentKey{s.pack, off}
+			p.byContent[k] = append(p.byContent[k], s)
 		}
 	}
+}
+
+// planObjects plans reading whole objects, in order, by so many workers
+// taking them in turn: a verification reading every file back.
+func planObjects(ctx context.Context, cr content.Reader, oids []object.ID, budget int64, workers int) (*readPlan, error) {
+	b := newPlanBuilder(cr)
+
+	spans, err := b.dirSpans(ctx, oids, budget, workers)
+	if err != nil {
+		return nil, err
+	}
+
+	p := newReadPlan(budget)
+	p.add("", spans)
+	p.listed("")
 
 	return p, nil
 }
 
 // dirSpans groups the contents of one directory's files by pack and position,
 // ordered by when the restore will want them.
-func (b *planBuilder) dirSpans(ctx context.Context, files []object.ID, budget int64) ([]*span, error) {
+func (b *planBuilder) dirSpans(ctx context.Context, files []object.ID, budget int64, workers int) ([]*span, error) {
 	type ref struct {
 		info  content.Info
 		reads int
@@ -176,10 +204,9 @@ func (b *planBuilder) dirSpans(ctx context.Context, files []object.ID, budget in
 
 	refs := map[content.ID]*ref{}
 
-	// kopia's workers take the directory's files in order, each writing
-	// one file start to end: simulate that, in bytes, to know when each
-	// content is due.
-	free := make([]int64, restoreParallel)
+	// The workers take the files in order, each reading one start to end:
+	// simulate that, in bytes, to know when each content is due.
+	free := make([]int64, workers)
 
 	for _, oid := range files {
 		w := 0

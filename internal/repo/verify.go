@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kopia/kopia/fs"
+	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/repo/object"
 	"github.com/kopia/kopia/snapshot"
 )
 
@@ -69,6 +73,17 @@ func (r *Repository) VerifySample(ctx context.Context, snaps []*Snapshot, fracti
 	return res, nil
 }
 
+// verifyReaders is how many files a verification reads back at once.
+const verifyReaders = 4
+
+// verifyItem is a file to read back.
+type verifyItem struct {
+	rel  string
+	f    fs.File
+	size int64
+	oid  object.ID
+}
+
 func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResult, seen map[string]bool, fraction float64, progress Progress) {
 	m, err := r.loadManifest(ctx, s.ID)
 	if err != nil {
@@ -76,8 +91,13 @@ func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResu
 		return
 	}
 
+	// Walk first, then read: the reads can then be planned (and, on
+	// object storage, fetched ahead) and done in parallel.
 	d := newDigester()
-	err = walkTree(ctx, r.rep, m.RootEntry, func(ctx context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
+
+	var todo []verifyItem
+
+	walkErr := walkTree(ctx, r.rep, m.RootEntry, func(_ context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
 		d.add(rel, de)
 
 		f, ok := e.(fs.File)
@@ -96,23 +116,16 @@ func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResu
 			return nil
 		}
 
-		n, err := readAll(ctx, f, progress)
-		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: %v", s.ID, s.Source, rel, err))
-			return nil
-		}
-
-		if n != de.FileSize {
-			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: read %d bytes, recorded %d", s.ID, s.Source, rel, n, de.FileSize))
-		}
-
 		seen[oid] = true
-		res.BytesRead += n
+		todo = append(todo, verifyItem{rel: rel, f: f, size: de.FileSize, oid: de.ObjectID})
 
 		return nil
 	})
-	if err != nil {
-		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): walk tree: %v", s.ID, s.Source, err))
+
+	r.readBack(ctx, s, todo, res, progress)
+
+	if walkErr != nil {
+		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): walk tree: %v", s.ID, s.Source, walkErr))
 		return
 	}
 
@@ -122,6 +135,59 @@ func (r *Repository) verifyOne(ctx context.Context, s *Snapshot, res *VerifyResu
 
 	if d.files != s.Files || d.bytes != s.Bytes {
 		res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): %d files / %d bytes, recorded %d / %d", s.ID, s.Source, d.files, d.bytes, s.Files, s.Bytes))
+	}
+}
+
+// readBack reads every file of todo to its end, so that each content is
+// decrypted and authenticated, and records what failed in walk order.
+func (r *Repository) readBack(ctx context.Context, s *Snapshot, todo []verifyItem, res *VerifyResult, progress Progress) {
+	if len(todo) == 0 {
+		return
+	}
+
+	if dr, ok := r.rep.(repo.DirectRepository); ok && r.readahead != nil {
+		oids := make([]object.ID, len(todo))
+		for i, it := range todo {
+			oids[i] = it.oid
+		}
+
+		// A plan that cannot be made leaves each read to meet (and
+		// report) the problem itself.
+		if p, err := planObjects(ctx, dr.ContentReader(), oids, readaheadBudget, verifyReaders); err == nil {
+			stop := r.readahead.start(ctx, p)
+			defer func() {
+				st := stop()
+				r.log.Info("verify readahead", "requests", st.Requests, "bytes", st.Bytes, "served", st.Served, "passthrough", st.Passthrough)
+			}()
+		}
+	}
+
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		ns   = make([]int64, len(todo))
+		errs = make([]error, len(todo))
+	)
+
+	for range verifyReaders {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(todo) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				ns[i], errs[i] = readAll(ctx, todo[i].f, progress)
+			}
+		})
+	}
+
+	wg.Wait()
+
+	for i, it := range todo {
+		switch {
+		case errs[i] != nil:
+			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: %v", s.ID, s.Source, it.rel, errs[i]))
+		case ns[i] != it.size:
+			res.Problems = append(res.Problems, fmt.Sprintf("snapshot %s (%s): file %s: read %d bytes, recorded %d", s.ID, s.Source, it.rel, ns[i], it.size))
+		default:
+			res.BytesRead += ns[i]
+		}
 	}
 }
 
