@@ -58,6 +58,8 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, err
 	}
 
+	defer relaxGC()()
+
 	readPlan, err := plan.build(ctx, readaheadBudget)
 	if err != nil {
 		r.log.Info("restore without readahead", "err", err)

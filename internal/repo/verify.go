@@ -145,6 +145,8 @@ func (r *Repository) readBack(ctx context.Context, s *Snapshot, todo []verifyIte
 		return
 	}
 
+	defer relaxGC()()
+
 	if dr, ok := r.rep.(repo.DirectRepository); ok && r.readahead != nil {
 		oids := make([]object.ID, len(todo))
 		for i, it := range todo {
