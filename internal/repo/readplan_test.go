@@ -59,7 +59,8 @@ func TestReadPlanSchedule(t *testing.T) {
 				break
 			}
 
-			if cur == nil || rng.IntN(40) == 0 || cur.size() > readaheadSpan {
+			// As dirSpans does, no span is larger than the budget.
+			if cur == nil || rng.IntN(40) == 0 || off+n-cur.start > budget {
 				dir := fmt.Sprintf("d%d", rng.IntN(20))
 				cur = &span{pack: pack, start: off, end: off, need: map[int64]int{}, done: make(chan struct{})}
 				p.dirs[dir] = append(p.dirs[dir], cur)
