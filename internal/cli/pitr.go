@@ -166,6 +166,20 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Restore.Safety.ID))
 	}
 
+	// The full or a binlog segment the repository cannot give back: the
+	// same recovery from a copy, over what the failed attempt applied.
+	if err != nil && !pit.dryRun && rep != nil && rep.Plan != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 &&
+		repo.IsDataError(err) && cmd.Context().Err() == nil {
+		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
+		err = a.fromCopy(cmd, cfg, r, name, rep.Plan.Full.Snap, err, func(cp *repo.Repository, _ *repo.Snapshot) (err error) {
+			rep, err = s.(*mysqlsrc.Source).RestoreToPoint(cmd.Context(), cp, mysqlsrc.PITROptions{
+				RestoreOptions: opt, Target: target, Out: a.Stdout, Log: a.log,
+			})
+
+			return err
+		})
+	}
+
 	if err != nil {
 		return err
 	}

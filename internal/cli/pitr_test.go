@@ -124,6 +124,24 @@ func TestPointInTimeCommands(t *testing.T) {
 	e.expectFailure(2, []string{"are for database sources"}, "restore", "uploads", "--target", t.TempDir(), "--to-time", "2026-01-01 00:00:00")
 	e.expectFailure(2, []string{"source uploads is a files source"}, "binlog", "stream", "uploads")
 	e.expectFailure(2, []string{`unknown source "nosuch"`}, "binlog", "list", "nosuch")
+
+	// Damaged data in the repository: the recovery (full and binlog) comes
+	// from a copy instead, says so, and the repository is healed.
+	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + filepath.Join(t.TempDir(), "near") + "\n")
+	e.mustRun("replicate")
+	corruptPacks(t, filepath.Join(e.dir, "repo"))
+
+	r = e.run("restore", "db", "--target-database", "sml_again")
+	if r.code != 0 || !strings.Contains(r.err, "from copy near") || !strings.Contains(r.out, "restored from copy near") ||
+		!strings.Contains(r.out, "healed the repository from copy near") || !strings.Contains(r.out, "plus 1 binlog transactions") {
+		t.Fatalf("recovery with damaged data: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(room ORDER BY id) FROM sml_again.bookings").Scan(&rooms)
+
+	if rooms != "A1,A2,B1,B2" {
+		t.Errorf("rooms recovered from the copy %q", rooms)
+	}
 }
 
 func readFile(t *testing.T, path string) string {

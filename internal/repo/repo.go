@@ -330,7 +330,8 @@ func IsDataError(err error) bool {
 		return false
 	}
 
-	if errors.Is(err, blob.ErrBlobNotFound) || errors.Is(err, content.ErrContentNotFound) || errors.Is(err, object.ErrObjectNotFound) {
+	if errors.Is(err, blob.ErrBlobNotFound) || errors.Is(err, content.ErrContentNotFound) || errors.Is(err, object.ErrObjectNotFound) ||
+		errors.Is(err, ErrChecksum) {
 		return true
 	}
 
