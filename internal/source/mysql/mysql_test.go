@@ -743,3 +743,71 @@ func TestNoBackslashEscapesSource(t *testing.T) {
 
 	compare(t, fingerprint(t, db, "nbe"), fingerprint(t, db, "nbe_copy"))
 }
+
+// TestDumpStatementRetriedAfterDeadlock: a dump statement InnoDB rolls back
+// as a deadlock victim (parallel chunk loads of one table can deadlock) is
+// run again and succeeds; the deadlock really happened.
+func TestDumpStatementRetriedAfterDeadlock(t *testing.T) {
+	ctx := context.Background()
+	server.Exec(t, "CREATE DATABASE deadlock; CREATE TABLE deadlock.t (id INT PRIMARY KEY, v INT NOT NULL);"+
+		"INSERT INTO deadlock.t SELECT seq, 0 FROM deadlock.seq_1_to_100")
+
+	db := server.DB(t, "deadlock")
+	db.SetMaxOpenConns(4)
+
+	other, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	loader, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loader.Close()
+
+	// The other transaction holds rows 2..100, so it weighs more and the
+	// loader's one-statement transaction is the one InnoDB rolls back.
+	if _, err := other.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := other.ExecContext(ctx, "UPDATE t SET v = v + 1 WHERE id >= 2"); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+
+	// Locks row 1, then waits for row 2.
+	go func() { done <- execRetrying(ctx, loader, "UPDATE t SET v = v + 10 WHERE id IN (1, 2)") }()
+
+	time.Sleep(300 * time.Millisecond)
+
+	// Waits for row 1: a deadlock.
+	if _, err := other.ExecContext(ctx, "UPDATE t SET v = v + 1 WHERE id = 1"); err != nil {
+		t.Fatalf("the heavier transaction was rolled back instead: %v", err)
+	}
+
+	if _, err := other.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := <-done; err != nil {
+		t.Fatalf("the statement was not run again after the deadlock: %v", err)
+	}
+
+	var v1, v2 int
+	db.QueryRow("SELECT (SELECT v FROM t WHERE id = 1), (SELECT v FROM t WHERE id = 2)").Scan(&v1, &v2)
+
+	if v1 != 11 || v2 != 11 {
+		t.Fatalf("rows 1 and 2: %d and %d, want 11 and 11 (both updates once each)", v1, v2)
+	}
+
+	var typ, name, status string
+	db.QueryRow("SHOW ENGINE INNODB STATUS").Scan(&typ, &name, &status)
+
+	if !strings.Contains(status, "LATEST DETECTED DEADLOCK") {
+		t.Fatal("no deadlock was detected: the test did not provoke one")
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
 
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -476,6 +479,26 @@ feed:
 	return ctx.Err()
 }
 
+// execRetrying runs one statement of a dump. Workers loading chunks of the
+// same table in parallel can deadlock in InnoDB, which then rolls back one
+// statement (each is its own transaction here) and asks for it again.
+func execRetrying(ctx context.Context, c *sql.Conn, stmt string) error {
+	for attempt := 1; ; attempt++ {
+		_, err := c.ExecContext(ctx, stmt)
+
+		var me *driver.MySQLError
+		if err == nil || attempt == 5 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, file string, progress repo.Progress) error {
 	rd, err := r.OpenFile(ctx, snap.ID, file)
 	if err != nil {
@@ -493,7 +516,7 @@ func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *s
 
 		if len(line) > 0 {
 			stmt := bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(";"))
-			if _, xerr := c.ExecContext(ctx, string(stmt)); xerr != nil {
+			if xerr := execRetrying(ctx, c, string(stmt)); xerr != nil {
 				return xerr
 			}
 		}
