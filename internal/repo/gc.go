@@ -16,7 +16,7 @@ import (
 // GOMEMLIMIT) win.
 const (
 	readGCPercent = 300
-	readGCLimit   = 320 << 20
+	readGCLimit   = 192 << 20
 )
 
 var gcState struct { //nolint:gochecknoglobals
