@@ -40,11 +40,11 @@ func relaxGC() (undo func()) {
 		}
 
 		if gcState.setLimit {
-			// Never below three times what is live now, so a large
+			// Never below twice what is live now, so a large
 			// plan does not keep the collector running.
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			gcState.limit = debug.SetMemoryLimit(max(readGCLimit, 3*int64(ms.HeapAlloc)))
+			gcState.limit = debug.SetMemoryLimit(max(readGCLimit, 2*int64(ms.HeapAlloc)))
 		}
 	}
 
