@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -40,7 +42,9 @@ type S3 struct {
 	cmd   *exec.Cmd
 	t     testing.TB
 	ports []int
-	tls   bool
+	// exited is closed when weed has exited and been waited for.
+	exited chan struct{}
+	tls    bool
 }
 
 // WeedPath is where scripts/install-deps.sh builds SeaweedFS's `weed`.
@@ -91,8 +95,22 @@ func startS3(t testing.TB, useTLS bool) *S3 {
 		t.Fatal(err)
 	}
 
-	if err := s.start(); err != nil {
-		t.Fatal(err)
+	// Free ports are only free when probed: another package's server may
+	// take one before weed binds it. Then weed exits, and fresh ports are
+	// tried.
+	for attempt := 1; ; attempt++ {
+		err := s.start()
+		if err == nil {
+			break
+		}
+
+		if attempt == 3 || !errors.Is(err, errPortTaken) {
+			t.Fatal(err)
+		}
+
+		t.Logf("%v; starting weed again on other ports", err)
+		s.ports = nil
+		os.RemoveAll(filepath.Join(s.dir, "data"))
 	}
 
 	t.Cleanup(func() { s.Stop() })
@@ -100,9 +118,13 @@ func startS3(t testing.TB, useTLS bool) *S3 {
 	return s
 }
 
-// ports returns n free TCP ports whose +10000 (weed's gRPC ports) are free too.
+// ports returns n free TCP ports whose +10000 (weed's gRPC ports) are free
+// too, no two of the 2n alike: a port p+10000 that is another's p makes weed
+// die binding it.
 func ports(n int) ([]int, error) {
 	var out []int
+
+	taken := map[int]bool{}
 
 	for tries := 0; len(out) < n && tries < 200; tries++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -113,13 +135,14 @@ func ports(n int) ([]int, error) {
 		p := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 
-		if p+10000 > 65535 {
+		if p+10000 > 65535 || taken[p] || taken[p+10000] {
 			continue
 		}
 
 		if l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000)); err == nil {
 			l2.Close()
 			out = append(out, p)
+			taken[p], taken[p+10000] = true, true
 		}
 	}
 
@@ -173,10 +196,32 @@ func (s *S3) start() error {
 		return fmt.Errorf("start weed: %w", err)
 	}
 
+	exited := make(chan struct{})
+	s.exited = exited
+	cmd := s.cmd
+
+	go func() {
+		cmd.Wait() //nolint:errcheck
+		close(exited)
+	}()
+
 	// Ready when a bucket can be listed.
 	deadline := time.Now().Add(60 * time.Second)
 
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(s.dir, "weed.log"))
+			s.cmd = nil
+
+			if bytes.Contains(b, []byte("address already in use")) {
+				return fmt.Errorf("weed exited: a port was taken: %w", errPortTaken)
+			}
+
+			return fmt.Errorf("weed exited before answering on %s; its log ends:\n%s", s.Endpoint, tail(b, logTailLines))
+		default:
+		}
+
 		cli, err := s.Client()
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -195,6 +240,8 @@ func (s *S3) start() error {
 
 	return fmt.Errorf("weed did not answer on %s within 60s; its log ends:\n%s", s.Endpoint, tail(b, logTailLines))
 }
+
+var errPortTaken = errors.New("address already in use")
 
 // Client is an S3 client with the server's credentials.
 func (s *S3) Client() (*minio.Client, error) {
@@ -299,7 +346,7 @@ func (s *S3) MakeBucket(t testing.TB, name string) {
 func (s *S3) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
-		s.cmd.Wait()                                      //nolint:errcheck
+		<-s.exited
 		s.cmd = nil
 	}
 }
