@@ -44,7 +44,7 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 				return usage("%s has no immutable_for: immutability is S3 Object Lock; set url: s3://..., immutable_for: 30d (and lock_mode) on it", name)
 			}
 
-			res, err := where.CheckImmutability(cmd.Context(), 24*time.Hour)
+			res, err := where.CheckImmutability(cmd.Context(), probeLock)
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,11 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 			fmt.Fprintf(a.Stdout, "  delete a locked version: %s\n", map[bool]string{true: "refused (" + res.DeleteError + "): ok", false: "ALLOWED: FAILED"}[res.DeleteRefused])
 			fmt.Fprintf(a.Stdout, "  overwrite it: %s\n", map[bool]string{true: "the locked version reads back unchanged: ok", false: "THE LOCKED VERSION CHANGED OR WENT: FAILED"}[res.OverwriteKept])
 			fmt.Fprintf(a.Stdout, "  shorten its lock: %s\n", map[bool]string{true: "refused (" + res.ShortenError + "): ok", false: "ALLOWED: FAILED"}[res.ShortenRefused])
-			fmt.Fprintf(a.Stdout, "  (the probe object stays locked until %s; nothing can remove it sooner)\n", res.ProbeLockedTill.Local().Format(time.DateTime))
+			fmt.Fprintf(a.Stdout, "  (the probe object stays locked until %s; nothing can remove it sooner, the next check removes it after that)\n", res.ProbeLockedTill.Local().Format(time.DateTime))
+
+			if res.ProbesRemoved > 0 {
+				fmt.Fprintf(a.Stdout, "  removed %d object versions of earlier checks' probes whose lock had ended\n", res.ProbesRemoved)
+			}
 
 			for _, src := range cfg.SourceNames {
 				if keep := retentionSpan(cfg.Sources[src].Retention); keep > s3.ImmutableFor {
@@ -79,6 +83,10 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 
 	return cmd
 }
+
+// probeLock is how long check-immutability's probe object stays locked: long
+// enough for the attacks on it, short enough not to pile up in the bucket.
+var probeLock = time.Hour
 
 func orNever(t time.Time) string {
 	if t.IsZero() {

@@ -258,6 +258,10 @@ func TestS3Immutability(t *testing.T) {
 		t.Fatalf("prune deleted a locked snapshot: %d left", n)
 	}
 
+	// A short probe lock, to watch the next check remove the probe.
+	defer func(d time.Duration) { probeLock = d }(probeLock)
+	probeLock = 6 * time.Second
+
 	r := e.run("check-immutability")
 	if r.code != 0 {
 		t.Fatalf("check-immutability: exit %d\n%s%s", r.code, r.out, r.err)
@@ -271,6 +275,37 @@ func TestS3Immutability(t *testing.T) {
 
 	if !strings.Contains(r.err, "sources.logs keeps snapshots up to 90d") {
 		t.Fatalf("no warning about a retention longer than the lock:\n%s", r.err)
+	}
+
+	probeVersions := func() []string {
+		var keys []string
+
+		for obj := range cli.ListObjects(t.Context(), "locked", minio.ListObjectsOptions{Prefix: "sml/lifeboat-lock-probe/", Recursive: true, WithVersions: true}) {
+			if obj.Err != nil {
+				t.Fatal(obj.Err)
+			}
+
+			keys = append(keys, obj.Key)
+		}
+
+		return keys
+	}
+
+	first := probeVersions()
+	if len(first) != 2 {
+		t.Fatalf("the probe should have its locked version and the one written over it: %v", first)
+	}
+
+	// Once the probe's lock has ended, the next check removes it.
+	time.Sleep(7 * time.Second)
+
+	r = e.run("check-immutability")
+	if r.code != 0 || !strings.Contains(r.out, "removed 2 object versions of earlier checks' probes") {
+		t.Fatalf("the second check-immutability did not remove the first probe: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+
+	if now := probeVersions(); len(now) != 2 || now[0] == first[0] {
+		t.Fatalf("after the second check the bucket should hold only its probe: before %v, now %v", first, now)
 	}
 
 	// The backup credentials themselves cannot remove a locked data object.

@@ -73,6 +73,9 @@ type ImmutabilityCheck struct {
 	ShortenRefused  bool
 	ShortenError    string
 	ProbeLockedTill time.Time
+	// ProbesRemoved counts the versions of earlier checks' probes removed
+	// because their lock had ended.
+	ProbesRemoved int
 }
 
 // OK reports whether every attempt to destroy locked data failed.
@@ -84,8 +87,9 @@ func (c *ImmutabilityCheck) OK() bool {
 // locked objects cannot be destroyed: it writes a small probe object with the
 // repository's lock, then tries to delete that version, to overwrite it and
 // to shorten its lock. It also reads the lock of the repository's newest data
-// object. The probe stays in the bucket (under probe/) until its lock ends:
-// nothing, by design, can remove it sooner.
+// object. The probe stays in the bucket (under lifeboat-lock-probe/) until
+// its lock ends: nothing, by design, can remove it sooner; the next check
+// removes it after that.
 func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration) (*ImmutabilityCheck, error) {
 	if s.S3 == nil {
 		return nil, errors.New("immutability is an S3 Object Lock property; this repository is a folder")
@@ -102,6 +106,12 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 	}
 
 	res := &ImmutabilityCheck{Mode: string(mode)}
+
+	probes := s.S3.Prefix + "lifeboat-lock-probe/"
+
+	if res.ProbesRemoved, err = removeUnlocked(ctx, cli, s.S3.Bucket, probes); err != nil {
+		return nil, fmt.Errorf("remove the probes of earlier checks: %w", s.explain(err))
+	}
 
 	// The newest data object of the repository and its lock.
 	var newest minio.ObjectInfo
@@ -130,7 +140,7 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 	suffix := make([]byte, 6)
 	rand.Read(suffix) //nolint:errcheck
 
-	key := s.S3.Prefix + "lifeboat-lock-probe/" + hex.EncodeToString(suffix)
+	key := probes + hex.EncodeToString(suffix)
 	body := []byte("lifeboat immutability probe " + time.Now().UTC().Format(time.RFC3339))
 	until := time.Now().Add(probeLock).UTC()
 	rmode := minio.RetentionMode(mode)
@@ -173,4 +183,30 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 	}
 
 	return res, nil
+}
+
+// removeUnlocked removes every version (and delete marker) under prefix
+// whose lock has ended or that never had one. A version still locked is left;
+// a refusal to remove it is not an error.
+func removeUnlocked(ctx context.Context, cli *minio.Client, bucket, prefix string) (int, error) {
+	n := 0
+
+	for obj := range cli.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			return n, obj.Err
+		}
+
+		if !obj.IsDeleteMarker {
+			_, until, err := cli.GetObjectRetention(ctx, bucket, obj.Key, obj.VersionID)
+			if err == nil && until != nil && until.After(time.Now()) {
+				continue
+			}
+		}
+
+		if cli.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{VersionID: obj.VersionID}) == nil {
+			n++
+		}
+	}
+
+	return n, nil
 }
