@@ -97,3 +97,43 @@ timed() {
     SECS[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
     RSS[$name]=$(tail -n 1 "$TIMED_DIR/$name.rss")
 }
+
+# start_weed DIR PORT starts SeaweedFS with its S3 gateway on PORT (master,
+# volume and filer on PORT+1000, +2000, +3000; their gRPC ports are +10000),
+# its data and log under DIR, credentials $AWS_ACCESS_KEY_ID and
+# $AWS_SECRET_ACCESS_KEY, and sets WEEDPID. It waits until the gateway
+# answers a signed request (a bucket listing) and stops the server when the
+# script exits (the caller's EXIT trap must call stop_weed if it sets one).
+start_weed() {
+    local dir=$1 port=$2 weed=${LIFEBOAT_WEED:-$HOME/.cache/lifeboat/weed} i
+    [[ -x $weed ]] || bash "$REPO_ROOT/scripts/install-deps.sh"
+    mkdir -p "$dir/data"
+    cat >"$dir/s3.json" <<JSON
+{"identities":[{"name":"bench","credentials":[{"accessKey":"$AWS_ACCESS_KEY_ID","secretKey":"$AWS_SECRET_ACCESS_KEY"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+JSON
+    "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$dir/data" -volume.max=0 -master.volumeSizeLimitMB=1024 \
+        -master.port=$((port + 1000)) -volume.port=$((port + 2000)) -filer -filer.port=$((port + 3000)) \
+        -s3 -s3.port="$port" -s3.config="$dir/s3.json" \
+        -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false >"$dir/weed.log" 2>&1 &
+    WEEDPID=$!
+    for ((i = 0; i < 120; i++)); do
+        s3_request GET "$port" / >/dev/null 2>&1 && return 0
+        kill -0 "$WEEDPID" 2>/dev/null || break
+        sleep 1
+    done
+    die "SeaweedFS did not come up: $(tail -5 "$dir/weed.log")"
+}
+
+stop_weed() {
+    [[ -n ${WEEDPID:-} ]] || return 0
+    kill "$WEEDPID" 2>/dev/null || true
+    wait "$WEEDPID" 2>/dev/null || true
+    WEEDPID=
+}
+
+# s3_request METHOD PORT PATH: one signed request to the local gateway (e.g.
+# PUT /bucket makes a bucket: Lifeboat never creates one, so a typo cannot).
+s3_request() {
+    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -X "$1" "http://127.0.0.1:$2$3"
+}

@@ -29,6 +29,8 @@ LIFEBOAT=$REPO_ROOT/bin/lifeboat
 SMLGEN=$REPO_ROOT/bin/smlgen
 LB_CONFIG=$OUT/lifeboat.yaml
 LB_REPO=$OUT/lifeboat-repo
+LB_S3_CONFIG=$OUT/lifeboat-s3.yaml
+S3=${S3:-1}
 GUIDE_DUMP=$OUT/guide.sql.gz
 MYDUMPER_DIR=$OUT/mydumper
 RESULTS=$BENCH_DIR/results.json
@@ -322,6 +324,26 @@ run_restores() {
     check_restore lifeboat r_lifeboat
 }
 
+# run_s3 repeats Lifeboat's backup and restore with the repository on S3
+# (SeaweedFS on loopback, in $OUT/weed), the way the first user keeps an
+# offsite repository: what reading every chunk over HTTP costs a restore.
+# S3=0 leaves it out.
+run_s3() {
+    [[ $S3 == 1 ]] || return 0
+    log "lifeboat with its repository on S3 (SeaweedFS on loopback)"
+    local port=18433
+    export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key
+    start_weed "$OUT/weed" $port
+    s3_request PUT $port /lifeboat-bench >/dev/null || die "could not create the bucket lifeboat-bench"
+    sed "s|^  path: .*|  url: s3://lifeboat-bench/db\n  endpoint: 127.0.0.1:$port\n  tls: false|" "$LB_CONFIG" >"$LB_S3_CONFIG"
+    "$LIFEBOAT" --config "$LB_S3_CONFIG" init >"$OUT/logs/init-lifeboat-s3.log" 2>&1 ||
+        { cat "$OUT/logs/init-lifeboat-s3.log" >&2; die "lifeboat init on S3 failed"; }
+    measure backup lifeboat-s3 "$LIFEBOAT" --config "$LB_S3_CONFIG" backup db
+    measure restore lifeboat-s3 "$LIFEBOAT" --config "$LB_S3_CONFIG" restore db --target-database r_lifeboat_s3
+    check_restore lifeboat-s3 r_lifeboat_s3
+    stop_weed
+}
+
 # The dedup step changes 1% of the rows twice, in two patterns, each followed
 # by another full backup whose repository growth is recorded. Lifeboat stores
 # each table as a stream cut into content-defined chunks of about 1 MiB, so
@@ -399,9 +421,11 @@ declare -A TOOL_LABEL=(
     [backup/mydumper]="mydumper -t 2 -c" [backup/lifeboat]="lifeboat backup"
     [restore/guide]="gunzip | mariadb" [restore/myloader]="myloader -t 2 -e"
     [restore/lifeboat]="lifeboat restore"
+    [backup/lifeboat-s3]="lifeboat backup, S3" [restore/lifeboat-s3]="lifeboat restore, S3"
     [second/lifeboat]="lifeboat backup (block)" [third/lifeboat]="lifeboat backup (spread)"
 )
 STEPS=(backup/floor backup/guide backup/mydumper backup/lifeboat restore/guide restore/myloader restore/lifeboat second/lifeboat third/lifeboat)
+[[ $S3 == 1 ]] && STEPS+=(backup/lifeboat-s3 restore/lifeboat-s3)
 
 report() {
     local key
@@ -422,7 +446,7 @@ report() {
     done
     echo "(peak RSS: the largest client process; the server's memory is not included)"
     echo "(restores: each into a new database, binlog written; checked against the source:"
-    echo " guide ${VERIFY[guide]}, myloader ${VERIFY[myloader]}, lifeboat ${VERIFY[lifeboat]})"
+    echo " guide ${VERIFY[guide]}, myloader ${VERIFY[myloader]}, lifeboat ${VERIFY[lifeboat]}${VERIFY[lifeboat-s3]:+, lifeboat from S3 ${VERIFY[lifeboat-s3]}})"
     echo "lifeboat snapshots: $LB_SNAPS"
 
     R_FLOOR=$(ratio "${SECS[backup/lifeboat]}" "${SECS[backup/floor]}")
@@ -433,8 +457,8 @@ report() {
     R_GROWTH_BLOCK=$(awk -v a="${GROWTH[block]}" -v b="$LB_FIRST" 'BEGIN { printf "%.3f", a / b }')
     R_GROWTH_SPREAD=$(awk -v a="${GROWTH[spread]}" -v b="$LB_FIRST" 'BEGIN { printf "%.3f", a / b }')
     LB_PEAK_KIB=0
-    for key in backup/lifeboat restore/lifeboat second/lifeboat third/lifeboat; do
-        if ((RSS[$key] > LB_PEAK_KIB)); then LB_PEAK_KIB=${RSS[$key]}; fi
+    for key in backup/lifeboat restore/lifeboat second/lifeboat third/lifeboat backup/lifeboat-s3 restore/lifeboat-s3; do
+        if ((${RSS[$key]:-0} > LB_PEAK_KIB)); then LB_PEAK_KIB=${RSS[$key]}; fi
     done
 
     echo
@@ -444,6 +468,11 @@ report() {
     printf '  %-52s %8s\n' "mydumper / lifeboat backup" "$R_MYDUMPER"
     printf '  %-52s %8s\n' "gunzip | mariadb / lifeboat restore" "$R_GUIDE_RESTORE"
     printf '  %-52s %8s\n' "myloader / lifeboat restore" "$R_MYLOADER"
+    if [[ $S3 == 1 ]]; then
+        printf '  %-52s %8s\n' "lifeboat backup to S3 / to a folder" "$(ratio "${SECS[backup/lifeboat-s3]}" "${SECS[backup/lifeboat]}")"
+        printf '  %-52s %8s\n' "lifeboat restore from S3 / from a folder" "$(ratio "${SECS[restore/lifeboat-s3]}" "${SECS[restore/lifeboat]}")"
+        printf '  %-52s %8s\n' "myloader / lifeboat restore from S3" "$(ratio "${SECS[restore/myloader]}" "${SECS[restore/lifeboat-s3]}")"
+    fi
     printf '  %-52s %8s\n' "2nd full growth (1% block changed) / 1st full size" "$R_GROWTH_BLOCK"
     printf '  %-52s %8s\n' "3rd full growth (1% spread changed) / 1st full size" "$R_GROWTH_SPREAD"
 
@@ -461,6 +490,8 @@ report() {
     goal backup_2_5x_faster_than_mydumper "backup >= 2.5x faster than mydumper" "$R_MYDUMPER" ">=" 2.5 x
     goal restore_2x_faster_than_guide "restore >= 2x faster than gunzip | mariadb" "$R_GUIDE_RESTORE" ">=" 2 x
     goal restore_not_slower_than_myloader "restore no slower than myloader" "$R_MYLOADER" ">=" 1 x
+    [[ $S3 == 1 ]] && goal restore_from_s3_not_slower_than_myloader "restore from S3 no slower than myloader" \
+        "$(ratio "${SECS[restore/myloader]}" "${SECS[restore/lifeboat-s3]}")" ">=" 1 x
     goal full_after_1pct_block_growth_below_10pct "full after a 1% block change adds <= 10% of the 1st" "$R_GROWTH_BLOCK" "<=" 0.10 ""
     goal full_after_1pct_spread_growth_below_10pct "full after a 1% spread change adds <= 10% of the 1st" "$R_GROWTH_SPREAD" "<=" 0.10 ""
     LB_PEAK_MB=$(awk -v k="$LB_PEAK_KIB" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
@@ -518,7 +549,7 @@ main() {
     ensure_tools
     build
     mkdir -p "$BENCH_DIR"
-    trap stop_server EXIT
+    trap 'stop_weed; stop_server' EXIT
     trap 'exit 130' INT TERM
     start_server
     generate_data
@@ -528,13 +559,17 @@ main() {
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
     run_backups
     run_restores
+    run_s3
     run_dedup
     snapshot_summary
     report
-    if [[ ${VERIFY[lifeboat]} != MATCH ]]; then
-        log "the lifeboat restore differs from the source: $OUT/logs/verify-lifeboat.diff"
-        exit 1
-    fi
+    local tool
+    for tool in lifeboat ${VERIFY[lifeboat-s3]:+lifeboat-s3}; do
+        if [[ ${VERIFY[$tool]} != MATCH ]]; then
+            log "the $tool restore differs from the source: $OUT/logs/verify-$tool.diff"
+            exit 1
+        fi
+    done
 }
 
 main "$@"

@@ -21,38 +21,24 @@ BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench}
 SCALE=${SCALE:-1.0}
 TREE=$BENCH_DIR/tree
 OUT=$BENCH_DIR/s3-run
-WEED=${LIFEBOAT_WEED:-$HOME/.cache/lifeboat/weed}
 LIFEBOAT=$REPO_ROOT/bin/lifeboat
 export LIFEBOAT_PASSWORD=bench-password RESTIC_PASSWORD=bench-password
 export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key
-WEEDPID=
 
 missing=()
 command -v restic >/dev/null || missing+=(restic)
 [[ -x /usr/bin/time ]] || missing+=(time)
 apt_install "${missing[@]}"
-[[ -x $WEED ]] || bash "$REPO_ROOT/scripts/install-deps.sh"
 (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat)
 
 generate_files_tree "$TREE" "$SCALE"
-rm -rf "$OUT" && mkdir -p "$OUT/weed" "$OUT/logs"
+rm -rf "$OUT" && mkdir -p "$OUT/logs"
 
-cat >"$OUT/s3.json" <<JSON
-{"identities":[{"name":"bench","credentials":[{"accessKey":"$AWS_ACCESS_KEY_ID","secretKey":"$AWS_SECRET_ACCESS_KEY"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
-JSON
 PORT=18333
-"$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$OUT/weed" -volume.max=0 -master.volumeSizeLimitMB=1024 \
-    -master.port=19334 -volume.port=18081 -filer -filer.port=18889 -s3 -s3.port=$PORT -s3.config="$OUT/s3.json" \
-    -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false >"$OUT/logs/weed.log" 2>&1 &
-WEEDPID=$!
-trap 'kill $WEEDPID 2>/dev/null; wait $WEEDPID 2>/dev/null' EXIT
-
-# Ready when restic can create its repository (it makes its own bucket).
-for ((i = 0; i < 120; i++)); do
-    restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" init >"$OUT/logs/restic-init.log" 2>&1 && break
-    sleep 1
-done
-grep -q "created restic repository" "$OUT/logs/restic-init.log" || die "SeaweedFS did not come up: $(tail -5 "$OUT/logs/weed.log")"
+trap stop_weed EXIT
+start_weed "$OUT/weed" $PORT
+restic -r "s3:http://127.0.0.1:$PORT/restic-bench" --cache-dir "$OUT/restic-cache" init >"$OUT/logs/restic-init.log" 2>&1 ||
+    die "restic init: $(cat "$OUT/logs/restic-init.log")"
 
 cat >"$OUT/lifeboat.yaml" <<YAML
 repository:
@@ -65,16 +51,13 @@ sources:
     type: files
     paths: [$TREE]
 YAML
-# Lifeboat does not create buckets (a typo must not make a new one): a signed
-# PUT of the bucket, as an administrator would.
-curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -X PUT "http://127.0.0.1:$PORT/lifeboat-bench" >/dev/null || die "could not create the bucket lifeboat-bench"
+s3_request PUT $PORT /lifeboat-bench >/dev/null || die "could not create the bucket lifeboat-bench"
 LB=("$LIFEBOAT" --config "$OUT/lifeboat.yaml")
 "${LB[@]}" init >"$OUT/logs/lifeboat-init.log" 2>&1 || die "lifeboat init: $(cat "$OUT/logs/lifeboat-init.log")"
 
 declare -A SECS RSS
 TIMED_DIR=$OUT/logs
-stored() { du -sb "$OUT/weed" | cut -f1; }
+stored() { du -sb "$OUT/weed/data" | cut -f1; }
 
 find "$TREE" -type f -print0 | xargs -0 cat >/dev/null   # every tool reads from a warm page cache
 TREE_BYTES=$(du -sb "$TREE" | cut -f1)
