@@ -80,8 +80,21 @@ func TestS3Repository(t *testing.T) {
 		os.WriteFile(filepath.Join(big, "f"+string(rune('a'+i))), b, 0o644)
 	}
 
-	// Business-hours bandwidth: the upload takes long enough to be cut.
-	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  tls: false\n", "  tls: false\n  upload_limit: 2MB/s\n", 1))
+	// Bandwidth capped in business hours only: outside them (hours on
+	// another day of the week) a backup is not capped.
+	other := time.Weekday((int(time.Now().Weekday()) + 2) % 7).String()[:3]
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  tls: false\n", "  tls: false\n  upload_limit: {rate: 2MB/s, during: \""+other+" 00:00-24:00\"}\n", 1))
+
+	if r := e.run("-v", "snapshots"); r.code != 0 || !strings.Contains(r.err, "upload limit") || !strings.Contains(r.err, "now=none limit=2MB/s hours=\""+other+" 00:00-24:00\"") {
+		t.Fatalf("outside its hours the upload limit should be off:\n%s%s", r.out, r.err)
+	}
+
+	// In its hours the upload takes long enough to be cut.
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), other+" 00:00-24:00", "00:00-24:00", 1))
+
+	if r := e.run("-v", "snapshots"); r.code != 0 || !strings.Contains(r.err, "now=2MB/s limit=2MB/s hours=00:00-24:00") {
+		t.Fatalf("in its hours the upload limit should be on:\n%s%s", r.out, r.err)
+	}
 
 	before := len(e.snapshots("uploads"))
 	done := make(chan result)
@@ -115,7 +128,10 @@ func TestS3Repository(t *testing.T) {
 		t.Fatalf("backup across the outage: exit %d, %d snapshots (had %d)\n%s%s", r.code, after, before, r.out, r.err)
 	}
 
-	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  upload_limit: 2MB/s\n", "", 1))
+	e.writeConfig(strings.Replace(readFile(t, e.cfg), "  upload_limit: {rate: 2MB/s, during: \"00:00-24:00\"}\n", "", 1))
+	if strings.Contains(readFile(t, e.cfg), "upload_limit") {
+		t.Fatal("the upload limit is still in the configuration")
+	}
 
 	// A large file is read back in ranges at once: it must come back whole,
 	// with its mode and time.

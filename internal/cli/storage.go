@@ -58,6 +58,10 @@ func (a *App) storageOf(cfg *config.Config, key, path string, c *config.S3) (rep
 		LockMode: c.LockMode, LockPeriod: c.ImmutableFor,
 	}
 
+	if c.UploadHours != nil {
+		s3.UploadHours = c.UploadHours
+	}
+
 	if c.CAFile != "" {
 		if s3.RootCA, err = os.ReadFile(c.CAFile); err != nil {
 			return repo.Storage{}, &config.Error{File: cfg.File, Key: prefix + "ca_file", Msg: fmt.Sprintf("cannot read %s: %v", c.CAFile, err)}

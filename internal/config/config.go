@@ -81,8 +81,10 @@ type S3 struct {
 	// private certificate authority.
 	TLS    bool
 	CAFile string
-	// UploadLimit caps upload bandwidth in bytes per second (0: none).
+	// UploadLimit caps upload bandwidth in bytes per second (0: none);
+	// UploadHours, when set, only in those hours.
 	UploadLimit float64
+	UploadHours *Window
 	// ImmutableFor writes every object with an S3 Object Lock retention of
 	// this long, in LockMode (compliance or governance), so credentials that
 	// can write cannot delete or change them before it ends.

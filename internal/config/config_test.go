@@ -91,6 +91,10 @@ func TestExampleCopies(t *testing.T) {
 		t.Fatalf("offsite: %+v %+v", off, off.S3)
 	}
 
+	if off.S3.UploadLimit != 50e6 || off.S3.UploadHours == nil || off.S3.UploadHours.Text != "Mon-Fri 08:00-18:00" {
+		t.Fatalf("offsite upload limit: %v during %v", off.S3.UploadLimit, off.S3.UploadHours)
+	}
+
 	if vault.Path != "/mnt/vault/lifeboat" || !vault.Offline || vault.Offsite || vault.Medium() != "removable disk" {
 		t.Fatalf("vault: %+v", vault)
 	}
@@ -102,6 +106,11 @@ func TestStorageConfigErrors(t *testing.T) {
 		{"repository: {url: http://x}", "repository.url: expected s3://bucket"},
 		{"repository: {url: s3://b, endpoint: \"https://s3\"}", "without a scheme"},
 		{"repository: {url: s3://b, upload_limit: fast}", "repository.upload_limit: expected a rate such as 50MB/s"},
+		{"repository: {url: s3://b, upload_limit: {during: 08:00-18:00}}", "repository.upload_limit.rate: missing"},
+		{"repository: {url: s3://b, upload_limit: {rate: 1x, during: 08:00-18:00}}", "repository.upload_limit.rate: expected a rate"},
+		{"repository: {url: s3://b, upload_limit: {rate: 1MB/s, during: 8-18}}", "repository.upload_limit.during: \"8\" is not a time of day"},
+		{"repository: {url: s3://b, upload_limit: {rate: 1MB/s, during: Mon-Fry 08:00-18:00}}", "\"mon-fry\" is not a day"},
+		{"repository: {url: s3://b, upload_limit: {rate: 1MB/s, at: 08:00-18:00}}", "repository.upload_limit.at: unknown key"},
 		{"repository: {url: s3://b, immutable_for: 2h}", "at least 1d"},
 		{"repository: {url: s3://b, lock_mode: legal}", "expected compliance"},
 		{"repository: {path: /b, endpoint: s3}", "repository.endpoint: is for an S3 location"},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -73,12 +74,7 @@ func (p *parser) s3(key string, m map[string]*yaml.Node) *S3 {
 	}
 
 	if v, ok := m["upload_limit"]; ok {
-		bps, err := ParseRate(v.Value)
-		if err != nil || v.Kind != yaml.ScalarNode {
-			p.fail(v, key+".upload_limit", "expected a rate such as 50MB/s or 2MiB/s, found %s", describe(v))
-		}
-
-		s.UploadLimit = bps
+		s.UploadLimit, s.UploadHours = p.uploadLimit(v, key+".upload_limit")
 	}
 
 	if v, ok := m["immutable_for"]; ok {
@@ -103,6 +99,46 @@ func (p *parser) s3(key string, m map[string]*yaml.Node) *S3 {
 	}
 
 	return s
+}
+
+// uploadLimit reads `upload_limit: 50MB/s` (always) or
+// `upload_limit: {rate: 50MB/s, during: "Mon-Fri 08:00-18:00"}` (in those
+// hours only: business hours, when the uplink is needed for other work).
+func (p *parser) uploadLimit(v *yaml.Node, key string) (float64, *Window) {
+	rate := v
+
+	var during *Window
+
+	if v.Kind == yaml.MappingNode {
+		m := p.mapping(v, key, "rate", "during")
+
+		if rate = m["rate"]; rate == nil {
+			p.fail(v, key+".rate", "missing: the cap, such as 50MB/s")
+			return 0, nil
+		}
+
+		if d, ok := m["during"]; ok {
+			w, err := ParseWindow(d.Value)
+			if err != nil || d.Kind != yaml.ScalarNode {
+				if err == nil {
+					err = errors.New("expected a string")
+				}
+
+				p.fail(d, key+".during", "%v (found %s)", err, describe(d))
+			}
+
+			during = w
+		}
+
+		key += ".rate"
+	}
+
+	bps, err := ParseRate(rate.Value)
+	if err != nil || rate.Kind != yaml.ScalarNode {
+		p.fail(rate, key, "expected a rate such as 50MB/s or 2MiB/s, or {rate: 50MB/s, during: \"Mon-Fri 08:00-18:00\"}, found %s", describe(rate))
+	}
+
+	return bps, during
 }
 
 // ParseRate reads a bandwidth such as "50MB/s", "2MiB/s" or "800KB/s" in

@@ -69,6 +69,8 @@ type Repository struct {
 	now     func() time.Time
 	// readahead is set on object storage, where reads are round trips.
 	readahead *readahead
+	// stopHours ends followUploadHours.
+	stopHours func()
 }
 
 // Create initialises an encrypted repository at path.
@@ -258,6 +260,8 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		r.readahead = claimReadahead(session)
 	}
 
+	r.followUploadHours()
+
 	return r, nil
 }
 
@@ -310,6 +314,10 @@ func (r *Repository) Path() string { return r.path }
 
 // Close releases the repository and removes the private connection folder.
 func (r *Repository) Close(ctx context.Context) {
+	if r.stopHours != nil {
+		r.stopHours()
+	}
+
 	if r.rep != nil {
 		if err := r.rep.Close(ctx); err != nil {
 			r.log.Warn("close repository", "err", err)

@@ -33,8 +33,10 @@ type S3 struct {
 	NoTLS     bool
 	// RootCA is a PEM bundle to trust instead of the system's roots.
 	RootCA []byte
-	// UploadBytesPerSecond limits uploads (0: no limit).
+	// UploadBytesPerSecond limits uploads (0: no limit); when UploadHours
+	// is set, only in those hours.
 	UploadBytesPerSecond float64
+	UploadHours          Hours
 	// LockMode ("compliance" or "governance") and LockPeriod make every
 	// object written immutable for that long (S3 Object Lock).
 	LockMode   string
@@ -95,7 +97,7 @@ func (o *S3) options() *s3.Options {
 	return &s3.Options{
 		BucketName: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region,
 		AccessKeyID: o.AccessKey, SecretAccessKey: o.SecretKey, DoNotUseTLS: o.NoTLS, RootCA: o.RootCA,
-		Limits: throttling.Limits{UploadBytesPerSecond: o.UploadBytesPerSecond},
+		Limits: throttling.Limits{UploadBytesPerSecond: o.uploadLimitAt(time.Now())},
 	}
 }
 

@@ -1,0 +1,88 @@
+package repo
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kopia/kopia/repo/blob/throttling"
+
+	"lifeboat/internal/testenv"
+)
+
+// switchHours is business hours the test turns on and off.
+type switchHours struct{ on atomic.Bool }
+
+func (h *switchHours) Contains(time.Time) bool { return h.on.Load() }
+func (h *switchHours) String() string          { return "test hours" }
+
+// TestUploadLimitFollowsHours: an S3 repository opened inside its upload
+// hours is capped; while it stays open the cap ends when the hours end and
+// comes back when they start again.
+func TestUploadLimitFollowsHours(t *testing.T) {
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "hours")
+
+	defer func(d time.Duration) { uploadHoursTick = d }(uploadHoursTick)
+	uploadHoursTick = 20 * time.Millisecond
+
+	hours := &switchHours{}
+	hours.on.Store(true)
+
+	where := Storage{S3: &S3{
+		Bucket: "hours", Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, NoTLS: true,
+		UploadBytesPerSecond: 2e6, UploadHours: hours,
+	}}
+
+	ctx := context.Background()
+	if err := CreateAt(ctx, where, testPW); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := OpenAt(ctx, where, testPW, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	th := r.rep.(interface {
+		Throttler() throttling.SettableThrottler
+	}).Throttler()
+
+	waitFor := func(want float64) {
+		t.Helper()
+
+		deadline := time.Now().Add(10 * time.Second)
+		for th.Limits().UploadBytesPerSecond != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("upload limit %v, want %v", th.Limits().UploadBytesPerSecond, want)
+			}
+
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	waitFor(2e6)
+	hours.on.Store(false)
+	waitFor(0)
+	hours.on.Store(true)
+	waitFor(2e6)
+
+	r.Close(ctx)
+
+	// Opened outside its hours, it starts uncapped.
+	hours.on.Store(false)
+
+	r, err = OpenAt(ctx, where, testPW, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+
+	th = r.rep.(interface {
+		Throttler() throttling.SettableThrottler
+	}).Throttler()
+	if got := th.Limits().UploadBytesPerSecond; got != 0 {
+		t.Fatalf("opened outside its hours with an upload limit of %v", got)
+	}
+}
