@@ -94,23 +94,28 @@ type readahead struct {
 
 	cfg readaheadConfig
 
-	mu   sync.Mutex
-	plan *readPlan
+	mu sync.Mutex
 
-	// metadata packs, in the order fetched, and their bytes
+	// metadata packs; order holds the fetched ones, oldest first, and held
+	// their bytes
 	packs map[blob.ID]*metaPack
 	order []blob.ID
 	held  int64
+	// metaBudget replaces metadataBudget (tests).
+	metaBudget int64
 }
+
+// planKey carries a plan in the context of the operation it is for: two
+// operations on one repository (the daemon's verification and restore test)
+// each read through their own plan, never through the other's.
+type planKey struct{}
 
 func (r *readahead) ConnectionInfo() blob.ConnectionInfo {
 	return blob.ConnectionInfo{Type: readaheadType, Config: &r.cfg}
 }
 
 func (r *readahead) GetBlob(ctx context.Context, id blob.ID, offset, length int64, output blob.OutputBuffer) error {
-	r.mu.Lock()
-	p := r.plan
-	r.mu.Unlock()
+	p, _ := ctx.Value(planKey{}).(*readPlan)
 
 	if length > 0 && strings.HasPrefix(string(id), string(content.PackBlobIDPrefixSpecial)) {
 		return r.metadata(ctx, id, offset, length, output)
@@ -138,7 +143,6 @@ func (r *readahead) metadata(ctx context.Context, id blob.ID, offset, length int
 	if mp == nil {
 		mp = &metaPack{done: make(chan struct{})}
 		r.packs[id] = mp
-		r.order = append(r.order, id)
 
 		go r.fetchMetadata(ctx, id, mp)
 	}
@@ -166,30 +170,34 @@ func (r *readahead) fetchMetadata(ctx context.Context, id blob.ID, mp *metaPack)
 	var buf bytes.Buffer
 
 	// Not the reader's context: other readers wait on this fetch too.
-	mp.err = r.Storage.GetBlob(context.WithoutCancel(ctx), id, 0, -1, &outputBuffer{&buf})
-	mp.data = buf.Bytes()
+	err := r.Storage.GetBlob(context.WithoutCancel(ctx), id, 0, -1, &outputBuffer{&buf})
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
+	mp.data, mp.err = buf.Bytes(), err
 	close(mp.done)
 
-	if mp.err != nil {
+	if err != nil {
 		delete(r.packs, id)
 		return
 	}
 
-	r.held += int64(len(mp.data))
+	// Packs never change; keep the newest within the budget. Only fetched
+	// packs are counted and evicted: one being fetched has no bytes yet.
+	r.order = append(r.order, id)
+	r.held += int64(cap(mp.data))
 
-	// Packs never change; keep the newest within the budget.
-	for r.held > metadataBudget && len(r.order) > 1 {
+	budget := r.metaBudget
+	if budget == 0 {
+		budget = metadataBudget
+	}
+
+	for r.held > budget && len(r.order) > 1 {
 		old := r.order[0]
 		r.order = r.order[1:]
-
-		if p := r.packs[old]; p != nil {
-			r.held -= int64(len(p.data))
-			delete(r.packs, old)
-		}
+		r.held -= int64(cap(r.packs[old].data))
+		delete(r.packs, old)
 	}
 }
 
@@ -200,24 +208,18 @@ type metaPack struct {
 	err  error
 }
 
-// start installs a plan and fetches ahead until ctx ends or stop is called.
-func (r *readahead) start(ctx context.Context, p *readPlan) (stop func() ReadaheadStats) {
-	ctx, cancel := context.WithCancel(ctx)
-
-	r.mu.Lock()
-	r.plan = p
-	r.mu.Unlock()
+// start makes the plan serve the reads made with the returned context and
+// fetches ahead until ctx ends or stop is called. stop may only be called
+// once nothing reads with that context any more: it unmaps the buffers.
+func (r *readahead) start(ctx context.Context, p *readPlan) (context.Context, func() ReadaheadStats) {
+	fetchCtx, cancel := context.WithCancel(ctx)
 
 	p.fetch = r.Storage.GetBlob
-	done := p.run(ctx)
+	done := p.run(fetchCtx)
 
-	return func() ReadaheadStats {
+	return context.WithValue(ctx, planKey{}, p), func() ReadaheadStats {
 		cancel()
 		done()
-
-		r.mu.Lock()
-		r.plan = nil
-		r.mu.Unlock()
 
 		st := p.stats()
 		p.unmap()

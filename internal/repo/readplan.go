@@ -68,8 +68,9 @@ type readPlan struct {
 	budget    int64
 	fetch     func(ctx context.Context, id blob.ID, offset, length int64, output blob.OutputBuffer) error
 	counted   ReadaheadStats
-	free      [][]byte // large buffers to reuse
-	mapped    [][]byte // every large buffer outside the heap
+	free      [][]byte // large buffers to reuse, freeBytes in all
+	freeBytes int64
+	mapped    map[*byte][]byte // every large buffer outside the heap
 }
 
 // planBuilder collects the directories of a restore during the walk that
@@ -382,12 +383,12 @@ func (p *readPlan) serve(ctx context.Context, id blob.ID, offset, length int64, 
 	load := false
 
 	if owner != nil && from == nil && owner.state < spanFetching {
-		if owner.reads > 0 && p.held+owner.size() <= 2*p.budget {
+		if owner.reads > 0 && p.held+cost(owner) <= 2*p.budget {
 			// The restore got here before the fetchers: fetch the span
 			// now, for this read and the ones after it, even past the
 			// fetchers' budget (up to twice that).
 			owner.state = spanFetching
-			p.held += owner.size()
+			p.held += cost(owner)
 			from, load = owner, true
 		} else if owner.reads <= 0 {
 			owner.state = spanReleased // the last read: no need to fetch it
@@ -460,27 +461,49 @@ func (p *readPlan) releaseIfDone(s *span) {
 // collector sizes the heap at twice what is live, so buffers it sees would
 // count double. Called locked.
 func (p *readPlan) buffer(size int64) []byte {
-	if size < bigBuffer/4 {
-		return make([]byte, 0, size)
+	n := bufferSize(size)
+	if n < mappedMin {
+		return make([]byte, 0, n)
 	}
 
-	if len(p.free) > 0 {
-		b := p.free[len(p.free)-1]
-		p.free = p.free[:len(p.free)-1]
+	for i, b := range p.free {
+		if int64(cap(b)) == n {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			p.freeBytes -= n
 
-		return b[:0]
+			return b[:0]
+		}
 	}
 
-	b, mapped := mapBuffer(bigBuffer)
+	b, mapped := mapBuffer(int(n))
 	if mapped {
-		p.mapped = append(p.mapped, b)
+		if p.mapped == nil {
+			p.mapped = map[*byte][]byte{}
+		}
+
+		p.mapped[&b[0]] = b
 	}
 
 	return b[:0]
 }
 
-// bigBuffer holds any span.
-const bigBuffer = readaheadSpan + 2<<20
+// mappedMin is the smallest buffer mapped outside the heap.
+const mappedMin = 2 << 20
+
+// bufferSize is the capacity of a span's buffer: room for
+// bytes.Buffer.ReadFrom's last read (without it the buffer doubles as it
+// fills), and large ones rounded up to a MiB so they can be reused.
+func bufferSize(size int64) int64 {
+	n := size + bytes.MinRead
+	if n < mappedMin {
+		return n
+	}
+
+	return (n + 1<<20 - 1) &^ (1<<20 - 1)
+}
+
+// cost is the memory a span's buffer takes: what the budget counts.
+func cost(s *span) int64 { return bufferSize(s.size()) }
 
 // unmap returns the large buffers; nothing may use them after.
 func (p *readPlan) unmap() {
@@ -491,16 +514,26 @@ func (p *readPlan) unmap() {
 		unmapBuffer(b)
 	}
 
-	p.mapped, p.free = nil, nil
+	p.mapped, p.free, p.freeBytes = nil, nil, 0
 }
 
+// release gives a span's memory back. A large buffer is kept for reuse
+// while the buffers kept stay within the budget, and unmapped otherwise.
+// Called locked, when no reader uses the span's bytes.
 func (p *readPlan) release(s *span) {
-	if cap(s.data) == bigBuffer {
-		p.free = append(p.free, s.data)
+	if b := s.data[:cap(s.data)]; cap(b) >= mappedMin {
+		switch m, ok := p.mapped[&b[0]]; {
+		case p.freeBytes+int64(cap(b)) <= p.budget:
+			p.free = append(p.free, b)
+			p.freeBytes += int64(cap(b))
+		case ok:
+			unmapBuffer(m)
+			delete(p.mapped, &b[0])
+		}
 	}
 
 	s.state, s.data = spanReleased, nil
-	p.held -= s.size()
+	p.held -= cost(s)
 	p.cond.Broadcast()
 }
 
@@ -576,16 +609,22 @@ func (p *readPlan) claim(ctx context.Context) *span {
 			return nil
 		}
 
-		for len(p.queue) > 0 && p.queue[0].state != spanQueued {
+		// Skip spans taken or given up, and spans whose every read was
+		// served from another directory's span (shared contents).
+		for len(p.queue) > 0 && (p.queue[0].state != spanQueued || p.queue[0].reads <= 0) {
+			if p.queue[0].state == spanQueued {
+				p.queue[0].state = spanReleased
+			}
+
 			p.queue = p.queue[1:]
 		}
 
 		if len(p.queue) > 0 {
 			s := p.queue[0]
-			if p.held == 0 || p.held+s.size() <= p.budget {
+			if p.held == 0 || p.held+cost(s) <= p.budget {
 				p.queue = p.queue[1:]
 				s.state = spanFetching
-				p.held += s.size()
+				p.held += cost(s)
 
 				return s
 			}

@@ -245,6 +245,10 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	if err != nil {
 		os.RemoveAll(tmp)
 
+		if session != "" {
+			claimReadahead(session) // kopia may have opened it: forget it
+		}
+
 		switch {
 		case errors.Is(err, repo.ErrInvalidPassword):
 			return nil, fmt.Errorf("open repository %s: %w from %s: it does not decrypt this repository; use the password it was created with", path, ErrWrongPassword, pw.Origin)

@@ -66,7 +66,9 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 	}
 
 	if readPlan != nil {
-		stop := r.readahead.start(ctx, readPlan)
+		var stop func() ReadaheadStats
+
+		ctx, stop = r.readahead.start(ctx, readPlan)
 		defer func() {
 			s := stop()
 			r.log.Info("restore readahead", "requests", s.Requests, "bytes", s.Bytes, "served", s.Served, "passthrough", s.Passthrough)

@@ -156,7 +156,9 @@ func (r *Repository) readBack(ctx context.Context, s *Snapshot, todo []verifyIte
 		// A plan that cannot be made leaves each read to meet (and
 		// report) the problem itself.
 		if p, err := planObjects(ctx, dr.ContentReader(), oids, readaheadBudget, verifyReaders); err == nil {
-			stop := r.readahead.start(ctx, p)
+			var stop func() ReadaheadStats
+
+			ctx, stop = r.readahead.start(ctx, p)
 			defer func() {
 				st := stop()
 				r.log.Info("verify readahead", "requests", st.Requests, "bytes", st.Bytes, "served", st.Served, "passthrough", st.Passthrough)
