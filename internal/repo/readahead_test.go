@@ -22,15 +22,8 @@ import (
 // the verification finds nothing, and no plan's buffers are reused or
 // unmapped under another's reads.
 func TestConcurrentPlans(t *testing.T) {
-	srv := testenv.StartS3(t)
-	srv.MakeBucket(t, "plans")
-
-	where := Storage{S3: &S3{Bucket: "plans", Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, NoTLS: true}}
 	ctx := context.Background()
-
-	if err := CreateAt(ctx, where, testPW); err != nil {
-		t.Fatal(err)
-	}
+	where := newS3Repo(t, nil)
 
 	r, err := OpenAt(ctx, where, testPW, nil)
 	if err != nil {
@@ -133,6 +126,26 @@ func TestConcurrentPlans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newS3Repo creates a repository in a bucket of a fresh SeaweedFS; set
+// changes its S3 settings first.
+func newS3Repo(t *testing.T, set func(*S3)) Storage {
+	t.Helper()
+
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "repo")
+
+	where := Storage{S3: &S3{Bucket: "repo", Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, NoTLS: true}}
+	if set != nil {
+		set(where.S3)
+	}
+
+	if err := CreateAt(context.Background(), where, testPW); err != nil {
+		t.Fatal(err)
+	}
+
+	return where
 }
 
 // restoredPath finds where under target the tree src came back.

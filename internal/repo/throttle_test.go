@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/kopia/kopia/repo/blob/throttling"
-
-	"lifeboat/internal/testenv"
 )
 
 // switchHours is business hours the test turns on and off.
@@ -21,24 +19,14 @@ func (h *switchHours) String() string          { return "test hours" }
 // hours is capped; while it stays open the cap ends when the hours end and
 // comes back when they start again.
 func TestUploadLimitFollowsHours(t *testing.T) {
-	srv := testenv.StartS3(t)
-	srv.MakeBucket(t, "hours")
-
 	defer func(d time.Duration) { uploadHoursTick = d }(uploadHoursTick)
 	uploadHoursTick = 20 * time.Millisecond
 
 	hours := &switchHours{}
 	hours.on.Store(true)
 
-	where := Storage{S3: &S3{
-		Bucket: "hours", Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, NoTLS: true,
-		UploadBytesPerSecond: 2e6, UploadHours: hours,
-	}}
-
 	ctx := context.Background()
-	if err := CreateAt(ctx, where, testPW); err != nil {
-		t.Fatal(err)
-	}
+	where := newS3Repo(t, func(o *S3) { o.UploadBytesPerSecond, o.UploadHours = 2e6, hours })
 
 	r, err := OpenAt(ctx, where, testPW, nil)
 	if err != nil {
