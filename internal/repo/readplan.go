@@ -487,19 +487,30 @@ func (p *readPlan) buffer(size int64) []byte {
 	return b[:0]
 }
 
-// mappedMin is the smallest buffer mapped outside the heap.
-const mappedMin = 2 << 20
+const (
+	// mappedMin is the smallest buffer mapped outside the heap.
+	mappedMin = 2 << 20
+	// bigBuffer holds a span of readaheadSpan and the content that ends it.
+	bigBuffer = readaheadSpan + 2<<20
+)
 
 // bufferSize is the capacity of a span's buffer: room for
 // bytes.Buffer.ReadFrom's last read (without it the buffer doubles as it
-// fills), and large ones rounded up to a MiB so they can be reused.
+// fills), and large ones in a few sizes (2, 4, 8 MiB, bigBuffer), so that
+// released buffers are reused, not unmapped and mapped again.
 func bufferSize(size int64) int64 {
 	n := size + bytes.MinRead
 	if n < mappedMin {
 		return n
 	}
 
-	return (n + 1<<20 - 1) &^ (1<<20 - 1)
+	for c := int64(mappedMin); c < bigBuffer; c *= 2 {
+		if n <= c {
+			return c
+		}
+	}
+
+	return max(n, bigBuffer)
 }
 
 // cost is the memory a span's buffer takes: what the budget counts.
