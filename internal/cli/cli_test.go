@@ -159,22 +159,3 @@ func sameMap(a, b map[string]int64) bool {
 
 	return true
 }
-
-// corruptPacks damages bytes all along every data pack of a local repository.
-func corruptPacks(t *testing.T, repoDir string) {
-	t.Helper()
-
-	packs, _ := filepath.Glob(filepath.Join(repoDir, "p*", "*", "*.f"))
-	if len(packs) == 0 {
-		t.Fatal("no data packs found")
-	}
-
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		for i := 64; i < len(b); i += 97 {
-			b[i] ^= 0x5a
-		}
-
-		os.WriteFile(p, b, 0o600)
-	}
-}

@@ -95,7 +95,7 @@ func TestCopiesReplicateAndFallback(t *testing.T) {
 	// so, and the repository is healed from it.
 	e.mustRun("replicate", "--to", "near")
 
-	corruptPacks(t, filepath.Join(e.dir, "repo"))
+	testenv.CorruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	e.expectFailure(1, []string{"problem:"}, "verify", "uploads")
 
@@ -189,7 +189,7 @@ func TestDatabaseRestoreFromCopy(t *testing.T) {
 	e.mustRun("backup", "db")
 	e.mustRun("replicate")
 
-	corruptPacks(t, filepath.Join(e.dir, "repo"))
+	testenv.CorruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	r := e.run("restore", "db", "--target-database", "sml_copy")
 	if r.code != 0 || !strings.Contains(r.err, "restoring snapshot") || !strings.Contains(r.err, "from copy near") ||

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lifeboat/internal/testenv"
 )
 
 // Every error a user can cause: message, exit code, and nothing written.
@@ -264,7 +266,7 @@ func TestVerifyFailsOnCorruption(t *testing.T) {
 	e, _ := filesEnv(t)
 	e.mustRun("verify")
 
-	corruptPacks(t, filepath.Join(e.dir, "repo"))
+	testenv.CorruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	e.expectFailure(1, []string{"problem:", "uploads"}, "verify")
 }

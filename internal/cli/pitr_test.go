@@ -129,7 +129,7 @@ func TestPointInTimeCommands(t *testing.T) {
 	// from a copy instead, says so, and the repository is healed.
 	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + filepath.Join(t.TempDir(), "near") + "\n")
 	e.mustRun("replicate")
-	corruptPacks(t, filepath.Join(e.dir, "repo"))
+	testenv.CorruptPacks(t, filepath.Join(e.dir, "repo"))
 
 	r = e.run("restore", "db", "--target-database", "sml_again")
 	if r.code != 0 || !strings.Contains(r.err, "from copy near") || !strings.Contains(r.out, "restored from copy near") ||

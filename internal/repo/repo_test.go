@@ -15,6 +15,8 @@ import (
 	"github.com/kopia/kopia/snapshot"
 	"github.com/kopia/kopia/snapshot/policy"
 	"github.com/kopia/kopia/snapshot/upload"
+
+	"lifeboat/internal/testenv"
 )
 
 var testPW = Password{Value: "correct horse battery staple", Origin: "test"}
@@ -189,25 +191,7 @@ func TestVerifyDetectsCorruption(t *testing.T) {
 
 	r.Close(ctx)
 
-	// Damage every data pack.
-	packs, _ := filepath.Glob(filepath.Join(path, "p*", "*", "*.f"))
-	if len(packs) == 0 {
-		packs, _ = filepath.Glob(filepath.Join(path, "p*", "*.f"))
-	}
-
-	if len(packs) == 0 {
-		t.Fatal("no data packs found to corrupt")
-	}
-
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		// Packs end with random padding, so damage bytes all along the pack.
-		for i := 0; i < len(b); i += 64 {
-			b[i] ^= 0xff
-		}
-
-		os.WriteFile(p, b, 0o600)
-	}
+	testenv.CorruptPacks(t, path)
 
 	r2, err := Open(ctx, path, testPW, nil)
 	if err != nil {
