@@ -95,6 +95,8 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 		if as, ok := rename[db.Name]; ok {
 			db.live, db.Name = db.Name, as
 		}
+
+		nameFiles(db)
 	}
 
 	streams := []repo.Stream{}
@@ -105,7 +107,7 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 		sort.SliceStable(tables, func(i, j int) bool { return !tables[i].transactional() && tables[j].transactional() })
 
 		for _, t := range tables {
-			for i, f := range t.Files(db.Name) {
+			for i, f := range t.Files(db) {
 				chunk := i
 				if len(t.Bounds) < 2 {
 					chunk = wholeTable
@@ -378,7 +380,7 @@ func (d *dump) opener(db string, t *Table, chunk int) func(ctx context.Context) 
 				acc.sum.merge(sum)
 				acc.chunks++
 
-				if acc.chunks == len(t.Files("")) {
+				if acc.chunks == max(1, len(t.Bounds)-1) {
 					t.Rows, t.Checksum = acc.rows, acc.sum.String()
 					d.done[t] = true
 				}

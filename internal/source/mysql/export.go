@@ -26,15 +26,22 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 
 	mode := loadMode(meta.SQLMode)
 
-	p("-- Lifeboat export of source %s, snapshot %s\n", snap.Source, snap.ID)
-	p("-- Consistent at %s UTC on %s", meta.ConsistentAt, meta.ServerVersion)
+	// The stock client runs commands of its own (\! runs a shell command);
+	// MariaDB's clients refuse them after this line, as they do in
+	// mariadb-dump's files, and other clients and servers read a comment.
+	p("/*M!999999\\- enable the sandbox mode */\n")
+
+	// Everything in a comment that was not written by Lifeboat itself goes
+	// through commentText, so it cannot end the comment.
+	p("-- Lifeboat export of source %s, snapshot %s\n", commentText(snap.Source), commentText(snap.ID))
+	p("-- Consistent at %s UTC on %s", commentText(meta.ConsistentAt), commentText(meta.ServerVersion))
 
 	if meta.BinlogFile != "" {
-		p("; binlog %s:%d", meta.BinlogFile, meta.BinlogPos)
+		p("; binlog %s:%d", commentText(meta.BinlogFile), meta.BinlogPos)
 	}
 
 	if meta.GTID != "" {
-		p("; GTID %s", meta.GTID)
+		p("; GTID %s", commentText(meta.GTID))
 	}
 
 	p("\n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n")
@@ -46,17 +53,17 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 
 	for _, db := range meta.Databases {
 		if len(meta.Databases) > 1 {
-			p("\nCREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s;\nUSE %s;\n", quoteIdent(db.Name), db.Charset, db.Collation, quoteIdent(db.Name))
+			p("\nCREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s;\nUSE %s;\n", quoteIdent(db.Name), quoteIdent(db.Charset), quoteIdent(db.Collation), quoteIdent(db.Name))
 		}
 
 		for _, t := range db.Tables {
-			p("\n-- table %s: %d rows, %s\nDROP TABLE IF EXISTS %s;\n%s;\n", t.Name, t.Rows, t.Checksum, quoteIdent(t.Name), t.Create)
+			p("\n-- table %s: %d rows, %s\nDROP TABLE IF EXISTS %s;\n%s;\n", commentText(t.Name), t.Rows, commentText(t.Checksum), quoteIdent(t.Name), t.Create)
 
 			if err := bw.Flush(); err != nil {
 				return err
 			}
 
-			for _, f := range t.Files(db.Name) {
+			for _, f := range t.Files(db) {
 				if err := r.ReadFile(ctx, snap.ID, f, bw); err != nil {
 					return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
 				}
@@ -81,7 +88,10 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 			}
 
 			if o.Kind != "view" {
-				p("SET SQL_MODE = %s;\nDELIMITER ;;\n%s ;;\nDELIMITER ;\n", quoteString(o.SQLMode), o.Create)
+				// A delimiter the definition does not hold, alone on its
+				// line: a comment at the end of a body cannot hide it.
+				d := delimiterFor(o.Create)
+				p("SET SQL_MODE = %s;\nDELIMITER %s\n%s\n%s\nDELIMITER ;\n", quoteString(o.SQLMode), d, o.Create, d)
 			} else {
 				p("%s;\n", o.Create)
 			}

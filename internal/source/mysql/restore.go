@@ -269,7 +269,7 @@ func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.
 		}
 	}
 
-	create := fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s", target, p.src.Charset, p.src.Collation)
+	create := fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s COLLATE %s", target, quoteIdent(p.src.Charset), quoteIdent(p.src.Collation))
 	if _, err := c.ExecContext(ctx, create); err != nil {
 		return explain(name, my, err)
 	}
@@ -406,7 +406,7 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 	// A table's deferred keys are added by whichever worker loads its last file.
 	remaining := map[*Table]int{}
 	for _, t := range p.tables {
-		remaining[t] = len(t.Files(p.src.Name))
+		remaining[t] = len(t.Files(p.src))
 	}
 
 	var (
@@ -438,7 +438,7 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 			defer c.Close()
 
 			for it := range work {
-				if err := loadFile(ctx, r, snap, c, it.file, progress); err != nil {
+				if err := loadFile(ctx, r, snap, c, it.file, insertPrefix(it.t), progress); err != nil {
 					fail(fmt.Errorf("load %s.%s from %s: %w", p.target, it.t.Name, it.file, err))
 					return
 				}
@@ -460,7 +460,7 @@ func (s *Source) loadTables(ctx context.Context, r *repo.Repository, snap *repo.
 
 feed:
 	for _, t := range p.tables {
-		for _, f := range t.Files(p.src.Name) {
+		for _, f := range t.Files(p.src) {
 			select {
 			case work <- item{t, f}:
 			case <-ctx.Done():
@@ -499,7 +499,11 @@ func execRetrying(ctx context.Context, c *sql.Conn, stmt string) error {
 	}
 }
 
-func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, file string, progress repo.Progress) error {
+// loadFile runs the INSERT statements of one data file. Each starts with
+// prefix (the table's INSERT INTO ... VALUES) and its values hold no line
+// break, so a statement ends at the first line break after its prefix: a
+// line break inside the table's or a column's name is not taken for the end.
+func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *sql.Conn, file, prefix string, progress repo.Progress) error {
 	rd, err := r.OpenFile(ctx, snap.ID, file)
 	if err != nil {
 		return err
@@ -507,26 +511,34 @@ func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *s
 	defer rd.Close()
 
 	br := bufio.NewReaderSize(rd, 256<<10)
+	head := make([]byte, len(prefix))
 
-	for {
-		line, err := br.ReadBytes('\n')
-		if progress != nil {
-			progress.Add(int64(len(line)))
-		}
-
-		if len(line) > 0 {
-			stmt := bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(";"))
-			if xerr := execRetrying(ctx, c, string(stmt)); xerr != nil {
-				return xerr
-			}
-		}
-
-		if errors.Is(err, io.EOF) {
+	for n := 1; ; n++ {
+		got, err := io.ReadFull(br, head)
+		if got == 0 && errors.Is(err, io.EOF) {
 			return nil
 		}
 
-		if err != nil {
+		if err != nil || string(head) != prefix {
+			return fmt.Errorf("statement %d does not start with the table's INSERT (%q): the file is damaged or does not belong to this table", n, truncate(string(head[:got]), 60))
+		}
+
+		values, err := br.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
 			return err
+		}
+
+		if progress != nil {
+			progress.Add(int64(len(prefix) + len(values)))
+		}
+
+		values = bytes.TrimSuffix(bytes.TrimRight(values, "\n"), []byte(";"))
+		if xerr := execRetrying(ctx, c, prefix+string(values)); xerr != nil {
+			return xerr
+		}
+
+		if err != nil {
+			return nil
 		}
 	}
 }
@@ -643,7 +655,7 @@ func deferKeys(t *Table) (create, alterKeys, alterFKs string) {
 		return t.Create, "", ""
 	}
 
-	lines := strings.Split(t.Create, "\n")
+	lines := sqlLines(t.Create)
 	if len(lines) < 3 {
 		return t.Create, "", ""
 	}
@@ -661,22 +673,22 @@ func deferKeys(t *Table) (create, alterKeys, alterFKs string) {
 		switch {
 		case strings.HasPrefix(item, "KEY "), strings.HasPrefix(item, "UNIQUE KEY "):
 			keys = append(keys, item)
-		case strings.HasPrefix(item, "CONSTRAINT ") && strings.Contains(item, " FOREIGN KEY "):
+		case foreignKey(item):
 			fks = append(fks, item)
 		default:
 			if strings.HasPrefix(item, "PRIMARY KEY ") {
 				pkLine = item
 			}
 
-			if strings.HasPrefix(item, "`") && strings.Contains(item, " AUTO_INCREMENT") {
-				autoInc = item[:strings.Index(item[1:], "`")+2]
+			if col := leadingIdent(item); col != "" && indexUnquoted(item[len(col):], " AUTO_INCREMENT") >= 0 {
+				autoInc = col
 			}
 
 			keep = append(keep, "  "+item)
 		}
 	}
 
-	if autoInc != "" && !strings.HasPrefix(pkLine, "PRIMARY KEY ("+autoInc) {
+	if autoInc != "" && !strings.HasPrefix(pkLine, "PRIMARY KEY ("+autoInc+",") && !strings.HasPrefix(pkLine, "PRIMARY KEY ("+autoInc+")") {
 		return t.Create, "", ""
 	}
 
@@ -695,6 +707,14 @@ func deferKeys(t *Table) (create, alterKeys, alterFKs string) {
 	}
 
 	return create, alterKeys, alterFKs
+}
+
+// foreignKey reports whether a line of a table's definition is a foreign key,
+// "CONSTRAINT `name` FOREIGN KEY ...", whatever the name holds.
+func foreignKey(item string) bool {
+	rest, ok := strings.CutPrefix(item, "CONSTRAINT ")
+
+	return ok && strings.HasPrefix(rest[len(leadingIdent(rest)):], " FOREIGN KEY ")
 }
 
 // loadMode is the sql_mode rows are loaded under: the source's, so zero dates
@@ -720,9 +740,20 @@ func disableEvents(objs []*Object) []*Object {
 	for i, o := range objs {
 		out[i] = o
 
-		if o.Kind == "event" && strings.Contains(o.Create, " ENABLE ") {
+		if o.Kind != "event" {
+			continue
+		}
+
+		// The status comes before DO, where the server prints every name
+		// and string quoted: the first unquoted ENABLE there is the status.
+		head := o.Create
+		if do := indexUnquoted(head, " DO "); do >= 0 {
+			head = head[:do]
+		}
+
+		if at := indexUnquoted(head, " ENABLE "); at >= 0 {
 			c := *o
-			c.Create = strings.Replace(o.Create, " ENABLE ", " DISABLE ", 1)
+			c.Create = o.Create[:at] + " DISABLE " + o.Create[at+len(" ENABLE "):]
 			out[i] = &c
 		}
 	}

@@ -87,6 +87,9 @@ type Database struct {
 	Collation string    `json:"collation"`
 	Tables    []*Table  `json:"tables"`
 	Objects   []*Object `json:"objects"`
+	// Dir is the folder of the snapshot holding the tables' data, when it
+	// differs from Name (see fileName; earlier backups used the name).
+	Dir string `json:"dir,omitempty"`
 	// live is the name the data is read from when it differs from Name
 	// (an import dumps a scratch database under the name it will restore as).
 	live string
@@ -95,6 +98,15 @@ type Database struct {
 func (d *Database) liveName() string {
 	if d.live != "" {
 		return d.live
+	}
+
+	return d.Name
+}
+
+// dir is the folder of the snapshot that holds the database's tables.
+func (d *Database) dir() string {
+	if d.Dir != "" {
+		return d.Dir
 	}
 
 	return d.Name
@@ -113,6 +125,23 @@ type Table struct {
 	// Rows and Checksum are computed over the rows as they were dumped.
 	Rows     int64  `json:"rows"`
 	Checksum string `json:"checksum"`
+	// File names the table's data files, when it differs from Name (see
+	// fileName; earlier backups used the name).
+	File string `json:"file,omitempty"`
+}
+
+// nameFiles records the file names the data of every table of db is stored
+// under, so no name can reach outside its folder or clash with another.
+func nameFiles(db *Database) {
+	if f := fileName(db.Name); f != db.Name {
+		db.Dir = f
+	}
+
+	for _, t := range db.Tables {
+		if f := fileName(t.Name); f != t.Name {
+			t.File = f
+		}
+	}
 }
 
 // Column is a stored (not generated) column and how its values are written.
@@ -125,15 +154,20 @@ type Column struct {
 // variable so tests can chunk small tables).
 var chunkRows int64 = 500_000
 
-// Files lists the table's data files below db, in order.
-func (t *Table) Files(db string) []string {
+// Files lists the table's data files in db's folder, in order.
+func (t *Table) Files(db *Database) []string {
+	name := t.Name
+	if t.File != "" {
+		name = t.File
+	}
+
 	if len(t.Bounds) < 2 {
-		return []string{path.Join(db, t.Name+".sql")}
+		return []string{path.Join(db.dir(), name+".sql")}
 	}
 
 	out := make([]string, len(t.Bounds)-1)
 	for i := range out {
-		out[i] = path.Join(db, fmt.Sprintf("%s.%04d.sql", t.Name, i))
+		out[i] = path.Join(db.dir(), fmt.Sprintf("%s.%04d.sql", name, i))
 	}
 
 	return out
@@ -329,29 +363,25 @@ func readSchema(ctx context.Context, q querier, name string) (*Database, error) 
 		db.Objects = append(db.Objects, o)
 	}
 
+	// Each listing gives a trigger's table and the object's name.
 	for _, kind := range []struct{ kind, query string }{
-		{"function", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
-		{"procedure", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
-		{"trigger", "SELECT CONCAT(EVENT_OBJECT_TABLE, '/', TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER"},
-		{"event", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
+		{"function", "SELECT '', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
+		{"procedure", "SELECT '', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
+		{"trigger", "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER"},
+		{"event", "SELECT '', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
 	} {
-		names, err := strings1(ctx, q, kind.query, name)
+		names, err := pairs(ctx, q, kind.query, name)
 		if err != nil {
 			return nil, fmt.Errorf("list %ss of %s: %w", kind.kind, name, err)
 		}
 
 		for _, n := range names {
-			var table string
-			if kind.kind == "trigger" {
-				table, n, _ = strings.Cut(n, "/")
-			}
-
-			o, err := showCreate(ctx, q, kind.kind, name, n)
+			o, err := showCreate(ctx, q, kind.kind, name, n[1])
 			if err != nil {
 				return nil, err
 			}
 
-			o.Table = table
+			o.Table = n[0]
 
 			db.Objects = append(db.Objects, o)
 		}
@@ -474,6 +504,28 @@ func strings1(ctx context.Context, q querier, query string, args ...any) ([]stri
 		}
 
 		out = append(out, s)
+	}
+
+	return out, rows.Err()
+}
+
+// pairs returns the two columns of every row of a query.
+func pairs(ctx context.Context, q querier, query string, args ...any) ([][2]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	var out [][2]string
+
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, err
+		}
+
+		out = append(out, p)
 	}
 
 	return out, rows.Err()

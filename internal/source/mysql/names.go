@@ -1,0 +1,158 @@
+package mysql
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Names of databases, tables, columns and objects are chosen by whoever may
+// create them and can hold any byte but NUL: line breaks, quotes, backticks,
+// comment markers, delimiters, path separators. Everywhere a dump or an
+// export writes one, it goes through one of the functions below, so that no
+// name can end the comment, statement, line or path it is written in.
+
+// fileName is name as one path element of a snapshot: letters, digits, _, -
+// and $ stand for themselves, every other byte (the path separators, '.',
+// which would clash with chunk numbers, control bytes, '@' itself) is @ and
+// two hex digits. Distinct names give distinct file names.
+func fileName(name string) string {
+	const hex = "0123456789abcdef"
+
+	var b strings.Builder
+
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+
+		switch {
+		case r == '_' || r == '-' || r == '$' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9'):
+			b.WriteRune(r)
+		case r >= utf8.RuneSelf && r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteString(name[i : i+size])
+		default:
+			for _, c := range []byte(name[i : i+size]) {
+				b.WriteByte('@')
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			}
+		}
+
+		i += size
+	}
+
+	return b.String()
+}
+
+// commentText is s for a "-- " comment of a script: quoted and escaped as a
+// Go string (line breaks, control bytes and quotes become escapes), with "*/"
+// and "/*" broken up, so nothing in it can end the comment or start another.
+func commentText(s string) string {
+	q := strconv.Quote(s)
+	q = strings.ReplaceAll(q, "*/", `*\x2f`)
+
+	return strings.ReplaceAll(q, "/*", `\x2f*`)
+}
+
+// scanUnquoted calls fn with the index of every byte of the SQL text s that
+// is outside a quoted name (`...`) or string ('...', "..."), until fn returns
+// false. Inside strings a backslash escapes the next byte, as it does in the
+// statements the server prints.
+func scanUnquoted(s string, fn func(i int) bool) {
+	var quote byte
+
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+
+		switch {
+		case quote == 0 && (c == '`' || c == '\'' || c == '"'):
+			quote = c
+		case quote == 0:
+			if !fn(i) {
+				return
+			}
+		case c == '\\' && quote != '`':
+			i++
+		case c == quote:
+			quote = 0
+		}
+	}
+}
+
+// sqlLines splits a statement the server printed into its lines, leaving line
+// breaks inside quoted names and strings where they are.
+func sqlLines(s string) []string {
+	var (
+		out   []string
+		start int
+	)
+
+	scanUnquoted(s, func(i int) bool {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+
+		return true
+	})
+
+	return append(out, s[start:])
+}
+
+// indexUnquoted is the index of the first occurrence of word in s outside
+// quoted names and strings, or -1. word must hold no quote character.
+func indexUnquoted(s, word string) int {
+	at := -1
+
+	scanUnquoted(s, func(i int) bool {
+		if strings.HasPrefix(s[i:], word) {
+			at = i
+			return false
+		}
+
+		return true
+	})
+
+	return at
+}
+
+// leadingIdent is the quoted name at the start of s (`a“b` included whole),
+// or "" when s does not start with one.
+func leadingIdent(s string) string {
+	if !strings.HasPrefix(s, "`") {
+		return ""
+	}
+
+	for i := 1; i < len(s); i++ {
+		if s[i] != '`' {
+			continue
+		}
+
+		if i+1 < len(s) && s[i+1] == '`' {
+			i++
+			continue
+		}
+
+		return s[:i+1]
+	}
+
+	return ""
+}
+
+// delimiterFor is a DELIMITER for a script to end stmt with: one that does
+// not occur anywhere in it, so the client cannot end the statement early,
+// whatever its body, names or strings hold.
+func delimiterFor(stmt string) string {
+	for _, d := range []string{";;", "$$", "//"} {
+		if !strings.Contains(stmt, d) {
+			return d
+		}
+	}
+
+	for n := 1; ; n++ {
+		d := ";;" + strconv.Itoa(n) + ";;"
+		if !strings.Contains(stmt, d) {
+			return d
+		}
+	}
+}
