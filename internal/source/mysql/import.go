@@ -17,8 +17,8 @@ import (
 )
 
 var (
-	useStmt      = regexp.MustCompile("(?i)^USE\\s+`?([^`;\\s]+)`?\\s*;?$")
-	createDBStmt = regexp.MustCompile("(?i)^(/\\*!\\d+\\s+)?CREATE\\s+DATABASE\\b.*?`([^`]+)`")
+	useStmt      = regexp.MustCompile("(?is)^USE\\s+(`.*`|[^`;\\s]+)\\s*;?$")
+	createDBStmt = regexp.MustCompile("(?i)^(/\\*!\\d+\\s+)?CREATE\\s+DATABASE\\b[^`]*`")
 	dumpHeader   = regexp.MustCompile(`^-- Host: .*Database: (\S+)`)
 )
 
@@ -106,12 +106,12 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 			return nil
 		}
 
-		if m := createDBStmt.FindStringSubmatch(stmt); m != nil {
-			return noteDB(&seenDB, m[2], line)
+		if m := createDBStmt.FindStringIndex(stmt); m != nil {
+			return noteDB(&seenDB, unquoteIdent(stmt[m[1]-1:]), line)
 		}
 
 		if m := useStmt.FindStringSubmatch(strings.TrimSpace(stmt)); m != nil {
-			return noteDB(&seenDB, m[1], line)
+			return noteDB(&seenDB, unquoteIdent(m[1]), line)
 		}
 
 		skip, err := importAllowed(stmt)
@@ -175,7 +175,8 @@ func noteDB(seen *string, db string, line int) error {
 
 // splitStatements reads a dump script statement by statement, honouring
 // DELIMITER lines as the stock client does. mysqldump writes every row
-// literal on one line, so a statement ends where a line ends in the delimiter.
+// literal on one line, so a statement ends where a line ends in the delimiter,
+// outside a quoted name or string (a name may hold a line break and a ';').
 func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	delim := ";"
@@ -183,6 +184,8 @@ func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 	var (
 		cur   strings.Builder
 		start int
+		// state is where the statement so far ends: in a quote or not.
+		state byte
 	)
 
 	for line := 1; ; line++ {
@@ -211,7 +214,11 @@ func splitStatements(r io.Reader, fn func(line int, stmt string) error) error {
 
 			cur.WriteString(text)
 
-			if strings.HasSuffix(trimmed, delim) {
+			if state = scanSQL(text, state, func(int) bool { return true }); state == inLineComment {
+				state = 0 // a comment ends with its line, at EOF too
+			}
+
+			if state == 0 && strings.HasSuffix(trimmed, delim) {
 				stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), delim)
 				cur.Reset()
 

@@ -455,7 +455,7 @@ func TestExportLoadsInStockClient(t *testing.T) {
 
 	server.Exec(t, "CREATE DATABASE sakila_export CHARACTER SET utf8mb4")
 
-	if err := loadExport(t, r, snap, "sakila_export"); err != nil {
+	if _, err := loadExport(t, r, snap, "sakila_export"); err != nil {
 		t.Fatal(err)
 	}
 

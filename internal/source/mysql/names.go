@@ -55,28 +55,69 @@ func commentText(s string) string {
 }
 
 // scanUnquoted calls fn with the index of every byte of the SQL text s that
-// is outside a quoted name (`...`) or string ('...', "..."), until fn returns
-// false. Inside strings a backslash escapes the next byte, as it does in the
-// statements the server prints.
+// is outside a quoted name (`...`), string ('...', "...") and comment, until
+// fn returns false.
 func scanUnquoted(s string, fn func(i int) bool) {
-	var quote byte
+	scanSQL(s, 0, fn)
+}
 
+// Where scanSQL is at the end of a piece of text: outside quotes and
+// comments (0), in a quoted name or string (its quote), or in a comment.
+const (
+	inLineComment  = '-'
+	inBlockComment = '*'
+)
+
+// scanSQL follows SQL text from state (0, or what it returned for the text
+// before) and calls fn with the index of each byte outside quoted names,
+// strings and comments, until fn returns false; it returns the state at the
+// end. Inside strings a backslash escapes the next byte, as it does in the
+// statements the server prints and in dumps. Versioned comments (/*! and
+// /*M!) hold statements, so their content is followed as SQL.
+func scanSQL(s string, state byte, fn func(i int) bool) byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 
-		switch {
-		case quote == 0 && (c == '`' || c == '\'' || c == '"'):
-			quote = c
-		case quote == 0:
-			if !fn(i) {
-				return
+		switch state {
+		case 0:
+			switch {
+			case c == '`' || c == '\'' || c == '"':
+				state = c
+			case c == '#' || (c == '-' && strings.HasPrefix(s[i:], "--") && (i+2 == len(s) || s[i+2] <= ' ')):
+				state = inLineComment
+			case c == '/' && strings.HasPrefix(s[i:], "/*") && !strings.HasPrefix(s[i:], "/*!") && !strings.HasPrefix(s[i:], "/*M!"):
+				state, i = inBlockComment, i+1
+			default:
+				if !fn(i) {
+					return state
+				}
 			}
-		case c == '\\' && quote != '`':
-			i++
-		case c == quote:
-			quote = 0
+		case inLineComment:
+			if c == '\n' {
+				state = 0
+
+				if !fn(i) {
+					return state
+				}
+			}
+		case inBlockComment:
+			if c == '*' && i+1 < len(s) && s[i+1] == '/' {
+				state, i = 0, i+1
+			}
+		case '`':
+			if c == '`' {
+				state = 0
+			}
+		default:
+			if c == '\\' {
+				i++
+			} else if c == state {
+				state = 0
+			}
 		}
 	}
+
+	return state
 }
 
 // sqlLines splits a statement the server printed into its lines, leaving line
@@ -137,6 +178,20 @@ func leadingIdent(s string) string {
 	}
 
 	return ""
+}
+
+// unquoteIdent is the name s starts with: a quoted name (`a“b` is a`b)
+// or, unquoted, s up to its first space or ';'.
+func unquoteIdent(s string) string {
+	if q := leadingIdent(s); q != "" {
+		return strings.ReplaceAll(q[1:len(q)-1], "``", "`")
+	}
+
+	if end := strings.IndexAny(s, " \t\n;"); end >= 0 {
+		return s[:end]
+	}
+
+	return s
 }
 
 // delimiterFor is a DELIMITER for a script to end stmt with: one that does

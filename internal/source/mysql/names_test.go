@@ -22,13 +22,13 @@ import (
 // backslash, control bytes (MariaDB refuses NUL in a name; \x01 and \x1a, a
 // client's end-of-file on some systems, are accepted), a path step up, and
 // a letter outside ASCII. The server refuses names ending in a space.
-const odd = "\n`'\"*/ /* -- ;;$$//..\\\x01\r\x1aé"
+const odd = ";\n`'\"*/ /* -- ;;$$//..\\\x01\r\x1aé"
 
 const (
 	oddDB     = "names" + odd
 	plainDB   = "names_plain"
 	canaryDB  = "names_canary"
-	injectTbl = "t\nCREATE TABLE pwned (i INT);#"
+	injectTbl = "t;\nCREATE TABLE pwned (i INT);#"
 	dropTbl   = "u\nDROP DATABASE " + canaryDB + ";#"
 	parentTbl = "p" + odd
 	childTbl  = "c" + odd
@@ -109,9 +109,9 @@ func injected(t *testing.T, db *sql.DB, when string) {
 }
 
 // loadExport writes snap as an export and loads it with the stock client the
-// way the guide says, `gunzip -c FILE | mariadb [DB]`; it returns the
-// client's failure.
-func loadExport(t *testing.T, r *repo.Repository, snap *repo.Snapshot, db ...string) error {
+// way the guide says, `gunzip -c FILE | mariadb [DB]`; it returns the file
+// and the client's failure.
+func loadExport(t *testing.T, r *repo.Repository, snap *repo.Snapshot, db ...string) (string, error) {
 	t.Helper()
 
 	file := filepath.Join(t.TempDir(), "export.sql.gz")
@@ -141,10 +141,10 @@ func loadExport(t *testing.T, r *repo.Repository, snap *repo.Snapshot, db ...str
 	cmd.Args = append(cmd.Args, append(server.ClientArgs(), db...)...)
 
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("gunzip -c | mariadb: %w\n%s", err, out)
+		return file, fmt.Errorf("gunzip -c | mariadb: %w\n%s", err, out)
 	}
 
-	return nil
+	return file, nil
 }
 
 // TestHostileNames: names that hold line breaks, quotes, backticks, comment
@@ -203,7 +203,7 @@ func TestHostileNames(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		err := loadExport(t, r, snap, "names_export")
+		file, err := loadExport(t, r, snap, "names_export")
 		injected(t, db, "export")
 
 		if err != nil {
@@ -211,6 +211,30 @@ func TestHostileNames(t *testing.T) {
 		}
 
 		compare(t, want, fingerprint(t, db, "names_export"))
+
+		// The export imports whole.
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		imported, err := newSource(oddDB).Import(ctx, r, zr, "export.sql.gz", "names_imported", source.BackupOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := newSource(oddDB).RestoreDatabase(ctx, r, imported, RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+
+		injected(t, db, "import")
+		compare(t, want, fingerprint(t, db, "names_imported"))
 	})
 
 	// Several databases: the export and the restore create them under their
@@ -232,7 +256,7 @@ func TestHostileNames(t *testing.T) {
 
 	t.Run("export of two databases", func(t *testing.T) {
 		dropBoth()
-		err := loadExport(t, r, multi)
+		_, err := loadExport(t, r, multi)
 		injected(t, db, "export")
 
 		if err != nil {
