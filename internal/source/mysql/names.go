@@ -1,6 +1,9 @@
 package mysql
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -210,4 +213,97 @@ func delimiterFor(stmt string) string {
 			return d
 		}
 	}
+}
+
+// JSON holds only UTF-8, and encoding/json replaces other bytes. A
+// definition may hold them (a binary literal in a trigger, a view or a
+// default), so one that is not UTF-8 is recorded in base64 beside the empty
+// text field; names are UTF-8 (the server refuses others).
+
+// binaryCreate is the base64 of create when it is not UTF-8, else "".
+func binaryCreate(create *string) string {
+	if utf8.ValidString(*create) {
+		return ""
+	}
+
+	b64 := base64.StdEncoding.EncodeToString([]byte(*create))
+	*create = ""
+
+	return b64
+}
+
+// textCreate puts back a definition binaryCreate recorded in base64.
+func textCreate(create *string, b64 string) error {
+	if b64 == "" {
+		return nil
+	}
+
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return fmt.Errorf("a recorded definition: %w", err)
+	}
+
+	*create = string(b)
+
+	return nil
+}
+
+// MarshalJSON records the table's definition byte for byte.
+func (t Table) MarshalJSON() ([]byte, error) {
+	type plain Table
+
+	p := plain(t)
+
+	return json.Marshal(struct {
+		plain
+		CreateBase64 string `json:"create_base64,omitempty"`
+	}{p, binaryCreate(&p.Create)})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (t *Table) UnmarshalJSON(b []byte) error {
+	type plain Table
+
+	var v struct {
+		plain
+		CreateBase64 string `json:"create_base64,omitempty"`
+	}
+
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+
+	*t = Table(v.plain)
+
+	return textCreate(&t.Create, v.CreateBase64)
+}
+
+// MarshalJSON records the object's definition byte for byte.
+func (o Object) MarshalJSON() ([]byte, error) {
+	type plain Object
+
+	p := plain(o)
+
+	return json.Marshal(struct {
+		plain
+		CreateBase64 string `json:"create_base64,omitempty"`
+	}{p, binaryCreate(&p.Create)})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (o *Object) UnmarshalJSON(b []byte) error {
+	type plain Object
+
+	var v struct {
+		plain
+		CreateBase64 string `json:"create_base64,omitempty"`
+	}
+
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+
+	*o = Object(v.plain)
+
+	return textCreate(&o.Create, v.CreateBase64)
 }
