@@ -248,34 +248,50 @@ func textCreate(create *string, b64 string) error {
 	return nil
 }
 
+// marshalCreate encodes p, whose definition is *create, recording a
+// definition that is not UTF-8 in base64.
+func marshalCreate[P any](p *P, create *string) ([]byte, error) {
+	b64 := binaryCreate(create)
+
+	b, err := json.Marshal(p)
+	if err != nil || b64 == "" {
+		return b, err
+	}
+
+	return append(b[:len(b)-1], `,"create_base64":"`+b64+`"}`...), nil
+}
+
+// unmarshalCreate decodes what marshalCreate wrote into p.
+func unmarshalCreate[P any](b []byte, p *P, create *string) error {
+	var extra struct {
+		CreateBase64 string `json:"create_base64"`
+	}
+
+	if err := json.Unmarshal(b, p); err != nil {
+		return err
+	}
+
+	if err := json.Unmarshal(b, &extra); err != nil {
+		return err
+	}
+
+	return textCreate(create, extra.CreateBase64)
+}
+
 // MarshalJSON records the table's definition byte for byte.
 func (t Table) MarshalJSON() ([]byte, error) {
 	type plain Table
 
 	p := plain(t)
 
-	return json.Marshal(struct {
-		plain
-		CreateBase64 string `json:"create_base64,omitempty"`
-	}{p, binaryCreate(&p.Create)})
+	return marshalCreate(&p, &p.Create)
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (t *Table) UnmarshalJSON(b []byte) error {
 	type plain Table
 
-	var v struct {
-		plain
-		CreateBase64 string `json:"create_base64,omitempty"`
-	}
-
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-
-	*t = Table(v.plain)
-
-	return textCreate(&t.Create, v.CreateBase64)
+	return unmarshalCreate(b, (*plain)(t), &t.Create)
 }
 
 // MarshalJSON records the object's definition byte for byte.
@@ -284,26 +300,12 @@ func (o Object) MarshalJSON() ([]byte, error) {
 
 	p := plain(o)
 
-	return json.Marshal(struct {
-		plain
-		CreateBase64 string `json:"create_base64,omitempty"`
-	}{p, binaryCreate(&p.Create)})
+	return marshalCreate(&p, &p.Create)
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (o *Object) UnmarshalJSON(b []byte) error {
 	type plain Object
 
-	var v struct {
-		plain
-		CreateBase64 string `json:"create_base64,omitempty"`
-	}
-
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-
-	*o = Object(v.plain)
-
-	return textCreate(&o.Create, v.CreateBase64)
+	return unmarshalCreate(b, (*plain)(o), &o.Create)
 }
