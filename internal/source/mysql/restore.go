@@ -519,6 +519,10 @@ func loadFile(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, c *s
 			return nil
 		}
 
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return err
+		}
+
 		if err != nil || string(head) != prefix {
 			return fmt.Errorf("statement %d does not start with the table's INSERT (%q): the file is damaged or does not belong to this table", n, truncate(string(head[:got]), 60))
 		}
