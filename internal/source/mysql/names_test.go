@@ -291,3 +291,46 @@ func TestHostileNames(t *testing.T) {
 		compare(t, wantPlain, fingerprint(t, db, plainDB))
 	})
 }
+
+// TestExportNamesDoNotRunAsSQL: the attack on its own. An account that may
+// create a table names it "t;\n<SQL>#"; the export's "-- table" comment must
+// not end at the line break, so loading the export runs nothing of it (it
+// used to load without an error, having created one table and dropped a
+// database).
+func TestExportNamesDoNotRunAsSQL(t *testing.T) {
+	ctx := context.Background()
+	db := server.DB(t, "")
+
+	for _, stmt := range []string{
+		"DROP DATABASE IF EXISTS names_attack",
+		"DROP DATABASE IF EXISTS names_attack_load",
+		"DROP DATABASE IF EXISTS " + canaryDB,
+		"CREATE DATABASE " + canaryDB,
+		"CREATE TABLE " + canaryDB + ".kept (i INT)",
+		"CREATE DATABASE names_attack",
+		"CREATE TABLE names_attack." + quoteIdent(injectTbl) + " (i INT)",
+		"CREATE TABLE names_attack." + quoteIdent(dropTbl) + " (i INT)",
+		"INSERT INTO names_attack." + quoteIdent(dropTbl) + " VALUES (1)",
+		"CREATE DATABASE names_attack_load",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%q: %v", stmt, err)
+		}
+	}
+
+	r := newRepo(t)
+
+	snap, err := newSource("names_attack").Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = loadExport(t, r, snap, "names_attack_load")
+	injected(t, db, "export")
+
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	compare(t, fingerprint(t, db, "names_attack"), fingerprint(t, db, "names_attack_load"))
+}
