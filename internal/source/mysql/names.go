@@ -47,10 +47,21 @@ func fileName(name string) string {
 	return b.String()
 }
 
-// commentText is s for a "-- " comment of a script: quoted and escaped as a
-// Go string (line breaks, control bytes and quotes become escapes), with "*/"
+// commentText is s for a "-- " comment of a script: as it is when it is
+// printable ASCII without quotes, backslashes or comment markers (the
+// usual names, times, versions and checksums), else quoted and escaped as a
+// Go string (line breaks, control bytes and quotes become escapes) with "*/"
 // and "/*" broken up, so nothing in it can end the comment or start another.
 func commentText(s string) string {
+	plain := !strings.Contains(s, "*/") && !strings.Contains(s, "/*") && !strings.ContainsAny(s, `"\`)
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= ' ' && s[i] <= '~'
+	}
+
+	if plain {
+		return s
+	}
+
 	q := strconv.Quote(s)
 	q = strings.ReplaceAll(q, "*/", `*\x2f`)
 

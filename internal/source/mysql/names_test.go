@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -231,9 +232,16 @@ func TestHostileNames(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		importStart := time.Now()
+
 		imported, err := newSource(oddDB).Import(ctx, r, zr, "export.sql.gz", "names_imported", source.BackupOptions{})
 		if err != nil {
 			t.Fatal(err)
+		}
+
+		// Dated by the export's consistent point, which its header says.
+		if !imported.Time.Before(importStart) {
+			t.Errorf("the import is dated %v, not by the export's header", imported.Time)
 		}
 
 		if _, err := newSource(oddDB).RestoreDatabase(ctx, r, imported, RestoreOptions{}); err != nil {

@@ -49,6 +49,17 @@ func TestCommentTextStaysInItsComment(t *testing.T) {
 			t.Errorf("%q -> %q", n, c)
 		}
 	}
+
+	// The usual ones read as they are.
+	for _, n := range []string{"actor", "2026-12-02T18:00:00.123456Z", "10.11.19-MariaDB-0+deb12u1", "xxh64sum:00ff", "0-1-9876"} {
+		if c := commentText(n); c != n {
+			t.Errorf("%q -> %q", n, c)
+		}
+	}
+
+	if c := commentText(`say "hi"`); c != `"say \"hi\""` {
+		t.Errorf("a name with quotes is written %s", c)
+	}
 }
 
 // TestDelimiterNotInStatement: a routine's delimiter never occurs in it.
