@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"lifeboat/internal/binlog"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -341,4 +342,57 @@ func TestExportNamesDoNotRunAsSQL(t *testing.T) {
 	}
 
 	compare(t, fingerprint(t, db, "names_attack"), fingerprint(t, db, "names_attack_load"))
+}
+
+// TestPITRRefusesRenamesItCannotMake: mariadb-binlog's --rewrite-db cannot
+// take FROM->TO when FROM holds "->": a recovery of database "names->pitr"
+// under another name reported success with the archived row missing from
+// the copy. It is refused before anything is restored, and the original is
+// left as it is.
+func TestPITRRefusesRenamesItCannotMake(t *testing.T) {
+	ctx := context.Background()
+	db := server.DB(t, "")
+
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS `names->pitr`", "CREATE DATABASE `names->pitr`", "CREATE TABLE `names->pitr`.t (i INT)"} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := pitrSource(server, "names->pitr")
+	r := newRepo(t)
+
+	if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A row after the full, in the archive: the replay must not lose it
+	// nor insert it into the original.
+	stop := streamer(t, s, r, &logBuffer{})
+
+	if _, err := db.Exec("INSERT INTO `names->pitr`.t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+
+	at := time.Now()
+	waitRestorable(t, s, r, at)
+	stop()
+
+	_, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "names_pitr_copy"}, Target: binlog.Target{Time: at}})
+	var n int
+	db.QueryRow("SELECT COUNT(*) FROM `names->pitr`.t").Scan(&n)
+
+	if n != 1 {
+		t.Errorf("the original database holds %d rows, want its 1", n)
+	}
+
+	if err == nil || !strings.Contains(err.Error(), `cannot replay the binlog of database "names->pitr" into "names_pitr_copy"`) || !strings.Contains(err.Error(), "under its own name") {
+		t.Fatalf("a rename the binlog tools cannot make: %v", err)
+	}
+
+	db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'names_pitr_copy'").Scan(&n)
+
+	if n != 0 {
+		t.Errorf("the refused recovery created its target database")
+	}
 }

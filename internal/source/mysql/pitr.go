@@ -287,6 +287,12 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		dbs[i] = d.Name
 	}
 
+	if len(dbs) == 1 && opt.Database != "" && opt.Database != dbs[0] {
+		if err := rewritable(dbs[0], opt.Database); err != nil {
+			return nil, err
+		}
+	}
+
 	rep := &PITRReport{Plan: plan}
 	out := opt.Out
 	if out == nil {
@@ -374,6 +380,23 @@ func describeReplay(res *binlog.Result, plan *binlog.Plan) string {
 	}
 
 	return s + "\n"
+}
+
+// rewritable refuses a recovery under another name that the replay cannot
+// rename reliably: mariadb-binlog's --rewrite-db=FROM->TO splits at the first
+// "->" and trims spaces, and the replay finds qualified names by their quoted
+// form, so such a name would leave events aimed at the original database.
+func rewritable(from, to string) error {
+	bad := strings.Contains(from, "`")
+	for _, n := range []string{from, to} {
+		bad = bad || strings.Contains(n, "->") || strings.TrimSpace(n) != n
+	}
+
+	if bad {
+		return fmt.Errorf("cannot replay the binlog of database %q into %q: the binlog tools cannot rename a database whose name holds \"->\", a backtick or leading or trailing spaces; recover it under its own name on another server (a source for that server), or restore the full backup alone with --snapshot", from, to)
+	}
+
+	return nil
 }
 
 // clientTools finds mariadb-binlog and the mariadb client (or MySQL's).
