@@ -706,14 +706,24 @@ func TestNoBackslashEscapesSource(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An account whose name holds a quote and a backslash is read back
+	// whatever the server's quoting rules.
+	if _, err := db.Exec(`CREATE USER 'o''dd\'@'localhost'`); err != nil {
+		t.Fatal(err)
+	}
+
 	r := newRepo(t)
 	src := New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
-		Socket: srv.Socket, User: "root", Databases: []string{"nbe"}, Workers: 2,
+		Socket: srv.Socket, User: "root", Databases: []string{"nbe"}, Workers: 2, Accounts: true,
 	}}, func(string) string { return "" })
 
 	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	if meta, _ := LoadMeta(snap); len(meta.Accounts) != 1 || meta.Accounts[0].User != `o'dd\` {
+		t.Fatalf("accounts recorded: %+v", meta.Accounts)
 	}
 
 	if _, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "nbe_copy"}); err != nil {

@@ -63,7 +63,9 @@ func readAccounts(ctx context.Context, q querier) ([]*Account, error) {
 	rows.Close()
 
 	for _, a := range out {
-		who := quoteString(a.User) + "@" + quoteString(a.Host)
+		// Quoted as names: a string's escapes depend on the server's
+		// NO_BACKSLASH_ESCAPES, a quoted name's do not.
+		who := quoteIdent(a.User) + "@" + quoteIdent(a.Host)
 
 		if err := q.QueryRowContext(ctx, "SHOW CREATE USER "+who).Scan(&a.Create); err != nil {
 			return nil, fmt.Errorf("show create user %s: %w", who, err)
