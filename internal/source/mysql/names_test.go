@@ -207,6 +207,17 @@ func TestHostileNames(t *testing.T) {
 		injected(t, db, "restore")
 	})
 
+	t.Run("restore test", func(t *testing.T) {
+		rep, err := newSource(oddDB).RestoreTest(ctx, r, snap, source.TestOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if rep.Checked != 8 || len(rep.Problems) > 0 {
+			t.Fatalf("restore test: %d tables checked, problems %q", rep.Checked, rep.Problems)
+		}
+	})
+
 	t.Run("export into one database", func(t *testing.T) {
 		if _, err := db.Exec("CREATE DATABASE names_export"); err != nil {
 			t.Fatal(err)
