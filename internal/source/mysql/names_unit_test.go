@@ -125,3 +125,19 @@ func TestDefinitionsKeepEveryByte(t *testing.T) {
 		t.Errorf("definitions changed: %q %q %q", d.Tables[0].Create, d.Objects[0].Create, d.Objects[1].Create)
 	}
 }
+
+// TestDisableEventsTouchesOnlyTheStatus: a copy's event is created disabled;
+// " ENABLE " in its name, comment or body stays as it is.
+func TestDisableEventsTouchesOnlyTheStatus(t *testing.T) {
+	ev := &Object{Kind: "event", Name: "x ENABLE y", Create: "CREATE DEFINER=`r ENABLE `@`%` EVENT `x ENABLE y` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE COMMENT ' ENABLE ' DO ALTER EVENT `z` ENABLE "}
+	want := "CREATE DEFINER=`r ENABLE `@`%` EVENT `x ENABLE y` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION NOT PRESERVE DISABLE COMMENT ' ENABLE ' DO ALTER EVENT `z` ENABLE "
+
+	if got := disableEvents([]*Object{ev})[0].Create; got != want {
+		t.Errorf("disabled:\n%s\nwant\n%s", got, want)
+	}
+
+	off := &Object{Kind: "event", Name: "e", Create: "CREATE EVENT `e` ON SCHEDULE EVERY 1 DAY DISABLE DO ALTER EVENT `z` ENABLE "}
+	if got := disableEvents([]*Object{off})[0].Create; got != off.Create {
+		t.Errorf("a disabled event's body changed: %s", got)
+	}
+}
