@@ -38,6 +38,7 @@ func TestPointInTimeRecoveryWithAnOddPassword(t *testing.T) {
 		CREATE USER 'odd'@'localhost' IDENTIFIED BY `+sqlString(oddPassword)+`; GRANT ALL ON *.* TO 'odd'@'localhost'`)
 
 	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: odd\n    password_env: ODD_PASSWORD\n    databases: [shop]\n    binlog: {server_id: 780, segment_seconds: 1}\n")
+	e.writeConfig(readFile(t, e.cfg) + "plans:\n  shop:\n    tier: critical\n    steps:\n      - restore: db\n")
 	e.vars["ODD_PASSWORD"] = oddPassword
 	e.mustRun("init")
 	e.mustRun("backup", "db")
@@ -65,6 +66,10 @@ func TestPointInTimeRecoveryWithAnOddPassword(t *testing.T) {
 
 	e.mustRun("verify", "db", "--restore-test")
 
+	if out := e.mustRun("recover", "shop", "--dry-run"); strings.Contains(out, "FAILS") {
+		t.Errorf("the plan's dry run: %s", out)
+	}
+
 	out = e.mustRun("restore", "db", "--to-time", when, "--target-database", "shop_then")
 	if !strings.Contains(out, "plus 1 binlog transactions") {
 		t.Errorf("recovery: %s", out)
@@ -78,6 +83,11 @@ func TestPointInTimeRecoveryWithAnOddPassword(t *testing.T) {
 	// A password the server refuses: the dry run says so, and neither it
 	// nor the recovery restores anything.
 	e.vars["ODD_PASSWORD"] = "not-the-password"
+
+	out = e.mustRun("recover", "shop", "--dry-run")
+	if !strings.Contains(out, "restore db (") || !strings.Contains(out, "FAILS: source db: the mariadb client cannot log in") {
+		t.Errorf("the plan's dry run with a refused login: %s", out)
+	}
 
 	for _, dry := range [][]string{{"--dry-run"}, nil} {
 		args := append([]string{"restore", "db", "--to-time", when, "--target-database", "shop_wrong"}, dry...)

@@ -136,6 +136,12 @@ func (s *Source) checkReplayLogin(ctx context.Context, r *repo.Repository, snap 
 		return nil
 	}
 
+	return s.CheckReplayLogin(ctx, r)
+}
+
+// CheckReplayLogin tries the client login a point-in-time recovery of this
+// source would replay its archived binlog with; nil when nothing is archived.
+func (s *Source) CheckReplayLogin(ctx context.Context, r *repo.Repository) error {
 	arch, err := binlog.Load(ctx, r, s.cfg.Name)
 	if err != nil || len(arch.Segments) == 0 {
 		return err
