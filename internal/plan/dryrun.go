@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/repo"
 	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
@@ -179,6 +180,10 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 	}
 
 	if sc.Type == config.KindMySQL {
+		if err := rn.checkReplayLogin(ctx, st.Source, snapID); err != nil {
+			return "FAILS: " + err.Error()
+		}
+
 		at := opt.ToTime
 		if at.IsZero() && st.ToTime != "" && snapID == "" {
 			at, _ = ParseTime(st.ToTime)
@@ -232,6 +237,27 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 	}
 
 	return s
+}
+
+// checkReplayLogin tries the client login a database restore's binlog
+// replay would use; a full backup named by ID replays nothing.
+func (rn *Runner) checkReplayLogin(ctx context.Context, source, snapID string) error {
+	if snapID != "" {
+		if snap, err := rn.Repo.Find(ctx, source, snapID); err != nil || snap.Type == repo.TypeFull {
+			return nil
+		}
+	}
+
+	src, err := rn.Source(source)
+	if err != nil {
+		return err
+	}
+
+	if my, ok := src.(*mysqlsrc.Source); ok {
+		return my.CheckReplayLogin(ctx, rn.Repo)
+	}
+
+	return nil
 }
 
 func orDash(s string) string {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"lifeboat/internal/childenv"
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -135,19 +136,23 @@ func (x *execution) shell(ctx context.Context, command, dir string, res *StepRes
 }
 
 // exec runs a command with the restored locations in its environment
-// (LIFEBOAT_RESTORED_<SOURCE>), so a drill's commands can work on the copies.
+// (LIFEBOAT_RESTORED_<SOURCE>), so a drill's commands can work on the copies,
+// and otherwise only the variables every child gets: never a password or key.
 func (x *execution) exec(ctx context.Context, dir string, res *StepResult, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = os.Environ()
+
+	var restored []string
 
 	for src, d := range x.dirs {
-		cmd.Env = append(cmd.Env, "LIFEBOAT_RESTORED_"+envName(src)+"="+d)
+		restored = append(restored, "LIFEBOAT_RESTORED_"+envName(src)+"="+d)
 	}
 
 	for src, db := range x.dbs {
-		cmd.Env = append(cmd.Env, "LIFEBOAT_RESTORED_"+envName(src)+"="+db)
+		restored = append(restored, "LIFEBOAT_RESTORED_"+envName(src)+"="+db)
 	}
+
+	cmd.Env = childenv.Env(x.rn.Cfg.SecretEnv(), restored...)
 
 	cmd.WaitDelay = 5 * time.Second
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"lifeboat/internal/childenv"
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -44,8 +45,11 @@ func (s *Source) Contains(path string) bool { return repo.Contains(s.cfg.Path, p
 func gitCmd(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
-	// A repository owned by another user (a deploy user) must still be readable by the backup.
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*", "GIT_TERMINAL_PROMPT=0")
+	// A repository owned by another user (a deploy user) must still be
+	// readable by the backup. No inherited GIT_* passes: GIT_DIR or
+	// GIT_INDEX_FILE from a hook that ran Lifeboat would point git at
+	// another repository, and credentials stay in Lifeboat.
+	cmd.Env = childenv.Env(nil, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*", "GIT_TERMINAL_PROMPT=0")
 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

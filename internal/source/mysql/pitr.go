@@ -11,9 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -302,6 +300,16 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	if opt.DryRun {
 		fmt.Fprintf(out, "point-in-time recovery of %s to %s\n%s", name, opt.Target, plan.Summary())
 
+		login, err := s.checkedLogin(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+
+		if login != nil {
+			login.cleanup()
+			fmt.Fprintf(out, "the %s client logs in as the replay will\n", filepath.Base(login.client))
+		}
+
 		res, err := arch.Replay(ctx, r, plan, dbs, nil, io.Discard)
 		if err != nil {
 			return nil, err
@@ -317,9 +325,13 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, fmt.Errorf("the backup holds %d databases; --target-database renames only a one-database backup", len(dbs))
 	}
 
-	binlogTool, client, err := clientTools()
+	login, err := s.checkedLogin(ctx, plan)
 	if err != nil {
 		return nil, err
+	}
+
+	if login != nil {
+		defer login.cleanup()
 	}
 
 	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.RestoreOptions); err != nil {
@@ -352,7 +364,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	replayStart := time.Now()
-	res, err := s.replay(ctx, r, arch, plan, dbs, rename, binlogTool, client, logged)
+	res, err := s.replay(ctx, r, arch, plan, dbs, rename, login, logged)
 	rep.Replay, rep.ReplayTime = res, time.Since(replayStart)
 
 	if err != nil {
@@ -399,24 +411,26 @@ func rewritable(from, to string) error {
 	return nil
 }
 
-// clientTools finds mariadb-binlog and the mariadb client (or MySQL's).
-func clientTools() (string, string, error) {
-	find := func(names ...string) string {
-		for _, n := range names {
-			if p, err := exec.LookPath(n); err == nil {
-				return p
-			}
-		}
-
-		return ""
+// checkedLogin prepares the client login the replay of plan will use and
+// tries it, so a login the client refuses (a password the option file
+// mangles, a host the server does not admit) fails before anything is
+// restored. It is nil when there is nothing to replay.
+func (s *Source) checkedLogin(ctx context.Context, plan *binlog.Plan) (*clientLogin, error) {
+	if len(plan.Steps) == 0 {
+		return nil, nil
 	}
 
-	bl, cl := find("mariadb-binlog", "mysqlbinlog"), find("mariadb", "mysql")
-	if bl == "" || cl == "" {
-		return "", "", errors.New("point-in-time recovery replays the binlog with mariadb-binlog and the mariadb client: install them (Debian: apt-get install mariadb-client)")
+	login, err := s.clientLogin()
+	if err != nil {
+		return nil, err
 	}
 
-	return bl, cl, nil
+	if err := login.check(ctx); err != nil {
+		login.cleanup()
+		return nil, err
+	}
+
+	return login, nil
 }
 
 // replay pipes the filtered binlog through mariadb-binlog into the client,
@@ -425,28 +439,23 @@ func clientTools() (string, string, error) {
 // gtid_strict_mode as soon as they are set, logged or not), so a logged
 // replay gets new ones. A copy under another name is replayed with the
 // session's binlog off, as its full was loaded.
-func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, binlogTool, client string, logged bool) (*binlog.Result, error) {
+func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, login *clientLogin, logged bool) (*binlog.Result, error) {
 	var rewrite []string
 	for from, to := range rename {
 		rewrite = append(rewrite, "--rewrite-db="+from+"->"+to)
 	}
 
-	defaults, cleanup, err := s.defaultsFile()
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	clientArgs := []string{"--defaults-extra-file=" + defaults, "--binary-mode", "--batch", "--max-allowed-packet=1G"}
+	var more []string
 	if !logged {
-		clientArgs = append(clientArgs, "--init-command=SET SESSION sql_log_bin = 0")
+		more = append(more, "--init-command=SET SESSION sql_log_bin = 0")
 	}
 
-	decode := exec.CommandContext(ctx, binlogTool, append(append([]string{"--no-defaults"}, rewrite...), "-")...)
-	apply := exec.CommandContext(ctx, client, clientArgs...)
+	binlogTool, client := login.binlogTool, login.client
+	decode := login.decoder(ctx, rewrite...)
+	apply := login.command(ctx, more...)
 
 	var decodeErr, applyErr strings.Builder
 	decode.Stderr, apply.Stderr = &decodeErr, &applyErr
@@ -509,7 +518,7 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 
 	switch {
 	case applyWait != nil:
-		return res, fmt.Errorf("source %s: replaying the binlog failed after the full backup was restored (the database holds the full plus part of the binlog; restore again once the cause is fixed): %s", s.cfg.Name, strings.TrimSpace(applyErr.String()))
+		return res, fmt.Errorf("source %s: replaying the binlog failed after the full backup was restored (the database holds the full plus part of the binlog; restore again once the cause is fixed): %s", s.cfg.Name, login.clean(applyErr.String(), applyWait))
 	case feedErr != nil:
 		return res, fmt.Errorf("source %s: read the binlog archive: %w", s.cfg.Name, feedErr)
 	case decodeWait != nil:
@@ -519,55 +528,6 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 	}
 
 	return res, nil
-}
-
-// defaultsFile writes the client's connection settings, password included,
-// to a private file, so the password is never on a command line.
-func (s *Source) defaultsFile() (string, func(), error) {
-	my := s.cfg.MySQL
-
-	pw, err := password(s.cfg.Name, my, s.getenv)
-	if err != nil {
-		return "", nil, err
-	}
-
-	dir, err := os.MkdirTemp("", "lifeboat-client-")
-	if err != nil {
-		return "", nil, err
-	}
-
-	cleanup := func() { os.RemoveAll(dir) }
-
-	var b strings.Builder
-
-	b.WriteString("[client]\n")
-	fmt.Fprintf(&b, "user=%s\n", my.User)
-
-	if pw != "" {
-		fmt.Fprintf(&b, "password=%s\n", pw)
-	}
-
-	if my.Socket != "" {
-		fmt.Fprintf(&b, "socket=%s\nprotocol=socket\n", my.Socket)
-	} else {
-		fmt.Fprintf(&b, "host=%s\nport=%s\nprotocol=tcp\n", my.Host, strconv.Itoa(my.Port))
-	}
-
-	if my.TLS {
-		b.WriteString("ssl=1\n")
-
-		if my.TLSCA != "" {
-			fmt.Fprintf(&b, "ssl-ca=%s\nssl-verify-server-cert=1\n", my.TLSCA)
-		}
-	}
-
-	f := filepath.Join(dir, "client.cnf")
-	if err := os.WriteFile(f, []byte(b.String()), 0o600); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-
-	return f, cleanup, nil
 }
 
 // Restorable is the newest instant this source can be recovered to: the end

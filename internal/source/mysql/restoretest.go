@@ -31,6 +31,10 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		return nil, err
 	}
 
+	if err := s.checkReplayLogin(ctx, r, snap); err != nil {
+		return nil, fmt.Errorf("restore test of %s: %w", name, err)
+	}
+
 	// The scratch copy goes to the verify server when there is one, else
 	// next to the original under a name nobody uses.
 	target := s

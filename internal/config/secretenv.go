@@ -1,0 +1,58 @@
+package config
+
+// SecretEnv names every environment variable the configuration reads a
+// secret from (database, SMTP and S3 credentials; the repository password's
+// LIFEBOAT_PASSWORD is the caller's), so the programs Lifeboat starts are
+// never given one of them, whatever it is called.
+func (c *Config) SecretEnv() []string {
+	if c == nil {
+		return nil
+	}
+
+	var names []string
+
+	add := func(ns ...string) {
+		for _, n := range ns {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+
+	s3 := func(s *S3) {
+		if s != nil {
+			add(s.AccessKeyEnv, s.SecretKeyEnv)
+		}
+	}
+
+	s3(c.Repository.S3)
+
+	for _, cp := range c.Copies {
+		s3(cp.S3)
+	}
+
+	for _, s := range c.Sources {
+		add(s.SecretEnv()...)
+	}
+
+	if c.Notify.Email != nil {
+		add(c.Notify.Email.PasswordEnv)
+	}
+
+	return names
+}
+
+// SecretEnv names the variables a database source reads passwords from: its
+// own and its verify server's.
+func (s *Source) SecretEnv() []string {
+	names := []string{}
+	if s.MySQL.PasswordEnv != "" {
+		names = append(names, s.MySQL.PasswordEnv)
+	}
+
+	if v := s.Verify.Server; v != nil && v.PasswordEnv != "" {
+		names = append(names, v.PasswordEnv)
+	}
+
+	return names
+}
