@@ -54,6 +54,18 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		return nil, err
 	}
 
+	// An imported dump (or a full from a server without a binlog) has no
+	// position to continue from: the binlog since then needs a new full.
+	if typ != repo.TypeFull && base.Type == repo.TypeFull {
+		if _, ok := FullOf(base); !ok {
+			if opt.Log != nil {
+				opt.Log.Warn("the previous full has no binlog position (an imported dump?): taking a full backup instead", "source", s.cfg.Name, "requested", typ)
+			}
+
+			typ = repo.TypeFull
+		}
+	}
+
 	if typ != repo.TypeFull {
 		return s.backupBinlog(ctx, r, typ, base, opt)
 	}
@@ -62,8 +74,8 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 }
 
 // backup dumps dbs (nil: the configured ones) as one snapshot with role;
-// rename records a database under another name than the one it is read from.
-func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions, rename map[string]string) (*repo.Snapshot, error) {
+// imp, for an import, records its scratch database as what the file held.
+func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions, imp *imported) (*repo.Snapshot, error) {
 	name, my := s.cfg.Name, s.cfg.MySQL
 
 	pool, err := connect(ctx, name, my, s.getenv)
@@ -91,10 +103,8 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	d.cancel = cancel
 	defer d.close()
 
-	for _, db := range d.meta.Databases {
-		if as, ok := rename[db.Name]; ok {
-			db.live, db.Name = db.Name, as
-		}
+	if imp != nil {
+		imp.record(d.meta)
 	}
 
 	streams := []repo.Stream{}
