@@ -54,16 +54,13 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		return nil, err
 	}
 
-	// An imported dump (or a full from a server without a binlog) has no
-	// position to continue from: the binlog since then needs a new full.
-	if typ != repo.TypeFull && base.Type == repo.TypeFull {
-		if _, ok := FullOf(base); !ok {
-			if opt.Log != nil {
-				opt.Log.Warn("the previous full has no binlog position (an imported dump?): taking a full backup instead", "source", s.cfg.Name, "requested", typ)
-			}
-
-			typ = repo.TypeFull
+	// An imported dump has no binlog position to continue from.
+	if typ != repo.TypeFull && base.Extra[importedLabel] != "" {
+		if opt.Log != nil {
+			opt.Log.Warn("the previous full is an imported dump, with no binlog position to continue from: taking a full backup instead", "source", s.cfg.Name, "requested", typ)
 		}
+
+		typ = repo.TypeFull
 	}
 
 	if typ != repo.TypeFull {

@@ -199,11 +199,14 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	}
 
 	imp.as, imp.at = dbName, dumpedAt.UTC()
-	opt.Extra = map[string]string{"imported-from": fileName}
+	opt.Extra = map[string]string{importedLabel: fileName}
 	opt.At = imp.at
 
 	return s.backup(ctx, r, []string{imp.scratch}, repo.RoleBackup, opt, imp)
 }
+
+// importedLabel names the file an imported full was taken from.
+const importedLabel = "imported-from"
 
 // imported is how an import's scratch database is recorded.
 type imported struct {

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
@@ -38,7 +39,7 @@ func (imp *imported) createAsAdmin(ctx context.Context, admin *sql.DB, confinedC
 
 	m := adminDDL.FindStringSubmatchIndex(flat)
 	if m == nil {
-		return fmt.Errorf("%q: a trigger or function created while the binlog is on needs the source's own account, and this one does not have the plain form (CREATE TRIGGER name ... ON table, CREATE FUNCTION name, neither naming a database) that keeps it in the scratch database: refusing it", truncate(strings.TrimSpace(stmt), 100))
+		return fmt.Errorf("%q: a trigger or function created while the binlog is on needs the source's own account, and this one does not have the plain form (CREATE TRIGGER name ... ON table, CREATE FUNCTION name, neither naming a database) that keeps it in the scratch database, so it could reach outside the scratch database: refusing it", truncate(strings.TrimSpace(stmt), 100))
 	}
 
 	head := "CREATE "
@@ -55,7 +56,12 @@ func (imp *imported) createAsAdmin(ctx context.Context, admin *sql.DB, confinedC
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+
+	// The session is changed: it goes, not back to the pool.
+	defer func() {
+		c.Raw(func(any) error { return sqldriver.ErrBadConn }) //nolint:errcheck
+		c.Close()
+	}()
 
 	for _, q := range []string{
 		"USE " + quoteIdent(imp.scratch),

@@ -80,7 +80,7 @@ func (s *Source) Restorable(ctx context.Context, r *repo.Repository) (time.Time,
 // newest restorable instant, it says which instant that is.
 func (s *Source) planExact(ctx context.Context, r *repo.Repository, t binlog.Target, planErr error) (*binlog.Plan, error) {
 	var pe *binlog.PlanError
-	if t.Time.IsZero() || !errors.As(planErr, &pe) {
+	if t.Time.IsZero() || t.Time.After(time.Now()) || !errors.As(planErr, &pe) {
 		return nil, planErr
 	}
 
