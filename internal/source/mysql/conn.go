@@ -36,7 +36,7 @@ func connect(ctx context.Context, name string, my config.MySQL, getenv func(stri
 }
 
 // dial is connect with the password given (a temporary account's) and
-// database db current in every connection ("" for none).
+// database dbName current in every connection ("" for none).
 func dial(ctx context.Context, name string, my config.MySQL, pw, dbName string) (*sql.DB, error) {
 	cfg := driver.NewConfig()
 	cfg.DBName = dbName
