@@ -645,7 +645,12 @@ func dropLine(line []byte) bool {
 func (p *Plan) Summary() string {
 	var b strings.Builder
 
-	fmt.Fprintf(&b, "full backup %s taken at %s (binlog %s)\n", shortID(p.Full.Snap.ID), p.Full.At.UTC().Format(time.RFC3339Nano), p.Full.Coord)
+	pos := "binlog " + p.Full.Coord.String()
+	if p.Full.Coord.File == "" {
+		pos = "no binlog position: it restores its own instant only"
+	}
+
+	fmt.Fprintf(&b, "full backup %s taken at %s (%s)\n", shortID(p.Full.Snap.ID), p.Full.At.UTC().Format(time.RFC3339Nano), pos)
 
 	segs := 0
 	for _, s := range p.Steps {

@@ -510,6 +510,12 @@ func (d *Daemon) refresh(ctx context.Context) {
 // Restorable is the newest instant a source can be restored to: the end of
 // its binlog chain for a database, its newest backup otherwise.
 func Restorable(ctx context.Context, r *repo.Repository, src source.Source) (time.Time, error) {
+	// A database's instants are the point-in-time planner's, so status
+	// never names one that restore --to-time refuses.
+	if my, ok := src.(*mysqlsrc.Source); ok {
+		return my.Restorable(ctx, r)
+	}
+
 	var newest time.Time
 
 	snaps, err := r.Snapshots(ctx, src.Name())
@@ -518,18 +524,9 @@ func Restorable(ctx context.Context, r *repo.Repository, src source.Source) (tim
 	}
 
 	for _, s := range snaps {
-		if s.Role == repo.RoleBackup && (s.Type == repo.TypeFull || src.Kind() != config.KindMySQL) && s.Time.After(newest) {
+		if s.Role == repo.RoleBackup && s.Time.After(newest) {
 			newest = s.Time
 		}
-	}
-
-	if my, ok := src.(*mysqlsrc.Source); ok {
-		t, err := my.Restorable(ctx, r)
-		if t.After(newest) {
-			newest = t
-		}
-
-		return newest, err
 	}
 
 	return newest, nil

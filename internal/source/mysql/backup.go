@@ -54,6 +54,15 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		return nil, err
 	}
 
+	// An imported dump has no binlog position to continue from.
+	if typ != repo.TypeFull && base.Extra[importedLabel] != "" {
+		if opt.Log != nil {
+			opt.Log.Warn("the previous full is an imported dump, with no binlog position to continue from: taking a full backup instead", "source", s.cfg.Name, "requested", typ)
+		}
+
+		typ = repo.TypeFull
+	}
+
 	if typ != repo.TypeFull {
 		return s.backupBinlog(ctx, r, typ, base, opt)
 	}
@@ -62,8 +71,8 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 }
 
 // backup dumps dbs (nil: the configured ones) as one snapshot with role;
-// rename records a database under another name than the one it is read from.
-func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions, rename map[string]string) (*repo.Snapshot, error) {
+// imp, for an import, records its scratch database as what the file held.
+func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, role string, opt source.BackupOptions, imp *imported) (*repo.Snapshot, error) {
 	name, my := s.cfg.Name, s.cfg.MySQL
 
 	pool, err := connect(ctx, name, my, s.getenv)
@@ -91,11 +100,11 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	d.cancel = cancel
 	defer d.close()
 
-	for _, db := range d.meta.Databases {
-		if as, ok := rename[db.Name]; ok {
-			db.live, db.Name = db.Name, as
-		}
+	if imp != nil {
+		imp.record(d.meta)
+	}
 
+	for _, db := range d.meta.Databases {
 		nameFiles(db)
 	}
 

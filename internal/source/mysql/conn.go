@@ -27,7 +27,19 @@ import (
 // connect opens a pool to the source's server (db "" for none) and checks it
 // answers, turning the driver's errors into messages that say what to do.
 func connect(ctx context.Context, name string, my config.MySQL, getenv func(string) string) (*sql.DB, error) {
+	pw, err := password(name, my, getenv)
+	if err != nil {
+		return nil, err
+	}
+
+	return dial(ctx, name, my, pw, "")
+}
+
+// dial is connect with the password given (a temporary account's) and
+// database dbName current in every connection ("" for none).
+func dial(ctx context.Context, name string, my config.MySQL, pw, dbName string) (*sql.DB, error) {
 	cfg := driver.NewConfig()
+	cfg.DBName = dbName
 	cfg.User = my.User
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
 	cfg.Collation = "utf8mb4_general_ci"
@@ -39,11 +51,6 @@ func connect(ctx context.Context, name string, my config.MySQL, getenv func(stri
 		cfg.Net, cfg.Addr = "unix", my.Socket
 	} else {
 		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(my.Host, strconv.Itoa(my.Port))
-	}
-
-	pw, err := password(name, my, getenv)
-	if err != nil {
-		return nil, err
 	}
 
 	cfg.Passwd = pw

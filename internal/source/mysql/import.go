@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
+
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -26,9 +28,17 @@ var (
 // full backup of database dbName ("" to read the name from the file): the file
 // is loaded into a scratch database on the source's server, dumped from there
 // with counts and checksums like any backup, and the scratch database is
-// dropped. The file is read as a stream, one statement at a time.
+// dropped. The file is read as a stream, one statement at a time, and runs
+// as a temporary account that can reach only the scratch database, so the
+// server refuses whatever in it names another database.
 func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader, fileName, dbName string, opt source.BackupOptions) (*repo.Snapshot, error) {
 	name, my := s.cfg.Name, s.cfg.MySQL
+
+	if dbName != "" {
+		if err := checkTarget(dbName, "--database"); err != nil {
+			return nil, fmt.Errorf("import %s: %w", fileName, err)
+		}
+	}
 
 	pool, err := connect(ctx, name, my, s.getenv)
 	if err != nil {
@@ -38,9 +48,36 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 
 	rnd := make([]byte, 4)
 	rand.Read(rnd)
-	scratch := "lifeboat_import_" + hex.EncodeToString(rnd)
 
-	c, err := pool.Conn(ctx)
+	imp := &imported{scratch: "lifeboat_import_" + hex.EncodeToString(rnd), definers: map[string]string{}}
+
+	// Objects the file creates without a definer were, before, created by
+	// the source's user: they keep it.
+	var me string
+	if err := pool.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&me); err != nil {
+		return nil, explain(name, my, err)
+	}
+
+	imp.importer = definerOf(me)
+
+	// The scratch database, the account and everything the file does are
+	// binlogged alike: the account cannot turn the binlog off, and replicas
+	// must see the database it fills.
+	if _, err := pool.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(imp.scratch)+" CHARACTER SET utf8mb4"); err != nil {
+		return nil, explain(name, my, err)
+	}
+
+	defer pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(imp.scratch)) //nolint:errcheck
+
+	acct, err := confine(ctx, pool, name, my, imp.scratch, "ALL PRIVILEGES")
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", fileName, err)
+	}
+	defer acct.close()
+
+	imp.tmpDefiner = acct.Definer
+
+	c, err := acct.DB.Conn(ctx)
 	if err != nil {
 		return nil, explain(name, my, err)
 	}
@@ -55,21 +92,7 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 			c = nil
 		}
 	}
-
-	defer func() {
-		release()
-		pool.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(scratch)) //nolint:errcheck
-	}()
-
-	if _, err := c.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil && opt.Log != nil {
-		opt.Log.Warn("cannot keep the import out of the binlog (needs BINLOG ADMIN or SUPER): replicas will see the scratch database", "source", name)
-	}
-
-	for _, stmt := range []string{"CREATE DATABASE " + quoteIdent(scratch) + " CHARACTER SET utf8mb4", "USE " + quoteIdent(scratch)} {
-		if _, err := c.ExecContext(ctx, stmt); err != nil {
-			return nil, explain(name, my, err)
-		}
-	}
+	defer release()
 
 	seenDB := ""
 	n := 0
@@ -125,7 +148,16 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 
 		n++
 
-		if _, err := c.ExecContext(ctx, stmt); err != nil {
+		_, err = c.ExecContext(ctx, imp.definer(stmt))
+		if needsAdmin(err) {
+			err = imp.createAsAdmin(ctx, pool, c, stmt)
+		}
+
+		if err != nil {
+			if deniedElsewhere(err) {
+				return fmt.Errorf("%s line %d: %q (or a trigger it fires) reaches outside the scratch database the import is confined to, and the server refused it (%s): an import takes one database's definitions and rows; nothing outside the scratch database was changed", fileName, line, truncate(strings.TrimSpace(stmt), 100), errText(err))
+			}
+
 			return fmt.Errorf("%s line %d: %w", fileName, line, err)
 		}
 
@@ -157,10 +189,164 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 		return nil, fmt.Errorf("import %s: the file does not name its database: pass --database NAME", fileName)
 	}
 
-	opt.Extra = map[string]string{"imported-from": fileName}
-	opt.At = dumpedAt
+	if err := checkTarget(dbName, "--database"); err != nil {
+		return nil, fmt.Errorf("import %s: the file holds database %s; %w", fileName, dbName, err)
+	}
 
-	return s.backup(ctx, r, []string{scratch}, repo.RoleBackup, opt, map[string]string{scratch: dbName})
+	// The snapshot is dated by the dump, and restores exactly that instant.
+	if dumpedAt.IsZero() {
+		dumpedAt = time.Now()
+	}
+
+	imp.as, imp.at = dbName, dumpedAt.UTC()
+	opt.Extra = map[string]string{importedLabel: fileName}
+	opt.At = imp.at
+
+	return s.backup(ctx, r, []string{imp.scratch}, repo.RoleBackup, opt, imp)
+}
+
+// importedLabel names the file an imported full was taken from.
+const importedLabel = "imported-from"
+
+// imported is how an import's scratch database is recorded.
+type imported struct {
+	scratch, as string
+	// at is when the file was dumped.
+	at time.Time
+	// tmpDefiner is the confined account, which the file's objects were
+	// created as; definers are the definers the file gave them, by
+	// kind/name, and importer the source's user, for those it gave none.
+	tmpDefiner string
+	definers   map[string]string
+	importer   string
+}
+
+// record rewrites what the scratch database's dump recorded into what the
+// file held: the database's name, its objects' definers, and its time. The
+// server's binlog position at the import is no position of the file's data,
+// so none is recorded: the import is not a base for binlog replay.
+func (imp *imported) record(m *Meta) {
+	m.BinlogFile, m.BinlogPos, m.GTID = "", 0, ""
+	m.ConsistentAt = imp.at.Format(time.RFC3339Nano)
+
+	for _, db := range m.Databases {
+		if db.Name != imp.scratch {
+			continue
+		}
+
+		db.live, db.Name = db.Name, imp.as
+
+		for _, o := range db.Objects {
+			def, ok := imp.definers[o.Kind+"/"+o.Name]
+			if !ok {
+				def = imp.importer
+			}
+
+			o.Create = strings.Replace(o.Create, "DEFINER="+imp.tmpDefiner, "DEFINER="+def, 1)
+		}
+	}
+}
+
+var (
+	definerClause = regexp.MustCompile("(?i)\\bDEFINER\\s*=\\s*(?:CURRENT_USER(?:\\s*\\(\\s*\\))?|(" + sqlName + ")(?:\\s*@\\s*(" + sqlName + "))?)")
+	objectName    = regexp.MustCompile("(?i)\\b(VIEW|TRIGGER|PROCEDURE|FUNCTION|EVENT)\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(?:(?:" + identName + ")\\s*\\.\\s*)?(" + identName + ")")
+)
+
+// identName is a quoted or bare identifier.
+const identName = "`(?:[^`]|``)*`|[A-Za-z0-9_$]+"
+
+// sqlName is a quoted or bare identifier, user or host name.
+const sqlName = "`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|\"(?:[^\"\\\\]|\\\\.)*\"|[A-Za-z0-9_$.%:-]+"
+
+// definer makes a CREATE or ALTER statement define its object as the
+// confined account (no other definer is allowed to it, and an object run as
+// another account would escape the confinement), and remembers the definer
+// the file gave, for the snapshot.
+func (imp *imported) definer(stmt string) string {
+	s := strings.TrimSpace(stmt)
+	if m := versionComment.FindStringIndex(s); m != nil {
+		s = s[m[1]:]
+	}
+
+	if kw := leadingWord.FindString(strings.ToUpper(s)); kw != "CREATE" && kw != "ALTER" {
+		return stmt
+	}
+
+	obj := objectName.FindStringSubmatchIndex(stmt)
+	if obj == nil {
+		return stmt
+	}
+
+	key := strings.ToLower(stmt[obj[2]:obj[3]]) + "/" + unquoteName(stmt[obj[4]:obj[5]])
+
+	clause := definerClause.FindStringSubmatchIndex(stmt)
+	if clause == nil || clause[0] > obj[0] {
+		delete(imp.definers, key)
+		return stmt
+	}
+
+	switch {
+	case clause[2] < 0:
+		imp.definers[key] = imp.importer
+	case clause[4] < 0:
+		imp.definers[key] = quoteIdent(unquoteName(stmt[clause[2]:clause[3]]))
+	default:
+		imp.definers[key] = quoteIdent(unquoteName(stmt[clause[2]:clause[3]])) + "@" + quoteIdent(unquoteName(stmt[clause[4]:clause[5]]))
+	}
+
+	return stmt[:clause[0]] + "DEFINER=CURRENT_USER" + stmt[clause[1]:]
+}
+
+// unquoteName reads an identifier or account name as the server would.
+func unquoteName(s string) string {
+	if len(s) < 2 {
+		return s
+	}
+
+	switch q := s[0]; q {
+	case '`':
+		return strings.ReplaceAll(s[1:len(s)-1], "``", "`")
+	case '\'', '"':
+		var b strings.Builder
+
+		in := s[1 : len(s)-1]
+		for i := 0; i < len(in); i++ {
+			switch {
+			case in[i] == '\\' && i+1 < len(in):
+				i++
+				b.WriteByte(in[i])
+			case in[i] == q && i+1 < len(in) && in[i+1] == q:
+				i++
+				b.WriteByte(q)
+			default:
+				b.WriteByte(in[i])
+			}
+		}
+
+		return b.String()
+	}
+
+	return s
+}
+
+// definerOf turns CURRENT_USER()'s user@host into `user`@`host`.
+func definerOf(account string) string {
+	i := strings.LastIndexByte(account, '@')
+	if i < 0 {
+		return quoteIdent(account)
+	}
+
+	return quoteIdent(account[:i]) + "@" + quoteIdent(account[i+1:])
+}
+
+// errText is the server's message without the driver's prefix.
+func errText(err error) string {
+	var me *driver.MySQLError
+	if errors.As(err, &me) {
+		return me.Message
+	}
+
+	return err.Error()
 }
 
 func noteDB(seen *string, db string, line int) error {
@@ -268,7 +454,9 @@ func importAllowed(stmt string) (skip bool, err error) {
 	case "INSERT", "REPLACE", "LOCK", "UNLOCK", "COMMIT", "START", "BEGIN":
 		return false, nil
 	case "SET":
-		if strings.Contains(u, "GTID_PURGED") {
+		// The import's binlog is Lifeboat's to decide (and the confined
+		// account may not switch it).
+		if strings.Contains(u, "GTID_PURGED") || setsLogBin.MatchString(u) {
 			return true, nil
 		}
 
@@ -301,6 +489,7 @@ func importAllowed(stmt string) (skip bool, err error) {
 var (
 	versionComment = regexp.MustCompile(`^/\*M?!\d*\s*`)
 	leadingWord    = regexp.MustCompile(`^[A-Z_]+`)
+	setsLogBin     = regexp.MustCompile(`SQL_LOG_BIN\s*=`)
 )
 
 func truncate(s string, n int) string {

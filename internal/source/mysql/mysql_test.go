@@ -509,6 +509,12 @@ func TestImportMysqldumpFile(t *testing.T) {
 		t.Fatalf("import recorded %s, %v, %s", meta.Databases[0].Name, snap.Extra["imported-from"], snap.Type)
 	}
 
+	// The server's binlog position at the import is no position of the
+	// dump's data: none is recorded, and the dump's own time is its instant.
+	if at, _ := time.Parse(time.RFC3339Nano, meta.ConsistentAt); meta.BinlogFile != "" || meta.GTID != "" || !at.Equal(snap.Time) {
+		t.Fatalf("import recorded binlog %q, GTID %q, consistent at %s for a dump of %s", meta.BinlogFile, meta.GTID, meta.ConsistentAt, snap.Time)
+	}
+
 	db := server.DB(t, "")
 
 	var scratch int

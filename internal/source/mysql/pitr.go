@@ -260,6 +260,12 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, fmt.Errorf("--tables cannot be combined with a point in time: restore the whole database to the point, then copy the tables you need")
 	}
 
+	if opt.Database != "" {
+		if err := checkTarget(opt.Database, "--target-database"); err != nil {
+			return nil, err
+		}
+	}
+
 	arch, err := s.loadArchive(ctx, r)
 	if err != nil {
 		return nil, err
@@ -272,11 +278,17 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 
 	plan, err := arch.Plan(fulls, opt.Target, time.Now())
 	if err != nil {
-		return nil, err
+		if plan, err = s.planExact(ctx, r, opt.Target, err); err != nil {
+			return nil, err
+		}
 	}
 
 	meta, err := LoadMeta(plan.Full.Snap)
 	if err != nil {
+		return nil, err
+	}
+
+	if _, err := planRestore(meta, opt.RestoreOptions); err != nil {
 		return nil, err
 	}
 
@@ -528,27 +540,6 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 	}
 
 	return res, nil
-}
-
-// Restorable is the newest instant this source can be recovered to: the end
-// of the unbroken binlog chain from its newest full backup.
-func (s *Source) Restorable(ctx context.Context, r *repo.Repository) (time.Time, error) {
-	fulls, err := s.fulls(ctx, r)
-	if err != nil || len(fulls) == 0 {
-		return time.Time{}, err
-	}
-
-	arch, err := s.loadArchive(ctx, r)
-	if err != nil {
-		return time.Time{}, err
-	}
-
-	plan, err := arch.Plan(fulls, binlog.Target{}, time.Now())
-	if err != nil {
-		return time.Time{}, err
-	}
-
-	return plan.Covered, nil
 }
 
 // loadArchive reads the binlog archive with the ends of incrementals and

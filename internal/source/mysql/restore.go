@@ -182,8 +182,14 @@ func planRestore(meta *Meta, opt RestoreOptions) ([]plannedDB, error) {
 
 	for _, db := range meta.Databases {
 		p := plannedDB{src: db, target: db.Name, tables: db.Tables}
+		flag := ""
+
 		if opt.Database != "" {
-			p.target = opt.Database
+			p.target, flag = opt.Database, "--target-database"
+		}
+
+		if err := checkTarget(p.target, flag); err != nil {
+			return nil, err
 		}
 
 		if opt.Tables != nil {

@@ -142,10 +142,11 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	}
 
 	// The assertions run once, in the first database (the one a
-	// one-database source has).
-	probs, err := assert(ctx, pool, plan[0].target, s.cfg.Verify.Assertions)
+	// one-database source has), as an account that can read only it: an
+	// assertion naming another database would check production instead.
+	probs, err := target.assertInCopy(ctx, pool, plan[0].target, s.cfg.Verify.Assertions)
 	if err != nil {
-		return nil, fmt.Errorf("restore test of %s: %w", name, explain(name, target.cfg.MySQL, err))
+		return nil, fmt.Errorf("restore test of %s: %w", name, err)
 	}
 
 	rep.Assertions = len(s.cfg.Verify.Assertions)
@@ -154,6 +155,27 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	rep.Total = time.Since(start)
 
 	return rep, nil
+}
+
+// assertInCopy runs the assertions in the restored copy db as a temporary
+// account that can read only db.
+func (s *Source) assertInCopy(ctx context.Context, admin *sql.DB, db string, assertions []string) ([]string, error) {
+	if len(assertions) == 0 {
+		return nil, nil
+	}
+
+	acct, err := confine(ctx, admin, s.cfg.Name, s.cfg.MySQL, db, "SELECT, SHOW VIEW, EXECUTE")
+	if err != nil {
+		return nil, err
+	}
+	defer acct.close()
+
+	probs, err := assert(ctx, acct.DB, db, assertions)
+	if err != nil {
+		return nil, explain(s.cfg.Name, s.cfg.MySQL, err)
+	}
+
+	return probs, nil
 }
 
 // assert runs each assertion in db; one holds when its first column is true
@@ -184,7 +206,13 @@ func assert(ctx context.Context, pool *sql.DB, db string, assertions []string) (
 		}
 
 		if err := c.QueryRowContext(ctx, q).Scan(&v); err != nil {
-			probs = append(probs, fmt.Sprintf("assertion %q: %v", a, err))
+			hint := ""
+			if deniedElsewhere(err) {
+				hint = ": assertions can see only the restored copy; name its tables without a database (users, not app.users)"
+			}
+
+			probs = append(probs, fmt.Sprintf("assertion %q: %v%s", a, err, hint))
+
 			continue
 		}
 
