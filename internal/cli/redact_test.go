@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWebhookURLNeverShown: a webhook whose path is its secret token fails
+// (the connection is dropped, so net/http's error quotes the URL); the
+// drill's output, its records in every format, the audit trail, status and
+// the report show the host but never the token.
+func TestWebhookURLNeverShown(t *testing.T) {
+	const token = "T0KEN-b3c9-secret-hook"
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// Drop the connection without an answer: the client's *url.Error
+		// then carries the URL it posted to.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	uploads := filepath.Join(dir, "uploads")
+	makeUploads(t, uploads)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + `plans:
+  files:
+    tier: important
+    steps:
+      - restore: uploads
+      - notify: "uploads recovered"
+notify:
+  webhook: {url: "` + srv.URL + `/services/` + token + `?key=` + token + `"}
+`)
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	var shown strings.Builder
+
+	r := e.run("drill", "files", "--output", filepath.Join(dir, "report"))
+	if r.code == 0 || !strings.Contains(r.out+r.err, "webhook") || !strings.Contains(r.out+r.err, srv.Listener.Addr().String()) {
+		t.Fatalf("a failing webhook should fail the drill, naming the hook's host: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	shown.WriteString(r.out + r.err)
+
+	r = e.run("recover", "files")
+	shown.WriteString(r.out + r.err)
+
+	for _, args := range [][]string{
+		{"drill", "--show", "latest", "--format", "md"},
+		{"drill", "--show", "latest", "--format", "json"},
+		{"drill", "--show", "latest", "--format", "html"},
+		{"audit"},
+		{"status"},
+		{"status", "--json"},
+		{"report", "--format", "md"},
+		{"report", "--format", "json"},
+		{"report", "--format", "html"},
+	} {
+		r := e.run(args...)
+		shown.WriteString(r.out + r.err)
+	}
+
+	for _, name := range []string{"report.md", "report.json", "report.html"} {
+		shown.WriteString(readFile(t, filepath.Join(dir, "report", name)))
+	}
+
+	if b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl")); err == nil {
+		shown.Write(b)
+	}
+
+	if !strings.Contains(shown.String(), "[redacted]") {
+		t.Fatalf("the webhook's failure is not shown at all:\n%s", shown.String())
+	}
+
+	if strings.Contains(shown.String(), token) {
+		t.Fatalf("the webhook's secret token was shown:\n%s", shown.String())
+	}
+}
