@@ -86,3 +86,52 @@ notify:
 		t.Fatalf("the webhook's secret token was shown:\n%s", shown.String())
 	}
 }
+
+// TestDrillOutputRefusesSymlink: a link planted where drill --output writes
+// a report is refused by name and the file it points at stays as it was;
+// reports are written 0600, and a second drill into the folder replaces them.
+func TestDrillOutputRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	uploads := filepath.Join(dir, "uploads")
+	makeUploads(t, uploads)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + "plans:\n  files:\n    steps:\n      - restore: uploads\n")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	out := filepath.Join(dir, "out")
+	victim := filepath.Join(dir, "victim")
+	write(t, victim, "precious\n")
+	os.MkdirAll(out, 0o700)
+
+	if err := os.Symlink(victim, filepath.Join(out, "report.md")); err != nil {
+		t.Fatal(err)
+	}
+
+	e.expectFailure(1, []string{"--output: " + filepath.Join(out, "report.md") + " is a symbolic link", "remove it or choose another folder"}, "drill", "files", "--output", out)
+
+	if got := readFile(t, victim); got != "precious\n" {
+		t.Fatalf("the drill wrote through the link: %q", got)
+	}
+
+	if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the link's target changed mode: %v", fi.Mode())
+	}
+
+	fresh := filepath.Join(dir, "fresh")
+	e.mustRun("drill", "files", "--output", fresh)
+	e.mustRun("drill", "files", "--output", fresh)
+
+	entries, _ := os.ReadDir(fresh)
+	if len(entries) != 3 {
+		t.Fatalf("expected the three reports only, found %v", entries)
+	}
+
+	for _, en := range entries {
+		fi, err := os.Lstat(filepath.Join(fresh, en.Name()))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v, want a regular file with mode 0600", en.Name(), fi.Mode(), err)
+		}
+	}
+}
