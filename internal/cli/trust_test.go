@@ -135,3 +135,52 @@ func TestDrillOutputRefusesSymlink(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditAndStatusEscapeControls: an error holding a newline, a carriage
+// return and an escape sequence (a drill command's output here) cannot forge
+// a line or drive the terminal in `audit` or `status`: they show it escaped.
+func TestAuditAndStatusEscapeControls(t *testing.T) {
+	dir := t.TempDir()
+	uploads := filepath.Join(dir, "uploads")
+	makeUploads(t, uploads)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + `plans:
+  files:
+    steps:
+      - restore: uploads
+      - run: "true"
+        drill: 'printf "broke\nFAKE LINE\r\033[2Jcleared" >&2; exit 3'
+`)
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	e.run("drill", "files")
+
+	for _, args := range [][]string{{"audit"}, {"status"}} {
+		out := e.run(args...).out
+
+		if !strings.Contains(out, `broke\nFAKE LINE\r\x1b[2Jcleared`) {
+			t.Errorf("lifeboat %s does not show the error escaped:\n%s", args[0], out)
+		}
+
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "FAKE LINE") || strings.ContainsAny(l, "\r\x1b") {
+				t.Errorf("lifeboat %s printed a forged line or a control character: %q", args[0], l)
+			}
+		}
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, ünïcode":      "plain text, ünïcode",
+		"a\nFAKE LINE":             `a\nFAKE LINE`,
+		"a\r\tb\x1b[31mc\x00":      `a\r\tb\x1b[31mc\x00`,
+		"x\u2028y\u202ez\u0085":    `x\u2028y\u202ez\x85`,
+		`already \n escaped stays`: `already \n escaped stays`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
