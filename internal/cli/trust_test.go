@@ -184,3 +184,37 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfWrittenCopySaysReplicate: a copy whose replication stopped before
+// its last blob (the repository's format) says to finish it with replicate,
+// not to run init; replicate does, and the copy then restores.
+func TestHalfWrittenCopySaysReplicate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	near := filepath.Join(t.TempDir(), "near")
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + near + "\n")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	e.mustRun("replicate")
+
+	// What an interrupted replication leaves: every blob but the format.
+	if err := os.Remove(filepath.Join(near, "kopia.repository.f")); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.expectFailure(2, []string{"copy near (" + near + "): no repository here yet", "a replication did not finish", "run `lifeboat replicate --to near`"}, "--from", "near", "snapshots")
+	if strings.Contains(r.err, "init") {
+		t.Fatalf("a half-written copy still advises init:\n%s", r.err)
+	}
+
+	e.mustRun("replicate", "--to", "near")
+
+	target := filepath.Join(t.TempDir(), "r")
+	e.mustRun("--from", "near", "restore", "uploads", "--target", target)
+
+	if _, err := os.Stat(filepath.Join(target, "covers", "book-1.jpg")); err != nil {
+		t.Fatalf("the completed copy does not restore: %v", err)
+	}
+}
