@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,5 +218,69 @@ func TestHalfWrittenCopySaysReplicate(t *testing.T) {
 
 	if _, err := os.Stat(filepath.Join(target, "covers", "book-1.jpg")); err != nil {
 		t.Fatalf("the completed copy does not restore: %v", err)
+	}
+}
+
+// TestConfigCheckReportsEnvironment: config check names a password variable
+// that is not set, a socket that does not exist and one that is not a socket;
+// with the variable set and the paths right, it says nothing of them.
+func TestConfigCheckReportsEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "not-a-socket")
+	write(t, plain, "")
+
+	missing := filepath.Join(dir, "mysqld.sock")
+	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+missing+"\n    user: backup\n    password_env: LB_TEST_DB_PASSWORD\n"+
+		"    verify:\n      server: {socket: "+plain+", user: verify, password_env: LB_TEST_VERIFY_PASSWORD}\n")
+	e.writeConfig(readFile(t, e.cfg) + "notify:\n  email: {smtp: \"mail.example.org:587\", from: a@example.org, to: [b@example.org], username: lb, password_env: LB_TEST_SMTP_PASSWORD}\n")
+
+	r := e.run("config", "check")
+	for _, want := range []string{
+		"warning: sources.db.password_env: $LB_TEST_DB_PASSWORD is not set in this environment",
+		"warning: sources.db.socket: " + missing + " does not exist",
+		"warning: sources.db.verify.server.password_env: $LB_TEST_VERIFY_PASSWORD is not set",
+		"warning: sources.db.verify.server.socket: " + plain + " is not a socket",
+		"warning: notify.email.password_env: $LB_TEST_SMTP_PASSWORD is not set",
+	} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("config check does not report %q:\n%s", want, r.err)
+		}
+	}
+
+	// Set right, nothing is reported.
+	l, err := net.Listen("unix", missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	e.writeConfig(strings.ReplaceAll(readFile(t, e.cfg), plain, missing))
+	e.vars["LB_TEST_DB_PASSWORD"], e.vars["LB_TEST_VERIFY_PASSWORD"], e.vars["LB_TEST_SMTP_PASSWORD"] = "x", "y", "z"
+
+	if r := e.run("config", "check"); r.code != 0 || strings.Contains(r.err, "warning") {
+		t.Fatalf("config check with everything in place: exit %d\n%s", r.code, r.err)
+	}
+}
+
+// TestConfigCheckCutsLongValues: a 2 MB value where a short one belongs (and
+// a 2 MB unknown key) is reported by its first bytes and its length, not
+// echoed whole.
+func TestConfigCheckCutsLongValues(t *testing.T) {
+	huge := strings.Repeat("A", 2<<20)
+
+	for name, cfg := range map[string]string{
+		"value":       "repository:\n  path: /r\nsources:\n  u:\n    type: files\n    tier: " + huge + "\n    paths: [/tmp]\n",
+		"quoted":      "repository:\n  path: /r\nsources:\n  u:\n    type: files\n    paths: [/tmp]\n    ignore_unreadable: " + huge + "\n",
+		"unknown key": "repository:\n  path: /r\nsources:\n  u:\n    type: files\n    paths: [/tmp]\n    ? " + huge + "\n    : 1\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, "")
+			e.writeConfig(cfg)
+
+			r := e.expectFailure(2, []string{"lifeboat.yaml:", "AAAA", fmt.Sprintf("... (%d", len(huge)/1000), " bytes)"}, "config", "check")
+			if len(r.err) > 2000 {
+				t.Fatalf("a %d-byte message for a %d-byte value:\n%.500s", len(r.err), len(huge), r.err)
+			}
+		})
 	}
 }
