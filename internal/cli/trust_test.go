@@ -28,22 +28,15 @@ func TestWebhookURLNeverShown(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
-	uploads := filepath.Join(dir, "uploads")
-	makeUploads(t, uploads)
-
-	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
-	e.writeConfig(readFile(t, e.cfg) + `plans:
+	e, dir := backedUpUploads(t, `plans:
   files:
     tier: important
     steps:
       - restore: uploads
       - notify: "uploads recovered"
 notify:
-  webhook: {url: "` + srv.URL + `/services/` + token + `?key=` + token + `"}
+  webhook: {url: "`+srv.URL+`/services/`+token+`?key=`+token+`"}
 `)
-	e.mustRun("init")
-	e.mustRun("backup", "uploads")
 
 	var shown strings.Builder
 
@@ -93,14 +86,7 @@ notify:
 // a report is refused by name and the file it points at stays as it was;
 // reports are written 0600, and a second drill into the folder replaces them.
 func TestDrillOutputRefusesSymlink(t *testing.T) {
-	dir := t.TempDir()
-	uploads := filepath.Join(dir, "uploads")
-	makeUploads(t, uploads)
-
-	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
-	e.writeConfig(readFile(t, e.cfg) + "plans:\n  files:\n    steps:\n      - restore: uploads\n")
-	e.mustRun("init")
-	e.mustRun("backup", "uploads")
+	e, dir := backedUpUploads(t, "plans:\n  files:\n    steps:\n      - restore: uploads\n")
 
 	out := filepath.Join(dir, "out")
 	victim := filepath.Join(dir, "victim")
@@ -142,20 +128,13 @@ func TestDrillOutputRefusesSymlink(t *testing.T) {
 // return and an escape sequence (a drill command's output here) cannot forge
 // a line or drive the terminal in `audit` or `status`: they show it escaped.
 func TestAuditAndStatusEscapeControls(t *testing.T) {
-	dir := t.TempDir()
-	uploads := filepath.Join(dir, "uploads")
-	makeUploads(t, uploads)
-
-	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
-	e.writeConfig(readFile(t, e.cfg) + `plans:
+	e, _ := backedUpUploads(t, `plans:
   files:
     steps:
       - restore: uploads
       - run: "true"
         drill: 'printf "broke\nFAKE LINE\r\033[2Jcleared" >&2; exit 3'
 `)
-	e.mustRun("init")
-	e.mustRun("backup", "uploads")
 	e.run("drill", "files")
 
 	for _, args := range [][]string{{"audit"}, {"status"}} {
@@ -191,14 +170,8 @@ func TestPrintable(t *testing.T) {
 // its last blob (the repository's format) says to finish it with replicate,
 // not to run init; replicate does, and the copy then restores.
 func TestHalfWrittenCopySaysReplicate(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "uploads")
-	makeUploads(t, data)
-
 	near := filepath.Join(t.TempDir(), "near")
-	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
-	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + near + "\n")
-	e.mustRun("init")
-	e.mustRun("backup", "uploads")
+	e, _ := backedUpUploads(t, "copies:\n  near:\n    path: "+near+"\n")
 	e.mustRun("replicate")
 
 	// What an interrupted replication leaves: every blob but the format.
@@ -283,4 +256,21 @@ func TestConfigCheckCutsLongValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// backedUpUploads is an installation with a files source (uploads) backed up
+// once and the configuration extra added; it returns the scratch folder.
+func backedUpUploads(t *testing.T, extra string) (*env, string) {
+	t.Helper()
+
+	dir := t.TempDir()
+	uploads := filepath.Join(dir, "uploads")
+	makeUploads(t, uploads)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+uploads+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + extra)
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	return e, dir
 }
