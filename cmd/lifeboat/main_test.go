@@ -993,6 +993,7 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		`lifeboat_drill_last_result{plan="data"} 1`,
 		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="total"}`,
 		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="1. restore data"}`,
+		`lifeboat_recovery_duration_seconds{mode="drill",plan="data",step="2. run"}`,
 		`lifeboat_recovery_rto_objective_seconds{plan="data"} 14400`,
 		`lifeboat_recovery_rpo_seconds{mode="drill",plan="data"}`,
 		`lifeboat_drill_last_success_timestamp_seconds{plan="data"}`,
@@ -1020,6 +1021,11 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		if !strings.Contains(m, w) {
 			t.Errorf("/metrics lacks %s", w)
 		}
+	}
+
+	// Steps are named by number and kind: no command reaches a label.
+	if strings.Contains(m, "test -f") || strings.Contains(m, "run: true") {
+		t.Errorf("a plan's command reached the metrics:\n%s", m)
 	}
 
 	// The scheduled group: every source together, one recovery point.

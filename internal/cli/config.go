@@ -39,6 +39,10 @@ func (a *App) configCommand() *cobra.Command {
 				}
 			}
 
+			for _, w := range a.environmentProblems(cfg) {
+				fmt.Fprintf(a.Stderr, "warning: %s\n", w)
+			}
+
 			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s", cfg.File, cfg.Repository.Location(), len(cfg.SourceNames), strings.Join(parts, ", "))
 
 			if len(cfg.PlanNames) > 0 {

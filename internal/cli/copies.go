@@ -69,7 +69,15 @@ func (a *App) openCopy(ctx context.Context, cfg *config.Config, c *config.Copy, 
 		return nil, err
 	}
 
-	return repo.OpenAt(ctx, where, pw, a.log)
+	r, err := repo.OpenAt(ctx, where, pw, a.log)
+	if errors.Is(err, repo.ErrNotInitialized) {
+		// A copy is made by replicate, which writes the repository's format
+		// last: without it, replication never finished, and init would be
+		// the wrong advice.
+		return nil, fmt.Errorf("copy %s (%s): %w yet, only part of one (a replication did not finish): run `lifeboat replicate --to %s` to complete it", c.Name, c.Location(), repo.ErrNotInitialized, c.Name)
+	}
+
+	return r, err
 }
 
 // fallback opens the first copy that answers, after the primary failed.

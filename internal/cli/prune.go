@@ -239,7 +239,7 @@ func (a *App) auditCommand() *cobra.Command {
 					continue
 				}
 
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format(time.DateTime), r.Actor, r.Action, r.Source, r.Outcome, r.Detail)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format(time.DateTime), printable(r.Actor), printable(r.Action), printable(r.Source), printable(r.Outcome), printable(r.Detail))
 			}
 
 			return tw.Flush()

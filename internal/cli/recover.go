@@ -202,15 +202,53 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 	return err
 }
 
+// writeReports writes a run's reports into dir, readable by the owner only
+// (they name hosts, paths and errors). Each file is created exclusively
+// under a temporary name and renamed into place, so a link planted where a
+// report goes is never written through; one there is refused.
 func writeReports(dir string, run *plan.Run) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 
 	for name, b := range map[string][]byte{"report.md": []byte(run.Markdown()), "report.json": run.JSON(), "report.html": run.HTML()} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := writePrivateFile(filepath.Join(dir, name), b); err != nil {
 			return fmt.Errorf("--output: %w", err)
 		}
+	}
+
+	return nil
+}
+
+// writePrivateFile writes b to path with mode 0600 through a file created
+// exclusively (O_EXCL) beside it and renamed over path. A symbolic link at
+// path is refused: writing through it would put the file wherever it points.
+func writePrivateFile(path string, b []byte) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link: Lifeboat does not write through links; remove it or choose another folder", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s exists and is not a regular file: remove it or choose another folder", path)
+	}
+
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+
+	tmp := f.Name()
+
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 
 	return nil

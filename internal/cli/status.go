@@ -218,7 +218,7 @@ func (a *App) statusCommand() *cobra.Command {
 						c321 += " (not 3-2-1)"
 					}
 
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, state)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, printable(state))
 				}
 
 				tw.Flush()
@@ -289,7 +289,7 @@ func (a *App) planStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Reposit
 			result = last.Verdict()
 		}
 
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, cfg.Plans[name].Tier, when, rto, human(tier.RTO), rpo, human(tier.RPO), result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, cfg.Plans[name].Tier, when, rto, human(tier.RTO), rpo, human(tier.RPO), printable(result))
 	}
 
 	return tw.Flush()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -273,7 +274,45 @@ func (p *parser) fail(n *yaml.Node, key, format string, args ...any) {
 		line = n.Line
 	}
 
-	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	// A message repeats values from the file: a long one is cut (a 2 MB
+	// value must not make a 2 MB message).
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = echoed(v)
+		case error:
+			args[i] = echoed(v.Error())
+		}
+	}
+
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: fmt.Sprint(echoed(key)), Msg: fmt.Sprintf(format, args...)})
+}
+
+// Echoed values longer than echoLimit bytes are shown as their first
+// echoPrefix bytes and their length. The limit is above the longest list of
+// expected keys a message names.
+const (
+	echoLimit  = 256
+	echoPrefix = 64
+)
+
+// echoed is a value repeated in a message, cut when long.
+type echoed string
+
+// Format prints the value (%q: quoted), or its prefix and length.
+func (e echoed) Format(f fmt.State, verb rune) {
+	s := string(e)
+	if len(s) <= echoLimit {
+		fmt.Fprintf(f, fmt.FormatString(f, verb), s)
+		return
+	}
+
+	cut := echoPrefix
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+
+	fmt.Fprintf(f, fmt.FormatString(f, verb)+"... (%d bytes)", s[:cut], len(s))
 }
 
 // mapping returns the key/value pairs of a mapping node, reporting unknown and
@@ -787,7 +826,7 @@ func describe(n *yaml.Node) string {
 			return "nothing"
 		}
 
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", echoed(n.Value))
 	case yaml.AliasNode:
 		return "an alias"
 	}

@@ -272,7 +272,8 @@ func (p *parser) notify(n *yaml.Node, cfg *Config) {
 		if u, ok := wm["url"]; ok {
 			pu, err := url.Parse(u.Value)
 			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				p.fail(u, "notify.webhook.url", "expected an http:// or https:// URL, found %s", describe(u))
+				// Only the scheme is echoed: the rest may be the hook's secret token.
+				p.fail(u, "notify.webhook.url", "expected an http:// or https:// URL, found one with scheme %q (the rest is not shown)", schemeOf(u.Value))
 			}
 
 			w.URL = u.Value
@@ -354,4 +355,13 @@ func (p *parser) audit(n *yaml.Node, cfg *Config) {
 	if v, ok := m["path"]; ok {
 		cfg.Audit.Path = p.absPath(v, "audit.path")
 	}
+}
+
+// schemeOf is what precedes "://" in a value that should be a URL, or "".
+func schemeOf(v string) string {
+	if i := strings.Index(v, "://"); i > 0 && i <= 16 {
+		return v[:i]
+	}
+
+	return ""
 }

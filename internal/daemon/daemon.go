@@ -66,7 +66,45 @@ func (d *Daemon) Listen() (net.Listener, error) {
 		return nil, fmt.Errorf("%w on server.listen %s: %v: another lifeboat daemon or another program has it; stop that or set server.listen in %s", ErrListen, d.Cfg.Server.Listen, err, d.Cfg.File)
 	}
 
+	// Logged at start, so it is on the terminal and in the journal.
+	if w := ExposedWarning(d.Cfg.Server.Listen, l.Addr()); w != "" && d.Log != nil {
+		d.Log.Warn(w, "listen", l.Addr().String())
+	}
+
 	return l, nil
+}
+
+// ExposedWarning says why listening (on addr, configured as listen) beyond
+// loopback needs care, or is "" for a loopback address. The endpoint has no
+// authentication, and /metrics names the sources, plans and copies.
+func ExposedWarning(listen string, addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return ""
+	}
+
+	return "server.listen " + listen + " is not a loopback address: /metrics, /healthz and /readyz are served without authentication " +
+		"to every network that reaches it; bind 127.0.0.1 and put a proxy with authentication in front, or firewall the port"
+}
+
+// The HTTP endpoint's timeouts: its answers take milliseconds, so these only
+// cut off slow or idle clients that would otherwise hold a connection (and a
+// goroutine) forever.
+const (
+	httpReadHeaderTimeout = 5 * time.Second
+	httpReadTimeout       = 10 * time.Second
+	httpWriteTimeout      = 30 * time.Second
+	httpIdleTimeout       = 60 * time.Second
+)
+
+// Server is the HTTP server of the endpoint, with its timeouts.
+func (d *Daemon) Server() *http.Server {
+	return &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+	}
 }
 
 // Handler serves /metrics, /healthz and /readyz.
@@ -181,7 +219,7 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := d.Server()
 
 	go srv.Serve(l) //nolint:errcheck
 	defer srv.Shutdown(context.Background())

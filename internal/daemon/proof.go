@@ -141,7 +141,7 @@ func (d *Daemon) refreshRuns(ctx context.Context) {
 			// Numbered: a plan may stop the same service twice.
 			for i, st := range r.Steps {
 				if st.Status == plan.StatusOK {
-					d.Metrics.RecoveryDuration.WithLabelValues(name, mode, fmt.Sprintf("%d. %s", i+1, st.Title)).Set(st.Seconds)
+					d.Metrics.RecoveryDuration.WithLabelValues(name, mode, st.MetricLabel(i+1)).Set(st.Seconds)
 				}
 			}
 

@@ -91,7 +91,7 @@ func New(version string) *Metrics {
 		RestoreTestTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_duration_seconds",
 			Help: "How long the source's last restore test took, restore and comparison."}, src),
 		RecoveryDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_duration_seconds",
-			Help: "Measured duration of the last drill or recovery of the plan, per step; step=\"total\" is the measured RTO."}, []string{"plan", "mode", "step"}),
+			Help: "Measured duration of the last drill or recovery of the plan, per step, named by its number and kind (step=\"2. restore database\", \"3. run\"); step=\"total\" is the measured RTO."}, []string{"plan", "mode", "step"}),
 		RecoveryRPO: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rpo_seconds",
 			Help: "Age of the oldest data the last drill or recovery of the plan restored, when it started."}, []string{"plan", "mode"}),
 		RTOObjective: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rto_objective_seconds",

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/smtp"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -196,7 +197,57 @@ func (ev Event) text() string {
 	return s
 }
 
+// RedactedPath replaces a webhook URL's path wherever Lifeboat shows it.
+const RedactedPath = "/[redacted]"
+
+// RedactURL returns a webhook URL fit to show: its scheme and host, with the
+// path (often the secret token itself), query and user info replaced by
+// RedactedPath. Every place that shows a webhook URL goes through it.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[redacted URL]"
+	}
+
+	return u.Scheme + "://" + u.Host + RedactedPath
+}
+
+// redactErr keeps a webhook URL out of an error: net/http's *url.Error
+// carries the whole URL (also a redirect's), and anything else that quotes
+// its secret parts has them replaced.
+func redactErr(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = RedactURL(ue.URL)
+	}
+
+	msg := err.Error()
+	scrubbed := strings.ReplaceAll(msg, raw, RedactURL(raw))
+
+	if u, perr := url.Parse(raw); perr == nil {
+		for _, secret := range []string{u.User.String(), u.RawQuery, u.EscapedPath(), u.Path} {
+			if len(secret) > 1 {
+				scrubbed = strings.ReplaceAll(scrubbed, secret, RedactedPath)
+			}
+		}
+	}
+
+	if scrubbed != msg {
+		return errors.New(scrubbed)
+	}
+
+	return err
+}
+
 func (n *Notifier) webhook(ctx context.Context, ev Event) error {
+	return redactErr(n.postWebhook(ctx, ev), n.cfg.Webhook.URL)
+}
+
+func (n *Notifier) postWebhook(ctx context.Context, ev Event) error {
 	var body any = ev
 	if n.cfg.Webhook.Format == "slack" {
 		body = map[string]string{"text": ev.text()}

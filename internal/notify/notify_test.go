@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -273,5 +274,86 @@ func TestEmail(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no mail arrived")
+	}
+}
+
+// lockedBuffer is a log destination read while the notifier writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.b.String()
+}
+
+// TestWebhookFailureLogHidesToken: a webhook that redirects to another secret
+// path and then drops the connection is retried and given up on; the log
+// (the daemon's) and the error a plan's notify step gets name the host but
+// neither token.
+func TestWebhookFailureLogHidesToken(t *testing.T) {
+	const token, moved = "T0KEN-first-7f3a", "T0KEN-moved-c41d"
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/services/") {
+			http.Redirect(w, r, "/moved/"+moved, http.StatusTemporaryRedirect)
+			return
+		}
+
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+
+	var log lockedBuffer
+
+	n := New(config.Notify{Webhook: &config.Webhook{URL: srv.URL + "/services/" + token, Format: "json"}}, func(string) string { return "" },
+		slog.New(slog.NewTextHandler(&log, nil)))
+	n.Retry = []time.Duration{time.Millisecond}
+	start(t, n)
+
+	n.Observe("backup db full", "db", false, Failure, "dump failed")
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "notification not delivered") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	err := n.Send(context.Background(), "plan site", "recovered")
+	shown := log.String() + "\n" + fmt.Sprint(err)
+
+	if !strings.Contains(shown, "notification not delivered") || !strings.Contains(shown, "retrying") || err == nil {
+		t.Fatalf("the failure was not logged and returned:\n%s", shown)
+	}
+
+	if !strings.Contains(shown, srv.Listener.Addr().String()+RedactedPath) {
+		t.Fatalf("the log does not name the hook's host:\n%s", shown)
+	}
+
+	if strings.Contains(shown, token) || strings.Contains(shown, moved) {
+		t.Fatalf("a webhook token reached the log or the error:\n%s", shown)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.slack.com/services/T0/B0/XyZ": "https://hooks.slack.com" + RedactedPath,
+		"http://user:pw@10.0.0.1:8080/x?token=abc":   "http://10.0.0.1:8080" + RedactedPath,
+		"not a url at all":                           "[redacted URL]",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -69,6 +69,18 @@ type StepResult struct {
 	EarlierRun string `json:"earlier_run,omitempty"`
 }
 
+// MetricLabel names the nth step (from 1) in metrics: its number and kind,
+// and for a restore its source. Never its title: a command, an SQL
+// statement or a URL would leak into every scrape and make an unbounded
+// label.
+func (s *StepResult) MetricLabel(n int) string {
+	if s.Kind == config.StepRestore && s.Source != "" {
+		return fmt.Sprintf("%d. %s %s", n, s.Kind, s.Source)
+	}
+
+	return fmt.Sprintf("%d. %s", n, s.Kind)
+}
+
 // Run is one execution of a plan: an incident (recover) or a drill.
 type Run struct {
 	ID       string    `json:"id"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kopia/kopia/repo/blob"
 	"github.com/kopia/kopia/repo/blob/s3"
+	"github.com/kopia/kopia/repo/blob/throttling"
 	"github.com/kopia/kopia/repo/content"
 )
 
@@ -44,50 +45,49 @@ const (
 	readaheadGap = 256 << 10
 )
 
+// readaheadConfig is all kopia's connection file holds for an S3
+// repository: no endpoint options and above all no keys, which would sit in
+// plaintext on disk for the life of the process. The storage itself, built
+// from the configuration in memory, waits in readaheads for kopia to ask.
 type readaheadConfig struct {
-	s3.Options
+	// Limits is where kopia reads and records the upload bandwidth cap.
+	throttling.Limits
 
-	// Session finds the wrapper kopia opened from this configuration.
+	// Session finds the storage OpenAt built for this connection.
 	Session string `json:"lifeboatSession"`
 }
 
-// readaheads holds the wrappers kopia opened, by session, until OpenAt
-// claims its own.
+// readaheads holds, by session, the storages OpenAt built until kopia opens
+// the connection (a connection file names one, in this process only).
 var readaheads sync.Map //nolint:gochecknoglobals
 
 func init() { //nolint:gochecknoinits
-	blob.AddSupportedStorage(readaheadType, readaheadConfig{}, func(ctx context.Context, o *readaheadConfig, create bool) (blob.Storage, error) {
-		st, err := s3.New(ctx, &o.Options, create)
-		if err != nil {
-			return nil, err
+	blob.AddSupportedStorage(readaheadType, readaheadConfig{}, func(_ context.Context, o *readaheadConfig, _ bool) (blob.Storage, error) {
+		v, ok := readaheads.LoadAndDelete(o.Session)
+		if !ok {
+			return nil, fmt.Errorf("S3 connection %q belongs to another process (Lifeboat keeps the keys in memory only): open the repository again", o.Session)
 		}
 
-		ra := &readahead{Storage: st, cfg: *o}
-		readaheads.Store(o.Session, ra)
-
-		return ra, nil
+		return v.(*readahead), nil //nolint:forcetypeassert
 	})
 }
 
-// newReadahead wraps S3 storage for a new connection.
+// newReadahead wraps S3 storage for a new connection and keeps it for kopia
+// to open; forgetReadahead drops it when kopia never does.
 func newReadahead(st blob.Storage, o *s3.Options) (*readahead, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("session id: %w", err)
 	}
 
-	return &readahead{Storage: st, cfg: readaheadConfig{Options: *o, Session: hex.EncodeToString(b)}}, nil
+	ra := &readahead{Storage: st, cfg: readaheadConfig{Limits: o.Limits, Session: hex.EncodeToString(b)}}
+	readaheads.Store(ra.cfg.Session, ra)
+
+	return ra, nil
 }
 
-// claimReadahead returns the wrapper kopia opened for the session.
-func claimReadahead(session string) *readahead {
-	v, ok := readaheads.LoadAndDelete(session)
-	if !ok {
-		return nil
-	}
-
-	return v.(*readahead) //nolint:forcetypeassert
-}
+// forgetReadahead drops a connection's storage kopia did not open.
+func forgetReadahead(session string) { readaheads.Delete(session) }
 
 type readahead struct {
 	blob.Storage

@@ -232,6 +232,7 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		}
 
 		st, session = ra, ra.cfg.Session
+		defer forgetReadahead(session) // kopia took it, or never will
 	}
 
 	if err := connect(ctx, cfgFile, st); err != nil {
@@ -245,10 +246,6 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	if err != nil {
 		os.RemoveAll(tmp)
 
-		if session != "" {
-			claimReadahead(session) // kopia may have opened it: forget it
-		}
-
 		switch {
 		case errors.Is(err, repo.ErrInvalidPassword):
 			return nil, fmt.Errorf("open repository %s: %w from %s: it does not decrypt this repository; use the password it was created with", path, ErrWrongPassword, pw.Origin)
@@ -260,8 +257,8 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	}
 
 	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, now: time.Now}
-	if session != "" {
-		r.readahead = claimReadahead(session)
+	if ra, ok := st.(*readahead); ok {
+		r.readahead = ra
 	}
 
 	r.followUploadHours()
