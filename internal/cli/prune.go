@@ -40,6 +40,20 @@ func (a *App) pruneCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
+			// --reclaim-now deletes data no snapshot refers to yet, such as
+			// what a running backup has written so far: it needs the
+			// repository to itself.
+			what := runName(cmd, nil)
+			if reclaimNow {
+				what += " --reclaim-now"
+			}
+
+			locks, err := r.LockRepository(reclaimNow && !dryRun, what)
+			if err != nil {
+				return err
+			}
+			defer locks.Release()
+
 			for _, s := range sources {
 				if _, err := a.source(cfg, s); err != nil {
 					return err

@@ -181,6 +181,14 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		return err
 	}
 
+	// The daemon may write at any moment: no prune --reclaim-now while it
+	// runs.
+	locks, err := d.Repo.LockRepository(false, "lifeboat daemon")
+	if err != nil {
+		return err
+	}
+	defer locks.Release()
+
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	go srv.Serve(l) //nolint:errcheck
@@ -342,7 +350,15 @@ func (d *Daemon) backup(ctx context.Context, name, typ string) (*repo.Snapshot, 
 	start := time.Now()
 	before, _ := d.Repo.Size()
 
-	snap, err := src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
+	// The same lock as `lifeboat backup`: a backup of this source from the
+	// command line makes this run fail, saying so, rather than run twice.
+	var snap *repo.Snapshot
+
+	locks, err := d.Repo.LockSources([]string{name}, "lifeboat daemon: backup "+name+" "+typ)
+	if err == nil {
+		snap, err = src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
+		locks.Release()
+	}
 
 	end := time.Now()
 	after, _ := d.Repo.Size()

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startBackup starts `lifeboat backup` and returns once it has written to
+// the repository, so it holds its locks.
+func startBackup(t *testing.T, in *installation) (pid int, wait func() (error, string)) {
+	t.Helper()
+
+	cmd := in.command("backup")
+
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+
+	before := dirSize(t, in.repo)
+
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	deadline := time.Now().Add(2 * time.Minute)
+
+	for dirSize(t, in.repo) < before+(16<<20) {
+		select {
+		case err := <-exited:
+			t.Fatalf("the backup ended (%v) before a second command could run beside it: make the data larger\n%s", err, errb.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup wrote nothing in 2 minutes\n%s", errb.String())
+		}
+	}
+
+	return cmd.Process.Pid, func() (error, string) { return <-exited, errb.String() }
+}
+
+// TestSecondBackupAndReclaimRefused runs a backup and, beside it, a second
+// backup of the same source and a prune --reclaim-now: both are refused,
+// naming the running backup, and the first completes. A killed backup's lock
+// does not block the next one.
+func TestSecondBackupAndReclaimRefused(t *testing.T) {
+	in := newInstallation(t, "")
+
+	fill := func() {
+		buf := make([]byte, 8<<20)
+		for i := 0; i < 40; i++ {
+			rand.Read(buf)
+
+			if err := os.WriteFile(filepath.Join(in.data, fmt.Sprintf("f%02d", i)), buf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	fill()
+	in.mustRun("init")
+
+	pid, wait := startBackup(t, in)
+	holder := fmt.Sprintf("pid %d, `lifeboat backup data`", pid)
+
+	out, errs, code := in.run("backup", "data")
+	if code != 1 || !strings.Contains(errs, holder) || !strings.Contains(errs, "and holds source data") {
+		t.Errorf("a second backup of the source: exit %d, want 1 naming the running one (%s)\n%s%s", code, holder, out, errs)
+	}
+
+	out, errs, code = in.run("prune", "--reclaim-now")
+	if code != 1 || !strings.Contains(errs, holder) || !strings.Contains(errs, "this run needs it to itself") {
+		t.Errorf("prune --reclaim-now during a backup: exit %d, want 1 naming the backup (%s)\n%s%s", code, holder, out, errs)
+	}
+
+	if err, errs := wait(); err != nil {
+		t.Fatalf("the first backup failed: %v\n%s", err, errs)
+	}
+
+	if s := in.snapshots(); len(s) != 1 || s[0].Files != 40 {
+		t.Fatalf("want the first backup's snapshot only, got %+v", s)
+	}
+
+	// A killed backup leaves its lock files; the locks die with it.
+	fill()
+	pid, wait = startBackup(t, in)
+	syscall.Kill(pid, syscall.SIGKILL)
+	wait()
+
+	in.mustRun("backup", "data")
+	in.mustRun("prune", "--reclaim-now")
+}
