@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // startBackup starts `lifeboat backup` and returns once it has written to
@@ -17,35 +15,10 @@ import (
 func startBackup(t *testing.T, in *installation) (pid int, wait func() (error, string)) {
 	t.Helper()
 
-	cmd := in.command("backup")
-
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-
 	before := dirSize(t, in.repo)
+	cmd, wait := startUntil(t, in.command("backup"), func() bool { return dirSize(t, in.repo) >= before+(16<<20) })
 
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	deadline := time.Now().Add(2 * time.Minute)
-
-	for dirSize(t, in.repo) < before+(16<<20) {
-		select {
-		case err := <-exited:
-			t.Fatalf("the backup ended (%v) before a second command could run beside it: make the data larger\n%s", err, errb.String())
-		case <-time.After(5 * time.Millisecond):
-		}
-
-		if time.Now().After(deadline) {
-			t.Fatalf("the backup wrote nothing in 2 minutes\n%s", errb.String())
-		}
-	}
-
-	return cmd.Process.Pid, func() (error, string) { return <-exited, errb.String() }
+	return cmd.Process.Pid, wait
 }
 
 // TestSecondBackupAndReclaimRefused runs a backup and, beside it, a second

@@ -17,15 +17,7 @@ func TestReclaimAfterFullDiskBackup(t *testing.T) {
 	in := newInstallation(t, "")
 
 	// The repository on a tmpfs of 48 MiB; 64 MiB of random data to back up.
-	if err := os.MkdirAll(in.repo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", in.repo).CombinedOutput(); err != nil {
-		t.Fatalf("this test needs to mount a small tmpfs (run the tests as root, where mount is allowed): %v: %s", err, out)
-	}
-
-	t.Cleanup(func() { exec.Command("umount", in.repo).Run() })
+	mountTmpfs(t, in.repo, "48m")
 
 	write := func(name string, size int) {
 		b := make([]byte, size)

@@ -126,37 +126,12 @@ func TestKilledRestoreResumes(t *testing.T) {
 	interruptedData(t, in, big)
 
 	target := filepath.Join(in.dir, "restored")
-	cmd := in.command("restore", "data", "--target", target)
-
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
 	// Kill once a quarter of the large file's data is on disk (blocks, not
 	// sizes: a file extended to its final size first has holes).
-	deadline := time.Now().Add(2 * time.Minute)
-
-	for allocated(target) < big/4 {
-		select {
-		case err := <-exited:
-			t.Fatalf("the restore ended (%v) before it could be killed: make the large file larger\n%s", err, errb.String())
-		case <-time.After(2 * time.Millisecond):
-		}
-
-		if time.Now().After(deadline) {
-			t.Fatalf("the restore wrote nothing in 2 minutes\n%s", errb.String())
-		}
-	}
-
+	cmd, wait := startUntil(t, in.command("restore", "data", "--target", target), func() bool { return allocated(target) >= big/4 })
 	cmd.Process.Signal(syscall.SIGKILL)
 
-	if err := <-exited; err == nil {
+	if err, _ := wait(); err == nil {
 		t.Fatal("the restore finished before SIGKILL arrived")
 	}
 
@@ -185,14 +160,9 @@ func TestRestoreOnFullDiskResumes(t *testing.T) {
 	interruptedData(t, in, big)
 
 	mnt := filepath.Join(in.dir, "small-disk")
-	os.Mkdir(mnt, 0o755)
 
 	// A tmpfs of 16 MiB: the small files fit, the large one does not.
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("this test needs to mount a small tmpfs (run the tests as root, where mount is allowed): %v: %s", err, out)
-	}
-
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mountTmpfs(t, mnt, "16m")
 
 	target := filepath.Join(mnt, "restored")
 
@@ -213,6 +183,54 @@ func TestRestoreOnFullDiskResumes(t *testing.T) {
 
 	in.mustRun("restore", "data", "--target", target)
 	sameTree(t, in.data, target)
+}
+
+// startUntil starts cmd and returns once cond holds, failing the test when
+// the command ends first or cond does not come within two minutes.
+func startUntil(t *testing.T, cmd *exec.Cmd, cond func() bool) (*exec.Cmd, func() (error, string)) {
+	t.Helper()
+
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	deadline := time.Now().Add(2 * time.Minute)
+
+	for !cond() {
+		select {
+		case err := <-exited:
+			t.Fatalf("%s ended (%v) before the test could act on it midway: give it more data\n%s", strings.Join(cmd.Args[3:], " "), err, errb.String())
+		case <-time.After(2 * time.Millisecond):
+		}
+
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("%s did not get midway in 2 minutes\n%s", strings.Join(cmd.Args[3:], " "), errb.String())
+		}
+	}
+
+	return cmd, func() (error, string) { return <-exited, errb.String() }
+}
+
+// mountTmpfs mounts a tmpfs of size on dir for the test.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("this test needs to mount a small tmpfs (run the tests as root, where mount is allowed): %v: %s", err, out)
+	}
+
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 }
 
 // allocated is the bytes of data written below dir.
