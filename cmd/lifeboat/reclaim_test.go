@@ -73,3 +73,43 @@ func TestReclaimAfterFullDiskBackup(t *testing.T) {
 
 	in.mustRun("verify")
 }
+
+// TestKilledReclaimThenOneRun kills a prune --reclaim-now as soon as it
+// changes the repository; the next prune --reclaim-now alone gives back all
+// the deleted snapshots' space.
+func TestKilledReclaimThenOneRun(t *testing.T) {
+	in := newInstallation(t, "    retention: {latest: 1}\n")
+	in.mustRun("init")
+
+	const each = 6 << 20
+
+	for i := 0; i < 6; i++ {
+		b := make([]byte, each)
+		rand.Read(b)
+
+		if err := os.WriteFile(filepath.Join(in.data, "f.bin"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+
+		in.mustRun("backup")
+	}
+
+	before := dirSize(t, in.repo)
+
+	cmd, wait := startUntil(t, in.command("prune", "--reclaim-now"), func() bool { return dirSize(t, in.repo) != before })
+	cmd.Process.Kill()
+	wait()
+
+	out := in.mustRun("prune", "--reclaim-now")
+
+	// What stays is the latest snapshot's file and some metadata.
+	if after := dirSize(t, in.repo); after > each+(2<<20) {
+		t.Errorf("after a killed prune, one more left %d bytes, want about %d (%d before)\n%s", after, each, before, out)
+	}
+
+	if s := in.snapshots(); len(s) != 1 {
+		t.Fatalf("want the latest snapshot, got %+v", s)
+	}
+
+	in.mustRun("verify")
+}
