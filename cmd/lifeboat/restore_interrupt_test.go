@@ -159,6 +159,11 @@ func TestRestoreOnFullDiskResumes(t *testing.T) {
 
 	interruptedData(t, in, big)
 
+	// A second snapshot of the same data: the restore below takes it, the
+	// older one is the other snapshot.
+	in.mustRun("backup")
+	older := in.snapshots()[0].ID
+
 	mnt := filepath.Join(in.dir, "small-disk")
 
 	// A tmpfs of 16 MiB: the small files fit, the large one does not.
@@ -175,6 +180,18 @@ func TestRestoreOnFullDiskResumes(t *testing.T) {
 
 	if _, err := os.Stat(filepath.Join(target, restoreMarker)); err != nil {
 		t.Fatalf("the failed restore left no %s in its target: %v", restoreMarker, err)
+	}
+
+	// Another snapshot is refused there: the target would mix two.
+	before := dirSize(t, target)
+
+	out, errs, code = in.run("restore", "data", "--snapshot", older, "--target", target)
+	if code != 2 || !strings.Contains(errs, "holds an interrupted restore") || !strings.Contains(errs, "--overwrite") {
+		t.Errorf("restoring another snapshot into the incomplete target: exit %d, want 2 naming the interrupted restore\n%s%s", code, out, errs)
+	}
+
+	if dirSize(t, target) != before {
+		t.Error("the refused restore changed the target")
 	}
 
 	if out, err := exec.Command("mount", "-o", "remount,size=64m", mnt).CombinedOutput(); err != nil {
