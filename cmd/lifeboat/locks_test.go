@@ -72,3 +72,22 @@ func TestSecondBackupAndReclaimRefused(t *testing.T) {
 	in.mustRun("backup", "data")
 	in.mustRun("prune", "--reclaim-now")
 }
+
+// TestReclaimRefusedWhileDaemonRuns: the daemon may write at any moment, so
+// prune --reclaim-now is refused while it runs, naming it, and runs once it
+// has stopped.
+func TestReclaimRefusedWhileDaemonRuns(t *testing.T) {
+	addr := freePort(t)
+	in := newInstallation(t, "server: {listen: \""+addr+"\"}\n")
+	in.mustRun("init")
+
+	d := in.startDaemon(t, addr)
+
+	out, errs, code := in.run("prune", "--reclaim-now")
+	if code != 1 || !strings.Contains(errs, "`lifeboat daemon`") || !strings.Contains(errs, "this run needs it to itself") {
+		t.Errorf("prune --reclaim-now while the daemon runs: exit %d, want 1 naming the daemon\n%s%s", code, out, errs)
+	}
+
+	d.stop(t)
+	in.mustRun("prune", "--reclaim-now")
+}
