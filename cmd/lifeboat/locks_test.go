@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"lifeboat/internal/repo"
 )
 
 // startBackup starts `lifeboat backup` and returns once it has written to
@@ -23,10 +27,12 @@ func startBackup(t *testing.T, in *installation) (pid int, wait func() (error, s
 
 // TestSecondBackupAndReclaimRefused runs a backup and, beside it, a second
 // backup of the same source and a prune --reclaim-now: both are refused,
-// naming the running backup, and the first completes. A killed backup's lock
-// does not block the next one.
+// naming the running backup, and the first completes. The daemon's backup of
+// a source another process holds is skipped, saying so. A killed backup's
+// lock does not block the next one.
 func TestSecondBackupAndReclaimRefused(t *testing.T) {
-	in := newInstallation(t, "")
+	addr := freePort(t)
+	in := newInstallation(t, "    schedule: {full: \"@every 1h\"}\nserver: {listen: \""+addr+"\"}\n")
 
 	fill := func() {
 		buf := make([]byte, 8<<20)
@@ -62,6 +68,35 @@ func TestSecondBackupAndReclaimRefused(t *testing.T) {
 	if s := in.snapshots(); len(s) != 1 || s[0].Files != 40 {
 		t.Fatalf("want the first backup's snapshot only, got %+v", s)
 	}
+
+	// The daemon's backup of the source, caught up at its start, is skipped
+	// while another process holds the source (this test, here), saying why.
+	r, err := repo.Open(context.Background(), in.repo, repo.Password{Value: "kill-test-password"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	held, err := r.LockSources([]string{"data"}, "the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	d := in.startDaemon(t, addr)
+	audit := filepath.Join(in.dir, "audit.jsonl")
+
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(audit); strings.Contains(string(b), "job skipped") && strings.Contains(string(b), fmt.Sprintf("pid %d, `the test`", os.Getpid())) {
+			break
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's backup was not skipped while another process held the source:\n%s", d.out)
+		}
+	}
+
+	d.stop(t)
+	held.Release()
+	r.Close(context.Background())
 
 	// A killed backup leaves its lock files; the locks die with it.
 	fill()

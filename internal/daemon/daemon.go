@@ -350,15 +350,19 @@ func (d *Daemon) backup(ctx context.Context, name, typ string) (*repo.Snapshot, 
 	start := time.Now()
 	before, _ := d.Repo.Size()
 
-	// The same lock as `lifeboat backup`: a backup of this source from the
-	// command line makes this run fail, saying so, rather than run twice.
-	var snap *repo.Snapshot
-
+	// The same lock as `lifeboat backup`: while a backup of this source
+	// from the command line runs, this run is skipped, as when its own
+	// previous run is still going, rather than run twice or page anyone.
 	locks, err := d.Repo.LockSources([]string{name}, "lifeboat daemon: backup "+name+" "+typ)
-	if err == nil {
-		snap, err = src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
-		locks.Release()
+	if err != nil {
+		d.Metrics.JobsSkipped.WithLabelValues("backup " + name + " " + typ).Inc()
+		d.audit(audit.Record{Action: "job skipped", Source: name, Outcome: audit.Refused, Detail: "backup " + typ + ": " + err.Error()})
+
+		return nil, err
 	}
+
+	snap, err := src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
+	locks.Release()
 
 	end := time.Now()
 	after, _ := d.Repo.Size()
