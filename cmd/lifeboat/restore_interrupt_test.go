@@ -141,12 +141,22 @@ func TestKilledRestoreResumes(t *testing.T) {
 		t.Fatalf("the killed restore left no %s in its target: %v", restoreMarker, err)
 	}
 
+	// status points at it.
+	_, errs, _ := in.run("status")
+	if !strings.Contains(errs, "the restore into "+target+" is incomplete") || !strings.Contains(errs, "lifeboat restore data --snapshot ") {
+		t.Errorf("status does not mention the interrupted restore:\n%s", errs)
+	}
+
 	out := in.mustRun("restore", "data", "--target", target)
 	if !strings.Contains(out, "resuming") || !strings.Contains(out, "finished the interrupted restore") {
 		t.Errorf("the second restore should say it resumed the interrupted one:\n%s", out)
 	}
 
 	sameTree(t, in.data, target)
+
+	if _, errs, _ := in.run("status"); strings.Contains(errs, "incomplete") {
+		t.Errorf("status still mentions the finished restore:\n%s", errs)
+	}
 }
 
 // TestRestoreOnFullDiskResumes restores into a file system too small for the

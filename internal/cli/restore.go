@@ -91,6 +91,8 @@ func (a *App) restoreCommand() *cobra.Command {
 				fmt.Fprintf(a.Stdout, "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
 			}
 
+			a.noteRestore(cfg, restoreNote{Source: s.Name(), Snapshot: snap.ID, Target: abs})
+
 			start := time.Now()
 			bar := a.bar("restore " + s.Name())
 			res, err := s.Restore(cmd.Context(), r, snap, abs, source.RestoreOptions{
@@ -117,6 +119,8 @@ func (a *App) restoreCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+
+			forgetRestore(cfg, abs)
 
 			fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s, %s) to %s: %d files, %s in %s\n",
 				s.Name(), shortID(snap.ID), snap.Type, snap.Time.Local().Format(time.DateTime), abs,
