@@ -105,7 +105,7 @@ func ExitCode(err error) int {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ces),
 		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
-		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty),
+		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty), errors.Is(err, repo.ErrIncompleteTarget),
 		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.Is(err, mysqlsrc.ErrSystemSchema), errors.As(err, &pe), errors.As(err, &bce),
 		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket), errors.Is(err, repo.ErrNoObjectLock):
 		return 2

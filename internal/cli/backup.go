@@ -69,6 +69,14 @@ func (a *App) backupCommand() *cobra.Command {
 				return err
 			}
 			defer r.Close(cmd.Context())
+
+			// The daemon and other commands take the same locks: one backup
+			// of a source at a time, none during prune --reclaim-now.
+			locks, err := r.LockSources(names, runName(cmd, names))
+			if err != nil {
+				return err
+			}
+			defer locks.Release()
 			defer a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
 
 			var (

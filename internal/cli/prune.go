@@ -31,7 +31,9 @@ func (a *App) pruneCommand() *cobra.Command {
 			"within). Pinned snapshots and the newest snapshot that passed verification always stay, as\n" +
 			"do the full backups and binlog that kept database backups need. Then runs repository\n" +
 			"maintenance. Deleted data is reclaimed by maintenance a day later, which is safe while other\n" +
-			"backups run; --reclaim-now reclaims it at once (only when nothing else writes to the repository).",
+			"backups run; --reclaim-now reclaims it at once, in one run, together with what failed or killed\n" +
+			"backups left (their checkpoints are dropped). It needs the repository to itself: it is refused\n" +
+			"while a backup or the daemon runs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
@@ -39,6 +41,20 @@ func (a *App) pruneCommand() *cobra.Command {
 				return err
 			}
 			defer r.Close(cmd.Context())
+
+			// --reclaim-now deletes data no snapshot refers to yet, such as
+			// what a running backup has written so far: it needs the
+			// repository to itself.
+			what := runName(cmd, nil)
+			if reclaimNow {
+				what += " --reclaim-now"
+			}
+
+			locks, err := r.LockRepository(reclaimNow && !dryRun, what)
+			if err != nil {
+				return err
+			}
+			defer locks.Release()
 
 			for _, s := range sources {
 				if _, err := a.source(cfg, s); err != nil {
@@ -102,7 +118,7 @@ func (a *App) pruneCommand() *cobra.Command {
 	}
 
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
-	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now (only when nothing else writes to the repository)")
+	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
 
 	return cmd

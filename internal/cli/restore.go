@@ -87,6 +87,12 @@ func (a *App) restoreCommand() *cobra.Command {
 				return err
 			}
 
+			if inc, err := repo.ReadRestoreMarker(abs); err == nil && inc != nil && inc.Snapshot == snap.ID {
+				fmt.Fprintf(a.Stdout, "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
+			}
+
+			a.noteRestore(cfg, restoreNote{Source: s.Name(), Snapshot: snap.ID, Target: abs})
+
 			start := time.Now()
 			bar := a.bar("restore " + s.Name())
 			res, err := s.Restore(cmd.Context(), r, snap, abs, source.RestoreOptions{
@@ -114,9 +120,15 @@ func (a *App) restoreCommand() *cobra.Command {
 				return err
 			}
 
+			forgetRestore(cfg, abs)
+
 			fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s, %s) to %s: %d files, %s in %s\n",
 				s.Name(), shortID(snap.ID), snap.Type, snap.Time.Local().Format(time.DateTime), abs,
 				res.Stats.Files, progress.Bytes(res.Stats.Bytes), seconds(time.Since(start)))
+
+			if res.Stats.Resumed != nil {
+				fmt.Fprintf(a.Stdout, "finished the interrupted restore: %d files and symlinks it had completed were kept\n", res.Stats.Kept)
+			}
 
 			return nil
 		},

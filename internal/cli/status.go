@@ -173,6 +173,8 @@ func (a *App) statusCommand() *cobra.Command {
 				out = append(out, st)
 			}
 
+			a.warnInterruptedRestores(cfg)
+
 			if asJSON {
 				enc := json.NewEncoder(a.Stdout)
 				enc.SetIndent("", "  ")

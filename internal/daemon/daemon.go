@@ -219,6 +219,14 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		return err
 	}
 
+	// The daemon may write at any moment: no prune --reclaim-now while it
+	// runs.
+	locks, err := d.Repo.LockRepository(false, "lifeboat daemon")
+	if err != nil {
+		return err
+	}
+	defer locks.Release()
+
 	srv := d.Server()
 
 	go srv.Serve(l) //nolint:errcheck
@@ -380,7 +388,19 @@ func (d *Daemon) backup(ctx context.Context, name, typ string) (*repo.Snapshot, 
 	start := time.Now()
 	before, _ := d.Repo.Size()
 
+	// The same lock as `lifeboat backup`: while a backup of this source
+	// from the command line runs, this run is skipped, as when its own
+	// previous run is still going, rather than run twice or page anyone.
+	locks, err := d.Repo.LockSources([]string{name}, "lifeboat daemon: backup "+name+" "+typ)
+	if err != nil {
+		d.Metrics.JobsSkipped.WithLabelValues("backup " + name + " " + typ).Inc()
+		d.audit(audit.Record{Action: "job skipped", Source: name, Outcome: audit.Refused, Detail: "backup " + typ + ": " + err.Error()})
+
+		return nil, err
+	}
+
 	snap, err := src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
+	locks.Release()
 
 	end := time.Now()
 	after, _ := d.Repo.Size()

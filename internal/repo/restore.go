@@ -37,10 +37,19 @@ type RestoreStats struct {
 	Dirs     int64
 	Symlinks int64
 	Bytes    int64
+	// Kept counts the files and symlinks an interrupted restore of the same
+	// snapshot had already put in place, kept as they were.
+	Kept int64
+	// Resumed is the interrupted restore this one finished.
+	Resumed *IncompleteRestore
 }
 
 // Restore writes the tree of snapshot id below target, with owners, modes and
 // times. The whole tree is checked for unsafe names before anything is written.
+// Until the last entry is in place the target holds a marker (RestoreMarker)
+// and each file is written under a temporary name, so an interrupted restore
+// is visible as such; restoring the same snapshot into it again resumes,
+// keeping the files already complete.
 func (r *Repository) Restore(ctx context.Context, id, target string, opt RestoreOptions) (RestoreStats, error) {
 	var st RestoreStats
 
@@ -57,6 +66,14 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 	if err := r.checkRestore(ctx, m, target, opt.Overwrite, plan); err != nil {
 		return st, err
 	}
+
+	// checkRestore refused a marker of another snapshot unless overwriting.
+	inc, err := ReadRestoreMarker(target)
+	if err != nil {
+		return st, err
+	}
+
+	resume := inc != nil && inc.Snapshot == string(m.ID)
 
 	defer relaxGC()()
 
@@ -84,17 +101,19 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, fmt.Errorf("restore snapshot %s: create target %s: %w", id, target, err)
 	}
 
-	out := &restore.FilesystemOutput{
+	if err := writeRestoreMarker(target, IncompleteRestore{
+		Snapshot: string(m.ID), Source: m.Tags[labelSource], Started: time.Now().UTC(), PID: os.Getpid(),
+	}); err != nil {
+		return st, err
+	}
+
+	fsOut := &restore.FilesystemOutput{
 		TargetPath:           target,
 		OverwriteDirectories: true,
 		OverwriteFiles:       opt.Overwrite,
 		OverwriteSymlinks:    opt.Overwrite,
-		// Over existing files, write each to a temporary name and rename, so a
-		// crash never leaves a half-written file in place of a good one. Into
-		// a new target that costs half the speed for no gain: rerun instead.
-		WriteFilesAtomically: opt.Overwrite,
 	}
-	if err := out.Init(ctx); err != nil {
+	if err := fsOut.Init(ctx); err != nil {
 		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
 	}
 
@@ -104,31 +123,66 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		opt.Progress.SetTotal(m.RootEntry.DirSummary.TotalFileSize)
 	}
 
-	var output restore.Output = out
 	if readPlan != nil {
 		// A snapshot of a single file has no directory to list.
 		readPlan.listed("")
-		output = &listingOutput{out, readPlan}
 	}
 
-	ks, err := restore.Entry(ctx, r.rep, output, root, restore.Options{
+	ks, err := restore.Entry(ctx, r.rep, &fileOutput{fsOut, readPlan}, root, restore.Options{
 		Parallel:               restoreParallel,
 		RestoreDirEntryAtDepth: math.MaxInt32,
+		// Resuming: files whose size and time match were completed by the
+		// interrupted run (a file gets its real name only when complete).
+		Incremental: resume,
 		ProgressCallback: func(_ context.Context, s restore.Stats) {
 			if opt.Progress != nil {
-				opt.Progress.Add(s.RestoredTotalFileSize - done)
-				done = s.RestoredTotalFileSize
+				n := s.RestoredTotalFileSize + s.SkippedTotalFileSize
+				opt.Progress.Add(n - done)
+				done = n
 			}
 		},
 	})
 	if err != nil {
-		return st, fmt.Errorf("restore snapshot %s to %s: %w", id, target, err)
+		return st, fmt.Errorf("restore snapshot %s to %s: %w; the target is marked incomplete (%s): run the same restore again to finish it", id, target, err, RestoreMarker)
 	}
 
-	return RestoreStats{
+	if err := r.completeRestore(target, root, inc); err != nil {
+		return st, err
+	}
+
+	st = RestoreStats{
 		Files: int64(ks.RestoredFileCount), Dirs: int64(ks.RestoredDirCount),
 		Symlinks: int64(ks.RestoredSymlinkCount), Bytes: ks.RestoredTotalFileSize,
-	}, nil
+		Kept: int64(ks.SkippedCount),
+	}
+	if resume {
+		st.Resumed = inc
+	}
+
+	return st, nil
+}
+
+// completeRestore removes what an interrupted restore left (inc, when there
+// was one) and the marker, and gives the target back the time of the
+// snapshot's root, which removing the marker changed.
+func (r *Repository) completeRestore(target string, root fs.Entry, inc *IncompleteRestore) error {
+	if inc != nil {
+		if err := removePartials(target); err != nil {
+			return fmt.Errorf("restore to %s: %w", target, err)
+		}
+	}
+
+	if err := os.Remove(filepath.Join(target, RestoreMarker)); err != nil {
+		return fmt.Errorf("restore to %s: every file is in place, but removing the marker failed: %w; delete %s by hand", target, err, RestoreMarker)
+	}
+
+	if root.IsDir() {
+		if err := os.Chtimes(target, root.ModTime(), root.ModTime()); err != nil {
+			r.log.Warn("restore: could not set the target's modification time", "target", target, "err", err)
+		}
+	}
+
+	return nil
 }
 
 // Entry is one line of a snapshot listing.
@@ -272,6 +326,15 @@ func (r *Repository) CheckRestore(ctx context.Context, id, target string, overwr
 
 // checkRestore also collects the reads of the restore into plan, when given.
 func (r *Repository) checkRestore(ctx context.Context, m *snapshot.Manifest, target string, overwrite bool, plan *planBuilder) error {
+	inc, err := ReadRestoreMarker(target)
+	if err != nil {
+		return err
+	}
+
+	if inc != nil && inc.Snapshot != string(m.ID) && !overwrite {
+		return fmt.Errorf("%w: %s holds an interrupted restore of %s; finish that one by restoring snapshot %s into it again, or pass --overwrite to restore this snapshot over it", ErrIncompleteTarget, target, inc, inc.Snapshot)
+	}
+
 	// Check the whole tree before writing anything: unsafe names, and, when
 	// restoring over existing files, symlinks in the target standing where the
 	// snapshot has a directory (the restore would follow them out of the target).
@@ -301,16 +364,4 @@ func (r *Repository) checkRestore(ctx context.Context, m *snapshot.Manifest, tar
 	}
 
 	return nil
-}
-
-// listingOutput tells the read plan which directory the restore lists next.
-type listingOutput struct {
-	*restore.FilesystemOutput
-	plan *readPlan
-}
-
-func (o *listingOutput) BeginDirectory(ctx context.Context, rel string, d fs.Directory) error {
-	o.plan.listed(rel)
-
-	return o.FilesystemOutput.BeginDirectory(ctx, rel, d) //nolint:wrapcheck
 }

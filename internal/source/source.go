@@ -117,7 +117,8 @@ func IsEmptyDir(dir string) (bool, error) {
 	return false, err
 }
 
-// CheckTarget refuses a non-empty target unless overwrite is set.
+// CheckTarget refuses a non-empty target unless overwrite is set or it holds
+// an interrupted restore (repo.RestoreMarker), which the restore resumes.
 func CheckTarget(target string, overwrite bool) error {
 	empty, err := IsEmptyDir(target)
 	if err != nil {
@@ -125,6 +126,12 @@ func CheckTarget(target string, overwrite bool) error {
 	}
 
 	if !empty && !overwrite {
+		// An interrupted restore: the restore resumes it, or refuses when
+		// the marker names another snapshot.
+		if inc, err := repo.ReadRestoreMarker(target); err != nil || inc != nil {
+			return err
+		}
+
 		return fmt.Errorf("%w: %s holds files; choose an empty or new folder, or pass --overwrite (what it replaces is saved as a safety snapshot first)", ErrTargetNotEmpty, target)
 	}
 
