@@ -26,14 +26,16 @@ import (
 // or deleted. Older versions stored whole copies there, which read the same.
 const auditSource = "_audit"
 
+// auditStarted is the record kind saying the repository's copy of the trail
+// was begun, so a copy whose pieces are all gone reads as deleted, not as
+// never made.
+const auditStarted = "audit-trail"
+
 // auditTrail is what this process knows of the repository's audit trail.
 type auditTrail struct {
 	// key authenticates the records appended (repo.AuditKey); nil until the
 	// repository is open, so records written before are unkeyed.
 	key []byte
-	// opened is when the repository was opened: a backup older than that
-	// means an earlier command should have stored a copy of the trail.
-	opened time.Time
 }
 
 // auditLog is the local audit log, keyed once the repository is open.
@@ -57,7 +59,7 @@ func (a *App) auditOpened(ctx context.Context, cfg *config.Config, r *repo.Repos
 	if k, err := r.AuditKey(); err != nil {
 		a.log.Warn("audit records stay unkeyed", "err", err)
 	} else {
-		a.trail = auditTrail{key: k, opened: time.Now()}
+		a.trail = auditTrail{key: k}
 	}
 
 	if a.usingCopy == "" {
@@ -133,8 +135,8 @@ func (a *App) auditConfig(cfg *config.Config) {
 // cut short, replaced) is refused loudly and the refusal recorded; the copy
 // stays as it was.
 func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Config) {
-	local, err := audit.Read(cfg.Audit.Path)
-	if errors.Is(err, fs.ErrNotExist) || err == nil && len(local) == 0 {
+	local, rerr := audit.Read(cfg.Audit.Path)
+	if errors.Is(rerr, fs.ErrNotExist) || rerr == nil && len(local) == 0 {
 		return
 	}
 
@@ -144,8 +146,10 @@ func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Con
 		return
 	}
 
-	if _, err = audit.Verify(local, a.trail.key); err == nil {
-		err = audit.Extends(local, tip.seq, tip.hash)
+	if err = rerr; err == nil {
+		if _, err = audit.Verify(local, a.trail.key); err == nil {
+			err = audit.Extends(local, tip.seq, tip.hash)
+		}
 	}
 
 	if err != nil {
@@ -161,15 +165,13 @@ func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Con
 		return
 	}
 
-	if tip.pieces == 0 {
-		if old, _ := hasBackups(ctx, r, a.trail.opened); old {
-			msg := "the repository held backups but no copy of the audit log (deleted, or never stored): stored this machine's log as a new copy"
-			fmt.Fprintf(a.Stderr, "warning: %s\n", msg)
-			a.record(cfg, audit.Record{Action: "audit copy", Outcome: audit.OK, Detail: msg})
+	if tip.pieces == 0 && tip.started {
+		msg := "the repository's copy of the audit log was deleted: stored this machine's log as a new copy"
+		fmt.Fprintf(a.Stderr, "warning: %s\n", msg)
+		a.record(cfg, audit.Record{Action: "audit copy", Outcome: audit.OK, Detail: msg})
 
-			if local, err = audit.Read(cfg.Audit.Path); err != nil {
-				return
-			}
+		if local, err = audit.Read(cfg.Audit.Path); err != nil {
+			return
 		}
 	}
 
@@ -179,6 +181,13 @@ func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Con
 
 	if err := putIncrement(ctx, r, local[tip.seq:]); err != nil {
 		a.log.Warn("copy the audit log into the repository", "err", err)
+		return
+	}
+
+	if !tip.started {
+		if err := r.PutRecord(ctx, auditStarted, "copy", map[string]string{"at": time.Now().UTC().Format(time.RFC3339)}); err != nil {
+			a.log.Warn("mark the audit log's copy as begun", "err", err)
+		}
 	}
 }
 
@@ -221,6 +230,8 @@ type trailEnd struct {
 	seq    int64
 	hash   string
 	pieces int
+	// started: a copy was begun, so no pieces means they were deleted.
+	started bool
 }
 
 // trailTip finds the newest stored record from the pieces' labels alone, so
@@ -231,7 +242,12 @@ func trailTip(ctx context.Context, r *repo.Repository) (trailEnd, error) {
 		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	t := trailEnd{pieces: len(segs)}
+	started, err := r.Records(ctx, auditStarted)
+	if err != nil {
+		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
+	}
+
+	t := trailEnd{pieces: len(segs), started: started["copy"] != nil}
 
 	for _, s := range segs {
 		last := s.Labels["last"]
@@ -246,6 +262,10 @@ func trailTip(ctx context.Context, r *repo.Repository) (trailEnd, error) {
 
 	return t, nil
 }
+
+// errTrailDeleted is a copy of the trail that was begun and whose pieces are
+// all gone.
+var errTrailDeleted = errors.New("the repository's copy of the audit log was deleted")
 
 // errTrailDamaged is a stored copy of the trail that cannot be read back or
 // does not hold together.
@@ -299,23 +319,6 @@ func auditCopy(ctx context.Context, r *repo.Repository) ([]audit.Record, bool, e
 	return recs, len(recs) > 0, err
 }
 
-// hasBackups reports whether the repository holds a backup taken before t
-// (any backup, for the zero t).
-func hasBackups(ctx context.Context, r *repo.Repository, t time.Time) (bool, error) {
-	snaps, err := r.Snapshots(ctx, "")
-	if err != nil {
-		return false, err
-	}
-
-	for _, s := range snaps {
-		if s.Role == repo.RoleBackup && (t.IsZero() || s.Time.Before(t)) {
-			return true, nil
-		}
-	}
-
-	return false, nil
-}
-
 // trailProblem checks the repository's copy of the audit trail and the local
 // log against each other and says what is wrong, or "". full reads every
 // stored record back and compares each; otherwise only the newest stored
@@ -327,12 +330,11 @@ func (a *App) trailProblem(ctx context.Context, cfg *config.Config, r *repo.Repo
 	}
 
 	if tip.pieces == 0 {
-		if has, _ := hasBackups(ctx, r, time.Time{}); has {
-			return "the repository holds backups but no copy of the audit log: it was deleted (or never stored). " +
-				"Check this machine's log with `lifeboat audit verify`; the next backup stores it as a new copy and records that"
+		if tip.started {
+			return errTrailDeleted.Error() + ": check this machine's log with `lifeboat audit verify`; the next backup stores it as a new copy and records that"
 		}
 
-		return ""
+		return "" // no command has stored it yet
 	}
 
 	var stored []audit.Record
@@ -395,7 +397,8 @@ func (a *App) auditVerify(cmd *cobra.Command) error {
 
 	r, err := a.openStorage(cmd.Context(), cfg, pw)
 	if err != nil {
-		return fmt.Errorf("audit log %s: the repository's copy cannot be checked, the repository does not open: %w", path, err)
+		return fmt.Errorf("audit log %s: the repository's copy cannot be checked, the repository does not open (%w); "+
+			"make it reachable and run `lifeboat audit verify` again", path, err)
 	}
 	defer r.Close(cmd.Context())
 
@@ -408,18 +411,26 @@ func (a *App) auditVerify(cmd *cobra.Command) error {
 		return fmt.Errorf("the audit log %s has been tampered with: %w", path, err)
 	}
 
+	tip, err := trailTip(cmd.Context(), r)
+	if err != nil {
+		return fmt.Errorf("audit log %s: %w", path, err)
+	}
+
 	stored, err := readTrail(cmd.Context(), r, a.trail.key)
 	if err != nil {
 		return fmt.Errorf("audit log %s: %w: run `lifeboat verify` to see what else is damaged; a copy of the repository (copies:) may still hold it", path, err)
 	}
 
 	switch {
+	case len(stored) == 0 && tip.started:
+		return fmt.Errorf("audit log %s: %d records, but %w: nothing is left to check them against; "+
+			"the next `lifeboat backup` stores this log as a new copy and records that", path, len(local), errTrailDeleted)
 	case len(stored) == 0 && len(local) == 0:
 		fmt.Fprintf(a.Stdout, "audit log %s: no records yet\n", path)
 		return nil
 	case len(stored) == 0:
-		return fmt.Errorf("audit log %s: %d records, but the repository holds no copy of them to check against: it was deleted, "+
-			"or no command has written the repository since the log began; `lifeboat backup` stores one", path, len(local))
+		return fmt.Errorf("audit log %s: %d records, but the repository holds no copy of them yet to check against: "+
+			"no command has written the repository since the log began; `lifeboat backup` stores one", path, len(local))
 	case missing:
 		return fmt.Errorf("audit log %s does not exist, but the repository's copy holds %d records: "+
 			"run any command that opens the repository (`lifeboat status`) to restore it", path, len(stored))

@@ -26,7 +26,8 @@ type storedAudit struct {
 	bySeq  map[int64]audit.Record
 }
 
-func (e *env) storedAudit() storedAudit {
+// auditPieces opens the repository and hands its stored audit pieces to fn.
+func (e *env) auditPieces(fn func(ctx context.Context, r *repo.Repository, segs []*repo.Segment)) {
 	e.t.Helper()
 
 	ctx := context.Background()
@@ -42,32 +43,40 @@ func (e *env) storedAudit() storedAudit {
 		e.t.Fatal(err)
 	}
 
+	fn(ctx, r, segs)
+}
+
+func (e *env) storedAudit() storedAudit {
+	e.t.Helper()
+
 	s := storedAudit{pieces: map[string]string{}, bySeq: map[int64]audit.Record{}}
 
-	for _, seg := range segs {
-		rc, err := r.OpenSegment(ctx, seg)
-		if err != nil {
-			e.t.Fatal(err)
+	e.auditPieces(func(ctx context.Context, r *repo.Repository, segs []*repo.Segment) {
+		for _, seg := range segs {
+			rc, err := r.OpenSegment(ctx, seg)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+
+			b, err := io.ReadAll(rc)
+			rc.Close()
+
+			if err != nil {
+				e.t.Fatal(err)
+			}
+
+			s.pieces[seg.ID] = string(b)
+
+			recs, err := audit.Parse(bytes.NewReader(b))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+
+			for _, rec := range recs {
+				s.bySeq[rec.Seq] = rec
+			}
 		}
-
-		b, err := io.ReadAll(rc)
-		rc.Close()
-
-		if err != nil {
-			e.t.Fatal(err)
-		}
-
-		s.pieces[seg.ID] = string(b)
-
-		recs, err := audit.Parse(bytes.NewReader(b))
-		if err != nil {
-			e.t.Fatal(err)
-		}
-
-		for _, rec := range recs {
-			s.bySeq[rec.Seq] = rec
-		}
-	}
+	})
 
 	return s
 }
@@ -77,24 +86,17 @@ func (e *env) storedAudit() storedAudit {
 func (e *env) deleteStoredAudit() {
 	e.t.Helper()
 
-	ctx := context.Background()
-
-	r, err := repo.Open(ctx, filepath.Join(e.dir, "repo"), repo.Password{Value: testPassword, Origin: "test"}, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer r.Close(ctx)
-
-	segs, err := r.Segments(ctx, "_audit")
-	if err != nil || len(segs) == 0 {
-		e.t.Fatalf("no stored audit trail to delete: %v", err)
-	}
-
-	for _, s := range segs {
-		if err := r.DeleteSegment(ctx, s.ID); err != nil {
-			e.t.Fatal(err)
+	e.auditPieces(func(ctx context.Context, r *repo.Repository, segs []*repo.Segment) {
+		if len(segs) == 0 {
+			e.t.Fatal("no stored audit trail to delete")
 		}
-	}
+
+		for _, s := range segs {
+			if err := r.DeleteSegment(ctx, s.ID); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	})
 }
 
 // rewriteLog edits the local log: edit changes the records (by index), then
@@ -330,7 +332,7 @@ func TestAuditRepositoryCopyGone(t *testing.T) {
 		t.Errorf("status exit %d, want 1:\n%s", st.code, st.out)
 	}
 
-	wantIn(t, "status", st.out, "audit trail: PROBLEM: the repository holds backups but no copy of the audit log")
+	wantIn(t, "status", st.out, "audit trail: PROBLEM: the repository's copy of the audit log was deleted")
 	wantIn(t, "status's error", st.err, "the audit trail has a problem")
 
 	vr := e.run("verify")
@@ -338,11 +340,11 @@ func TestAuditRepositoryCopyGone(t *testing.T) {
 		t.Errorf("verify exit %d, want 1:\n%s", vr.code, vr.out)
 	}
 
-	wantIn(t, "verify", vr.out, "audit trail: PROBLEM: the repository holds backups but no copy of the audit log")
-	e.expectFailure(1, []string{"the repository holds no copy", "was deleted"}, "audit", "verify")
+	wantIn(t, "verify", vr.out, "audit trail: PROBLEM: the repository's copy of the audit log was deleted")
+	e.expectFailure(1, []string{"the repository's copy of the audit log was deleted", "nothing is left to check them against"}, "audit", "verify")
 
 	r := e.run("backup")
-	wantIn(t, "backup's stderr", r.err, "warning: the repository held backups but no copy of the audit log")
+	wantIn(t, "backup's stderr", r.err, "warning: the repository's copy of the audit log was deleted: stored this machine's log as a new copy")
 	e.mustRun("status")
 	wantIn(t, "audit verify", e.mustRun("audit", "verify"), "the hash chain is intact")
 
