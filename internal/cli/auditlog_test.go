@@ -350,7 +350,7 @@ func TestAuditRepositoryCopyGone(t *testing.T) {
 
 	// No password: the local chain is checked, the copy cannot be.
 	delete(e.vars, EnvPassword)
-	e.expectFailure(2, []string{"the repository's copy and the records' MACs cannot be checked", "no password", EnvPassword}, "audit", "verify")
+	e.expectFailure(2, []string{"neither their MACs nor the repository's copy can be checked", "no password", EnvPassword}, "audit", "verify")
 	e.vars[EnvPassword] = testPassword
 
 	// No repository.
