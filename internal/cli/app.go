@@ -275,6 +275,7 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 	return cfg, r, err
 }
 
+// openRepository is openRepo without the audit trail.
 func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Repository, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {

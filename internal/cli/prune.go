@@ -251,7 +251,7 @@ func (a *App) auditCommand() *cobra.Command {
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "verify",
-		Short: "Check the audit log's keyed hash chain, and against the copy kept in the repository (exit 1 when that cannot be checked)",
+		Short: "Check the audit log's keyed hash chain, and against the copy kept in the repository (fails when that cannot be checked)",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return a.auditVerify(cmd) },
 	})
