@@ -27,8 +27,10 @@
 // Someone without the key can still cut the log short, or rewrite its tail
 // as unkeyed (or foreign-keyed) records. The copy kept in the repository
 // answers that: it is append-only, the local log must extend it record for
-// record before anything is added to it, and Compare names the first record
-// that differs. The repository side lives with the commands, in
+// record before anything is added to it (a log that does not is refused, and
+// the refusal recorded), Compare names the first record that differs, and a
+// missing log is brought back from it (Restore), so the chain goes on where
+// the copy ends. The repository side lives with the commands, in
 // internal/cli/auditlog.go.
 package audit
 
