@@ -37,7 +37,9 @@ func verifyFile(t *testing.T, b []byte) error {
 		return err
 	}
 
-	return Verify(recs)
+	_, err = Verify(recs, nil)
+
+	return err
 }
 
 // TestTamperingIsNamed: editing, deleting or reordering one record makes
@@ -66,7 +68,7 @@ func TestTamperingIsNamed(t *testing.T) {
 	// the link from the next record.
 	recs, _ := Parse(bytes.NewReader(lines[3]))
 	recs[0].Detail = "nothing happened"
-	recs[0].Hash = recs[0].sum()
+	recs[0].Hash = recs[0].sum(nil)
 	rehashed[3] = mustJSON(t, recs[0])
 
 	for _, c := range []struct {
@@ -93,7 +95,7 @@ func TestTamperingIsNamed(t *testing.T) {
 	full, _ := Parse(bytes.NewReader(b))
 	short, _ := Parse(bytes.NewReader(join(lines[:4])))
 
-	if err := Verify(short); err != nil {
+	if _, err := Verify(short, nil); err != nil {
 		t.Fatalf("a truncated log still chains: %v", err)
 	}
 
@@ -140,7 +142,7 @@ func TestConcurrentAppendsChain(t *testing.T) {
 		t.Fatalf("%d records, %v", len(recs), err)
 	}
 
-	if err := Verify(recs); err != nil {
+	if _, err := Verify(recs, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -58,6 +58,9 @@ type App struct {
 	// tamper, when set (tests), changes a restore test's copy before the
 	// comparison, to prove the comparison notices.
 	tamper func(ctx context.Context, target string) error
+
+	// trail holds the audit key once the repository is open.
+	trail auditTrail
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -261,8 +264,19 @@ func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) 
 	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
 }
 
-// openRepo loads the configuration and opens its repository.
+// openRepo loads the configuration and opens its repository (or a copy),
+// then keys the audit trail with it.
 func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, error) {
+	cfg, r, err := a.openRepository(ctx)
+	if err == nil {
+		a.auditOpened(ctx, cfg, r)
+	}
+
+	return cfg, r, err
+}
+
+// openRepository is openRepo without the audit trail.
+func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Repository, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
@@ -272,8 +286,6 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 	if err != nil {
 		return nil, nil, err
 	}
-
-	a.auditConfig(cfg)
 
 	if a.from != "" {
 		if !readCommands[a.command] {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/metrics"
@@ -34,7 +33,7 @@ func (a *App) newDaemon(cfg *config.Config, r *repo.Repository) (*daemon.Daemon,
 
 	return &daemon.Daemon{
 		Cfg: cfg, Repo: r, Sources: srcs, Log: a.log, Version: toolVersion(),
-		Audit:   &audit.Log{Path: cfg.Audit.Path},
+		Audit:   a.auditLog(cfg),
 		Metrics: metrics.New(toolVersion()),
 		Notify:  notify.New(cfg.Notify, a.Getenv, a.log),
 		AfterJob: func(ctx context.Context) {

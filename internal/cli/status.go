@@ -232,8 +232,24 @@ func (a *App) statusCommand() *cobra.Command {
 				a.copyStatus(cfg, cps)
 			}
 
+			// The audit trail is the repository's too: a copy that is gone
+			// or that the local log no longer extends is a problem.
+			trail := a.trailProblem(cmd.Context(), cfg, r, false)
+			if trail != "" {
+				w := a.Stdout
+				if asJSON {
+					w = a.Stderr
+				}
+
+				fmt.Fprintf(w, "\naudit trail: PROBLEM: %s\n", trail)
+			}
+
 			if bad > 0 {
 				return errors.New(plural(bad, "source is", "sources are") + " out of objective")
+			}
+
+			if trail != "" {
+				return errors.New("the audit trail has a problem (above)")
 			}
 
 			return nil

@@ -127,6 +127,12 @@ func (a *App) verifyCommand() *cobra.Command {
 
 			fmt.Fprintln(a.Stdout, "OK")
 
+			// The audit trail's copy is read back and compared too.
+			if p := a.trailProblem(cmd.Context(), cfg, r, true); p != "" {
+				fmt.Fprintf(a.Stdout, "audit trail: PROBLEM: %s\n", p)
+				return errors.New("verification failed: the audit trail has a problem (above)")
+			}
+
 			if !restoreTest {
 				return nil
 			}
