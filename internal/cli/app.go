@@ -43,7 +43,19 @@ type App struct {
 	// bars, password prompts).
 	IsTerminal func(any) bool
 
-	configFlag  string
+	configFlag string
+	// repo and mysql are --repo and the --mysql-* overrides; systemConfig
+	// (tests) replaces config.SystemFile.
+	repo         repoFlags
+	mysql        mysqlFlags
+	systemConfig string
+	// stored is the configuration read from the repository when there is no
+	// file; pending is the repository opened to read it, until a command
+	// takes it; pw is the password that opened it.
+	stored      *config.Config
+	pending     *repo.Repository
+	pw          *repo.Password
+	ctx         context.Context
 	verbose     bool
 	cpuProfile  string
 	stopProfile func()
@@ -122,7 +134,9 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 
+	a.ctx = ctx
 	err := root.ExecuteContext(ctx)
+	a.closePending(ctx)
 	if a.stopProfile != nil {
 		a.stopProfile()
 	}
@@ -160,7 +174,8 @@ func (a *App) rootCommand() *cobra.Command {
 		},
 	}
 
-	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml)")
+	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.SystemFile+")")
+	a.repo.bind(root)
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
@@ -204,14 +219,22 @@ func wrapArgs(c *cobra.Command) {
 }
 
 func (a *App) loadConfig() (*config.Config, error) {
-	return config.Load(config.Locate(a.configFlag))
+	return a.configuration()
 }
 
 // password finds the repository password: $LIFEBOAT_PASSWORD, then
-// repository.password_file, then a prompt on a terminal.
+// repository.password_file (cfg nil: none), then a prompt on a terminal.
 func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) {
+	if a.pw != nil && !confirm {
+		return *a.pw, nil
+	}
+
 	if v := a.Getenv(EnvPassword); v != "" {
 		return repo.Password{Value: v, Origin: "$" + EnvPassword}, nil
+	}
+
+	if cfg == nil {
+		cfg = &config.Config{}
 	}
 
 	if f := cfg.Repository.PasswordFile; f != "" {
@@ -258,6 +281,10 @@ func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) 
 		return repo.Password{Value: string(b), Origin: "the prompt"}, nil
 	}
 
+	if cfg.File == "" {
+		return repo.Password{}, fmt.Errorf("%w: set %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword)
+	}
+
 	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
 }
 
@@ -266,6 +293,10 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
+	}
+
+	if a.from == "" && a.pending != nil {
+		return cfg, a.takePending(), nil
 	}
 
 	pw, err := a.password(cfg, false)
@@ -314,6 +345,10 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 		}
 
 		return nil, nil, err
+	}
+
+	if writeCommands[a.command] {
+		a.storeConfig(ctx, r, cfg)
 	}
 
 	return cfg, r, nil

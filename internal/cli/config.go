@@ -66,5 +66,7 @@ func (a *App) configCommand() *cobra.Command {
 		},
 	})
 
+	cmd.AddCommand(a.configStoreCommands()...)
+
 	return cmd
 }
