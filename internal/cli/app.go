@@ -43,19 +43,7 @@ type App struct {
 	// bars, password prompts).
 	IsTerminal func(any) bool
 
-	configFlag string
-	// repo and mysql are --repo and the --mysql-* overrides; systemConfig
-	// (tests) replaces config.SystemFile.
-	repo         repoFlags
-	mysql        mysqlFlags
-	systemConfig string
-	// stored is the configuration read from the repository when there is no
-	// file; pending is the repository opened to read it, until a command
-	// takes it; pw is the password that opened it.
-	stored      *config.Config
-	pending     *repo.Repository
-	pw          *repo.Password
-	ctx         context.Context
+	configFlag  string
 	verbose     bool
 	cpuProfile  string
 	stopProfile func()
@@ -70,6 +58,9 @@ type App struct {
 	// tamper, when set (tests), changes a restore test's copy before the
 	// comparison, to prove the comparison notices.
 	tamper func(ctx context.Context, target string) error
+
+	// ro is what works from the repository alone (repoonly.go).
+	ro repoOnly
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -134,7 +125,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 
-	a.ctx = ctx
+	a.ro.ctx = ctx
 	err := root.ExecuteContext(ctx)
 	a.closePending(ctx)
 	if a.stopProfile != nil {
@@ -175,7 +166,7 @@ func (a *App) rootCommand() *cobra.Command {
 	}
 
 	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.SystemFile+")")
-	a.repo.bind(root)
+	a.ro.flags.bind(root)
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
@@ -225,8 +216,8 @@ func (a *App) loadConfig() (*config.Config, error) {
 // password finds the repository password: $LIFEBOAT_PASSWORD, then
 // repository.password_file (cfg nil: none), then a prompt on a terminal.
 func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) {
-	if a.pw != nil && !confirm {
-		return *a.pw, nil
+	if a.ro.pw != nil && !confirm {
+		return *a.ro.pw, nil
 	}
 
 	if v := a.Getenv(EnvPassword); v != "" {
@@ -295,7 +286,7 @@ func (a *App) openRepo(ctx context.Context) (*config.Config, *repo.Repository, e
 		return nil, nil, err
 	}
 
-	if a.from == "" && a.pending != nil {
+	if a.from == "" && a.ro.pending != nil {
 		return cfg, a.takePending(), nil
 	}
 

@@ -38,7 +38,7 @@ var writeCommands = map[string]bool{
 // with an unchanged configuration costs one listing. A configuration that
 // cannot be stored is reported but does not stop the command.
 func (a *App) storeConfig(ctx context.Context, r *repo.Repository, cfg *config.Config) {
-	if cfg.Text == nil || a.stored != nil {
+	if cfg.Text == nil || a.ro.stored != nil {
 		return
 	}
 
@@ -149,28 +149,31 @@ func loadStored(ctx context.Context, r *repo.Repository, loc config.Repository) 
 	return cfg, nil
 }
 
+// parseAt reads --at: empty is the newest version.
+func parseAt(at string) (time.Time, error) {
+	if at == "" {
+		return time.Time{}, nil
+	}
+
+	t, err := plan.ParseTime(at)
+	if err != nil {
+		return t, usage("--at: %v", err)
+	}
+
+	return t, nil
+}
+
+const atHelp = "the version in use at this time (e.g. '2026-11-25 14:03', local time, or RFC 3339)"
+
 func (a *App) configStoreCommands() []*cobra.Command {
 	var at string
-
-	parseAt := func() (time.Time, error) {
-		if at == "" {
-			return time.Time{}, nil
-		}
-
-		t, err := plan.ParseTime(at)
-		if err != nil {
-			return t, usage("--at: %v", err)
-		}
-
-		return t, nil
-	}
 
 	show := &cobra.Command{
 		Use:   "show [--at TIME]",
 		Short: "Print the configuration stored in the repository (the newest, or the one in use at TIME)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := parseAt()
+			t, err := parseAt(at)
 			if err != nil {
 				return err
 			}
@@ -186,7 +189,7 @@ func (a *App) configStoreCommands() []*cobra.Command {
 			return err
 		},
 	}
-	show.Flags().StringVar(&at, "at", "", "the version in use at this time (e.g. '2026-11-25 14:03', local time, or RFC 3339)")
+	show.Flags().StringVar(&at, "at", "", atHelp)
 
 	versions := &cobra.Command{
 		Use:   "versions",
@@ -214,13 +217,13 @@ func (a *App) configStoreCommands() []*cobra.Command {
 		},
 	}
 
-	return []*cobra.Command{show, versions, a.configRestoreCommand(parseAt, &at)}
+	return []*cobra.Command{show, versions, a.configRestoreCommand()}
 }
 
-func (a *App) configRestoreCommand(parseAt func() (time.Time, error), at *string) *cobra.Command {
+func (a *App) configRestoreCommand() *cobra.Command {
 	var (
-		out   string
-		force bool
+		out, at string
+		force   bool
 	)
 
 	cmd := &cobra.Command{
@@ -232,7 +235,7 @@ func (a *App) configRestoreCommand(parseAt func() (time.Time, error), at *string
 				return usage("config restore: -o FILE is required (where to write the configuration, e.g. -o lifeboat.yaml)")
 			}
 
-			t, err := parseAt()
+			t, err := parseAt(at)
 			if err != nil {
 				return err
 			}
@@ -263,7 +266,7 @@ func (a *App) configRestoreCommand(parseAt func() (time.Time, error), at *string
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the file to write (created 0600)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
-	cmd.Flags().StringVar(at, "at", "", "the version in use at this time (e.g. '2026-11-25 14:03', local time, or RFC 3339)")
+	cmd.Flags().StringVar(&at, "at", "", atHelp)
 
 	return cmd
 }

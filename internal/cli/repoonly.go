@@ -13,6 +13,24 @@ import (
 // location, as --repo does.
 const EnvRepository = "LIFEBOAT_REPOSITORY"
 
+// repoOnly is the state of a run that may work from the repository alone.
+type repoOnly struct {
+	// flags are --repo and its S3 options; mysql the --mysql-* overrides;
+	// systemConfig (tests) replaces config.SystemFile.
+	flags        repoFlags
+	mysql        mysqlFlags
+	systemConfig string
+	// stored is the configuration read from the repository when there is
+	// no file, or storedErr why it could not be read; pending is the
+	// repository opened to read it, until a command takes it; pw is the
+	// password that opened it.
+	stored    *config.Config
+	storedErr error
+	pending   *repo.Repository
+	pw        *repo.Password
+	ctx       context.Context
+}
+
 // repoFlags locate a repository on the command line, so a machine with
 // nothing but the binary, the location and the password can work: the
 // configuration comes from the repository.
@@ -95,8 +113,8 @@ func (f *mysqlFlags) apply(cfg *config.Config) error {
 // repoLocation is --repo, else $LIFEBOAT_REPOSITORY, and the name of the one
 // that gave it.
 func (a *App) repoLocation() (where, origin string) {
-	if a.repo.where != "" {
-		return a.repo.where, "--repo"
+	if a.ro.flags.where != "" {
+		return a.ro.flags.where, "--repo"
 	}
 
 	if v := a.Getenv(EnvRepository); v != "" {
@@ -108,7 +126,7 @@ func (a *App) repoLocation() (where, origin string) {
 
 // configFile finds the configuration file, if there is one.
 func (a *App) configFile() (string, bool) {
-	system := a.systemConfig
+	system := a.ro.systemConfig
 	if system == "" {
 		system = config.SystemFile
 	}
@@ -125,7 +143,7 @@ func (a *App) configuration() (*config.Config, error) {
 		return nil, err
 	}
 
-	if err := a.mysql.apply(cfg); err != nil {
+	if err := a.ro.mysql.apply(cfg); err != nil {
 		return nil, err
 	}
 
@@ -133,8 +151,8 @@ func (a *App) configuration() (*config.Config, error) {
 }
 
 func (a *App) baseConfiguration() (*config.Config, error) {
-	if a.stored != nil {
-		return a.stored, nil
+	if a.ro.stored != nil {
+		return a.ro.stored, nil
 	}
 
 	path, found := a.configFile()
@@ -148,7 +166,7 @@ func (a *App) baseConfiguration() (*config.Config, error) {
 		return config.Load(path)
 	}
 
-	loc, err := config.RepositoryAt(origin, where, a.repo.endpoint, a.repo.region, a.repo.tls, a.repo.caFile)
+	loc, err := config.RepositoryAt(origin, where, a.ro.flags.endpoint, a.ro.flags.region, a.ro.flags.tls, a.ro.flags.caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -165,25 +183,34 @@ func (a *App) baseConfiguration() (*config.Config, error) {
 		return cfg, nil
 	}
 
+	// Opened once per run: a second attempt after a failure would only
+	// ask for the password again.
+	if a.ro.storedErr != nil {
+		return nil, a.ro.storedErr
+	}
+
 	r, err := a.openBare(a.context(), loc)
 	if err != nil {
+		a.ro.storedErr = err
 		return nil, err
 	}
 
 	cfg, err := loadStored(a.context(), r, loc)
 	if err != nil {
 		r.Close(a.context())
+		a.ro.storedErr = err
+
 		return nil, err
 	}
 
-	a.stored, a.pending = cfg, r
+	a.ro.stored, a.ro.pending = cfg, r
 
 	return cfg, nil
 }
 
-// repoOnly reports whether the command works from the repository alone: a
+// noConfigFile reports whether the command works from the repository alone: a
 // repository named and no configuration file.
-func (a *App) repoOnly() bool {
+func (a *App) noConfigFile() bool {
 	where, _ := a.repoLocation()
 	_, found := a.configFile()
 
@@ -210,7 +237,7 @@ func (a *App) openBare(ctx context.Context, loc config.Repository) (*repo.Reposi
 		return nil, err
 	}
 
-	a.pw = &pw
+	a.ro.pw = &pw
 
 	return r, nil
 }
@@ -219,14 +246,14 @@ func (a *App) openBare(ctx context.Context, loc config.Repository) (*repo.Reposi
 // repository itself holds (the stored configurations): from --repo without
 // reading any configuration, else as every command does.
 func (a *App) openRepository(ctx context.Context) (*repo.Repository, error) {
-	if !a.repoOnly() {
+	if !a.noConfigFile() {
 		_, r, err := a.openRepo(ctx)
 		return r, err
 	}
 
 	where, origin := a.repoLocation()
 
-	loc, err := config.RepositoryAt(origin, where, a.repo.endpoint, a.repo.region, a.repo.tls, a.repo.caFile)
+	loc, err := config.RepositoryAt(origin, where, a.ro.flags.endpoint, a.ro.flags.region, a.ro.flags.tls, a.ro.flags.caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +264,8 @@ func (a *App) openRepository(ctx context.Context) (*repo.Repository, error) {
 // takePending hands over the repository opened to read its configuration,
 // so a command opens it once.
 func (a *App) takePending() *repo.Repository {
-	r := a.pending
-	a.pending = nil
+	r := a.ro.pending
+	a.ro.pending = nil
 
 	return r
 }
@@ -252,8 +279,8 @@ func (a *App) closePending(ctx context.Context) {
 }
 
 func (a *App) context() context.Context {
-	if a.ctx != nil {
-		return a.ctx
+	if a.ro.ctx != nil {
+		return a.ro.ctx
 	}
 
 	return context.Background()

@@ -21,9 +21,9 @@ func bare(t *testing.T, vars map[string]string, system string, args ...string) r
 
 	a := &App{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Getenv:       func(k string) string { return vars[k] },
-		IsTerminal:   func(any) bool { return false },
-		systemConfig: system,
+		Getenv:     func(k string) string { return vars[k] },
+		IsTerminal: func(any) bool { return false },
+		ro:         repoOnly{systemConfig: system},
 	}
 
 	err := a.Run(context.Background(), args)

@@ -136,7 +136,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
 	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "database sources: print the recovery plan (full backup, binlog segments, instant reached) and change nothing")
-	a.mysql.bind(cmd)
+	a.ro.mysql.bind(cmd)
 
 	return cmd
 }
