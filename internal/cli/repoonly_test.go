@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"lifeboat/internal/repo"
 	"lifeboat/internal/testenv"
 )
 
@@ -195,5 +196,45 @@ func TestRepoOnlyS3(t *testing.T) {
 
 	if got := readFile(t, filepath.Join(target, "a.txt")); got != "alpha" {
 		t.Errorf("restored a.txt = %q", got)
+	}
+}
+
+// TestRepoOnlyWithoutStoredConfig: a repository written before
+// configurations were stored says so, and what to pass instead.
+func TestRepoOnlyWithoutStoredConfig(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	write(t, filepath.Join(data, "a.txt"), "alpha")
+
+	e := newEnv(t, "  data:\n    type: files\n    paths: ["+data+"]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "data")
+
+	repoDir := filepath.Join(e.dir, "repo")
+	ctx := context.Background()
+
+	r, err := repo.Open(ctx, repoDir, repo.Password{Value: testPassword, Origin: "test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	segs, err := r.Segments(ctx, configSource)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("stored configurations: %d, %v; want 1", len(segs), err)
+	}
+
+	if err := r.DeleteSegment(ctx, segs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	r.Close(ctx)
+
+	res := bare(t, map[string]string{EnvPassword: testPassword}, filepath.Join(t.TempDir(), "none.yaml"), "--repo", repoDir, "snapshots")
+	if res.code != 2 || !strings.Contains(res.err, "holds no configuration") || !strings.Contains(res.err, "pass --config FILE") {
+		t.Errorf("--repo on a repository without a stored configuration: exit %d: %s", res.code, res.err)
+	}
+
+	// With a file, --repo still reads it.
+	if out := e.mustRun("--repo", repoDir, "snapshots"); !strings.Contains(out, "data") {
+		t.Errorf("snapshots with --config and --repo:\n%s", out)
 	}
 }
