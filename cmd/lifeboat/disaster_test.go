@@ -50,20 +50,7 @@ func (m *machine) run(args ...string) (string, string, int) {
 	cmd := exec.Command(binary, args...)
 	cmd.Env, cmd.Dir = m.vars, filepath.Join(m.root, "home")
 
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-
-	code := 0
-	if err := cmd.Run(); err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			m.t.Fatal(err)
-		}
-
-		code = ee.ExitCode()
-	}
-
-	return out.String(), errb.String(), code
+	return execute(m.t, cmd)
 }
 
 func (m *machine) mustRun(args ...string) string {
@@ -274,32 +261,16 @@ func makeSite(t *testing.T, uploads, app string) {
 	os.Chmod(filepath.Join(uploads, "docs", "readme.txt"), 0o755)
 
 	os.MkdirAll(app, 0o755)
-	gitRun(t, app, "init", "-q", "-b", "main")
+	testenv.Git(t, app, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(app, "index.js"), []byte("console.log('v1')\n"), 0o644)
-	gitRun(t, app, "add", "-A")
-	gitRun(t, app, "commit", "-qm", "v1")
-	gitRun(t, app, "tag", "v1")
-	gitRun(t, app, "checkout", "-qb", "feature")
+	testenv.Git(t, app, "add", "-A")
+	testenv.Git(t, app, "commit", "-qm", "v1")
+	testenv.Git(t, app, "tag", "v1")
+	testenv.Git(t, app, "checkout", "-qb", "feature")
 	os.WriteFile(filepath.Join(app, "feature.js"), []byte("export {}\n"), 0o644)
-	gitRun(t, app, "add", "-A")
-	gitRun(t, app, "commit", "-qm", "feature")
-	gitRun(t, app, "checkout", "-q", "main")
-}
-
-func gitRun(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t",
-		"GIT_COMMITTER_EMAIL=t@example.org", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-
-	return string(out)
+	testenv.Git(t, app, "add", "-A")
+	testenv.Git(t, app, "commit", "-qm", "feature")
+	testenv.Git(t, app, "checkout", "-q", "main")
 }
 
 // gitState is every ref, HEAD, and every tracked file's content and mode.
@@ -308,11 +279,11 @@ func gitState(t *testing.T, dir string) string {
 
 	var b strings.Builder
 
-	b.WriteString(gitRun(t, dir, "for-each-ref", "--format=%(objectname) %(refname)"))
-	b.WriteString(gitRun(t, dir, "symbolic-ref", "HEAD"))
-	b.WriteString(gitRun(t, dir, "rev-parse", "HEAD"))
+	for _, args := range [][]string{{"for-each-ref", "--format=%(objectname) %(refname)"}, {"symbolic-ref", "HEAD"}, {"rev-parse", "HEAD"}} {
+		b.WriteString(testenv.Git(t, dir, args...) + "\n")
+	}
 
-	for _, f := range strings.Fields(gitRun(t, dir, "ls-files")) {
+	for _, f := range strings.Fields(testenv.Git(t, dir, "ls-files")) {
 		data, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
