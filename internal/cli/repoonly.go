@@ -124,14 +124,26 @@ func (a *App) repoLocation() (where, origin string) {
 	return "", ""
 }
 
-// configFile finds the configuration file, if there is one.
-func (a *App) configFile() (string, bool) {
-	system := a.ro.systemConfig
-	if system == "" {
-		system = config.SystemFile
+// systemFile is config.SystemFile, or the tests' stand-in.
+func (a *App) systemFile() string {
+	if a.ro.systemConfig != "" {
+		return a.ro.systemConfig
 	}
 
-	return config.Find(a.configFlag, a.Getenv, system)
+	return config.SystemFile
+}
+
+// configFile finds the configuration file, if there is one.
+func (a *App) configFile() (string, bool) {
+	return config.Find(a.configFlag, a.Getenv, a.systemFile())
+}
+
+// flagLocation is the repository --repo (or $LIFEBOAT_REPOSITORY) names.
+func (a *App) flagLocation() (config.Repository, error) {
+	where, origin := a.repoLocation()
+	f := a.ro.flags
+
+	return config.RepositoryAt(origin, where, f.endpoint, f.region, f.tls, f.caFile)
 }
 
 // configuration is the configuration a command runs with: the file's, with
@@ -156,17 +168,16 @@ func (a *App) baseConfiguration() (*config.Config, error) {
 	}
 
 	path, found := a.configFile()
-	where, origin := a.repoLocation()
 
-	if where == "" {
+	if where, _ := a.repoLocation(); where == "" {
 		if !found {
-			return nil, &config.Error{File: path, Msg: "no configuration file here, nor " + config.SystemFile + ": " + config.NotFoundHint}
+			return nil, &config.Error{File: path, Msg: "no configuration file here, nor " + a.systemFile() + ": " + config.NotFoundHint}
 		}
 
 		return config.Load(path)
 	}
 
-	loc, err := config.RepositoryAt(origin, where, a.ro.flags.endpoint, a.ro.flags.region, a.ro.flags.tls, a.ro.flags.caFile)
+	loc, err := a.flagLocation()
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +262,7 @@ func (a *App) openRepository(ctx context.Context) (*repo.Repository, error) {
 		return r, err
 	}
 
-	where, origin := a.repoLocation()
-
-	loc, err := config.RepositoryAt(origin, where, a.ro.flags.endpoint, a.ro.flags.region, a.ro.flags.tls, a.ro.flags.caFile)
+	loc, err := a.flagLocation()
 	if err != nil {
 		return nil, err
 	}
