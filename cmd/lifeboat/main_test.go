@@ -111,7 +111,13 @@ func (in *installation) command(args ...string) *exec.Cmd {
 func (in *installation) run(args ...string) (string, string, int) {
 	in.t.Helper()
 
-	cmd := in.command(args...)
+	return execute(in.t, in.command(args...))
+}
+
+// execute runs cmd and returns its output and exit code; a command that
+// cannot be started fails the test.
+func execute(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -121,7 +127,7 @@ func (in *installation) run(args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		in.t.Fatal(err)
+		t.Fatal(err)
 	}
 
 	return out.String(), errb.String(), code

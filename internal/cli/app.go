@@ -61,6 +61,9 @@ type App struct {
 
 	// trail holds the audit key once the repository is open.
 	trail auditTrail
+
+	// ro is what works from the repository alone (repoonly.go).
+	ro repoOnly
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -125,7 +128,9 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 
+	a.ro.ctx = ctx
 	err := root.ExecuteContext(ctx)
+	a.closePending(ctx)
 	if a.stopProfile != nil {
 		a.stopProfile()
 	}
@@ -163,7 +168,8 @@ func (a *App) rootCommand() *cobra.Command {
 		},
 	}
 
-	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml)")
+	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.SystemFile+")")
+	a.ro.flags.bind(root)
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
@@ -207,14 +213,22 @@ func wrapArgs(c *cobra.Command) {
 }
 
 func (a *App) loadConfig() (*config.Config, error) {
-	return config.Load(config.Locate(a.configFlag))
+	return a.configuration()
 }
 
 // password finds the repository password: $LIFEBOAT_PASSWORD, then
-// repository.password_file, then a prompt on a terminal.
+// repository.password_file (cfg nil: none), then a prompt on a terminal.
 func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) {
+	if a.ro.pw != nil && !confirm {
+		return *a.ro.pw, nil
+	}
+
 	if v := a.Getenv(EnvPassword); v != "" {
 		return repo.Password{Value: v, Origin: "$" + EnvPassword}, nil
+	}
+
+	if cfg == nil {
+		cfg = &config.Config{}
 	}
 
 	if f := cfg.Repository.PasswordFile; f != "" {
@@ -261,6 +275,10 @@ func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) 
 		return repo.Password{Value: string(b), Origin: "the prompt"}, nil
 	}
 
+	if cfg.File == "" {
+		return repo.Password{}, fmt.Errorf("%w: set %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword)
+	}
+
 	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
 }
 
@@ -280,6 +298,10 @@ func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Reposit
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
+	}
+
+	if a.from == "" && a.ro.pending != nil {
+		return cfg, a.takePending(), nil
 	}
 
 	pw, err := a.password(cfg, false)
@@ -326,6 +348,10 @@ func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Reposit
 		}
 
 		return nil, nil, err
+	}
+
+	if writeCommands[a.command] {
+		a.storeConfig(ctx, r, cfg)
 	}
 
 	return cfg, r, nil

@@ -70,5 +70,7 @@ func (a *App) configCommand() *cobra.Command {
 		},
 	})
 
+	cmd.AddCommand(a.configStoreCommands()...)
+
 	return cmd
 }

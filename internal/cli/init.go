@@ -33,6 +33,13 @@ func (a *App) initCommand() *cobra.Command {
 				return err
 			}
 
+			// The configuration goes in from the start, so the repository
+			// alone tells how it is meant to be used.
+			if r, err := repo.OpenAt(cmd.Context(), where, pw, a.log); err == nil {
+				a.storeConfig(cmd.Context(), r, cfg)
+				r.Close(cmd.Context())
+			}
+
 			fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", where)
 			fmt.Fprintf(a.Stdout, "keep the password safe: without it the backups cannot be read\n")
 

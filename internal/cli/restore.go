@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,8 +71,9 @@ func (a *App) restoreCommand() *cobra.Command {
 				return err
 			}
 
-			if s.Contains(abs) {
-				return usage("--target %s lies inside source %s: restoring there would mix the backup into the data it came from; choose a folder outside it", abs, s.Name())
+			if s.Contains(abs) && !sourceGone(cfg.Sources[args[0]], abs) {
+				return usage("--target %s lies inside source %s: restoring there would mix the backup into the data it came from; choose a folder outside it "+
+					"(its own place is fine once it is missing or empty: that puts the backup back)", abs, s.Name())
 			}
 
 			if err := source.CheckTarget(abs, overwrite); err != nil {
@@ -144,6 +148,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
 	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "database sources: print the recovery plan (full backup, binlog segments, instant reached) and change nothing")
+	a.ro.mysql.bind(cmd)
 
 	return cmd
 }
@@ -252,4 +257,27 @@ func (a *App) fromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repositor
 	}
 
 	return primaryErr
+}
+
+// sourceGone reports whether every path of sc that holds target is missing
+// or an empty folder: on a new machine, restoring there puts the backup
+// back where it was, with nothing to mix it into.
+func sourceGone(sc *config.Source, target string) bool {
+	paths := sc.Paths
+	if sc.Path != "" {
+		paths = []string{sc.Path}
+	}
+
+	for _, p := range paths {
+		if !repo.Contains(p, target) {
+			continue
+		}
+
+		entries, err := os.ReadDir(p)
+		if err == nil && len(entries) > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+
+	return true
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lifeboat/internal/testenv"
 )
 
 // fingerprint describes a tree as a restore must give it back: every entry's
@@ -246,17 +248,7 @@ func TestFilesMultiplePathsAndInclude(t *testing.T) {
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t",
-		"GIT_COMMITTER_EMAIL=t@example.org", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-
-	return strings.TrimSpace(string(out))
+	return testenv.Git(t, dir, args...)
 }
 
 func TestGitBundleRoundTrip(t *testing.T) {

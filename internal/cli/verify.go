@@ -169,6 +169,7 @@ func (a *App) verifyCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&snapID, "snapshot", "", "verify only this snapshot of SOURCE")
 	cmd.Flags().BoolVar(&restoreTest, "restore-test", false, "also restore each source's newest backup (or --snapshot) into a scratch database or temporary folder and compare it with what was recorded")
+	a.ro.mysql.bind(cmd)
 	cmd.Flags().BoolVar(&readAll, "read-all", false, "read every stored byte (the default)")
 	cmd.Flags().StringVar(&read, "read", "", "read only a random sample of the file content, e.g. 10%")
 

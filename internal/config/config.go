@@ -26,7 +26,10 @@ const EnvConfig = "LIFEBOAT_CONFIG"
 // Config is a validated lifeboat.yaml.
 type Config struct {
 	// File is the path the configuration was read from; errors name it.
-	File       string
+	File string
+	// Text is the file as it was read, kept so the repository can store the
+	// configuration each command ran with.
+	Text       []byte
 	Repository Repository
 	Tiers      map[string]Tier
 	// Sources by name; SourceNames keeps the file's order so `backup` with no
@@ -216,26 +219,50 @@ func (es Errors) Error() string {
 	return strings.Join(parts, "\n")
 }
 
+// SystemFile is the configuration searched after the working directory's:
+// where deploy/systemd's units expect it.
+const SystemFile = "/etc/lifeboat/lifeboat.yaml"
+
 // Locate returns the configuration path to use: the explicit flag, then
-// $LIFEBOAT_CONFIG, then lifeboat.yaml in the working directory.
+// $LIFEBOAT_CONFIG, then lifeboat.yaml in the working directory, then
+// SystemFile; DefaultFile when none of them exists.
 func Locate(flag string) string {
-	if flag != "" {
-		return flag
-	}
-
-	if env := os.Getenv(EnvConfig); env != "" {
-		return env
-	}
-
-	return DefaultFile
+	path, _ := Find(flag, os.Getenv, SystemFile)
+	return path
 }
+
+// Find is Locate with the environment and the system path given, and says
+// whether a file was named (flag, environment) or found; when not, the path
+// is DefaultFile.
+func Find(flag string, getenv func(string) string, system string) (string, bool) {
+	if flag != "" {
+		return flag, true
+	}
+
+	if env := getenv(EnvConfig); env != "" {
+		return env, true
+	}
+
+	for _, p := range []string{DefaultFile, system} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, true
+		}
+	}
+
+	return DefaultFile, false
+}
+
+// NotFoundHint says what to do when there is no configuration file.
+const NotFoundHint = "pass --config FILE or set " + EnvConfig + " (see examples/sml-library/lifeboat.yaml); " +
+	"or, on a machine with only the repository, pass --repo PATH|s3://bucket/prefix or set LIFEBOAT_REPOSITORY " +
+	"to use the configuration stored in it (`lifeboat config restore -o lifeboat.yaml` writes it out)"
 
 // Load reads and validates a configuration file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: path, Msg: "configuration file not found: create it (see examples/sml-library/lifeboat.yaml), pass --config FILE or set " + EnvConfig}
+			return nil, &Error{File: path, Msg: "configuration file not found: " + NotFoundHint}
 		}
 
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read configuration: %v", err)}
@@ -254,6 +281,7 @@ func Parse(path string, data []byte) (*Config, error) {
 
 	p := &parser{file: path, baseDir: filepath.Dir(path)}
 	cfg := p.parse(&doc)
+	cfg.Text = data
 
 	if len(p.errs) > 0 {
 		return nil, p.errs
