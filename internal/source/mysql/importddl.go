@@ -27,6 +27,12 @@ var adminDDL = regexp.MustCompile("(?is)^\\s*CREATE\\s+(OR\\s+REPLACE\\s+)?(?:DE
 	"(TRIGGER\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(?:" + identName + ")\\s+(?:BEFORE|AFTER)\\s+(?:INSERT|UPDATE|DELETE)\\s+ON\\s+(?:" + identName + ")\\s+FOR\\s+EACH\\s+ROW\\s" +
 	"|(?:AGGREGATE\\s+)?FUNCTION\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(?:" + identName + ")\\s*\\()")
 
+// adminDrop is the only shape of DROP TRIGGER or DROP FUNCTION an import
+// runs through the source's own account (the server wants SUPER for it as
+// for CREATE while the binlog is on): an unqualified name, in the scratch
+// database.
+var adminDrop = regexp.MustCompile("(?is)^\\s*DROP\\s+(?:TRIGGER|FUNCTION)\\s+(?:IF\\s+EXISTS\\s+)?(?:" + identName + ")\\s*$")
+
 // createAsAdmin creates a trigger or function the confined account may not
 // (the server wants SUPER for them while the binlog is on) through the
 // source's account, in the scratch database, with the confined account as
@@ -36,6 +42,10 @@ var adminDDL = regexp.MustCompile("(?is)^\\s*CREATE\\s+(OR\\s+REPLACE\\s+)?(?:DE
 // sql_mode and character set, which the object keeps.
 func (imp *imported) createAsAdmin(ctx context.Context, admin *sql.DB, confinedConn *sql.Conn, stmt string) error {
 	flat := flatten(stmt)
+
+	if adminDrop.MatchString(flat) {
+		return imp.asAdmin(ctx, admin, "", flat)
+	}
 
 	m := adminDDL.FindStringSubmatchIndex(flat)
 	if m == nil {
@@ -52,6 +62,13 @@ func (imp *imported) createAsAdmin(ctx context.Context, admin *sql.DB, confinedC
 		return err
 	}
 
+	return imp.asAdmin(ctx, admin, "SET SESSION sql_mode = "+quoteString(mode)+", character_set_client = "+quoteString(cs)+", collation_connection = "+quoteString(coll),
+		head+"DEFINER="+imp.tmpDefiner+" "+flat[m[4]:])
+}
+
+// asAdmin runs statements through the source's account on a session of its
+// own in the scratch database; an empty statement is skipped.
+func (imp *imported) asAdmin(ctx context.Context, admin *sql.DB, stmts ...string) error {
 	c, err := admin.Conn(ctx)
 	if err != nil {
 		return err
@@ -63,11 +80,11 @@ func (imp *imported) createAsAdmin(ctx context.Context, admin *sql.DB, confinedC
 		c.Close()
 	}()
 
-	for _, q := range []string{
-		"USE " + quoteIdent(imp.scratch),
-		"SET SESSION sql_mode = " + quoteString(mode) + ", character_set_client = " + quoteString(cs) + ", collation_connection = " + quoteString(coll),
-		head + "DEFINER=" + imp.tmpDefiner + " " + flat[m[4]:],
-	} {
+	for _, q := range append([]string{"USE " + quoteIdent(imp.scratch)}, stmts...) {
+		if q == "" {
+			continue
+		}
+
 		if _, err := c.ExecContext(ctx, q); err != nil {
 			return err
 		}

@@ -37,4 +37,17 @@ func TestFlattenReadsAsTheServer(t *testing.T) {
 			t.Errorf("%q: taken %v, want %v", stmt, got, ok)
 		}
 	}
+
+	for stmt, ok := range map[string]bool{
+		"DROP TRIGGER IF EXISTS `tr;\n``'\"*/ /* -- ;;`": true,
+		"DROP FUNCTION f":                true,
+		"DROP TRIGGER d.x":               false,
+		"DROP TRIGGER `d`.`x`":           false,
+		"DROP TRIGGER x; DROP TABLE d.t": false,
+		"DROP PROCEDURE p":               false,
+	} {
+		if got := adminDrop.MatchString(flatten(stmt)); got != ok {
+			t.Errorf("%q: taken %v, want %v", stmt, got, ok)
+		}
+	}
 }
