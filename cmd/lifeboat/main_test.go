@@ -302,22 +302,19 @@ func TestSIGTERMSavesNothingPartial(t *testing.T) {
 
 	in.mustRun("init")
 
-	cmd := in.command("backup")
-
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-
-	cmd.Start()
-	time.Sleep(700 * time.Millisecond)
+	// SIGTERM once the backup is writing data (not while it opens the
+	// repository), whatever the machine's load.
+	before := dirSize(t, in.repo)
+	cmd, wait := startUntil(t, in.command("backup"), func() bool { return dirSize(t, in.repo) >= before+(16<<20) })
 	cmd.Process.Signal(syscall.SIGTERM)
 
-	err := cmd.Wait()
+	err, errs := wait()
 	if err == nil {
 		t.Fatal("backup finished before SIGTERM arrived: the test data is too small for this machine")
 	}
 
-	if !strings.Contains(errb.String(), "no partial snapshot") {
-		t.Fatalf("interrupted backup should say nothing partial was saved: %s", errb.String())
+	if !strings.Contains(errs, "no partial snapshot") {
+		t.Fatalf("interrupted backup should say nothing partial was saved: %s", errs)
 	}
 
 	if s := in.snapshots(); len(s) != 0 {
