@@ -255,6 +255,21 @@ else
   echo "MISMATCH in the restore from the vault copy" >&2; exit 1
 fi
 
+step "A bare machine: no configuration file, only the repository's location and the password"
+mkdir -p "$DEMO/bare" && cd "$DEMO/bare"
+echo "\$ lifeboat --repo $DEMO/repository snapshots --source uploads"
+"$LB" --repo "$DEMO/repository" snapshots --source uploads
+echo "\$ lifeboat --repo $DEMO/repository restore uploads --target $DEMO/bare/uploads"
+"$LB" --repo "$DEMO/repository" restore uploads --target "$DEMO/bare/uploads"
+if diff -r "$DEMO/bare/uploads" "$SITE/var/www/sml-library/uploads" -x cache -x '*.tmp' >/dev/null; then
+  echo "MATCH: the uploads come back from the repository alone"
+else
+  echo "MISMATCH in the restore on the bare machine" >&2; exit 1
+fi
+echo "\$ lifeboat --repo $DEMO/repository config restore -o lifeboat.yaml   # a starting configuration for the new machine"
+"$LB" --repo "$DEMO/repository" config restore -o lifeboat.yaml
+cd - >/dev/null
+
 step "Status, retention and the audit trail"
 lb status
 lb prune --dry-run --source uploads
