@@ -679,6 +679,7 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 	num("port", &my.Port, 1, 65535)
 	str("user", &my.User)
 	str("password_env", &my.PasswordEnv)
+	p.secretVar(m["password_env"], key+".password_env")
 	boolean("tls", &my.TLS)
 	boolean("accounts", &my.Accounts)
 	num("workers", &my.Workers, 1, 64)

@@ -246,3 +246,22 @@ notify: {webhook: {url: "ftp://x"}}
 		}
 	}
 }
+
+// A secret's variable must not be one every child process receives: git
+// sees only its own source and could not hold it back.
+func TestSecretVariableNotPassedToChildren(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"repository: {path: /b}\nsources:\n  db: {type: mysql, socket: /s, user: u, password_env: HOME}\n", "lifeboat.yaml:3: sources.db.password_env: HOME is passed to every program"},
+		{"repository: {url: s3://b, endpoint: s3, secret_key_env: LANG}\nsources:\n  u: {type: files, paths: [/srv]}\n", "repository.secret_key_env: LANG is passed"},
+		{"repository: {path: /b}\nsources:\n  u: {type: files, paths: [/srv]}\nnotify:\n  email: {smtp: \"m:25\", from: a@b, to: [c@d], password_env: PATH}\n", "notify.email.password_env: PATH is passed"},
+	} {
+		_, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.text, err, c.want)
+		}
+	}
+
+	if _, err := Parse("/etc/lifeboat/lifeboat.yaml", []byte("repository: {path: /b}\nsources:\n  db: {type: mysql, socket: /s, user: u, password_env: DB_PASSWORD}\n")); err != nil {
+		t.Errorf("a variable of its own: %v", err)
+	}
+}

@@ -326,6 +326,8 @@ func (p *parser) notify(n *yaml.Node, cfg *Config) {
 			e.PasswordEnv = s.Value
 		}
 
+		p.secretVar(em["password_env"], "notify.email.password_env")
+
 		if s, ok := em["password_file"]; ok {
 			e.PasswordFile = p.absPath(s, "notify.email.password_file")
 		}

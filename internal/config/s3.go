@@ -41,6 +41,8 @@ func (p *parser) s3(key string, m map[string]*yaml.Node) *S3 {
 	str("region", &s.Region)
 	str("access_key_env", &s.AccessKeyEnv)
 	str("secret_key_env", &s.SecretKeyEnv)
+	p.secretVar(m["access_key_env"], key+".access_key_env")
+	p.secretVar(m["secret_key_env"], key+".secret_key_env")
 
 	if strings.Contains(s.Endpoint, "://") {
 		p.fail(m["endpoint"], key+".endpoint", "expected host or host:port without a scheme (TLS is set with tls:), found %q", s.Endpoint)

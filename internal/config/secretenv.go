@@ -1,5 +1,20 @@
 package config
 
+import (
+	"gopkg.in/yaml.v3"
+
+	"lifeboat/internal/childenv"
+)
+
+// secretVar refuses a secret's variable that every program Lifeboat starts
+// receives (PATH, HOME, LANG, ...): git sees only its own source, so it could
+// not hold that one back.
+func (p *parser) secretVar(n *yaml.Node, key string) {
+	if n != nil && n.Kind == yaml.ScalarNode && childenv.Passed(n.Value) {
+		p.fail(n, key, "%s is passed to every program Lifeboat starts (git, the mariadb client, plan commands), so it cannot hold a secret: name a variable of its own, e.g. LIFEBOAT_DB_PASSWORD", n.Value)
+	}
+}
+
 // SecretEnv names every environment variable the configuration reads a
 // secret from (database, SMTP and S3 credentials; the repository password's
 // LIFEBOAT_PASSWORD is the caller's), so the programs Lifeboat starts are
