@@ -73,6 +73,10 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
       - plan: files
       - plan: application
       - check: {sql: "SELECT COUNT(*) = 0 FROM bookings b WHERE b.cover IS NULL", source: database}
+  peek:
+    steps:
+      - restore: database
+      - check: {sql: "SELECT COUNT(*) > 0 FROM sml_library.users", source: database}
   gated:
     steps:
       - restore: database
@@ -126,6 +130,13 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
 
 	if scratch != 0 {
 		t.Fatal("the drill left its scratch database")
+	}
+
+	// A drill's SQL check sees only the copy: one naming the production
+	// database fails, saying so, instead of checking production.
+	peek := e.expectFailure(1, []string{"assertions can see only the restored copy"}, "drill", "peek")
+	if !strings.Contains(peek.out+peek.err, "FAILED") {
+		t.Fatalf("drill peek:\n%s%s", peek.out, peek.err)
 	}
 
 	// Delete the newest uploads snapshot: the next drill restores older data.

@@ -506,7 +506,7 @@ func (x *execution) checkSQL(ctx context.Context, st *config.Step, res *StepResu
 		db = dbs[0]
 	}
 
-	probs, err := my.Assert(ctx, db, []string{st.SQL})
+	probs, err := my.Assert(ctx, db, []string{st.SQL}, x.drill())
 	if err != nil {
 		return err
 	}

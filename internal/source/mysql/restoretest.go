@@ -225,13 +225,19 @@ func assert(ctx context.Context, pool *sql.DB, db string, assertions []string) (
 }
 
 // Assert runs SQL assertions against a database of the source's server
-// (a recovery plan's SQL check).
-func (s *Source) Assert(ctx context.Context, db string, assertions []string) ([]string, error) {
+// (a recovery plan's SQL check). A copy's (a drill's scratch database) run
+// as a temporary account that can read only that copy, so a check naming
+// the production database cannot read it.
+func (s *Source) Assert(ctx context.Context, db string, assertions []string, copy bool) ([]string, error) {
 	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
 	if err != nil {
 		return nil, err
 	}
 	defer pool.Close()
+
+	if copy {
+		return s.assertInCopy(ctx, pool, db, assertions)
+	}
 
 	probs, err := assert(ctx, pool, db, assertions)
 	if err != nil {
