@@ -34,6 +34,9 @@ type Segment struct {
 	BinlogBytes int64
 	Events      int
 	By          string
+	// Merged is how many segments as first stored this one holds: 1 for
+	// one stored by the archiver, more for a piece written by Compact.
+	Merged int
 }
 
 // Gap is a recorded break in the archive: nothing between From and At can be
@@ -51,7 +54,11 @@ type Gap struct {
 type Archive struct {
 	Source   string
 	Segments []*Segment
-	Gaps     []*Gap
+	// Hidden are segments whose range another segment holds whole (what a
+	// compaction stopped between writing a piece and deleting its originals
+	// leaves): never read, and deleted by the next compaction.
+	Hidden []*Segment
+	Gaps   []*Gap
 	// Covered is when the streamer last knew the archive held every event
 	// the server had written.
 	Covered      time.Time
@@ -98,8 +105,16 @@ func Load(ctx context.Context, r *repo.Repository, source string) (*Archive, err
 		seg.FDE, _ = hex.DecodeString(l["fde"])
 		seg.BinlogBytes, _ = strconv.ParseInt(l["binlog_bytes"], 10, 64)
 		seg.Events, _ = strconv.Atoi(l["events"])
+
+		seg.Merged = 1
+		if n, err := strconv.Atoi(l["merged"]); err == nil && n >= 0 {
+			seg.Merged = n
+		}
+
 		a.Segments = append(a.Segments, seg)
 	}
+
+	a.Segments, a.Hidden = hideContained(a.Segments)
 
 	st, err := r.State(ctx, source, stateKind)
 	if err != nil {

@@ -287,7 +287,7 @@ func (a *Archive) Replay(ctx context.Context, r *repo.Repository, p *Plan, dbs [
 			f.checksum = fdeChecksum(st.Seg.FDE)
 		}
 
-		done, err := f.segment(ctx, r, st)
+		done, err := f.segment(ctx, r, a, st)
 		if err != nil {
 			return f.res, err
 		}
@@ -315,8 +315,11 @@ type filter struct {
 	out      *bufio.Writer
 	res      *Result
 
-	arrival map[uint32]int64
-	file    string
+	arrivals *arrivalCursor
+	file     string
+	// reloaded is the archive read again after a compaction deleted a
+	// segment the plan named.
+	reloaded *Archive
 
 	inGroup    bool
 	keep       bool
@@ -329,37 +332,18 @@ type filter struct {
 	stopAfter  bool
 }
 
-func (f *filter) segment(ctx context.Context, r *repo.Repository, st Step) (bool, error) {
-	f.arrival = map[uint32]int64{}
+func (f *filter) segment(ctx context.Context, r *repo.Repository, a *Archive, st Step) (bool, error) {
 	f.file = st.Seg.File
 
-	if st.Seg.Labels["a_first"] != "" {
-		tail, err := r.ReadSegmentTail(ctx, st.Seg.Segment, st.Seg.BinlogBytes)
-		if err != nil {
-			return false, err
-		}
-
-		for _, line := range bytes.Split(tail, []byte("\n")) {
-			var pos uint32
-			var ms int64
-
-			if _, err := fmt.Sscan(string(line), &pos, &ms); err == nil {
-				f.arrival[pos] = ms
-			}
-		}
-	}
-
-	rc, err := r.OpenSegment(ctx, st.Seg.Segment)
+	src, err := f.open(ctx, r, a, st)
 	if err != nil {
 		return false, err
 	}
-	defer rc.Close()
+	defer src.close()
 
-	if _, err := io.CopyN(io.Discard, rc, st.Skip); err != nil {
-		return false, fmt.Errorf("read binlog segment %s: %w", st.Seg.ID, err)
-	}
+	f.arrivals = src.arrivals
 
-	er := newEventReader(io.LimitReader(rc, st.Seg.BinlogBytes-st.Skip))
+	er := newEventReader(src.binlog)
 
 	for {
 		if err := ctx.Err(); err != nil {
@@ -372,7 +356,7 @@ func (f *filter) segment(ctx context.Context, r *repo.Repository, st Step) (bool
 		}
 
 		if err != nil {
-			return false, fmt.Errorf("binlog segment %s (%s:%d): %w", st.Seg.ID, st.Seg.File, st.Seg.Start, err)
+			return false, fmt.Errorf("binlog segment %s (%s:%d): %w", src.seg.ID, src.seg.File, src.seg.Start, err)
 		}
 
 		if err := f.event(e); err != nil {
@@ -385,11 +369,167 @@ func (f *filter) segment(ctx context.Context, r *repo.Repository, st Step) (bool
 	}
 
 	// Read the rest so the stored checksum is verified.
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return false, fmt.Errorf("binlog segment %s: %w", st.Seg.ID, err)
+	if src.rest != nil {
+		if _, err := io.Copy(io.Discard, src.rest); err != nil {
+			return false, fmt.Errorf("binlog segment %s: %w", src.seg.ID, err)
+		}
 	}
 
 	return false, nil
+}
+
+// stepData is where a step's binlog bytes are read from.
+type stepData struct {
+	seg *Segment
+	// binlog yields the step's range of the file, [Start+Skip, End).
+	binlog io.Reader
+	// rest, when set, is read to its end afterwards to check the checksum.
+	rest     io.Reader
+	arrivals *arrivalCursor
+	closers  []io.Closer
+}
+
+func (d *stepData) close() {
+	for _, c := range d.closers {
+		c.Close()
+	}
+}
+
+// open opens a step's segment or, when a compaction merged and deleted it
+// since the plan was made, the same bytes from the piece now holding them.
+func (f *filter) open(ctx context.Context, r *repo.Repository, a *Archive, st Step) (*stepData, error) {
+	d := &stepData{seg: st.Seg}
+
+	rc, err := r.OpenSegment(ctx, st.Seg.Segment)
+	if errors.Is(err, repo.ErrSnapshotNotFound) {
+		return f.openMoved(ctx, r, a, st)
+	}
+
+	if err != nil {
+		return nil, err
+	}
+
+	d.closers = append(d.closers, rc)
+
+	if _, err := io.CopyN(io.Discard, rc, st.Skip); err != nil {
+		d.close()
+		return nil, fmt.Errorf("read binlog segment %s: %w", st.Seg.ID, err)
+	}
+
+	d.binlog, d.rest = io.LimitReader(rc, st.Seg.BinlogBytes-st.Skip), rc
+
+	if err := d.openArrivals(ctx, r, st.Seg); err != nil {
+		d.close()
+		return nil, err
+	}
+
+	return d, nil
+}
+
+func (f *filter) openMoved(ctx context.Context, r *repo.Repository, a *Archive, st Step) (*stepData, error) {
+	lo, hi := st.Seg.Start+uint32(st.Skip), st.Seg.End
+
+	holder := func(arch *Archive) *Segment {
+		if arch == nil {
+			return nil
+		}
+
+		for _, s := range arch.Segments {
+			if s.ID != st.Seg.ID && s.Epoch == st.Seg.Epoch && s.File == st.Seg.File && s.Start <= lo && hi <= s.End {
+				return s
+			}
+		}
+
+		return nil
+	}
+
+	piece := holder(f.reloaded)
+	if piece == nil {
+		if err := r.Refresh(ctx); err != nil {
+			return nil, err
+		}
+
+		arch, err := Load(ctx, r, a.Source)
+		if err != nil {
+			return nil, err
+		}
+
+		f.reloaded = arch
+		piece = holder(arch)
+	}
+
+	if piece == nil {
+		return nil, fmt.Errorf("binlog segment %s (%s:%d-%d) was deleted while the recovery read the archive, and no segment holds that range now: run the recovery again", st.Seg.ID, st.Seg.File, st.Seg.Start, st.Seg.End)
+	}
+
+	rc, err := r.OpenSegmentRange(ctx, piece.Segment, int64(lo-piece.Start), int64(hi-lo))
+	if err != nil {
+		return nil, err
+	}
+
+	d := &stepData{seg: piece, binlog: rc, closers: []io.Closer{rc}}
+
+	if err := d.openArrivals(ctx, r, piece); err != nil {
+		d.close()
+		return nil, err
+	}
+
+	return d, nil
+}
+
+func (d *stepData) openArrivals(ctx context.Context, r *repo.Repository, seg *Segment) error {
+	if !hasArrivals(seg) {
+		return nil
+	}
+
+	rc, err := r.OpenSegmentRange(ctx, seg.Segment, seg.BinlogBytes, seg.Bytes-seg.BinlogBytes)
+	if err != nil {
+		return err
+	}
+
+	d.closers = append(d.closers, rc)
+	d.arrivals = &arrivalCursor{sc: bufio.NewScanner(rc)}
+
+	return nil
+}
+
+// arrivalCursor reads an arrival index ("position milliseconds" lines in
+// position order) alongside the events, so a day's index is never held in
+// memory.
+type arrivalCursor struct {
+	sc   *bufio.Scanner
+	pos  uint32
+	ms   int64
+	done bool
+	read bool
+}
+
+// at is the arrival time of the event starting at pos; positions are asked
+// for in increasing order.
+func (c *arrivalCursor) at(pos uint32) (int64, bool) {
+	if c == nil {
+		return 0, false
+	}
+
+	for !c.done && (!c.read || c.pos < pos) {
+		if !c.sc.Scan() {
+			c.done = true
+			break
+		}
+
+		var p uint32
+		var ms int64
+
+		if _, err := fmt.Sscan(c.sc.Text(), &p, &ms); err == nil {
+			c.pos, c.ms, c.read = p, ms, true
+		}
+	}
+
+	if c.read && c.pos == pos {
+		return c.ms, true
+	}
+
+	return 0, false
 }
 
 func (f *filter) write(raw []byte) error {
@@ -450,7 +590,7 @@ func (f *filter) event(e event) error {
 		// streamer's arrival time, the transaction may have committed
 		// any time in that second, so count it at the second's end.
 		cmp := when.Add(time.Second - time.Nanosecond)
-		if ms, ok := f.arrival[e.start()]; ok {
+		if ms, ok := f.arrivals.at(e.start()); ok {
 			when = time.UnixMilli(ms)
 			cmp = when
 		}
@@ -652,10 +792,11 @@ func (p *Plan) Summary() string {
 
 	fmt.Fprintf(&b, "full backup %s taken at %s (%s)\n", shortID(p.Full.Snap.ID), p.Full.At.UTC().Format(time.RFC3339Nano), pos)
 
+	// Counted as first stored, whatever compaction merged since.
 	segs := 0
 	for _, s := range p.Steps {
 		if s.Seg.Events > 0 {
-			segs++
+			segs += max(s.Seg.Merged, 1)
 		}
 	}
 
