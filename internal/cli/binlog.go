@@ -26,7 +26,7 @@ func (a *App) binlogCommand() *cobra.Command {
 		Short: "Archive database binary logs continuously, and list the archive",
 	}
 
-	cmd.AddCommand(a.binlogStreamCommand(), a.binlogListCommand())
+	cmd.AddCommand(a.binlogStreamCommand(), a.binlogListCommand(), a.audited("binlog compact", a.binlogCompactCommand()))
 
 	return cmd
 }

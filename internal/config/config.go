@@ -172,6 +172,9 @@ type Binlog struct {
 	SegmentBytes int64
 	// Stream makes the daemon archive the binlog continuously.
 	Stream bool
+	// CompactAfter is how old a segment's last event must be before
+	// compaction merges it into an hourly piece.
+	CompactAfter time.Duration
 }
 
 // DefaultTiers are the guide's recovery objectives.
@@ -638,7 +641,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {
 	my.Host, my.Port, my.User, my.Workers = "127.0.0.1", 3306, "root", 4
-	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20}
+	my.Binlog = Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20, CompactAfter: 10 * time.Minute}
 
 	str := func(k string, dst *string) {
 		if v, ok := m[k]; ok {
@@ -711,7 +714,16 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 }
 
 func (p *parser) binlog(n *yaml.Node, key string, b *Binlog) {
-	m := p.mapping(n, key, "server_id", "segment_seconds", "segment_mb", "stream")
+	m := p.mapping(n, key, "server_id", "segment_seconds", "segment_mb", "stream", "compact_after")
+
+	if v, ok := m["compact_after"]; ok {
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode || d < time.Second {
+			p.fail(v, key+".compact_after", "expected a duration of at least 1s, such as 10m or 1h (segments whose last event is older are merged), found %s", describe(v))
+		} else {
+			b.CompactAfter = d
+		}
+	}
 
 	if v, ok := m["stream"]; ok {
 		st, err := strconv.ParseBool(v.Value)

@@ -23,7 +23,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 
 	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
-		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20, Stream: true}) {
+		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20, Stream: true, CompactAfter: 10 * time.Minute}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 

@@ -267,6 +267,13 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		}()
 	}
 
+	wg.Add(1)
+
+	go func() {
+		defer wg.Done()
+		d.compactLoop(ctx)
+	}()
+
 	d.refresh(ctx)
 
 	go func() {

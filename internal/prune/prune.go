@@ -186,14 +186,17 @@ func chains(ctx context.Context, r *repo.Repository, sp *SourcePlan) error {
 	epoch := arch.EpochFor(f.At)
 	sp.SegmentsWhy = fmt.Sprintf("the binlog from the oldest kept full %s (%s, %s) on is kept", short(oldest.Snap.ID), f.At.Local().Format(time.DateTime), f.Coord)
 
-	for _, s := range arch.Segments {
+	// Segments a compaction piece holds (left by an interrupted compaction)
+	// go with the piece.
+	for i, s := range append(append([]*binlog.Segment{}, arch.Segments...), arch.Hidden...) {
+		hidden := i >= len(arch.Segments)
 		end := binlog.Coord{File: s.File, Pos: s.End}
 		// A segment ending exactly at the full is needed only when it
 		// says which file comes next.
 		atFull := end.File == f.Coord.File && end.Pos == f.Coord.Pos
 		if s.Epoch < epoch || (s.Epoch == epoch && (end.Before(f.Coord) || atFull && s.Next == "")) {
 			sp.Segments = append(sp.Segments, s.Segment)
-		} else {
+		} else if !hidden {
 			sp.KeptSegments++
 		}
 	}
