@@ -240,6 +240,10 @@ type PITROptions struct {
 	DryRun bool
 	Out    io.Writer
 	Log    *slog.Logger
+
+	// beforeReplay runs once the full is restored, before the binlog is
+	// replayed (tests compact the archive there).
+	beforeReplay func()
 }
 
 // PITRReport says what a point-in-time recovery did.
@@ -373,6 +377,10 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		fmt.Fprint(out, describeReplay(rep.Replay, plan))
 
 		return rep, nil
+	}
+
+	if opt.beforeReplay != nil {
+		opt.beforeReplay()
 	}
 
 	replayStart := time.Now()
