@@ -105,7 +105,7 @@ func faultPoint(spec, op string) func(string) {
 	return func(point string) {
 		if point == want {
 			if p, err := os.FindProcess(os.Getpid()); err == nil {
-				p.Kill() //nolint:errcheck
+				p.Kill()  //nolint:errcheck
 				select {} // the signal is on its way
 			}
 		}
