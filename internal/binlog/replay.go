@@ -378,6 +378,11 @@ func (f *filter) segment(ctx context.Context, r *repo.Repository, a *Archive, st
 	return false, nil
 }
 
+// skipBySeek is how far into a segment a replay must start before it seeks
+// there rather than reading (and checksumming) the whole segment: a full
+// taken late in a day starts deep inside that day's compacted piece.
+const skipBySeek = 16 << 20
+
 // stepData is where a step's binlog bytes are read from.
 type stepData struct {
 	seg *Segment
@@ -400,7 +405,17 @@ func (d *stepData) close() {
 func (f *filter) open(ctx context.Context, r *repo.Repository, a *Archive, st Step) (*stepData, error) {
 	d := &stepData{seg: st.Seg}
 
-	rc, err := r.OpenSegment(ctx, st.Seg.Segment)
+	var (
+		rc  io.ReadCloser
+		err error
+	)
+
+	if st.Skip >= skipBySeek {
+		rc, err = r.OpenSegmentRange(ctx, st.Seg.Segment, st.Skip, st.Seg.BinlogBytes-st.Skip)
+	} else {
+		rc, err = r.OpenSegment(ctx, st.Seg.Segment)
+	}
+
 	if errors.Is(err, repo.ErrSnapshotNotFound) {
 		return f.openMoved(ctx, r, a, st)
 	}
@@ -411,12 +426,16 @@ func (f *filter) open(ctx context.Context, r *repo.Repository, a *Archive, st St
 
 	d.closers = append(d.closers, rc)
 
-	if _, err := io.CopyN(io.Discard, rc, st.Skip); err != nil {
-		d.close()
-		return nil, fmt.Errorf("read binlog segment %s: %w", st.Seg.ID, err)
-	}
+	if st.Skip >= skipBySeek {
+		d.binlog = rc
+	} else {
+		if _, err := io.CopyN(io.Discard, rc, st.Skip); err != nil {
+			d.close()
+			return nil, fmt.Errorf("read binlog segment %s: %w", st.Seg.ID, err)
+		}
 
-	d.binlog, d.rest = io.LimitReader(rc, st.Seg.BinlogBytes-st.Skip), rc
+		d.binlog, d.rest = io.LimitReader(rc, st.Seg.BinlogBytes-st.Skip), rc
+	}
 
 	if err := d.openArrivals(ctx, r, st.Seg); err != nil {
 		d.close()
