@@ -381,7 +381,7 @@ func (f *filter) segment(ctx context.Context, r *repo.Repository, a *Archive, st
 // skipBySeek is how far into a segment a replay must start before it seeks
 // there rather than reading (and checksumming) the whole segment: a full
 // taken late in a day starts deep inside that day's compacted piece.
-const skipBySeek = 16 << 20
+var skipBySeek int64 = 16 << 20
 
 // stepData is where a step's binlog bytes are read from.
 type stepData struct {
