@@ -253,6 +253,8 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 
 	var wg sync.WaitGroup
 
+	wg.Go(func() { d.keepIndexSmall(ctx) })
+
 	for _, name := range d.Cfg.SourceNames {
 		sc := d.Cfg.Sources[name]
 		if sc.Type != config.KindMySQL || !sc.MySQL.Binlog.Stream {

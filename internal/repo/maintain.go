@@ -43,6 +43,9 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 		return errors.New("maintenance needs a direct repository connection")
 	}
 
+	r.maintMu.Lock()
+	defer r.maintMu.Unlock()
+
 	safety := maintenance.SafetyFull
 
 	if reclaimNow {

@@ -1,0 +1,99 @@
+package repo
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kopia/kopia/repo"
+)
+
+// TestIndexEpochs: a new repository gets the short index epochs; one made
+// with kopia's defaults (as older versions made them) gets them once from
+// TuneIndexEpochs, which then changes nothing more; and quick maintenance
+// runs on it, recorded in kopia's maintenance schedule.
+func TestIndexEpochs(t *testing.T) {
+	ctx := context.Background()
+	r, path := newRepo(t)
+
+	got, err := r.IndexEpochs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !got.Tuned || got.MinDuration != 10*time.Minute || got.Refresh*3 > got.MinDuration {
+		t.Fatalf("a new repository's epochs: %+v", got)
+	}
+
+	// What older versions created: kopia's defaults.
+	dr := r.rep.(repo.DirectRepository)
+	err = repo.DirectWriteSession(ctx, dr, repo.WriteSessionOptions{}, func(ctx context.Context, w repo.DirectRepositoryWriter) error {
+		fm := w.FormatManager()
+		mp, _ := fm.GetMutableParameters(ctx)
+		mp.EpochParameters.MinEpochDuration, mp.EpochParameters.EpochRefreshFrequency = 24*time.Hour, 20*time.Minute
+		cfg, _ := fm.BlobCfgBlob(ctx)
+		feats, _ := fm.RequiredFeatures(ctx)
+
+		return fm.SetParameters(ctx, mp, cfg, feats)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r.Close(ctx)
+
+	old, err := Open(ctx, path, testPW, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+
+	before, err := old.TuneIndexEpochs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if before.Tuned || before.MinDuration != 24*time.Hour {
+		t.Fatalf("before tuning: %+v", before)
+	}
+
+	old.Close(ctx)
+
+	r, err = Open(ctx, path, testPW, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+
+	if got, err := r.TuneIndexEpochs(ctx); err != nil || !got.Tuned {
+		t.Fatalf("after tuning, reopened: %+v %v", got, err)
+	}
+
+	if last, err := r.LastQuickMaintenance(ctx); err != nil || !last.IsZero() {
+		t.Fatalf("quick maintenance before any ran: %v %v", last, err)
+	}
+
+	// Ownership is free: quick maintenance takes it and runs.
+	if err := r.QuickMaintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	last, err := r.LastQuickMaintenance(ctx)
+	if err != nil || last.IsZero() {
+		t.Fatalf("quick maintenance was not recorded: %v %v", last, err)
+	}
+
+	// Full maintenance (prune) owns maintenance; quick maintenance still
+	// runs after it, and again.
+	if err := r.Maintain(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.QuickMaintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if again, err := r.LastQuickMaintenance(ctx); err != nil || !again.After(last) {
+		t.Fatalf("the second quick maintenance was not recorded: %v (first %v) %v", again, last, err)
+	}
+}
