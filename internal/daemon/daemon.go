@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"lifeboat/internal/audit"
+	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
@@ -491,6 +492,7 @@ func (d *Daemon) stream(ctx context.Context, name string) {
 		d.Metrics.SetBinlogCovered(name, t)
 		d.Metrics.SetRestorable(name, t)
 	}
+	a.Stored = func(s *binlog.Segment) { d.archived(name, s) }
 	a.OnConnected = func(up bool) {
 		d.Metrics.BinlogStreaming.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[up])
 	}
@@ -541,6 +543,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 
 		d.Metrics.SetRestorable(name, t)
+		d.refreshArchive(ctx, name)
 
 		if v, ok := runs[name]; ok {
 			at, _ := time.Parse(time.RFC3339Nano, v["at"])
