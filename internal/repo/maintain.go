@@ -75,6 +75,15 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 			return fmt.Errorf("maintenance: %w", err)
 		}
 
+		n, err := r.dropSupersededIndexes(ctx, w)
+		if err != nil {
+			return fmt.Errorf("maintenance: %w", err)
+		}
+
+		if n > 0 {
+			r.log.Info("maintenance: deleted index blobs a range checkpoint holds", "count", n)
+		}
+
 		return nil
 	})
 }
