@@ -60,6 +60,16 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 				errs []error
 			)
 
+			// A streamer writes every few seconds: keep the index small.
+			idxCtx, stopIdx := context.WithCancel(ctx)
+
+			var idx sync.WaitGroup
+
+			defer idx.Wait()
+			defer stopIdx()
+
+			idx.Go(func() { r.KeepIndexSmall(idxCtx, a.log) })
+
 			for _, name := range names {
 				s, err := a.source(cfg, name)
 				if err != nil {
@@ -90,6 +100,8 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 			}
 
 			wg.Wait()
+			stopIdx()
+			idx.Wait()
 
 			if err := errors.Join(errs...); err != nil {
 				return err

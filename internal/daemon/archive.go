@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
@@ -36,4 +37,26 @@ func (d *Daemon) archived(name string, s *binlog.Segment) {
 	d.Metrics.BinlogArchive.WithLabelValues(name).Add(float64(s.BinlogBytes))
 	d.Metrics.BinlogSegments.WithLabelValues(name).Inc()
 	d.Metrics.BinlogStored.WithLabelValues(name).Inc()
+}
+
+// sizeEvery is how often the refresh walks the whole repository for its
+// size: every blob (a year of packs locally, paged LISTs on S3), too much for
+// every 30-second refresh. A job's own refresh walks it again.
+const sizeEvery = 5 * time.Minute
+
+// repositorySize is the repository's size, walked again when the last walk
+// is older than sizeEvery or a job ran since. The caller holds d.mu.
+func (d *Daemon) repositorySize() (int64, error) {
+	if !d.sized.IsZero() && time.Since(d.sized) < sizeEvery {
+		return d.size, nil
+	}
+
+	size, err := d.Repo.Size()
+	if err != nil {
+		return 0, err
+	}
+
+	d.size, d.sized = size, time.Now()
+
+	return size, nil
 }

@@ -54,6 +54,9 @@ type Daemon struct {
 
 	ready atomic.Bool
 	mu    sync.Mutex
+	// size is the repository's size as last walked, at sized.
+	size  int64
+	sized time.Time
 }
 
 // ErrListen means the HTTP port cannot be bound.
@@ -367,6 +370,10 @@ func (d *Daemon) done(o schedule.Outcome) {
 		}
 	}
 
+	d.mu.Lock()
+	d.sized = time.Time{} // the job changed the repository: size it again
+	d.mu.Unlock()
+
 	d.refresh(ctx)
 }
 
@@ -518,7 +525,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		return
 	}
 
-	size, err := d.Repo.Size()
+	size, err := d.repositorySize()
 	if err != nil {
 		d.Metrics.RepositoryUp.Set(0)
 		d.Notify.Observe("repository", "", false, notify.Failure, "the repository storage cannot be read: "+err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/kopia/kopia/repo"
@@ -201,4 +202,38 @@ func (r *Repository) LastQuickMaintenance(ctx context.Context) (time.Time, error
 	}
 
 	return last, nil
+}
+
+// KeepIndexSmall is what a long-running writer (the daemon, `binlog stream`)
+// does for the index: it gives an older repository the epoch parameters new
+// ones get, then runs quick maintenance now and every
+// QuickMaintenanceInterval until ctx ends, so the index blobs every write
+// and every open lists stay those of the last hour, whatever the
+// repository's age. Failures are logged and tried again at the next interval.
+func (r *Repository) KeepIndexSmall(ctx context.Context, log *slog.Logger) {
+	if log == nil {
+		log = r.log
+	}
+
+	before, err := r.TuneIndexEpochs(ctx)
+
+	switch {
+	case err != nil:
+		log.Warn("index epochs left as they are", "err", err)
+	case !before.Tuned:
+		log.Info("repository index epochs set for frequent small writes (done once)",
+			"min_epoch_was", before.MinDuration.String(), "refresh_was", before.Refresh.String())
+	}
+
+	for {
+		if err := r.QuickMaintain(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("quick index maintenance", "err", err)
+		}
+
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(QuickMaintenanceInterval):
+		}
+	}
 }

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -95,5 +96,29 @@ func TestIndexEpochs(t *testing.T) {
 
 	if again, err := r.LastQuickMaintenance(ctx); err != nil || !again.After(last) {
 		t.Fatalf("the second quick maintenance was not recorded: %v (first %v) %v", again, last, err)
+	}
+}
+
+// TestStateKeepsTheNewest: progress records written often are added, not
+// replaced, and swept every stateSweepEvery writes: State always reads the
+// newest, and the older ones never pile up.
+func TestStateKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t)
+
+	for i := 1; i <= 2*stateSweepEvery+5; i++ {
+		if err := r.PutState(ctx, "db", "binlog", map[string]string{"n": strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+
+		st, err := r.State(ctx, "db", "binlog")
+		if err != nil || st["n"] != strconv.Itoa(i) {
+			t.Fatalf("after write %d, State reads %v (%v)", i, st, err)
+		}
+
+		ms, err := r.rep.FindManifests(ctx, map[string]string{"type": recordType, labelKindR: "state:binlog"})
+		if err != nil || len(ms) > stateSweepEvery {
+			t.Fatalf("after write %d, %d state records (%v)", i, len(ms), err)
+		}
 	}
 }

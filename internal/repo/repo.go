@@ -74,6 +74,9 @@ type Repository struct {
 	stopHours func()
 	// maintMu keeps this process's quick and full maintenance apart.
 	maintMu sync.Mutex
+	// stateWrites counts PutState calls by kind and source.
+	stateMu     sync.Mutex
+	stateWrites map[string]int
 }
 
 // Create initialises an encrypted repository at path.

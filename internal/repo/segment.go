@@ -212,10 +212,38 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 
 func (c *checkedReader) Close() error { return c.r.Close() }
 
-// PutState replaces the one record of kind for source (a streamer's progress,
-// say) with v.
+// stateSweepEvery is how many state records of one source and kind a
+// process writes before it deletes the older ones.
+const stateSweepEvery = 60
+
+// PutState records v as the state of kind for source (a streamer's progress,
+// written every second or so); State reads the newest. Replacing the record
+// each time would look up the old one in the new write session, which loads
+// every manifest of the repository again, every second. So the new record
+// is only added, and every stateSweepEvery-th write replaces all of them.
 func (r *Repository) PutState(ctx context.Context, source, kind string, v map[string]string) error {
-	return r.PutRecord(ctx, "state:"+kind, source, v)
+	r.stateMu.Lock()
+	if r.stateWrites == nil {
+		r.stateWrites = map[string]int{}
+	}
+
+	r.stateWrites[kind+"\x00"+source]++
+	sweep := r.stateWrites[kind+"\x00"+source]%stateSweepEvery == 0
+	r.stateMu.Unlock()
+
+	if sweep {
+		return r.PutRecord(ctx, "state:"+kind, source, v)
+	}
+
+	labels := map[string]string{"type": recordType, labelKindR: "state:" + kind, labelKeyR: source}
+
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat state " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		if _, err := w.PutManifest(ctx, labels, v); err != nil {
+			return fmt.Errorf("save %s state: %w", kind, err)
+		}
+
+		return nil
+	})
 }
 
 // State reads the record PutState saved last, or nil.
