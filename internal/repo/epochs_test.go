@@ -2,11 +2,15 @@ package repo
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/snapshot"
 )
 
 // TestIndexEpochs: a new repository gets the short index epochs; one made
@@ -120,5 +124,54 @@ func TestStateKeepsTheNewest(t *testing.T) {
 		if err != nil || len(ms) > stateSweepEvery {
 			t.Fatalf("after write %d, %d state records (%v)", i, len(ms), err)
 		}
+	}
+}
+
+// TestBackupDropsCheckpoints: a complete backup drops the checkpoints of an
+// earlier killed run and its own, found in the opened repository rather
+// than by loading every manifest again in its write session.
+func TestBackupDropsCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t)
+	src := t.TempDir()
+
+	buf := make([]byte, 4<<20)
+	for i := 0; i < 6; i++ {
+		rand.Read(buf)
+		writeFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), string(buf))
+	}
+
+	// What a killed run leaves: a checkpoint manifest of the source.
+	err := repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		_, err := snapshot.SaveSnapshot(ctx, w, &snapshot.Manifest{
+			Source: sourceInfo("data"), IncompleteReason: "checkpoint",
+			Tags: map[string]string{labelMarker: "1", labelSource: "data", labelRole: "checkpoint"},
+		})
+
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	checkpoints := func() int {
+		ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelRole: "checkpoint"})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		return len(ids)
+	}
+
+	if n := checkpoints(); n != 1 {
+		t.Fatalf("%d checkpoints before the backup", n)
+	}
+
+	if _, err := r.BackupTree(ctx, TreeSpec{Source: "data", Kind: "files", Type: TypeFull, Roots: []string{src}, CheckpointInterval: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+
+	if n := checkpoints(); n != 0 {
+		t.Fatalf("%d checkpoints left after a complete backup", n)
 	}
 }
