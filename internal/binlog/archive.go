@@ -294,8 +294,10 @@ type Step struct {
 func (a *Archive) walk(c Coord, stop func(*Segment) bool) ([]Step, Coord) {
 	var steps []Step
 
+	idx := a.index()
+
 	for {
-		if s := a.containing(c); s != nil {
+		if s := idx.containing(c); s != nil {
 			steps = append(steps, Step{Seg: s, Skip: int64(c.Pos - s.Start)})
 			if stop(s) {
 				return steps, Coord{Epoch: c.Epoch, File: s.File, Pos: s.End}
@@ -306,7 +308,7 @@ func (a *Archive) walk(c Coord, stop func(*Segment) bool) ([]Step, Coord) {
 			continue
 		}
 
-		if s := a.closes(c); s != nil {
+		if s := idx.closes(c); s != nil {
 			c.File, c.Pos = s.Next, 4
 			continue
 		}

@@ -182,9 +182,14 @@ func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Con
 		return
 	}
 
-	if err := putIncrement(ctx, r, local[tip.seq:]); err != nil {
+	seg, err := putIncrement(ctx, r, local[tip.seq:])
+	if err != nil {
 		a.log.Warn("copy the audit log into the repository", "err", err)
 		return
+	}
+
+	if err := compactTrail(ctx, r, append(tip.segs, seg)); err != nil {
+		a.log.Warn("the audit log's copy in the repository was not merged; the next command tries again", "err", err)
 	}
 
 	if !tip.started {
@@ -205,13 +210,13 @@ func (a *App) refuseAudit(cfg *config.Config, tip trailEnd, why error) {
 
 // putIncrement stores records (consecutive, extending the stored trail) as
 // one segment, its range and newest hash in the labels.
-func putIncrement(ctx context.Context, r *repo.Repository, recs []audit.Record) error {
+func putIncrement(ctx context.Context, r *repo.Repository, recs []audit.Record) (*repo.Segment, error) {
 	var buf bytes.Buffer
 
 	for _, rec := range recs {
 		b, err := jsonLine(rec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 
 		buf.Write(b)
@@ -223,9 +228,7 @@ func putIncrement(ctx context.Context, r *repo.Repository, recs []audit.Record) 
 		"last": strconv.FormatInt(last.Seq, 10), "last_hash": last.Hash,
 	}
 
-	_, err := r.PutSegment(ctx, auditSource, labels, &buf)
-
-	return err
+	return r.PutSegment(ctx, auditSource, labels, &buf)
 }
 
 // trailEnd is the newest record of the repository's copy of the trail.
@@ -235,6 +238,7 @@ type trailEnd struct {
 	pieces int
 	// started: a copy was begun, so no pieces means they were deleted.
 	started bool
+	segs    []*repo.Segment
 }
 
 // trailTip finds the newest stored record from the pieces' labels alone, so
@@ -250,7 +254,7 @@ func trailTip(ctx context.Context, r *repo.Repository) (trailEnd, error) {
 		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	t := trailEnd{pieces: len(segs), started: started["copy"] != nil}
+	t := trailEnd{pieces: len(segs), started: started["copy"] != nil, segs: segs}
 
 	for _, s := range segs {
 		last := s.Labels["last"]

@@ -91,7 +91,14 @@ func (a *App) backupCommand() *cobra.Command {
 
 			for _, s := range srcs {
 				start := time.Now()
-				before, _ := r.Size()
+
+				// Sizing walks every blob of the repository: only for the
+				// metrics file, which reports what the backup added.
+				var before int64
+				if m != nil {
+					before, _ = r.Size()
+				}
+
 				bar := a.bar("backup " + s.Name())
 				snap, err := s.Backup(cmd.Context(), r, source.BackupOptions{
 					Type: o.typ, Version: toolVersion(), Progress: bar,

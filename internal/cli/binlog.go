@@ -60,6 +60,16 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 				errs []error
 			)
 
+			// A streamer writes every few seconds: keep the index small.
+			idxCtx, stopIdx := context.WithCancel(ctx)
+
+			var idx sync.WaitGroup
+
+			defer idx.Wait()
+			defer stopIdx()
+
+			idx.Go(func() { r.KeepIndexSmall(idxCtx, a.log) })
+
 			for _, name := range names {
 				s, err := a.source(cfg, name)
 				if err != nil {
@@ -90,6 +100,8 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 			}
 
 			wg.Wait()
+			stopIdx()
+			idx.Wait()
 
 			if err := errors.Join(errs...); err != nil {
 				return err
@@ -176,10 +188,11 @@ func (a *App) binlogListCommand() *cobra.Command {
 				}
 
 				out := struct {
+					Archive  binlog.Stats  `json:"archive"`
 					Segments []seg         `json:"segments"`
 					Gaps     []*binlog.Gap `json:"gaps"`
 					Covered  time.Time     `json:"covered"`
-				}{Segments: []seg{}, Gaps: arch.Gaps, Covered: arch.Covered}
+				}{Archive: arch.Stats(), Segments: []seg{}, Gaps: arch.Gaps, Covered: arch.Covered}
 
 				for _, s := range arch.Segments {
 					out.Segments = append(out.Segments, seg{s.ID, s.Epoch, s.File, s.Start, s.End, s.Next, s.First, s.Last, s.GTIDFirst, s.GTIDLast, s.Events, s.BinlogBytes, s.SHA256, s.By, s.Stored})
@@ -216,6 +229,10 @@ func (a *App) binlogListCommand() *cobra.Command {
 			if !arch.Covered.IsZero() {
 				fmt.Fprintf(a.Stdout, "the streamer last confirmed the archive complete at %s\n", arch.Covered.Local().Format("2006-01-02 15:04:05.000"))
 			}
+
+			st := arch.Stats()
+			fmt.Fprintf(a.Stdout, "archive of %s: %s of binlog in %s (%s stored)\n", args[0], progress.Bytes(st.Bytes),
+				plural(st.Segments, "segment", "segments"), plural(st.Stored, "piece", "pieces"))
 
 			return nil
 		},

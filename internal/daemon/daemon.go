@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"lifeboat/internal/audit"
+	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
@@ -53,6 +54,9 @@ type Daemon struct {
 
 	ready atomic.Bool
 	mu    sync.Mutex
+	// size is the repository's size as last walked, at sized.
+	size  int64
+	sized time.Time
 }
 
 // ErrListen means the HTTP port cannot be bound.
@@ -253,6 +257,8 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 
 	var wg sync.WaitGroup
 
+	wg.Go(func() { d.keepIndexSmall(ctx) })
+
 	for _, name := range d.Cfg.SourceNames {
 		sc := d.Cfg.Sources[name]
 		if sc.Type != config.KindMySQL || !sc.MySQL.Binlog.Stream {
@@ -370,6 +376,10 @@ func (d *Daemon) done(o schedule.Outcome) {
 			}
 		}
 	}
+
+	d.mu.Lock()
+	d.sized = time.Time{} // the job changed the repository: size it again
+	d.mu.Unlock()
 
 	d.refresh(ctx)
 }
@@ -496,6 +506,7 @@ func (d *Daemon) stream(ctx context.Context, name string) {
 		d.Metrics.SetBinlogCovered(name, t)
 		d.Metrics.SetRestorable(name, t)
 	}
+	a.Stored = func(s *binlog.Segment) { d.archived(name, s) }
 	a.OnConnected = func(up bool) {
 		d.Metrics.BinlogStreaming.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[up])
 	}
@@ -521,7 +532,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		return
 	}
 
-	size, err := d.Repo.Size()
+	size, err := d.repositorySize()
 	if err != nil {
 		d.Metrics.RepositoryUp.Set(0)
 		d.Notify.Observe("repository", "", false, notify.Failure, "the repository storage cannot be read: "+err.Error())
@@ -546,6 +557,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 
 		d.Metrics.SetRestorable(name, t)
+		d.refreshArchive(ctx, name)
 
 		if v, ok := runs[name]; ok {
 			at, _ := time.Parse(time.RFC3339Nano, v["at"])

@@ -28,6 +28,9 @@ type Metrics struct {
 	VerifyLast        *prometheus.GaugeVec
 	VerifyOK          *prometheus.GaugeVec
 	BinlogStreaming   *prometheus.GaugeVec
+	BinlogArchive     *prometheus.GaugeVec
+	BinlogSegments    *prometheus.GaugeVec
+	BinlogStored      *prometheus.GaugeVec
 	RestoreTestLast   *prometheus.GaugeVec
 	RestoreTestOK     *prometheus.GaugeVec
 	RestoreTestTime   *prometheus.GaugeVec
@@ -84,6 +87,12 @@ func New(version string) *Metrics {
 			Help: "1 when the last verification of the source found no problem, 0 when it found one."}, src),
 		BinlogStreaming: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_binlog_streaming",
 			Help: "1 while the binlog streamer of the source is connected and archiving."}, src),
+		BinlogArchive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_binlog_archive_bytes",
+			Help: "Bytes of binlog the source's archive holds."}, src),
+		BinlogSegments: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_binlog_archive_segments",
+			Help: "Segments in the source's binlog archive, as they were stored (a merged piece counts the segments it holds)."}, src),
+		BinlogStored: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_binlog_archive_stored_segments",
+			Help: "Pieces the repository holds for the source's binlog archive (one manifest each); merging segments lowers it."}, src),
 		RestoreTestLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_last_timestamp_seconds",
 			Help: "When the source's newest backup was last restored and compared with what it recorded (Unix time)."}, src),
 		RestoreTestOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_last_success",
@@ -130,6 +139,7 @@ func New(version string) *Metrics {
 
 	m.reg.MustRegister(m.BackupLastSuccess, m.BackupLastAttempt, m.BackupDuration, m.BackupLogical, m.BackupStored,
 		m.BackupFailures, m.BackupInterval, m.RPOObjective, m.VerifyLast, m.VerifyOK, m.BinlogStreaming,
+		m.BinlogArchive, m.BinlogSegments, m.BinlogStored,
 		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
 		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
 		m.CopyReplicated, m.CopyRestorable, m.Copies321, m.Media321, m.Offsite321,

@@ -43,6 +43,9 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 		return errors.New("maintenance needs a direct repository connection")
 	}
 
+	r.maintMu.Lock()
+	defer r.maintMu.Unlock()
+
 	safety := maintenance.SafetyFull
 
 	if reclaimNow {
@@ -70,6 +73,15 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 
 		if err := snapshotmaintenance.Run(ctx, w, maintenance.ModeFull, true, safety); err != nil {
 			return fmt.Errorf("maintenance: %w", err)
+		}
+
+		n, err := r.dropSupersededIndexes(ctx, w)
+		if err != nil {
+			return fmt.Errorf("maintenance: %w", err)
+		}
+
+		if n > 0 {
+			r.log.Info("maintenance: deleted index blobs a range checkpoint holds", "count", n)
 		}
 
 		return nil

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,6 +72,11 @@ type Repository struct {
 	readahead *readahead
 	// stopHours ends followUploadHours.
 	stopHours func()
+	// maintMu keeps this process's quick and full maintenance apart.
+	maintMu sync.Mutex
+	// stateWrites counts PutState calls by kind and source.
+	stateMu     sync.Mutex
+	stateWrites map[string]int
 }
 
 // Create initialises an encrypted repository at path.
@@ -129,6 +135,11 @@ func CreateAt(ctx context.Context, where Storage, pw Password) error {
 		return err
 	}
 	defer r.Close(ctx)
+
+	// kopia's Initialize always writes its default epochs (a day long).
+	if _, err := r.TuneIndexEpochs(ctx); err != nil {
+		return fmt.Errorf("create repository %s: %w", path, err)
+	}
 
 	// Retention belongs to Lifeboat, not kopia: kopia applies its default
 	// retention while checkpointing, so pin a keep-everything global policy.

@@ -37,6 +37,10 @@ type Segment struct {
 const (
 	labelSegment = "tag:lifeboat-segment"
 	labelSHA256  = "tag:sha256"
+	// labelStored repeats the manifest's start time, so listing segments
+	// reads only labels (kopia keeps them in memory) and never decodes each
+	// segment's manifest. Segments stored before it existed lack it.
+	labelStored = "tag:stored"
 )
 
 func segmentSource(source string) snapshot.SourceInfo {
@@ -72,6 +76,7 @@ func (r *Repository) PutSegment(ctx context.Context, source string, labels map[s
 			labelSource:  source,
 			labelBytes:   strconv.FormatInt(n, 10),
 			labelSHA256:  seg.SHA256,
+			labelStored:  now.Format(time.RFC3339Nano),
 		}
 		for k, v := range labels {
 			tags[labelPrefix+k] = v
@@ -105,25 +110,31 @@ func (r *Repository) PutSegment(ctx context.Context, source string, labels map[s
 	return seg, nil
 }
 
-// Segments lists the segments of source in the order they were stored.
+// Segments lists the segments of source in the order they were stored. It
+// reads the labels kopia already holds in memory; only segments stored by
+// versions without the stored-time label have their manifest read.
 func (r *Repository) Segments(ctx context.Context, source string) ([]*Segment, error) {
-	ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelSegment: "1", labelSource: source})
+	ms, err := r.rep.FindManifests(ctx, map[string]string{"type": "snapshot", labelSegment: "1", labelSource: source})
 	if err != nil {
 		return nil, fmt.Errorf("list segments: %w", err)
 	}
 
-	all, err := snapshot.LoadSnapshots(ctx, r.rep, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load segments: %w", err)
-	}
+	out := make([]*Segment, 0, len(ms))
 
-	out := make([]*Segment, 0, len(all))
+	for _, m := range ms {
+		s := &Segment{ID: string(m.ID), Source: source, SHA256: m.Labels[labelSHA256], Labels: map[string]string{}}
+		s.Bytes, _ = strconv.ParseInt(m.Labels[labelBytes], 10, 64)
 
-	for _, m := range all {
-		s := &Segment{ID: string(m.ID), Source: source, Stored: m.StartTime.ToTime().UTC(), SHA256: m.Tags[labelSHA256], Labels: map[string]string{}}
-		s.Bytes, _ = strconv.ParseInt(m.Tags[labelBytes], 10, 64)
+		if s.Stored, err = time.Parse(time.RFC3339Nano, m.Labels[labelStored]); err != nil {
+			man, err := r.loadManifest(ctx, s.ID)
+			if err != nil {
+				return nil, fmt.Errorf("load segment: %w", err)
+			}
 
-		for k, v := range m.Tags {
+			s.Stored = man.StartTime.ToTime().UTC()
+		}
+
+		for k, v := range m.Labels {
 			if strings.HasPrefix(k, labelPrefix) {
 				s.Labels[strings.TrimPrefix(k, labelPrefix)] = v
 			}
@@ -183,10 +194,38 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 
 func (c *checkedReader) Close() error { return c.r.Close() }
 
-// PutState replaces the one record of kind for source (a streamer's progress,
-// say) with v.
+// stateSweepEvery is how many state records of one source and kind a
+// process writes before it deletes the older ones.
+const stateSweepEvery = 60
+
+// PutState records v as the state of kind for source (a streamer's progress,
+// written every second or so); State reads the newest. Replacing the record
+// each time would look up the old one in the new write session, which loads
+// every manifest of the repository again, every second. So the new record
+// is only added, and every stateSweepEvery-th write replaces all of them.
 func (r *Repository) PutState(ctx context.Context, source, kind string, v map[string]string) error {
-	return r.PutRecord(ctx, "state:"+kind, source, v)
+	r.stateMu.Lock()
+	if r.stateWrites == nil {
+		r.stateWrites = map[string]int{}
+	}
+
+	r.stateWrites[kind+"\x00"+source]++
+	sweep := r.stateWrites[kind+"\x00"+source]%stateSweepEvery == 0
+	r.stateMu.Unlock()
+
+	if sweep {
+		return r.PutRecord(ctx, "state:"+kind, source, v)
+	}
+
+	labels := map[string]string{"type": recordType, labelKindR: "state:" + kind, labelKeyR: source}
+
+	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat state " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		if _, err := w.PutManifest(ctx, labels, v); err != nil {
+			return fmt.Errorf("save %s state: %w", kind, err)
+		}
+
+		return nil
+	})
 }
 
 // State reads the record PutState saved last, or nil.
