@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 clean
+.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
 
 all: build
 
@@ -40,6 +40,11 @@ bench-verify: deps build
 
 bench-s3: deps build
 	bash bench/s3/run.sh
+
+# The everyday commands' cost as a binlog archive grows from 1k to 1M
+# segments (hours; not part of bench). SCALES="1000 10000" for a quick run.
+bench-scale: deps build
+	bash bench/scale/run.sh
 
 clean:
 	rm -rf bin

@@ -3,7 +3,10 @@
 # stops itself:
 #   1. durability: with `lifeboat binlog stream` running and the Smart Library
 #      workload at RATE transactions per second, the time from each commit to
-#      the segment holding it being durable in the repository (p50, p99, max);
+#      the segment holding it being durable in the repository (p50, p99, max)
+#      and the repository's growth per day, first with segments closed after
+#      OLD_SECONDS (the former default), then with the default interval (or
+#      INTERVAL), and the ratio of the two growths;
 #   2. replay: recovering to the end of HOUR_TX transactions of that workload
 #      (one hour at RATE per second by default) with `lifeboat restore
 #      --to-time`, against plain `mariadb-binlog FILES | mariadb` on the same
@@ -16,7 +19,8 @@
 #   HOUR_TX=100000 bash bench/pitr/run.sh       # quicker replay measurement
 #
 # Environment: BENCH_DIR (default /tmp/lifeboat-bench-pitr), RATE (300),
-# LATENCY_SECONDS (60), HOUR_TX (RATE*3600), BOOKINGS (200000).
+# LATENCY_SECONDS (60, for each setting), HOUR_TX (RATE*3600), BOOKINGS (200000),
+# OLD_SECONDS (3), INTERVAL (empty: the configuration's default).
 # Exit status: 0 when every step ran and both recovered copies equal the live
 # database (goals may still FAIL: this is a measurement), 1 otherwise.
 set -euo pipefail
@@ -27,6 +31,8 @@ source "$REPO_ROOT/bench/lib.sh"
 BENCH_DIR=${BENCH_DIR:-/tmp/lifeboat-bench-pitr}
 RATE=${RATE:-300}
 LATENCY_SECONDS=${LATENCY_SECONDS:-60}
+OLD_SECONDS=${OLD_SECONDS:-3}
+INTERVAL=${INTERVAL:-}
 HOUR_TX=${HOUR_TX:-$((RATE * 3600))}
 BOOKINGS=${BOOKINGS:-200000}
 
@@ -117,7 +123,10 @@ ensure_tools
 build
 start_server
 
-cat >"$OUT/lifeboat.yaml" <<EOF
+# write_config BINLOG: the source's binlog settings as a YAML flow mapping
+# ("{}" for the defaults).
+write_config() {
+    cat >"$OUT/lifeboat.yaml" <<EOF
 repository:
   path: $OUT/repo
 sources:
@@ -127,7 +136,10 @@ sources:
     socket: $SOCK
     user: root
     databases: [$DB]
+    binlog: $1
 EOF
+}
+write_config "{}"
 
 log "generating $DB with $BOOKINGS bookings"
 sql "CREATE DATABASE $DB"
@@ -140,19 +152,54 @@ import json, sys
 m = json.loads(json.load(sys.stdin)[-1]["extra"]["mysql"])
 print(m["binlog_file"], m["binlog_pos"])')
 
-log "starting the streamer"
-"${LB[@]}" -v binlog stream db >"$OUT/stream.out" 2>"$OUT/stream.log" &
-STREAMPID=$!
-sleep 2
+# start_streamer NAME: `binlog stream` with the current configuration, its
+# log in $OUT/stream-NAME.log; returns once it has said it is streaming.
+start_streamer() {
+    "${LB[@]}" -v binlog stream db >"$OUT/stream-$1.out" 2>"$OUT/stream-$1.log" &
+    STREAMPID=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -q '^streaming' "$OUT/stream-$1.out" 2>/dev/null && break
+        kill -0 "$STREAMPID" 2>/dev/null || die "the streamer exited: $(tail -n 5 "$OUT/stream-$1.log")"
+        sleep 0.1
+    done
+    sleep 2
+}
+
+# stop_streamer NAME stops it and fails the run if it failed.
+stop_streamer() {
+    kill -TERM "$STREAMPID"
+    wait "$STREAMPID" || die "the streamer failed: $(tail -n 5 "$OUT/stream-$1.log")"
+    STREAMPID=
+}
+
+# blob_bytes DIR: the bytes of the repository's blobs (its files), which is
+# what a bucket would store; du would also count the shard folders a
+# filesystem repository makes as it grows.
+blob_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
 
 # --- 1. commit to durable ----------------------------------------------------
-log "durability: workload at $RATE/s for $LATENCY_SECONDS s"
-"$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$BOOKINGS" -workers 8 -rate "$RATE" \
-    -duration "${LATENCY_SECONDS}s" -commits "$OUT/commits.txt" workload >"$OUT/latency-workload.out"
-cat "$OUT/latency-workload.out" >&2
-sleep 8
-
-read -r P50 P99 PMAX NCOMMITS < <(python3 - "$OUT/stream.log" "$OUT/commits.txt" <<'PY'
+# durability NAME: the paced workload for LATENCY_SECONDS with the running
+# streamer (log $OUT/stream-NAME.log); sets P50[NAME], P99[NAME], PMAX[NAME],
+# NCOMMITS[NAME], SEGS[NAME] (segments stored) and GROWTH[NAME] (bytes the
+# repository grew by, per second of workload).
+declare -A P50 P99 PMAX NCOMMITS SEGS GROWTH
+durability() {
+    local name=$1 before after n0 p50 p99 pmax n
+    log "durability ($name): workload at $RATE/s for $LATENCY_SECONDS s"
+    n0=$(grep -c 'binlog segment stored' "$OUT/stream-$name.log" || true)
+    before=$(blob_bytes "$OUT/repo")
+    "$SMLGEN" -socket "$SOCK" -db "$DB" -bookings "$BOOKINGS" -workers 8 -rate "$RATE" \
+        -duration "${LATENCY_SECONDS}s" -commits "$OUT/commits-$name.txt" workload >"$OUT/latency-workload-$name.out"
+    cat "$OUT/latency-workload-$name.out" >&2
+    # Everything committed is durable well within this (the slowest setting
+    # measured closes segments after 3 s); an idle streamer records its
+    # progress every 10 s, the same for every setting.
+    sleep 8
+    after=$(blob_bytes "$OUT/repo")
+    GROWTH[$name]=$(awk -v a="$before" -v b="$after" -v s="$LATENCY_SECONDS" 'BEGIN { printf "%.0f", (b - a) / s }')
+    SEGS[$name]=$(($(grep -c 'binlog segment stored' "$OUT/stream-$name.log") - n0))
+    read -r p50 p99 pmax n < <(python3 - "$OUT/stream-$name.log" "$OUT/commits-$name.txt" <<'PY'
 import sys, re, datetime, bisect
 def ts(s):
     s = s.rstrip('Z')
@@ -181,7 +228,31 @@ q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
 print('%.3f %.3f %.3f %d' % (q(0.50), q(0.99), lat[-1], len(lat)))
 PY
 )
-log "commit to durable over $NCOMMITS commits: p50 ${P50}s, p99 ${P99}s, max ${PMAX}s"
+    P50[$name]=$p50 P99[$name]=$p99 PMAX[$name]=$pmax NCOMMITS[$name]=$n
+    log "commit to durable ($name) over $n commits: p50 ${p50}s, p99 ${p99}s, max ${pmax}s; ${SEGS[$name]} segments; repository +${GROWTH[$name]} B/s"
+}
+
+# The older setting first (segments closed OLD_SECONDS after their first
+# event), then the default (or INTERVAL): the same workload, the same
+# repository, the second streamer resuming where the first stopped.
+OLD=${OLD_SECONDS}s
+write_config "{segment_seconds: $OLD_SECONDS}"
+log "starting the streamer, segments every $OLD"
+start_streamer "$OLD"
+durability "$OLD"
+stop_streamer "$OLD"
+
+NEW=default
+if [[ -n $INTERVAL ]]; then
+    NEW=$INTERVAL
+    write_config "{segment_interval: $INTERVAL}"
+else
+    write_config "{}"
+fi
+log "starting the streamer, segments every $NEW"
+start_streamer "$NEW"
+NEW_SHOWN=$(grep -o 'segments every [^;]*' "$OUT/stream-$NEW.out" | cut -d' ' -f3)
+durability "$NEW"
 
 # --- 2. replay ---------------------------------------------------------------
 log "replay: $HOUR_TX more transactions of the workload (unpaced)"
@@ -201,9 +272,7 @@ for _ in $(seq 1 120); do
     [[ $got > $END ]] && break
     sleep 1
 done
-kill -TERM "$STREAMPID"
-wait "$STREAMPID" || die "the streamer failed: $(tail -n 5 "$OUT/stream.log")"
-STREAMPID=
+stop_streamer "$NEW"
 
 FILES=()
 for f in $(sql "SHOW BINARY LOGS" | cut -f1); do
@@ -239,7 +308,15 @@ done
 
 ARCHIVE=$(bytes "$OUT/repo")
 printf '\nPoint-in-time recovery, RATE=%s/s, %s replayed transactions (%s MiB of binlog)\n' "$RATE" "$HOUR_TX" "$(mib "$BINLOG_BYTES")"
-printf '  commit to durable (%s commits): p50 %ss  p99 %ss  max %ss\n' "$NCOMMITS" "$P50" "$P99" "$PMAX"
+GROWTH_RATIO=$(ratio "${GROWTH[$NEW]}" "${GROWTH[$OLD]}")
+for name in "$OLD" "$NEW"; do
+    shown=$name
+    [[ $name == default ]] && shown="$NEW_SHOWN (default)"
+    printf '  segments every %-15s commit to durable (%s commits): p50 %ss  p99 %ss  max %ss\n' "$shown:" "${NCOMMITS[$name]}" "${P50[$name]}" "${P99[$name]}" "${PMAX[$name]}"
+    printf '  %-30s %s segments in %s s; repository growth %s KiB/s, %s MiB per day\n' "" "${SEGS[$name]}" "$LATENCY_SECONDS" \
+        "$(awk -v b="${GROWTH[$name]}" 'BEGIN { printf "%.1f", b / 1024 }')" "$(mib $((GROWTH[$name] * 86400)))"
+done
+printf '  growth per day, segments every %s vs every %s: %sx\n' "$NEW_SHOWN" "$OLD" "$GROWTH_RATIO"
 printf '  replay: lifeboat %ss (whole recovery %ss incl. the full, peak RSS %s MiB)  mariadb-binlog | mariadb %ss (peak RSS %s MiB)\n' \
     "$LB_REPLAY" "${SECS[lifeboat]}" "$(awk -v k="${RSS[lifeboat]}" 'BEGIN{printf "%.0f", k/1024}')" "${SECS[peer]}" "$(awk -v k="${RSS[peer]}" 'BEGIN{printf "%.0f", k/1024}')"
 printf '  replay into the original name (binlogged, like the peer): lifeboat %ss (peak RSS %s MiB)\n' \
@@ -247,12 +324,18 @@ printf '  replay into the original name (binlogged, like the peer): lifeboat %ss
 printf '  replay speed, peer time / lifeboat time: %s (copy under another name, not binlogged); %s (original name, binlogged)\n' \
     "$(ratio "${SECS[peer]}" "$LB_REPLAY")" "$(ratio "${SECS[peer]}" "$LB_LOGGED_REPLAY")"
 printf '  repository (full + archive): %s MiB\n\nGoals:\n' "$(mib "$ARCHIVE")"
-goal durable_p99 "commit to durable p99 under 5 s" "$P99" "<" 5 s
+goal durable_p99 "commit to durable p99 at most 1 s (segments every $NEW_SHOWN)" "${P99[$NEW]}" "<=" 1 s
+goal growth "growth per day at most 1.10x that at $OLD" "$GROWTH_RATIO" "<=" 1.10 x
 goal replay "replay of a copy no slower than mariadb-binlog | mariadb" "$(ratio "${SECS[peer]}" "$LB_REPLAY")" ">=" 1 x
 goal replay_logged "binlogged replay no slower than the same (ratio)" "$(ratio "${SECS[peer]}" "$LB_LOGGED_REPLAY")" ">=" 1 x
 
 cat >"$RESULTS" <<EOF
-{"rate": $RATE, "commits": $NCOMMITS, "durable_p50_s": $P50, "durable_p99_s": $P99, "durable_max_s": $PMAX,
+{"rate": $RATE, "latency_seconds": $LATENCY_SECONDS,
+ "old": {"interval": "$OLD", "commits": ${NCOMMITS[$OLD]}, "durable_p50_s": ${P50[$OLD]}, "durable_p99_s": ${P99[$OLD]}, "durable_max_s": ${PMAX[$OLD]},
+         "segments": ${SEGS[$OLD]}, "growth_bytes_per_s": ${GROWTH[$OLD]}, "growth_bytes_per_day": $((GROWTH[$OLD] * 86400))},
+ "new": {"interval": "$NEW_SHOWN", "commits": ${NCOMMITS[$NEW]}, "durable_p50_s": ${P50[$NEW]}, "durable_p99_s": ${P99[$NEW]}, "durable_max_s": ${PMAX[$NEW]},
+         "segments": ${SEGS[$NEW]}, "growth_bytes_per_s": ${GROWTH[$NEW]}, "growth_bytes_per_day": $((GROWTH[$NEW] * 86400))},
+ "growth_ratio": $GROWTH_RATIO,
  "replay_transactions": $HOUR_TX, "binlog_bytes": $BINLOG_BYTES,
  "lifeboat_replay_s": $LB_REPLAY, "lifeboat_recovery_s": ${SECS[lifeboat]}, "lifeboat_rss_kib": ${RSS[lifeboat]},
  "lifeboat_logged_replay_s": $LB_LOGGED_REPLAY, "lifeboat_logged_rss_kib": ${RSS[lifeboat_logged]},

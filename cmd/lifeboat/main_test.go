@@ -598,7 +598,7 @@ func TestBinlogStreamUntilSIGTERM(t *testing.T) {
 	db := testenv.StartMariaDB(t)
 	db.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20))")
 
-	in := newInstallation(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n    binlog: {segment_seconds: 1}\n")
+	in := newInstallation(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n    binlog: {segment_interval: 300ms}\n")
 	in.mustRun("init")
 	in.mustRun("backup", "db")
 
@@ -624,7 +624,7 @@ func TestBinlogStreamUntilSIGTERM(t *testing.T) {
 		t.Fatalf("streamer: %v\n%s%s", err, out.String(), errb.String())
 	}
 
-	if !strings.Contains(out.String(), "every segment received is stored") {
+	if !strings.Contains(out.String(), "every segment received is stored") || !strings.Contains(out.String(), "(segments every 300ms;") {
 		t.Fatalf("streamer output: %s%s", out.String(), errb.String())
 	}
 

@@ -28,10 +28,12 @@ type Server struct {
 	// Syncer is the replica connection's settings (address, user, password, TLS).
 	Syncer func() replication.BinlogSyncerConfig
 	// Explain turns a server error into a message naming the fix.
-	Explain        func(error) error
-	ServerID       uint32
-	SegmentSeconds int
-	SegmentBytes   int64
+	Explain  func(error) error
+	ServerID uint32
+	// SegmentInterval closes a segment this long after its first event: the
+	// archive's recovery point objective, less the segment's write.
+	SegmentInterval time.Duration
+	SegmentBytes    int64
 }
 
 // FullFunc takes a full backup and returns where in the binlog it stands.
@@ -333,7 +335,16 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 
 		wait := time.Hour
 		if seg.events > 0 {
-			wait = time.Until(seg.opened.Add(time.Duration(a.SegmentSeconds) * time.Second))
+			wait = time.Until(seg.opened.Add(a.SegmentInterval))
+			if wait <= 0 {
+				// Due: close it before reading on, or a busy server whose
+				// events are always waiting would keep it open past its time.
+				if err := flush(); err != nil {
+					return err
+				}
+
+				continue
+			}
 		}
 
 		ectx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))

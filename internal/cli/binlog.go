@@ -36,7 +36,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 		Use:   "stream [SOURCE...]",
 		Short: "Archive the binlog of database sources as it is written, until stopped (SIGINT/SIGTERM)",
 		Long: "Connects to each database source as a replica and stores its binary log in the repository\n" +
-			"in segments closed every binlog.segment_seconds, so any instant since the first full backup\n" +
+			"in segments closed every binlog.segment_interval, so any instant since the first full backup\n" +
 			"can be restored with `lifeboat restore SOURCE --to-time T`. It resumes where the archive\n" +
 			"ends; if the server no longer has that binlog, it records the gap and takes a full backup.",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,7 +83,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 						"durable_at", time.Now().UTC().Format(time.RFC3339Nano))
 				}
 
-				fmt.Fprintf(a.Stdout, "streaming the binlog of %s into %s (segments every %ds; stop with Ctrl-C)\n", name, r.Path(), cfg.Sources[name].MySQL.Binlog.SegmentSeconds)
+				fmt.Fprintf(a.Stdout, "streaming the binlog of %s into %s (segments every %s; stop with Ctrl-C)\n", name, r.Path(), cfg.Sources[name].MySQL.Binlog.Interval())
 
 				wg.Add(1)
 

@@ -43,6 +43,10 @@ func TestConfigErrorsNameFileLineKey(t *testing.T) {
 			[]string{"lifeboat.yaml:6", "sources.u.tier", "critical, important, other"}},
 		{"bad duration", "repository:\n  path: /r\ntiers:\n  critical: {rto: soon, rpo: 1h}\nsources:\n  u: {type: git, path: /x}\n",
 			[]string{"lifeboat.yaml:4", "tiers.critical.rto", "duration"}},
+		{"both segment keys", "repository:\n  path: /r\nsources:\n  db:\n    type: mysql\n    binlog: {segment_interval: 500ms, segment_seconds: 3}\n",
+			[]string{"lifeboat.yaml:6", "sources.db.binlog.segment_seconds", "give segment_interval or segment_seconds, not both", "remove segment_seconds"}},
+		{"bad segment interval", "repository:\n  path: /r\nsources:\n  db:\n    type: mysql\n    binlog: {segment_interval: 500}\n",
+			[]string{"lifeboat.yaml:6", "sources.db.binlog.segment_interval", "expected a duration from 100ms to 1h such as 500ms"}},
 		{"not yaml", "repository: [\n", []string{"lifeboat.yaml", "not valid YAML"}},
 	}
 

@@ -23,7 +23,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 
 	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
-		my.Binlog != (Binlog{ServerID: 4242, SegmentSeconds: 3, SegmentBytes: 16 << 20, Stream: true, CompactAfter: 10 * time.Minute}) {
+		my.Binlog != (Binlog{ServerID: 4242, SegmentInterval: DefaultSegmentInterval, SegmentBytes: 16 << 20, Stream: true, CompactAfter: 10 * time.Minute}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
 	}
 
@@ -177,7 +177,7 @@ func TestBinlogSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if b := cfg.Sources["db"].MySQL.Binlog; b.ServerID != 4242 || b.SegmentSeconds != 3 || b.SegmentBytes != 16<<20 {
+	if b := cfg.Sources["db"].MySQL.Binlog; b.ServerID != 4242 || b.Interval() != DefaultSegmentInterval || b.Interval() > time.Second || b.SegmentBytes != 16<<20 {
 		t.Fatalf("defaults: %+v", b)
 	}
 
@@ -192,6 +192,66 @@ func TestBinlogSettings(t *testing.T) {
 		if !strings.HasPrefix(es[i].Error(), want) {
 			t.Errorf("error %d: %q, want prefix %q", i, es[i], want)
 		}
+	}
+}
+
+// TestSegmentInterval reads segment_interval as a duration and the older
+// segment_seconds as before, and refuses bad values and the two together.
+func TestSegmentInterval(t *testing.T) {
+	parse := func(binlog string) (Binlog, error) {
+		cfg, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql\n    binlog:\n"+binlog))
+		if err != nil {
+			return Binlog{}, err
+		}
+
+		return cfg.Sources["db"].MySQL.Binlog, nil
+	}
+
+	for in, want := range map[string]time.Duration{
+		"      segment_interval: 500ms\n": 500 * time.Millisecond,
+		"      segment_interval: 2s\n":    2 * time.Second,
+		"      segment_interval: 100ms\n": 100 * time.Millisecond,
+		"      segment_interval: 1h\n":    time.Hour,
+		"      segment_seconds: 3\n":      3 * time.Second,
+		"      segment_mb: 4\n":           DefaultSegmentInterval,
+	} {
+		b, err := parse(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+
+		if b.Interval() != want {
+			t.Errorf("%q: interval %s, want %s", in, b.Interval(), want)
+		}
+	}
+
+	for in, want := range map[string]string{
+		"      segment_interval: 500\n":                          "c.yaml:6: sources.db.binlog.segment_interval: expected a duration from 100ms to 1h such as 500ms or 2s, found \"500\"",
+		"      segment_interval: 10ms\n":                         "c.yaml:6: sources.db.binlog.segment_interval: expected a duration from 100ms to 1h",
+		"      segment_interval: 2h\n":                           "c.yaml:6: sources.db.binlog.segment_interval: expected a duration from 100ms to 1h",
+		"      segment_interval: -1s\n":                          "c.yaml:6: sources.db.binlog.segment_interval: expected a duration",
+		"      segment_interval: [1s]\n":                         "c.yaml:6: sources.db.binlog.segment_interval: expected a duration from 100ms to 1h such as 500ms or 2s, found a list",
+		"      segment_seconds: 0.5\n":                           "c.yaml:6: sources.db.binlog.segment_seconds: expected a whole number from 1 to 3600, found \"0.5\" (for less than a second use segment_interval, e.g. 500ms)",
+		"      segment_seconds: 0\n":                             "c.yaml:6: sources.db.binlog.segment_seconds: expected a whole number from 1 to 3600",
+		"      segment_interval: 1s\n      segment_seconds: 3\n": "c.yaml:7: sources.db.binlog.segment_seconds: give segment_interval or segment_seconds, not both: keep segment_interval",
+	} {
+		_, err := parse(in)
+
+		es, ok := err.(Errors)
+		if !ok || len(es) != 1 {
+			t.Errorf("%q: want one error, got %v", in, err)
+			continue
+		}
+
+		if !strings.HasPrefix(es[0].Error(), want) {
+			t.Errorf("%q: error %q, want prefix %q", in, es[0], want)
+		}
+	}
+
+	// A Binlog built in code with the older field still means whole seconds.
+	if got := (Binlog{SegmentSeconds: 2}).Interval(); got != 2*time.Second {
+		t.Errorf("SegmentSeconds 2: interval %s", got)
 	}
 }
 

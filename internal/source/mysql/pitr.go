@@ -52,11 +52,11 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 
 				return db, fatal(err)
 			},
-			Syncer:         s.syncerConfig,
-			Explain:        func(err error) error { return fatal(explain(name, my, err)) },
-			ServerID:       my.Binlog.ServerID,
-			SegmentSeconds: my.Binlog.SegmentSeconds,
-			SegmentBytes:   my.Binlog.SegmentBytes,
+			Syncer:          s.syncerConfig,
+			Explain:         func(err error) error { return fatal(explain(name, my, err)) },
+			ServerID:        my.Binlog.ServerID,
+			SegmentInterval: my.Binlog.Interval(),
+			SegmentBytes:    my.Binlog.SegmentBytes,
 		},
 		Repo: r,
 		Log:  log,
