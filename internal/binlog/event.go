@@ -306,6 +306,10 @@ func renameQuery(e event, checksum bool, rename map[string]string) []byte {
 	for from, to := range rename {
 		re := regexp.MustCompile("(?i)(^|[^0-9a-z_$`.])(`" + regexp.QuoteMeta(from) + "`|" + regexp.QuoteMeta(from) + ")\\.")
 		nq = re.ReplaceAll(nq, []byte("${1}`"+strings.ReplaceAll(to, "`", "``")+"`."))
+		// CREATE, ALTER and DROP DATABASE name the database unqualified;
+		// left alone, a replay into a copy would drop the original.
+		db := regexp.MustCompile("(?i)^(\\s*(?:CREATE|ALTER|DROP)\\s+(?:DATABASE|SCHEMA)\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?)(`" + regexp.QuoteMeta(from) + "`|" + regexp.QuoteMeta(from) + ")([^0-9a-z_$`.]|$)")
+		nq = db.ReplaceAll(nq, []byte("${1}`"+strings.ReplaceAll(to, "`", "``")+"`${3}"))
 	}
 
 	if bytes.Equal(nq, q) {

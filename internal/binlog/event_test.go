@@ -359,9 +359,9 @@ func TestRenameQueryRewritesQualifiedNames(t *testing.T) {
 		}{
 			{alter, map[string]string{"shop": "shop_copy"}, "shop", "ALTER TABLE `shop_copy`.orders ADD COLUMN note VARCHAR(10)"},
 			{odd, map[string]string{"lib": "li`b"}, "", "CREATE TABLE `li``b`.`odd-name $x` (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB"},
-			// Only qualified names change: the default database is
+			// The statement's database changes; the default database is
 			// mariadb-binlog's --rewrite-db's to change.
-			{createDB, map[string]string{"shop": "shop_copy"}, "shop", "CREATE DATABASE shop"},
+			{createDB, map[string]string{"shop": "shop_copy"}, "shop", "CREATE DATABASE `shop_copy`"},
 			{alter, map[string]string{"lib": "lib_copy"}, "shop", "ALTER TABLE shop.orders ADD COLUMN note VARCHAR(10)"},
 		}
 
@@ -408,4 +408,41 @@ func mustParse(t *testing.T, raw []byte) event {
 	}
 
 	return e
+}
+
+// TestRenameQueryRewritesDatabaseStatements: a replay into a renamed copy
+// (a drill's scratch database, --target-database) must not create, alter
+// or drop the original: mariadb-binlog's --rewrite-db leaves the name in
+// these statements alone.
+func TestRenameQueryRewritesDatabaseStatements(t *testing.T) {
+	rename := map[string]string{"shop": "shop_r"}
+
+	for q, want := range map[string]string{
+		"DROP DATABASE shop":                         "DROP DATABASE `shop_r`",
+		"drop database if exists `shop`":             "drop database if exists `shop_r`",
+		"CREATE SCHEMA IF NOT EXISTS shop":           "CREATE SCHEMA IF NOT EXISTS `shop_r`",
+		"CREATE DATABASE shop CHARACTER SET utf8mb4": "CREATE DATABASE `shop_r` CHARACTER SET utf8mb4",
+		"ALTER DATABASE `shop` COMMENT = 'x'":        "ALTER DATABASE `shop_r` COMMENT = 'x'",
+		"ALTER DATABASE shop\nCOLLATE utf8mb4_bin":   "ALTER DATABASE `shop_r`\nCOLLATE utf8mb4_bin",
+		"DROP DATABASE shopping":                     "DROP DATABASE shopping",
+		"DROP DATABASE lib":                          "DROP DATABASE lib",
+		"CREATE TABLE t (database_name VARCHAR(9))":  "CREATE TABLE t (database_name VARCHAR(9))",
+		"INSERT INTO t VALUES ('the database shop')": "INSERT INTO t VALUES ('the database shop')",
+	} {
+		for _, checksum := range []bool{true, false} {
+			e := queryEvent("", q, checksum, 1, 500)
+
+			got := mustParse(t, renameQuery(e, checksum, rename))
+			if _, nq := queryInfo(got, checksum); nq != want {
+				t.Errorf("rename %q: %q, want %q", q, nq, want)
+			}
+
+			if checksum {
+				n := len(got.raw) - 4
+				if binary.LittleEndian.Uint32(got.raw[n:]) != crc32.ChecksumIEEE(got.raw[:n]) {
+					t.Errorf("rename %q: the CRC32 does not match", q)
+				}
+			}
+		}
+	}
 }

@@ -428,7 +428,7 @@ func TestFilterRenamesQualifiedNames(t *testing.T) {
 	for _, dir := range fixtureDirs {
 		r := replayFixtures(t, dir, Target{}, []string{"shop"}, map[string]string{"shop": "shop_r"}, "", nil)
 
-		want := []string{"CREATE DATABASE shop", "CREATE TABLE `shop_r`.orders (id INT PRIMARY KEY, qty INT) ENGINE=InnoDB", "CREATE TABLE items (id INT PRIMARY KEY) ENGINE=InnoDB", "ALTER TABLE `shop_r`.orders ADD COLUMN note VARCHAR(10)"}
+		want := []string{"CREATE DATABASE `shop_r`", "CREATE TABLE `shop_r`.orders (id INT PRIMARY KEY, qty INT) ENGINE=InnoDB", "CREATE TABLE items (id INT PRIMARY KEY) ENGINE=InnoDB", "ALTER TABLE `shop_r`.orders ADD COLUMN note VARCHAR(10)"}
 		if !equalSlices(r.queries, want) || !equalSlices(r.gtids, []string{"0-1-3", "0-1-5", "0-1-7", "0-1-9", "0-1-10", "0-1-11", "0-1-13"}) {
 			t.Errorf("%s: queries %q, kept %v", dir, r.queries, r.gtids)
 		}
