@@ -473,3 +473,75 @@ func TestSmallHelpers(t *testing.T) {
 		t.Errorf("remember: %v %v", x.dbs, x.dirs)
 	}
 }
+
+func TestDescribeSteps(t *testing.T) {
+	r := testRepo(t)
+	cfg := parseConfig(t, `repository: {path: /backups/lifeboat}
+sources:
+  uploads: {type: files, paths: [/srv/uploads]}
+  db: {type: mysql, socket: /run/mysqld/mysqld.sock, user: root, databases: [shop]}
+plans:
+  p:
+    steps:
+      - stop: {command: "pkill -f worker"}
+      - start: web
+        drill: "echo pretend"
+      - run: "./x"
+        drill: skip
+      - check: {sql: "SELECT COUNT(*) > 0 FROM users", source: db}
+      - restore: uploads
+        owner: www-data:www-data
+`)
+	rn, _ := newRunner(t, cfg, r)
+	steps := cfg.Plans["p"].Steps
+
+	_, findErr := r.Find(t.Context(), "uploads", "latest")
+	if findErr == nil {
+		t.Fatal("a fresh repository found a snapshot")
+	}
+
+	for _, c := range []struct {
+		mode string
+		want []string
+	}{
+		{ModeRecover, []string{"runs pkill -f worker", "systemctl start web", "runs ./x", `"SELECT COUNT(*) > 0 FROM users" must be true in db`, "FAILS: " + findErr.Error()}},
+		{ModeDrill, []string{"skipped in a drill", "runs echo pretend", "skipped in a drill", `"SELECT COUNT(*) > 0 FROM users" must be true in db`, "FAILS: " + findErr.Error()}},
+	} {
+		for i, st := range steps {
+			if got := rn.describe(t.Context(), st, c.mode, Options{}); got != c.want[i] {
+				t.Errorf("%s step %d (%s): %q, want %q", c.mode, i+1, st.Title(), got, c.want[i])
+			}
+		}
+	}
+
+	// A recovery point without a snapshot of the source cannot restore it.
+	pt := &Point{ID: "20260504T100000Z-aaaaaa", Snapshots: map[string]string{"db": "s1"}}
+	if got := rn.describe(t.Context(), steps[4], ModeRecover, Options{Point: pt}); got != "FAILS: recovery point 20260504T100000Z-aaaaaa holds no snapshot of uploads" {
+		t.Errorf("restore from a point without the source: %q", got)
+	}
+}
+
+func TestStepTimeoutSaysHowToRaiseIt(t *testing.T) {
+	cfg := parseConfig(t, `repository: {path: /backups/lifeboat}
+sources:
+  uploads: {type: files, paths: [/srv/uploads]}
+plans:
+  slow:
+    steps:
+      - run: "exec sleep 30"
+        timeout: 200ms
+      - notify: "never sent"
+`)
+	rn, out := newRunner(t, cfg, testRepo(t))
+
+	run, err := rn.Execute(t.Context(), "slow", ModeRecover, Options{})
+
+	want := "recovery plan failed: step 1 (run: exec sleep 30): timed out after 200ms (the step's timeout; raise it with timeout: in the plan): sh -c exec sleep 30: signal: killed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
+	}
+
+	if run.Steps[0].Status != StatusFailed || run.Steps[1].Status != StatusPending || strings.Contains(out.String(), "never sent") {
+		t.Errorf("steps %+v\n%s", run.Steps, out)
+	}
+}
