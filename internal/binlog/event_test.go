@@ -322,6 +322,16 @@ func TestMentions(t *testing.T) {
 		{"INSERT INTO orders VALUES (1)", "shop", false},
 		{"CREATE TABLE lib.`odd-name $x` (id INT)", "lib", true},
 		{"CREATE TABLE lib.`odd-name $x` (id INT)", "odd-name $x", false},
+		{"DROP SCHEMA IF EXISTS shop", "shop", true},
+		{"ALTER TABLE `shop`.t ADD c INT, ALGORITHM=INPLACE", "shop", true},
+		{"RENAME TABLE lib.a TO shop.a", "shop", true},
+		// Other databases whose names contain the name: their statements
+		// must not be replayed into (or onto) the database recovered.
+		{"ALTER TABLE myshop.t ADD c INT", "shop", false},
+		{"DROP TABLE `myshop`.t", "shop", false},
+		{"DROP DATABASE shopping", "shop", false},
+		{"CREATE DATABASE `shop2`", "shop", false},
+		{"DROP TABLE x_shop.t", "shop", false},
 	}
 
 	for _, c := range cases {
