@@ -538,3 +538,43 @@ func TestCleanSQL(t *testing.T) {
 		t.Errorf("CleanSQL kept %d bytes, want %d:\n%.400s", out.Len(), len(want), out.String())
 	}
 }
+
+// TestFilterKeepsStatementsByTheirOwnDatabase: a DDL with no default
+// database is kept when it names the database, never when it names another
+// whose name merely contains it.
+func TestFilterKeepsStatementsByTheirOwnDatabase(t *testing.T) {
+	fx := loadFixture(t, "crc32", fixtureFiles[0])
+
+	var ddl event // the standalone GTID of a DDL
+
+	for _, e := range fx.events {
+		if _, standalone := mariaGTID(e, true); e.typ == evMariaGTID && standalone && ddl.raw == nil {
+			ddl = e
+		}
+	}
+
+	for q, kept := range map[string]bool{
+		"TRUNCATE TABLE shop.t":           true,
+		"DROP DATABASE IF EXISTS `shop`":  true,
+		"TRUNCATE TABLE myshop.t":         false,
+		"DROP TABLE `myshop`.t, x_shop.u": false,
+		"DROP DATABASE shopping":          false,
+		"CREATE DATABASE lib":             false,
+	} {
+		var buf bytes.Buffer
+
+		f := &filter{dbs: map[string]bool{"shop": true}, skip: map[GTID]bool{}, tables: map[uint64]bool{}, out: bufio.NewWriter(&buf), res: &Result{}, checksum: true, file: fx.name}
+
+		for _, e := range []event{ddl, queryEvent("", q, true, 1, 3000)} {
+			if err := f.event(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		_ = f.out.Flush()
+
+		if got := f.res.Transactions == 1 && f.res.Events == 2; got != kept || (!kept && buf.Len() != 0) {
+			t.Errorf("%q for shop: %d transactions, %d events written; kept should be %v", q, f.res.Transactions, f.res.Events, kept)
+		}
+	}
+}
