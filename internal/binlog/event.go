@@ -275,11 +275,16 @@ func isBegin(query string) bool {
 	return q == "BEGIN" || strings.HasPrefix(q, "XA START")
 }
 
-// mentions reports whether a statement names db as a qualifier.
+// mentions reports whether a statement names db as a qualifier or as the
+// database of a DATABASE statement. The name must stand alone: myshop.t or
+// DROP DATABASE shopping is not about shop, and replaying it would act on
+// another database.
 func mentions(query, db string) bool {
-	return strings.Contains(query, "`"+db+"`.") || strings.Contains(query, db+".") ||
-		bytes.Contains(bytes.ToLower([]byte(query)), []byte("database `"+strings.ToLower(db)+"`")) ||
-		bytes.Contains(bytes.ToLower([]byte(query)), []byte("database "+strings.ToLower(db)))
+	q := regexp.QuoteMeta(db)
+	qualified := regexp.MustCompile("(^|[^0-9A-Za-z_$`.])(`" + q + "`|" + q + ")\\.")
+	database := regexp.MustCompile("(?i)\\b(?:database|schema)\\s+(?:if\\s+(?:not\\s+)?exists\\s+)?(?:`" + q + "`|" + q + ")(?:[^0-9a-z_$`.]|$)")
+
+	return qualified.MatchString(query) || database.MatchString(query)
 }
 
 // renameQuery rewrites a query event's database-qualified names (`db`.t and
@@ -306,6 +311,10 @@ func renameQuery(e event, checksum bool, rename map[string]string) []byte {
 	for from, to := range rename {
 		re := regexp.MustCompile("(?i)(^|[^0-9a-z_$`.])(`" + regexp.QuoteMeta(from) + "`|" + regexp.QuoteMeta(from) + ")\\.")
 		nq = re.ReplaceAll(nq, []byte("${1}`"+strings.ReplaceAll(to, "`", "``")+"`."))
+		// CREATE, ALTER and DROP DATABASE name the database unqualified;
+		// left alone, a replay into a copy would drop the original.
+		db := regexp.MustCompile("(?i)^(\\s*(?:CREATE|ALTER|DROP)\\s+(?:DATABASE|SCHEMA)\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?)(`" + regexp.QuoteMeta(from) + "`|" + regexp.QuoteMeta(from) + ")([^0-9a-z_$`.]|$)")
+		nq = db.ReplaceAll(nq, []byte("${1}`"+strings.ReplaceAll(to, "`", "``")+"`${3}"))
 	}
 
 	if bytes.Equal(nq, q) {
