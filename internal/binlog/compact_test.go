@@ -13,7 +13,7 @@ var t0 = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 
 // seg is a stored segment of file from start to end whose events span first
 // to last; merged > 0 makes it a piece.
-func seg(id, file string, start, end uint32, first, last time.Time, merged int) *Segment {
+func cseg(id, file string, start, end uint32, first, last time.Time, merged int) *Segment {
 	s := &Segment{Segment: &repo.Segment{ID: id, Labels: map[string]string{}}, Epoch: "e1", File: file, Start: start, End: end,
 		First: first, Last: last, Events: 1, Merged: 1, BinlogBytes: int64(end - start)}
 	if merged > 0 {
@@ -33,7 +33,7 @@ func every(prefix, file string, pos uint32, from, to time.Time, step time.Durati
 	var out []*Segment
 
 	for t, i := from, 0; t.Before(to); t, i = t.Add(step), i+1 {
-		out = append(out, seg(fmt.Sprintf("%s%03d", prefix, i), file, pos, pos+100, t, t.Add(step/2), 0))
+		out = append(out, cseg(fmt.Sprintf("%s%03d", prefix, i), file, pos, pos+100, t, t.Add(step/2), 0))
 		pos += 100
 	}
 
@@ -123,7 +123,7 @@ func applyPieces(segs []*Segment, pieces [][]*Segment) []*Segment {
 			}
 		}
 
-		n := seg(fmt.Sprintf("piece%d", i+pieceSeq), p[0].File, p[0].Start, p[len(p)-1].End, p[0].First, last.Last, len(p))
+		n := cseg(fmt.Sprintf("piece%d", i+pieceSeq), p[0].File, p[0].Start, p[len(p)-1].End, p[0].First, last.Last, len(p))
 		n.Next = p[len(p)-1].Next
 		out = append(out, n)
 	}
@@ -145,15 +145,15 @@ var pieceSeq int
 
 func TestPlanPiecesNeverCrossesFilesChainsOrHoles(t *testing.T) {
 	old := t0.Add(-72 * time.Hour)
-	a := seg("a", "bin.000001", 4, 100, old, old.Add(time.Second), 0)
-	b := seg("b", "bin.000001", 100, 200, old.Add(2*time.Second), old.Add(3*time.Second), 0)
+	a := cseg("a", "bin.000001", 4, 100, old, old.Add(time.Second), 0)
+	b := cseg("b", "bin.000001", 100, 200, old.Add(2*time.Second), old.Add(3*time.Second), 0)
 	// A hole: 200 to 300 is missing.
-	c := seg("c", "bin.000001", 300, 400, old.Add(4*time.Second), old.Add(5*time.Second), 0)
-	d := seg("d", "bin.000001", 400, 500, old.Add(6*time.Second), old.Add(7*time.Second), 0)
+	c := cseg("c", "bin.000001", 300, 400, old.Add(4*time.Second), old.Add(5*time.Second), 0)
+	d := cseg("d", "bin.000001", 400, 500, old.Add(6*time.Second), old.Add(7*time.Second), 0)
 	// Another file, and another chain with the same file name.
-	e := seg("e", "bin.000002", 4, 100, old.Add(8*time.Second), old.Add(9*time.Second), 0)
-	f := seg("f", "bin.000002", 100, 200, old.Add(10*time.Second), old.Add(11*time.Second), 0)
-	g := seg("g", "bin.000002", 200, 300, old.Add(12*time.Second), old.Add(13*time.Second), 0)
+	e := cseg("e", "bin.000002", 4, 100, old.Add(8*time.Second), old.Add(9*time.Second), 0)
+	f := cseg("f", "bin.000002", 100, 200, old.Add(10*time.Second), old.Add(11*time.Second), 0)
+	g := cseg("g", "bin.000002", 200, 300, old.Add(12*time.Second), old.Add(13*time.Second), 0)
 	g.Epoch = "e2"
 	// A chain's start marker never merges.
 	start := &Segment{Segment: &repo.Segment{ID: "s", Labels: map[string]string{}}, Epoch: "e2", File: "bin.000002", Start: 200, End: 200, Merged: 1}
@@ -166,16 +166,16 @@ func TestPlanPiecesNeverCrossesFilesChainsOrHoles(t *testing.T) {
 
 func TestHideContained(t *testing.T) {
 	old := t0
-	a := seg("a", "bin.000001", 4, 100, old, old, 0)
-	b := seg("b", "bin.000001", 100, 200, old, old, 0)
+	a := cseg("a", "bin.000001", 4, 100, old, old, 0)
+	b := cseg("b", "bin.000001", 100, 200, old, old, 0)
 	m := marker("m", "bin.000001", 200, "bin.000002")
-	piece := seg("p", "bin.000001", 4, 200, old, old, 2)
+	piece := cseg("p", "bin.000001", 4, 200, old, old, 2)
 	piece.Next = "bin.000002"
 	// The same piece written twice (two compactions at once): one stays,
 	// the one merging more, else the lowest ID.
-	twin := seg("o", "bin.000001", 4, 200, old, old, 2)
+	twin := cseg("o", "bin.000001", 4, 200, old, old, 2)
 	twin.Next = "bin.000002"
-	later := seg("c", "bin.000002", 4, 100, old, old, 0)
+	later := cseg("c", "bin.000002", 4, 100, old, old, 0)
 
 	vis, hid := hideContained([]*Segment{later, m, b, a, twin, piece})
 	if ids(vis) != "o c" || ids(hid) != "p a b m" {
@@ -184,7 +184,7 @@ func TestHideContained(t *testing.T) {
 
 	// A piece ending at the file's end without saying what comes next
 	// (a compaction before the marker arrived) leaves the marker visible.
-	short := seg("q", "bin.000001", 4, 200, old, old, 2)
+	short := cseg("q", "bin.000001", 4, 200, old, old, 2)
 
 	vis, hid = hideContained([]*Segment{m, b, a, short})
 	if ids(vis) != "q m" || ids(hid) != "a b" {
@@ -202,7 +202,7 @@ func TestHideContained(t *testing.T) {
 	}
 
 	// Equal ranges of originals (archived twice): one stays.
-	dup := seg("z", "bin.000001", 4, 100, old, old, 0)
+	dup := cseg("z", "bin.000001", 4, 100, old, old, 0)
 
 	vis, hid = hideContained([]*Segment{dup, a})
 	if ids(vis) != "a" || ids(hid) != "z" {
@@ -210,7 +210,7 @@ func TestHideContained(t *testing.T) {
 	}
 
 	// A partial overlap hides nothing.
-	over := seg("v", "bin.000001", 50, 150, old, old, 0)
+	over := cseg("v", "bin.000001", 50, 150, old, old, 0)
 
 	vis, hid = hideContained([]*Segment{over, a, b})
 	if ids(vis) != "a v b" || len(hid) != 0 {
@@ -228,11 +228,11 @@ func ids(segs []*Segment) string {
 }
 
 func TestPieceLabelsMixArrivals(t *testing.T) {
-	inc := seg("a", "bin.000001", 4, 100, t0, t0.Add(time.Second), 0)
+	inc := cseg("a", "bin.000001", 4, 100, t0, t0.Add(time.Second), 0)
 	inc.By, inc.GTIDFirst, inc.GTIDLast = "incremental", "0-1-1", "0-1-3"
 	inc.Labels["t_first"], inc.Labels["t_last"] = "100", "101"
 
-	st := seg("b", "bin.000001", 100, 200, t0.Add(2*time.Second), t0.Add(3*time.Second), 0)
+	st := cseg("b", "bin.000001", 100, 200, t0.Add(2*time.Second), t0.Add(3*time.Second), 0)
 	st.By, st.GTIDFirst, st.GTIDLast = "stream", "0-1-4", "0-1-9"
 	st.Labels["t_first"], st.Labels["t_last"], st.Labels["a_first"], st.Labels["a_last"] = "102", "103", "102500", "103700"
 

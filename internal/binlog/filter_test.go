@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,16 +50,23 @@ func replayFixtures(t *testing.T, dir string, target Target, dbs []string, renam
 files:
 	for _, name := range fixtureFiles {
 		fx := loadFixture(t, dir, name)
-		f.checksum, f.file, f.arrival = fx.checksum, name, map[uint32]int64{}
+		f.checksum, f.file, f.arrivals = fx.checksum, name, nil
 		checksum = fx.checksum
 
-		for _, e := range fx.events {
-			if arrival != nil {
+		// The arrival index as the streamer stores it: "position ms" lines.
+		if arrival != nil {
+			var index strings.Builder
+
+			for _, e := range fx.events {
 				if ms, ok := arrival(name, e.start()); ok {
-					f.arrival[e.start()] = ms
+					fmt.Fprintf(&index, "%d %d\n", e.start(), ms)
 				}
 			}
 
+			f.arrivals = &arrivalCursor{sc: bufio.NewScanner(strings.NewReader(index.String()))}
+		}
+
+		for _, e := range fx.events {
 			if err := f.event(e); errors.Is(err, errStop) {
 				out.stopped = true
 				break files
