@@ -197,13 +197,11 @@ func checkUpload(spec TreeSpec, man *snapshot.Manifest) error {
 }
 
 // dropCheckpoints deletes the checkpoints of earlier killed runs and of this one,
-// now that a complete snapshot of the source exists. It looks for them in
-// the opened repository, whose manifests kopia already holds (a checkpoint
-// this run saved is committed, so it is there too): a lookup in the new
-// session would load every manifest of the repository again, on every
-// backup, to find none.
+// now that a complete snapshot of the source exists. It looks in the write
+// session: the opened repository's view may not yet hold a checkpoint this
+// run's uploader committed.
 func (r *Repository) dropCheckpoints(ctx context.Context, w repo.RepositoryWriter, source string) error {
-	ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
+	ids, err := snapshot.ListSnapshotManifests(ctx, w, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
 	if err != nil {
 		return fmt.Errorf("list checkpoints: %w", err)
 	}
