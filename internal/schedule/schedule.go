@@ -17,24 +17,15 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 )
 
-// Clock is the scheduler's time.
-type Clock interface {
-	Now() time.Time
-	// After fires once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
+// Clock is the scheduler's time: Lifeboat's one clock.
+type Clock = clock.Clock
 
 // RealClock is the wall clock.
-type RealClock struct{}
-
-// Now is time.Now.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// After is time.After.
-func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type RealClock = clock.Real
 
 // Job is one scheduled task.
 type Job struct {

@@ -1,0 +1,231 @@
+// Package ops runs Lifeboat's operations. Every front door (the command
+// line, the daemon's schedules, the HTTP API) builds a request and hands it
+// to one Executor; the executor owns, once, what every operation shares:
+// per-source locking (one run of a source at a time), the audit record (who,
+// what, outcome, duration), metrics, notifications, cancellation through the
+// context, and progress as typed events. Front doors render the events and
+// the result; they never repeat the bookkeeping.
+package ops
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/clock"
+	"lifeboat/internal/config"
+	"lifeboat/internal/metrics"
+	"lifeboat/internal/notify"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// EventKind says what an Event reports.
+type EventKind string
+
+// The kinds of event, in the order an operation sends them: Started once,
+// then any number of Step and Bytes, then Finished or Failed once.
+const (
+	Started  EventKind = "started"
+	Step     EventKind = "step"
+	Bytes    EventKind = "bytes"
+	Finished EventKind = "finished"
+	Failed   EventKind = "failed"
+)
+
+// Event is one thing an operation reports while it runs.
+type Event struct {
+	Kind EventKind `json:"kind"`
+	// Op is the operation ("backup", "verify", ...) and Source the source it
+	// works on, if one.
+	Op     string `json:"op"`
+	Source string `json:"source,omitempty"`
+	// Step is what the operation does now (Step), or its summary (Finished).
+	Step string `json:"step,omitempty"`
+	// Done and Total are bytes (Bytes); Total is 0 while unknown.
+	Done  int64 `json:"done,omitempty"`
+	Total int64 `json:"total,omitempty"`
+	// Err is why the operation failed (Failed).
+	Err error     `json:"-"`
+	At  time.Time `json:"at"`
+}
+
+// Observer receives an operation's events in order, on the goroutine that
+// runs it. It must return quickly: a slow observer slows the operation.
+type Observer func(Event)
+
+// Auditor appends records to the audit trail.
+type Auditor interface {
+	Append(r audit.Record) (audit.Record, error)
+}
+
+// Executor runs operations against one open repository.
+type Executor struct {
+	Cfg  *config.Config
+	Repo *repo.Repository
+	// Sources are the configured sources by name.
+	Sources map[string]source.Source
+	Log     *slog.Logger
+	// Audit, Metrics and Notify are each optional: nil records nothing there.
+	Audit   Auditor
+	Metrics *metrics.Metrics
+	Notify  *notify.Notifier
+	Clock   clock.Clock
+	Version string
+	// Who names the front door in lock descriptions ("lifeboat backup",
+	// "lifeboat daemon").
+	Who string
+	// After runs once an operation that wrote the repository has finished
+	// (the audit trail's copy into the repository goes there).
+	After func(ctx context.Context)
+}
+
+// Op describes one run for the bookkeeping every operation shares.
+type Op struct {
+	// Name is the operation ("backup") and Source its source, if one.
+	Name   string
+	Source string
+	// Lock lists the sources held for the run, so no other run of them (from
+	// any front door, in any process) overlaps it.
+	Lock []string
+	// What describes the run in a lock another run finds ("backup db full").
+	What string
+	// Notify is the notification subject ("backup db full"); empty: the
+	// operation's outcome is not notified.
+	Notify string
+}
+
+// Outcome is what an operation's body reports for the audit trail and the
+// notification.
+type Outcome struct {
+	// Record is the audit record; Action, Source and Outcome default to the
+	// Op's name, its source and ok/failed by the error.
+	Record audit.Record
+	// Message is the notification's text when the run succeeded (on failure
+	// it is the error).
+	Message string
+	// Summary is the Finished event's text.
+	Summary string
+}
+
+// Emitter sends an operation's Step and Bytes events.
+type Emitter struct {
+	op    Op
+	obs   Observer
+	clock clock.Clock
+	mu    sync.Mutex
+	done  int64
+	total int64
+}
+
+func (m *Emitter) send(ev Event) {
+	if m == nil || m.obs == nil {
+		return
+	}
+
+	ev.Op, ev.At = m.op.Name, m.clock.Now()
+	if ev.Source == "" {
+		ev.Source = m.op.Source
+	}
+
+	m.obs(ev)
+}
+
+// Step reports what the operation does now.
+func (m *Emitter) Step(format string, args ...any) {
+	m.send(Event{Kind: Step, Step: fmt.Sprintf(format, args...)})
+}
+
+// SetTotal and Add make the Emitter a repo.Progress: bytes become Bytes
+// events.
+func (m *Emitter) SetTotal(n int64) {
+	m.mu.Lock()
+	m.total = n
+	done := m.done
+	m.mu.Unlock()
+	m.send(Event{Kind: Bytes, Done: done, Total: n})
+}
+
+// Add counts n more bytes done.
+func (m *Emitter) Add(n int64) {
+	m.mu.Lock()
+	m.done += n
+	done, total := m.done, m.total
+	m.mu.Unlock()
+	m.send(Event{Kind: Bytes, Done: done, Total: total})
+}
+
+// Run runs body as op with the shared bookkeeping: the locks, the Started
+// and Finished/Failed events, the audit record and the notification. A lock
+// another run holds is returned as the error (repo.ErrLocked) and audited as
+// refused; body does not run.
+func (e *Executor) Run(ctx context.Context, op Op, obs Observer, body func(ctx context.Context, m *Emitter) (Outcome, error)) error {
+	m := &Emitter{op: op, obs: obs, clock: clock.Or(e.Clock)}
+	m.send(Event{Kind: Started})
+
+	if len(op.Lock) > 0 {
+		locks, err := e.Repo.LockSources(op.Lock, e.Who+": "+op.What)
+		if err != nil {
+			e.audit(audit.Record{Action: "job skipped", Source: op.Source, Outcome: audit.Refused, Detail: op.What + ": " + err.Error()})
+			m.send(Event{Kind: Failed, Err: err})
+
+			return err
+		}
+		defer locks.Release()
+	}
+
+	out, err := body(ctx, m)
+
+	rec := out.Record
+	if rec.Action == "" {
+		rec.Action = op.Name
+	}
+
+	if rec.Source == "" {
+		rec.Source = op.Source
+	}
+
+	if rec.Outcome == "" {
+		rec.Outcome = audit.OK
+		if err != nil {
+			rec.Outcome = audit.Failed
+		}
+	}
+
+	if err != nil && rec.Detail == "" {
+		rec.Detail = err.Error()
+	}
+
+	e.audit(rec)
+
+	if op.Notify != "" && e.Notify != nil {
+		msg := out.Message
+		if err != nil {
+			msg = err.Error()
+		}
+
+		e.Notify.Observe(op.Notify, op.Source, err == nil, notify.Failure, msg)
+	}
+
+	if err != nil {
+		m.send(Event{Kind: Failed, Err: err})
+		return err
+	}
+
+	m.send(Event{Kind: Finished, Step: out.Summary})
+
+	return nil
+}
+
+func (e *Executor) audit(r audit.Record) {
+	if e.Audit == nil {
+		return
+	}
+
+	if _, err := e.Audit.Append(r); err != nil && e.Log != nil {
+		e.Log.Error("audit log not written", "err", err)
+	}
+}
