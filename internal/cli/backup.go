@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/audit"
-	"lifeboat/internal/daemon"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/progress"
@@ -117,7 +116,7 @@ func (a *App) backupCommand() *cobra.Command {
 					m.Backup(s.Name(), o.typ, start, time.Now(), logical, after-before, err)
 					m.RPOObjective.WithLabelValues(s.Name()).Set(cfg.Tiers[cfg.Sources[s.Name()].Tier].RPO.Seconds())
 
-					if t, _ := daemon.Restorable(cmd.Context(), r, s); !t.IsZero() {
+					if t, _ := source.Restorable(cmd.Context(), r, s); !t.IsZero() {
 						m.SetRestorable(s.Name(), t)
 					}
 				}

@@ -16,9 +16,9 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
-	"lifeboat/internal/daemon"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
 )
 
 // KindCopy is the record kind of each copy's last replication.
@@ -226,7 +226,7 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 			return err
 		}
 
-		if t, err := daemon.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
+		if t, err := source.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
 			restorable[name] = t.UTC().Format(time.RFC3339Nano)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
+	"lifeboat/internal/source"
 	"lifeboat/internal/verify"
 )
 
@@ -112,7 +113,7 @@ func (a *App) statusCommand() *cobra.Command {
 					return err
 				}
 
-				if st.Restorable, err = daemon.Restorable(cmd.Context(), r, src); err != nil {
+				if st.Restorable, err = source.Restorable(cmd.Context(), r, src); err != nil {
 					st.Problem = err.Error()
 				}
 

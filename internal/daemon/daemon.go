@@ -551,7 +551,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.refreshCopies(ctx)
 
 	for _, name := range d.Cfg.SourceNames {
-		t, err := Restorable(ctx, d.Repo, d.Sources[name])
+		t, err := source.Restorable(ctx, d.Repo, d.Sources[name])
 		if err != nil {
 			d.Log.Warn("newest restorable instant", "source", name, "err", err)
 		}
@@ -582,29 +582,4 @@ func (d *Daemon) refresh(ctx context.Context) {
 		d.Notify.Observe("rpo "+name, name, age <= obj, notify.RPOBreach,
 			fmt.Sprintf("RPO of %s is %s against the %s tier's objective of %s", name, age.Round(time.Second), d.Cfg.Sources[name].Tier, obj))
 	}
-}
-
-// Restorable is the newest instant a source can be restored to: the end of
-// its binlog chain for a database, its newest backup otherwise.
-func Restorable(ctx context.Context, r *repo.Repository, src source.Source) (time.Time, error) {
-	// A database's instants are the point-in-time planner's, so status
-	// never names one that restore --to-time refuses.
-	if my, ok := src.(*mysqlsrc.Source); ok {
-		return my.Restorable(ctx, r)
-	}
-
-	var newest time.Time
-
-	snaps, err := r.Snapshots(ctx, src.Name())
-	if err != nil {
-		return newest, err
-	}
-
-	for _, s := range snaps {
-		if s.Role == repo.RoleBackup && s.Time.After(newest) {
-			newest = s.Time
-		}
-	}
-
-	return newest, nil
 }
