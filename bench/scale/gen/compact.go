@@ -11,11 +11,23 @@ import (
 	"lifeboat/internal/repo"
 )
 
-// compactDay compacts the archive as the daemon's job would at now.
+// compactDay does what a day of the daemon does to the archive at now: its
+// compaction job, its quick index maintenance and the daily prune's full
+// maintenance. The day is simulated in seconds, so full maintenance reclaims
+// at once what the compaction replaced, as the real one does once its
+// safety margin (wall-clock hours) has passed.
 var compactDay = func(ctx context.Context, r *repo.Repository, source string, now time.Time, after time.Duration) (string, error) {
 	res, err := binlog.Compact(ctx, r, source, binlog.CompactOptions{Now: now, After: after})
 	if err != nil {
 		return "", err
+	}
+
+	if err := r.QuickMaintain(ctx); err != nil {
+		return "", fmt.Errorf("quick maintenance: %w", err)
+	}
+
+	if err := r.Maintain(ctx, true); err != nil {
+		return "", fmt.Errorf("full maintenance: %w", err)
 	}
 
 	return fmt.Sprintf("%d segments before, %d after, %d pieces written, %d deleted, %d bytes", res.Before, res.After, res.Pieces, res.Deleted, res.Bytes), nil

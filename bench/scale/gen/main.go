@@ -97,6 +97,8 @@ func run(ctx context.Context, o options) error {
 
 	perDay := int(24 * time.Hour / o.every)
 
+	began := time.Now()
+
 	for from := 0; from < o.segments; from += perDay {
 		to := min(from+perDay, o.segments)
 		puts := make([]repo.SegmentPut, 0, to-from)
@@ -115,13 +117,13 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("compact after day %d: %w", from/perDay+1, err)
 			}
 
-			if day := from/perDay + 1; day%30 == 0 || to == o.segments {
+			if day := from/perDay + 1; day%10 == 0 || to == o.segments {
 				fmt.Fprintf(os.Stderr, "gen: day %d: compaction %s\n", day, res)
 			}
 		}
 
-		if day := from/perDay + 1; day%30 == 0 || to == o.segments {
-			fmt.Fprintf(os.Stderr, "gen: %d of %d segments (simulated day %d)\n", to, o.segments, day)
+		if day := from/perDay + 1; day%10 == 0 || to == o.segments {
+			fmt.Fprintf(os.Stderr, "gen: %d of %d segments (simulated day %d) in %.0fs\n", to, o.segments, day, time.Since(began).Seconds())
 		}
 	}
 
