@@ -172,7 +172,7 @@ func (m *Emitter) Add(n int64) {
 // Run runs body as op with the shared bookkeeping: the locks, the Started
 // and Finished/Failed events, the audit record (with the run's duration)
 // and the notification. A lock another run holds is returned as the error
-// (repo.ErrLocked) and audited as refused; body does not run.
+// (repo.ErrBusy) and audited as refused; body does not run.
 func (e *Executor) Run(ctx context.Context, op Op, obs Observer, body func(ctx context.Context, m *Emitter) (Outcome, error)) error {
 	m := e.emitter(op, obs)
 	m.send(Event{Kind: Started})
