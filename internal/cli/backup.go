@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
@@ -44,24 +45,12 @@ func (a *App) backupCommand() *cobra.Command {
 				return err
 			}
 
-			names := args
-			point := o.point || len(names) == 0
-
-			if len(names) == 0 {
-				names = plan.PointOrder(cfg, cfg.SourceNames)
-			} else if o.point {
-				names = plan.PointOrder(cfg, names)
+			names, srcs, err := a.backupSources(cfg, args, o.point)
+			if err != nil {
+				return err
 			}
 
-			srcs := make([]source.Source, 0, len(names))
-			for _, n := range names {
-				s, err := a.source(cfg, n)
-				if err != nil {
-					return err
-				}
-
-				srcs = append(srcs, s)
-			}
+			point := o.point || len(args) == 0
 
 			_, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -86,45 +75,42 @@ func (a *App) backupCommand() *cobra.Command {
 					return ""
 				}
 
-				starts[ev.Source] = time.Now()
+				starts[ev.Source] = ev.At
 
 				return "backup " + ev.Source
 			}).observe
 
+			report := func(s source.Source, snap *repo.Snapshot, err error) {
+				if err != nil {
+					fmt.Fprintf(a.Stderr, "error: %v\n", err)
+					return
+				}
+
+				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
+					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
+					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(starts[s.Name()])))
+
+				if meta, err := mysqlsrc.LoadMeta(snap); err == nil {
+					fmt.Fprintf(a.Stdout, "%s: consistent at %s (binlog %s:%d, GTID %q); writes blocked %d ms\n",
+						s.Name(), meta.ConsistentAt, meta.BinlogFile, meta.BinlogPos, meta.GTID, meta.LockedMillis)
+				}
+
+				if snap.SkippedErrors > 0 {
+					fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", s.Name(), snap.SkippedErrors)
+				}
+			}
+
 			res, err := e.Backups(cmd.Context(), ops.Backups{
 				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
-				Each: func(name string, snap *repo.Snapshot, err error) {
-					if err != nil {
-						fmt.Fprintf(a.Stderr, "error: %v\n", err)
-						return
-					}
-
-					fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
-						name, snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
-						snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(starts[name])))
-
-					if meta, err := mysqlsrc.LoadMeta(snap); err == nil {
-						fmt.Fprintf(a.Stdout, "%s: consistent at %s (binlog %s:%d, GTID %q); writes blocked %d ms\n",
-							name, meta.ConsistentAt, meta.BinlogFile, meta.BinlogPos, meta.GTID, meta.LockedMillis)
-					}
-
-					if snap.SkippedErrors > 0 {
-						fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", name, snap.SkippedErrors)
-					}
-				},
+				Each: func(name string, snap *repo.Snapshot, err error) { report(e.Sources[name], snap, err) },
 			}, obs)
 			if res == nil {
 				return err
 			}
 
 			if m != nil {
-				if size, err := r.Size(); err == nil {
-					m.RepositorySize.Set(float64(size))
-					m.RepositoryUp.Set(1)
-				}
-
-				if err := m.WriteTextfile(o.metricsFile); err != nil {
-					return fmt.Errorf("--metrics-file: %w", err)
+				if err := writeBackupMetrics(m, r, o.metricsFile); err != nil {
+					return err
 				}
 			}
 
@@ -159,4 +145,43 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd
+}
+
+// backupSources resolves backup's arguments: the sources named, or every
+// source when none is, in the order a recovery point takes them.
+func (a *App) backupSources(cfg *config.Config, args []string, point bool) ([]string, []source.Source, error) {
+	names := args
+
+	if len(names) == 0 {
+		names = plan.PointOrder(cfg, cfg.SourceNames)
+	} else if point {
+		names = plan.PointOrder(cfg, names)
+	}
+
+	srcs := make([]source.Source, 0, len(names))
+	for _, n := range names {
+		s, err := a.source(cfg, n)
+		if err != nil {
+			return nil, nil, err
+		}
+
+		srcs = append(srcs, s)
+	}
+
+	return names, srcs, nil
+}
+
+// writeBackupMetrics writes the run's metrics, with the repository's size
+// at its end, for node_exporter's textfile collector.
+func writeBackupMetrics(m *metrics.Metrics, r *repo.Repository, path string) error {
+	if size, err := r.Size(); err == nil {
+		m.RepositorySize.Set(float64(size))
+		m.RepositoryUp.Set(1)
+	}
+
+	if err := m.WriteTextfile(path); err != nil {
+		return fmt.Errorf("--metrics-file: %w", err)
+	}
+
+	return nil
 }
