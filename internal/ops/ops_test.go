@@ -356,3 +356,67 @@ func TestVerifyPruneAndPin(t *testing.T) {
 		t.Errorf("pin and unpin records name %q and %q, want the snapshot %s", recs[2].Snapshot, recs[4].Snapshot, snap.ID)
 	}
 }
+
+// addSource configures a second files source, name, on a folder of its own.
+func (f *fixture) addSource(t *testing.T, name string) string {
+	t.Helper()
+
+	dir := filepath.Join(t.TempDir(), name)
+	writeFile(t, filepath.Join(dir, "app.conf"), "x=1")
+
+	sc := &config.Source{Name: name, Type: config.KindFiles, Tier: "critical", Paths: []string{dir}}
+	f.e.Cfg.Sources[name] = sc
+	f.e.Cfg.SourceNames = append(f.e.Cfg.SourceNames, name)
+	f.e.Sources[name] = files.New(sc)
+
+	return dir
+}
+
+// TestPointBackup: a backup of every source records them as one recovery
+// point once all were backed up; when one fails the others still are, and
+// no point is recorded.
+func TestPointBackup(t *testing.T) {
+	f := newFixture(t)
+	etc := f.addSource(t, "etc")
+	ctx := context.Background()
+
+	var each []string
+
+	req := Backups{
+		Sources: []string{"data", "etc"}, Type: repo.TypeFull, Point: true,
+		Each: func(name string, snap *repo.Snapshot, err error) {
+			each = append(each, fmt.Sprintf("%s %v %v", name, snap != nil, err))
+		},
+	}
+
+	res, err := f.e.Backups(ctx, req, nil)
+	if err != nil || res.Point == nil || len(res.Taken) != 2 || len(res.Failed) != 0 {
+		t.Fatalf("point backup: %+v, %v", res, err)
+	}
+
+	if got := fmt.Sprint(res.Point.Sources()); got != "[data etc]" {
+		t.Errorf("the point holds %s, want [data etc]", got)
+	}
+
+	if err := os.RemoveAll(etc); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err = f.e.Backups(ctx, req, nil)
+	if err != nil || res.Point != nil || len(res.Taken) != 1 || fmt.Sprint(res.Failed) != "[etc]" {
+		t.Fatalf("point backup with a failing source: %+v, %v", res, err)
+	}
+
+	if len(each) != 4 || each[0] != "data true <nil>" || each[1] != "etc true <nil>" || each[2] != "data true <nil>" || !strings.HasPrefix(each[3], "etc false ") {
+		t.Errorf("per-source reports: %q", each)
+	}
+
+	var actions []string
+	for _, r := range f.records(t) {
+		actions = append(actions, r.Action+" "+r.Source+" "+r.Outcome)
+	}
+
+	if got := strings.Join(actions, ", "); got != "backup data ok, backup etc ok, point  ok, backup data ok, backup etc failed" {
+		t.Errorf("audit records: %s", got)
+	}
+}
