@@ -62,6 +62,10 @@ type Record struct {
 	Snapshot string    `json:"snapshot,omitempty"`
 	Outcome  string    `json:"outcome"`
 	Detail   string    `json:"detail,omitempty"`
+	// Seconds is how long the recorded run took. Zero is left out, so the
+	// bytes, and the hashes, of records without it are those written before
+	// it existed.
+	Seconds float64 `json:"seconds,omitempty"`
 	// Key is the ID of the key whose HMAC the hash is (KeyID); empty, the
 	// hash is a plain SHA-256 (legacy records, or written while the
 	// repository could not be opened).

@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/audit"
+	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
@@ -44,24 +45,12 @@ func (a *App) backupCommand() *cobra.Command {
 				return err
 			}
 
-			names := args
-			point := o.point || len(names) == 0
-
-			if len(names) == 0 {
-				names = plan.PointOrder(cfg, cfg.SourceNames)
-			} else if o.point {
-				names = plan.PointOrder(cfg, names)
+			names, srcs, err := a.backupSources(cfg, args, o.point)
+			if err != nil {
+				return err
 			}
 
-			srcs := make([]source.Source, 0, len(names))
-			for _, n := range names {
-				s, err := a.source(cfg, n)
-				if err != nil {
-					return err
-				}
-
-				srcs = append(srcs, s)
-			}
+			point := o.point || len(args) == 0
 
 			_, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -71,81 +60,35 @@ func (a *App) backupCommand() *cobra.Command {
 
 			// The daemon and other commands take the same locks: one backup
 			// of a source at a time, none during prune --reclaim-now.
-			locks, err := r.LockSources(names, runName(cmd, names))
-			if err != nil {
-				return err
-			}
-			defer locks.Release()
+			e := a.executor(cfg, r, srcs, runName(cmd, names))
 			defer a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
-
-			var (
-				failed []string
-				taken  []*repo.Snapshot
-			)
 
 			var m *metrics.Metrics
 			if o.metricsFile != "" {
 				m = metrics.New(toolVersion())
+				e.Metrics = m
 			}
 
-			for _, s := range srcs {
-				start := time.Now()
-
-				// Sizing walks every blob of the repository: only for the
-				// metrics file, which reports what the backup added.
-				var before int64
-				if m != nil {
-					before, _ = r.Size()
+			starts := map[string]time.Time{}
+			obs := a.perRun(func(ev ops.Event) string {
+				if ev.Op != "backup" {
+					return ""
 				}
 
-				bar := a.bar("backup " + s.Name())
-				snap, err := s.Backup(cmd.Context(), r, source.BackupOptions{
-					Type: o.typ, Version: toolVersion(), Progress: bar,
-					CheckpointInterval: o.checkpointInterval, Log: a.log,
-				})
-				bar.Done()
+				starts[ev.Source] = ev.At
 
-				if m != nil {
-					after, _ := r.Size()
+				return "backup " + ev.Source
+			}).observe
 
-					var logical int64
-					if snap != nil {
-						logical = snap.Bytes
-					}
-
-					m.Backup(s.Name(), o.typ, start, time.Now(), logical, after-before, err)
-					m.RPOObjective.WithLabelValues(s.Name()).Set(cfg.Tiers[cfg.Sources[s.Name()].Tier].RPO.Seconds())
-
-					if t, _ := source.Restorable(cmd.Context(), r, s); !t.IsZero() {
-						m.SetRestorable(s.Name(), t)
-					}
-				}
-
-				rec := audit.Record{Action: "backup", Source: s.Name(), Outcome: audit.OK}
-				if err != nil {
-					rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%s: %v", o.typ, err)
-				} else {
-					rec.Snapshot, rec.Detail = snap.ID, fmt.Sprintf("%s: %d files, %d bytes", snap.Type, snap.Files, snap.Bytes)
-				}
-
-				a.record(cfg, rec)
-
+			report := func(s source.Source, snap *repo.Snapshot, err error) {
 				if err != nil {
 					fmt.Fprintf(a.Stderr, "error: %v\n", err)
-					failed = append(failed, s.Name())
-
-					if cmd.Context().Err() != nil {
-						break
-					}
-
-					continue
+					return
 				}
-
-				taken = append(taken, snap)
 
 				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
 					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
-					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(start)))
+					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(starts[s.Name()])))
 
 				if meta, err := mysqlsrc.LoadMeta(snap); err == nil {
 					fmt.Fprintf(a.Stdout, "%s: consistent at %s (binlog %s:%d, GTID %q); writes blocked %d ms\n",
@@ -157,14 +100,17 @@ func (a *App) backupCommand() *cobra.Command {
 				}
 			}
 
-			if m != nil {
-				if size, err := r.Size(); err == nil {
-					m.RepositorySize.Set(float64(size))
-					m.RepositoryUp.Set(1)
-				}
+			res, err := e.Backups(cmd.Context(), ops.Backups{
+				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
+				Each: func(name string, snap *repo.Snapshot, err error) { report(e.Sources[name], snap, err) },
+			}, obs)
+			if res == nil {
+				return err
+			}
 
-				if err := m.WriteTextfile(o.metricsFile); err != nil {
-					return fmt.Errorf("--metrics-file: %w", err)
+			if m != nil {
+				if err := writeBackupMetrics(m, r, o.metricsFile); err != nil {
+					return err
 				}
 			}
 
@@ -172,21 +118,19 @@ func (a *App) backupCommand() *cobra.Command {
 				return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
 			}
 
-			if len(failed) > 0 {
-				if point && len(taken) > 0 {
+			if len(res.Failed) > 0 {
+				if point && len(res.Taken) > 0 {
 					fmt.Fprintln(a.Stderr, "no recovery point recorded: not every source was backed up")
 				}
 
-				return errors.New("backup failed for: " + strings.Join(failed, ", "))
+				return errors.New("backup failed for: " + strings.Join(res.Failed, ", "))
 			}
 
-			if point && len(taken) > 1 {
-				p, err := plan.NewPoint(cmd.Context(), r, taken)
-				if err != nil {
-					return fmt.Errorf("record the recovery point: %w", err)
-				}
+			if err != nil {
+				return err
+			}
 
-				a.record(cfg, audit.Record{Action: "point", Outcome: audit.OK, Detail: fmt.Sprintf("recovery point %s of %s", p.ID, strings.Join(p.Sources(), ", "))})
+			if p := res.Point; p != nil {
 				fmt.Fprintf(a.Stdout, "recovery point %s: %s (restore them together with `lifeboat recover PLAN --point %s`)\n", p.ID, strings.Join(p.Sources(), ", "), p.ID)
 			}
 
@@ -201,4 +145,43 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd
+}
+
+// backupSources resolves backup's arguments: the sources named, or every
+// source when none is, in the order a recovery point takes them.
+func (a *App) backupSources(cfg *config.Config, args []string, point bool) ([]string, []source.Source, error) {
+	names := args
+
+	if len(names) == 0 {
+		names = plan.PointOrder(cfg, cfg.SourceNames)
+	} else if point {
+		names = plan.PointOrder(cfg, names)
+	}
+
+	srcs := make([]source.Source, 0, len(names))
+	for _, n := range names {
+		s, err := a.source(cfg, n)
+		if err != nil {
+			return nil, nil, err
+		}
+
+		srcs = append(srcs, s)
+	}
+
+	return names, srcs, nil
+}
+
+// writeBackupMetrics writes the run's metrics, with the repository's size
+// at its end, for node_exporter's textfile collector.
+func writeBackupMetrics(m *metrics.Metrics, r *repo.Repository, path string) error {
+	if size, err := r.Size(); err == nil {
+		m.RepositorySize.Set(float64(size))
+		m.RepositoryUp.Set(1)
+	}
+
+	if err := m.WriteTextfile(path); err != nil {
+		return fmt.Errorf("--metrics-file: %w", err)
+	}
+
+	return nil
 }

@@ -12,8 +12,8 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
-	"lifeboat/internal/prune"
 	"lifeboat/internal/repo"
 )
 
@@ -42,6 +42,12 @@ func (a *App) pruneCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
+			for _, s := range sources {
+				if _, err := a.source(cfg, s); err != nil {
+					return err
+				}
+			}
+
 			// --reclaim-now deletes data no snapshot refers to yet, such as
 			// what a running backup has written so far: it needs the
 			// repository to itself.
@@ -50,22 +56,12 @@ func (a *App) pruneCommand() *cobra.Command {
 				what += " --reclaim-now"
 			}
 
-			locks, err := r.LockRepository(reclaimNow && !dryRun, what)
-			if err != nil {
+			res, err := a.executor(cfg, r, nil, what).Prune(cmd.Context(), ops.Prune{Sources: sources, DryRun: dryRun, ReclaimNow: reclaimNow}, nil)
+			if res == nil || res.Plan == nil {
 				return err
 			}
-			defer locks.Release()
 
-			for _, s := range sources {
-				if _, err := a.source(cfg, s); err != nil {
-					return err
-				}
-			}
-
-			plan, err := prune.Make(cmd.Context(), r, cfg, sources, time.Now())
-			if err != nil {
-				return err
-			}
+			plan := res.Plan
 
 			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 
@@ -90,18 +86,16 @@ func (a *App) pruneCommand() *cobra.Command {
 
 			snaps, segs := plan.Deletes()
 
-			if dryRun {
+			if dryRun && err == nil {
 				fmt.Fprintf(a.Stdout, "dry run: would delete %d snapshots and %d binlog segments; nothing was changed\n", snaps, segs)
 				return nil
 			}
 
-			before, _ := r.Size()
-
-			if err := plan.Execute(cmd.Context(), r, reclaimNow); err != nil {
+			if err != nil {
 				return err
 			}
 
-			after, _ := r.Size()
+			before, after := res.Before, res.After
 			a.copyAudit(context.WithoutCancel(cmd.Context()), r, cfg)
 
 			fmt.Fprintf(a.Stdout, "deleted %d snapshots and %d binlog segments; maintenance ran; the repository went from %s to %s",
@@ -144,8 +138,8 @@ func (a *App) pinCommand() *cobra.Command {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
 			}
 
-			return a.onSnapshot(cmd.Context(), args, func(r *repo.Repository, snap *repo.Snapshot, _ bool) (string, error) {
-				err := r.PutRecord(cmd.Context(), "pin", snap.ID, map[string]string{"reason": reason, "by": audit.Actor(), "at": time.Now().UTC().Format(time.RFC3339)})
+			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, _ bool) (string, error) {
+				err := e.Pin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID, Reason: reason, By: audit.Actor()}, nil)
 
 				return fmt.Sprintf("pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`", snap.Source, shortID(snap.ID), reason, shortID(snap.ID)), err
 			})
@@ -163,12 +157,12 @@ func (a *App) unpinCommand() *cobra.Command {
 		Short: "Let retention rules decide about a pinned snapshot again",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSnapshot(cmd.Context(), args, func(r *repo.Repository, snap *repo.Snapshot, pinned bool) (string, error) {
+			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
 				if !pinned {
 					return "", usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
 				}
 
-				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), r.DeleteRecord(cmd.Context(), "pin", snap.ID)
+				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), e.Unpin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID}, nil)
 			})
 		},
 	}
@@ -177,7 +171,9 @@ func (a *App) unpinCommand() *cobra.Command {
 // onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
 // whether the snapshot is pinned, and copies the audit log into the
 // repository after a change.
-func (a *App) onSnapshot(ctx context.Context, args []string, change func(*repo.Repository, *repo.Snapshot, bool) (string, error)) error {
+func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Executor, *repo.Snapshot, bool) (string, error)) error {
+	ctx := cmd.Context()
+
 	cfg, r, err := a.openRepo(ctx)
 	if err != nil {
 		return err
@@ -196,7 +192,7 @@ func (a *App) onSnapshot(ctx context.Context, args []string, change func(*repo.R
 
 	_, pinned := pins[snap.ID]
 
-	msg, err := change(r, snap, pinned)
+	msg, err := change(a.executor(cfg, r, nil, runName(cmd, args)), snap, pinned)
 	if err != nil {
 		return err
 	}

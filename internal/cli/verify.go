@@ -11,6 +11,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -51,62 +52,24 @@ func (a *App) verifyCommand() *cobra.Command {
 				name = s.Name()
 			}
 
-			var snaps []*repo.Snapshot
+			if snapID != "" && name == "" {
+				return usage("--snapshot needs a SOURCE")
+			}
 
-			if snapID != "" {
-				if name == "" {
-					return usage("--snapshot needs a SOURCE")
-				}
-
-				s, err := r.Find(cmd.Context(), name, snapID)
-				if err != nil {
-					return err
-				}
-
-				snaps = []*repo.Snapshot{s}
-			} else if snaps, err = r.Snapshots(cmd.Context(), name); err != nil {
-				return err
+			req := ops.Verify{Snapshot: snapID, Fraction: fraction}
+			if name != "" {
+				req.Sources = []string{name}
 			}
 
 			start := time.Now()
-			bar := a.bar("verify")
+			bars := a.oneBar("verify")
 
-			// Per source, so each source's result is recorded.
-			bySource := map[string][]*repo.Snapshot{}
+			res, err := a.executor(cfg, r, nil, runName(cmd, args)).Verify(cmd.Context(), req, bars.observe)
+			bars.done()
 
-			var order []string
-
-			for _, s := range snaps {
-				if _, seen := bySource[s.Source]; !seen {
-					order = append(order, s.Source)
-				}
-
-				bySource[s.Source] = append(bySource[s.Source], s)
+			if err != nil {
+				return err
 			}
-
-			res := &repo.VerifyResult{Failed: map[string]bool{}}
-
-			for _, src := range order {
-				one, err := verify.RunSample(cmd.Context(), r, src, bySource[src], fraction, bar)
-				if err != nil {
-					bar.Done()
-					return err
-				}
-
-				res.Snapshots += one.Snapshots
-				res.Files += one.Files
-				res.BytesRead += one.BytesRead
-				res.Problems = append(res.Problems, one.Problems...)
-
-				rec := audit.Record{Action: "verify", Source: src, Outcome: audit.OK, Detail: fmt.Sprintf("%d snapshots", one.Snapshots)}
-				if !one.OK() {
-					rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%d problems in %d snapshots", len(one.Problems), one.Snapshots)
-				}
-
-				a.record(cfg, rec)
-			}
-
-			bar.Done()
 
 			for _, p := range res.Problems {
 				fmt.Fprintf(a.Stderr, "problem: %s\n", p)

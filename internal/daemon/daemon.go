@@ -24,7 +24,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
-	"lifeboat/internal/prune"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
@@ -52,8 +52,10 @@ type Daemon struct {
 	// re-read.
 	Refresh time.Duration
 
-	ready atomic.Bool
-	mu    sync.Mutex
+	ready   atomic.Bool
+	opsOnce sync.Once
+	ops     *ops.Executor
+	mu      sync.Mutex
 	// size is the repository's size as last walked, at sized.
 	size  int64
 	sized time.Time
@@ -394,102 +396,46 @@ func (d *Daemon) audit(r audit.Record) {
 	}
 }
 
-// Backup takes one backup of a source, as `lifeboat backup` does.
-func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
-	_, err := d.backup(ctx, name, typ)
-	return err
+// executor runs the daemon's operations, with the daemon's audit log,
+// metrics, notifications and clock: the same executor the command line runs
+// them with.
+func (d *Daemon) executor() *ops.Executor {
+	d.opsOnce.Do(func() {
+		d.ops = &ops.Executor{
+			Cfg: d.Cfg, Repo: d.Repo, Sources: d.Sources, Log: d.Log, Metrics: d.Metrics, Notify: d.Notify,
+			Clock: d.Clock, Version: d.Version, Who: "lifeboat daemon",
+		}
+
+		if d.Audit != nil {
+			d.ops.Audit = d.Audit
+		}
+	})
+
+	return d.ops
 }
 
-func (d *Daemon) backup(ctx context.Context, name, typ string) (*repo.Snapshot, error) {
-	src := d.Sources[name]
-	start := time.Now()
-	before, _ := d.Repo.Size()
-
-	// The same lock as `lifeboat backup`: while a backup of this source
-	// from the command line runs, this run is skipped, as when its own
-	// previous run is still going, rather than run twice or page anyone.
-	locks, err := d.Repo.LockSources([]string{name}, "lifeboat daemon: backup "+name+" "+typ)
-	if err != nil {
-		d.Metrics.JobsSkipped.WithLabelValues("backup " + name + " " + typ).Inc()
-		d.audit(audit.Record{Action: "job skipped", Source: name, Outcome: audit.Refused, Detail: "backup " + typ + ": " + err.Error()})
-
-		return nil, err
-	}
-
-	snap, err := src.Backup(ctx, d.Repo, source.BackupOptions{Type: typ, Version: d.Version, Log: d.Log})
-	locks.Release()
-
-	end := time.Now()
-	after, _ := d.Repo.Size()
-
-	var logical int64
-
-	rec := audit.Record{Action: "backup", Source: name, Outcome: audit.OK}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%s: %v", typ, err)
-		d.Notify.Observe("backup "+name+" "+typ, name, false, notify.Failure, err.Error())
-	} else {
-		logical = snap.Bytes
-		rec.Snapshot, rec.Detail = snap.ID, fmt.Sprintf("%s: %d files, %d bytes", snap.Type, snap.Files, snap.Bytes)
-		d.Notify.Observe("backup "+name+" "+typ, name, true, notify.Failure, fmt.Sprintf("%s backup %s succeeded", snap.Type, snap.ID))
-	}
-
-	d.Metrics.Backup(name, typ, start, end, logical, after-before, err)
-	d.audit(rec)
-
-	return snap, err
+// Backup takes one backup of a source, as `lifeboat backup` does. While a
+// backup of the source from the command line runs, this run is skipped, as
+// when its own previous run is still going, rather than run twice or page
+// anyone.
+func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
+	_, err := d.executor().Backup(ctx, ops.Backup{Source: name, Type: typ, Job: "backup " + name + " " + typ}, nil)
+	return err
 }
 
 // Verify reads back every snapshot, as `lifeboat verify` does.
 func (d *Daemon) Verify(ctx context.Context) error {
-	var errs []error
-
-	for _, name := range d.Cfg.SourceNames {
-		res, err := verify.Run(ctx, d.Repo, name, nil, nil)
-
-		rec := audit.Record{Action: "verify", Source: name, Outcome: audit.OK}
-
-		switch {
-		case err != nil:
-			rec.Outcome, rec.Detail = audit.Failed, err.Error()
-		case !res.OK():
-			rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("%d problems in %d snapshots", len(res.Problems), res.Snapshots)
-			err = fmt.Errorf("verify %s: %d problems, the first: %s", name, len(res.Problems), res.Problems[0])
-		default:
-			rec.Detail = fmt.Sprintf("%d snapshots, %d files", res.Snapshots, res.Files)
-		}
-
-		d.audit(rec)
-		d.Notify.Observe("verify "+name, name, err == nil, notify.Failure, map[bool]string{true: "verification passed", false: fmt.Sprint(err)}[err == nil])
-
-		if err != nil {
-			errs = append(errs, err)
-		}
+	res, err := d.executor().Verify(ctx, ops.Verify{Sources: d.Cfg.SourceNames, Fraction: 1, Job: "verify"}, nil)
+	if res != nil {
+		err = errors.Join(err, errors.Join(res.Failures...))
 	}
 
-	return errors.Join(errs...)
+	return err
 }
 
 // Prune applies the retention rules, as `lifeboat prune` does.
 func (d *Daemon) Prune(ctx context.Context) error {
-	plan, err := prune.Make(ctx, d.Repo, d.Cfg, nil, time.Now())
-	if err == nil {
-		err = plan.Execute(ctx, d.Repo, false)
-	}
-
-	rec := audit.Record{Action: "prune", Outcome: audit.OK}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-	} else {
-		snaps, segs := plan.Deletes()
-		rec.Detail = fmt.Sprintf("deleted %d snapshots and %d binlog segments", snaps, segs)
-	}
-
-	d.audit(rec)
-	d.Notify.Observe("prune", "", err == nil, notify.Failure, map[bool]string{true: "prune succeeded", false: fmt.Sprint(err)}[err == nil])
-
+	_, err := d.executor().Prune(ctx, ops.Prune{Job: "prune"}, nil)
 	return err
 }
 

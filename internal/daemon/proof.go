@@ -12,6 +12,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/notify"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -167,25 +168,19 @@ func (d *Daemon) refreshRuns(ctx context.Context) {
 // PointBackup backs up every source together, databases first, and records
 // the recovery point, as `lifeboat backup` with no source named does.
 func (d *Daemon) PointBackup(ctx context.Context) error {
-	var snaps []*repo.Snapshot
+	res, err := d.executor().Backups(ctx, ops.Backups{
+		Sources: plan.PointOrder(d.Cfg, d.Cfg.SourceNames), Type: repo.TypeFull, Point: true,
+		Job: "backup every source (recovery point)",
+	}, nil)
 
-	for _, name := range plan.PointOrder(d.Cfg, d.Cfg.SourceNames) {
-		snap, err := d.backup(ctx, name, repo.TypeFull)
-		if err != nil {
-			return fmt.Errorf("recovery point not recorded: %w", err)
-		}
-
-		snaps = append(snaps, snap)
+	switch {
+	case err != nil && res == nil:
+		return fmt.Errorf("recovery point not recorded: %w", err)
+	case len(res.Failed) > 0:
+		return fmt.Errorf("recovery point not recorded: backup failed for: %s", strings.Join(res.Failed, ", "))
 	}
 
-	p, err := plan.NewPoint(ctx, d.Repo, snaps)
-	if err != nil {
-		return fmt.Errorf("record the recovery point: %w", err)
-	}
-
-	d.audit(audit.Record{Action: "point", Outcome: audit.OK, Detail: fmt.Sprintf("recovery point %s of %s", p.ID, strings.Join(p.Sources(), ", "))})
-
-	return nil
+	return err
 }
 
 // refreshCopies exports each copy's last replication and every source's

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -75,9 +76,11 @@ type Executor struct {
 	Notify  *notify.Notifier
 	Clock   clock.Clock
 	Version string
-	// Who names the front door in lock descriptions ("lifeboat backup",
-	// "lifeboat daemon").
+	// Who names the front door in lock descriptions ("lifeboat daemon").
 	Who string
+	// Command is the command line that runs, when a user typed one
+	// ("lifeboat backup db"): locks name it rather than Who and the run.
+	Command string
 	// After runs once an operation that wrote the repository has finished
 	// (the audit trail's copy into the repository goes there).
 	After func(ctx context.Context)
@@ -91,8 +94,15 @@ type Op struct {
 	// Lock lists the sources held for the run, so no other run of them (from
 	// any front door, in any process) overlaps it.
 	Lock []string
+	// Repository takes the repository's lock instead of the sources' (shared;
+	// Exclusive: the run needs the repository to itself).
+	Repository bool
+	Exclusive  bool
 	// What describes the run in a lock another run finds ("backup db full").
 	What string
+	// Job is the scheduled job that started the run, if one: a refused lock
+	// is then a skipped job.
+	Job string
 	// Notify is the notification subject ("backup db full"); empty: the
 	// operation's outcome is not notified.
 	Notify string
@@ -140,43 +150,58 @@ func (m *Emitter) Step(format string, args ...any) {
 }
 
 // SetTotal and Add make the Emitter a repo.Progress: bytes become Bytes
-// events.
+// events. Uploads call them from several goroutines: the events are sent
+// under the lock, so an observer sees the counts in order, one at a time.
 func (m *Emitter) SetTotal(n int64) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+
 	m.total = n
-	done := m.done
-	m.mu.Unlock()
-	m.send(Event{Kind: Bytes, Done: done, Total: n})
+	m.send(Event{Kind: Bytes, Done: m.done, Total: n})
 }
 
 // Add counts n more bytes done.
 func (m *Emitter) Add(n int64) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+
 	m.done += n
-	done, total := m.done, m.total
-	m.mu.Unlock()
-	m.send(Event{Kind: Bytes, Done: done, Total: total})
+	m.send(Event{Kind: Bytes, Done: m.done, Total: m.total})
 }
 
 // Run runs body as op with the shared bookkeeping: the locks, the Started
-// and Finished/Failed events, the audit record and the notification. A lock
-// another run holds is returned as the error (repo.ErrLocked) and audited as
-// refused; body does not run.
+// and Finished/Failed events, the audit record (with the run's duration)
+// and the notification. A lock another run holds is returned as the error
+// (repo.ErrBusy) and audited as refused; body does not run.
 func (e *Executor) Run(ctx context.Context, op Op, obs Observer, body func(ctx context.Context, m *Emitter) (Outcome, error)) error {
-	m := &Emitter{op: op, obs: obs, clock: clock.Or(e.Clock)}
+	m := e.emitter(op, obs)
 	m.send(Event{Kind: Started})
 
-	if len(op.Lock) > 0 {
-		locks, err := e.Repo.LockSources(op.Lock, e.Who+": "+op.What)
-		if err != nil {
-			e.audit(audit.Record{Action: "job skipped", Source: op.Source, Outcome: audit.Refused, Detail: op.What + ": " + err.Error()})
-			m.send(Event{Kind: Failed, Err: err})
-
-			return err
-		}
-		defer locks.Release()
+	locks, err := e.lock(op)
+	if err != nil {
+		m.send(Event{Kind: Failed, Err: err})
+		return err
 	}
+	defer locks.Release()
 
+	return e.run(ctx, op, m, body)
+}
+
+// runHeld is Run for a run whose locks its caller holds.
+func (e *Executor) runHeld(ctx context.Context, op Op, obs Observer, body func(ctx context.Context, m *Emitter) (Outcome, error)) error {
+	m := e.emitter(op, obs)
+	m.send(Event{Kind: Started})
+
+	return e.run(ctx, op, m, body)
+}
+
+func (e *Executor) emitter(op Op, obs Observer) *Emitter {
+	return &Emitter{op: op, obs: obs, clock: clock.Or(e.Clock)}
+}
+
+// run is Run once the locks are held.
+func (e *Executor) run(ctx context.Context, op Op, m *Emitter, body func(ctx context.Context, m *Emitter) (Outcome, error)) error {
+	start := m.clock.Now()
 	out, err := body(ctx, m)
 
 	rec := out.Record
@@ -199,6 +224,10 @@ func (e *Executor) Run(ctx context.Context, op Op, obs Observer, body func(ctx c
 		rec.Detail = err.Error()
 	}
 
+	if rec.Seconds == 0 {
+		rec.Seconds = math.Round(m.clock.Now().Sub(start).Seconds()*1000) / 1000
+	}
+
 	e.audit(rec)
 
 	if op.Notify != "" && e.Notify != nil {
@@ -218,6 +247,51 @@ func (e *Executor) Run(ctx context.Context, op Op, obs Observer, body func(ctx c
 	m.send(Event{Kind: Finished, Step: out.Summary})
 
 	return nil
+}
+
+// lock takes op's locks. A refusal is audited: as a skipped job when a
+// schedule started the run (and counted in the skipped jobs' metric), else
+// as the operation refused.
+func (e *Executor) lock(op Op) (*repo.Locks, error) {
+	var (
+		locks *repo.Locks
+		err   error
+	)
+
+	switch {
+	case op.Repository || op.Exclusive:
+		locks, err = e.Repo.LockRepository(op.Exclusive, e.holder(op))
+	case len(op.Lock) > 0:
+		locks, err = e.Repo.LockSources(op.Lock, e.holder(op))
+	default:
+		return &repo.Locks{}, nil
+	}
+
+	if err == nil {
+		return locks, nil
+	}
+
+	if op.Job != "" {
+		if e.Metrics != nil {
+			e.Metrics.JobsSkipped.WithLabelValues(op.Job).Inc()
+		}
+
+		e.audit(audit.Record{Action: "job skipped", Source: op.Source, Outcome: audit.Refused, Detail: op.What + ": " + err.Error()})
+	} else {
+		e.audit(audit.Record{Action: op.Name, Source: op.Source, Outcome: audit.Refused, Detail: err.Error()})
+	}
+
+	return nil, err
+}
+
+// holder describes a run in the locks it holds, for the message another run
+// refused gets: the command line as typed, or the front door and the run.
+func (e *Executor) holder(op Op) string {
+	if e.Command != "" {
+		return e.Command
+	}
+
+	return e.Who + ": " + op.What
 }
 
 func (e *Executor) audit(r audit.Record) {

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
+	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// executor runs a command's operations on the open repository r. command
+// is the command line, as locks name it to another run they refuse.
+func (a *App) executor(cfg *config.Config, r *repo.Repository, srcs []source.Source, command string) *ops.Executor {
+	m := make(map[string]source.Source, len(srcs))
+	for _, s := range srcs {
+		m[s.Name()] = s
+	}
+
+	return &ops.Executor{
+		Cfg: cfg, Repo: r, Sources: m, Log: a.log, Audit: a.auditLog(cfg),
+		Version: toolVersion(), Who: "lifeboat", Command: command,
+	}
+}
+
+// bars renders operations' byte counts as progress bars on stderr: one bar
+// per run of an operation, labelled by label, or one bar for all of them
+// when shared is set (finished by done).
+type bars struct {
+	a      *App
+	label  func(ops.Event) string
+	shared *progress.Bar
+	bar    *progress.Bar
+	last   int64
+}
+
+// perRun draws a bar for each run, labelled by label ("" draws none).
+func (a *App) perRun(label func(ops.Event) string) *bars {
+	return &bars{a: a, label: label}
+}
+
+// oneBar draws one bar, label, over every run; call done once they ended.
+func (a *App) oneBar(label string) *bars {
+	return &bars{a: a, shared: a.bar(label)}
+}
+
+func (b *bars) observe(ev ops.Event) {
+	switch ev.Kind {
+	case ops.Started:
+		b.last = 0
+		b.bar = b.shared
+
+		if b.bar == nil {
+			if l := b.label(ev); l != "" {
+				b.bar = b.a.bar(l)
+			}
+		}
+	case ops.Bytes:
+		if b.bar == nil {
+			return
+		}
+
+		if ev.Total > 0 {
+			b.bar.SetTotal(ev.Total)
+		}
+
+		b.bar.Add(ev.Done - b.last)
+		b.last = ev.Done
+	case ops.Finished, ops.Failed:
+		if b.bar != nil && b.shared == nil {
+			b.bar.Done()
+		}
+
+		b.bar = nil
+	}
+}
+
+func (b *bars) done() {
+	if b.shared != nil {
+		b.shared.Done()
+	}
+}
