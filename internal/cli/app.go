@@ -24,9 +24,7 @@ import (
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
-	"lifeboat/internal/source/files"
-	gitsrc "lifeboat/internal/source/git"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/sources"
 	"lifeboat/internal/version"
 )
 
@@ -112,7 +110,7 @@ func ExitCode(err error) int {
 		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
 		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
 		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty), errors.Is(err, repo.ErrIncompleteTarget),
-		errors.Is(err, mysqlsrc.ErrNotInSnapshot), errors.Is(err, mysqlsrc.ErrSystemSchema), errors.As(err, &pe), errors.As(err, &bce),
+		errors.Is(err, source.ErrNotInSnapshot), errors.Is(err, source.ErrSystemSchema), errors.As(err, &pe), errors.As(err, &bce),
 		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket), errors.Is(err, repo.ErrNoObjectLock):
 		return 2
 	}
@@ -380,13 +378,8 @@ func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 		return nil, usage("unknown source %q: %s defines %s", name, cfg.File, strings.Join(cfg.SourceNames, ", "))
 	}
 
-	switch s.Type {
-	case config.KindFiles:
-		return files.New(s), nil
-	case config.KindGit:
-		return gitsrc.New(s), nil
-	case config.KindMySQL:
-		return mysqlsrc.New(s, a.Getenv), nil
+	if src, ok := sources.New(s, a.Getenv); ok {
+		return src, nil
 	}
 
 	return nil, usage("source %s: type %q is not supported by this version", name, s.Type)

@@ -16,7 +16,6 @@ import (
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 type backupOptions struct {
@@ -90,9 +89,10 @@ func (a *App) backupCommand() *cobra.Command {
 					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
 					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(starts[s.Name()])))
 
-				if meta, err := mysqlsrc.LoadMeta(snap); err == nil {
-					fmt.Fprintf(a.Stdout, "%s: consistent at %s (binlog %s:%d, GTID %q); writes blocked %d ms\n",
-						s.Name(), meta.ConsistentAt, meta.BinlogFile, meta.BinlogPos, meta.GTID, meta.LockedMillis)
+				if cd, ok := s.(source.ConsistencyDescriber); ok {
+					if line, ok := cd.Consistency(snap); ok {
+						fmt.Fprintf(a.Stdout, "%s: %s\n", s.Name(), line)
+					}
 				}
 
 				if snap.SkippedErrors > 0 {

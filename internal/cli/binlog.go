@@ -17,7 +17,8 @@ import (
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
+	"lifeboat/internal/sources"
 )
 
 func (a *App) binlogCommand() *cobra.Command {
@@ -76,7 +77,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 					return err
 				}
 
-				arch := s.(*mysqlsrc.Source).Archiver(r, a.log, toolVersion())
+				arch := s.(source.Archiving).Archiver(r, a.log, toolVersion())
 				arch.Stored = func(seg *binlog.Segment) {
 					a.log.Info("binlog segment stored", "source", name, "file", seg.File, "start", seg.Start, "end", seg.End, "events", seg.Events,
 						"gtids", seg.GTIDFirst+".."+seg.GTIDLast, "first_event", seg.First.Format(time.RFC3339Nano), "last_event", seg.Last.Format(time.RFC3339Nano),
@@ -119,7 +120,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 func databaseSources(cfg *config.Config, args []string) ([]string, error) {
 	if len(args) == 0 {
 		for name, sc := range cfg.Sources {
-			if sc.Type == config.KindMySQL {
+			if archiving(sc) {
 				args = append(args, name)
 			}
 		}
@@ -137,7 +138,7 @@ func databaseSources(cfg *config.Config, args []string) ([]string, error) {
 			return nil, usage("unknown source %q: the configured sources are listed by `lifeboat config check`", name)
 		}
 
-		if sc.Type != config.KindMySQL {
+		if !archiving(sc) {
 			return nil, usage("source %s is a %s source: binlog archiving is for database (type: mysql) sources", name, sc.Type)
 		}
 	}
@@ -241,4 +242,17 @@ func (a *App) binlogListCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
+}
+
+// archiving reports whether the source sc configures keeps an archive of
+// its changes between backups (a database's binlog).
+func archiving(sc *config.Source) bool {
+	src, ok := sources.New(sc, nil)
+	if !ok {
+		return false
+	}
+
+	_, ok = src.(source.Archiving)
+
+	return ok
 }

@@ -60,8 +60,8 @@ func (a *App) environmentProblems(cfg *config.Config) []string {
 
 	for _, n := range cfg.SourceNames {
 		s := cfg.Sources[n]
-		if s.Type == config.KindMySQL {
-			mysql("sources."+n, &s.MySQL)
+		if my := s.Server(); my != nil {
+			mysql("sources."+n, my)
 			mysql("sources."+n+".verify.server", s.Verify.Server)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
 )
 
 func (a *App) exportCommand() *cobra.Command {
@@ -37,7 +37,8 @@ func (a *App) exportCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
-			if s.Kind() != "mysql" {
+			ex, ok := s.(source.Exporter)
+			if !ok {
 				return usage("export: source %s is a %s source; export writes database snapshots (restore a %s source with `lifeboat restore`)", s.Name(), s.Kind(), s.Kind())
 			}
 
@@ -80,7 +81,7 @@ func (a *App) exportCommand() *cobra.Command {
 				w = zw
 			}
 
-			if err := mysqlsrc.Export(cmd.Context(), r, snap, w); err != nil {
+			if err := ex.Export(cmd.Context(), r, snap, w); err != nil {
 				tmp.Close()
 				return err
 			}

@@ -14,7 +14,6 @@ import (
 
 	"lifeboat/internal/progress"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 func (a *App) importCommand() *cobra.Command {
@@ -31,7 +30,7 @@ func (a *App) importCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
-			db, ok := s.(*mysqlsrc.Source)
+			db, ok := s.(source.Importer)
 			if !ok {
 				return usage("import: source %s is a %s source; import takes mysqldump files into database sources", s.Name(), s.Kind())
 			}

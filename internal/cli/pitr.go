@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
 )
 
 // pointFlags are restore's point-in-time options.
@@ -98,7 +97,7 @@ func (p pointFlags) target() (binlog.Target, error) {
 
 // restorePoint recovers a database to an instant, or to the end of an
 // incremental or differential backup (its chain is found and applied here).
-func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt mysqlsrc.RestoreOptions) error {
+func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt source.DatabaseRestoreOptions) error {
 	target, err := pit.target()
 	if err != nil {
 		return err
@@ -107,6 +106,11 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 	s, err := a.source(cfg, name)
 	if err != nil {
 		return err
+	}
+
+	pitr, ok := s.(source.PointInTimeRestorer)
+	if !ok {
+		return usage("restore: source %s is a %s source; a point in time is for database sources", name, s.Kind())
 	}
 
 	_, r, err := a.openRepo(cmd.Context())
@@ -144,21 +148,21 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 			return usage("--tables restores single tables from a full backup, and %s is a %s backup: give --snapshot with a full's ID%s, or recover the whole database to a point with --target-database", shortID(snap.ID), snap.Type, hint)
 		}
 
-		var br mysqlsrc.BinlogRange
-		if err := json.Unmarshal([]byte(snap.Extra["binlog"]), &br); err != nil {
+		end, ok := chainEnd(s, snap)
+		if !ok {
 			return fmt.Errorf("snapshot %s records no binlog range", snap.ID)
 		}
 
-		target.File, target.Pos = br.ToFile, br.ToPos
-		fmt.Fprintf(a.Stdout, "%s backup %s ends at binlog %s:%d: restoring the full before it and the binlog up to there\n", snap.Type, shortID(snap.ID), br.ToFile, br.ToPos)
+		target.File, target.Pos = end.File, end.Pos
+		fmt.Fprintf(a.Stdout, "%s backup %s ends at binlog %s:%d: restoring the full before it and the binlog up to there\n", snap.Type, shortID(snap.ID), end.File, end.Pos)
 	}
 
 	start := time.Now()
 	bar := a.bar("restore " + name)
 	opt.Progress = bar
 
-	rep, err := s.(*mysqlsrc.Source).RestoreToPoint(cmd.Context(), r, mysqlsrc.PITROptions{
-		RestoreOptions: opt, Target: target, DryRun: pit.dryRun, Out: a.Stdout, Log: a.log,
+	rep, err := pitr.RestoreToPoint(cmd.Context(), r, source.PointOptions{
+		DatabaseRestoreOptions: opt, Target: target, DryRun: pit.dryRun, Out: a.Stdout, Log: a.log,
 	})
 	bar.Done()
 
@@ -172,8 +176,8 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 		repo.IsDataError(err) && cmd.Context().Err() == nil {
 		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
 		err = a.fromCopy(cmd, cfg, r, name, rep.Plan.Full.Snap, err, func(cp *repo.Repository, _ *repo.Snapshot) (err error) {
-			rep, err = s.(*mysqlsrc.Source).RestoreToPoint(cmd.Context(), cp, mysqlsrc.PITROptions{
-				RestoreOptions: opt, Target: target, Out: a.Stdout, Log: a.log,
+			rep, err = pitr.RestoreToPoint(cmd.Context(), cp, source.PointOptions{
+				DatabaseRestoreOptions: opt, Target: target, Out: a.Stdout, Log: a.log,
 			})
 
 			return err
@@ -193,4 +197,14 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 		rep.Restore.Tables, rep.Restore.Rows, rep.Replay.Transactions, seconds(rep.ReplayTime))
 
 	return nil
+}
+
+// chainEnd is where an incremental or differential of src ends in its archive.
+func chainEnd(src source.Source, snap *repo.Snapshot) (binlog.Coord, bool) {
+	ch, ok := src.(source.Chain)
+	if !ok {
+		return binlog.Coord{}, false
+	}
+
+	return ch.End(snap)
 }

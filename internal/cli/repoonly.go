@@ -75,12 +75,10 @@ func (f *mysqlFlags) apply(cfg *config.Config) error {
 	}
 
 	for _, name := range cfg.SourceNames {
-		s := cfg.Sources[name]
-		if s.Type != config.KindMySQL {
+		my := cfg.Sources[name].Server()
+		if my == nil {
 			continue
 		}
-
-		my := &s.MySQL
 
 		if f.host != "" || f.port != 0 {
 			my.Socket = ""

@@ -16,7 +16,6 @@ import (
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 func (a *App) restoreCommand() *cobra.Command {
@@ -39,12 +38,12 @@ func (a *App) restoreCommand() *cobra.Command {
 				return err
 			}
 
-			if sc, ok := cfg.Sources[args[0]]; ok && sc.Type == "mysql" {
+			if isDatabase(a.source(cfg, args[0])) {
 				if target != "" {
 					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
 				}
 
-				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, mysqlsrc.RestoreOptions{
+				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, source.DatabaseRestoreOptions{
 					Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(),
 				})
 			}
@@ -172,8 +171,8 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 
 	start := time.Now()
 	bar := a.bar("restore " + name)
-	opt := mysqlsrc.RestoreOptions{Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar}
-	rep, err := s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), r, snap, opt)
+	opt := source.DatabaseRestoreOptions{Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar}
+	rep, err := s.(source.DatabaseRestorer).RestoreDatabase(cmd.Context(), r, snap, opt)
 	bar.Done()
 
 	if rep != nil && rep.Safety != nil {
@@ -186,7 +185,7 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 	if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && repo.IsDataError(err) && cmd.Context().Err() == nil {
 		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
 		err = a.fromCopy(cmd, cfg, r, name, snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
-			rep, err = s.(*mysqlsrc.Source).RestoreDatabase(cmd.Context(), cp, csnap, opt)
+			rep, err = s.(source.DatabaseRestorer).RestoreDatabase(cmd.Context(), cp, csnap, opt)
 			return err
 		})
 	}
@@ -280,4 +279,13 @@ func sourceGone(sc *config.Source, target string) bool {
 	}
 
 	return true
+}
+
+// isDatabase reports whether src restores into a database server (with
+// --target-database) rather than into a folder; a source that cannot be
+// built is not, and the folder path reports why.
+func isDatabase(src source.Source, err error) bool {
+	_, ok := src.(source.DatabaseRestorer)
+
+	return err == nil && ok
 }

@@ -155,7 +155,7 @@ func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Reposi
 	if snapID != "" {
 		snap, err = r.Find(cmd.Context(), name, snapID)
 	} else {
-		snap, err = verify.Newest(cmd.Context(), r, name, src.Kind() == config.KindMySQL)
+		snap, err = verify.Newest(cmd.Context(), r, name, source.Chained(src))
 	}
 
 	if err != nil {

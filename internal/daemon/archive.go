@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"lifeboat/internal/binlog"
-	"lifeboat/internal/config"
+	"lifeboat/internal/source"
 )
 
 // refreshArchive exports the size of a database source's binlog archive;
 // a source that neither streams nor has anything archived exports nothing.
 func (d *Daemon) refreshArchive(ctx context.Context, name string) {
-	sc := d.Cfg.Sources[name]
-	if sc.Type != config.KindMySQL {
+	arch, ok := d.Sources[name].(source.Archiving)
+	if !ok {
 		return
 	}
 
@@ -22,7 +22,7 @@ func (d *Daemon) refreshArchive(ctx context.Context, name string) {
 		return
 	}
 
-	if st.Stored == 0 && !sc.MySQL.Binlog.Stream {
+	if st.Stored == 0 && !arch.Streams() {
 		return
 	}
 

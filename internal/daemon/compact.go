@@ -8,9 +8,9 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
-	"lifeboat/internal/config"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
 )
 
 // compactEvery is how often the daemon compacts the binlog archives: often
@@ -25,11 +25,13 @@ func (d *Daemon) compactedSources() []string {
 
 	for _, name := range d.Cfg.SourceNames {
 		sc := d.Cfg.Sources[name]
-		if sc.Type != config.KindMySQL {
+
+		a, ok := d.Sources[name].(source.Archiving)
+		if !ok {
 			continue
 		}
 
-		if sc.MySQL.Binlog.Stream || sc.Schedule["incremental"] != "" || sc.Schedule["differential"] != "" {
+		if a.Streams() || sc.Schedule["incremental"] != "" || sc.Schedule["differential"] != "" {
 			out = append(out, name)
 		}
 	}

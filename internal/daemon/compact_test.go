@@ -17,6 +17,8 @@ import (
 	"lifeboat/internal/notify"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
+	"lifeboat/internal/source"
+	"lifeboat/internal/sources"
 )
 
 // TestDaemonCompactsArchivedSources: the daemon compacts the database
@@ -71,8 +73,13 @@ func TestDaemonCompactsArchivedSources(t *testing.T) {
 		},
 	}
 
+	srcs := map[string]source.Source{}
+	for _, name := range cfg.SourceNames {
+		srcs[name], _ = sources.New(cfg.Sources[name], nil)
+	}
+
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	d := &Daemon{Cfg: cfg, Repo: r, Log: slog.New(slog.DiscardHandler), Audit: &audit.Log{Path: auditPath},
+	d := &Daemon{Cfg: cfg, Repo: r, Sources: srcs, Log: slog.New(slog.DiscardHandler), Audit: &audit.Log{Path: auditPath},
 		Notify: notify.New(config.Notify{}, func(string) string { return "" }, nil), Clock: schedule.RealClock{}}
 
 	if got := fmt.Sprint(d.compactedSources()); got != "[db streamed]" {

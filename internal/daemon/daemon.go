@@ -28,7 +28,6 @@ import (
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
 	"lifeboat/internal/verify"
 )
 
@@ -262,8 +261,7 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 	wg.Go(func() { d.keepIndexSmall(ctx) })
 
 	for _, name := range d.Cfg.SourceNames {
-		sc := d.Cfg.Sources[name]
-		if sc.Type != config.KindMySQL || !sc.MySQL.Binlog.Stream {
+		if a, ok := d.Sources[name].(source.Archiving); !ok || !a.Streams() {
 			continue
 		}
 
@@ -440,7 +438,7 @@ func (d *Daemon) Prune(ctx context.Context) error {
 }
 
 func (d *Daemon) stream(ctx context.Context, name string) {
-	src, ok := d.Sources[name].(*mysqlsrc.Source)
+	src, ok := d.Sources[name].(source.Archiving)
 	if !ok {
 		return
 	}

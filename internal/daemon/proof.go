@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"lifeboat/internal/audit"
-	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
@@ -46,7 +45,7 @@ func (d *Daemon) restoreTestOne(ctx context.Context, name string) error {
 		return nil
 	}
 
-	snap, err := verify.Newest(ctx, d.Repo, name, src.Kind() == config.KindMySQL)
+	snap, err := verify.Newest(ctx, d.Repo, name, source.Chained(src))
 	if err != nil {
 		return err
 	}

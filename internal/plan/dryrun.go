@@ -8,7 +8,7 @@ import (
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
 )
 
 // DryRun prints every step of plan name with what it would do and how long
@@ -179,7 +179,7 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 		where = "into a scratch copy"
 	}
 
-	if sc.Type == config.KindMySQL {
+	if isDatabase(sc) {
 		if err := rn.checkReplayLogin(ctx, st.Source, snapID); err != nil {
 			return "FAILS: " + err.Error()
 		}
@@ -203,8 +203,8 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 
 		src, err := rn.Source(st.Source)
 		if err == nil {
-			if my, ok := src.(*mysqlsrc.Source); ok {
-				if t, err := my.Restorable(ctx, rn.Repo); err == nil && !t.IsZero() {
+			if is, ok := src.(source.InstantSource); ok {
+				if t, err := is.Restorable(ctx, rn.Repo); err == nil && !t.IsZero() {
 					return fmt.Sprintf("recovers to the newest restorable instant, now %s, %s", t.Local().Format("2006-01-02 15:04:05.000"), where)
 				}
 			}
@@ -241,20 +241,20 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 
 // checkReplayLogin tries the client login a database restore's binlog
 // replay would use; a full backup named by ID replays nothing.
-func (rn *Runner) checkReplayLogin(ctx context.Context, source, snapID string) error {
+func (rn *Runner) checkReplayLogin(ctx context.Context, name, snapID string) error {
 	if snapID != "" {
-		if snap, err := rn.Repo.Find(ctx, source, snapID); err != nil || snap.Type == repo.TypeFull {
+		if snap, err := rn.Repo.Find(ctx, name, snapID); err != nil || snap.Type == repo.TypeFull {
 			return nil
 		}
 	}
 
-	src, err := rn.Source(source)
+	src, err := rn.Source(name)
 	if err != nil {
 		return err
 	}
 
-	if my, ok := src.(*mysqlsrc.Source); ok {
-		return my.CheckReplayLogin(ctx, rn.Repo)
+	if rec, ok := src.(source.Recoverer); ok {
+		return rec.CheckReplayLogin(ctx, rn.Repo)
 	}
 
 	return nil

@@ -10,7 +10,8 @@ import (
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
+	"lifeboat/internal/sources"
 )
 
 // KindPoint is the record kind of recovery points.
@@ -48,9 +49,11 @@ func NewPoint(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (
 	for _, s := range snaps {
 		p.Snapshots[s.Source] = s.ID
 
+		chain, chained := sources.ChainOf(s.Kind)
+
 		switch {
-		case s.Kind == config.KindMySQL:
-			p.Details[s.Source] = binlogDetail(s)
+		case chained:
+			p.Details[s.Source] = chain.Describe(s)
 		case s.Extra["head"] != "":
 			p.Details[s.Source] = "HEAD " + s.Extra["head"]
 		default:
@@ -64,24 +67,6 @@ func NewPoint(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (
 	}
 
 	return p, r.PutRecord(ctx, KindPoint, p.ID, map[string]string{"json": string(b)})
-}
-
-func binlogDetail(s *repo.Snapshot) string {
-	if f, ok := mysqlsrc.FullOf(s); ok {
-		d := fmt.Sprintf("full, binlog %s:%d", f.Coord.File, f.Coord.Pos)
-		if f.GTID != "" {
-			d += ", GTID " + f.GTID
-		}
-
-		return d
-	}
-
-	var br mysqlsrc.BinlogRange
-	if json.Unmarshal([]byte(s.Extra["binlog"]), &br) == nil && br.ToFile != "" {
-		return fmt.Sprintf("%s, binlog up to %s:%d", s.Type, br.ToFile, br.ToPos)
-	}
-
-	return s.Type
 }
 
 // Points returns every recovery point, oldest first.
@@ -143,7 +128,7 @@ func PointOrder(cfg *config.Config, names []string) []string {
 
 	for _, pass := range []bool{true, false} {
 		for _, n := range names {
-			if sc, ok := cfg.Sources[n]; ok && (sc.Type == config.KindMySQL) == pass {
+			if sc, ok := cfg.Sources[n]; ok && isDatabase(sc) == pass {
 				out = append(out, n)
 			} else if !ok && !pass {
 				out = append(out, n)
@@ -152,4 +137,17 @@ func PointOrder(cfg *config.Config, names []string) []string {
 	}
 
 	return out
+}
+
+// isDatabase reports whether the source sc configures restores into a
+// database server.
+func isDatabase(sc *config.Source) bool {
+	src, ok := sources.New(sc, nil)
+	if !ok {
+		return false
+	}
+
+	_, ok = src.(source.DatabaseRestorer)
+
+	return ok
 }

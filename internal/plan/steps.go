@@ -21,7 +21,6 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
 // execution is the state of one run: where each source was restored to.
@@ -205,8 +204,8 @@ func (x *execution) restore(ctx context.Context, st *config.Step, res *StepResul
 		snapID = id
 	}
 
-	if my, ok := src.(*mysqlsrc.Source); ok {
-		return x.restoreDatabase(ctx, my, st, snapID, res)
+	if rcv, ok := src.(source.Recoverer); ok {
+		return x.restoreDatabase(ctx, rcv, st, snapID, res)
 	}
 
 	if snapID == "" {
@@ -297,8 +296,8 @@ func originalTarget(sc *config.Source, snap *repo.Snapshot) string {
 	return "/"
 }
 
-func (x *execution) restoreDatabase(ctx context.Context, my *mysqlsrc.Source, st *config.Step, snapID string, res *StepResult) error {
-	opt := mysqlsrc.RestoreOptions{Overwrite: true, Version: x.rn.Version}
+func (x *execution) restoreDatabase(ctx context.Context, rcv source.Recoverer, st *config.Step, snapID string, res *StepResult) error {
+	opt := source.DatabaseRestoreOptions{Overwrite: true, Version: x.rn.Version}
 
 	at := x.opt.ToTime
 	if at.IsZero() && st.ToTime != "" && snapID == "" {
@@ -311,7 +310,12 @@ func (x *execution) restoreDatabase(ctx context.Context, my *mysqlsrc.Source, st
 	}
 
 	if x.drill() {
-		db, err := my.OneDatabase(ctx, x.rn.Repo)
+		scratch, ok := rcv.(source.ScratchDatabases)
+		if !ok {
+			return fmt.Errorf("source %s has no scratch database for a drill to restore into", st.Source)
+		}
+
+		db, err := scratch.OneDatabase(ctx, x.rn.Repo)
 		if err != nil {
 			return err
 		}
@@ -330,7 +334,7 @@ func (x *execution) restoreDatabase(ctx context.Context, my *mysqlsrc.Source, st
 		opt.Database = st.Target
 	}
 
-	rec, err := my.Recover(ctx, x.rn.Repo, snapID, at, opt)
+	rec, err := rcv.Recover(ctx, x.rn.Repo, snapID, at, opt)
 	if rec != nil && rec.Safety != nil {
 		res.Safety = rec.Safety.ID
 	}
@@ -487,7 +491,7 @@ func (x *execution) checkSQL(ctx context.Context, st *config.Step, res *StepResu
 		return err
 	}
 
-	my, ok := src.(*mysqlsrc.Source)
+	my, ok := src.(source.SQLChecker)
 	if !ok {
 		return fmt.Errorf("source %s is not a database", st.Source)
 	}
@@ -558,7 +562,7 @@ func (x *execution) cleanup() {
 			continue
 		}
 
-		if my, ok := src.(*mysqlsrc.Source); ok {
+		if my, ok := src.(source.ScratchDatabases); ok {
 			for _, db := range dbs {
 				if err := my.DropDatabase(context.Background(), db); err != nil && x.rn.Log != nil {
 					x.rn.Log.Warn("drop a drill's scratch database", "database", db, "err", err)

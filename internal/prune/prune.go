@@ -15,7 +15,8 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/retention"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/source"
+	"lifeboat/internal/sources"
 )
 
 // Decision is one snapshot's fate.
@@ -116,8 +117,8 @@ func Make(ctx context.Context, r *repo.Repository, cfg *config.Config, names []s
 			}
 		}
 
-		if sc.Type == config.KindMySQL {
-			if err := chains(ctx, r, sp); err != nil {
+		if chain, ok := sources.ChainOf(sc.Type); ok {
+			if err := chains(ctx, r, sp, chain); err != nil {
 				return nil, err
 			}
 		}
@@ -131,12 +132,12 @@ func Make(ctx context.Context, r *repo.Repository, cfg *config.Config, names []s
 
 // chains keeps the full every kept binlog backup builds on, and drops the
 // binlog archived before the oldest kept full: nothing could replay it.
-func chains(ctx context.Context, r *repo.Repository, sp *SourcePlan) error {
+func chains(ctx context.Context, r *repo.Repository, sp *SourcePlan, chain source.Chain) error {
 	var fulls []*Decision
 
 	for i := range sp.Decisions {
 		d := &sp.Decisions[i]
-		if _, ok := mysqlsrc.FullOf(d.Snap); ok {
+		if _, ok := chain.FullOf(d.Snap); ok {
 			fulls = append(fulls, d)
 		}
 	}
@@ -182,7 +183,7 @@ func chains(ctx context.Context, r *repo.Repository, sp *SourcePlan) error {
 		return nil
 	}
 
-	f, _ := mysqlsrc.FullOf(oldest.Snap)
+	f, _ := chain.FullOf(oldest.Snap)
 	epoch := arch.EpochFor(f.At)
 	sp.SegmentsWhy = fmt.Sprintf("the binlog from the oldest kept full %s (%s, %s) on is kept", short(oldest.Snap.ID), f.At.Local().Format(time.DateTime), f.Coord)
 

@@ -89,7 +89,7 @@ func TestDatabaseChainSurvivesPrune(t *testing.T) {
 	var br mysqlsrc.BinlogRange
 	json.Unmarshal([]byte(snaps[4].Extra["binlog"]), &br)
 
-	if _, err := s.RestoreToPoint(ctx, r, mysqlsrc.PITROptions{RestoreOptions: mysqlsrc.RestoreOptions{Database: "after_prune"}, Target: binlog.Target{File: br.ToFile, Pos: br.ToPos}}); err != nil {
+	if _, err := s.RestoreToPoint(ctx, r, mysqlsrc.PITROptions{DatabaseRestoreOptions: mysqlsrc.RestoreOptions{Database: "after_prune"}, Target: binlog.Target{File: br.ToFile, Pos: br.ToPos}}); err != nil {
 		t.Fatalf("recover to the kept incremental: %v", err)
 	}
 
@@ -100,7 +100,7 @@ func TestDatabaseChainSurvivesPrune(t *testing.T) {
 		t.Errorf("recovered %q", items)
 	}
 
-	_, err = s.RestoreToPoint(ctx, r, mysqlsrc.PITROptions{RestoreOptions: mysqlsrc.RestoreOptions{Database: "x"}, Target: binlog.Target{Time: snaps[1].Time}})
+	_, err = s.RestoreToPoint(ctx, r, mysqlsrc.PITROptions{DatabaseRestoreOptions: mysqlsrc.RestoreOptions{Database: "x"}, Target: binlog.Target{Time: snaps[1].Time}})
 	if err == nil || !strings.Contains(err.Error(), "before the oldest restorable instant") {
 		t.Errorf("recovery to before the kept full: %v", err)
 	}

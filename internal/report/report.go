@@ -22,7 +22,7 @@ import (
 	"lifeboat/internal/prune"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
-	mysqlsrc "lifeboat/internal/source/mysql"
+	"lifeboat/internal/sources"
 	"lifeboat/internal/verify"
 )
 
@@ -243,7 +243,7 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 		}
 
 		// A database restores from a full; incrementals need theirs.
-		if (sr.Kind != config.KindMySQL || s.Type == repo.TypeFull) && (oldest.IsZero() || s.Time.Before(oldest)) {
+		if (!chained(sr.Kind) || s.Type == repo.TypeFull) && (oldest.IsZero() || s.Time.Before(oldest)) {
 			oldest = s.Time
 		}
 
@@ -256,18 +256,18 @@ func (sr *SourceReport) fill(ctx context.Context, in Inputs, name string) error 
 
 		sr.LastBytes = s.Bytes
 
-		if sr.Kind != config.KindMySQL {
+		if !chained(sr.Kind) {
 			points = append(points, s.Time)
 		}
 	}
 
-	if sr.Kind == config.KindMySQL {
+	if chained(sr.Kind) {
 		src, err := in.Source(name)
 		if err != nil {
 			return err
 		}
 
-		if my, ok := src.(*mysqlsrc.Source); ok {
+		if my, ok := src.(source.RestorePointLister); ok {
 			if points, err = my.RestorePoints(ctx, in.Repo); err != nil {
 				return err
 			}
@@ -500,4 +500,12 @@ func retentionText(r config.Retention) string {
 	}
 
 	return strings.Join(parts, ", ")
+}
+
+// chained reports whether a kind's incrementals need the full before them,
+// so only its fulls and the instants its archive reaches are restore points.
+func chained(kind string) bool {
+	_, ok := sources.ChainOf(kind)
+
+	return ok
 }

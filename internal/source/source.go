@@ -1,7 +1,11 @@
 // Package source defines what a backup source is and the steps every source
 // shares: choosing the base of an incremental or differential, refusing to
 // restore over data without --overwrite, and saving what an overwrite replaces.
-// It never talks to kopia directly; storage goes through internal/repo.
+// What a source can do beyond backup and restore (restore to a point in time,
+// list restore points, archive continuously, export a dump, ...) is a small
+// capability interface here that callers type-assert, so nothing outside a
+// source's own package names its type or kind; internal/sources lists the
+// kinds. It never talks to kopia directly; storage goes through internal/repo.
 package source
 
 import (

@@ -23,6 +23,11 @@ import (
 type Source struct {
 	cfg    *config.Source
 	getenv func(string) string
+
+	// beforeReplay runs in a point-in-time recovery once the full is
+	// restored, before the binlog is replayed (tests compact the archive
+	// there).
+	beforeReplay func()
 }
 
 // New returns the mysql source for cfg; getenv reads password_env.

@@ -252,7 +252,10 @@ func segIDs(arch *binlog.Archive) string {
 func restoreInstant(t *testing.T, s *Source, r *repo.Repository, db *sql.DB, in instant, target string, beforeReplay func()) *PITRReport {
 	t.Helper()
 
-	rep, err := s.RestoreToPoint(context.Background(), r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: in.at}, beforeReplay: beforeReplay})
+	s.beforeReplay = beforeReplay
+	defer func() { s.beforeReplay = nil }()
+
+	rep, err := s.RestoreToPoint(context.Background(), r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: in.at}})
 	if err != nil {
 		t.Fatalf("recover to %s: %v", in.at.Format(time.RFC3339Nano), err)
 	}

@@ -12,11 +12,12 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/source"
 )
 
 // ErrSystemSchema marks a restore or import aimed at one of the server's own
 // schemas; the command line treats it as a usage error.
-var ErrSystemSchema = errors.New("is a system schema of the server")
+var ErrSystemSchema = source.ErrSystemSchema
 
 // systemSchemas hold the server's accounts, grants, routines and
 // instrumentation: replacing one with a backup's tables breaks the server.

@@ -389,7 +389,7 @@ func TestPITRRefusesRenamesItCannotMake(t *testing.T) {
 	waitRestorable(t, s, r, at)
 	stop()
 
-	_, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "names_pitr_copy"}, Target: binlog.Target{Time: at}})
+	_, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "names_pitr_copy"}, Target: binlog.Target{Time: at}})
 	var n int
 	db.QueryRow("SELECT COUNT(*) FROM `names->pitr`.t").Scan(&n)
 

@@ -234,26 +234,10 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 }
 
 // PITROptions choose a point-in-time recovery.
-type PITROptions struct {
-	RestoreOptions
-	Target binlog.Target
-	DryRun bool
-	Out    io.Writer
-	Log    *slog.Logger
-
-	// beforeReplay runs once the full is restored, before the binlog is
-	// replayed (tests compact the archive there).
-	beforeReplay func()
-}
+type PITROptions = source.PointOptions
 
 // PITRReport says what a point-in-time recovery did.
-type PITRReport struct {
-	Plan    *binlog.Plan
-	Restore *RestoreReport
-	Replay  *binlog.Result
-	// ReplayTime is how long the binlog replay took (after the full).
-	ReplayTime time.Duration
-}
+type PITRReport = source.PointReport
 
 // RestoreToPoint restores the newest full before the target and replays the
 // archived binlog up to it, into the original or another database name.
@@ -292,7 +276,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	if _, err := planRestore(meta, opt.RestoreOptions); err != nil {
+	if _, err := planRestore(meta, opt.DatabaseRestoreOptions); err != nil {
 		return nil, err
 	}
 
@@ -350,7 +334,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		defer login.cleanup()
 	}
 
-	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.RestoreOptions); err != nil {
+	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.DatabaseRestoreOptions); err != nil {
 		return rep, err
 	}
 
@@ -379,8 +363,8 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return rep, nil
 	}
 
-	if opt.beforeReplay != nil {
-		opt.beforeReplay()
+	if s.beforeReplay != nil {
+		s.beforeReplay()
 	}
 
 	replayStart := time.Now()

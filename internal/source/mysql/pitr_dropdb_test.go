@@ -45,7 +45,7 @@ func TestPITRIntoACopyNeverDropsTheOriginal(t *testing.T) {
 	waitRestorable(t, s, r, time.Now())
 	stop()
 
-	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: copyName}}); err != nil {
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: copyName}}); err != nil {
 		t.Errorf("recovery into %s: %v", copyName, err)
 	}
 
@@ -101,7 +101,7 @@ func TestPITRLeavesDatabasesWithLongerNamesAlone(t *testing.T) {
 	waitRestorable(t, s, r, time.Now())
 	stop()
 
-	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: copyName}}); err != nil {
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: copyName}}); err != nil {
 		t.Errorf("recovery into %s: %v", copyName, err)
 	}
 

@@ -284,7 +284,7 @@ func TestPITRToRecordedInstants(t *testing.T) {
 		in := instants[i]
 		target := fmt.Sprintf("pitr_%d", i)
 
-		rep, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: in.at}})
+		rep, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{Time: in.at}})
 		if err != nil {
 			t.Fatalf("recover to instant %d (%s): %v", i, in.at.Format(time.RFC3339Nano), err)
 		}
@@ -404,7 +404,7 @@ func TestPITRAroundDropTable(t *testing.T) {
 	} {
 		target := "drop_" + strings.ReplaceAll(c.how, " ", "_")
 
-		if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: c.target}); err != nil {
+		if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: target}, Target: c.target}); err != nil {
 			t.Fatalf("recover %s: %v", c.how, err)
 		}
 
@@ -583,7 +583,7 @@ func TestStreamerRidesThroughRestartsAndRotation(t *testing.T) {
 		t.Errorf("archived %d binlog files, want at least 4 (rotation, restart, crash): %v", len(files), files)
 	}
 
-	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "shop_end"}}); err != nil {
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "shop_end"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -660,14 +660,14 @@ func TestPurgedBinlogStartsNewChain(t *testing.T) {
 		t.Fatalf("%d full backups, want 2 (the first and the one after the gap)", fulls)
 	}
 
-	_, err = s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "x"}, Target: binlog.Target{Time: inGap}})
+	_, err = s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "x"}, Target: binlog.Target{Time: inGap}})
 
 	var pe *binlog.PlanError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "falls in a recorded gap") || !strings.Contains(err.Error(), "restorable instants are up to") {
 		t.Fatalf("recovery into the gap: %v", err)
 	}
 
-	if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "after_gap"}, Target: binlog.Target{Time: end}}); err != nil {
+	if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "after_gap"}, Target: binlog.Target{Time: end}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -750,7 +750,7 @@ func TestIncrementalAndDifferential(t *testing.T) {
 	for i, br := range ranges {
 		target := fmt.Sprintf("shop_inc_%d", i)
 
-		if _, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{File: br.ToFile, Pos: br.ToPos}}); err != nil {
+		if _, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: target}, Target: binlog.Target{File: br.ToFile, Pos: br.ToPos}}); err != nil {
 			t.Fatalf("restore %s %d: %v", snaps[i].Type, i, err)
 		}
 
@@ -797,7 +797,7 @@ func TestPITRRefusals(t *testing.T) {
 		{binlog.Target{File: "mysql-bin.000999", Pos: 4}, []string{"is not in the binlog archive"}},
 		{binlog.Target{GTID: &binlog.GTID{Domain: 0, Server: 1, Seq: 1 << 40}}, []string{"is not in the binlog archive"}},
 	} {
-		_, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "never"}, Target: c.target})
+		_, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "never"}, Target: c.target})
 
 		var pe *binlog.PlanError
 		if !errors.As(err, &pe) {
@@ -816,7 +816,7 @@ func TestPITRRefusals(t *testing.T) {
 
 	// After the full, with nothing archived since: the archive does not
 	// reach now, and says how far it reaches.
-	_, err = s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: RestoreOptions{Database: "never"}, Target: binlog.Target{Time: time.Now()}})
+	_, err = s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Database: "never"}, Target: binlog.Target{Time: time.Now()}})
 	if err == nil || !strings.Contains(err.Error(), "after the newest restorable instant") || !strings.Contains(err.Error(), "binlog stream db") {
 		t.Errorf("beyond the archive: %v", err)
 	}

@@ -8,22 +8,11 @@ import (
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
 )
 
 // Recovered says what a recovery gave back.
-type Recovered struct {
-	// Databases are the names restored into.
-	Databases []string
-	// DataTime is the instant the restored data is from.
-	DataTime time.Time
-	// Snapshot is the full backup the recovery started from.
-	Snapshot *repo.Snapshot
-	Safety   *repo.Snapshot
-	Tables   int
-	Rows     int64
-	// Transactions replayed from the binlog after the full.
-	Transactions int
-}
+type Recovered = source.Recovered
 
 // Recover restores the source for a recovery plan: to snapID (a full, or an
 // incremental or differential, whose chain is applied), else to the instant
@@ -73,7 +62,7 @@ func (s *Source) Recover(ctx context.Context, r *repo.Repository, snapID string,
 		}
 	}
 
-	rep, err := s.RestoreToPoint(ctx, r, PITROptions{RestoreOptions: opt, Target: target})
+	rep, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: opt, Target: target})
 	if rep == nil || rep.Plan == nil {
 		return nil, err
 	}

@@ -21,24 +21,17 @@ import (
 )
 
 // ErrNotInSnapshot means a restore named a table the snapshot does not hold.
-var ErrNotInSnapshot = errors.New("not in the snapshot")
+var ErrNotInSnapshot = source.ErrNotInSnapshot
 
 // ErrChecksumMismatch means a restored table differs from what was backed up.
 var ErrChecksumMismatch = errors.New("restored data differs from the backup")
 
 // RestoreOptions choose what a database restore writes where.
-type RestoreOptions struct {
-	// Database is the name to restore under; "" keeps the original name(s).
-	Database string
-	// Tables restricts the restore to these tables (no views or routines).
-	Tables    []string
-	Overwrite bool
-	// Saved says what the restore replaces is already in a safety snapshot
-	// (an earlier attempt took it), so none is taken.
-	Saved    bool
-	Version  string
-	Progress repo.Progress
+type RestoreOptions = source.DatabaseRestoreOptions
 
+// restoreRun is a restore's options with the choices only this package makes.
+type restoreRun struct {
+	RestoreOptions
 	// noBinlog keeps a copy under another name out of the server's binlog.
 	noBinlog bool
 	// skipCheck leaves the comparison with the backup to the caller (a
@@ -47,17 +40,7 @@ type RestoreOptions struct {
 }
 
 // RestoreReport says what a database restore did and what it checked.
-type RestoreReport struct {
-	Databases []string
-	Tables    int
-	Rows      int64
-	Objects   int
-	// Checked is how many tables had their row count and checksum compared.
-	Checked int
-	// Accounts is how many users were created (existing ones are left alone).
-	Accounts int
-	Safety   *repo.Snapshot
-}
+type RestoreReport = source.DatabaseRestoreReport
 
 // LoadMeta reads what a snapshot recorded about the dump.
 func LoadMeta(snap *repo.Snapshot) (*Meta, error) {
@@ -93,6 +76,10 @@ type plannedDB struct {
 // RestoreDatabase restores a database snapshot onto the source's server, then
 // compares every restored table's row count and checksum with the backup's.
 func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt RestoreOptions) (*RestoreReport, error) {
+	return s.restoreDatabase(ctx, r, snap, restoreRun{RestoreOptions: opt})
+}
+
+func (s *Source) restoreDatabase(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt restoreRun) (*RestoreReport, error) {
 	name, my := s.cfg.Name, s.cfg.MySQL
 
 	meta, err := LoadMeta(snap)
@@ -100,7 +87,7 @@ func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *
 		return nil, err
 	}
 
-	plan, err := planRestore(meta, opt)
+	plan, err := planRestore(meta, opt.RestoreOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +246,7 @@ func existing(ctx context.Context, db *sql.DB, p plannedDB, onlyTables bool) (st
 	return "", nil
 }
 
-func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, opt RestoreOptions, rep *RestoreReport) error {
+func (s *Source) restoreOne(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, pool *sql.DB, meta *Meta, p plannedDB, opt restoreRun, rep *RestoreReport) error {
 	name, my := s.cfg.Name, s.cfg.MySQL
 	target := quoteIdent(p.target)
 

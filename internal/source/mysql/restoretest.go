@@ -50,7 +50,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	suffix := make([]byte, 4)
 	rand.Read(suffix) //nolint:errcheck
 
-	opts := RestoreOptions{Version: opt.Version, Progress: opt.Progress, skipCheck: true}
+	opts := restoreRun{RestoreOptions: RestoreOptions{Version: opt.Version, Progress: opt.Progress}, skipCheck: true}
 	rename := map[string]string{}
 
 	switch {
@@ -106,7 +106,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		}
 	}()
 
-	if _, err := target.RestoreDatabase(ctx, r, snap, opts); err != nil {
+	if _, err := target.restoreDatabase(ctx, r, snap, opts); err != nil {
 		return nil, fmt.Errorf("restore test of %s: %w", name, err)
 	}
 

@@ -2,6 +2,9 @@
 // runs: full and incremental backups restore to exactly the state they were
 // taken of, labels are complete, and restores refuse to clobber data or land
 // inside their source. It uses a real repository on disk, never a fake.
+// Where a kind of source restores differently (into a database server, or an
+// incremental only through the full it builds on), the suite asks for the
+// capability that says so and holds the source to it.
 package sourcetest
 
 import (
@@ -12,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"lifeboat/internal/binlog"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -25,8 +29,67 @@ type Harness struct {
 	// State describes, comparably, what a restore into dir holds; for the
 	// live data it is called with "" and describes the source itself.
 	State func(t *testing.T, dir string) string
-	// Inside returns a path inside the source's data.
+	// Inside returns a path inside the source's data; nil for a source that
+	// reads no paths (a database), which must then contain none.
 	Inside func() string
+	// Target returns a new place to restore into: nil gives a folder that
+	// does not exist yet; a database source gives a database name.
+	Target func(t *testing.T) string
+	// Occupy puts data of its own into target, which a restore must not
+	// replace without Overwrite; nil writes a file into the folder.
+	Occupy func(t *testing.T, target string)
+}
+
+func (h Harness) target(t *testing.T) string {
+	if h.Target != nil {
+		return h.Target(t)
+	}
+
+	return filepath.Join(t.TempDir(), "restore")
+}
+
+func (h Harness) occupy(t *testing.T, target string) {
+	if h.Occupy != nil {
+		h.Occupy(t, target)
+		return
+	}
+
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(filepath.Join(target, "precious"), []byte("local"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restore restores snap into target. The incremental of a source whose
+// incrementals build on a full (source.Chain) holds changes, not a copy:
+// its state is the full plus the changes up to its end, which the source's
+// point-in-time restore gives back.
+func restore(ctx context.Context, t *testing.T, r *repo.Repository, src source.Source, snap *repo.Snapshot, target string) error {
+	chain, chained := src.(source.Chain)
+	if !chained || snap.Type == repo.TypeFull {
+		_, err := src.Restore(ctx, r, snap, target, source.RestoreOptions{Version: "test"})
+		return err
+	}
+
+	pit, ok := src.(source.PointInTimeRestorer)
+	if !ok {
+		t.Fatalf("%s: its incrementals build on a full (source.Chain), but it cannot restore to a point (source.PointInTimeRestorer)", src.Kind())
+	}
+
+	end, ok := chain.End(snap)
+	if !ok || end.File == "" {
+		t.Fatalf("%s snapshot %s records no end in the archive", snap.Type, snap.ID)
+	}
+
+	_, err := pit.RestoreToPoint(ctx, r, source.PointOptions{
+		DatabaseRestoreOptions: source.DatabaseRestoreOptions{Database: target, Version: "test"},
+		Target:                 binlog.Target{File: end.File, Pos: end.Pos},
+	})
+
+	return err
 }
 
 // Run runs the suite.
@@ -83,8 +146,8 @@ func Run(t *testing.T, h Harness) {
 			snap *repo.Snapshot
 			want string
 		}{{full, first}, {inc, second}} {
-			target := filepath.Join(t.TempDir(), "restore")
-			if _, err := src.Restore(ctx, r, c.snap, target, source.RestoreOptions{Version: "test"}); err != nil {
+			target := h.target(t)
+			if err := restore(ctx, t, r, src, c.snap, target); err != nil {
 				t.Fatalf("restore %s: %v", c.snap.Type, err)
 			}
 
@@ -95,8 +158,8 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("non-empty target needs overwrite, which saves what it replaces", func(t *testing.T) {
-		target := t.TempDir()
-		os.WriteFile(filepath.Join(target, "precious"), []byte("local"), 0o600)
+		target := h.target(t)
+		h.occupy(t, target)
 
 		_, err := src.Restore(ctx, r, full, target, source.RestoreOptions{Version: "test"})
 		if !errors.Is(err, source.ErrTargetNotEmpty) {
@@ -114,6 +177,14 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("contains", func(t *testing.T) {
+		if h.Inside == nil {
+			if src.Contains(t.TempDir()) || src.Contains("/") {
+				t.Fatal("a source that reads no paths contains one")
+			}
+
+			return
+		}
+
 		if !src.Contains(h.Inside()) || src.Contains(t.TempDir()) {
 			t.Fatal("Contains does not tell the source's data from elsewhere")
 		}

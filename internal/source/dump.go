@@ -1,0 +1,26 @@
+package source
+
+import (
+	"context"
+	"io"
+
+	"lifeboat/internal/repo"
+)
+
+// Exporter writes a snapshot as a logical dump a stock client loads.
+type Exporter interface {
+	Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.Writer) error
+}
+
+// Importer takes a logical dump made elsewhere as a snapshot of the source.
+type Importer interface {
+	Import(ctx context.Context, r *repo.Repository, file io.Reader, fileName, dbName string, opt BackupOptions) (*repo.Snapshot, error)
+}
+
+// ConsistencyDescriber says, after a backup, the instant and position its
+// snapshot is consistent at.
+type ConsistencyDescriber interface {
+	// Consistency is the line printed after the backup; ok is false for a
+	// snapshot that records none.
+	Consistency(snap *repo.Snapshot) (line string, ok bool)
+}
