@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,15 +34,7 @@ func (a *App) copyStorage(cfg *config.Config, c *config.Copy) (repo.Storage, err
 }
 
 // present reports whether an offline copy is attached now: its folder exists.
-func present(c *config.Copy) bool {
-	if !c.Offline || c.S3 != nil {
-		return true
-	}
-
-	fi, err := os.Stat(c.Path)
-
-	return err == nil && fi.IsDir()
-}
+func present(c *config.Copy) bool { return copies.Present(c) }
 
 func (a *App) copyByName(cfg *config.Config, name string) (*config.Copy, error) {
 	c, ok := cfg.Copies[name]
@@ -60,24 +51,7 @@ func (a *App) copyByName(cfg *config.Config, name string) (*config.Copy, error) 
 
 // openCopy opens a copy as a repository (same password).
 func (a *App) openCopy(ctx context.Context, cfg *config.Config, c *config.Copy, pw repo.Password) (*repo.Repository, error) {
-	if !present(c) {
-		return nil, fmt.Errorf("offline copy %s is not attached: %s does not exist; attach the disk (and create that folder once)", c.Name, c.Path)
-	}
-
-	where, err := a.copyStorage(cfg, c)
-	if err != nil {
-		return nil, err
-	}
-
-	r, err := repo.OpenAt(ctx, where, pw, a.log)
-	if errors.Is(err, repo.ErrNotInitialized) {
-		// A copy is made by replicate, which writes the repository's format
-		// last: without it, replication never finished, and init would be
-		// the wrong advice.
-		return nil, fmt.Errorf("copy %s (%s): %w yet, only part of one (a replication did not finish): run `lifeboat replicate --to %s` to complete it", c.Name, c.Location(), repo.ErrNotInitialized, c.Name)
-	}
-
-	return r, err
+	return copies.Open(ctx, cfg, c, pw, a.Getenv, a.log)
 }
 
 // fallback opens the first copy that answers, after the primary failed.
