@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/notify"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -69,48 +69,10 @@ func (d *Daemon) restoreTestOne(ctx context.Context, name string) error {
 	return err
 }
 
-// Drill rehearses a plan, as `lifeboat drill PLAN` does.
+// Drill rehearses a plan, as `lifeboat drill PLAN` does, with the same
+// audit records.
 func (d *Daemon) Drill(ctx context.Context, name string) error {
-	rn := &plan.Runner{
-		Cfg: d.Cfg, Repo: d.Repo, Out: io.Discard, Log: d.Log, Version: d.Version, Actor: "daemon",
-		Source: func(n string) (source.Source, error) {
-			s, ok := d.Sources[n]
-			if !ok {
-				return nil, fmt.Errorf("unknown source %q", n)
-			}
-
-			return s, nil
-		},
-	}
-
-	if d.Notify.Enabled() {
-		rn.Notify = d.Notify
-	}
-
-	run, err := rn.Execute(ctx, name, plan.ModeDrill, plan.Options{})
-
-	rec := audit.Record{Action: "drill", Outcome: audit.OK}
-	if run != nil {
-		rec.Detail = fmt.Sprintf("plan %s run %s: RTO %.1fs (objective %.0fs), RPO %.1fs (objective %.0fs)", name, run.ID, run.RTOSeconds, run.RTOObjective, run.RPOSeconds, run.RPOObjective)
-	}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("plan %s: %v", name, err)
-	}
-
-	d.audit(rec)
-
-	ok := err == nil && run.WithinObjectives()
-	msg := "the drill passed within the objectives"
-
-	if run != nil && !ok {
-		msg = run.Verdict()
-	} else if err != nil {
-		msg = err.Error()
-	}
-
-	d.Notify.Observe("drill "+name, "", ok, notify.Failure, msg)
-
+	_, err := d.Ops.RunPlan(ctx, ops.PlanRun{Plan: name, Mode: plan.ModeDrill, Actor: "daemon", NotifyOutcome: true}, nil)
 	return err
 }
 
