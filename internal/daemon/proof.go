@@ -8,65 +8,26 @@ import (
 	"strings"
 
 	"lifeboat/internal/audit"
-	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
-	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
-	"lifeboat/internal/verify"
 )
 
 // RestoreTest restores every source's newest backup and compares it, as
-// `lifeboat verify --restore-test` does.
+// `lifeboat verify --restore-test` does, with the same audit records.
+// Sources that cannot be tested are passed over.
 func (d *Daemon) RestoreTest(ctx context.Context) error {
 	var errs []error
 
 	for _, name := range d.Cfg.SourceNames {
-		err := d.restoreTestOne(ctx, name)
-
-		d.Notify.Observe("restore test "+name, name, err == nil, notify.Failure,
-			map[bool]string{true: "the restore test passed", false: fmt.Sprint(err)}[err == nil])
-
-		if err != nil {
+		_, err := d.Ops.RestoreTest(ctx, ops.RestoreTest{Source: name, NotifyOutcome: true}, nil)
+		if err != nil && !errors.Is(err, ops.ErrNotTestable) {
 			errs = append(errs, err)
 		}
 	}
 
 	return errors.Join(errs...)
-}
-
-func (d *Daemon) restoreTestOne(ctx context.Context, name string) error {
-	src := d.Sources[name]
-
-	tester, ok := src.(verify.RestoreTester)
-	if !ok {
-		return nil
-	}
-
-	snap, err := verify.Newest(ctx, d.Repo, name, src.Kind() == config.KindMySQL)
-	if err != nil {
-		return err
-	}
-
-	rep, err := verify.RestoreTest(ctx, d.Repo, tester, snap, source.TestOptions{Version: d.Version, Log: d.Log})
-
-	rec := audit.Record{Action: "restore test", Source: name, Snapshot: snap.ID, Outcome: audit.OK}
-
-	switch {
-	case err != nil:
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-	case !rep.OK():
-		err = fmt.Errorf("restore test of %s: %s", name, strings.Join(rep.Problems, "; "))
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-	default:
-		rec.Detail = fmt.Sprintf("%d %s compared, %d assertions: OK", rep.Checked, rep.What, rep.Assertions)
-	}
-
-	d.audit(rec)
-
-	return err
 }
 
 // Drill rehearses a plan, as `lifeboat drill PLAN` does, with the same
