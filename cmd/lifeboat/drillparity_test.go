@@ -48,7 +48,12 @@ func TestCommandAndDaemonDrillsAuditAlike(t *testing.T) {
 	d.stop(t)
 
 	// Now the daemon drills on its schedule.
-	in.setSource(t, sources+plan("    drill: \"@every 1s\"\n"))
+	b, err := os.ReadFile(in.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	os.WriteFile(in.cfg, []byte(strings.Replace(string(b), plan(""), plan("    drill: \"@every 1s\"\n"), 1)), 0o644)
 
 	mark = len(readAudit(t, logPath))
 	d = in.startDaemon(t, addr)
