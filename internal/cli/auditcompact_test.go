@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"lifeboat/internal/audit"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestAuditMergeStoppedBeforeItsDeletes(t *testing.T) {
 	e, _ := filesEnv(t) // one backup
 
-	for i := 0; i < trailFanout-2; i++ {
+	for i := 0; i < ops.TrailFanout-2; i++ {
 		e.mustRun("backup")
 	}
 
@@ -27,24 +28,13 @@ func TestAuditMergeStoppedBeforeItsDeletes(t *testing.T) {
 	e.auditPieces(func(ctx context.Context, r *repo.Repository, segs []*repo.Segment) {
 		before = len(segs)
 
-		var group []trailPiece
-
-		for _, s := range segs {
-			p, ok := pieceOf(s)
-			if !ok || p.level != 0 {
-				t.Fatalf("piece %s: %+v", s.ID, s.Labels)
-			}
-
-			group = append(group, p)
-		}
-
-		if _, err := writeMerged(ctx, r, group); err != nil {
+		if _, err := ops.MergeTrail(ctx, r, segs); err != nil {
 			t.Fatal(err)
 		}
 	})
 
-	if before != trailFanout-1 {
-		t.Fatalf("%d backups stored %d pieces", trailFanout-1, before)
+	if before != ops.TrailFanout-1 {
+		t.Fatalf("%d backups stored %d pieces", ops.TrailFanout-1, before)
 	}
 
 	wantIn(t, "audit verify", e.mustRun("audit", "verify"), "the hash chain is intact")

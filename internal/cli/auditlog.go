@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,29 +9,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 )
-
-// auditSource is where the repository keeps its copy of the audit trail:
-// one segment per increment (the records a command added), never replaced
-// or deleted. Older versions stored whole copies there, which read the same.
-// The copy follows one local log: a second machine writing the same
-// repository with a log of its own is refused, as its log does not extend
-// the copy.
-const auditSource = "_audit"
-
-// auditStarted is the record kind saying the repository's copy of the trail
-// was begun, so a copy whose pieces are all gone reads as deleted, not as
-// never made.
-const auditStarted = "audit-trail"
 
 // auditTrail is what this process knows of the repository's audit trail.
 type auditTrail struct {
@@ -84,7 +69,7 @@ func (a *App) restoreAuditLog(ctx context.Context, cfg *config.Config, r *repo.R
 		return // a log with records, or a damaged one: never overwritten
 	}
 
-	stored, err := readTrail(ctx, r, a.trail.key)
+	stored, err := ops.ReadTrail(ctx, r, a.trail.key)
 	if err != nil {
 		fmt.Fprintf(a.Stderr, "warning: the audit log %s is missing and the repository's copy cannot restore it: %v\n", cfg.Audit.Path, err)
 		return
@@ -133,196 +118,16 @@ func (a *App) auditConfig(cfg *config.Config) {
 }
 
 // copyAudit adds to the repository's copy of the audit trail the records the
-// local log holds beyond it, as one new increment. The copy is append-only:
-// a local log that does not extend it record for record (edited, re-chained,
-// cut short, replaced) is refused loudly and the refusal recorded; the copy
-// stays as it was.
+// local log holds beyond it (ops.Executor.CopyAudit).
 func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Config) {
-	local, rerr := audit.Read(cfg.Audit.Path)
-	if errors.Is(rerr, fs.ErrNotExist) || rerr == nil && len(local) == 0 {
-		return
-	}
-
-	tip, err := trailTip(ctx, r)
-	if err != nil {
-		fmt.Fprintf(a.Stderr, "error: the audit log was not copied into the repository: %v\n", err)
-		return
-	}
-
-	if err = rerr; err == nil {
-		if _, err = audit.Verify(local, a.trail.key); err == nil {
-			err = audit.Extends(local, tip.seq, tip.hash)
-		}
-	}
-
-	if err != nil {
-		// Name the first record that differs, which needs the copy.
-		if stored, serr := readTrail(ctx, r, a.trail.key); serr == nil && errors.As(err, new(*audit.VerifyError)) {
-			if cerr := audit.Compare(local, stored); cerr != nil {
-				err = cerr
-			}
-		}
-
-		a.refuseAudit(cfg, tip, err)
-
-		return
-	}
-
-	if tip.pieces == 0 && tip.started {
-		msg := "the repository's copy of the audit log was deleted: stored this machine's log as a new copy"
-		fmt.Fprintf(a.Stderr, "warning: %s\n", msg)
-		a.record(cfg, audit.Record{Action: "audit copy", Outcome: audit.OK, Detail: msg})
-
-		if local, err = audit.Read(cfg.Audit.Path); err != nil {
-			return
-		}
-	}
-
-	if local[len(local)-1].Seq <= tip.seq {
-		return
-	}
-
-	seg, err := putIncrement(ctx, r, local[tip.seq:])
-	if err != nil {
-		a.log.Warn("copy the audit log into the repository", "err", err)
-		return
-	}
-
-	if err := compactTrail(ctx, r, append(tip.segs, seg)); err != nil {
-		a.log.Warn("the audit log's copy in the repository was not merged; the next command tries again", "err", err)
-	}
-
-	if !tip.started {
-		if err := r.PutRecord(ctx, auditStarted, "copy", map[string]string{"at": time.Now().UTC().Format(time.RFC3339)}); err != nil {
-			a.log.Warn("mark the audit log's copy as begun", "err", err)
-		}
-	}
-}
-
-// refuseAudit says, on stderr and in the log itself, that the local log was
-// not copied because it does not extend the repository's copy.
-func (a *App) refuseAudit(cfg *config.Config, tip trailEnd, why error) {
-	msg := fmt.Sprintf("the audit log %s does not extend the repository's copy of it (%d records): %v", cfg.Audit.Path, tip.seq, why)
-	fmt.Fprintf(a.Stderr, "error: %s. It was not copied, and the repository's copy stays as it was. "+
-		"Keep the file as evidence, move it aside and run any command that opens the repository: the log is restored from the repository's copy\n", msg)
-	a.record(cfg, audit.Record{Action: "audit copy", Outcome: audit.Refused, Detail: msg})
-}
-
-// putIncrement stores records (consecutive, extending the stored trail) as
-// one segment, its range and newest hash in the labels.
-func putIncrement(ctx context.Context, r *repo.Repository, recs []audit.Record) (*repo.Segment, error) {
-	var buf bytes.Buffer
-
-	for _, rec := range recs {
-		b, err := jsonLine(rec)
-		if err != nil {
-			return nil, err
-		}
-
-		buf.Write(b)
-	}
-
-	last := recs[len(recs)-1]
-	labels := map[string]string{
-		"kind": "audit", "first": strconv.FormatInt(recs[0].Seq, 10),
-		"last": strconv.FormatInt(last.Seq, 10), "last_hash": last.Hash,
-	}
-
-	return r.PutSegment(ctx, auditSource, labels, &buf)
-}
-
-// trailEnd is the newest record of the repository's copy of the trail.
-type trailEnd struct {
-	seq    int64
-	hash   string
-	pieces int
-	// started: a copy was begun, so no pieces means they were deleted.
-	started bool
-	segs    []*repo.Segment
-}
-
-// trailTip finds the newest stored record from the pieces' labels alone, so
-// checking the local log against the copy reads nothing.
-func trailTip(ctx context.Context, r *repo.Repository) (trailEnd, error) {
-	segs, err := r.Segments(ctx, auditSource)
-	if err != nil {
-		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
-	}
-
-	started, err := r.Records(ctx, auditStarted)
-	if err != nil {
-		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
-	}
-
-	t := trailEnd{pieces: len(segs), started: started["copy"] != nil, segs: segs}
-
-	for _, s := range segs {
-		last := s.Labels["last"]
-		if last == "" {
-			last = s.Labels["records"] // a whole copy stored by an older version
-		}
-
-		if n, _ := strconv.ParseInt(last, 10, 64); n > t.seq {
-			t.seq, t.hash = n, s.Labels["last_hash"]
-		}
-	}
-
-	return t, nil
-}
-
-// errTrailDeleted is a copy of the trail that was begun and whose pieces are
-// all gone.
-var errTrailDeleted = errors.New("the repository's copy of the audit log was deleted")
-
-// errTrailDamaged is a stored copy of the trail that cannot be read back or
-// does not hold together.
-var errTrailDamaged = errors.New("the repository's copy of the audit log is damaged")
-
-// readTrail reads every stored piece of the trail back and joins them; with
-// a key, the joined chain must verify too.
-func readTrail(ctx context.Context, r *repo.Repository, key []byte) ([]audit.Record, error) {
-	segs, err := r.Segments(ctx, auditSource)
-	if err != nil {
-		return nil, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
-	}
-
-	pieces := make([][]audit.Record, 0, len(segs))
-
-	for _, s := range segs {
-		recs, err := readPiece(ctx, r, s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: piece %s: %v", errTrailDamaged, shortID(s.ID), err)
-		}
-
-		pieces = append(pieces, recs)
-	}
-
-	trail, err := audit.Join(pieces...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errTrailDamaged, err)
-	}
-
-	if _, err := audit.Verify(trail, key); err != nil {
-		return nil, fmt.Errorf("%w: %v", errTrailDamaged, err)
-	}
-
-	return trail, nil
-}
-
-func readPiece(ctx context.Context, r *repo.Repository, s *repo.Segment) ([]audit.Record, error) {
-	rc, err := r.OpenSegment(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-
-	return audit.Parse(rc)
+	ex := &ops.Executor{Cfg: cfg, Repo: r, Log: a.log}
+	ex.CopyAudit(ctx, ops.AuditCopy{Log: a.auditLog(cfg), Warn: a.Stderr})
 }
 
 // auditCopy reads the repository's copy of the audit trail (nil when there
 // is none) for readers that have no local log.
 func auditCopy(ctx context.Context, r *repo.Repository) ([]audit.Record, bool, error) {
-	recs, err := readTrail(ctx, r, nil)
+	recs, err := ops.ReadTrail(ctx, r, nil)
 	return recs, len(recs) > 0, err
 }
 
@@ -331,14 +136,14 @@ func auditCopy(ctx context.Context, r *repo.Repository) ([]audit.Record, bool, e
 // stored record back and compares each; otherwise only the newest stored
 // record is compared, which reads nothing but the labels.
 func (a *App) trailProblem(ctx context.Context, cfg *config.Config, r *repo.Repository, full bool) string {
-	tip, err := trailTip(ctx, r)
+	tip, err := ops.TrailTip(ctx, r)
 	if err != nil {
 		return err.Error()
 	}
 
-	if tip.pieces == 0 {
-		if tip.started {
-			return errTrailDeleted.Error() + ": check this machine's log with `lifeboat audit verify`; the next backup stores it as a new copy and records that"
+	if tip.Pieces == 0 {
+		if tip.Started {
+			return ops.ErrTrailDeleted.Error() + ": check this machine's log with `lifeboat audit verify`; the next backup stores it as a new copy and records that"
 		}
 
 		return "" // no command has stored it yet
@@ -346,7 +151,7 @@ func (a *App) trailProblem(ctx context.Context, cfg *config.Config, r *repo.Repo
 
 	var stored []audit.Record
 	if full {
-		if stored, err = readTrail(ctx, r, a.trail.key); err != nil {
+		if stored, err = ops.ReadTrail(ctx, r, a.trail.key); err != nil {
 			return err.Error() + ": a copy of the repository (copies:) may still hold it; this machine's log is kept"
 		}
 	}
@@ -354,14 +159,14 @@ func (a *App) trailProblem(ctx context.Context, cfg *config.Config, r *repo.Repo
 	local, err := audit.Read(cfg.Audit.Path)
 	if err != nil {
 		return fmt.Sprintf("the audit log %s cannot be read (%v) while the repository holds a copy of %d records: "+
-			"move it aside and run any command that opens the repository to restore it", cfg.Audit.Path, err, tip.seq)
+			"move it aside and run any command that opens the repository to restore it", cfg.Audit.Path, err, tip.Seq)
 	}
 
 	if _, err = audit.Verify(local, a.trail.key); err == nil {
 		if full {
 			err = audit.Compare(local, stored)
 		} else {
-			err = audit.Extends(local, tip.seq, tip.hash)
+			err = audit.Extends(local, tip.Seq, tip.Hash)
 		}
 	}
 
@@ -417,20 +222,20 @@ func (a *App) auditVerify(cmd *cobra.Command) error {
 		return fmt.Errorf("the audit log %s has been tampered with: %w", path, err)
 	}
 
-	tip, err := trailTip(cmd.Context(), r)
+	tip, err := ops.TrailTip(cmd.Context(), r)
 	if err != nil {
 		return fmt.Errorf("audit log %s: %w", path, err)
 	}
 
-	stored, err := readTrail(cmd.Context(), r, a.trail.key)
+	stored, err := ops.ReadTrail(cmd.Context(), r, a.trail.key)
 	if err != nil {
 		return fmt.Errorf("audit log %s: %w: run `lifeboat verify` to see what else is damaged; a copy of the repository (copies:) may still hold it", path, err)
 	}
 
 	switch {
-	case len(stored) == 0 && tip.started:
+	case len(stored) == 0 && tip.Started:
 		return fmt.Errorf("audit log %s: %d records, but %w: nothing is left to check them against; "+
-			"the next `lifeboat backup` stores this log as a new copy and records that", path, len(local), errTrailDeleted)
+			"the next `lifeboat backup` stores this log as a new copy and records that", path, len(local), ops.ErrTrailDeleted)
 	case len(stored) == 0 && len(local) == 0:
 		fmt.Fprintf(a.Stdout, "audit log %s: no records yet\n", path)
 		return nil

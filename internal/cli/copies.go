@@ -2,23 +2,19 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
 )
 
 // KindCopy is the record kind of each copy's last replication.
@@ -35,15 +31,7 @@ func (a *App) copyStorage(cfg *config.Config, c *config.Copy) (repo.Storage, err
 }
 
 // present reports whether an offline copy is attached now: its folder exists.
-func present(c *config.Copy) bool {
-	if !c.Offline || c.S3 != nil {
-		return true
-	}
-
-	fi, err := os.Stat(c.Path)
-
-	return err == nil && fi.IsDir()
-}
+func present(c *config.Copy) bool { return copies.Present(c) }
 
 func (a *App) copyByName(cfg *config.Config, name string) (*config.Copy, error) {
 	c, ok := cfg.Copies[name]
@@ -60,24 +48,7 @@ func (a *App) copyByName(cfg *config.Config, name string) (*config.Copy, error) 
 
 // openCopy opens a copy as a repository (same password).
 func (a *App) openCopy(ctx context.Context, cfg *config.Config, c *config.Copy, pw repo.Password) (*repo.Repository, error) {
-	if !present(c) {
-		return nil, fmt.Errorf("offline copy %s is not attached: %s does not exist; attach the disk (and create that folder once)", c.Name, c.Path)
-	}
-
-	where, err := a.copyStorage(cfg, c)
-	if err != nil {
-		return nil, err
-	}
-
-	r, err := repo.OpenAt(ctx, where, pw, a.log)
-	if errors.Is(err, repo.ErrNotInitialized) {
-		// A copy is made by replicate, which writes the repository's format
-		// last: without it, replication never finished, and init would be
-		// the wrong advice.
-		return nil, fmt.Errorf("copy %s (%s): %w yet, only part of one (a replication did not finish): run `lifeboat replicate --to %s` to complete it", c.Name, c.Location(), repo.ErrNotInitialized, c.Name)
-	}
-
-	return r, err
+	return copies.Open(ctx, cfg, c, pw, a.Getenv, a.log)
 }
 
 // fallback opens the first copy that answers, after the primary failed.
@@ -157,15 +128,24 @@ func (a *App) replicateCommand() *cobra.Command {
 	return cmd
 }
 
-// replicateOne brings one copy up to date, opens it to check it holds every
-// snapshot, and records the result.
+// replicateOne brings one copy up to date through the operations executor
+// and says what it did. named: the copy was asked for by name, so an offline
+// copy that is not attached is an error rather than skipped.
 func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
-	if !present(c) {
+	ex, err := a.allExecutor(cfg, r)
+	if err != nil {
+		return err
+	}
+
+	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv}, a.barObserver("replicate to "+c.Name))
+	if err != nil {
+		return err
+	}
+
+	if res.Absent {
 		last := "never"
-		if rec, err := r.Records(ctx, KindCopy); err == nil && rec[c.Name]["at"] != "" {
-			if at, err := time.Parse(time.RFC3339Nano, rec[c.Name]["at"]); err == nil {
-				last = human(time.Since(at)) + " ago"
-			}
+		if !res.LastAt.IsZero() {
+			last = human(time.Since(res.LastAt)) + " ago"
 		}
 
 		msg := fmt.Sprintf("offline copy %s is not attached (%s does not exist); last brought up to date: %s", c.Name, c.Path, last)
@@ -178,74 +158,9 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 		return nil
 	}
 
-	where, err := a.copyStorage(cfg, c)
-	if err != nil {
-		return err
-	}
-
-	start := time.Now()
-	bar := a.bar("replicate to " + c.Name)
-	st, err := r.Replicate(ctx, where, bar)
-	bar.Done()
-
-	rec := audit.Record{Action: "replicate", Outcome: audit.OK}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("copy %s: %v", c.Name, err)
-		a.record(cfg, rec)
-
-		return err
-	}
-
-	// Open the copy as a repository: it must hold every snapshot.
-	cp, err := repo.OpenAt(ctx, where, pw, a.log)
-	if err != nil {
-		return fmt.Errorf("the copy does not open after replication: %w", err)
-	}
-	defer cp.Close(ctx)
-
-	restorable := map[string]string{}
-
-	for _, name := range cfg.SourceNames {
-		want, err := r.Snapshots(ctx, name)
-		if err != nil {
-			return err
-		}
-
-		got, err := cp.Snapshots(ctx, name)
-		if err != nil {
-			return fmt.Errorf("list the copy's snapshots: %w", err)
-		}
-
-		if len(got) < len(want) {
-			return fmt.Errorf("the copy holds %d snapshots of %s, the repository %d", len(got), name, len(want))
-		}
-
-		src, err := a.source(cfg, name)
-		if err != nil {
-			return err
-		}
-
-		if t, err := source.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
-			restorable[name] = t.UTC().Format(time.RFC3339Nano)
-		}
-	}
-
-	sources, _ := json.Marshal(restorable)
-
-	err = r.PutRecord(context.WithoutCancel(ctx), KindCopy, c.Name, map[string]string{
-		"at": start.UTC().Format(time.RFC3339Nano), "ok": "true", "blobs": strconv.Itoa(st.Blobs),
-		"bytes": strconv.FormatInt(st.Bytes, 10), "total": strconv.Itoa(st.Total), "restorable": string(sources),
-	})
-	if err != nil {
-		return err
-	}
-
-	rec.Detail = fmt.Sprintf("copy %s: %d blobs, %d bytes copied and read back; %d already there", c.Name, st.Blobs, st.Bytes, st.Present)
-	a.record(cfg, rec)
-
+	st := res.Stats
 	fmt.Fprintf(a.Stdout, "copy %s (%s): %d blobs (%s) copied and read back, %d already there, in %s; it opens and holds every snapshot\n",
-		c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present, seconds(time.Since(start)))
+		c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present, seconds(res.Took))
 
 	return nil
 }

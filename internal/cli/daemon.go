@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/daemon"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
@@ -31,21 +32,19 @@ func (a *App) newDaemon(cfg *config.Config, r *repo.Repository) (*daemon.Daemon,
 		srcs[name] = s
 	}
 
+	pw, err := a.password(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+
+	m, n, log := metrics.New(toolVersion()), notify.New(cfg.Notify, a.Getenv, a.log), a.auditLog(cfg)
+
 	return &daemon.Daemon{
 		Cfg: cfg, Repo: r, Sources: srcs, Log: a.log, Version: toolVersion(),
-		Audit:   a.auditLog(cfg),
-		Metrics: metrics.New(toolVersion()),
-		Notify:  notify.New(cfg.Notify, a.Getenv, a.log),
-		AfterJob: func(ctx context.Context) {
-			a.copyAudit(ctx, r, cfg)
-		},
-		Replicate: func(ctx context.Context, name string) error {
-			pw, err := a.password(cfg, false)
-			if err != nil {
-				return err
-			}
-
-			return a.replicateOne(ctx, cfg, r, cfg.Copies[name], pw, false)
+		Audit: log, Metrics: m, Notify: n, Password: pw, Getenv: a.Getenv,
+		Ops: &ops.Executor{
+			Cfg: cfg, Repo: r, Sources: srcs, Log: a.log, Version: toolVersion(),
+			Audit: log, Metrics: m, Notify: n, Who: "lifeboat daemon",
 		},
 	}, nil
 }
@@ -87,7 +86,7 @@ func (a *App) daemonCommand() *cobra.Command {
 			fmt.Fprintf(a.Stdout, "lifeboat daemon: serving /metrics on http://%s; stop with SIGTERM\n", l.Addr())
 
 			err = d.Run(ctx, l)
-			a.copyAudit(context.Background(), r, cfg)
+			d.CopyAudit(context.Background())
 
 			if err == nil {
 				fmt.Fprintln(a.Stdout, "lifeboat daemon: stopped")

@@ -15,37 +15,19 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
-	"lifeboat/internal/notify"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
 
-// runner builds a plan runner on an open repository.
+// runner builds a plan runner on an open repository, for a dry run (which
+// changes nothing, so nothing is audited).
 func (a *App) runner(cfg *config.Config, r *repo.Repository) *plan.Runner {
-	rn := &plan.Runner{
+	return &plan.Runner{
 		Cfg: cfg, Repo: r, Out: a.Stdout, Log: a.log, Version: toolVersion(), Actor: audit.Actor(),
 		Source: func(name string) (source.Source, error) { return a.source(cfg, name) },
-		OnStep: func(run *plan.Run, st *plan.StepResult) {
-			rec := audit.Record{Action: run.Mode + " step", Source: st.Source, Snapshot: st.Snapshot, Outcome: audit.OK,
-				Detail: fmt.Sprintf("%s %s: %s (%.1fs)", run.Plan, run.ID, st.Title, st.Seconds)}
-
-			switch st.Status {
-			case plan.StatusFailed:
-				rec.Outcome, rec.Detail = audit.Failed, rec.Detail+": "+st.Error
-			case plan.StatusSkipped:
-				rec.Detail += ": skipped, " + st.Note
-			}
-
-			a.record(cfg, rec)
-		},
 	}
-
-	if n := notify.New(cfg.Notify, a.Getenv, a.log); n.Enabled() {
-		rn.Notify = n
-	}
-
-	return rn
 }
 
 type planFlags struct {
@@ -145,9 +127,6 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 		}
 	}
 
-	rn := a.runner(cfg, r)
-	rn.Keep = f.keep
-
 	if f.resume && (f.point != "" || f.toTime != "") {
 		return usage("--resume goes on with the failed run's own recovery point and time; give neither --point nor --to-time")
 	}
@@ -166,22 +145,18 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 	}
 
 	if f.dryRun {
-		return rn.DryRun(cmd.Context(), name, mode, opt)
+		return a.runner(cfg, r).DryRun(cmd.Context(), name, mode, opt)
 	}
 
-	a.record(cfg, audit.Record{Action: mode + " start", Outcome: audit.OK, Detail: fmt.Sprintf("plan %s%s", name, map[bool]string{true: " (resumed)", false: ""}[f.resume])})
-
-	run, err := rn.Execute(cmd.Context(), name, mode, opt)
-	if run == nil {
+	ex, err := a.allExecutor(cfg, r)
+	if err != nil {
 		return err
 	}
 
-	rec := audit.Record{Action: mode, Outcome: audit.OK, Detail: fmt.Sprintf("plan %s run %s: RTO %.1fs (objective %.0fs), RPO %.1fs (objective %.0fs)", name, run.ID, run.RTOSeconds, run.RTOObjective, run.RPOSeconds, run.RPOObjective)}
-	if !run.OK() {
-		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("plan %s run %s: %s", name, run.ID, run.Error)
+	run, err := ex.RunPlan(cmd.Context(), ops.PlanRun{Plan: name, Mode: mode, Options: opt, Keep: f.keep, Out: a.Stdout, Actor: audit.Actor()}, nil)
+	if run == nil {
+		return err
 	}
-
-	a.record(cfg, rec)
 
 	fmt.Fprintf(a.Stdout, "%s %s of plan %s: %s\nRTO measured %.1fs (objective %s); RPO %.1fs (objective %s)\n",
 		mode, run.ID, name, run.Verdict(), run.RTOSeconds, human(time.Duration(run.RTOObjective*float64(time.Second))),

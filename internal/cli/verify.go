@@ -9,13 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
-	"lifeboat/internal/verify"
 )
 
 func (a *App) verifyCommand() *cobra.Command {
@@ -139,39 +136,21 @@ func (a *App) verifyCommand() *cobra.Command {
 	return cmd
 }
 
-// restoreTest runs one source's restore test, prints and audits it.
+// restoreTest runs one source's restore test through the operations
+// executor and prints it.
 func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, name, snapID string) (bool, error) {
-	src, err := a.source(cfg, name)
+	ex, err := a.allExecutor(cfg, r)
 	if err != nil {
 		return false, err
 	}
 
-	tester, ok := src.(verify.RestoreTester)
-	if !ok {
+	res, err := ex.RestoreTest(cmd.Context(), ops.RestoreTest{Source: name, Snapshot: snapID, Tamper: a.tamper}, a.barObserver("restore test "+name))
+	if errors.Is(err, ops.ErrNotTestable) {
 		return false, usage("source %s cannot be restore-tested", name)
 	}
 
-	var snap *repo.Snapshot
-	if snapID != "" {
-		snap, err = r.Find(cmd.Context(), name, snapID)
-	} else {
-		snap, err = verify.Newest(cmd.Context(), r, name, source.Chained(src))
-	}
-
-	if err != nil {
-		return false, err
-	}
-
-	bar := a.bar("restore test " + name)
-	rep, err := verify.RestoreTest(cmd.Context(), r, tester, snap, source.TestOptions{Version: toolVersion(), Progress: bar, Log: a.log, Tamper: a.tamper})
-	bar.Done()
-
-	rec := audit.Record{Action: "restore test", Source: name, Snapshot: snap.ID, Outcome: audit.OK}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-		a.record(cfg, rec)
-
+	rep, snap := res.Report, res.Snapshot
+	if rep == nil {
 		return false, err
 	}
 
@@ -182,16 +161,12 @@ func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Reposi
 	verdict := "OK"
 	if !rep.OK() {
 		verdict = fmt.Sprintf("%d PROBLEMS", len(rep.Problems))
-		rec.Outcome = audit.Failed
 	}
 
 	asserts := ""
 	if rep.Assertions > 0 {
 		asserts = fmt.Sprintf(", %d assertions", rep.Assertions)
 	}
-
-	rec.Detail = fmt.Sprintf("%d %s compared%s: %s", rep.Checked, rep.What, asserts, verdict)
-	a.record(cfg, rec)
 
 	fmt.Fprintf(a.Stdout, "restore test of %s snapshot %s (%s): restored in %s, %d %s compared with the backup%s in %s: %s\n",
 		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), seconds(rep.Restore), rep.Checked, rep.What, asserts,

@@ -99,9 +99,7 @@ func (d *Daemon) CompactBinlog(ctx context.Context, name string) error {
 	d.Log.Info("binlog compacted", "source", name, "pieces", res.Pieces, "deleted", res.Deleted, "segments", res.After)
 	d.audit(audit.Record{Action: "binlog compact", Source: name, Outcome: audit.OK, Detail: detail})
 
-	if d.AfterJob != nil {
-		d.AfterJob(ctx)
-	}
+	d.CopyAudit(ctx)
 
 	return nil
 }

@@ -42,11 +42,12 @@ type Daemon struct {
 	Notify  *notify.Notifier
 	Clock   schedule.Clock
 	Version string
-	// AfterJob runs after every job (the CLI copies the audit log into the
-	// repository there).
-	AfterJob func(ctx context.Context)
-	// Replicate brings one copy up to date (the CLI's replicate).
-	Replicate func(ctx context.Context, copyName string) error
+	// Ops runs the operations the jobs request (nil: no copies are
+	// replicated and the audit log is not copied into the repository).
+	Ops *ops.Executor
+	// Password opens the copies; Getenv reads their S3 credentials.
+	Password repo.Password
+	Getenv   func(string) string
 	// Refresh is how often restorable instants and the repository size are
 	// re-read.
 	Refresh time.Duration
@@ -178,8 +179,8 @@ func (d *Daemon) Jobs() ([]*schedule.Job, error) {
 	}
 
 	for _, name := range d.Cfg.CopyNames {
-		if spec := d.Cfg.Copies[name].Schedule; spec != "" && d.Replicate != nil {
-			if err := add("replicate "+name, "replicate "+name, spec, func(ctx context.Context) error { return d.Replicate(ctx, name) }); err != nil {
+		if spec := d.Cfg.Copies[name].Schedule; spec != "" && d.Ops != nil {
+			if err := add("replicate "+name, "replicate "+name, spec, func(ctx context.Context) error { return d.replicate(ctx, name) }); err != nil {
 				return nil, err
 			}
 		}
@@ -362,19 +363,11 @@ func (d *Daemon) done(o schedule.Outcome) {
 		d.Log.Warn("record the job's run", "job", o.Job.Name, "err", err)
 	}
 
-	if d.AfterJob != nil {
-		d.AfterJob(ctx)
-	}
+	d.CopyAudit(ctx)
 
 	// Copies that follow every backup.
-	if o.Err == nil && strings.HasPrefix(o.Job.Name, "backup ") && d.Replicate != nil {
-		for _, name := range d.Cfg.CopyNames {
-			if d.Cfg.Copies[name].AfterBackup {
-				if err := d.Replicate(ctx, name); err != nil {
-					d.Log.Error("replicate after backup", "copy", name, "err", err)
-				}
-			}
-		}
+	if o.Err == nil && strings.HasPrefix(o.Job.Name, "backup ") {
+		d.replicateAfterBackup(ctx)
 	}
 
 	d.mu.Lock()
@@ -399,6 +392,15 @@ func (d *Daemon) audit(r audit.Record) {
 // them with.
 func (d *Daemon) executor() *ops.Executor {
 	d.opsOnce.Do(func() {
+		if d.Ops != nil {
+			d.ops = d.Ops
+			if d.ops.Clock == nil {
+				d.ops.Clock = d.Clock
+			}
+
+			return
+		}
+
 		d.ops = &ops.Executor{
 			Cfg: d.Cfg, Repo: d.Repo, Sources: d.Sources, Log: d.Log, Metrics: d.Metrics, Notify: d.Notify,
 			Clock: d.Clock, Version: d.Version, Who: "lifeboat daemon",

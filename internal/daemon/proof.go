@@ -4,32 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
-	"lifeboat/internal/audit"
 	"lifeboat/internal/copies"
-	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
-	"lifeboat/internal/verify"
 )
 
 // RestoreTest restores every source's newest backup and compares it, as
-// `lifeboat verify --restore-test` does.
+// `lifeboat verify --restore-test` does, with the same audit records.
+// Sources that cannot be tested are passed over.
 func (d *Daemon) RestoreTest(ctx context.Context) error {
 	var errs []error
 
 	for _, name := range d.Cfg.SourceNames {
-		err := d.restoreTestOne(ctx, name)
-
-		d.Notify.Observe("restore test "+name, name, err == nil, notify.Failure,
-			map[bool]string{true: "the restore test passed", false: fmt.Sprint(err)}[err == nil])
-
-		if err != nil {
+		_, err := d.executor().RestoreTest(ctx, ops.RestoreTest{Source: name, NotifyOutcome: true}, nil)
+		if err != nil && !errors.Is(err, ops.ErrNotTestable) {
 			errs = append(errs, err)
 		}
 	}
@@ -37,80 +29,10 @@ func (d *Daemon) RestoreTest(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (d *Daemon) restoreTestOne(ctx context.Context, name string) error {
-	src := d.Sources[name]
-
-	tester, ok := src.(verify.RestoreTester)
-	if !ok {
-		return nil
-	}
-
-	snap, err := verify.Newest(ctx, d.Repo, name, source.Chained(src))
-	if err != nil {
-		return err
-	}
-
-	rep, err := verify.RestoreTest(ctx, d.Repo, tester, snap, source.TestOptions{Version: d.Version, Log: d.Log})
-
-	rec := audit.Record{Action: "restore test", Source: name, Snapshot: snap.ID, Outcome: audit.OK}
-
-	switch {
-	case err != nil:
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-	case !rep.OK():
-		err = fmt.Errorf("restore test of %s: %s", name, strings.Join(rep.Problems, "; "))
-		rec.Outcome, rec.Detail = audit.Failed, err.Error()
-	default:
-		rec.Detail = fmt.Sprintf("%d %s compared, %d assertions: OK", rep.Checked, rep.What, rep.Assertions)
-	}
-
-	d.audit(rec)
-
-	return err
-}
-
-// Drill rehearses a plan, as `lifeboat drill PLAN` does.
+// Drill rehearses a plan, as `lifeboat drill PLAN` does, with the same
+// audit records.
 func (d *Daemon) Drill(ctx context.Context, name string) error {
-	rn := &plan.Runner{
-		Cfg: d.Cfg, Repo: d.Repo, Out: io.Discard, Log: d.Log, Version: d.Version, Actor: "daemon",
-		Source: func(n string) (source.Source, error) {
-			s, ok := d.Sources[n]
-			if !ok {
-				return nil, fmt.Errorf("unknown source %q", n)
-			}
-
-			return s, nil
-		},
-	}
-
-	if d.Notify.Enabled() {
-		rn.Notify = d.Notify
-	}
-
-	run, err := rn.Execute(ctx, name, plan.ModeDrill, plan.Options{})
-
-	rec := audit.Record{Action: "drill", Outcome: audit.OK}
-	if run != nil {
-		rec.Detail = fmt.Sprintf("plan %s run %s: RTO %.1fs (objective %.0fs), RPO %.1fs (objective %.0fs)", name, run.ID, run.RTOSeconds, run.RTOObjective, run.RPOSeconds, run.RPOObjective)
-	}
-
-	if err != nil {
-		rec.Outcome, rec.Detail = audit.Failed, fmt.Sprintf("plan %s: %v", name, err)
-	}
-
-	d.audit(rec)
-
-	ok := err == nil && run.WithinObjectives()
-	msg := "the drill passed within the objectives"
-
-	if run != nil && !ok {
-		msg = run.Verdict()
-	} else if err != nil {
-		msg = err.Error()
-	}
-
-	d.Notify.Observe("drill "+name, "", ok, notify.Failure, msg)
-
+	_, err := d.executor().RunPlan(ctx, ops.PlanRun{Plan: name, Mode: plan.ModeDrill, Actor: "daemon", NotifyOutcome: true}, nil)
 	return err
 }
 

@@ -1,4 +1,4 @@
-package cli
+package ops
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 	"lifeboat/internal/repo"
 )
 
-// trailFanout is how many pieces of one level the repository's copy of the
+// TrailFanout is how many pieces of one level the repository's copy of the
 // audit trail holds before they are merged into one piece of the next level.
 // Every command that writes the repository adds an increment (level 0), so
 // without merging a daemon's year of jobs would add tens of thousands of
 // pieces, each a manifest every command loads. With merging the copy holds
-// fewer than trailFanout pieces per level, about 40 after a million
+// fewer than TrailFanout pieces per level, about 40 after a million
 // increments, and each record is rewritten once per level.
-const trailFanout = 8
+const TrailFanout = 8
 
 // trailPiece is one stored piece with the range of records it holds.
 type trailPiece struct {
@@ -47,7 +47,7 @@ func pieceOf(s *repo.Segment) (trailPiece, bool) {
 
 // compactTrail keeps the repository's copy of the trail to a few pieces:
 // first it deletes the pieces a merged piece already holds (left by a merge
-// that was stopped before its deletes), then, while trailFanout pieces of one
+// that was stopped before its deletes), then, while TrailFanout pieces of one
 // level follow each other, it writes them as one piece of the next level and
 // deletes them. The merged piece holds their bytes unchanged and is durable
 // before anything is deleted, so a kill at any point leaves every record
@@ -83,7 +83,7 @@ func compactTrail(ctx context.Context, r *repo.Repository, segs []*repo.Segment)
 	}
 }
 
-// mergeable finds trailFanout pieces of the lowest level that follow each
+// mergeable finds TrailFanout pieces of the lowest level that follow each
 // other record for record, or nil.
 func mergeable(pieces []trailPiece) []trailPiece {
 	byLevel := map[int][]trailPiece{}
@@ -102,8 +102,8 @@ func mergeable(pieces []trailPiece) []trailPiece {
 		ps := byLevel[l]
 		sort.Slice(ps, func(i, j int) bool { return ps[i].first < ps[j].first })
 
-		for i := 0; i+trailFanout <= len(ps); i++ {
-			run := ps[i : i+trailFanout]
+		for i := 0; i+TrailFanout <= len(ps); i++ {
+			run := ps[i : i+TrailFanout]
 			if contiguous(run) {
 				return run
 			}
@@ -123,6 +123,26 @@ func contiguous(run []trailPiece) bool {
 	return true
 }
 
+// MergeTrail stores the pieces segs (level 0, following each other record
+// for record) as one piece of level 1 and deletes nothing: the first half of
+// a merge, as a merge stopped before its deletes leaves the trail.
+func MergeTrail(ctx context.Context, r *repo.Repository, segs []*repo.Segment) (*repo.Segment, error) {
+	group := make([]trailPiece, 0, len(segs))
+
+	for _, s := range segs {
+		p, ok := pieceOf(s)
+		if !ok || p.level != 0 {
+			return nil, fmt.Errorf("piece %s is not an increment: %v", short(s.ID), s.Labels)
+		}
+
+		group = append(group, p)
+	}
+
+	merged, err := writeMerged(ctx, r, group)
+
+	return merged.seg, err
+}
+
 // writeMerged stores the group's records, read back and checked to chain
 // without a gap, as one piece of the next level.
 func writeMerged(ctx context.Context, r *repo.Repository, group []trailPiece) (trailPiece, error) {
@@ -134,12 +154,12 @@ func writeMerged(ctx context.Context, r *repo.Repository, group []trailPiece) (t
 	for _, p := range group {
 		b, err := readPieceBytes(ctx, r, p.seg)
 		if err != nil {
-			return trailPiece{}, fmt.Errorf("merge the audit log's pieces: piece %s: %w", shortID(p.seg.ID), err)
+			return trailPiece{}, fmt.Errorf("merge the audit log's pieces: piece %s: %w", short(p.seg.ID), err)
 		}
 
 		recs, err := audit.Parse(bytes.NewReader(b))
 		if err != nil || len(recs) == 0 || recs[0].Seq != p.first || recs[len(recs)-1].Seq != p.last {
-			return trailPiece{}, fmt.Errorf("merge the audit log's pieces: piece %s does not hold records %d to %d (%v)", shortID(p.seg.ID), p.first, p.last, err)
+			return trailPiece{}, fmt.Errorf("merge the audit log's pieces: piece %s does not hold records %d to %d (%v)", short(p.seg.ID), p.first, p.last, err)
 		}
 
 		for i := range recs {
@@ -159,7 +179,7 @@ func writeMerged(ctx context.Context, r *repo.Repository, group []trailPiece) (t
 		"last_hash": prev.Hash, "level": strconv.Itoa(level),
 	}
 
-	seg, err := r.PutSegment(ctx, auditSource, labels, &buf)
+	seg, err := r.PutSegment(ctx, AuditSource, labels, &buf)
 	if err != nil {
 		return trailPiece{}, fmt.Errorf("merge the audit log's pieces: %w", err)
 	}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"lifeboat/internal/config"
+	"lifeboat/internal/notify"
+	"lifeboat/internal/ops"
+	"lifeboat/internal/progress"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// allExecutor is the executor for a command that may touch every configured
+// source (a recovery plan, a restore test, a copy), with the notifier a
+// plan's run reports its outcome to.
+func (a *App) allExecutor(cfg *config.Config, r *repo.Repository) (*ops.Executor, error) {
+	srcs := make([]source.Source, 0, len(cfg.SourceNames))
+
+	for _, name := range cfg.SourceNames {
+		s, err := a.source(cfg, name)
+		if err != nil {
+			return nil, err
+		}
+
+		srcs = append(srcs, s)
+	}
+
+	e := a.executor(cfg, r, srcs, "")
+	e.Who = "lifeboat " + a.command
+	e.Notify = notify.New(cfg.Notify, a.Getenv, a.log)
+
+	return e, nil
+}
+
+// barObserver draws an operation's byte counts as a progress bar on stderr,
+// from its first byte count until its next step or its end.
+func (a *App) barObserver(label string) ops.Observer {
+	var (
+		bar  *progress.Bar
+		seen int64
+	)
+
+	return func(ev ops.Event) {
+		switch ev.Kind {
+		case ops.Bytes:
+			if bar == nil {
+				bar = a.bar(label)
+			}
+
+			bar.SetTotal(ev.Total)
+			bar.Add(ev.Done - seen)
+			seen = ev.Done
+		case ops.Step, ops.Finished, ops.Failed:
+			if bar != nil {
+				bar.Done()
+				bar = nil
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"lifeboat/internal/audit"
+	"lifeboat/internal/clock"
+	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
+	"lifeboat/internal/repo"
+	"lifeboat/internal/source"
+)
+
+// Replicate asks for one copy of the repository to be brought up to date.
+type Replicate struct {
+	Copy *config.Copy
+	// Password opens the copy (it has the repository's).
+	Password repo.Password
+	// Getenv reads the copy's S3 credentials from the environment.
+	Getenv func(string) string
+}
+
+// Replicated is what a replication did.
+type Replicated struct {
+	// Absent: the copy is offline and not attached, so nothing was done;
+	// LastAt is when it was last brought up to date (zero: never).
+	Absent bool
+	LastAt time.Time
+	Stats  repo.ReplicateStats
+	Took   time.Duration
+}
+
+// Replicate brings one copy up to date, opens it to check it holds every
+// snapshot, and records the result (the copy record and the audit record).
+// An offline copy that is not attached is reported as Absent, not run and
+// not audited: whether that is an error is the caller's to say.
+func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (Replicated, error) {
+	c := req.Copy
+	if !copies.Present(c) {
+		res := Replicated{Absent: true}
+		if rec, err := e.Repo.Records(ctx, copies.Kind); err == nil && rec[c.Name]["at"] != "" {
+			res.LastAt, _ = time.Parse(time.RFC3339Nano, rec[c.Name]["at"])
+		}
+
+		return res, nil
+	}
+
+	var res Replicated
+
+	clk := clock.Or(e.Clock)
+	start := clk.Now()
+
+	err := e.Run(ctx, Op{Name: "replicate", What: "replicate to " + c.Name}, obs, func(ctx context.Context, m *Emitter) (Outcome, error) {
+		st, err := e.replicate(ctx, req, start, m)
+		if err != nil {
+			return Outcome{Record: audit.Record{Detail: fmt.Sprintf("copy %s: %v", c.Name, err)}}, err
+		}
+
+		res.Stats, res.Took = *st, clock.Since(clk, start)
+
+		return Outcome{
+			Record:  audit.Record{Detail: fmt.Sprintf("copy %s: %d blobs, %d bytes copied and read back; %d already there", c.Name, st.Blobs, st.Bytes, st.Present)},
+			Summary: fmt.Sprintf("copy %s: %d blobs copied, %d already there", c.Name, st.Blobs, st.Present),
+		}, nil
+	})
+
+	return res, err
+}
+
+// replicate copies the blobs, checks the copy and writes its record.
+func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time, m *Emitter) (*repo.ReplicateStats, error) {
+	c := req.Copy
+
+	where, err := copies.StorageOfCopy(e.Cfg, c, req.Getenv)
+	if err != nil {
+		return nil, err
+	}
+
+	m.Step("copy the repository's blobs to %s", c.Name)
+
+	st, err := e.Repo.Replicate(ctx, where, m)
+	if err != nil {
+		return nil, err
+	}
+
+	m.Step("open copy %s and check it holds every snapshot", c.Name)
+
+	restorable, err := e.checkCopy(ctx, where, req.Password)
+	if err != nil {
+		return nil, err
+	}
+
+	sources, _ := json.Marshal(restorable)
+
+	err = e.Repo.PutRecord(context.WithoutCancel(ctx), copies.Kind, c.Name, map[string]string{
+		"at": start.UTC().Format(time.RFC3339Nano), "ok": "true", "blobs": strconv.Itoa(st.Blobs),
+		"bytes": strconv.FormatInt(st.Bytes, 10), "total": strconv.Itoa(st.Total), "restorable": string(sources),
+	})
+
+	return st, err
+}
+
+// checkCopy opens the copy as a repository: it must hold every snapshot. It
+// returns each source's newest restorable instant in the copy.
+func (e *Executor) checkCopy(ctx context.Context, where repo.Storage, pw repo.Password) (map[string]string, error) {
+	cp, err := repo.OpenAt(ctx, where, pw, e.Log)
+	if err != nil {
+		return nil, fmt.Errorf("the copy does not open after replication: %w", err)
+	}
+	defer cp.Close(ctx)
+
+	restorable := map[string]string{}
+
+	for _, name := range e.Cfg.SourceNames {
+		want, err := e.Repo.Snapshots(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+
+		got, err := cp.Snapshots(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("list the copy's snapshots: %w", err)
+		}
+
+		if len(got) < len(want) {
+			return nil, fmt.Errorf("the copy holds %d snapshots of %s, the repository %d", len(got), name, len(want))
+		}
+
+		src, ok := e.Sources[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown source %q", name)
+		}
+
+		if t, err := source.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
+			restorable[name] = t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+
+	return restorable, nil
+}
