@@ -18,6 +18,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -32,7 +33,7 @@ const auditSource = "_audit"
 // auditStarted is the record kind saying the repository's copy of the trail
 // was begun, so a copy whose pieces are all gone reads as deleted, not as
 // never made.
-const auditStarted = "audit-trail"
+const auditStarted = records.KindAuditTrail
 
 // auditTrail is what this process knows of the repository's audit trail.
 type auditTrail struct {
@@ -193,7 +194,7 @@ func (a *App) copyAudit(ctx context.Context, r *repo.Repository, cfg *config.Con
 	}
 
 	if !tip.started {
-		if err := r.PutRecord(ctx, auditStarted, "copy", map[string]string{"at": time.Now().UTC().Format(time.RFC3339)}); err != nil {
+		if err := records.Put(ctx, r, auditStarted, "copy", records.AuditTrail{At: time.Now()}); err != nil {
 			a.log.Warn("mark the audit log's copy as begun", "err", err)
 		}
 	}
@@ -249,12 +250,13 @@ func trailTip(ctx context.Context, r *repo.Repository) (trailEnd, error) {
 		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	started, err := r.Records(ctx, auditStarted)
+	started, err := records.All[records.AuditTrail](ctx, r, auditStarted)
 	if err != nil {
 		return trailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	t := trailEnd{pieces: len(segs), started: started["copy"] != nil, segs: segs}
+	_, begun := started["copy"]
+	t := trailEnd{pieces: len(segs), started: begun, segs: segs}
 
 	for _, s := range segs {
 		last := s.Labels["last"]

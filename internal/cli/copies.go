@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/progress"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -162,10 +161,8 @@ func (a *App) replicateCommand() *cobra.Command {
 func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
 	if !present(c) {
 		last := "never"
-		if rec, err := r.Records(ctx, KindCopy); err == nil && rec[c.Name]["at"] != "" {
-			if at, err := time.Parse(time.RFC3339Nano, rec[c.Name]["at"]); err == nil {
-				last = human(time.Since(at)) + " ago"
-			}
+		if rec, ok, err := records.Get[records.Copy](ctx, r, KindCopy, c.Name); err == nil && ok && !rec.At.IsZero() {
+			last = human(time.Since(rec.At)) + " ago"
 		}
 
 		msg := fmt.Sprintf("offline copy %s is not attached (%s does not exist); last brought up to date: %s", c.Name, c.Path, last)
@@ -204,7 +201,7 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 	}
 	defer cp.Close(ctx)
 
-	restorable := map[string]string{}
+	restorable := map[string]time.Time{}
 
 	for _, name := range cfg.SourceNames {
 		want, err := r.Snapshots(ctx, name)
@@ -227,15 +224,12 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 		}
 
 		if t, err := source.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
-			restorable[name] = t.UTC().Format(time.RFC3339Nano)
+			restorable[name] = t.UTC()
 		}
 	}
 
-	sources, _ := json.Marshal(restorable)
-
-	err = r.PutRecord(context.WithoutCancel(ctx), KindCopy, c.Name, map[string]string{
-		"at": start.UTC().Format(time.RFC3339Nano), "ok": "true", "blobs": strconv.Itoa(st.Blobs),
-		"bytes": strconv.FormatInt(st.Bytes, 10), "total": strconv.Itoa(st.Total), "restorable": string(sources),
+	err = records.Put(context.WithoutCancel(ctx), r, KindCopy, c.Name, records.Copy{
+		At: start, OK: true, Blobs: st.Blobs, Bytes: st.Bytes, Total: st.Total, Restorable: restorable,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/prune"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -145,7 +146,7 @@ func (a *App) pinCommand() *cobra.Command {
 			}
 
 			return a.onSnapshot(cmd.Context(), args, func(r *repo.Repository, snap *repo.Snapshot, _ bool) (string, error) {
-				err := r.PutRecord(cmd.Context(), "pin", snap.ID, map[string]string{"reason": reason, "by": audit.Actor(), "at": time.Now().UTC().Format(time.RFC3339)})
+				err := records.Put(cmd.Context(), r, records.KindPin, snap.ID, records.Pin{Reason: reason, By: audit.Actor(), At: time.Now()})
 
 				return fmt.Sprintf("pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`", snap.Source, shortID(snap.ID), reason, shortID(snap.ID)), err
 			})
@@ -168,7 +169,7 @@ func (a *App) unpinCommand() *cobra.Command {
 					return "", usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
 				}
 
-				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), r.DeleteRecord(cmd.Context(), "pin", snap.ID)
+				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), r.DeleteRecord(cmd.Context(), records.KindPin, snap.ID)
 			})
 		},
 	}
@@ -189,7 +190,7 @@ func (a *App) onSnapshot(ctx context.Context, args []string, change func(*repo.R
 		return err
 	}
 
-	pins, err := r.Records(ctx, "pin")
+	pins, err := records.All[records.Pin](ctx, r, records.KindPin)
 	if err != nil {
 		return err
 	}

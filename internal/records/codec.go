@@ -110,6 +110,10 @@ func Encode(v any) (map[string]string, error) {
 
 func (f field) format(v reflect.Value) (string, error) {
 	if f.json {
+		if v.CanAddr() {
+			v = v.Addr() // methods on the pointer count too
+		}
+
 		b, err := json.Marshal(v.Interface())
 		return string(b), err
 	}
