@@ -134,6 +134,8 @@ func (f field) format(v reflect.Value) (string, error) {
 		return strconv.FormatBool(v.Bool()), nil
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return strconv.FormatInt(v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		return strconv.FormatUint(v.Uint(), 10), nil
 	case reflect.Float64:
 		return strconv.FormatFloat(v.Float(), 'f', f.prec, 64), nil
 	}
@@ -202,6 +204,11 @@ func (f field) parse(s string, v reflect.Value) error {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		v.SetInt(n)
+
+		return err
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
+		v.SetUint(n)
 
 		return err
 	case reflect.Float64:

@@ -63,3 +63,14 @@ type Pin struct {
 type AuditTrail struct {
 	At time.Time `record:"at,seconds"`
 }
+
+// BinlogState is a binlog streamer's progress (the state of kind
+// StateBinlog, by source): the archive holds everything the server wrote
+// up to Covered, which ends at File:Pos of Epoch.
+type BinlogState struct {
+	Covered time.Time `record:"covered"`
+	Epoch   string    `record:"epoch"`
+	File    string    `record:"file"`
+	Pos     uint32    `record:"pos"`
+	Updated time.Time `record:"updated"`
+}
