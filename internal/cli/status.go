@@ -179,8 +179,9 @@ func (a *App) statusCommand() *cobra.Command {
 	return cmd
 }
 
-// sourceLine is a source's health as status shows it, with the first
-// problem found, in the order people should fix them.
+// sourceLine is a source's health as status shows it, with the one problem
+// it names: a failed verification before an unknown instant, either before
+// a failed restore test, and the RPO only when nothing else is wrong.
 func sourceLine(h health.Source) sourceStatus {
 	name := h.Name
 	st := sourceStatus{Source: name, Kind: h.Kind, Tier: h.Tier, RPOObjective: h.Objective.Seconds(),

@@ -20,6 +20,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/health"
 	"lifeboat/internal/metrics"
@@ -543,13 +544,8 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.Metrics.RepositorySize.Set(float64(size))
 	d.Notify.Observe("repository", "", true, notify.Failure, "the repository can be read again")
 
-	now := time.Now()
-	if d.Clock != nil {
-		now = d.Clock.Now()
-	}
-
 	h, err := health.Compute(ctx, health.Inputs{
-		Cfg: d.Cfg, Repo: d.Repo, Now: now,
+		Cfg: d.Cfg, Repo: d.Repo, Now: clock.Or(d.Clock).Now(),
 		Source: func(name string) (source.Source, error) { return d.Sources[name], nil },
 	})
 
