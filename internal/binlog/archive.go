@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -75,7 +76,7 @@ type Mark struct {
 	At    time.Time
 }
 
-const stateKind = "binlog"
+const stateKind = records.StateBinlog
 
 // Load reads the archive of source.
 func Load(ctx context.Context, r *repo.Repository, source string) (*Archive, error) {
@@ -116,15 +117,14 @@ func Load(ctx context.Context, r *repo.Repository, source string) (*Archive, err
 
 	a.Segments, a.Hidden = hideContained(a.Segments)
 
-	st, err := r.State(ctx, source, stateKind)
+	st, ok, err := records.State[records.BinlogState](ctx, r, source, stateKind)
 	if err != nil {
 		return nil, err
 	}
 
-	if st != nil {
-		a.Covered, _ = time.Parse(time.RFC3339Nano, st["covered"])
-		a.CoveredEpoch = st["epoch"]
-		a.Marks = append(a.Marks, Mark{Coord: Coord{Epoch: st["epoch"], File: st["file"], Pos: atou32(st["pos"])}, At: a.Covered})
+	if ok {
+		a.Covered, a.CoveredEpoch = st.Covered, st.Epoch
+		a.Marks = append(a.Marks, Mark{Coord: Coord{Epoch: st.Epoch, File: st.File, Pos: st.Pos}, At: a.Covered})
 	}
 
 	return a, nil

@@ -16,6 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -633,10 +634,8 @@ func (a *Archiver) advance(ctx context.Context, epoch string, t time.Time, c Coo
 
 	a.lastState, a.stateEpoch, a.stateAt = time.Now(), epoch, c
 
-	err := a.Repo.PutState(ctx, a.Source, stateKind, map[string]string{
-		"covered": t.UTC().Format(time.RFC3339Nano), "epoch": epoch,
-		"file": c.File, "pos": strconv.FormatUint(uint64(c.Pos), 10),
-		"updated": time.Now().UTC().Format(time.RFC3339Nano),
+	err := records.PutState(ctx, a.Repo, a.Source, stateKind, records.BinlogState{
+		Covered: t, Epoch: epoch, File: c.File, Pos: c.Pos, Updated: a.lastState,
 	})
 	if err != nil && ctx.Err() == nil {
 		a.log().Warn("record binlog progress", "source", a.Source, "err", err)

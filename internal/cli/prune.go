@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -185,7 +186,7 @@ func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Exe
 		return err
 	}
 
-	pins, err := r.Records(ctx, "pin")
+	pins, err := records.All[records.Pin](ctx, r, records.KindPin)
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,10 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/daemon"
+	"lifeboat/internal/health"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
-	"lifeboat/internal/verify"
 )
 
 // sourceStatus is one line of `lifeboat status`.
@@ -69,104 +68,22 @@ func (a *App) statusCommand() *cobra.Command {
 				return usage("%v", err)
 			}
 
-			next := (&schedule.Scheduler{Jobs: jobs}).Next(now)
-
-			runs, err := r.Records(cmd.Context(), "verify-run")
+			h, err := health.Compute(cmd.Context(), health.Inputs{
+				Cfg: cfg, Repo: r, Jobs: jobs, Now: now,
+				Source: func(name string) (source.Source, error) { return a.source(cfg, name) },
+			})
 			if err != nil {
 				return err
 			}
 
-			tests, err := r.Records(cmd.Context(), verify.KindRestoreTest)
-			if err != nil {
-				return err
-			}
-
-			copyRecs, err := r.Records(cmd.Context(), copies.Kind)
-			if err != nil {
-				return err
-			}
-
-			cps := copies.Load(cfg, copyRecs)
-			medium, offsite := copies.PrimaryMedium(cfg)
+			cps := h.Copies
 
 			var out []sourceStatus
 
 			bad := 0
 
-			for _, name := range cfg.SourceNames {
-				sc := cfg.Sources[name]
-				st := sourceStatus{Source: name, Kind: sc.Type, Tier: sc.Tier, RPOObjective: cfg.Tiers[sc.Tier].RPO.Seconds()}
-
-				snaps, err := r.Snapshots(cmd.Context(), name)
-				if err != nil {
-					return err
-				}
-
-				for _, s := range snaps {
-					if s.Role == repo.RoleBackup {
-						st.LastBackup, st.LastType = s.Time, s.Type
-					}
-				}
-
-				src, err := a.source(cfg, name)
-				if err != nil {
-					return err
-				}
-
-				if st.Restorable, err = source.Restorable(cmd.Context(), r, src); err != nil {
-					st.Problem = err.Error()
-				}
-
-				for _, p := range next {
-					if p.Job.Lock == name && (st.NextRun.IsZero() || p.At.Before(st.NextRun)) {
-						st.NextRun = p.At
-					}
-				}
-
-				if v, ok := runs[name]; ok {
-					st.LastVerify, _ = time.Parse(time.RFC3339Nano, v["at"])
-					ok := v["ok"] == "true"
-					st.VerifyOK = &ok
-
-					if !ok {
-						st.Problem = "the last verification found problems: run `lifeboat verify " + name + "`"
-					}
-				}
-
-				st.Copies = copies.Summarize(name, medium, offsite, cps)
-
-				for _, c := range cps {
-					if t, ok := c.Restorable[name]; ok {
-						if st.CopyRestorable == nil {
-							st.CopyRestorable = map[string]time.Time{}
-						}
-
-						st.CopyRestorable[c.Name] = t
-					}
-				}
-
-				if v, ok := tests[name]; ok {
-					st.LastRestoreTest, _ = time.Parse(time.RFC3339Nano, v["at"])
-					ok := v["ok"] == "true"
-					st.RestoreTestOK = &ok
-
-					if !ok && st.Problem == "" {
-						st.Problem = "the last restore test failed: run `lifeboat verify " + name + " --restore-test`"
-					}
-				}
-
-				switch {
-				case st.Problem != "":
-				case st.Restorable.IsZero():
-					st.Problem = "no backup yet: run `lifeboat backup " + name + "`"
-				default:
-					st.RPOSeconds = now.Sub(st.Restorable).Seconds()
-					if st.RPOSeconds > st.RPOObjective {
-						st.Problem = fmt.Sprintf("RPO %s is above the %s tier's objective of %s", human(now.Sub(st.Restorable)), sc.Tier, human(cfg.Tiers[sc.Tier].RPO))
-					}
-				}
-
-				st.OK = st.Problem == ""
+			for _, hs := range h.Sources {
+				st := sourceLine(hs)
 				if !st.OK {
 					bad++
 				}
@@ -260,6 +177,51 @@ func (a *App) statusCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
+}
+
+// sourceLine is a source's health as status shows it, with the one problem
+// it names: a failed verification before an unknown instant, either before
+// a failed restore test, and the RPO only when nothing else is wrong.
+func sourceLine(h health.Source) sourceStatus {
+	name := h.Name
+	st := sourceStatus{Source: name, Kind: h.Kind, Tier: h.Tier, RPOObjective: h.Objective.Seconds(),
+		LastBackup: h.LastBackup, LastType: h.LastType, Restorable: h.Restorable, NextRun: h.NextRun,
+		Copies: h.Copies, CopyRestorable: h.CopyRestorable}
+
+	if h.RestorableErr != nil {
+		st.Problem = h.RestorableErr.Error()
+	}
+
+	if v := h.Verify; v != nil {
+		st.LastVerify, st.VerifyOK = v.At, &v.OK
+
+		if !v.OK {
+			st.Problem = "the last verification found problems: run `lifeboat verify " + name + "`"
+		}
+	}
+
+	if v := h.RestoreTest; v != nil {
+		st.LastRestoreTest, st.RestoreTestOK = v.At, &v.OK
+
+		if !v.OK && st.Problem == "" {
+			st.Problem = "the last restore test failed: run `lifeboat verify " + name + " --restore-test`"
+		}
+	}
+
+	switch {
+	case st.Problem != "":
+	case st.Restorable.IsZero():
+		st.Problem = "no backup yet: run `lifeboat backup " + name + "`"
+	default:
+		st.RPOSeconds = h.RPO.Seconds()
+		if h.OverObjective() {
+			st.Problem = fmt.Sprintf("RPO %s is above the %s tier's objective of %s", human(h.RPO), h.Tier, human(h.Objective))
+		}
+	}
+
+	st.OK = st.Problem == ""
+
+	return st
 }
 
 func plural(n int, one, many string) string {

@@ -4,15 +4,15 @@
 package copies
 
 import (
-	"encoding/json"
 	"sort"
 	"time"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/records"
 )
 
 // Kind is the record kind of each copy's last replication.
-const Kind = "copy"
+const Kind = records.KindCopy
 
 // Copy is one copy's state as last recorded.
 type Copy struct {
@@ -37,26 +37,15 @@ type Summary struct {
 }
 
 // Load reads every configured copy's last replication from the records.
-func Load(cfg *config.Config, recs map[string]map[string]string) []*Copy {
+func Load(cfg *config.Config, recs map[string]records.Copy) []*Copy {
 	var out []*Copy
 
 	for _, name := range cfg.CopyNames {
 		c := cfg.Copies[name]
 		cp := &Copy{Name: name, Location: c.Location(), Medium: c.Medium(), Offsite: c.Offsite, Offline: c.Offline}
 
-		if v, ok := recs[name]; ok && v["ok"] == "true" {
-			cp.Replicated, _ = time.Parse(time.RFC3339Nano, v["at"])
-
-			var r map[string]string
-			if json.Unmarshal([]byte(v["restorable"]), &r) == nil {
-				cp.Restorable = map[string]time.Time{}
-
-				for s, t := range r {
-					if tt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-						cp.Restorable[s] = tt
-					}
-				}
-			}
+		if v, ok := recs[name]; ok && v.OK {
+			cp.Replicated, cp.Restorable = v.At, v.Restorable
 		}
 
 		out = append(out, cp)

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,14 +20,16 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
+	"lifeboat/internal/health"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
-	"lifeboat/internal/verify"
 )
 
 // Daemon is one running daemon.
@@ -334,14 +335,12 @@ func interval(j *schedule.Job, from time.Time) time.Duration {
 }
 
 func (d *Daemon) lastRun(j *schedule.Job) time.Time {
-	recs, err := d.Repo.Records(context.Background(), "job")
+	rec, _, err := records.Get[records.Job](context.Background(), d.Repo, records.KindJob, j.Name)
 	if err != nil {
 		return time.Time{}
 	}
 
-	t, _ := time.Parse(time.RFC3339Nano, recs[j.Name]["last"])
-
-	return t
+	return rec.Last
 }
 
 func (d *Daemon) done(o schedule.Outcome) {
@@ -359,7 +358,7 @@ func (d *Daemon) done(o schedule.Outcome) {
 		outcome = "failed"
 	}
 
-	if err := d.Repo.PutRecord(ctx, "job", o.Job.Name, map[string]string{"last": o.Start.UTC().Format(time.RFC3339Nano), "outcome": outcome}); err != nil {
+	if err := records.Put(ctx, d.Repo, records.KindJob, o.Job.Name, records.Job{Last: o.Start, Outcome: outcome}); err != nil {
 		d.Log.Warn("record the job's run", "job", o.Job.Name, "err", err)
 	}
 
@@ -490,42 +489,45 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.Metrics.RepositorySize.Set(float64(size))
 	d.Notify.Observe("repository", "", true, notify.Failure, "the repository can be read again")
 
-	runs, _ := d.Repo.Records(ctx, "verify-run")
-	tests, _ := d.Repo.Records(ctx, verify.KindRestoreTest)
+	h, err := health.Compute(ctx, health.Inputs{
+		Cfg: d.Cfg, Repo: d.Repo, Now: clock.Or(d.Clock).Now(),
+		Source: func(name string) (source.Source, error) { return d.Sources[name], nil },
+	})
 
 	d.refreshRuns(ctx)
-	d.refreshCopies(ctx)
 
-	for _, name := range d.Cfg.SourceNames {
-		t, err := source.Restorable(ctx, d.Repo, d.Sources[name])
-		if err != nil {
-			d.Log.Warn("newest restorable instant", "source", name, "err", err)
+	if err != nil {
+		d.Log.Warn("read the sources' health", "err", err)
+		return
+	}
+
+	d.refreshCopies(h)
+
+	for _, s := range h.Sources {
+		name := s.Name
+		if s.RestorableErr != nil {
+			d.Log.Warn("newest restorable instant", "source", name, "err", s.RestorableErr)
 		}
 
-		d.Metrics.SetRestorable(name, t)
+		d.Metrics.SetRestorable(name, s.Restorable)
 		d.refreshArchive(ctx, name)
 
-		if v, ok := runs[name]; ok {
-			at, _ := time.Parse(time.RFC3339Nano, v["at"])
-			d.Metrics.VerifyLast.WithLabelValues(name).Set(float64(at.Unix()))
-			d.Metrics.VerifyOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v["ok"] == "true"])
+		if v := s.Verify; v != nil {
+			d.Metrics.VerifyLast.WithLabelValues(name).Set(float64(v.At.Unix()))
+			d.Metrics.VerifyOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v.OK])
 		}
 
-		if v, ok := tests[name]; ok {
-			at, _ := time.Parse(time.RFC3339Nano, v["at"])
-			secs, _ := strconv.ParseFloat(v["seconds"], 64)
-			d.Metrics.RestoreTestLast.WithLabelValues(name).Set(float64(at.Unix()))
-			d.Metrics.RestoreTestOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v["ok"] == "true"])
-			d.Metrics.RestoreTestTime.WithLabelValues(name).Set(secs)
+		if v := s.RestoreTest; v != nil {
+			d.Metrics.RestoreTestLast.WithLabelValues(name).Set(float64(v.At.Unix()))
+			d.Metrics.RestoreTestOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v.OK])
+			d.Metrics.RestoreTestTime.WithLabelValues(name).Set(v.Seconds)
 		}
 
-		if t.IsZero() {
+		if s.Restorable.IsZero() {
 			continue
 		}
 
-		obj := d.Cfg.Tiers[d.Cfg.Sources[name].Tier].RPO
-		age := time.Since(t)
-		d.Notify.Observe("rpo "+name, name, age <= obj, notify.RPOBreach,
-			fmt.Sprintf("RPO of %s is %s against the %s tier's objective of %s", name, age.Round(time.Second), d.Cfg.Sources[name].Tier, obj))
+		d.Notify.Observe("rpo "+name, name, s.RPO <= s.Objective, notify.RPOBreach,
+			fmt.Sprintf("RPO of %s is %s against the %s tier's objective of %s", name, s.RPO.Round(time.Second), s.Tier, s.Objective))
 	}
 }

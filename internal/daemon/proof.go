@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"lifeboat/internal/copies"
+	"lifeboat/internal/health"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
@@ -106,16 +106,8 @@ func (d *Daemon) PointBackup(ctx context.Context) error {
 
 // refreshCopies exports each copy's last replication and every source's
 // 3-2-1 count.
-func (d *Daemon) refreshCopies(ctx context.Context) {
-	recs, err := d.Repo.Records(ctx, copies.Kind)
-	if err != nil {
-		return
-	}
-
-	cps := copies.Load(d.Cfg, recs)
-	medium, offsite := copies.PrimaryMedium(d.Cfg)
-
-	for _, c := range cps {
+func (d *Daemon) refreshCopies(h *health.Health) {
+	for _, c := range h.Copies {
 		if !c.Replicated.IsZero() {
 			d.Metrics.CopyReplicated.WithLabelValues(c.Name, strconv.FormatBool(c.Offline), strconv.FormatBool(c.Offsite)).Set(float64(c.Replicated.Unix()))
 		}
@@ -125,10 +117,9 @@ func (d *Daemon) refreshCopies(ctx context.Context) {
 		}
 	}
 
-	for _, name := range d.Cfg.SourceNames {
-		sum := copies.Summarize(name, medium, offsite, cps)
-		d.Metrics.Copies321.WithLabelValues(name).Set(float64(sum.Copies))
-		d.Metrics.Media321.WithLabelValues(name).Set(float64(sum.Media))
-		d.Metrics.Offsite321.WithLabelValues(name).Set(float64(sum.Offsite))
+	for _, s := range h.Sources {
+		d.Metrics.Copies321.WithLabelValues(s.Name).Set(float64(s.Copies.Copies))
+		d.Metrics.Media321.WithLabelValues(s.Name).Set(float64(s.Copies.Media))
+		d.Metrics.Offsite321.WithLabelValues(s.Name).Set(float64(s.Copies.Offsite))
 	}
 }

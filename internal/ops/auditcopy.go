@@ -9,10 +9,10 @@ import (
 	"io"
 	"io/fs"
 	"strconv"
-	"time"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -27,7 +27,7 @@ const AuditSource = "_audit"
 // auditStarted is the record kind saying the repository's copy of the trail
 // was begun, so a copy whose pieces are all gone reads as deleted, not as
 // never made.
-const auditStarted = "audit-trail"
+const auditStarted = records.KindAuditTrail
 
 // AuditCopy asks for the local audit log to be copied into the repository.
 type AuditCopy struct {
@@ -99,7 +99,7 @@ func (e *Executor) CopyAudit(ctx context.Context, req AuditCopy) {
 	}
 
 	if !tip.Started {
-		if err := r.PutRecord(ctx, auditStarted, "copy", map[string]string{"at": clock.Or(e.Clock).Now().UTC().Format(time.RFC3339)}); err != nil {
+		if err := records.Put(ctx, r, auditStarted, "copy", records.AuditTrail{At: clock.Or(e.Clock).Now()}); err != nil {
 			e.Log.Warn("mark the audit log's copy as begun", "err", err)
 		}
 	}
@@ -155,12 +155,12 @@ func TrailTip(ctx context.Context, r *repo.Repository) (TrailEnd, error) {
 		return TrailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	started, err := r.Records(ctx, auditStarted)
+	started, err := records.All[records.AuditTrail](ctx, r, auditStarted)
 	if err != nil {
 		return TrailEnd{}, fmt.Errorf("the repository's copy of the audit log cannot be listed: %w", err)
 	}
 
-	t := TrailEnd{Pieces: len(segs), Started: started["copy"] != nil, Segs: segs}
+	t := TrailEnd{Pieces: len(segs), Started: hasKey(started, "copy"), Segs: segs}
 
 	for _, s := range segs {
 		last := s.Labels["last"]
@@ -239,4 +239,9 @@ func short(id string) string {
 	}
 
 	return id
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
 }

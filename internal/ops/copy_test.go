@@ -65,7 +65,7 @@ func testExecutor(t *testing.T) (*Executor, string) {
 	}, dir
 }
 
-func records(t *testing.T, e *Executor) []audit.Record {
+func auditRecords(t *testing.T, e *Executor) []audit.Record {
 	t.Helper()
 
 	recs, err := audit.Read(e.Cfg.Audit.Path)
@@ -89,7 +89,7 @@ func TestReplicate(t *testing.T) {
 		t.Fatalf("offline copy not attached: %+v %v", res, err)
 	}
 
-	if recs := records(t, e); len(recs) != 0 {
+	if recs := auditRecords(t, e); len(recs) != 0 {
 		t.Fatalf("an absent copy was audited: %+v", recs)
 	}
 
@@ -108,7 +108,7 @@ func TestReplicate(t *testing.T) {
 		t.Fatalf("events %q: want started, steps and byte counts, finished", got)
 	}
 
-	recs := records(t, e)
+	recs := auditRecords(t, e)
 	if len(recs) != 1 || recs[0].Action != "replicate" || recs[0].Outcome != audit.OK || !strings.HasPrefix(recs[0].Detail, "copy near: ") {
 		t.Fatalf("audit: %+v", recs)
 	}
@@ -172,7 +172,7 @@ func TestCopyAudit(t *testing.T) {
 		t.Fatalf("warning: %q", warn.String())
 	}
 
-	local := records(t, e)
+	local := auditRecords(t, e)
 	if last := local[len(local)-1]; last.Action != "audit copy" || last.Outcome != audit.Refused {
 		t.Fatalf("the refusal is not recorded: %+v", last)
 	}

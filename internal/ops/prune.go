@@ -3,11 +3,11 @@ package ops
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/prune"
+	"lifeboat/internal/records"
 )
 
 // Prune asks to delete the snapshots no retention rule keeps.
@@ -86,8 +86,7 @@ func (e *Executor) Pin(ctx context.Context, req Pin, obs Observer) error {
 	op := Op{Name: "pin", Source: req.Source, What: "pin " + req.Snapshot}
 
 	return e.Run(ctx, op, obs, func(ctx context.Context, _ *Emitter) (Outcome, error) {
-		at := clock.Or(e.Clock).Now().UTC().Format(time.RFC3339)
-		err := e.Repo.PutRecord(ctx, "pin", req.Snapshot, map[string]string{"reason": req.Reason, "by": req.By, "at": at})
+		err := records.Put(ctx, e.Repo, records.KindPin, req.Snapshot, records.Pin{Reason: req.Reason, By: req.By, At: clock.Or(e.Clock).Now()})
 
 		return Outcome{Record: audit.Record{Snapshot: req.Snapshot, Detail: req.Reason}}, err
 	})
@@ -98,6 +97,6 @@ func (e *Executor) Unpin(ctx context.Context, req Pin, obs Observer) error {
 	op := Op{Name: "unpin", Source: req.Source, What: "unpin " + req.Snapshot}
 
 	return e.Run(ctx, op, obs, func(ctx context.Context, _ *Emitter) (Outcome, error) {
-		return Outcome{Record: audit.Record{Snapshot: req.Snapshot}}, e.Repo.DeleteRecord(ctx, "pin", req.Snapshot)
+		return Outcome{Record: audit.Record{Snapshot: req.Snapshot}}, e.Repo.DeleteRecord(ctx, records.KindPin, req.Snapshot)
 	})
 }

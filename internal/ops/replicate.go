@@ -2,15 +2,14 @@ package ops
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -42,8 +41,8 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 	c := req.Copy
 	if !copies.Present(c) {
 		res := Replicated{Absent: true}
-		if rec, err := e.Repo.Records(ctx, copies.Kind); err == nil && rec[c.Name]["at"] != "" {
-			res.LastAt, _ = time.Parse(time.RFC3339Nano, rec[c.Name]["at"])
+		if rec, ok, err := records.Get[records.Copy](ctx, e.Repo, records.KindCopy, c.Name); err == nil && ok {
+			res.LastAt = rec.At
 		}
 
 		return res, nil
@@ -94,11 +93,8 @@ func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time
 		return nil, err
 	}
 
-	sources, _ := json.Marshal(restorable)
-
-	err = e.Repo.PutRecord(context.WithoutCancel(ctx), copies.Kind, c.Name, map[string]string{
-		"at": start.UTC().Format(time.RFC3339Nano), "ok": "true", "blobs": strconv.Itoa(st.Blobs),
-		"bytes": strconv.FormatInt(st.Bytes, 10), "total": strconv.Itoa(st.Total), "restorable": string(sources),
+	err = records.Put(context.WithoutCancel(ctx), e.Repo, records.KindCopy, c.Name, records.Copy{
+		At: start, OK: true, Blobs: st.Blobs, Bytes: st.Bytes, Total: st.Total, Restorable: restorable,
 	})
 
 	return st, err
@@ -106,14 +102,14 @@ func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time
 
 // checkCopy opens the copy as a repository: it must hold every snapshot. It
 // returns each source's newest restorable instant in the copy.
-func (e *Executor) checkCopy(ctx context.Context, where repo.Storage, pw repo.Password) (map[string]string, error) {
+func (e *Executor) checkCopy(ctx context.Context, where repo.Storage, pw repo.Password) (map[string]time.Time, error) {
 	cp, err := repo.OpenAt(ctx, where, pw, e.Log)
 	if err != nil {
 		return nil, fmt.Errorf("the copy does not open after replication: %w", err)
 	}
 	defer cp.Close(ctx)
 
-	restorable := map[string]string{}
+	restorable := map[string]time.Time{}
 
 	for _, name := range e.Cfg.SourceNames {
 		want, err := e.Repo.Snapshots(ctx, name)
@@ -136,7 +132,7 @@ func (e *Executor) checkCopy(ctx context.Context, where repo.Storage, pw repo.Pa
 		}
 
 		if t, err := source.Restorable(ctx, cp, src); err == nil && !t.IsZero() {
-			restorable[name] = t.UTC().Format(time.RFC3339Nano)
+			restorable[name] = t.UTC()
 		}
 	}
 

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -387,23 +387,25 @@ func measure(run *Run) {
 
 // Save stores a run in the repository.
 func Save(ctx context.Context, r *repo.Repository, run *Run) error {
-	b, err := json.Marshal(run)
-	if err != nil {
-		return err
-	}
-
 	kind := KindIncident
 	if run.Mode == ModeDrill {
 		kind = KindDrill
 	}
 
-	return r.PutRecord(ctx, kind, run.ID, map[string]string{"plan": run.Plan, "json": string(b)})
+	return records.Put(ctx, r, kind, run.ID, runRecord{Plan: run.Plan, Run: run})
+}
+
+// runRecord is how a run is stored: its plan, to pick a plan's runs, and
+// the whole run as JSON.
+type runRecord struct {
+	Plan string `record:"plan"`
+	Run  *Run   `record:"json,json"`
 }
 
 // Runs returns the recorded runs of a kind (KindIncident or KindDrill),
 // oldest first; plan "" means every plan.
 func Runs(ctx context.Context, r *repo.Repository, kind, plan string) ([]*Run, error) {
-	recs, err := r.Records(ctx, kind)
+	recs, err := records.All[runRecord](ctx, r, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -411,16 +413,11 @@ func Runs(ctx context.Context, r *repo.Repository, kind, plan string) ([]*Run, e
 	var out []*Run
 
 	for _, v := range recs {
-		if plan != "" && v["plan"] != plan {
+		if plan != "" && v.Plan != plan || v.Run == nil {
 			continue
 		}
 
-		var run Run
-		if err := json.Unmarshal([]byte(v["json"]), &run); err != nil {
-			continue
-		}
-
-		out = append(out, &run)
+		out = append(out, v.Run)
 	}
 
 	sort.Slice(out, func(i, j int) bool {

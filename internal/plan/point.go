@@ -2,13 +2,13 @@ package plan
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/sources"
@@ -61,17 +61,17 @@ func NewPoint(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (
 		}
 	}
 
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
+	return p, records.Put(ctx, r, KindPoint, p.ID, pointRecord{Point: p})
+}
 
-	return p, r.PutRecord(ctx, KindPoint, p.ID, map[string]string{"json": string(b)})
+// pointRecord is how a recovery point is stored: as JSON.
+type pointRecord struct {
+	Point *Point `record:"json,json"`
 }
 
 // Points returns every recovery point, oldest first.
 func Points(ctx context.Context, r *repo.Repository) ([]*Point, error) {
-	recs, err := r.Records(ctx, KindPoint)
+	recs, err := records.All[pointRecord](ctx, r, KindPoint)
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +79,8 @@ func Points(ctx context.Context, r *repo.Repository) ([]*Point, error) {
 	var out []*Point
 
 	for _, v := range recs {
-		var p Point
-		if json.Unmarshal([]byte(v["json"]), &p) == nil {
-			out = append(out, &p)
+		if v.Point != nil {
+			out = append(out, v.Point)
 		}
 	}
 

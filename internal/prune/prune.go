@@ -13,6 +13,7 @@ import (
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/retention"
 	"lifeboat/internal/source"
@@ -59,12 +60,12 @@ func (p *Plan) Deletes() (snaps, segs int) {
 
 // Make plans a prune of every configured source (or only names).
 func Make(ctx context.Context, r *repo.Repository, cfg *config.Config, names []string, now time.Time) (*Plan, error) {
-	pins, err := r.Records(ctx, "pin")
+	pins, err := records.All[records.Pin](ctx, r, records.KindPin)
 	if err != nil {
 		return nil, err
 	}
 
-	verified, err := r.Records(ctx, "verify")
+	verified, err := records.All[records.Verify](ctx, r, records.KindVerify)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func Make(ctx context.Context, r *repo.Repository, cfg *config.Config, names []s
 				}
 
 				byID[s.ID] = s
-				items = append(items, retention.Item{ID: s.ID, Time: s.Time, Pin: pins[s.ID]["reason"], Verified: verified[s.ID]["ok"] == "true"})
+				items = append(items, retention.Item{ID: s.ID, Time: s.Time, Pin: pins[s.ID].Reason, Verified: verified[s.ID].OK})
 			}
 
 			for _, d := range retention.Apply(items, sc.Retention, now, time.Local) {

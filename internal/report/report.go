@@ -18,12 +18,12 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
+	"lifeboat/internal/health"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/prune"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/sources"
-	"lifeboat/internal/verify"
 )
 
 // Report is the whole report.
@@ -117,12 +117,9 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 	rep := &Report{Generated: in.Now.UTC(), Since: in.Since.UTC(), Repository: in.Cfg.Repository.Location()}
 	rep.RepositoryBytes, _ = in.Repo.Size()
 
-	runs, err := in.Repo.Records(ctx, "verify-run")
-	if err != nil {
-		return nil, err
-	}
-
-	tests, err := in.Repo.Records(ctx, verify.KindRestoreTest)
+	// The newest restorable instant is not in the report: its RPO is the
+	// period's, from the backups themselves.
+	h, err := health.Compute(ctx, health.Inputs{Cfg: in.Cfg, Repo: in.Repo, Now: in.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -142,15 +139,8 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 		}
 	}
 
-	copyRecs, err := in.Repo.Records(ctx, copies.Kind)
-	if err != nil {
-		return nil, err
-	}
-
-	cps := copies.Load(in.Cfg, copyRecs)
-	medium, offsite := copies.PrimaryMedium(in.Cfg)
-
-	for _, name := range in.Cfg.SourceNames {
+	for _, hs := range h.Sources {
+		name := hs.Name
 		sc := in.Cfg.Sources[name]
 		sr := SourceReport{Source: name, Kind: sc.Type, Tier: sc.Tier, RPOObjective: in.Cfg.Tiers[sc.Tier].RPO.Seconds(),
 			Retention: retentionText(sc.Retention), RetentionOverdue: overdue[name]}
@@ -159,19 +149,15 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 			return nil, err
 		}
 
-		if v, ok := runs[name]; ok {
-			sr.LastVerify, _ = time.Parse(time.RFC3339Nano, v["at"])
-			ok := v["ok"] == "true"
-			sr.VerifyOK = &ok
+		if v := hs.Verify; v != nil {
+			sr.LastVerify, sr.VerifyOK = v.At, &v.OK
 		}
 
-		if v, ok := tests[name]; ok {
-			sr.LastRestoreTest, _ = time.Parse(time.RFC3339Nano, v["at"])
-			ok := v["ok"] == "true"
-			sr.RestoreTestOK = &ok
+		if v := hs.RestoreTest; v != nil {
+			sr.LastRestoreTest, sr.RestoreTestOK = v.At, &v.OK
 		}
 
-		sr.Copies = copies.Summarize(name, medium, offsite, cps)
+		sr.Copies = hs.Copies
 
 		rep.Sources = append(rep.Sources, sr)
 		rep.Findings = append(rep.Findings, sr.findings()...)

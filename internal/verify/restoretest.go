@@ -3,10 +3,10 @@ package verify
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -19,7 +19,7 @@ type RestoreTester interface {
 }
 
 // KindRestoreTest is the record kind of a source's last restore test.
-const KindRestoreTest = "restore-test"
+const KindRestoreTest = records.KindRestoreTest
 
 // Newest returns the snapshot a restore test of the source takes by default:
 // its newest backup that a restore gives back whole (a full, for a database).
@@ -55,30 +55,27 @@ func RestoreTest(ctx context.Context, r *repo.Repository, src RestoreTester, sna
 	start := time.Now()
 	rep, err := src.RestoreTest(ctx, r, snap, opt)
 
-	rec := map[string]string{
-		"at": start.UTC().Format(time.RFC3339Nano), "snapshot": snap.ID,
-		"seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 3, 64),
-	}
+	rec := records.RestoreTest{At: start, Snapshot: snap.ID, Seconds: time.Since(start).Seconds()}
 
 	switch {
 	case err != nil:
-		rec["ok"], rec["problems"] = "false", err.Error()
+		rec.Problems = err.Error()
 	default:
-		rec["ok"] = strconv.FormatBool(rep.OK())
-		rec["checked"] = fmt.Sprintf("%d %s", rep.Checked, rep.What)
-		rec["assertions"] = strconv.Itoa(rep.Assertions)
-		rec["problems"] = strings.Join(first(rep.Problems, 5), "; ")
+		rec.OK = rep.OK()
+		rec.Checked = fmt.Sprintf("%d %s", rep.Checked, rep.What)
+		rec.Assertions = &rep.Assertions
+		rec.Problems = strings.Join(first(rep.Problems, 5), "; ")
 	}
 
 	// Recorded even when interrupted.
 	ctx = context.WithoutCancel(ctx)
 
-	if perr := r.PutRecord(ctx, KindRestoreTest, src.Name(), rec); perr != nil && err == nil {
+	if perr := records.Put(ctx, r, KindRestoreTest, src.Name(), rec); perr != nil && err == nil {
 		err = perr
 	}
 
 	if err == nil {
-		if perr := r.PutRecord(ctx, "verify", snap.ID, map[string]string{"ok": rec["ok"], "at": rec["at"], "source": snap.Source}); perr != nil {
+		if perr := records.Put(ctx, r, records.KindVerify, snap.ID, records.Verify{OK: rec.OK, At: rec.At, Source: snap.Source}); perr != nil {
 			err = perr
 		}
 	}

@@ -7,9 +7,9 @@ package verify
 
 import (
 	"context"
-	"strconv"
 	"time"
 
+	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
@@ -34,19 +34,17 @@ func RunSample(ctx context.Context, r *repo.Repository, source string, snaps []*
 		return res, err
 	}
 
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := time.Now()
 
 	for _, s := range snaps {
-		ok := !res.Failed[s.ID]
-		if err := r.PutRecord(ctx, "verify", s.ID, map[string]string{"ok": strconv.FormatBool(ok), "at": now, "source": s.Source}); err != nil {
+		if err := records.Put(ctx, r, records.KindVerify, s.ID, records.Verify{OK: !res.Failed[s.ID], At: now, Source: s.Source}); err != nil {
 			return res, err
 		}
 	}
 
 	if source != "" {
-		err = r.PutRecord(ctx, "verify-run", source, map[string]string{
-			"ok": strconv.FormatBool(res.OK()), "at": now, "snapshots": strconv.Itoa(res.Snapshots), "problems": strconv.Itoa(len(res.Problems)),
-			"read": strconv.FormatFloat(fraction, 'f', -1, 64),
+		err = records.Put(ctx, r, records.KindVerifyRun, source, records.VerifyRun{
+			OK: res.OK(), At: now, Snapshots: res.Snapshots, Problems: len(res.Problems), Read: fraction,
 		})
 	}
 
