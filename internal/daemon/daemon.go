@@ -21,6 +21,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
@@ -51,6 +52,11 @@ type Daemon struct {
 	// Refresh is how often restorable instants and the repository size are
 	// re-read.
 	Refresh time.Duration
+
+	// inline runs the jobs in the scheduler's loop, one after another: on a
+	// fake clock a run is then over, bookkeeping included, once the
+	// scheduler waits on the clock again.
+	inline bool
 
 	ready atomic.Bool
 	mu    sync.Mutex
@@ -304,6 +310,7 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 			StopTimeout: d.Cfg.Daemon.StopTimeout, Log: d.Log,
 			LastRun: d.lastRun,
 			Done:    d.done,
+			Inline:  d.inline,
 		}
 		runErr = s.Run(ctx)
 	} else {
@@ -578,7 +585,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 
 		obj := d.Cfg.Tiers[d.Cfg.Sources[name].Tier].RPO
-		age := time.Since(t)
+		age := clock.Since(clock.Or(d.Clock), t)
 		d.Notify.Observe("rpo "+name, name, age <= obj, notify.RPOBreach,
 			fmt.Sprintf("RPO of %s is %s against the %s tier's objective of %s", name, age.Round(time.Second), d.Cfg.Sources[name].Tier, obj))
 	}
