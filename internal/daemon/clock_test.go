@@ -342,7 +342,8 @@ func TestSkippedWhileTheSourceIsBusy(t *testing.T) {
 }
 
 // TestRPOBreachFollowsTheClock: the daemon notifies an RPO breach when its
-// clock passes the tier's objective since the newest backup, and not before.
+// clock passes the tier's objective since the newest backup, not at the
+// objective itself, and the recovery once a new backup is within it.
 func TestRPOBreachFollowsTheClock(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), nil, time.Hour)
@@ -352,35 +353,60 @@ func TestRPOBreachFollowsTheClock(t *testing.T) {
 
 	go h.d.Notify.Run(nctx)
 
-	if err := h.d.Backup(ctx, "docs", "full"); err != nil {
-		t.Fatal(err)
+	newest := func() time.Time {
+		t.Helper()
+
+		if err := h.d.Backup(ctx, "docs", "full"); err != nil {
+			t.Fatal(err)
+		}
+
+		snaps, err := h.r.Snapshots(ctx, "docs")
+		if err != nil || len(snaps) == 0 {
+			t.Fatalf("snapshots: %d (%v)", len(snaps), err)
+		}
+
+		var at time.Time
+
+		for _, s := range snaps {
+			if s.Time.After(at) {
+				at = s.Time
+			}
+		}
+
+		return at
 	}
 
-	snaps, err := h.r.Snapshots(ctx, "docs")
-	if err != nil || len(snaps) != 1 {
-		t.Fatalf("snapshots: %d (%v)", len(snaps), err)
-	}
+	first := newest()
 
-	// The clock stands 59 minutes after the backup: within the objective.
-	h.fake.Advance(snaps[0].Time.Sub(h.fake.Now()) + 59*time.Minute)
+	// The clock stands exactly the objective after the backup: still
+	// within it.
+	h.fake.Advance(first.Add(time.Hour).Sub(h.fake.Now()))
 	h.d.refresh(ctx)
 
-	// A minute and a second later it is not.
-	h.fake.Advance(61 * time.Second)
+	// A millisecond later it is not.
+	h.fake.Advance(time.Millisecond)
 	h.d.refresh(ctx)
 
 	ev := h.hook.wait(t, notify.RPOBreach)
 	if ev.Subject != "rpo docs" || ev.Source != "docs" ||
-		!strings.Contains(ev.Message, "RPO of docs is 1h0m1s against the gold tier's objective of 1h0m0s") {
+		!strings.Contains(ev.Message, "RPO of docs is 1h0m0s against the gold tier's objective of 1h0m0s") {
 		t.Errorf("breach: %+v", ev)
 	}
 
-	// Events are delivered in order: had the refresh within the objective
-	// sent one, it would come first.
-	if got := h.hook.kinds(); got != "[rpo_breach]" {
-		t.Errorf("notifications %s, want only the breach", got)
+	// A backup taken after the first (on the wall clock kopia stamps
+	// snapshots with) is less than the objective old on the daemon's clock.
+	if second := newest(); !second.After(first.Add(time.Millisecond)) {
+		t.Fatalf("the second backup is stamped %s, the first %s: not after the millisecond the clock moved", second, first)
 	}
 
+	h.d.refresh(ctx)
+	h.hook.wait(t, notify.RPOOK)
+
+	// Events are delivered in order: had the refresh at the objective sent
+	// one, it would come first.
+	if got := h.hook.kinds(); got != "[rpo_breach rpo_recovered]" {
+		t.Errorf("notifications %s, want the breach and its recovery only", got)
+	}
 }
 
 // webhook receives the notifier's JSON events.
