@@ -593,6 +593,36 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 }
 
+// waitRestorable waits until source db can be recovered to at, as status
+// reads it from the repository.
+func waitRestorable(t *testing.T, in *installation, at time.Time) {
+	t.Helper()
+
+	testenv.EventuallyNoError(t, 30*time.Second, func() error {
+		out, errs, _ := in.run("status", "--json")
+
+		var st []struct {
+			Source     string    `json:"source"`
+			Restorable time.Time `json:"restorable"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			return fmt.Errorf("status --json: %v: %s%s", err, out, errs)
+		}
+
+		for _, s := range st {
+			if s.Source == "db" && !s.Restorable.Before(at) {
+				return nil
+			}
+
+			if s.Source == "db" {
+				return fmt.Errorf("restorable up to %s", s.Restorable.Format(time.RFC3339Nano))
+			}
+		}
+
+		return fmt.Errorf("status names no source db: %s", out)
+	}, "the archive to reach "+at.Format(time.RFC3339Nano))
+}
+
 // TestBinlogStreamUntilSIGTERM runs the streamer as its own process, commits
 // while it runs, stops it with SIGTERM (exit 0, every segment stored) and
 // recovers to the instant after the last commit.
@@ -613,12 +643,12 @@ func TestBinlogStreamUntilSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the commits fall in a later second than the full (binlog events are timed to the second); not a wait
 	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('one'), ('two'); INSERT INTO shop.orders (item) VALUES ('three')")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the instant to recover to falls after the commits; not a wait
 	at := time.Now()
 	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('after')")
-	time.Sleep(2500 * time.Millisecond)
+	waitRestorable(t, in, at)
 
 	cmd.Process.Signal(syscall.SIGTERM)
 
@@ -982,7 +1012,7 @@ func TestDaemonStreamsBinlog(t *testing.T) {
 		t.Fatalf("/metrics:\n%s\ndaemon:\n%s", m, d.out)
 	}
 
-	time.Sleep(2500 * time.Millisecond)
+	waitRestorable(t, in, at)
 	d.stop(t)
 
 	out := in.mustRun("restore", "db", "--to-time", at.Format(time.RFC3339Nano), "--target-database", "shop_then")
