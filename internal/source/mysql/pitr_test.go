@@ -499,14 +499,16 @@ func TestStreamerRidesThroughRestartsAndRotation(t *testing.T) {
 	insert(50, "before rotation")
 	srv.Exec(t, "FLUSH BINARY LOGS")
 	insert(50, "after rotation")
-	time.Sleep(1500 * time.Millisecond)
+	// The restart comes once the streamer has archived these.
+	waitRestorable(t, s, r, time.Now())
 
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	insert(50, "after restart")
-	time.Sleep(1500 * time.Millisecond)
+	// And the crash once it has archived these.
+	waitRestorable(t, s, r, time.Now())
 
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
