@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -66,25 +67,27 @@ func TestDaemonArchiveSizeAndIndexMaintenance(t *testing.T) {
 	// Quick maintenance runs at start: wait until kopia's schedule has it.
 	var last time.Time
 
-	for deadline := time.Now().Add(60 * time.Second); last.IsZero(); time.Sleep(300 * time.Millisecond) {
+	maintained := func() error {
 		r := in.openRepo(t)
-		last, err = r.LastQuickMaintenance(context.Background())
-		r.Close(context.Background())
+		defer r.Close(context.Background())
 
-		if err != nil {
-			t.Fatal(err)
+		if last, err = r.LastQuickMaintenance(context.Background()); err == nil && last.IsZero() {
+			return errors.New("none recorded")
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("no quick maintenance recorded:\n%s", d.out)
-		}
+		return err
+	}
+	if err := testenv.Poll(60*time.Second, maintained); err != nil {
+		t.Fatalf("no quick maintenance recorded: %v\n%s", err, d.out)
 	}
 
 	// Commits while the streamer runs: the metrics count what it stores.
 	var page string
 
-	for deadline, i := time.Now().Add(60*time.Second), 0; ; i++ {
+	i := 0
+	counted := func() error {
 		db.Exec(t, fmt.Sprintf("INSERT INTO shop.orders (item) VALUES ('item %d')", i))
+		i++
 
 		page = get(t, "http://"+addr+"/metrics")
 		segs, _ := metricValue(page, `lifeboat_binlog_archive_segments{source="db"}`)
@@ -92,14 +95,13 @@ func TestDaemonArchiveSizeAndIndexMaintenance(t *testing.T) {
 		stored, _ := metricValue(page, `lifeboat_binlog_archive_stored_segments{source="db"}`)
 
 		if segs >= 2 && bytes > 0 && stored >= 2 {
-			break
+			return nil
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics never showed the archive's size:\n%s\ndaemon:\n%s", page, d.out)
-		}
-
-		time.Sleep(300 * time.Millisecond)
+		return fmt.Errorf("%v segments, %v bytes, %v stored", segs, bytes, stored)
+	}
+	if err := testenv.Poll(60*time.Second, counted); err != nil {
+		t.Fatalf("/metrics never showed the archive's size: %v\n%s\ndaemon:\n%s", err, page, d.out)
 	}
 
 	d.stop(t)

@@ -61,7 +61,7 @@ func TestBinlogCompactSurvivesKill(t *testing.T) {
 	db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(item ORDER BY id) FROM shop.orders").Scan(&live)
 
 	// Segments merge once their last event is a second old.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(2 * time.Second)))
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(2 * time.Second))) // the binary reads the wall clock; not a wait
 
 	pristine := filepath.Join(in.dir, "pristine")
 	copyTree(t, in.repo, pristine)

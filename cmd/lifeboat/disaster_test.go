@@ -379,15 +379,7 @@ func serverSecond(t *testing.T, db *testenv.MariaDB) int64 {
 func waitServerSecond(t *testing.T, db *testenv.MariaDB, s int64) {
 	t.Helper()
 
-	deadline := time.Now().Add(10 * time.Second)
-
-	for serverSecond(t, db) < s {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server's clock did not reach %d", s)
-		}
-
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return serverSecond(t, db) >= s }, fmt.Sprintf("the server's clock to reach %d", s))
 }
 
 func items(t *testing.T, db *testenv.MariaDB) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"lifeboat/internal/repo"
+	"lifeboat/internal/testenv"
 )
 
 // startBackup starts `lifeboat backup` and returns once it has written to
@@ -84,14 +86,15 @@ func TestSecondBackupAndReclaimRefused(t *testing.T) {
 	d := in.startDaemon(t, addr)
 	audit := filepath.Join(in.dir, "audit.jsonl")
 
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+	skipped := func() error {
 		if b, _ := os.ReadFile(audit); strings.Contains(string(b), "job skipped") && strings.Contains(string(b), fmt.Sprintf("pid %d, `the test`", os.Getpid())) {
-			break
+			return nil
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon's backup was not skipped while another process held the source:\n%s", d.out)
-		}
+		return errors.New("no skip audited")
+	}
+	if err := testenv.Poll(time.Minute, skipped); err != nil {
+		t.Fatalf("the daemon's backup was not skipped while another process held the source: %v\n%s", err, d.out)
 	}
 
 	d.stop(t)

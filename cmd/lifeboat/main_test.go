@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -591,6 +593,36 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 }
 
+// waitRestorable waits until source db can be recovered to at, as status
+// reads it from the repository.
+func waitRestorable(t *testing.T, in *installation, at time.Time) {
+	t.Helper()
+
+	testenv.EventuallyNoError(t, 30*time.Second, func() error {
+		out, errs, _ := in.run("status", "--json")
+
+		var st []struct {
+			Source     string    `json:"source"`
+			Restorable time.Time `json:"restorable"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			return fmt.Errorf("status --json: %v: %s%s", err, out, errs)
+		}
+
+		for _, s := range st {
+			if s.Source == "db" && !s.Restorable.Before(at) {
+				return nil
+			}
+
+			if s.Source == "db" {
+				return fmt.Errorf("restorable up to %s", s.Restorable.Format(time.RFC3339Nano))
+			}
+		}
+
+		return fmt.Errorf("status names no source db: %s", out)
+	}, "the archive to reach "+at.Format(time.RFC3339Nano))
+}
+
 // TestBinlogStreamUntilSIGTERM runs the streamer as its own process, commits
 // while it runs, stops it with SIGTERM (exit 0, every segment stored) and
 // recovers to the instant after the last commit.
@@ -611,12 +643,12 @@ func TestBinlogStreamUntilSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the commits fall in a later second than the full (binlog events are timed to the second); not a wait
 	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('one'), ('two'); INSERT INTO shop.orders (item) VALUES ('three')")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the instant to recover to falls after the commits; not a wait
 	at := time.Now()
 	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('after')")
-	time.Sleep(2500 * time.Millisecond)
+	waitRestorable(t, in, at)
 
 	cmd.Process.Signal(syscall.SIGTERM)
 
@@ -691,19 +723,25 @@ func (in *installation) startDaemon(t *testing.T, addr string) *daemonProc {
 
 	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-
-			if resp.StatusCode == 200 {
-				return d
-			}
+	err := testenv.Poll(20*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return err
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon did not become ready:\n%s", d.out)
+		resp.Body.Close()
+
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz answered %s", resp.Status)
 		}
+
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the daemon did not become ready: %v\n%s", err, d.out)
 	}
+
+	return d
 }
 
 func (d *daemonProc) stop(t *testing.T) {
@@ -754,21 +792,18 @@ func TestDaemonSchedulesServesAndCatchesUp(t *testing.T) {
 	}
 
 	// The first run is caught up at start (it never ran); then every 3s.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(in.snapshots()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(in.snapshots()) >= 2 }, "two scheduled backups")
 
 	var m string
 
-	for time.Now().Before(deadline) {
-		m = get(t, "http://"+addr+"/metrics")
-		if strings.Contains(m, "lifeboat_verify_last_success{source=\"data\"} 1") {
-			break
+	// What it lacks then is reported below, metric by metric.
+	testenv.Poll(30*time.Second, func() error { //nolint:errcheck
+		if m = get(t, "http://"+addr+"/metrics"); !strings.Contains(m, "lifeboat_verify_last_success{source=\"data\"} 1") {
+			return errors.New("no verification yet")
 		}
 
-		time.Sleep(300 * time.Millisecond)
-	}
+		return nil
+	})
 
 	for _, want := range []string{
 		`lifeboat_backup_last_success_timestamp_seconds{source="data",type="incremental"}`,
@@ -797,18 +832,21 @@ func TestDaemonSchedulesServesAndCatchesUp(t *testing.T) {
 
 	// Down for longer than the schedule: the missed run happens at start,
 	// before the next regular one would (3 s later).
-	time.Sleep(4 * time.Second)
+	time.Sleep(4 * time.Second) // the daemon stays down past a scheduled run: the wall clock the binary reads must pass it
 
 	before := len(in.snapshots())
 	restart := time.Now()
 	d = in.startDaemon(t, addr)
 
-	for len(in.snapshots()) == before {
-		if time.Since(restart) > 2500*time.Millisecond {
-			t.Fatalf("no catch-up run within 2.5 s of the restart:\n%s", d.out)
+	caughtUp := func() error {
+		if n := len(in.snapshots()); n == before {
+			return fmt.Errorf("still %d snapshots", n)
 		}
 
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	}
+	if err := testenv.Poll(2500*time.Millisecond-time.Since(restart), caughtUp); err != nil {
+		t.Fatalf("no catch-up run within 2.5 s of the restart: %v\n%s", err, d.out)
 	}
 
 	if !strings.Contains(d.out.String(), "catching up a run missed while the daemon was down") {
@@ -845,7 +883,7 @@ func TestDaemonSIGTERMMidBackup(t *testing.T) {
 	d := in.startDaemon(t, addr)
 
 	// The catch-up backup starts at once; stop in the middle of it.
-	time.Sleep(300 * time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Contains(d.out.String(), "job started") }, "the catch-up backup to start")
 
 	began := time.Now()
 	d.stop(t)
@@ -906,10 +944,24 @@ func TestDaemonNotifiesOncePerEpisode(t *testing.T) {
 	in.mustRun("init")
 
 	d := in.startDaemon(t, addr)
-	time.Sleep(4 * time.Second)
+
+	sent := func(want string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+
+			return slices.Contains(got, want)
+		}
+	}
+
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Count(d.out.String(), "job failed") >= 3 }, "three failed runs")
+	testenv.Eventually(t, 30*time.Second, sent("failure backup web incremental"), "the failure notification")
 
 	os.MkdirAll(missing, 0o755)
-	time.Sleep(3 * time.Second)
+	testenv.Eventually(t, 30*time.Second, sent("recovery backup web incremental"), "the recovery notification")
+	// Runs after the recovery: none may notify again.
+	n := strings.Count(d.out.String(), "job finished")
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Count(d.out.String(), "job finished") >= n+2 }, "two more successful runs")
 	d.stop(t)
 
 	mu.Lock()
@@ -938,31 +990,29 @@ func TestDaemonStreamsBinlog(t *testing.T) {
 
 	d := in.startDaemon(t, addr)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for len(in.snapshots()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(in.snapshots()) > 0 }, "the daemon's first full")
 
 	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('by the daemon')")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the instant to recover to falls after the insert; not a wait
 	at := time.Now()
 
 	var m string
 
-	for time.Now().Before(deadline) {
+	// What it lacks then is reported below.
+	testenv.Poll(30*time.Second, func() error { //nolint:errcheck
 		m = get(t, "http://"+addr+"/metrics")
 		if strings.Contains(m, `lifeboat_binlog_streaming{source="db"} 1`) && strings.Contains(m, `lifeboat_binlog_lag_seconds{source="db"}`) {
-			break
+			return nil
 		}
 
-		time.Sleep(200 * time.Millisecond)
-	}
+		return errors.New("not streaming yet")
+	})
 
 	if !strings.Contains(m, `lifeboat_binlog_streaming{source="db"} 1`) || !strings.Contains(m, `lifeboat_rpo_seconds{source="db"}`) {
 		t.Fatalf("/metrics:\n%s\ndaemon:\n%s", m, d.out)
 	}
 
-	time.Sleep(2500 * time.Millisecond)
+	waitRestorable(t, in, at)
 	d.stop(t)
 
 	out := in.mustRun("restore", "db", "--to-time", at.Format(time.RFC3339Nano), "--target-database", "shop_then")
@@ -1005,18 +1055,18 @@ func TestDaemonSchedulesRestoreTestsAndDrills(t *testing.T) {
 		`lifeboat_source_copy_media{source="data"} 1`,
 	}
 
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	// What is still missing then is reported below, metric by metric.
+	testenv.Poll(60*time.Second, func() error { //nolint:errcheck
 		m = get(t, "http://"+addr+"/metrics")
 
-		all := true
 		for _, w := range want {
-			all = all && strings.Contains(m, w)
+			if !strings.Contains(m, w) {
+				return errors.New("lacks " + w)
+			}
 		}
 
-		if all {
-			break
-		}
-	}
+		return nil
+	})
 
 	d.stop(t)
 

@@ -21,7 +21,7 @@ func sqlString(s string) string {
 // events (stamped to the second) fall on either side of an instant.
 func tick(t time.Time) time.Time {
 	for time.Now().Truncate(time.Second).Equal(t.Truncate(time.Second)) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls the wall clock into the next second (binlog stamps are whole seconds)
 	}
 
 	return time.Now()

@@ -201,7 +201,7 @@ func TestDatabaseCommandsStayInTheirDatabase(t *testing.T) {
 		// A later instant (one already past, so not refused as the future)
 		// is refused, naming the one status gave.
 		for time.Now().Before(at.Add(1500 * time.Millisecond)) {
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // polls the wall clock past the instant: restore refuses one in the future
 		}
 
 		e.expectFailure(2, []string{"newest restorable instant", at.UTC().Format("2006-01-02T15:04:05")},

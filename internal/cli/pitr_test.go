@@ -102,7 +102,7 @@ func TestPointInTimeCommands(t *testing.T) {
 	}
 
 	e.mustRun("backup", "uploads")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // the backup ages past the 1 s objective on the wall clock status reads; not a wait
 	e.expectFailure(1, []string{"1 source is out of objective"}, "status")
 
 	for _, c := range []struct {

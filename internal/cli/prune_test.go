@@ -26,7 +26,7 @@ func TestPrunePinAndAudit(t *testing.T) {
 		rand.Read(buf)
 		write(t, filepath.Join(data, "f.bin"), string(buf))
 		e.mustRun("backup", "data")
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // distinct snapshot times, so which one is latest is known; not a wait
 	}
 
 	snaps := e.snapshots("data")

@@ -30,7 +30,7 @@ func TestReport(t *testing.T) {
 	e.mustRun("init")
 	e.mustRun("backup", "docs")
 	e.mustRun("backup", "uploads")
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the second backup of uploads lands in a later second than the first; not a wait
 	write(t, filepath.Join(data, "b.txt"), "beta")
 	e.mustRun("backup", "uploads")
 

@@ -103,9 +103,9 @@ func TestS3Repository(t *testing.T) {
 
 	// Gone for five seconds in the middle of the upload: the backup retries
 	// and finishes, or fails cleanly; never a partial snapshot.
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the outage starts while the upload runs: fault timing, not a wait
 	srv.Stop()
-	time.Sleep(5 * time.Second)
+	time.Sleep(5 * time.Second) // the length of the outage the backup must ride out
 
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -313,7 +313,7 @@ func TestS3Immutability(t *testing.T) {
 	}
 
 	// Once the probe's lock has ended, the next check removes it.
-	time.Sleep(7 * time.Second)
+	time.Sleep(7 * time.Second) // the object store's own clock must pass the probe's lock; no clock of ours can move it
 
 	r = e.run("check-immutability")
 	if r.code != 0 || !strings.Contains(r.out, "removed 2 object versions of earlier checks' probes") {

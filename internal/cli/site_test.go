@@ -102,7 +102,7 @@ func TestWholeSiteDrillAndPoint(t *testing.T) {
 	p1 := pts[0]
 
 	// Round 2, two seconds later: a new booking with its upload, a new commit.
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // two recovery points seconds apart on the wall clock binlog and snapshots are stamped with; not a wait
 	db.Exec(t, "INSERT INTO sml_library.bookings (user_id, room, cover) VALUES (2, 'B2', 'book-2.jpg')")
 	write(t, filepath.Join(uploads, "book-2.jpg"), "cover two")
 	write(t, filepath.Join(app, "index.js"), "console.log('v2')\n")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/source"
 )
 
@@ -47,7 +48,7 @@ const sizeEvery = 5 * time.Minute
 // repositorySize is the repository's size, walked again when the last walk
 // is older than sizeEvery or a job ran since. The caller holds d.mu.
 func (d *Daemon) repositorySize() (int64, error) {
-	if !d.sized.IsZero() && time.Since(d.sized) < sizeEvery {
+	if !d.sized.IsZero() && clock.Since(clock.Or(d.Clock), d.sized) < sizeEvery {
 		return d.size, nil
 	}
 
@@ -56,7 +57,7 @@ func (d *Daemon) repositorySize() (int64, error) {
 		return 0, err
 	}
 
-	d.size, d.sized = size, time.Now()
+	d.size, d.sized = size, clock.Or(d.Clock).Now()
 
 	return size, nil
 }

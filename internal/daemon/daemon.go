@@ -53,6 +53,11 @@ type Daemon struct {
 	// re-read.
 	Refresh time.Duration
 
+	// inline runs the jobs in the scheduler's loop, one after another: on a
+	// fake clock a run is then over, bookkeeping included, once the
+	// scheduler waits on the clock again.
+	inline bool
+
 	ready   atomic.Bool
 	opsOnce sync.Once
 	ops     *ops.Executor
@@ -306,6 +311,7 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 			StopTimeout: d.Cfg.Daemon.StopTimeout, Log: d.Log,
 			LastRun: d.lastRun,
 			Done:    d.done,
+			Inline:  d.inline,
 		}
 		runErr = s.Run(ctx)
 	} else {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/testenv"
 )
 
 // receiver is a webhook endpoint on loopback that keeps what it is sent.
@@ -49,29 +50,42 @@ func newReceiver(t *testing.T) *receiver {
 	return r
 }
 
-func (r *receiver) wait(t *testing.T, n int) []map[string]any {
+// endMark is the subject of the message wait queues after the test's own:
+// delivery is in order, so once it arrives every earlier message has too.
+const endMark = "end of the test's messages"
+
+// wait waits for at least count messages, then for the end mark, and returns
+// the messages before it: so a message too many is counted, without
+// guessing how long it could take to arrive.
+func (r *receiver) wait(t *testing.T, n *Notifier, count int) []map[string]any {
 	t.Helper()
 
-	deadline := time.Now().Add(10 * time.Second)
-
-	for {
+	received := func() []map[string]any {
 		r.mu.Lock()
-		got := append([]map[string]any(nil), r.got...)
-		r.mu.Unlock()
+		defer r.mu.Unlock()
 
-		if len(got) >= n || time.Now().After(deadline) {
-			// Anything more would arrive right away: give it the chance.
-			time.Sleep(200 * time.Millisecond)
+		return append([]map[string]any(nil), r.got...)
+	}
 
-			r.mu.Lock()
-			got = append([]map[string]any(nil), r.got...)
-			r.mu.Unlock()
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(received()) >= count }, fmt.Sprintf("%d messages", count))
+	n.Observe(endMark, "", false, Failure, "the end mark")
 
-			return got
+	var got []map[string]any
+
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		all := received()
+
+		for i, m := range all {
+			if m["subject"] == endMark || strings.Contains(fmt.Sprint(m["text"]), endMark) {
+				got = all[:i]
+				return true
+			}
 		}
 
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	}, "the end mark after the test's messages")
+
+	return got
 }
 
 func start(t *testing.T, n *Notifier) {
@@ -95,7 +109,7 @@ func TestOneNotificationPerEpisode(t *testing.T) {
 		n.Observe("backup database full", "database", ok, Failure, map[bool]string{false: "server unreachable", true: "backup succeeded"}[ok])
 	}
 
-	got := rcv.wait(t, 4)
+	got := rcv.wait(t, n, 4)
 
 	var kinds []string
 	for _, m := range got {
@@ -131,7 +145,7 @@ func TestFlappingIsRateLimited(t *testing.T) {
 	now = now.Add(time.Hour)
 	n.Observe("backup uploads incremental", "uploads", false, Failure, "disk full")
 
-	got := rcv.wait(t, 3)
+	got := rcv.wait(t, n, 3)
 	if len(got) != 3 {
 		t.Fatalf("%d messages, want a failure, its recovery, and one failure an hour later: %v", len(got), got)
 	}
@@ -164,26 +178,18 @@ func TestUnreachableWebhookNeverBlocks(t *testing.T) {
 		t.Fatalf("Observe took %s", d)
 	}
 
-	deadline := time.Now().Add(10 * time.Second)
-
-	for {
+	logged := func() string {
 		mu.Lock()
-		s := logs.String()
-		mu.Unlock()
+		defer mu.Unlock()
 
-		if strings.Contains(s, "notification not delivered") {
-			if strings.Count(s, "retrying") != 2 {
-				t.Errorf("want 2 retries logged:\n%s", s)
-			}
+		return logs.String()
+	}
 
-			return
-		}
+	testenv.Eventually(t, 10*time.Second, func() bool { return strings.Contains(logged(), "notification not delivered") },
+		"the delivery failure to be logged")
 
-		if time.Now().After(deadline) {
-			t.Fatalf("no delivery failure logged:\n%s", s)
-		}
-
-		time.Sleep(20 * time.Millisecond)
+	if s := logged(); strings.Count(s, "retrying") != 2 {
+		t.Errorf("want 2 retries logged:\n%s", s)
 	}
 }
 
@@ -325,10 +331,8 @@ func TestWebhookFailureLogHidesToken(t *testing.T) {
 
 	n.Observe("backup db full", "db", false, Failure, "dump failed")
 
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "notification not delivered") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "notification not delivered") },
+		"the delivery failure to be logged")
 
 	err := n.Send(context.Background(), "plan site", "recovered")
 	shown := log.String() + "\n" + fmt.Sprint(err)

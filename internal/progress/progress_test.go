@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"lifeboat/internal/testenv"
 )
 
 func TestLine(t *testing.T) {
@@ -34,10 +36,14 @@ func TestDrawsAfterOneSecond(t *testing.T) {
 	b := New(&buf, "restore", true)
 	b.SetTotal(100)
 	b.Add(40)
-	time.Sleep(1500 * time.Millisecond)
+
+	drawn := func() bool {
+		return bytes.Contains(buf.Bytes(), []byte("restore  40 B / 100 B (40%)")) && bytes.Contains(buf.Bytes(), []byte("ETA"))
+	}
+	testenv.Eventually(t, 10*time.Second, drawn, "the progress line with its ETA, drawn once a second has passed")
 	b.Done()
 
-	if !bytes.Contains(buf.Bytes(), []byte("restore  40 B / 100 B (40%)")) || !bytes.Contains(buf.Bytes(), []byte("ETA")) {
+	if !drawn() {
 		t.Fatalf("no progress line drawn: %q", buf.String())
 	}
 }

@@ -56,7 +56,7 @@ func TestDatabaseChainSurvivesPrune(t *testing.T) {
 		}
 
 		snaps = append(snaps, snap)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // distinct snapshot times, so the retention order is known; not a wait
 	}
 
 	plan, err := Make(ctx, r, cfg, nil, time.Now())

@@ -98,7 +98,7 @@ func TestReadPlanSchedule(t *testing.T) {
 		peak = max(peak, p.held)
 		p.mu.Unlock()
 
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a fetch's latency, so reads overlap as they do on storage; not a wait
 		out.Reset()
 		_, err := out.Write(store[id][offset : offset+length])
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/kopia/kopia/repo/blob/throttling"
+
+	"lifeboat/internal/testenv"
 )
 
 // TestS3KeysNeverOnDisk: while an S3 repository is open (and written, with
@@ -92,11 +94,7 @@ func TestS3KeysNeverOnDisk(t *testing.T) {
 		Throttler() throttling.SettableThrottler
 	}).Throttler()
 
-	for deadline := time.Now().Add(10 * time.Second); th.Limits().UploadBytesPerSecond != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the upload cap did not end with the hours")
-		}
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return th.Limits().UploadBytesPerSecond == 0 }, "the upload cap to end with the hours")
 
 	target := t.TempDir()
 	if _, err := r.Restore(ctx, snap.ID, target, RestoreOptions{}); err != nil {

@@ -2,11 +2,14 @@ package repo
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kopia/kopia/repo/blob/throttling"
+
+	"lifeboat/internal/testenv"
 )
 
 // switchHours is business hours the test turns on and off.
@@ -40,14 +43,13 @@ func TestUploadLimitFollowsHours(t *testing.T) {
 	waitFor := func(want float64) {
 		t.Helper()
 
-		deadline := time.Now().Add(10 * time.Second)
-		for th.Limits().UploadBytesPerSecond != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("upload limit %v, want %v", th.Limits().UploadBytesPerSecond, want)
+		testenv.EventuallyNoError(t, 10*time.Second, func() error {
+			if got := th.Limits().UploadBytesPerSecond; got != want {
+				return fmt.Errorf("upload limit %v", got)
 			}
 
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		}, fmt.Sprintf("the upload limit to become %v", want))
 	}
 
 	waitFor(2e6)

@@ -54,7 +54,7 @@ func TestCompactedArchive(t *testing.T) {
 	var instants []instant
 
 	for i := 0; i < 3; i++ {
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond) // the workload runs between two recorded instants; not a wait
 		instants = append(instants, recordOnSecond(t, db, name, &gate))
 	}
 
@@ -66,14 +66,14 @@ func TestCompactedArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // to the next second, as said above; not a wait
 	gate.Unlock()
 
 	logs := &logBuffer{}
 	stop := streamer(t, s, r, logs)
 
 	for i := 0; i < 24; i++ {
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // the workload runs between two recorded instants; not a wait
 		instants = append(instants, record(t, db, name, &gate))
 
 		if i%6 == 5 {
@@ -219,6 +219,8 @@ func recordOnSecond(t *testing.T, db *sql.DB, name string, gate *sync.RWMutex) i
 	gate.Lock()
 	defer gate.Unlock()
 
+	// Past the last commit, then just into the next second: the instant's
+	// place among events timed to the second; not a wait.
 	time.Sleep(20 * time.Millisecond)
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 30*time.Millisecond)))
 

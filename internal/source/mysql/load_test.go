@@ -42,14 +42,14 @@ func TestBackupUnderLoadIsConsistent(t *testing.T) {
 		done <- err
 	}()
 
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the load runs before the backup starts; pacing, not a wait
 
 	r := newRepo(t)
 	src := newSource("sml_load")
 
 	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
 
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // and a while after it ends; pacing, not a wait
 	stop()
 
 	if werr := <-done; werr != nil {
@@ -80,20 +80,12 @@ func TestBackupUnderLoadIsConsistent(t *testing.T) {
 func waitForQuery(t *testing.T, db *sql.DB, pattern string) {
 	t.Helper()
 
-	deadline := time.Now().Add(20 * time.Second)
-
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 20*time.Second, func() bool {
 		var n int
 		db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ?", pattern).Scan(&n)
 
-		if n > 0 {
-			return
-		}
-
-		time.Sleep(5 * time.Millisecond)
-	}
-
-	t.Fatalf("no query like %q started", pattern)
+		return n > 0
+	}, fmt.Sprintf("a query like %q to start", pattern))
 }
 
 func bigTable(t *testing.T, srv *testenv.MariaDB, dbname string) {

@@ -777,7 +777,12 @@ func TestDumpStatementRetriedAfterDeadlock(t *testing.T) {
 	// Locks row 1, then waits for row 2.
 	go func() { done <- execRetrying(ctx, loader, "UPDATE t SET v = v + 10 WHERE id IN (1, 2)") }()
 
-	time.Sleep(300 * time.Millisecond)
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		var n int
+		db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE 'UPDATE t SET v = v + 10 %'").Scan(&n)
+
+		return n > 0
+	}, "the loader's update to hold row 1 and wait for row 2")
 
 	// Waits for row 1: a deadlock.
 	if _, err := other.ExecContext(ctx, "UPDATE t SET v = v + 1 WHERE id = 1"); err != nil {

@@ -86,20 +86,18 @@ func streamer(t *testing.T, s *Source, r *repo.Repository, log *logBuffer) (stop
 func waitRestorable(t *testing.T, s *Source, r *repo.Repository, at time.Time) {
 	t.Helper()
 
-	deadline := time.Now().Add(30 * time.Second)
-
-	for {
+	testenv.EventuallyNoError(t, 30*time.Second, func() error {
 		got, err := s.Restorable(context.Background(), r)
-		if err == nil && !got.Before(at) {
-			return
+		if err != nil {
+			return err
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("the archive did not reach %s within 30s: newest restorable %s, %v", at.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano), err)
+		if got.Before(at) {
+			return fmt.Errorf("newest restorable %s", got.Format(time.RFC3339Nano))
 		}
 
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	}, "the archive to reach "+at.Format(time.RFC3339Nano))
 }
 
 // tableSums is every table's CHECKSUM TABLE of database name.
@@ -182,7 +180,7 @@ func gatedWorkload(ctx context.Context, db *sql.DB, name string, workers int, pa
 				gate.RLock()
 				_, err := smlgen.Step(ctx, db, name, rng, sc, st)
 				gate.RUnlock()
-				time.Sleep(pause)
+				time.Sleep(pause) // paces the load generator; not a wait
 
 				if err != nil && ctx.Err() == nil {
 					mu.Lock()
@@ -226,7 +224,7 @@ func record(t *testing.T, db *sql.DB, name string, gate *sync.RWMutex) instant {
 	gate.Lock()
 	defer gate.Unlock()
 
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the instant falls strictly after the last commit; not a wait
 	at := time.Now()
 
 	return instant{at: at, sums: tableSums(t, db, name)}
@@ -259,7 +257,7 @@ func TestPITRToRecordedInstants(t *testing.T) {
 	var instants []instant
 
 	for i := 0; i < 24; i++ {
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the workload runs between two recorded instants; not a wait
 		instants = append(instants, record(t, db, name, &gate))
 
 		if i == 10 {
@@ -325,7 +323,7 @@ func TestPITRAroundDropTable(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	wait := gatedWorkload(wctx, server.DB(t, name), name, 2, 5*time.Millisecond, &gate)
 
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // two seconds of workload before the drop; not a wait
 
 	// The drop, in a quiet moment so its position and time are exact.
 	gate.Lock()
@@ -342,7 +340,7 @@ func TestPITRAroundDropTable(t *testing.T) {
 	}
 
 	before := ids(t, db, name)
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the instant falls strictly after the last commit; not a wait
 	beforeAt := time.Now()
 	pos := masterPos(t, db)
 
@@ -501,14 +499,16 @@ func TestStreamerRidesThroughRestartsAndRotation(t *testing.T) {
 	insert(50, "before rotation")
 	srv.Exec(t, "FLUSH BINARY LOGS")
 	insert(50, "after rotation")
-	time.Sleep(1500 * time.Millisecond)
+	// The restart comes once the streamer has archived these.
+	waitRestorable(t, s, r, time.Now())
 
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	insert(50, "after restart")
-	time.Sleep(1500 * time.Millisecond)
+	// And the crash once it has archived these.
+	waitRestorable(t, s, r, time.Now())
 
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
@@ -621,20 +621,21 @@ func TestPurgedBinlogStartsNewChain(t *testing.T) {
 	inGap := time.Now()
 	cur := masterPos(t, srv.DB(t, ""))
 	srv.Exec(t, "PURGE BINARY LOGS TO '"+cur.File+"'")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // the next chain starts in a later second than inGap (events are timed to the second); not a wait
 
 	logs := &logBuffer{}
 	stop = streamer(t, s, r, logs)
 
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		snaps, _ := r.Snapshots(ctx, "db")
-		if countType(snaps, repo.TypeFull) == 2 {
-			break
+	secondFull := func() error {
+		snaps, err := r.Snapshots(ctx, "db")
+		if n := countType(snaps, repo.TypeFull); err == nil && n != 2 {
+			return fmt.Errorf("%d fulls", n)
 		}
 
-		if time.Now().After(deadline) {
-			t.Fatalf("no full backup after the gap:\n%s", logs)
-		}
+		return err
+	}
+	if err := testenv.Poll(30*time.Second, secondFull); err != nil {
+		t.Fatalf("no full backup after the gap: %v\n%s", err, logs)
 	}
 
 	srv.Exec(t, "INSERT INTO shop.orders (item) VALUES ('new chain')")
@@ -812,7 +813,7 @@ func TestPITRRefusals(t *testing.T) {
 		}
 	}
 
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // now moves a second past the full (events are timed to the second); not a wait
 
 	// After the full, with nothing archived since: the archive does not
 	// reach now, and says how far it reaches.
