@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
+.PHONY: all deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
 
 all: build
 
@@ -11,7 +11,13 @@ deps:
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lifeboat
 
-# Every test, against real components (a private MariaDB, git, the binary).
+# The layering, the one clock, function length and the usual checks
+# (.golangci.yml), with a pinned golangci-lint the script installs once.
+lint:
+	bin=$$(bash scripts/install-lint.sh) && "$$bin" run ./...
+
+# Every test, against real components (a private MariaDB, git, the binary),
+# after the linter.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
