@@ -52,6 +52,9 @@ type App struct {
 	from      string
 	usingCopy string
 	command   string
+	// ran is set once a command built its executor, which audits the run
+	// from then on (operation).
+	ran bool
 
 	// tamper, when set (tests), changes a restore test's copy before the
 	// comparison, to prove the comparison notices.
@@ -175,9 +178,9 @@ func (a *App) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 
 	root.AddCommand(
-		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.audited("restore", a.restoreCommand()),
-		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.audited("export", a.exportCommand()),
-		a.audited("import", a.importCommand()), a.binlogCommand(), a.statusCommand(),
+		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.operation("restore", a.restoreCommand()),
+		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.operation("export", a.exportCommand()),
+		a.operation("import", a.importCommand()), a.binlogCommand(), a.statusCommand(),
 		a.daemonCommand(), a.scheduleCommand(), a.pruneCommand(),
 		a.pinCommand(), a.unpinCommand(), a.auditCommand(),
 		a.recoverCommand(), a.drillCommand(), a.pointsCommand(), a.reportCommand(),

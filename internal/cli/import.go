@@ -1,17 +1,11 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/source"
 )
@@ -24,42 +18,26 @@ func (a *App) importCommand() *cobra.Command {
 		Short: "Take an existing mysqldump file into the repository as a full backup of a database source",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, s, err := a.openSource(cmd.Context(), args[0])
+			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer r.Close(cmd.Context())
 
-			db, ok := s.(source.Importer)
-			if !ok {
-				return usage("import: source %s is a %s source; import takes mysqldump files into database sources", s.Name(), s.Kind())
-			}
-
-			f, err := os.Open(args[1])
+			s, err := a.source(cfg, args[0])
 			if err != nil {
-				return usage("import: %v", err)
-			}
-			defer f.Close()
-
-			var rd io.Reader = bufio.NewReader(f)
-			if strings.HasSuffix(args[1], ".gz") {
-				zr, err := gzip.NewReader(rd)
-				if err != nil {
-					return usage("import: %s is not a gzip file: %v", args[1], err)
-				}
-
-				rd = zr
+				return err
 			}
 
-			start := time.Now()
+			req := ops.Import{Source: s.Name(), File: args[1], Database: database, Asked: asked()}
 
-			snap, err := db.Import(cmd.Context(), r, rd, filepath.Base(args[1]), database, source.BackupOptions{Version: toolVersion(), Log: a.log})
+			res, err := a.executor(cfg, r, []source.Source{s}, runName(cmd, args)).Import(cmd.Context(), req, nil)
 			if err != nil {
 				return err
 			}
 
 			fmt.Fprintf(a.Stdout, "imported %s as %s full snapshot %s  %d tables  %s  in %s\n",
-				args[1], s.Name(), shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes), seconds(time.Since(start)))
+				args[1], s.Name(), shortID(res.Snapshot.ID), res.Snapshot.Files, progress.Bytes(res.Snapshot.Bytes), seconds(res.Took))
 
 			return nil
 		},

@@ -1,6 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
@@ -16,10 +23,61 @@ func (a *App) executor(cfg *config.Config, r *repo.Repository, srcs []source.Sou
 		m[s.Name()] = s
 	}
 
+	a.ran = true
+
 	return &ops.Executor{
 		Cfg: cfg, Repo: r, Sources: m, Log: a.log, Audit: a.auditLog(cfg),
 		Version: toolVersion(), Who: "lifeboat", Command: command,
 	}
+}
+
+// operation is audited for a command that runs one operation through the
+// executor, which records every run it starts. What failed before (the
+// repository could not be opened) is recorded here, as audited records it;
+// a request the executor found it cannot run is a usage error, and like
+// one not recorded.
+func (a *App) operation(action string, cmd *cobra.Command) *cobra.Command {
+	run := cmd.RunE
+
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		a.ran = false
+		err := run(c, args)
+
+		var re *ops.RequestError
+		if errors.As(err, &re) {
+			return &UsageError{Err: re.Err}
+		}
+
+		if a.ran || errors.As(err, new(*UsageError)) {
+			return err
+		}
+
+		cfg, cerr := a.loadConfig()
+		if cerr != nil {
+			return err
+		}
+
+		rec := audit.Record{Action: action, Outcome: audit.OK, Detail: asked()}
+		if len(args) > 0 {
+			rec.Source = args[0]
+		}
+
+		if err != nil {
+			rec.Outcome, rec.Detail = audit.Failed, err.Error()
+		}
+
+		a.record(cfg, rec)
+
+		return err
+	}
+
+	return cmd
+}
+
+// asked is what the user asked, as the audit trail records it: the command
+// line (secrets never are on it).
+func asked() string {
+	return strings.Join(os.Args[1:], " ")
 }
 
 // bars renders operations' byte counts as progress bars on stderr: one bar

@@ -10,6 +10,7 @@ import (
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -95,9 +96,9 @@ func (p pointFlags) target() (binlog.Target, error) {
 	return t, nil
 }
 
-// restorePoint recovers a database to an instant, or to the end of an
-// incremental or differential backup (its chain is found and applied here).
-func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt source.DatabaseRestoreOptions) error {
+// restorePoint restores a database snapshot, or recovers a database to a
+// point (an incremental or differential snapshot: to where it ends).
+func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt ops.DatabaseOptions) error {
 	target, err := pit.target()
 	if err != nil {
 		return err
@@ -106,11 +107,6 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 	s, err := a.source(cfg, name)
 	if err != nil {
 		return err
-	}
-
-	pitr, ok := s.(source.PointInTimeRestorer)
-	if !ok {
-		return usage("restore: source %s is a %s source; a point in time is for database sources", name, s.Kind())
 	}
 
 	_, r, err := a.openRepo(cmd.Context())
@@ -123,88 +119,49 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 		return usage("give --snapshot or a point in time (--to-time, --to-position, --to-gtid, --skip-gtid), not both")
 	}
 
-	if !pit.set() {
-		snap, err := r.Find(cmd.Context(), name, snapID)
-		if err != nil {
+	opt.DryRun, opt.Out, opt.Asked = pit.dryRun, a.Stdout, asked()
+	opt.Saved = func(safety *repo.Snapshot) {
+		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(safety.ID))
+	}
+	// Dump or binlog data the repository cannot give back: the same
+	// restore from a copy.
+	opt.FromCopy = a.copyRetry(cfg, r, name, repo.IsDataError)
+
+	e := a.executor(cfg, r, []source.Source{s}, runName(cmd, []string{name}))
+	obs := a.perRun(func(ops.Event) string { return "restore " + name }).observe
+
+	if pit.set() {
+		res, err := e.RecoverToPoint(cmd.Context(), ops.PointInTime{Source: name, Target: target, DatabaseOptions: opt}, obs)
+		if err != nil || pit.dryRun {
 			return err
 		}
 
-		if snap.Type == repo.TypeFull {
-			if pit.dryRun {
-				fmt.Fprintf(a.Stdout, "restore full backup %s taken at %s; no binlog to replay\n", shortID(snap.ID), snap.Time.UTC().Format(time.RFC3339Nano))
-				return nil
-			}
+		a.printRecovered(name, res)
 
-			return a.restoreDatabase(cmd, cfg, name, snapID, opt.Database, opt.Tables, opt.Overwrite)
-		}
-
-		if opt.Tables != nil {
-			full, _ := r.Base(cmd.Context(), name, repo.TypeDifferential)
-			hint := ""
-			if full != nil {
-				hint = fmt.Sprintf(" (the latest full is %s from %s)", shortID(full.ID), full.Time.Local().Format(time.DateTime))
-			}
-
-			return usage("--tables restores single tables from a full backup, and %s is a %s backup: give --snapshot with a full's ID%s, or recover the whole database to a point with --target-database", shortID(snap.ID), snap.Type, hint)
-		}
-
-		end, ok := chainEnd(s, snap)
-		if !ok {
-			return fmt.Errorf("snapshot %s records no binlog range", snap.ID)
-		}
-
-		target.File, target.Pos = end.File, end.Pos
-		fmt.Fprintf(a.Stdout, "%s backup %s ends at binlog %s:%d: restoring the full before it and the binlog up to there\n", snap.Type, shortID(snap.ID), end.File, end.Pos)
-	}
-
-	start := time.Now()
-	bar := a.bar("restore " + name)
-	opt.Progress = bar
-
-	rep, err := pitr.RestoreToPoint(cmd.Context(), r, source.PointOptions{
-		DatabaseRestoreOptions: opt, Target: target, DryRun: pit.dryRun, Out: a.Stdout, Log: a.log,
-	})
-	bar.Done()
-
-	if rep != nil && rep.Restore != nil && rep.Restore.Safety != nil {
-		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Restore.Safety.ID))
-	}
-
-	// The full or a binlog segment the repository cannot give back: the
-	// same recovery from a copy, over what the failed attempt applied.
-	if err != nil && !pit.dryRun && rep != nil && rep.Plan != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 &&
-		repo.IsDataError(err) && cmd.Context().Err() == nil {
-		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
-		err = a.fromCopy(cmd, cfg, r, name, rep.Plan.Full.Snap, err, func(cp *repo.Repository, _ *repo.Snapshot) (err error) {
-			rep, err = pitr.RestoreToPoint(cmd.Context(), cp, source.PointOptions{
-				DatabaseRestoreOptions: opt, Target: target, Out: a.Stdout, Log: a.log,
-			})
-
-			return err
-		})
-	}
-
-	if err != nil {
-		return err
-	}
-
-	if pit.dryRun {
 		return nil
 	}
 
-	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions (replayed in %s)\n",
-		name, strings.Join(rep.Restore.Databases, ", "), target, seconds(time.Since(start)), shortID(rep.Plan.Full.Snap.ID),
-		rep.Restore.Tables, rep.Restore.Rows, rep.Replay.Transactions, seconds(rep.ReplayTime))
+	res, err := e.RestoreDatabase(cmd.Context(), ops.DatabaseRestore{Source: name, Snapshot: snapID, DatabaseOptions: opt}, obs)
+	if err != nil || pit.dryRun {
+		return err
+	}
+
+	if res.Point != nil {
+		a.printRecovered(name, res.Point)
+		return nil
+	}
+
+	rep, snap := res.Restored, res.Snapshot
+	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s) into %s: %d tables, %d rows, %d views/routines/triggers/events in %s; row counts and checksums of %d tables match the backup\n",
+		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), strings.Join(rep.Databases, ", "),
+		rep.Tables, rep.Rows, rep.Objects, seconds(res.Took), rep.Checked)
 
 	return nil
 }
 
-// chainEnd is where an incremental or differential of src ends in its archive.
-func chainEnd(src source.Source, snap *repo.Snapshot) (binlog.Coord, bool) {
-	ch, ok := src.(source.Chain)
-	if !ok {
-		return binlog.Coord{}, false
-	}
-
-	return ch.End(snap)
+// printRecovered says what a recovery to a point gave back.
+func (a *App) printRecovered(name string, res *ops.PointResult) {
+	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions (replayed in %s)\n",
+		name, strings.Join(res.Restore.Databases, ", "), res.Target, seconds(res.Took), shortID(res.Plan.Full.Snap.ID),
+		res.Restore.Tables, res.Restore.Rows, res.Replay.Transactions, seconds(res.ReplayTime))
 }

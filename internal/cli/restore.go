@@ -1,18 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -43,8 +44,8 @@ func (a *App) restoreCommand() *cobra.Command {
 					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
 				}
 
-				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, source.DatabaseRestoreOptions{
-					Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(),
+				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
+					Database: database, Tables: tables, Overwrite: overwrite,
 				})
 			}
 
@@ -56,84 +57,7 @@ func (a *App) restoreCommand() *cobra.Command {
 				return usage("restore: --to-time, --to-position, --to-gtid, --skip-gtid and --dry-run are for database sources")
 			}
 
-			if target == "" {
-				return usage("restore: --target DIR is required (an empty or new folder; --overwrite to restore over existing files)")
-			}
-
-			abs, err := filepath.Abs(target)
-			if err != nil {
-				return usage("--target %s: %v", target, err)
-			}
-
-			s, err := a.source(cfg, args[0])
-			if err != nil {
-				return err
-			}
-
-			if s.Contains(abs) && !sourceGone(cfg.Sources[args[0]], abs) {
-				return usage("--target %s lies inside source %s: restoring there would mix the backup into the data it came from; choose a folder outside it "+
-					"(its own place is fine once it is missing or empty: that puts the backup back)", abs, s.Name())
-			}
-
-			if err := source.CheckTarget(abs, overwrite); err != nil {
-				return err
-			}
-
-			_, r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close(cmd.Context())
-
-			snap, err := r.Find(cmd.Context(), s.Name(), snapID)
-			if err != nil {
-				return err
-			}
-
-			if inc, err := repo.ReadRestoreMarker(abs); err == nil && inc != nil && inc.Snapshot == snap.ID {
-				fmt.Fprintf(a.Stdout, "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
-			}
-
-			a.noteRestore(cfg, restoreNote{Source: s.Name(), Snapshot: snap.ID, Target: abs})
-
-			start := time.Now()
-			bar := a.bar("restore " + s.Name())
-			res, err := s.Restore(cmd.Context(), r, snap, abs, source.RestoreOptions{
-				Overwrite: overwrite, Version: toolVersion(), Progress: bar, Log: a.log,
-			})
-			bar.Done()
-
-			// Data the repository cannot give back (a corrupt or missing
-			// blob) is what the copies are for: the same snapshot from one.
-			if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && ExitCode(err) == 1 && cmd.Context().Err() == nil {
-				// What the failed attempt wrote is replaced; the target
-				// was empty or already saved in a safety snapshot.
-				err = a.fromCopy(cmd, cfg, r, s.Name(), snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
-					res, err = s.Restore(cmd.Context(), cp, csnap, abs, source.RestoreOptions{Overwrite: true, Version: toolVersion(), Log: a.log})
-					return err
-				})
-			}
-
-			if res != nil && res.Safety != nil {
-				fmt.Fprintf(a.Stdout, "saved what the restore replaces as safety snapshot %s (%d files, %s)\n",
-					shortID(res.Safety.ID), res.Safety.Files, progress.Bytes(res.Safety.Bytes))
-			}
-
-			if err != nil {
-				return err
-			}
-
-			forgetRestore(cfg, abs)
-
-			fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s, %s) to %s: %d files, %s in %s\n",
-				s.Name(), shortID(snap.ID), snap.Type, snap.Time.Local().Format(time.DateTime), abs,
-				res.Stats.Files, progress.Bytes(res.Stats.Bytes), seconds(time.Since(start)))
-
-			if res.Stats.Resumed != nil {
-				fmt.Fprintf(a.Stdout, "finished the interrupted restore: %d files and symlinks it had completed were kept\n", res.Stats.Kept)
-			}
-
-			return nil
+			return a.restoreFolder(cmd, cfg, args[0], snapID, target, overwrite)
 		},
 	}
 
@@ -152,9 +76,30 @@ func (a *App) restoreCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snapID, database string, tables []string, overwrite bool) error {
+// restoreFolder restores a snapshot of a files or git source into target.
+func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID, target string, overwrite bool) error {
+	if target == "" {
+		return usage("restore: --target DIR is required (an empty or new folder; --overwrite to restore over existing files)")
+	}
+
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return usage("--target %s: %v", target, err)
+	}
+
 	s, err := a.source(cfg, name)
 	if err != nil {
+		return err
+	}
+
+	if s.Contains(abs) && !sourceGone(cfg.Sources[name], abs) {
+		return usage("--target %s lies inside source %s: restoring there would mix the backup into the data it came from; choose a folder outside it "+
+			"(its own place is fine once it is missing or empty: that puts the backup back)", abs, s.Name())
+	}
+
+	// Checked again by the restore; here, before the repository is opened,
+	// so a wrong target is told at once.
+	if err := source.CheckTarget(abs, overwrite); err != nil {
 		return err
 	}
 
@@ -164,46 +109,67 @@ func (a *App) restoreDatabase(cmd *cobra.Command, cfg *config.Config, name, snap
 	}
 	defer r.Close(cmd.Context())
 
-	snap, err := r.Find(cmd.Context(), name, snapID)
-	if err != nil {
-		return err
+	req := ops.Restore{
+		Source: name, Snapshot: snapID, Target: abs, Overwrite: overwrite, Asked: asked(),
+		Begin: func(snap *repo.Snapshot, inc *repo.IncompleteRestore) {
+			if inc != nil {
+				fmt.Fprintf(a.Stdout, "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
+			}
+
+			a.noteRestore(cfg, restoreNote{Source: name, Snapshot: snap.ID, Target: abs})
+		},
+		// Data the repository cannot give back (a corrupt or missing
+		// blob) is what the copies are for: the same snapshot from one.
+		FromCopy: a.copyRetry(cfg, r, name, func(err error) bool { return ExitCode(err) == 1 }),
 	}
 
-	start := time.Now()
-	bar := a.bar("restore " + name)
-	opt := source.DatabaseRestoreOptions{Database: database, Tables: tables, Overwrite: overwrite, Version: toolVersion(), Progress: bar}
-	rep, err := s.(source.DatabaseRestorer).RestoreDatabase(cmd.Context(), r, snap, opt)
-	bar.Done()
+	e := a.executor(cfg, r, []source.Source{s}, runName(cmd, []string{name}))
+	res, err := e.Restore(cmd.Context(), req, a.perRun(func(ops.Event) string { return "restore " + name }).observe)
 
-	if rep != nil && rep.Safety != nil {
-		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(rep.Safety.ID))
-	}
-
-	// Dump data the repository cannot give back: the same snapshot from a
-	// copy. The failed attempt may have loaded part of it, so the retry
-	// replaces that; what was there before is in the safety snapshot.
-	if err != nil && a.usingCopy == "" && len(cfg.CopyNames) > 0 && repo.IsDataError(err) && cmd.Context().Err() == nil {
-		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
-		err = a.fromCopy(cmd, cfg, r, name, snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
-			rep, err = s.(source.DatabaseRestorer).RestoreDatabase(cmd.Context(), cp, csnap, opt)
-			return err
-		})
+	if res.Restored != nil && res.Restored.Safety != nil {
+		fmt.Fprintf(a.Stdout, "saved what the restore replaces as safety snapshot %s (%d files, %s)\n",
+			shortID(res.Restored.Safety.ID), res.Restored.Safety.Files, progress.Bytes(res.Restored.Safety.Bytes))
 	}
 
 	if err != nil {
 		return err
 	}
 
-	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s) into %s: %d tables, %d rows, %d views/routines/triggers/events in %s; row counts and checksums of %d tables match the backup\n",
-		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), strings.Join(rep.Databases, ", "),
-		rep.Tables, rep.Rows, rep.Objects, seconds(time.Since(start)), rep.Checked)
+	forgetRestore(cfg, abs)
+
+	snap, st := res.Snapshot, res.Restored.Stats
+	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s, %s) to %s: %d files, %s in %s\n",
+		name, shortID(snap.ID), snap.Type, snap.Time.Local().Format(time.DateTime), abs,
+		st.Files, progress.Bytes(st.Bytes), seconds(res.Took))
+
+	if st.Resumed != nil {
+		fmt.Fprintf(a.Stdout, "finished the interrupted restore: %d files and symlinks it had completed were kept\n", st.Kept)
+	}
 
 	return nil
 }
 
+// copyRetry repeats a restore of the named source that failed in a way
+// retryable says a copy can mend, from the first copy holding the
+// snapshot; nil when no copy can be tried (none configured, or this run
+// already reads one).
+func (a *App) copyRetry(cfg *config.Config, r *repo.Repository, name string, retryable func(error) bool) ops.FromCopy {
+	if a.usingCopy != "" || len(cfg.CopyNames) == 0 {
+		return nil
+	}
+
+	return func(ctx context.Context, snap *repo.Snapshot, primary error, attempt func(cp *repo.Repository, csnap *repo.Snapshot) error) error {
+		if !retryable(primary) {
+			return primary
+		}
+
+		return a.fromCopy(ctx, cfg, r, name, snap, primary, attempt)
+	}
+}
+
 // fromCopy repeats a failed restore of snap (attempt) from the first copy
 // that holds it, says so, and heals the repository from that copy.
-func (a *App) fromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, sourceName string, snap *repo.Snapshot, primaryErr error, attempt func(cp *repo.Repository, csnap *repo.Snapshot) error) error {
+func (a *App) fromCopy(ctx context.Context, cfg *config.Config, r *repo.Repository, sourceName string, snap *repo.Snapshot, primaryErr error, attempt func(cp *repo.Repository, csnap *repo.Snapshot) error) error {
 	pw, err := a.password(cfg, false)
 	if err != nil {
 		return primaryErr
@@ -215,21 +181,21 @@ func (a *App) fromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repositor
 			continue
 		}
 
-		cp, err := a.openCopy(cmd.Context(), cfg, c, pw)
+		cp, err := a.openCopy(ctx, cfg, c, pw)
 		if err != nil {
 			continue
 		}
 
-		csnap, err := cp.Find(cmd.Context(), sourceName, snap.ID)
+		csnap, err := cp.Find(ctx, sourceName, snap.ID)
 		if err != nil {
-			cp.Close(cmd.Context())
+			cp.Close(ctx)
 			continue
 		}
 
 		fmt.Fprintf(a.Stderr, "warning: restoring from the repository failed (%v); restoring snapshot %s from copy %s (%s) instead\n", primaryErr, shortID(snap.ID), name, c.Location())
 
 		err = attempt(cp, csnap)
-		cp.Close(cmd.Context())
+		cp.Close(ctx)
 
 		if err != nil {
 			return fmt.Errorf("restore failed from the repository (%v) and from copy %s: %w", primaryErr, name, err)
@@ -241,7 +207,7 @@ func (a *App) fromCopy(cmd *cobra.Command, cfg *config.Config, r *repo.Repositor
 		// Heal the repository from the copy, so the next restore and the
 		// next replication work from good data.
 		if where, err := a.copyStorage(cfg, c); err == nil {
-			healed, herr := r.Heal(cmd.Context(), where)
+			healed, herr := r.Heal(ctx, where)
 
 			switch {
 			case herr != nil:

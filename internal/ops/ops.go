@@ -9,6 +9,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -204,6 +205,13 @@ func (e *Executor) run(ctx context.Context, op Op, m *Emitter, body func(ctx con
 	start := m.clock.Now()
 	out, err := body(ctx, m)
 
+	// A request that cannot run as given changed nothing: like a mistyped
+	// command line, it is not audited or notified.
+	if errors.As(err, new(*RequestError)) {
+		m.send(Event{Kind: Failed, Err: err})
+		return err
+	}
+
 	rec := out.Record
 	if rec.Action == "" {
 		rec.Action = op.Name
@@ -247,6 +255,28 @@ func (e *Executor) run(ctx context.Context, op Op, m *Emitter, body func(ctx con
 	m.send(Event{Kind: Finished, Step: out.Summary})
 
 	return nil
+}
+
+// RequestError is a request that cannot run as given (a snapshot of the
+// wrong kind, a source without the capability asked for): the front door's
+// usage error, which the user fixes by asking differently.
+type RequestError struct{ Err error }
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+func invalid(format string, args ...any) error {
+	return &RequestError{Err: fmt.Errorf(format, args...)}
+}
+
+// source is the configured source name.
+func (e *Executor) source(name string) (source.Source, error) {
+	src, ok := e.Sources[name]
+	if !ok {
+		return nil, invalid("unknown source %q", name)
+	}
+
+	return src, nil
 }
 
 // lock takes op's locks. A refusal is audited: as a skipped job when a
