@@ -1,12 +1,16 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
 
 all: build
 
+# What the tests need (deps) and the little the demo needs (demo-deps).
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
+
+demo-deps:
+	@bash scripts/install-deps.sh demo
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lifeboat
@@ -25,7 +29,7 @@ test: deps
 # The main job on the embedded default: a sample Smart Library installation in
 # a temporary folder, backed up into a local repository, changed, backed up
 # incrementally, restored elsewhere and compared.
-demo: deps build
+demo: demo-deps build
 	bash scripts/demo.sh
 
 # Benchmarks against the peers (minutes; not part of test): files against

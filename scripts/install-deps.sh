@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo need and the machine lacks: the MariaDB
-# server and client (the test helper starts a private server), git (the git
-# source), setpriv (running a backup as an unprivileged user in tests),
-# promtool (checking the shipped Prometheus alert rules and the metrics),
-# chromium (the HTML reports are checked in a real browser), and SeaweedFS (below).
+# Installs what the machine lacks for the demo or for the tests:
+#
+#   install-deps.sh demo   the MariaDB server and client (the demo starts a
+#                          private server) and git (the git source)
+#   install-deps.sh test   the same, and what only the tests use: setpriv
+#                          (a backup as an unprivileged user), promtool (the
+#                          shipped Prometheus alert rules and the metrics),
+#                          chromium (the HTML reports, checked in a real
+#                          browser) and SeaweedFS (below)
 set -euo pipefail
+
+mode=${1:-test}
+case $mode in
+  demo | test) ;;
+  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
 
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -12,9 +22,11 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have mariadbd || need+=(mariadb-server)
 have mariadb || need+=(mariadb-client)
 have git || need+=(git)
-have setpriv || need+=(util-linux)
-have promtool || need+=(prometheus)
-have chromium || need+=(chromium)
+if [ "$mode" = test ]; then
+  have setpriv || need+=(util-linux)
+  have promtool || need+=(prometheus)
+  have chromium || need+=(chromium)
+fi
 
 if ! command -v go >/dev/null 2>&1; then
   echo "Go is not installed: Lifeboat needs Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") or newer" >&2
@@ -29,6 +41,8 @@ if [ ${#need[@]} -gt 0 ]; then
   # that harmlessly, and the tests start their own private server anyway.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+[ "$mode" = test ] || exit 0
 
 # SeaweedFS's weed: the real S3-compatible server the S3 tests run on
 # loopback. Its go.mod has a replace directive, so `go install` refuses it;
