@@ -18,7 +18,7 @@ import (
 
 // startBackup starts `lifeboat backup` and returns once it has written to
 // the repository, so it holds its locks.
-func startBackup(t *testing.T, in *installation) (pid int, wait func() (error, string)) {
+func startBackup(t *testing.T, in *installation) (pid int, wait func() (string, error)) {
 	t.Helper()
 
 	before := dirSize(t, in.repo)
@@ -63,7 +63,7 @@ func TestSecondBackupAndReclaimRefused(t *testing.T) {
 		t.Errorf("prune --reclaim-now during a backup: exit %d, want 1 naming the backup (%s)\n%s%s", code, holder, out, errs)
 	}
 
-	if err, errs := wait(); err != nil {
+	if errs, err := wait(); err != nil {
 		t.Fatalf("the first backup failed: %v\n%s", err, errs)
 	}
 

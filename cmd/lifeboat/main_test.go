@@ -310,7 +310,7 @@ func TestSIGTERMSavesNothingPartial(t *testing.T) {
 	cmd, wait := startUntil(t, in.command("backup"), func() bool { return dirSize(t, in.repo) >= before+(16<<20) })
 	cmd.Process.Signal(syscall.SIGTERM)
 
-	err, errs := wait()
+	errs, err := wait()
 	if err == nil {
 		t.Fatal("backup finished before SIGTERM arrived: the test data is too small for this machine")
 	}

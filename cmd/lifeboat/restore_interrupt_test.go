@@ -131,7 +131,7 @@ func TestKilledRestoreResumes(t *testing.T) {
 	cmd, wait := startUntil(t, in.command("restore", "data", "--target", target), func() bool { return allocated(target) >= big/4 })
 	cmd.Process.Signal(syscall.SIGKILL)
 
-	if err, _ := wait(); err == nil {
+	if _, err := wait(); err == nil {
 		t.Fatal("the restore finished before SIGKILL arrived")
 	}
 
@@ -214,7 +214,7 @@ func TestRestoreOnFullDiskResumes(t *testing.T) {
 
 // startUntil starts cmd and returns once cond holds, failing the test when
 // the command ends first or cond does not come within two minutes.
-func startUntil(t *testing.T, cmd *exec.Cmd, cond func() bool) (*exec.Cmd, func() (error, string)) {
+func startUntil(t *testing.T, cmd *exec.Cmd, cond func() bool) (*exec.Cmd, func() (string, error)) {
 	t.Helper()
 
 	var errb bytes.Buffer
@@ -242,7 +242,11 @@ func startUntil(t *testing.T, cmd *exec.Cmd, cond func() bool) (*exec.Cmd, func(
 		}
 	}
 
-	return cmd, func() (error, string) { return <-exited, errb.String() }
+	return cmd, func() (string, error) {
+		err := <-exited // stderr is complete only once the command has ended
+
+		return errb.String(), err
+	}
 }
 
 // mountTmpfs mounts a tmpfs of size on dir for the test.

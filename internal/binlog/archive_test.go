@@ -8,15 +8,20 @@ import (
 )
 
 func TestParseGTID(t *testing.T) {
-	ok := map[string]GTID{
-		"0-1-42":                        {0, 1, 42},
-		" 3-777-18446744073709551615\n": {3, 777, 18446744073709551615},
-		"4294967295-4294967295-0":       {4294967295, 4294967295, 0},
+	// The second case carries surrounding whitespace on purpose: ParseGTID
+	// trims it.
+	ok := []struct {
+		s    string
+		want GTID
+	}{
+		{"0-1-42", GTID{0, 1, 42}},
+		{" 3-777-18446744073709551615\n", GTID{3, 777, 18446744073709551615}},
+		{"4294967295-4294967295-0", GTID{4294967295, 4294967295, 0}},
 	}
-	for s, want := range ok {
-		g, err := ParseGTID(s)
-		if err != nil || g != want {
-			t.Errorf("ParseGTID(%q) = %v, %v; want %v", s, g, err, want)
+	for _, c := range ok {
+		g, err := ParseGTID(c.s)
+		if err != nil || g != c.want {
+			t.Errorf("ParseGTID(%q) = %v, %v; want %v", c.s, g, err, c.want)
 		}
 	}
 

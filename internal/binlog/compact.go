@@ -572,7 +572,7 @@ func hideContained(segs []*Segment) (visible, hidden []*Segment) {
 
 	for _, s := range sorted {
 		if g := [2]string{s.Epoch, s.File}; !started || g != group {
-			group, maxEnd, started, ends = g, 0, true, map[endNext]bool{}
+			group, started, ends = g, true, map[endNext]bool{}
 
 			visible = append(visible, s)
 			maxEnd = s.End

@@ -79,6 +79,67 @@ func (a *Archive) Plan(fulls []Full, t Target, now time.Time) (*Plan, error) {
 	}
 
 	sort.SliceStable(fulls, func(i, j int) bool { return fulls[i].At.Before(fulls[j].At) })
+
+	cands, err := a.candidates(fulls, t, now)
+	if err != nil {
+		return nil, err
+	}
+
+	f := cands[len(cands)-1]
+	start := f.Coord
+	start.Epoch = a.epochAt(f.At)
+
+	stop := false
+	steps, end := a.walk(start, func(s *Segment) bool { stop = t.reachedBy(s); return stop })
+	p := &Plan{Full: f, Steps: steps, Target: t, End: end}
+
+	last := f.At
+	if len(steps) > 0 && steps[len(steps)-1].Seg.Last.After(last) {
+		last = steps[len(steps)-1].Seg.Last
+	}
+
+	// Where the walk reached a mark, nothing happened between the last
+	// event and the mark's time.
+	for _, m := range a.Marks {
+		if m.Coord.Epoch == start.Epoch && !end.Before(m.Coord) && m.At.After(last) {
+			last = m.At
+		}
+	}
+
+	p.Covered = last
+
+	if stop || (t.Time.IsZero() && t.File == "" && t.GTID == nil) {
+		return p, nil
+	}
+
+	if !t.Time.IsZero() {
+		if !t.Time.After(last) {
+			return p, nil
+		}
+
+		for _, g := range a.Gaps {
+			if !t.Time.Before(g.From) && t.Time.Before(g.At) || (g.PrevEpoch == start.Epoch && t.Time.After(g.From)) {
+				next := "the next full backup"
+				for _, nf := range fulls {
+					if nf.At.After(g.From) {
+						next = nf.At.UTC().Format(stamp)
+						break
+					}
+				}
+
+				return nil, planErr("--to-time %s falls in a recorded gap in the binlog archive of source %s (%s): restorable instants are up to %s and from %s", t.Time.UTC().Format(stamp), a.Source, g.Reason, g.From.UTC().Format(stamp), next)
+			}
+		}
+
+		return nil, planErr("--to-time %s is after the newest restorable instant of source %s, %s: the archive holds nothing newer (is `lifeboat binlog stream %s` running?)", t.Time.UTC().Format(stamp), a.Source, last.UTC().Format(time.RFC3339Nano), a.Source)
+	}
+
+	return nil, planErr("%s is beyond the binlog archive of source %s, which ends at %s", t, a.Source, end)
+}
+
+// candidates are the fulls, oldest first, a restore to t can start from: those
+// before t in the archive chain that holds t.
+func (a *Archive) candidates(fulls []Full, t Target, now time.Time) ([]Full, error) {
 	oldest := fulls[0].At.UTC().Format(stamp)
 
 	var cands []Full
@@ -132,70 +193,22 @@ func (a *Archive) Plan(fulls []Full, t Target, now time.Time) (*Plan, error) {
 		cands = fulls
 	}
 
-	f := cands[len(cands)-1]
-	start := f.Coord
-	start.Epoch = a.epochAt(f.At)
+	return cands, nil
+}
 
-	reached := func(s *Segment) bool {
-		switch {
-		case !t.Time.IsZero():
-			return s.Last.After(t.Time)
-		case t.File != "":
-			return s.File == t.File && s.End >= t.Pos
-		case t.GTID != nil:
-			g, err := ParseGTID(s.GTIDLast)
-			return err == nil && g.Domain == t.GTID.Domain && g.Seq >= t.GTID.Seq
-		}
-
-		return false
+// reachedBy reports whether segment s reaches t.
+func (t Target) reachedBy(s *Segment) bool {
+	switch {
+	case !t.Time.IsZero():
+		return s.Last.After(t.Time)
+	case t.File != "":
+		return s.File == t.File && s.End >= t.Pos
+	case t.GTID != nil:
+		g, err := ParseGTID(s.GTIDLast)
+		return err == nil && g.Domain == t.GTID.Domain && g.Seq >= t.GTID.Seq
 	}
 
-	stop := false
-	steps, end := a.walk(start, func(s *Segment) bool { stop = reached(s); return stop })
-	p := &Plan{Full: f, Steps: steps, Target: t, End: end}
-
-	last := f.At
-	if len(steps) > 0 && steps[len(steps)-1].Seg.Last.After(last) {
-		last = steps[len(steps)-1].Seg.Last
-	}
-
-	// Where the walk reached a mark, nothing happened between the last
-	// event and the mark's time.
-	for _, m := range a.Marks {
-		if m.Coord.Epoch == start.Epoch && !end.Before(m.Coord) && m.At.After(last) {
-			last = m.At
-		}
-	}
-
-	p.Covered = last
-
-	if stop || (t.Time.IsZero() && t.File == "" && t.GTID == nil) {
-		return p, nil
-	}
-
-	if !t.Time.IsZero() {
-		if !t.Time.After(last) {
-			return p, nil
-		}
-
-		for _, g := range a.Gaps {
-			if !t.Time.Before(g.From) && t.Time.Before(g.At) || (g.PrevEpoch == start.Epoch && t.Time.After(g.From)) {
-				next := "the next full backup"
-				for _, nf := range fulls {
-					if nf.At.After(g.From) {
-						next = nf.At.UTC().Format(stamp)
-						break
-					}
-				}
-
-				return nil, planErr("--to-time %s falls in a recorded gap in the binlog archive of source %s (%s): restorable instants are up to %s and from %s", t.Time.UTC().Format(stamp), a.Source, g.Reason, g.From.UTC().Format(stamp), next)
-			}
-		}
-
-		return nil, planErr("--to-time %s is after the newest restorable instant of source %s, %s: the archive holds nothing newer (is `lifeboat binlog stream %s` running?)", t.Time.UTC().Format(stamp), a.Source, last.UTC().Format(time.RFC3339Nano), a.Source)
-	}
-
-	return nil, planErr("%s is beyond the binlog archive of source %s, which ends at %s", t, a.Source, end)
+	return false
 }
 
 func (a *Archive) epochOfPos(file string, pos uint32) string {
@@ -590,6 +603,8 @@ func (f *filter) endGroup() error {
 	return nil
 }
 
+// event writes e to the output when the replay keeps it, and returns
+// errStop where the target is reached.
 func (f *filter) event(e event) error {
 	switch e.typ {
 	case evFormat, evRotate, evStop, evHeartbeat, evHeartbeatV2, evGTIDList, evCheckpoint, 35:
@@ -602,86 +617,9 @@ func (f *filter) event(e event) error {
 
 	switch e.typ {
 	case evMariaGTID:
-		g, standalone := mariaGTID(e, f.checksum)
-
-		when := time.Unix(int64(e.when), 0)
-		// The event's time has one-second resolution: without the
-		// streamer's arrival time, the transaction may have committed
-		// any time in that second, so count it at the second's end.
-		cmp := when.Add(time.Second - time.Nanosecond)
-		if ms, ok := f.arrivals.at(e.start()); ok {
-			when = time.UnixMilli(ms)
-			cmp = when
-		}
-
-		if !f.t.Time.IsZero() && cmp.After(f.t.Time) {
-			return errStop
-		}
-
-		if f.t.File != "" && !(Coord{File: f.file, Pos: e.start()}).Before(Coord{File: f.t.File, Pos: f.t.Pos}) {
-			return errStop
-		}
-
-		f.inGroup, f.standalone, f.gtid, f.when, f.payload = true, standalone, g, when, false
-		f.keep = true
-		f.stopAfter = f.t.GTID != nil && *f.t.GTID == g
-
-		if f.t.GTID != nil && g.Domain == f.t.GTID.Domain && g.Seq > f.t.GTID.Seq {
-			return errStop
-		}
-
-		if f.skip[g] {
-			f.keep = false
-			f.res.Skipped++
-		}
-
-		if cur, ok := f.already[g.Domain]; ok && g.Seq <= cur.Seq {
-			f.keep = false // already in the full backup
-		}
-
-		f.held = [][]byte{e.raw}
-
-		return nil
+		return f.beginTransaction(e)
 	case evQuery:
-		db, q := queryInfo(e, f.checksum)
-
-		switch {
-		case f.inGroup && isBegin(q):
-			if f.keep {
-				f.held = append(f.held, e.raw)
-			}
-
-			return nil
-		case f.inGroup && isTxnEnd(q):
-			if f.keep && f.payload {
-				if err := f.write(e.raw); err != nil {
-					return err
-				}
-			}
-
-			return f.endGroup()
-		}
-
-		if f.keep && f.relevant(db, q) {
-			if err := f.flushHeld(); err != nil {
-				return err
-			}
-
-			raw := e.raw
-			if len(f.rename) > 0 {
-				raw = renameQuery(e, f.checksum, f.rename)
-			}
-
-			if err := f.write(raw); err != nil {
-				return err
-			}
-		}
-
-		if f.standalone {
-			return f.endGroup()
-		}
-
-		return nil
+		return f.statement(e)
 	case evTableMap:
 		id, db := tableMap(e, f.checksum)
 		f.tables[id] = f.dbs[db] || len(f.dbs) == 0
@@ -721,6 +659,95 @@ func (f *filter) event(e event) error {
 		}
 
 		f.held = append(f.held, e.raw)
+	}
+
+	return nil
+}
+
+// beginTransaction opens the transaction a GTID event starts and decides
+// whether it is kept, or stops the replay where it is past the target.
+func (f *filter) beginTransaction(e event) error {
+	g, standalone := mariaGTID(e, f.checksum)
+
+	when := time.Unix(int64(e.when), 0)
+	// The event's time has one-second resolution: without the
+	// streamer's arrival time, the transaction may have committed
+	// any time in that second, so count it at the second's end.
+	cmp := when.Add(time.Second - time.Nanosecond)
+	if ms, ok := f.arrivals.at(e.start()); ok {
+		when = time.UnixMilli(ms)
+		cmp = when
+	}
+
+	if !f.t.Time.IsZero() && cmp.After(f.t.Time) {
+		return errStop
+	}
+
+	if f.t.File != "" && !(Coord{File: f.file, Pos: e.start()}).Before(Coord{File: f.t.File, Pos: f.t.Pos}) {
+		return errStop
+	}
+
+	f.inGroup, f.standalone, f.gtid, f.when, f.payload = true, standalone, g, when, false
+	f.keep = true
+	f.stopAfter = f.t.GTID != nil && *f.t.GTID == g
+
+	if f.t.GTID != nil && g.Domain == f.t.GTID.Domain && g.Seq > f.t.GTID.Seq {
+		return errStop
+	}
+
+	if f.skip[g] {
+		f.keep = false
+		f.res.Skipped++
+	}
+
+	if cur, ok := f.already[g.Domain]; ok && g.Seq <= cur.Seq {
+		f.keep = false // already in the full backup
+	}
+
+	f.held = [][]byte{e.raw}
+
+	return nil
+}
+
+// statement handles a query event: a transaction's BEGIN or end, or DDL and
+// statement-based changes, written when they touch the source's databases.
+func (f *filter) statement(e event) error {
+	db, q := queryInfo(e, f.checksum)
+
+	switch {
+	case f.inGroup && isBegin(q):
+		if f.keep {
+			f.held = append(f.held, e.raw)
+		}
+
+		return nil
+	case f.inGroup && isTxnEnd(q):
+		if f.keep && f.payload {
+			if err := f.write(e.raw); err != nil {
+				return err
+			}
+		}
+
+		return f.endGroup()
+	}
+
+	if f.keep && f.relevant(db, q) {
+		if err := f.flushHeld(); err != nil {
+			return err
+		}
+
+		raw := e.raw
+		if len(f.rename) > 0 {
+			raw = renameQuery(e, f.checksum, f.rename)
+		}
+
+		if err := f.write(raw); err != nil {
+			return err
+		}
+	}
+
+	if f.standalone {
+		return f.endGroup()
 	}
 
 	return nil

@@ -97,16 +97,18 @@ func (a *Archiver) firstStart(ctx context.Context, info *serverInfo) (Coord, err
 		return Coord{}, err
 	}
 
-	for i := len(fulls) - 1; i >= 0; i-- {
-		f := fulls[i]
+	// Only the newest full is a candidate. Binlogs are purged oldest first, so
+	// when its file is gone an older full's file is gone too, and an older
+	// file name the server does have belongs to a later history (after a
+	// RESET MASTER reused the names), not to that full.
+	if len(fulls) > 0 {
+		f := fulls[len(fulls)-1]
 		if size, on := info.Logs[f.Coord.File]; on && uint64(f.Coord.Pos) <= size {
 			c := f.Coord
 			c.Epoch = newEpoch(f.At)
 
 			return c, nil
 		}
-
-		break
 	}
 
 	_, c, at, err := a.Full(ctx, "the binlog archive starts with a full backup")

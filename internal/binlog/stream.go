@@ -261,6 +261,79 @@ type pending struct {
 // fetch reads the binlog from c and archives it in segments until ctx ends,
 // until is reached (when set), or the connection fails.
 func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb bool) (err error) {
+	syncer := replication.NewBinlogSyncer(a.syncerConfig(mariadb))
+	defer syncer.Close()
+
+	st, err := syncer.StartSync(gomysql.Position{Name: c.File, Pos: c.Pos})
+	if err != nil {
+		return a.streamError(c, err)
+	}
+
+	if a.OnConnected != nil {
+		a.OnConnected(true)
+		defer a.OnConnected(false)
+	}
+
+	// Segments are stored by their own goroutine, so receiving never waits
+	// for the repository and each event's arrival time is when it came.
+	f := &fetching{a: a, c: c, seg: &pending{}, w: a.startWriter(ctx, c.Epoch)}
+
+	defer func() {
+		if werr := f.w.stop(); werr != nil && err == nil {
+			err = werr
+		}
+	}()
+
+	for {
+		if until != nil && !f.c.Before(*until) {
+			return f.flush()
+		}
+
+		wait := time.Hour
+		if f.seg.events > 0 {
+			wait = time.Until(f.seg.opened.Add(a.SegmentInterval))
+			if wait <= 0 {
+				// Due: close it before reading on, or a busy server whose
+				// events are always waiting would keep it open past its time.
+				if err := f.flush(); err != nil {
+					return err
+				}
+
+				continue
+			}
+		}
+
+		ectx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		ev, err := st.GetEvent(ectx)
+		cancel()
+
+		if err != nil {
+			if ctx.Err() != nil {
+				// Keep what arrived: every stored event is complete.
+				return errors.Join(f.flush(), ctx.Err())
+			}
+
+			if errors.Is(err, context.DeadlineExceeded) {
+				if err := f.flush(); err != nil {
+					return err
+				}
+
+				continue
+			}
+
+			return errors.Join(f.flush(), a.streamError(f.c, err))
+		}
+
+		arrived := time.Now()
+		if err := f.event(ev, arrived); err != nil {
+			return err
+		}
+	}
+}
+
+// syncerConfig is the replica connection fetch opens: raw events, no retry
+// of its own (the caller resumes from the archive), heartbeats every second.
+func (a *Archiver) syncerConfig(mariadb bool) replication.BinlogSyncerConfig {
 	cfg := a.Syncer()
 	cfg.ServerID = a.ServerID
 	cfg.RawModeEnabled = true
@@ -277,191 +350,143 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
 	}
 
-	syncer := replication.NewBinlogSyncer(cfg)
-	defer syncer.Close()
+	return cfg
+}
 
-	st, err := syncer.StartSync(gomysql.Position{Name: c.File, Pos: c.Pos})
+// fetching is one fetch's state between events: where the stream is, the
+// segment being filled and the format description that decodes it.
+type fetching struct {
+	a        *Archiver
+	w        *segmentWriter
+	c        Coord
+	seg      *pending
+	fde      []byte
+	checksum bool
+	caughtAt time.Time
+}
+
+// flush hands the pending segment to the writer and starts a new one.
+func (f *fetching) flush() error {
+	if err := f.w.failed(); err != nil {
+		return err
+	}
+
+	if f.seg.events == 0 {
+		f.seg.next = ""
+		return nil
+	}
+
+	cov := time.UnixMilli(f.seg.aLast)
+	if f.caughtAt.After(cov) {
+		cov = f.caughtAt
+	}
+
+	f.w.jobs <- writeJob{seg: f.seg, covered: cov, at: Coord{File: f.seg.file, Pos: f.seg.end}}
+	f.seg, f.caughtAt = &pending{}, time.Time{}
+
+	return nil
+}
+
+// event handles one event the server sent, arrived when it came.
+func (f *fetching) event(ev *replication.BinlogEvent, arrived time.Time) error {
+	e, err := parseHeader(ev.RawData)
 	if err != nil {
-		return a.streamError(c, err)
+		return errors.Join(f.flush(), err)
 	}
 
-	if a.OnConnected != nil {
-		a.OnConnected(true)
-		defer a.OnConnected(false)
-	}
-
-	seg := &pending{}
-
-	var (
-		fde      []byte
-		checksum bool
-		caughtAt time.Time
-	)
-
-	// Segments are stored by their own goroutine, so receiving never waits
-	// for the repository and each event's arrival time is when it came.
-	w := a.startWriter(ctx, c.Epoch)
-
-	defer func() {
-		if werr := w.stop(); werr != nil && err == nil {
-			err = werr
+	switch {
+	case e.typ == evHeartbeat || e.typ == evHeartbeatV2:
+		// The server has nothing newer: the archive is caught up once
+		// what is pending is stored.
+		if f.seg.events == 0 {
+			f.w.jobs <- writeJob{covered: arrived, at: f.c}
+		} else {
+			f.caughtAt = arrived
 		}
-	}()
 
-	flush := func() error {
-		if err := w.failed(); err != nil {
+		return nil
+	case e.typ == evRotate:
+		return f.rotate(e, ev, arrived)
+	case e.typ == evFormat:
+		f.fde = append([]byte(nil), ev.RawData...)
+		f.checksum = fdeChecksum(f.fde)
+
+		if e.logPos == 0 {
+			return nil // re-sent on connect, not part of the file here
+		}
+	case e.artificial():
+		return nil
+	}
+
+	if err := f.a.add(f.seg, &f.c, e, f.fde, f.checksum, arrived); err != nil {
+		return errors.Join(f.flush(), err)
+	}
+
+	if e.typ == evStop {
+		f.seg.next = successor(f.c.File)
+		if err := f.flush(); err != nil {
 			return err
 		}
 
-		if seg.events == 0 {
-			seg.next = ""
-			return nil
-		}
-
-		cov := time.UnixMilli(seg.aLast)
-		if caughtAt.After(cov) {
-			cov = caughtAt
-		}
-
-		w.jobs <- writeJob{seg: seg, covered: cov, at: Coord{File: seg.file, Pos: seg.end}}
-		seg, caughtAt = &pending{}, time.Time{}
+		f.c.File, f.c.Pos = successor(f.c.File), 4
 
 		return nil
 	}
 
-	for {
-		if until != nil && !c.Before(*until) {
-			return flush()
-		}
-
-		wait := time.Hour
-		if seg.events > 0 {
-			wait = time.Until(seg.opened.Add(a.SegmentInterval))
-			if wait <= 0 {
-				// Due: close it before reading on, or a busy server whose
-				// events are always waiting would keep it open past its time.
-				if err := flush(); err != nil {
-					return err
-				}
-
-				continue
-			}
-		}
-
-		ectx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-		ev, err := st.GetEvent(ectx)
-		cancel()
-
-		if err != nil {
-			if ctx.Err() != nil {
-				// Keep what arrived: every stored event is complete.
-				return errors.Join(flush(), ctx.Err())
-			}
-
-			if errors.Is(err, context.DeadlineExceeded) {
-				if err := flush(); err != nil {
-					return err
-				}
-
-				continue
-			}
-
-			return errors.Join(flush(), a.streamError(c, err))
-		}
-
-		arrived := time.Now()
-		e, err := parseHeader(ev.RawData)
-		if err != nil {
-			return errors.Join(flush(), err)
-		}
-
-		switch {
-		case e.typ == evHeartbeat || e.typ == evHeartbeatV2:
-			// The server has nothing newer: the archive is caught up once
-			// what is pending is stored.
-			if seg.events == 0 {
-				w.jobs <- writeJob{covered: arrived, at: c}
-			} else {
-				caughtAt = arrived
-			}
-
-			continue
-		case e.typ == evRotate:
-			re, _ := ev.Event.(*replication.RotateEvent)
-			if re == nil {
-				continue
-			}
-
-			name, pos := string(re.NextLogName), uint32(re.Position)
-
-			if e.artificial() || e.logPos == 0 {
-				if name == c.File {
-					continue
-				}
-
-				// The server moved on to the next file (after a restart
-				// or crash that left no rotate event in the old one).
-				if name != successor(c.File) {
-					return errors.Join(flush(), &GapError{At: c, Reason: fmt.Sprintf("the server jumped from %s to %s", c.File, name)})
-				}
-
-				seg.next = name
-				if err := flush(); err != nil {
-					return err
-				}
-
-				// Say where the file ended, in case its last segment
-				// was stored before the server moved on.
-				w.jobs <- writeJob{seg: &pending{file: c.File, start: c.Pos, end: c.Pos, next: name}}
-				c.File, c.Pos = name, pos
-
-				continue
-			}
-
-			if err := a.add(seg, &c, e, fde, checksum, arrived); err != nil {
-				return errors.Join(flush(), err)
-			}
-
-			seg.next = name
-			if err := flush(); err != nil {
-				return err
-			}
-
-			c.File, c.Pos = name, pos
-
-			continue
-		case e.typ == evFormat:
-			fde = append([]byte(nil), ev.RawData...)
-			checksum = fdeChecksum(fde)
-
-			if e.logPos == 0 {
-				continue // re-sent on connect, not part of the file here
-			}
-		case e.artificial():
-			continue
-		}
-
-		if err := a.add(seg, &c, e, fde, checksum, arrived); err != nil {
-			return errors.Join(flush(), err)
-		}
-
-		if e.typ == evStop {
-			seg.next = successor(c.File)
-			if err := flush(); err != nil {
-				return err
-			}
-
-			c.File, c.Pos = successor(c.File), 4
-
-			continue
-		}
-
-		if int64(seg.buf.Len()) >= a.SegmentBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
+	if int64(f.seg.buf.Len()) >= f.a.SegmentBytes {
+		return f.flush()
 	}
+
+	return nil
+}
+
+// rotate follows a rotate event: a real one ends the file's last segment,
+// an artificial one (sent on connect or after a server restart) only moves
+// the stream on to the file it names.
+func (f *fetching) rotate(e event, ev *replication.BinlogEvent, arrived time.Time) error {
+	re, _ := ev.Event.(*replication.RotateEvent)
+	if re == nil {
+		return nil
+	}
+
+	name, pos := string(re.NextLogName), uint32(re.Position)
+
+	if e.artificial() || e.logPos == 0 {
+		if name == f.c.File {
+			return nil
+		}
+
+		// The server moved on to the next file (after a restart
+		// or crash that left no rotate event in the old one).
+		if name != successor(f.c.File) {
+			return errors.Join(f.flush(), &GapError{At: f.c, Reason: fmt.Sprintf("the server jumped from %s to %s", f.c.File, name)})
+		}
+
+		f.seg.next = name
+		if err := f.flush(); err != nil {
+			return err
+		}
+
+		// Say where the file ended, in case its last segment
+		// was stored before the server moved on.
+		f.w.jobs <- writeJob{seg: &pending{file: f.c.File, start: f.c.Pos, end: f.c.Pos, next: name}}
+		f.c.File, f.c.Pos = name, pos
+
+		return nil
+	}
+
+	if err := f.a.add(f.seg, &f.c, e, f.fde, f.checksum, arrived); err != nil {
+		return errors.Join(f.flush(), err)
+	}
+
+	f.seg.next = name
+	if err := f.flush(); err != nil {
+		return err
+	}
+
+	f.c.File, f.c.Pos = name, pos
+
+	return nil
 }
 
 type writeJob struct {

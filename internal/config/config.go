@@ -599,37 +599,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	switch s.Type {
 	case KindFiles:
-		v, ok := m["paths"]
-		if !ok {
-			p.fail(n, key+".paths", "missing; expected a list of absolute paths to back up")
-			break
-		}
-
-		s.Paths = p.stringList(v, key+".paths")
-		if len(s.Paths) == 0 && v.Kind == yaml.SequenceNode {
-			p.fail(v, key+".paths", "empty; expected at least one path")
-		}
-
-		for i, path := range s.Paths {
-			s.Paths[i] = p.absPathValue(v.Content[i], key+".paths", path)
-		}
-
-		if v, ok := m["include"]; ok {
-			s.Include = p.globList(v, key+".include")
-		}
-
-		if v, ok := m["exclude"]; ok {
-			s.Exclude = p.globList(v, key+".exclude")
-		}
-
-		if v, ok := m["ignore_unreadable"]; ok {
-			b, err := strconv.ParseBool(v.Value)
-			if err != nil || v.Kind != yaml.ScalarNode {
-				p.fail(v, key+".ignore_unreadable", "expected true or false, found %q", v.Value)
-			}
-
-			s.IgnoreUnreadable = b
-		}
+		p.files(n, key, m, s)
 	case KindGit:
 		v, ok := m["path"]
 		if !ok {
@@ -659,6 +629,42 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	}
 
 	return s
+}
+
+// files reads the keys of a files source: the paths to back up and the
+// filters over them.
+func (p *parser) files(n *yaml.Node, key string, m map[string]*yaml.Node, s *Source) {
+	v, ok := m["paths"]
+	if !ok {
+		p.fail(n, key+".paths", "missing; expected a list of absolute paths to back up")
+		return
+	}
+
+	s.Paths = p.stringList(v, key+".paths")
+	if len(s.Paths) == 0 && v.Kind == yaml.SequenceNode {
+		p.fail(v, key+".paths", "empty; expected at least one path")
+	}
+
+	for i, path := range s.Paths {
+		s.Paths[i] = p.absPathValue(v.Content[i], key+".paths", path)
+	}
+
+	if v, ok := m["include"]; ok {
+		s.Include = p.globList(v, key+".include")
+	}
+
+	if v, ok := m["exclude"]; ok {
+		s.Exclude = p.globList(v, key+".exclude")
+	}
+
+	if v, ok := m["ignore_unreadable"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".ignore_unreadable", "expected true or false, found %q", v.Value)
+		}
+
+		s.IgnoreUnreadable = b
+	}
 }
 
 func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *MySQL) {

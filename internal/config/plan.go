@@ -182,73 +182,19 @@ func (p *parser) step(n *yaml.Node, key string) *Step {
 		return nil
 	}
 
-	st := &Step{}
-
-	var kindNode *yaml.Node
-
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if contains(StepKinds, n.Content[i].Value) {
-			if st.Kind != "" {
-				p.fail(n.Content[i], key, "a step has one kind; found %s and %s: split it into two steps", st.Kind, n.Content[i].Value)
-				return nil
-			}
-
-			st.Kind, kindNode = n.Content[i].Value, n.Content[i+1]
-		}
-	}
-
-	if st.Kind == "" {
-		p.fail(n, key, "unknown step kind; expected one of: %s", strings.Join(StepKinds, ", "))
+	kind, kindNode := p.stepKind(n, key)
+	if kind == "" {
 		return nil
 	}
 
-	common := []string{st.Kind, "name", "timeout", "drill"}
-
-	var extra []string
-
-	switch st.Kind {
-	case StepStop, StepStart:
-		extra = nil
-	case StepRestore:
-		extra = []string{"snapshot", "to_time", "target", "owner", "mode"}
-	case StepRun:
-		extra = []string{"dir"}
-	case StepCheck:
-		extra = []string{"drill_url"}
-	}
+	st := &Step{Kind: kind}
 
 	before := len(p.errs)
-	m := p.mapping(n, key, append(common, extra...)...)
+	m := p.mapping(n, key, append([]string{st.Kind, "name", "timeout", "drill"}, stepKeys(st.Kind)...)...)
 
-	str := func(k string) string {
-		v, ok := m[k]
-		if !ok {
-			return ""
-		}
-
-		if v.Kind != yaml.ScalarNode || v.Value == "" {
-			p.fail(v, key+"."+k, "expected a non-empty string, found %s", describe(v))
-			return ""
-		}
-
-		return v.Value
-	}
-
-	st.Label = str("name")
-	st.Drill = str("drill")
-
-	// A restore takes as long as the data needs: cutting it short would
-	// leave the target half-written, so it has no limit unless given one.
-	switch st.Kind {
-	case StepCheck:
-		st.Timeout = 30 * time.Second
-	case StepNotify:
-		st.Timeout = time.Minute
-	case StepRun:
-		st.Timeout = time.Hour
-	case StepStop, StepStart:
-		st.Timeout = 10 * time.Minute
-	}
+	st.Label = p.stepString(m, key, "name")
+	st.Drill = p.stepString(m, key, "drill")
+	st.Timeout = stepTimeout(st.Kind)
 
 	if v, ok := m["timeout"]; ok {
 		d, err := ParseDuration(v.Value)
@@ -263,77 +209,17 @@ func (p *parser) step(n *yaml.Node, key string) *Step {
 
 	switch st.Kind {
 	case StepStop, StepStart:
-		if kindNode.Kind == yaml.ScalarNode && kindNode.Value != "" {
-			st.Service = kindNode.Value
-			break
-		}
-
-		cm := p.mapping(kindNode, kk, "service", "command")
-		if v, ok := cm["service"]; ok {
-			st.Service = v.Value
-		}
-
-		if v, ok := cm["command"]; ok {
-			st.Command = v.Value
-		}
-
-		if (st.Service == "") == (st.Command == "") {
-			p.fail(kindNode, kk, "expected a systemd unit (%s: nginx) or {command: \"...\"}", st.Kind)
-		}
+		p.serviceStep(st, kindNode, kk)
 	case StepRestore:
-		if kindNode.Kind != yaml.ScalarNode || kindNode.Value == "" {
-			p.fail(kindNode, kk, "expected the name of a source, found %s", describe(kindNode))
-		}
-
-		st.Source = kindNode.Value
-		st.Snapshot, st.ToTime, st.Owner, st.Mode = str("snapshot"), str("to_time"), str("owner"), str("mode")
-
-		if v, ok := m["target"]; ok {
-			st.Target = v.Value
-		}
-
-		if st.Owner != "" && !validOwner(st.Owner) {
-			p.fail(m["owner"], key+".owner", "expected user:group such as www-data:www-data, found %q", st.Owner)
-		}
-
-		if st.Mode != "" {
-			if _, err := strconv.ParseUint(st.Mode, 8, 32); err != nil {
-				p.fail(m["mode"], key+".mode", "expected an octal mode such as \"0755\" (quote it), found %q", st.Mode)
-			}
-		}
+		p.restoreStep(st, kindNode, m, key)
 	case StepRun:
 		if kindNode.Kind != yaml.ScalarNode || kindNode.Value == "" {
 			p.fail(kindNode, kk, "expected a shell command, found %s", describe(kindNode))
 		}
 
-		st.Command, st.Dir = kindNode.Value, str("dir")
+		st.Command, st.Dir = kindNode.Value, p.stepString(m, key, "dir")
 	case StepCheck:
-		cm := p.mapping(kindNode, kk, "url", "sql", "source")
-
-		if v, ok := cm["url"]; ok {
-			st.URL = v.Value
-			if u, err := url.Parse(v.Value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				p.fail(v, kk+".url", "expected an http:// or https:// URL, found %s", describe(v))
-			}
-		}
-
-		if v, ok := cm["sql"]; ok {
-			st.SQL = v.Value
-		}
-
-		if v, ok := cm["source"]; ok {
-			st.Source = v.Value
-		}
-
-		if (st.URL == "") == (st.SQL == "") {
-			p.fail(kindNode, kk, "expected {url: http://...} or {sql: \"SELECT ...\", source: DATABASE_SOURCE}")
-		}
-
-		if st.SQL != "" && st.Source == "" {
-			p.fail(kindNode, kk+".source", "missing; an SQL check names the database source it runs on")
-		}
-
-		st.DrillURL = str("drill_url")
+		p.checkStep(st, kindNode, m, key)
 	case StepNotify:
 		if kindNode.Kind != yaml.ScalarNode || kindNode.Value == "" {
 			p.fail(kindNode, kk, "expected the message to send, found %s", describe(kindNode))
@@ -360,6 +246,159 @@ func (p *parser) step(n *yaml.Node, key string) *Step {
 	st.line = n.Line
 
 	return st
+}
+
+// stepKind finds the one key of step n that names its kind, and that key's
+// value; it returns "" when the step has none or more than one.
+func (p *parser) stepKind(n *yaml.Node, key string) (string, *yaml.Node) {
+	var (
+		kind     string
+		kindNode *yaml.Node
+	)
+
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if contains(StepKinds, n.Content[i].Value) {
+			if kind != "" {
+				p.fail(n.Content[i], key, "a step has one kind; found %s and %s: split it into two steps", kind, n.Content[i].Value)
+				return "", nil
+			}
+
+			kind, kindNode = n.Content[i].Value, n.Content[i+1]
+		}
+	}
+
+	if kind == "" {
+		p.fail(n, key, "unknown step kind; expected one of: %s", strings.Join(StepKinds, ", "))
+	}
+
+	return kind, kindNode
+}
+
+// stepKeys are the keys a step of kind takes besides its kind, name,
+// timeout and drill.
+func stepKeys(kind string) []string {
+	switch kind {
+	case StepRestore:
+		return []string{"snapshot", "to_time", "target", "owner", "mode"}
+	case StepRun:
+		return []string{"dir"}
+	case StepCheck:
+		return []string{"drill_url"}
+	}
+
+	return nil
+}
+
+// stepTimeout is how long a step of kind may take unless it says otherwise.
+// A restore takes as long as the data needs: cutting it short would leave
+// the target half-written, so it has no limit unless given one.
+func stepTimeout(kind string) time.Duration {
+	switch kind {
+	case StepCheck:
+		return 30 * time.Second
+	case StepNotify:
+		return time.Minute
+	case StepRun:
+		return time.Hour
+	case StepStop, StepStart:
+		return 10 * time.Minute
+	}
+
+	return 0
+}
+
+// stepString is the value of the step's key k, which must be a non-empty
+// string when present; "" when absent or wrong.
+func (p *parser) stepString(m map[string]*yaml.Node, key, k string) string {
+	v, ok := m[k]
+	if !ok {
+		return ""
+	}
+
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		p.fail(v, key+"."+k, "expected a non-empty string, found %s", describe(v))
+		return ""
+	}
+
+	return v.Value
+}
+
+// serviceStep reads a stop or start step: a systemd unit, or a command.
+func (p *parser) serviceStep(st *Step, kindNode *yaml.Node, kk string) {
+	if kindNode.Kind == yaml.ScalarNode && kindNode.Value != "" {
+		st.Service = kindNode.Value
+		return
+	}
+
+	cm := p.mapping(kindNode, kk, "service", "command")
+	if v, ok := cm["service"]; ok {
+		st.Service = v.Value
+	}
+
+	if v, ok := cm["command"]; ok {
+		st.Command = v.Value
+	}
+
+	if (st.Service == "") == (st.Command == "") {
+		p.fail(kindNode, kk, "expected a systemd unit (%s: nginx) or {command: \"...\"}", st.Kind)
+	}
+}
+
+// restoreStep reads a restore step: the source, and where and how its data
+// is restored.
+func (p *parser) restoreStep(st *Step, kindNode *yaml.Node, m map[string]*yaml.Node, key string) {
+	if kindNode.Kind != yaml.ScalarNode || kindNode.Value == "" {
+		p.fail(kindNode, key+"."+st.Kind, "expected the name of a source, found %s", describe(kindNode))
+	}
+
+	st.Source = kindNode.Value
+	st.Snapshot, st.ToTime, st.Owner, st.Mode = p.stepString(m, key, "snapshot"), p.stepString(m, key, "to_time"), p.stepString(m, key, "owner"), p.stepString(m, key, "mode")
+
+	if v, ok := m["target"]; ok {
+		st.Target = v.Value
+	}
+
+	if st.Owner != "" && !validOwner(st.Owner) {
+		p.fail(m["owner"], key+".owner", "expected user:group such as www-data:www-data, found %q", st.Owner)
+	}
+
+	if st.Mode != "" {
+		if _, err := strconv.ParseUint(st.Mode, 8, 32); err != nil {
+			p.fail(m["mode"], key+".mode", "expected an octal mode such as \"0755\" (quote it), found %q", st.Mode)
+		}
+	}
+}
+
+// checkStep reads a check step: a URL that must answer, or an SQL query
+// run on a database source.
+func (p *parser) checkStep(st *Step, kindNode *yaml.Node, m map[string]*yaml.Node, key string) {
+	kk := key + "." + st.Kind
+	cm := p.mapping(kindNode, kk, "url", "sql", "source")
+
+	if v, ok := cm["url"]; ok {
+		st.URL = v.Value
+		if u, err := url.Parse(v.Value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.fail(v, kk+".url", "expected an http:// or https:// URL, found %s", describe(v))
+		}
+	}
+
+	if v, ok := cm["sql"]; ok {
+		st.SQL = v.Value
+	}
+
+	if v, ok := cm["source"]; ok {
+		st.Source = v.Value
+	}
+
+	if (st.URL == "") == (st.SQL == "") {
+		p.fail(kindNode, kk, "expected {url: http://...} or {sql: \"SELECT ...\", source: DATABASE_SOURCE}")
+	}
+
+	if st.SQL != "" && st.Source == "" {
+		p.fail(kindNode, kk+".source", "missing; an SQL check names the database source it runs on")
+	}
+
+	st.DrillURL = p.stepString(m, key, "drill_url")
 }
 
 // checkPlans resolves the names plans use, once every source and plan is

@@ -97,24 +97,9 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
 	}
 
-	if err := os.MkdirAll(target, 0o700); err != nil {
-		return st, fmt.Errorf("restore snapshot %s: create target %s: %w", id, target, err)
-	}
-
-	if err := writeRestoreMarker(target, IncompleteRestore{
-		Snapshot: string(m.ID), Source: m.Tags[labelSource], Started: time.Now().UTC(), PID: os.Getpid(),
-	}); err != nil {
+	fsOut, err := openRestoreTarget(ctx, m, id, target, opt.Overwrite)
+	if err != nil {
 		return st, err
-	}
-
-	fsOut := &restore.FilesystemOutput{
-		TargetPath:           target,
-		OverwriteDirectories: true,
-		OverwriteFiles:       opt.Overwrite,
-		OverwriteSymlinks:    opt.Overwrite,
-	}
-	if err := fsOut.Init(ctx); err != nil {
-		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
 	}
 
 	var done int64
@@ -160,6 +145,32 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 	}
 
 	return st, nil
+}
+
+// openRestoreTarget creates target, marks it incomplete until the restore
+// of m ends, and returns the output that writes the tree into it.
+func openRestoreTarget(ctx context.Context, m *snapshot.Manifest, id, target string, overwrite bool) (*restore.FilesystemOutput, error) {
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return nil, fmt.Errorf("restore snapshot %s: create target %s: %w", id, target, err)
+	}
+
+	if err := writeRestoreMarker(target, IncompleteRestore{
+		Snapshot: string(m.ID), Source: m.Tags[labelSource], Started: time.Now().UTC(), PID: os.Getpid(),
+	}); err != nil {
+		return nil, err
+	}
+
+	fsOut := &restore.FilesystemOutput{
+		TargetPath:           target,
+		OverwriteDirectories: true,
+		OverwriteFiles:       overwrite,
+		OverwriteSymlinks:    overwrite,
+	}
+	if err := fsOut.Init(ctx); err != nil {
+		return nil, fmt.Errorf("restore snapshot %s: %w", id, err)
+	}
+
+	return fsOut, nil
 }
 
 // completeRestore removes what an interrupted restore left (inc, when there

@@ -202,7 +202,7 @@ func readAll(ctx context.Context, f fs.File, progress Progress) (int64, error) {
 	}
 	defer rd.Close()
 
-	var w io.Writer = io.Discard
+	w := io.Discard
 	if progress != nil {
 		w = progressWriter{progress}
 	}

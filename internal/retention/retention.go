@@ -63,14 +63,9 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 		return ds[i].ID > ds[j].ID
 	})
 
-	keep := func(d *Decision, why string) {
-		d.Keep = true
-		d.Reasons = append(d.Reasons, why)
-	}
-
 	if r.IsZero() {
 		for i := range ds {
-			keep(&ds[i], "no retention rules: everything is kept")
+			ds[i].keep("no retention rules: everything is kept")
 		}
 
 		return ds
@@ -78,66 +73,22 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 
 	for i := range ds {
 		if i < r.Latest {
-			keep(&ds[i], fmt.Sprintf("latest %d of %d", i+1, r.Latest))
+			ds[i].keep(fmt.Sprintf("latest %d of %d", i+1, r.Latest))
 		}
 
 		if r.Within > 0 && now.Sub(ds[i].Time) <= r.Within {
-			keep(&ds[i], "within "+human(r.Within))
+			ds[i].keep("within " + human(r.Within))
 		}
 
 		if ds[i].Pin != "" {
-			keep(&ds[i], "pinned: "+ds[i].Pin)
+			ds[i].keep("pinned: " + ds[i].Pin)
 		}
-	}
-
-	periods := []period{
-		{"hourly", r.Hourly, func(t time.Time) string { return t.Format("2006-01-02 15h") }, "hour"},
-		{"daily", r.Daily, func(t time.Time) string { return t.Format("2006-01-02") }, "day"},
-		{"weekly", r.Weekly, func(t time.Time) string { y, w := t.ISOWeek(); return fmt.Sprintf("%d-W%02d", y, w) }, "week"},
-		{"monthly", r.Monthly, func(t time.Time) string { return t.Format("2006-01") }, "month"},
-		{"yearly", r.Yearly, func(t time.Time) string { return t.Format("2006") }, "year"},
 	}
 
 	// Why a period rule passed an item over, for items nothing keeps.
-	passed := make([][]string, len(ds))
+	passed := applyPeriods(ds, r, loc)
 
-	for _, p := range periods {
-		if p.n == 0 {
-			continue
-		}
-
-		seen := map[string]bool{}
-
-		for i := range ds {
-			k := p.key(ds[i].Time.In(loc))
-
-			switch {
-			case seen[k]:
-				passed[i] = append(passed[i], fmt.Sprintf("a newer snapshot is kept for its %s %s", p.label, k))
-			case len(seen) < p.n:
-				seen[k] = true
-				keep(&ds[i], fmt.Sprintf("%s %d of %d (%s)", p.name, len(seen), p.n, k))
-			default:
-				passed[i] = append(passed[i], fmt.Sprintf("its %s %s is older than the %d newest kept by %s", p.label, k, p.n, p.name))
-			}
-		}
-	}
-
-	// Whatever the rules say, the newest verified-good snapshot stays.
-	guard := -1
-
-	for i := range ds {
-		if ds[i].Verified {
-			guard = i
-			break
-		}
-	}
-
-	if guard >= 0 {
-		keep(&ds[guard], "the newest snapshot that passed verification")
-	} else if len(ds) > 0 {
-		keep(&ds[0], "the newest snapshot (none has been verified yet)")
-	}
+	keepNewestVerified(ds)
 
 	for i := range ds {
 		if ds[i].Keep {
@@ -157,6 +108,70 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 	}
 
 	return ds
+}
+
+// keep marks d kept, for why.
+func (d *Decision) keep(why string) {
+	d.Keep = true
+	d.Reasons = append(d.Reasons, why)
+}
+
+// applyPeriods keeps, for each period rule (hourly to yearly), the newest
+// item of each of its newest periods, and returns why each item was passed
+// over by the rules that did not keep it.
+func applyPeriods(ds []Decision, r config.Retention, loc *time.Location) [][]string {
+	periods := []period{
+		{"hourly", r.Hourly, func(t time.Time) string { return t.Format("2006-01-02 15h") }, "hour"},
+		{"daily", r.Daily, func(t time.Time) string { return t.Format("2006-01-02") }, "day"},
+		{"weekly", r.Weekly, func(t time.Time) string { y, w := t.ISOWeek(); return fmt.Sprintf("%d-W%02d", y, w) }, "week"},
+		{"monthly", r.Monthly, func(t time.Time) string { return t.Format("2006-01") }, "month"},
+		{"yearly", r.Yearly, func(t time.Time) string { return t.Format("2006") }, "year"},
+	}
+
+	passed := make([][]string, len(ds))
+
+	for _, p := range periods {
+		if p.n == 0 {
+			continue
+		}
+
+		seen := map[string]bool{}
+
+		for i := range ds {
+			k := p.key(ds[i].Time.In(loc))
+
+			switch {
+			case seen[k]:
+				passed[i] = append(passed[i], fmt.Sprintf("a newer snapshot is kept for its %s %s", p.label, k))
+			case len(seen) < p.n:
+				seen[k] = true
+				ds[i].keep(fmt.Sprintf("%s %d of %d (%s)", p.name, len(seen), p.n, k))
+			default:
+				passed[i] = append(passed[i], fmt.Sprintf("its %s %s is older than the %d newest kept by %s", p.label, k, p.n, p.name))
+			}
+		}
+	}
+
+	return passed
+}
+
+// keepNewestVerified keeps the newest verified-good snapshot whatever the
+// rules say, or the newest snapshot when none is verified yet.
+func keepNewestVerified(ds []Decision) {
+	guard := -1
+
+	for i := range ds {
+		if ds[i].Verified {
+			guard = i
+			break
+		}
+	}
+
+	if guard >= 0 {
+		ds[guard].keep("the newest snapshot that passed verification")
+	} else if len(ds) > 0 {
+		ds[0].keep("the newest snapshot (none has been verified yet)")
+	}
 }
 
 func human(d time.Duration) string {

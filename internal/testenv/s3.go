@@ -167,7 +167,9 @@ func (s *S3) start() error {
 
 	s.Endpoint = "127.0.0.1:" + strconv.Itoa(p[3])
 	data := filepath.Join(s.dir, "data")
-	os.MkdirAll(data, 0o700)
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("create the S3 server's data directory: %w", err)
+	}
 
 	s.cmd = exec.Command(WeedPath(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+data, "-volume.max=0",
 		"-master.port="+strconv.Itoa(p[0]), "-volume.port="+strconv.Itoa(p[1]), "-filer", "-filer.port="+strconv.Itoa(p[2]),

@@ -318,7 +318,10 @@ func readBinlogPosition(ctx context.Context, c *sql.Conn, m *Meta) error {
 		}
 
 		m.BinlogFile = vals[0].String
-		fmt.Sscan(vals[1].String, &m.BinlogPos)
+		if _, err := fmt.Sscan(vals[1].String, &m.BinlogPos); err != nil {
+			rows.Close()
+			return fmt.Errorf("read binlog position %q: %w", vals[1].String, err)
+		}
 	}
 
 	rows.Close()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -94,91 +95,25 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	}
 	defer release()
 
-	seenDB := ""
-	n := 0
-	complete := false
+	l := &importLoad{imp: imp, admin: pool, c: c, fileName: fileName}
 
-	var dumpedAt time.Time
-
-	err = splitStatements(file, func(line int, stmt string) error {
-		if m := dumpHeader.FindStringSubmatch(stmt); m != nil && seenDB == "" {
-			seenDB = m[1]
-			return nil
-		}
-
-		if strings.HasPrefix(stmt, "-- Dump completed") || strings.HasPrefix(stmt, "-- end of export") {
-			complete = true
-
-			// mysqldump writes its host's local time.
-			if t, err := time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(strings.TrimPrefix(stmt, "-- Dump completed on")), time.Local); err == nil {
-				dumpedAt = t
-			}
-
-			return nil
-		}
-
-		if rest, ok := strings.CutPrefix(stmt, "-- Consistent at "); ok {
-			if t, err := time.Parse(time.RFC3339Nano, strings.Fields(rest)[0]); err == nil {
-				dumpedAt = t
-			}
-
-			return nil
-		}
-
-		if strings.HasPrefix(stmt, "--") {
-			return nil
-		}
-
-		if m := createDBStmt.FindStringIndex(stmt); m != nil {
-			return noteDB(&seenDB, unquoteIdent(stmt[m[1]-1:]), line)
-		}
-
-		if m := useStmt.FindStringSubmatch(strings.TrimSpace(stmt)); m != nil {
-			return noteDB(&seenDB, unquoteIdent(m[1]), line)
-		}
-
-		skip, err := importAllowed(stmt)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-
-		if skip {
-			return nil
-		}
-
-		n++
-
-		_, err = c.ExecContext(ctx, imp.definer(stmt))
-		if needsAdmin(err) {
-			err = imp.createAsAdmin(ctx, pool, c, stmt)
-		}
-
-		if err != nil {
-			if deniedElsewhere(err) {
-				return fmt.Errorf("%s line %d: %q (or a trigger it fires) reaches outside the scratch database the import is confined to, and the server refused it (%s): an import takes one database's definitions and rows; nothing outside the scratch database was changed", fileName, line, truncate(strings.TrimSpace(stmt), 100), errText(err))
-			}
-
-			return fmt.Errorf("%s line %d: %w", fileName, line, err)
-		}
-
-		return nil
-	})
+	err = splitStatements(file, func(line int, stmt string) error { return l.statement(ctx, line, stmt) })
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w: nothing was saved", fileName, err)
 	}
 
-	if n == 0 {
+	if l.statements == 0 {
 		return nil, fmt.Errorf("import %s: no SQL statements in it: is it a mysqldump file?", fileName)
 	}
 
-	if !complete {
+	if !l.complete {
 		return nil, fmt.Errorf("import %s: it does not end with mysqldump's \"-- Dump completed\" line, so it may be truncated: nothing was saved", fileName)
 	}
 
 	release()
 
 	if dbName == "" {
-		dbName = seenDB
+		dbName = l.seenDB
 	}
 
 	if dbName == "" && len(my.Databases) == 1 {
@@ -194,6 +129,7 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	}
 
 	// The snapshot is dated by the dump, and restores exactly that instant.
+	dumpedAt := l.dumpedAt
 	if dumpedAt.IsZero() {
 		dumpedAt = time.Now()
 	}
@@ -203,6 +139,94 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	opt.At = imp.at
 
 	return s.backup(ctx, r, []string{imp.scratch}, repo.RoleBackup, opt, imp)
+}
+
+// importLoad runs an import's file, one statement at a time, on the
+// confined connection c, and notes what the file says about itself.
+type importLoad struct {
+	imp      *imported
+	admin    *sql.DB
+	c        *sql.Conn
+	fileName string
+
+	// seenDB is the database the file names, statements how many it ran,
+	// complete whether it ends as a whole dump does, and dumpedAt when
+	// the dump was taken, when the file says.
+	seenDB     string
+	statements int
+	complete   bool
+	dumpedAt   time.Time
+}
+
+// statement handles the file's statement at line.
+func (l *importLoad) statement(ctx context.Context, line int, stmt string) error {
+	if l.comment(stmt) {
+		return nil
+	}
+
+	if m := createDBStmt.FindStringIndex(stmt); m != nil {
+		return noteDB(&l.seenDB, unquoteIdent(stmt[m[1]-1:]), line)
+	}
+
+	if m := useStmt.FindStringSubmatch(strings.TrimSpace(stmt)); m != nil {
+		return noteDB(&l.seenDB, unquoteIdent(m[1]), line)
+	}
+
+	skip, err := importAllowed(stmt)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+
+	if skip {
+		return nil
+	}
+
+	l.statements++
+
+	_, err = l.c.ExecContext(ctx, l.imp.definer(stmt))
+	if needsAdmin(err) {
+		err = l.imp.createAsAdmin(ctx, l.admin, l.c, stmt)
+	}
+
+	if err != nil {
+		if deniedElsewhere(err) {
+			return fmt.Errorf("%s line %d: %q (or a trigger it fires) reaches outside the scratch database the import is confined to, and the server refused it (%s): an import takes one database's definitions and rows; nothing outside the scratch database was changed", l.fileName, line, truncate(strings.TrimSpace(stmt), 100), errText(err))
+		}
+
+		return fmt.Errorf("%s line %d: %w", l.fileName, line, err)
+	}
+
+	return nil
+}
+
+// comment reports whether stmt is a comment, noting what the dump's header
+// and trailer say: the database, and that and when the dump completed.
+func (l *importLoad) comment(stmt string) bool {
+	if m := dumpHeader.FindStringSubmatch(stmt); m != nil && l.seenDB == "" {
+		l.seenDB = m[1]
+		return true
+	}
+
+	if strings.HasPrefix(stmt, "-- Dump completed") || strings.HasPrefix(stmt, "-- end of export") {
+		l.complete = true
+
+		// mysqldump writes its host's local time.
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(strings.TrimPrefix(stmt, "-- Dump completed on")), time.Local); err == nil {
+			l.dumpedAt = t
+		}
+
+		return true
+	}
+
+	if rest, ok := strings.CutPrefix(stmt, "-- Consistent at "); ok {
+		if t, err := time.Parse(time.RFC3339Nano, strings.Fields(rest)[0]); err == nil {
+			l.dumpedAt = t
+		}
+
+		return true
+	}
+
+	return strings.HasPrefix(stmt, "--")
 }
 
 // importedLabel names the file an imported full was taken from.

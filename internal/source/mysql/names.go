@@ -123,9 +123,10 @@ func scanSQL(s string, state byte, fn func(i int) bool) byte {
 				state = 0
 			}
 		default:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == state {
+			case state:
 				state = 0
 			}
 		}

@@ -242,8 +242,6 @@ type PITRReport = source.PointReport
 // RestoreToPoint restores the newest full before the target and replays the
 // archived binlog up to it, into the original or another database name.
 func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PITROptions) (*PITRReport, error) {
-	name := s.cfg.Name
-
 	if opt.Tables != nil {
 		return nil, fmt.Errorf("--tables cannot be combined with a point in time: restore the whole database to the point, then copy the tables you need")
 	}
@@ -280,15 +278,9 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	dbs := make([]string, len(meta.Databases))
-	for i, d := range meta.Databases {
-		dbs[i] = d.Name
-	}
-
-	if len(dbs) == 1 && opt.Database != "" && opt.Database != dbs[0] {
-		if err := rewritable(dbs[0], opt.Database); err != nil {
-			return nil, err
-		}
+	dbs, err := pointDatabases(meta, opt.Database)
+	if err != nil {
+		return nil, err
 	}
 
 	rep := &PITRReport{Plan: plan}
@@ -298,27 +290,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	if opt.DryRun {
-		fmt.Fprintf(out, "point-in-time recovery of %s to %s\n%s", name, opt.Target, plan.Summary())
-
-		login, err := s.checkedLogin(ctx, plan)
-		if err != nil {
-			return nil, err
-		}
-
-		if login != nil {
-			login.cleanup()
-			fmt.Fprintf(out, "the %s client logs in as the replay will\n", filepath.Base(login.client))
-		}
-
-		res, err := arch.Replay(ctx, r, plan, dbs, nil, io.Discard)
-		if err != nil {
-			return nil, err
-		}
-
-		rep.Replay = res
-		fmt.Fprint(out, describeReplay(res, plan))
-
-		return rep, nil
+		return s.dryRunToPoint(ctx, r, arch, rep, dbs, opt.Target, out)
 	}
 
 	if opt.Database != "" && len(dbs) != 1 {
@@ -338,21 +310,9 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return rep, err
 	}
 
-	var rename map[string]string
-	if opt.Database != "" && opt.Database != dbs[0] {
-		rename = map[string]string{dbs[0]: opt.Database}
-	}
-
-	logged := true
-
-	if rename != nil {
-		pool, err := connect(ctx, name, s.cfg.MySQL, s.getenv)
-		if err != nil {
-			return rep, err
-		}
-
-		logged = !canSkipBinlog(ctx, pool)
-		pool.Close()
+	rename, logged, err := s.replayRename(ctx, dbs, opt.Database)
+	if err != nil {
+		return rep, err
 	}
 
 	// Nothing archived after the full: the full is the point.
@@ -378,6 +338,72 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	fmt.Fprint(out, describeReplay(res, plan))
 
 	return rep, nil
+}
+
+// pointDatabases are the databases of the full backup meta describes, which
+// a point-in-time recovery replays; a one-database backup restored as
+// another database (target) must be one whose binlog can be rewritten.
+func pointDatabases(meta *Meta, target string) ([]string, error) {
+	dbs := make([]string, len(meta.Databases))
+	for i, d := range meta.Databases {
+		dbs[i] = d.Name
+	}
+
+	if len(dbs) == 1 && target != "" && target != dbs[0] {
+		if err := rewritable(dbs[0], target); err != nil {
+			return nil, err
+		}
+	}
+
+	return dbs, nil
+}
+
+// dryRunToPoint says what a point-in-time recovery to target would do,
+// checking the client login and reading the binlog it would replay, and
+// changes nothing.
+func (s *Source) dryRunToPoint(ctx context.Context, r *repo.Repository, arch *binlog.Archive, rep *PITRReport, dbs []string, target binlog.Target, out io.Writer) (*PITRReport, error) {
+	plan := rep.Plan
+	fmt.Fprintf(out, "point-in-time recovery of %s to %s\n%s", s.cfg.Name, target, plan.Summary())
+
+	login, err := s.checkedLogin(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+
+	if login != nil {
+		login.cleanup()
+		fmt.Fprintf(out, "the %s client logs in as the replay will\n", filepath.Base(login.client))
+	}
+
+	res, err := arch.Replay(ctx, r, plan, dbs, nil, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+
+	rep.Replay = res
+	fmt.Fprint(out, describeReplay(res, plan))
+
+	return rep, nil
+}
+
+// replayRename is the rename a replay of dbs into database target applies
+// (nil when it keeps the names), and whether the replay is written to the
+// server's binlog: a renamed replay is, unless the source's user may turn
+// the binlog off.
+func (s *Source) replayRename(ctx context.Context, dbs []string, target string) (map[string]string, bool, error) {
+	if target == "" || target == dbs[0] {
+		return nil, true, nil
+	}
+
+	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
+	if err != nil {
+		return nil, false, err
+	}
+
+	logged := !canSkipBinlog(ctx, pool)
+	pool.Close()
+
+	return map[string]string{dbs[0]: target}, logged, nil
 }
 
 func describeReplay(res *binlog.Result, plan *binlog.Plan) string {

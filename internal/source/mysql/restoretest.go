@@ -37,34 +37,13 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 
 	// The scratch copy goes to the verify server when there is one, else
 	// next to the original under a name nobody uses.
-	target := s
-	if srv := s.cfg.Verify.Server; srv != nil {
-		cfg := *s.cfg
-		conn := *srv
-		conn.Databases, conn.Workers, conn.Binlog, conn.Accounts = s.cfg.MySQL.Databases, s.cfg.MySQL.Workers, s.cfg.MySQL.Binlog, false
-		cfg.MySQL = conn
-		cfg.Name = name + " (verify server)"
-		target = &Source{cfg: &cfg, getenv: s.getenv}
-	}
-
-	suffix := make([]byte, 4)
-	rand.Read(suffix) //nolint:errcheck
+	target := s.verifyTarget()
 
 	opts := restoreRun{RestoreOptions: RestoreOptions{Version: opt.Version, Progress: opt.Progress}, skipCheck: true}
-	rename := map[string]string{}
 
-	switch {
-	case len(meta.Databases) == 1:
-		opts.Database = "lifeboat_verify_" + hex.EncodeToString(suffix)
-		rename[meta.Databases[0].Name] = opts.Database
-	case s.cfg.Verify.Server != nil:
-		// A server of its own: the databases keep their names there. They
-		// must not exist yet: the test drops what it restored.
-		for _, d := range meta.Databases {
-			rename[d.Name] = d.Name
-		}
-	default:
-		return nil, fmt.Errorf("restore test of %s: the snapshot holds %d databases and a scratch copy renames only one; set sources.%s.verify.server to a server the test may restore them into", name, len(meta.Databases), name)
+	rename, err := s.scratchNames(meta, &opts)
+	if err != nil {
+		return nil, err
 	}
 
 	pool, err := connect(ctx, target.cfg.Name, target.cfg.MySQL, s.getenv)
@@ -76,21 +55,10 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	// Only what this test creates is dropped: a database that exists
 	// already (a verify server shared with something else) is refused below
 	// and never touched.
-	existed := map[string]bool{}
-
-	rows, err := pool.QueryContext(ctx, "SHOW DATABASES")
+	existed, err := target.databases(ctx, pool)
 	if err != nil {
-		return nil, explain(target.cfg.Name, target.cfg.MySQL, err)
+		return nil, err
 	}
-
-	for rows.Next() {
-		var db string
-		if rows.Scan(&db) == nil {
-			existed[db] = true
-		}
-	}
-
-	rows.Close()
 
 	for _, db := range rename {
 		if existed[db] {
@@ -155,6 +123,73 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	rep.Total = time.Since(start)
 
 	return rep, nil
+}
+
+// verifyTarget is the source a restore test restores into: the verify
+// server when the source names one, with the source's databases and
+// settings, else the source itself.
+func (s *Source) verifyTarget() *Source {
+	srv := s.cfg.Verify.Server
+	if srv == nil {
+		return s
+	}
+
+	cfg := *s.cfg
+	conn := *srv
+	conn.Databases, conn.Workers, conn.Binlog, conn.Accounts = s.cfg.MySQL.Databases, s.cfg.MySQL.Workers, s.cfg.MySQL.Binlog, false
+	cfg.MySQL = conn
+	cfg.Name = s.cfg.Name + " (verify server)"
+
+	return &Source{cfg: &cfg, getenv: s.getenv}
+}
+
+// scratchNames chooses the databases a restore test restores the snapshot
+// meta describes into, by their names in the backup, and sets opts to
+// restore into them.
+func (s *Source) scratchNames(meta *Meta, opts *restoreRun) (map[string]string, error) {
+	name := s.cfg.Name
+
+	suffix := make([]byte, 4)
+	rand.Read(suffix) //nolint:errcheck
+
+	rename := map[string]string{}
+
+	switch {
+	case len(meta.Databases) == 1:
+		opts.Database = "lifeboat_verify_" + hex.EncodeToString(suffix)
+		rename[meta.Databases[0].Name] = opts.Database
+	case s.cfg.Verify.Server != nil:
+		// A server of its own: the databases keep their names there. They
+		// must not exist yet: the test drops what it restored.
+		for _, d := range meta.Databases {
+			rename[d.Name] = d.Name
+		}
+	default:
+		return nil, fmt.Errorf("restore test of %s: the snapshot holds %d databases and a scratch copy renames only one; set sources.%s.verify.server to a server the test may restore them into", name, len(meta.Databases), name)
+	}
+
+	return rename, nil
+}
+
+// databases are the databases on the source's server.
+func (s *Source) databases(ctx context.Context, pool *sql.DB) (map[string]bool, error) {
+	existed := map[string]bool{}
+
+	rows, err := pool.QueryContext(ctx, "SHOW DATABASES")
+	if err != nil {
+		return nil, explain(s.cfg.Name, s.cfg.MySQL, err)
+	}
+
+	for rows.Next() {
+		var db string
+		if rows.Scan(&db) == nil {
+			existed[db] = true
+		}
+	}
+
+	rows.Close()
+
+	return existed, nil
 }
 
 // assertInCopy runs the assertions in the restored copy db as a temporary

@@ -95,17 +95,8 @@ func restore(ctx context.Context, t *testing.T, r *repo.Repository, src source.S
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
 	ctx := context.Background()
-	pw := repo.Password{Value: "conformance", Origin: "test"}
-	repoPath := filepath.Join(t.TempDir(), "repo")
 
-	if err := repo.Create(ctx, repoPath, pw); err != nil {
-		t.Fatal(err)
-	}
-
-	r, err := repo.Open(ctx, repoPath, pw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRepo(ctx, t)
 	defer r.Close(ctx)
 
 	src := h.New(t, t.TempDir())
@@ -128,18 +119,7 @@ func Run(t *testing.T, h Harness) {
 		t.Fatalf("incremental backup: %v", err)
 	}
 
-	t.Run("labels", func(t *testing.T) {
-		for _, s := range []*repo.Snapshot{full, inc} {
-			if s.ID == "" || s.Source != src.Name() || s.Kind != src.Kind() || s.Host == "" || s.Version != "test" ||
-				s.Time.IsZero() || s.End.Before(s.Time) || !strings.HasPrefix(s.Digest, "sha256:") || s.Role != repo.RoleBackup {
-				t.Errorf("incomplete labels: %+v", s)
-			}
-		}
-
-		if full.Type != repo.TypeFull || inc.Type != repo.TypeIncremental || inc.Base != full.ID {
-			t.Errorf("types/bases: full %s, incremental %s on %s", full.Type, inc.Type, inc.Base)
-		}
-	})
+	t.Run("labels", func(t *testing.T) { checkLabels(t, src, full, inc) })
 
 	t.Run("each snapshot restores its own state", func(t *testing.T) {
 		for _, c := range []struct {
@@ -201,4 +181,40 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("verify: %v %v", err, res.Problems)
 		}
 	})
+}
+
+// newRepo creates and opens an empty repository for the suite.
+func newRepo(ctx context.Context, t *testing.T) *repo.Repository {
+	t.Helper()
+
+	pw := repo.Password{Value: "conformance", Origin: "test"}
+	repoPath := filepath.Join(t.TempDir(), "repo")
+
+	if err := repo.Create(ctx, repoPath, pw); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := repo.Open(ctx, repoPath, pw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return r
+}
+
+// checkLabels checks what the full and the incremental backup of src record
+// about themselves.
+func checkLabels(t *testing.T, src source.Source, full, inc *repo.Snapshot) {
+	t.Helper()
+
+	for _, s := range []*repo.Snapshot{full, inc} {
+		if s.ID == "" || s.Source != src.Name() || s.Kind != src.Kind() || s.Host == "" || s.Version != "test" ||
+			s.Time.IsZero() || s.End.Before(s.Time) || !strings.HasPrefix(s.Digest, "sha256:") || s.Role != repo.RoleBackup {
+			t.Errorf("incomplete labels: %+v", s)
+		}
+	}
+
+	if full.Type != repo.TypeFull || inc.Type != repo.TypeIncremental || inc.Base != full.ID {
+		t.Errorf("types/bases: full %s, incremental %s on %s", full.Type, inc.Type, inc.Base)
+	}
 }

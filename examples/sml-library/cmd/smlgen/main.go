@@ -28,6 +28,9 @@ import (
 	"lifeboat/examples/sml-library/smlgen"
 )
 
+// commands are the ones main's switch runs.
+var commands = map[string]bool{"schema": true, "generate": true, "workload": true, "check": true}
+
 func main() {
 	var (
 		socket   = flag.String("socket", "", "server socket (else -host/-port)")
@@ -49,7 +52,9 @@ func main() {
 	}
 	flag.Parse()
 
-	if flag.NArg() != 1 {
+	// The command is checked here, before anything is deferred, so the usage
+	// exit never skips a cleanup.
+	if flag.NArg() != 1 || !commands[flag.Arg(0)] {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -108,9 +113,6 @@ func main() {
 		if err = smlgen.CheckInvariants(ctx, db, *dbname); err == nil {
 			fmt.Printf("%s: invariants hold (no double booking; counters equal bookings)\n", *dbname)
 		}
-	default:
-		flag.Usage()
-		os.Exit(2)
 	}
 
 	if err != nil {
