@@ -386,7 +386,7 @@ func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 }
 
 func (a *App) bar(label string) *progress.Bar {
-	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr))
+	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr), a.clock())
 }
 
 func shortID(id string) string {

@@ -63,11 +63,6 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 		return ds[i].ID > ds[j].ID
 	})
 
-	keep := func(d *Decision, why string) {
-		d.Keep = true
-		d.Reasons = append(d.Reasons, why)
-	}
-
 	if r.IsZero() {
 		for i := range ds {
 			keep(&ds[i], "no retention rules: everything is kept")
@@ -90,6 +85,46 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 		}
 	}
 
+	passed := keepPeriods(ds, r, loc)
+	keepGuard(ds)
+
+	for i := range ds {
+		if ds[i].Keep {
+			continue
+		}
+
+		why := passed[i]
+		if r.Latest > 0 {
+			why = append(why, fmt.Sprintf("not among the latest %d", r.Latest))
+		}
+
+		if r.Within > 0 {
+			why = append(why, "older than "+human(r.Within))
+		}
+
+		ds[i].Reasons = []string{"no rule keeps it: " + strings.Join(why, "; ")}
+	}
+
+	return ds
+}
+
+func human(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+
+	return d.String()
+}
+
+func keep(d *Decision, why string) {
+	d.Keep = true
+	d.Reasons = append(d.Reasons, why)
+}
+
+// keepPeriods keeps the newest item of each of the newest hours, days,
+// weeks, months and years the rules ask for, counted in loc; it returns why
+// a rule passed each item over.
+func keepPeriods(ds []Decision, r config.Retention, loc *time.Location) [][]string {
 	periods := []period{
 		{"hourly", r.Hourly, func(t time.Time) string { return t.Format("2006-01-02 15h") }, "hour"},
 		{"daily", r.Daily, func(t time.Time) string { return t.Format("2006-01-02") }, "day"},
@@ -123,46 +158,20 @@ func Apply(items []Item, r config.Retention, now time.Time, loc *time.Location) 
 		}
 	}
 
-	// Whatever the rules say, the newest verified-good snapshot stays.
-	guard := -1
-
-	for i := range ds {
-		if ds[i].Verified {
-			guard = i
-			break
-		}
-	}
-
-	if guard >= 0 {
-		keep(&ds[guard], "the newest snapshot that passed verification")
-	} else if len(ds) > 0 {
-		keep(&ds[0], "the newest snapshot (none has been verified yet)")
-	}
-
-	for i := range ds {
-		if ds[i].Keep {
-			continue
-		}
-
-		why := passed[i]
-		if r.Latest > 0 {
-			why = append(why, fmt.Sprintf("not among the latest %d", r.Latest))
-		}
-
-		if r.Within > 0 {
-			why = append(why, "older than "+human(r.Within))
-		}
-
-		ds[i].Reasons = []string{"no rule keeps it: " + strings.Join(why, "; ")}
-	}
-
-	return ds
+	return passed
 }
 
-func human(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
+// keepGuard keeps the newest verified-good item whatever the rules say (the
+// newest item while none is verified).
+func keepGuard(ds []Decision) {
+	for i := range ds {
+		if ds[i].Verified {
+			keep(&ds[i], "the newest snapshot that passed verification")
+			return
+		}
 	}
 
-	return d.String()
+	if len(ds) > 0 {
+		keep(&ds[0], "the newest snapshot (none has been verified yet)")
+	}
 }
