@@ -50,6 +50,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"lifeboat/internal/clock"
 )
 
 // Record is one audited event.
@@ -115,6 +117,8 @@ type Log struct {
 	// Key authenticates the records appended (repo.AuditKey); nil appends
 	// unkeyed records, sealed later by the next keyed one.
 	Key []byte
+	// Clock stamps records that come without a time; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // Actor names who runs this process: user@host.
@@ -144,7 +148,7 @@ func (l *Log) Append(r Record) (Record, error) {
 	}
 
 	if r.Time.IsZero() {
-		r.Time = time.Now().UTC()
+		r.Time = clock.Or(l.Clock).Now().UTC()
 	}
 
 	if r.Actor == "" {

@@ -20,6 +20,7 @@ import (
 
 	"lifeboat/internal/audit"
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
@@ -40,6 +41,8 @@ type App struct {
 	// IsTerminal tells whether a stream is an interactive terminal (progress
 	// bars, password prompts).
 	IsTerminal func(any) bool
+	// Clock is the time every command, and what it runs, goes by.
+	Clock clock.Clock
 
 	configFlag  string
 	verbose     bool
@@ -70,7 +73,7 @@ type App struct {
 // NewApp returns an App on the process's standard streams.
 func NewApp() *App {
 	return &App{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Clock: clock.Real{},
 		IsTerminal: func(f any) bool {
 			if file, ok := f.(*os.File); ok {
 				return term.IsTerminal(int(file.Fd()))
@@ -388,8 +391,11 @@ func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 	return nil, usage("source %s: type %q is not supported by this version", name, s.Type)
 }
 
+// clock is the App's clock; an App built without one goes by the wall clock.
+func (a *App) clock() clock.Clock { return clock.Or(a.Clock) }
+
 func (a *App) bar(label string) *progress.Bar {
-	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr))
+	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr), a.clock())
 }
 
 func shortID(id string) string {

@@ -28,7 +28,7 @@ type auditTrail struct {
 
 // auditLog is the local audit log, keyed once the repository is open.
 func (a *App) auditLog(cfg *config.Config) *audit.Log {
-	return &audit.Log{Path: cfg.Audit.Path, Key: a.trail.key}
+	return &audit.Log{Path: cfg.Audit.Path, Key: a.trail.key, Clock: a.clock()}
 }
 
 // record appends to the audit log. A log that cannot be written is reported

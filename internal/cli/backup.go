@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/ops"
@@ -65,6 +67,7 @@ func (a *App) backupCommand() *cobra.Command {
 			var m *metrics.Metrics
 			if o.metricsFile != "" {
 				m = metrics.New(toolVersion())
+				m.Clock = a.clock()
 				e.Metrics = m
 			}
 
@@ -79,30 +82,11 @@ func (a *App) backupCommand() *cobra.Command {
 				return "backup " + ev.Source
 			}).observe
 
-			report := func(s source.Source, snap *repo.Snapshot, err error) {
-				if err != nil {
-					fmt.Fprintf(a.Stderr, "error: %v\n", err)
-					return
-				}
-
-				fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
-					s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
-					snap.ReadFiles, snap.ReusedFiles, seconds(time.Since(starts[s.Name()])))
-
-				if cd, ok := s.(source.ConsistencyDescriber); ok {
-					if line, ok := cd.Consistency(snap); ok {
-						fmt.Fprintf(a.Stdout, "%s: %s\n", s.Name(), line)
-					}
-				}
-
-				if snap.SkippedErrors > 0 {
-					fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", s.Name(), snap.SkippedErrors)
-				}
-			}
-
 			res, err := e.Backups(cmd.Context(), ops.Backups{
 				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
-				Each: func(name string, snap *repo.Snapshot, err error) { report(e.Sources[name], snap, err) },
+				Each: func(name string, snap *repo.Snapshot, err error) {
+					a.printBackup(e.Sources[name], snap, err, starts[name])
+				},
 			}, obs)
 			if res == nil {
 				return err
@@ -114,27 +98,7 @@ func (a *App) backupCommand() *cobra.Command {
 				}
 			}
 
-			if err := cmd.Context().Err(); err != nil {
-				return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
-			}
-
-			if len(res.Failed) > 0 {
-				if point && len(res.Taken) > 0 {
-					fmt.Fprintln(a.Stderr, "no recovery point recorded: not every source was backed up")
-				}
-
-				return errors.New("backup failed for: " + strings.Join(res.Failed, ", "))
-			}
-
-			if err != nil {
-				return err
-			}
-
-			if p := res.Point; p != nil {
-				fmt.Fprintf(a.Stdout, "recovery point %s: %s (restore them together with `lifeboat recover PLAN --point %s`)\n", p.ID, strings.Join(p.Sources(), ", "), p.ID)
-			}
-
-			return nil
+			return backupOutcome(cmd.Context(), res, err, point, a.Stdout, a.Stderr)
 		},
 	}
 
@@ -145,6 +109,55 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd
+}
+
+// printBackup prints how one source's backup, begun at start, went.
+func (a *App) printBackup(s source.Source, snap *repo.Snapshot, err error, start time.Time) {
+	if err != nil {
+		fmt.Fprintf(a.Stderr, "error: %v\n", err)
+		return
+	}
+
+	fmt.Fprintf(a.Stdout, "%s: %s snapshot %s  %d files  %s  (%d read, %d unchanged)  in %s\n",
+		s.Name(), snap.Type, shortID(snap.ID), snap.Files, progress.Bytes(snap.Bytes),
+		snap.ReadFiles, snap.ReusedFiles, seconds(clock.Since(a.clock(), start)))
+
+	if cd, ok := s.(source.ConsistencyDescriber); ok {
+		if line, ok := cd.Consistency(snap); ok {
+			fmt.Fprintf(a.Stdout, "%s: %s\n", s.Name(), line)
+		}
+	}
+
+	if snap.SkippedErrors > 0 {
+		fmt.Fprintf(a.Stderr, "warning: %s: %d unreadable entries were left out (ignore_unreadable: true)\n", s.Name(), snap.SkippedErrors)
+	}
+}
+
+// backupOutcome is the backup command's verdict on a run of backups that
+// got as far as running (err is the run's error): interrupted, failed for
+// some sources, or done, with the recovery point it recorded.
+func backupOutcome(ctx context.Context, res *ops.BackupsResult, err error, point bool, stdout, stderr io.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
+	}
+
+	if len(res.Failed) > 0 {
+		if point && len(res.Taken) > 0 {
+			fmt.Fprintln(stderr, "no recovery point recorded: not every source was backed up")
+		}
+
+		return errors.New("backup failed for: " + strings.Join(res.Failed, ", "))
+	}
+
+	if err != nil {
+		return err
+	}
+
+	if p := res.Point; p != nil {
+		fmt.Fprintf(stdout, "recovery point %s: %s (restore them together with `lifeboat recover PLAN --point %s`)\n", p.ID, strings.Join(p.Sources(), ", "), p.ID)
+	}
+
+	return nil
 }
 
 // backupSources resolves backup's arguments: the sources named, or every

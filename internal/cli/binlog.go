@@ -81,7 +81,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 				arch.Stored = func(seg *binlog.Segment) {
 					a.log.Info("binlog segment stored", "source", name, "file", seg.File, "start", seg.Start, "end", seg.End, "events", seg.Events,
 						"gtids", seg.GTIDFirst+".."+seg.GTIDLast, "first_event", seg.First.Format(time.RFC3339Nano), "last_event", seg.Last.Format(time.RFC3339Nano),
-						"durable_at", time.Now().UTC().Format(time.RFC3339Nano))
+						"durable_at", a.clock().Now().UTC().Format(time.RFC3339Nano))
 				}
 
 				fmt.Fprintf(a.Stdout, "streaming the binlog of %s into %s (segments every %s; stop with Ctrl-C)\n", name, r.Path(), cfg.Sources[name].MySQL.Binlog.Interval())

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +42,7 @@ func (a *App) binlogCompactCommand() *cobra.Command {
 			}
 
 			name := args[0]
-			opt := binlog.CompactOptions{Now: time.Now(), After: cfg.Sources[name].MySQL.Binlog.CompactAfter, DryRun: dryRun, Fault: faultPoint(a.Getenv(EnvFault), "compact")}
+			opt := binlog.CompactOptions{Now: a.clock().Now(), After: cfg.Sources[name].MySQL.Binlog.CompactAfter, DryRun: dryRun, Fault: faultPoint(a.Getenv(EnvFault), "compact")}
 
 			res, err := binlog.Compact(cmd.Context(), r, name, opt)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 )
 
@@ -22,6 +23,8 @@ type env struct {
 	vars map[string]string
 	// tamper is passed to the App (restore tests' copies).
 	tamper func(ctx context.Context, target string) error
+	// clock, when set, is the App's clock (nil: the wall clock).
+	clock clock.Clock
 }
 
 func newEnv(t *testing.T, sources string) *env {
@@ -57,6 +60,7 @@ func (e *env) run(args ...string) result {
 		Getenv:     func(k string) string { return e.vars[k] },
 		IsTerminal: func(any) bool { return false },
 		tamper:     e.tamper,
+		Clock:      e.clock,
 	}
 
 	err := a.Run(context.Background(), append([]string{"--config", e.cfg}, args...))

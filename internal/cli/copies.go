@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/ops"
@@ -145,7 +145,7 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 	if res.Absent {
 		last := "never"
 		if !res.LastAt.IsZero() {
-			last = human(time.Since(res.LastAt)) + " ago"
+			last = human(clock.Since(a.clock(), res.LastAt)) + " ago"
 		}
 
 		msg := fmt.Sprintf("offline copy %s is not attached (%s does not exist); last brought up to date: %s", c.Name, c.Path, last)

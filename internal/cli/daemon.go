@@ -6,7 +6,6 @@ import (
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,13 +37,14 @@ func (a *App) newDaemon(cfg *config.Config, r *repo.Repository) (*daemon.Daemon,
 	}
 
 	m, n, log := metrics.New(toolVersion()), notify.New(cfg.Notify, a.Getenv, a.log), a.auditLog(cfg)
+	m.Clock, n.Clock = a.clock(), a.clock()
 
 	return &daemon.Daemon{
 		Cfg: cfg, Repo: r, Sources: srcs, Log: a.log, Version: toolVersion(),
-		Audit: log, Metrics: m, Notify: n, Password: pw, Getenv: a.Getenv,
+		Audit: log, Metrics: m, Notify: n, Password: pw, Getenv: a.Getenv, Clock: a.clock(),
 		Ops: &ops.Executor{
 			Cfg: cfg, Repo: r, Sources: srcs, Log: a.log, Version: toolVersion(),
-			Audit: log, Metrics: m, Notify: n, Who: "lifeboat daemon",
+			Audit: log, Metrics: m, Notify: n, Who: "lifeboat daemon", Clock: a.clock(),
 		},
 	}, nil
 }
@@ -120,8 +120,8 @@ func (a *App) scheduleCommand() *cobra.Command {
 				return nil
 			}
 
-			s := &schedule.Scheduler{Jobs: jobs}
-			now := time.Now()
+			s := &schedule.Scheduler{Jobs: jobs, Clock: a.clock()}
+			now := a.clock().Now()
 
 			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB\tSCHEDULE\tNEXT RUN\tIN")

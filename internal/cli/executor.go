@@ -27,6 +27,7 @@ func (a *App) allExecutor(cfg *config.Config, r *repo.Repository) (*ops.Executor
 	e := a.executor(cfg, r, srcs, "")
 	e.Who = "lifeboat " + a.command
 	e.Notify = notify.New(cfg.Notify, a.Getenv, a.log)
+	e.Notify.Clock = a.clock()
 
 	return e, nil
 }

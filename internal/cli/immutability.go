@@ -52,7 +52,7 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 			mark := map[bool]string{true: "ok", false: "FAILED"}
 
 			fmt.Fprintf(a.Stdout, "%s (%s), lock mode %s, immutable_for %s\n", name, where, res.Mode, human(s3.ImmutableFor))
-			fmt.Fprintf(a.Stdout, "  newest data object %s locked until %s: %s\n", res.Object, orNever(res.LockedUntil), mark[!res.LockedUntil.IsZero() && res.LockedUntil.After(time.Now())])
+			fmt.Fprintf(a.Stdout, "  newest data object %s locked until %s: %s\n", res.Object, orNever(res.LockedUntil), mark[!res.LockedUntil.IsZero() && res.LockedUntil.After(a.clock().Now())])
 			fmt.Fprintf(a.Stdout, "  delete a locked version: %s\n", map[bool]string{true: "refused (" + res.DeleteError + "): ok", false: "ALLOWED: FAILED"}[res.DeleteRefused])
 			fmt.Fprintf(a.Stdout, "  overwrite it: %s\n", map[bool]string{true: "the locked version reads back unchanged: ok", false: "THE LOCKED VERSION CHANGED OR WENT: FAILED"}[res.OverwriteKept])
 			fmt.Fprintf(a.Stdout, "  shorten its lock: %s\n", map[bool]string{true: "refused (" + res.ShortenError + "): ok", false: "ALLOWED: FAILED"}[res.ShortenRefused])

@@ -27,7 +27,7 @@ func (a *App) executor(cfg *config.Config, r *repo.Repository, srcs []source.Sou
 
 	return &ops.Executor{
 		Cfg: cfg, Repo: r, Sources: m, Log: a.log, Audit: a.auditLog(cfg),
-		Version: toolVersion(), Who: "lifeboat", Command: command,
+		Version: toolVersion(), Who: "lifeboat", Command: command, Clock: a.clock(),
 	}
 }
 

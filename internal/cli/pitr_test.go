@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/testenv"
 )
 
@@ -102,8 +103,10 @@ func TestPointInTimeCommands(t *testing.T) {
 	}
 
 	e.mustRun("backup", "uploads")
-	time.Sleep(1100 * time.Millisecond) // the backup ages past the 1 s objective on the wall clock status reads; not a wait
+	// Status two seconds on: the backup is past its 1 s objective.
+	e.clock = clock.NewFake(time.Now().Add(2 * time.Second))
 	e.expectFailure(1, []string{"1 source is out of objective"}, "status")
+	e.clock = nil
 
 	for _, c := range []struct {
 		args []string

@@ -229,7 +229,7 @@ func (a *App) auditCommand() *cobra.Command {
 
 			if since != "" {
 				if d, err := parseAge(since); err == nil {
-					from = time.Now().Add(-d)
+					from = a.clock().Now().Add(-d)
 				} else if from, err = ParseTime(since); err != nil {
 					return usage("--since %q: expected a duration such as 7d or a time such as '2026-11-01 00:00'", since)
 				}
@@ -247,7 +247,9 @@ func (a *App) auditCommand() *cobra.Command {
 
 				if asJSON {
 					b, _ := jsonLine(r)
-					a.Stdout.Write(b)
+					if _, err := a.Stdout.Write(b); err != nil {
+						return fmt.Errorf("print the audit log: %w", err)
+					}
 
 					continue
 				}

@@ -25,7 +25,7 @@ import (
 // changes nothing, so nothing is audited).
 func (a *App) runner(cfg *config.Config, r *repo.Repository) *plan.Runner {
 	return &plan.Runner{
-		Cfg: cfg, Repo: r, Out: a.Stdout, Log: a.log, Version: toolVersion(), Actor: audit.Actor(),
+		Cfg: cfg, Repo: r, Out: a.Stdout, Log: a.log, Version: toolVersion(), Actor: audit.Actor(), Clock: a.clock(),
 		Source: func(name string) (source.Source, error) { return a.source(cfg, name) },
 	}
 }

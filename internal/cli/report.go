@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +43,7 @@ func (a *App) reportCommand() *cobra.Command {
 				}
 			}
 
-			now := time.Now()
+			now := a.clock().Now()
 
 			rep, err := report.Build(cmd.Context(), report.Inputs{
 				Cfg: cfg, Repo: r, Audit: recs, Since: now.Add(-d), Now: now,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/copies"
 	"lifeboat/internal/daemon"
@@ -61,7 +62,7 @@ func (a *App) statusCommand() *cobra.Command {
 			}
 			defer r.Close(cmd.Context())
 
-			now := time.Now()
+			now := a.clock().Now()
 
 			jobs, err := (&daemon.Daemon{Cfg: cfg}).Jobs()
 			if err != nil {
@@ -101,47 +102,7 @@ func (a *App) statusCommand() *cobra.Command {
 					return err
 				}
 			} else {
-				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tCOPIES (3-2-1)\tSTATE")
-
-				for _, st := range out {
-					last, rest, rpo := "-", "-", "-"
-					if !st.LastBackup.IsZero() {
-						last = st.LastBackup.Local().Format(time.DateTime) + " " + st.LastType
-					}
-
-					if !st.Restorable.IsZero() {
-						rest = st.Restorable.Local().Format("2006-01-02 15:04:05.000")
-						rpo = human(time.Duration(st.RPOSeconds * float64(time.Second)))
-					}
-
-					state := "ok"
-					if !st.OK {
-						state = st.Problem
-					}
-
-					nextRun, verified, tested := "-", "never", "never"
-					if !st.LastRestoreTest.IsZero() {
-						tested = st.LastRestoreTest.Local().Format(time.DateTime) + map[bool]string{true: " ok", false: " FAILED"}[*st.RestoreTestOK]
-					}
-
-					if !st.NextRun.IsZero() {
-						nextRun = st.NextRun.Local().Format("2006-01-02 15:04")
-					}
-
-					if !st.LastVerify.IsZero() {
-						verified = st.LastVerify.Local().Format(time.DateTime)
-					}
-
-					c321 := fmt.Sprintf("%d/%d/%d", st.Copies.Copies, st.Copies.Media, st.Copies.Offsite)
-					if !st.Copies.Meets {
-						c321 += " (not 3-2-1)"
-					}
-
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, printable(state))
-				}
-
-				tw.Flush()
+				a.statusTable(out)
 
 				if err := a.planStatus(cmd, cfg, r); err != nil {
 					return err
@@ -177,6 +138,51 @@ func (a *App) statusCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
+}
+
+// statusTable prints the sources' status as a table.
+func (a *App) statusTable(out []sourceStatus) {
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tCOPIES (3-2-1)\tSTATE")
+
+	for _, st := range out {
+		last, rest, rpo := "-", "-", "-"
+		if !st.LastBackup.IsZero() {
+			last = st.LastBackup.Local().Format(time.DateTime) + " " + st.LastType
+		}
+
+		if !st.Restorable.IsZero() {
+			rest = st.Restorable.Local().Format("2006-01-02 15:04:05.000")
+			rpo = human(time.Duration(st.RPOSeconds * float64(time.Second)))
+		}
+
+		state := "ok"
+		if !st.OK {
+			state = st.Problem
+		}
+
+		nextRun, verified, tested := "-", "never", "never"
+		if !st.LastRestoreTest.IsZero() {
+			tested = st.LastRestoreTest.Local().Format(time.DateTime) + map[bool]string{true: " ok", false: " FAILED"}[*st.RestoreTestOK]
+		}
+
+		if !st.NextRun.IsZero() {
+			nextRun = st.NextRun.Local().Format("2006-01-02 15:04")
+		}
+
+		if !st.LastVerify.IsZero() {
+			verified = st.LastVerify.Local().Format(time.DateTime)
+		}
+
+		c321 := fmt.Sprintf("%d/%d/%d", st.Copies.Copies, st.Copies.Media, st.Copies.Offsite)
+		if !st.Copies.Meets {
+			c321 += " (not 3-2-1)"
+		}
+
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, printable(state))
+	}
+
+	tw.Flush()
 }
 
 // sourceLine is a source's health as status shows it, with the one problem
@@ -290,7 +296,7 @@ func (a *App) copyStatus(cfg *config.Config, cps []*copies.Copy) {
 	for _, c := range cps {
 		when, newest := "never", "-"
 		if !c.Replicated.IsZero() {
-			when = c.Replicated.Local().Format(time.DateTime) + " (" + human(time.Since(c.Replicated)) + " ago)"
+			when = c.Replicated.Local().Format(time.DateTime) + " (" + human(clock.Since(a.clock(), c.Replicated)) + " ago)"
 		}
 
 		var parts []string

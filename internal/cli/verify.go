@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
@@ -58,7 +59,7 @@ func (a *App) verifyCommand() *cobra.Command {
 				req.Sources = []string{name}
 			}
 
-			start := time.Now()
+			start := a.clock().Now()
 			bars := a.oneBar("verify")
 
 			res, err := a.executor(cfg, r, nil, runName(cmd, args)).Verify(cmd.Context(), req, bars.observe)
@@ -78,7 +79,7 @@ func (a *App) verifyCommand() *cobra.Command {
 			}
 
 			fmt.Fprintf(a.Stdout, "verified %d snapshots, %d files, %s of distinct content read back%s in %s: ",
-				res.Snapshots, res.Files, progress.Bytes(res.BytesRead), sample, seconds(time.Since(start)))
+				res.Snapshots, res.Files, progress.Bytes(res.BytesRead), sample, seconds(clock.Since(a.clock(), start)))
 
 			if !res.OK() {
 				fmt.Fprintf(a.Stdout, "%d PROBLEMS\n", len(res.Problems))
@@ -97,33 +98,7 @@ func (a *App) verifyCommand() *cobra.Command {
 				return nil
 			}
 
-			names := cfg.SourceNames
-			if name != "" {
-				names = []string{name}
-			}
-
-			var failed []string
-
-			for _, n := range names {
-				if _, ok := cfg.Sources[n]; !ok {
-					continue // a source no longer configured
-				}
-
-				ok, err := a.restoreTest(cmd, cfg, r, n, snapID)
-				if err != nil {
-					return err
-				}
-
-				if !ok {
-					failed = append(failed, n)
-				}
-			}
-
-			if len(failed) > 0 {
-				return fmt.Errorf("restore test failed for %s: the restored copy differs from what the backup recorded (problems above)", strings.Join(failed, ", "))
-			}
-
-			return nil
+			return a.restoreTests(cmd, cfg, r, name, snapID)
 		},
 	}
 
@@ -134,6 +109,38 @@ func (a *App) verifyCommand() *cobra.Command {
 	cmd.Flags().StringVar(&read, "read", "", "read only a random sample of the file content, e.g. 10%")
 
 	return cmd
+}
+
+// restoreTests runs the restore test of source name (every source when
+// name is empty) and fails when any restored copy differs.
+func (a *App) restoreTests(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, name, snapID string) error {
+	names := cfg.SourceNames
+	if name != "" {
+		names = []string{name}
+	}
+
+	var failed []string
+
+	for _, n := range names {
+		if _, ok := cfg.Sources[n]; !ok {
+			continue // a source no longer configured
+		}
+
+		ok, err := a.restoreTest(cmd, cfg, r, n, snapID)
+		if err != nil {
+			return err
+		}
+
+		if !ok {
+			failed = append(failed, n)
+		}
+	}
+
+	if len(failed) > 0 {
+		return fmt.Errorf("restore test failed for %s: the restored copy differs from what the backup recorded (problems above)", strings.Join(failed, ", "))
+	}
+
+	return nil
 }
 
 // restoreTest runs one source's restore test through the operations

@@ -222,6 +222,15 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		d.Clock = schedule.RealClock{}
 	}
 
+	// The metrics' ages and the notices' times go by the daemon's clock too.
+	if d.Metrics != nil && d.Metrics.Clock == nil {
+		d.Metrics.Clock = d.Clock
+	}
+
+	if d.Notify != nil && d.Notify.Clock == nil {
+		d.Notify.Clock = d.Clock
+	}
+
 	if d.Refresh <= 0 {
 		d.Refresh = 30 * time.Second
 	}
@@ -242,8 +251,48 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 	srv := d.Server()
 
 	go srv.Serve(l) //nolint:errcheck
-	defer srv.Shutdown(context.Background())
+	defer func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			d.Log.Warn("stop the HTTP endpoint", "err", err)
+		}
+	}()
 
+	d.objectives(jobs)
+
+	go d.Notify.Run(ctx)
+
+	var wg sync.WaitGroup
+
+	d.background(ctx, &wg)
+
+	d.audit(audit.Record{Action: "daemon start", Outcome: audit.OK, Detail: fmt.Sprintf("%d jobs", len(jobs))})
+	d.ready.Store(true)
+
+	var runErr error
+
+	if len(jobs) > 0 {
+		s := &schedule.Scheduler{
+			Jobs: jobs, Clock: d.Clock, Concurrency: d.Cfg.Daemon.Concurrency, Jitter: d.Cfg.Daemon.Jitter,
+			StopTimeout: d.Cfg.Daemon.StopTimeout, Log: d.Log,
+			LastRun: d.lastRun,
+			Done:    d.done,
+			Inline:  d.inline,
+		}
+		runErr = s.Run(ctx)
+	} else {
+		<-ctx.Done()
+	}
+
+	wg.Wait()
+	d.ready.Store(false)
+	d.audit(audit.Record{Action: "daemon stop", Outcome: audit.OK})
+
+	return runErr
+}
+
+// objectives exports what the schedules, tiers and plans promise: the
+// interval between backups, the RPO and RTO objectives.
+func (d *Daemon) objectives(jobs []*schedule.Job) {
 	for _, j := range jobs {
 		typ := ""
 		if _, err := fmt.Sscanf(j.Name, "backup %s %s", new(string), &typ); err == nil {
@@ -260,11 +309,13 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 		d.Metrics.RTOObjective.WithLabelValues(name).Set(tier.RTO.Seconds())
 		d.Metrics.PlanRPOObjective.WithLabelValues(name).Set(tier.RPO.Seconds())
 	}
+}
 
-	go d.Notify.Run(ctx)
-
-	var wg sync.WaitGroup
-
+// background starts what runs beside the schedules until ctx ends: index
+// upkeep, the binlog streamers and compaction (counted in wg), and the
+// metrics' refresh every d.Refresh on the daemon's clock, after a first one
+// now.
+func (d *Daemon) background(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { d.keepIndexSmall(ctx) })
 
 	for _, name := range d.Cfg.SourceNames {
@@ -294,35 +345,11 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(d.Refresh):
+			case <-d.Clock.After(d.Refresh):
 				d.refresh(ctx)
 			}
 		}
 	}()
-
-	d.audit(audit.Record{Action: "daemon start", Outcome: audit.OK, Detail: fmt.Sprintf("%d jobs", len(jobs))})
-	d.ready.Store(true)
-
-	var runErr error
-
-	if len(jobs) > 0 {
-		s := &schedule.Scheduler{
-			Jobs: jobs, Clock: d.Clock, Concurrency: d.Cfg.Daemon.Concurrency, Jitter: d.Cfg.Daemon.Jitter,
-			StopTimeout: d.Cfg.Daemon.StopTimeout, Log: d.Log,
-			LastRun: d.lastRun,
-			Done:    d.done,
-			Inline:  d.inline,
-		}
-		runErr = s.Run(ctx)
-	} else {
-		<-ctx.Done()
-	}
-
-	wg.Wait()
-	d.ready.Store(false)
-	d.audit(audit.Record{Action: "daemon stop", Outcome: audit.OK})
-
-	return runErr
 }
 
 // interval is the longest gap between two runs of j over the next month.

@@ -149,12 +149,12 @@ func TestLastVerifyRestoreTestAndCopies(t *testing.T) {
 		t.Fatalf("before any verification: %+v %+v", up.Verify, up.RestoreTest)
 	}
 
-	res, err := verify.Run(ctx, s.r, "uploads", nil, nil)
+	res, err := verify.Run(ctx, nil, s.r, "uploads", nil, nil)
 	if err != nil || !res.OK() {
 		t.Fatalf("verify: %v %+v", err, res)
 	}
 
-	rep, err := verify.RestoreTest(ctx, s.r, files.New(s.cfg.Sources["uploads"]), s.snap, source.TestOptions{})
+	rep, err := verify.RestoreTest(ctx, nil, s.r, files.New(s.cfg.Sources["uploads"]), s.snap, source.TestOptions{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("restore test: %v %+v", err, rep)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"lifeboat/internal/clock"
 )
 
 // Metrics is one registry of Lifeboat's metrics.
@@ -50,9 +52,10 @@ type Metrics struct {
 	RepositoryUp      prometheus.Gauge
 	JobsSkipped       *prometheus.CounterVec
 	Info              *prometheus.GaugeVec
+	// Clock is the "now" the age metrics are measured from; nil is the wall clock.
+	Clock clock.Clock
 
 	mu         sync.Mutex
-	now        func() time.Time
 	restorable map[string]time.Time
 	covered    map[string]time.Time
 }
@@ -132,7 +135,6 @@ func New(version string) *Metrics {
 		Info: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_build_info",
 			Help: "Always 1; the version label says which Lifeboat runs."}, []string{"version"}),
 
-		now:        time.Now,
 		restorable: map[string]time.Time{},
 		covered:    map[string]time.Time{},
 	}
@@ -171,7 +173,7 @@ func (a *ages) Collect(ch chan<- prometheus.Metric) {
 	a.m.mu.Lock()
 	defer a.m.mu.Unlock()
 
-	now := a.m.now()
+	now := clock.Or(a.m.Clock).Now()
 
 	for s, t := range a.m.restorable {
 		ch <- prometheus.MustNewConstMetric(rpoDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), s)

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 )
 
@@ -59,9 +60,10 @@ type Notifier struct {
 	cfg    config.Notify
 	getenv func(string) string
 	log    *slog.Logger
-	now    func() time.Time
 	client *http.Client
 	queue  chan Event
+	// Clock dates episodes and messages; nil is the wall clock.
+	Clock clock.Clock
 	// Retry is the wait before each retry of a failed delivery.
 	Retry []time.Duration
 
@@ -76,7 +78,7 @@ func New(cfg config.Notify, getenv func(string) string, log *slog.Logger) *Notif
 	}
 
 	return &Notifier{
-		cfg: cfg, getenv: getenv, log: log, now: time.Now,
+		cfg: cfg, getenv: getenv, log: log,
 		client:   &http.Client{Timeout: 10 * time.Second},
 		queue:    make(chan Event, 256),
 		Retry:    []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
@@ -103,7 +105,7 @@ func (n *Notifier) Observe(subject, source string, ok bool, kind, msg string) {
 		n.episodes[subject] = e
 	}
 
-	now := n.now()
+	now := clock.Or(n.Clock).Now()
 	failKind, okKind := Failure, Recovery
 
 	if kind == RPOBreach {
@@ -349,7 +351,7 @@ const Notice = "notice"
 // what failed: a recovery plan's notify step must know it was delivered.
 func (n *Notifier) Send(ctx context.Context, subject, msg string) error {
 	host, _ := os.Hostname()
-	ev := Event{Kind: Notice, Subject: subject, Message: msg, Time: n.now(), Host: host}
+	ev := Event{Kind: Notice, Subject: subject, Message: msg, Time: clock.Or(n.Clock).Now(), Host: host}
 
 	var errs []error
 

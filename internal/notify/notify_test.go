@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/testenv"
 )
@@ -132,17 +133,17 @@ func TestFlappingIsRateLimited(t *testing.T) {
 	rcv := newReceiver(t)
 	n := New(config.Notify{Webhook: &config.Webhook{URL: rcv.srv.URL, Format: "slack"}, Interval: time.Hour}, nil, nil)
 
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	n.now = func() time.Time { return now }
+	now := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	n.Clock = now
 	start(t, n)
 
 	for i := 0; i < 5; i++ {
 		n.Observe("backup uploads incremental", "uploads", false, Failure, "disk full")
 		n.Observe("backup uploads incremental", "uploads", true, Failure, "ok")
-		now = now.Add(5 * time.Minute)
+		now.Advance(5 * time.Minute)
 	}
 
-	now = now.Add(time.Hour)
+	now.Advance(time.Hour)
 	n.Observe("backup uploads incremental", "uploads", false, Failure, "disk full")
 
 	got := rcv.wait(t, n, 3)

@@ -209,7 +209,7 @@ func (e *Executor) point(ctx context.Context, snaps []*repo.Snapshot, obs Observ
 
 	err := e.runHeld(ctx, op, obs, func(ctx context.Context, _ *Emitter) (Outcome, error) {
 		var err error
-		if p, err = plan.NewPoint(ctx, e.Repo, snaps); err != nil {
+		if p, err = plan.NewPoint(ctx, e.Clock, e.Repo, snaps); err != nil {
 			return Outcome{}, fmt.Errorf("record the recovery point: %w", err)
 		}
 

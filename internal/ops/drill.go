@@ -83,7 +83,7 @@ func (e *Executor) planRunner(req PlanRun, m *Emitter) *plan.Runner {
 	}
 
 	rn := &plan.Runner{
-		Cfg: e.Cfg, Repo: e.Repo, Out: out, Log: e.Log, Version: e.Version, Actor: req.Actor, Keep: req.Keep,
+		Cfg: e.Cfg, Repo: e.Repo, Out: out, Log: e.Log, Version: e.Version, Actor: req.Actor, Keep: req.Keep, Clock: e.Clock,
 		Source: func(n string) (source.Source, error) {
 			s, ok := e.Sources[n]
 			if !ok {

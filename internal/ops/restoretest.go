@@ -76,7 +76,7 @@ func (e *Executor) RestoreTest(ctx context.Context, req RestoreTest, obs Observe
 
 		m.Step("restore snapshot %s and compare it", short(snap.ID))
 
-		rep, err := verify.RestoreTest(ctx, e.Repo, tester, snap, source.TestOptions{Version: e.Version, Progress: m, Log: e.Log, Tamper: req.Tamper})
+		rep, err := verify.RestoreTest(ctx, e.Clock, e.Repo, tester, snap, source.TestOptions{Version: e.Version, Progress: m, Log: e.Log, Tamper: req.Tamper})
 		if err != nil {
 			return Outcome{Record: rec}, err
 		}

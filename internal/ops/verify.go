@@ -50,7 +50,7 @@ func (e *Executor) Verify(ctx context.Context, req Verify, obs Observer) (*Verif
 		op := Op{Name: "verify", Source: name, What: "verify " + name, Notify: "verify " + name, Job: req.Job}
 
 		err := e.Run(ctx, op, obs, func(ctx context.Context, m *Emitter) (Outcome, error) {
-			one, err := verify.RunSample(ctx, e.Repo, name, bySource[name], req.Fraction, m)
+			one, err := verify.RunSample(ctx, e.Clock, e.Repo, name, bySource[name], req.Fraction, m)
 			if err != nil {
 				return Outcome{}, err
 			}

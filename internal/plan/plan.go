@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
@@ -184,8 +185,8 @@ type Runner struct {
 	Keep bool
 	// OnStep is called after each step (the CLI audits them).
 	OnStep func(run *Run, st *StepResult)
-
-	now func() time.Time
+	// Clock times the run and its steps; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // Options choose what a run restores.
@@ -210,9 +211,7 @@ var ErrFailed = errors.New("recovery plan failed")
 
 // Execute runs plan name in mode and records the run.
 func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (*Run, error) {
-	if rn.now == nil {
-		rn.now = time.Now
-	}
+	clk := clock.Or(rn.Clock)
 
 	steps, err := Flatten(rn.Cfg, name)
 	if err != nil {
@@ -222,7 +221,7 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 	pl := rn.Cfg.Plans[name]
 	tier := rn.Cfg.Tiers[pl.Tier]
 	run := &Run{
-		ID: newID(rn.now()), Plan: name, Mode: mode, Actor: rn.Actor, Tier: pl.Tier, Started: rn.now(),
+		ID: newID(clk.Now()), Plan: name, Mode: mode, Actor: rn.Actor, Tier: pl.Tier, Started: clk.Now(),
 		RTOObjective: tier.RTO.Seconds(), RPOObjective: tier.RPO.Seconds(), ToTime: opt.ToTime,
 	}
 
@@ -236,98 +235,13 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 	from := 0
 
 	if prev := opt.Resume; prev != nil {
-		if prev.Plan != name || prev.Mode != ModeRecover || prev.OK() {
-			return nil, fmt.Errorf("run %s is not a failed recovery of plan %s; nothing to resume", prev.ID, name)
+		if from, err = x.resume(ctx, prev, steps); err != nil {
+			return nil, err
 		}
-
-		if opt.Point != nil || !opt.ToTime.IsZero() {
-			return nil, fmt.Errorf("--resume goes on with run %s's own recovery point and time; give neither --point nor --to-time", prev.ID)
-		}
-
-		// The outage started with the first attempt: the RTO counts from
-		// there, and the rest restores to the same point as the first part.
-		run.Started, run.ResumedFrom, run.Point, run.ToTime = prev.Started, prev.ID, prev.Point, prev.ToTime
-		x.opt.ToTime = prev.ToTime
-
-		if prev.Point != "" {
-			p, err := FindPoint(ctx, rn.Repo, prev.Point)
-			if err != nil {
-				return nil, fmt.Errorf("resume run %s: %w", prev.ID, err)
-			}
-
-			x.opt.Point = p
-		}
-
-		if len(prev.Steps) != len(steps) {
-			return nil, fmt.Errorf("plan %s changed since run %s (%d steps then, %d now): run `lifeboat recover %s` afresh", name, prev.ID, len(prev.Steps), len(steps), name)
-		}
-
-		for i, st := range prev.Steps {
-			if st.Title != steps[i].step.Title() || st.Kind != steps[i].step.Kind || st.Plan != steps[i].plan {
-				return nil, fmt.Errorf("plan %s changed since run %s: step %d was %q, now %q: run `lifeboat recover %s` afresh", name, prev.ID, i+1, st.Title, steps[i].step.Title(), name)
-			}
-		}
-
-		for i, st := range prev.Steps {
-			if st.Status == StatusFailed || st.Status == StatusPending {
-				break
-			}
-
-			if st.EarlierRun == "" {
-				st.EarlierRun = prev.ID
-			}
-
-			run.Steps = append(run.Steps, st)
-			from = i + 1
-
-			if st.Kind == config.StepRestore && st.Target != "" {
-				x.remember(st)
-			}
-		}
-
-		fmt.Fprintf(rn.Out, "resuming %s of plan %s from step %d (%d steps done before)\n", prev.ID, name, from+1, from)
 	}
 
 	for i := from; i < len(steps); i++ {
-		f := steps[i]
-		res := StepResult{Plan: f.plan, Title: f.step.Title(), Kind: f.step.Kind, Status: StatusPending, Started: rn.now()}
-
-		fmt.Fprintf(rn.Out, "[%d/%d] %s ... ", i+1, len(steps), res.Title)
-
-		err := x.step(ctx, f.step, &res)
-		res.Seconds = rn.now().Sub(res.Started).Seconds()
-
-		switch {
-		case err != nil:
-			res.Status, res.Error = StatusFailed, err.Error()
-			fmt.Fprintf(rn.Out, "FAILED after %.1fs\n    %v\n", res.Seconds, err)
-		case res.Status == StatusSkipped:
-			fmt.Fprintf(rn.Out, "skipped (%s)\n", res.Note)
-		default:
-			res.Status = StatusOK
-			fmt.Fprintf(rn.Out, "ok in %.1fs", res.Seconds)
-
-			if res.Note != "" {
-				fmt.Fprintf(rn.Out, " (%s)", res.Note)
-			}
-
-			fmt.Fprintln(rn.Out)
-		}
-
-		run.Steps = append(run.Steps, res)
-
-		if rn.OnStep != nil {
-			rn.OnStep(run, &run.Steps[len(run.Steps)-1])
-		}
-
-		if err != nil {
-			// The rest are recorded as pending, so --resume knows where to go on.
-			for _, g := range steps[i+1:] {
-				run.Steps = append(run.Steps, StepResult{Plan: g.plan, Title: g.step.Title(), Kind: g.step.Kind, Status: StatusPending})
-			}
-
-			run.Status, run.Error = StatusFailed, fmt.Sprintf("step %d (%s): %v", i+1, res.Title, err)
-
+		if err := x.runStep(ctx, clk, steps, i); err != nil {
 			break
 		}
 	}
@@ -336,7 +250,7 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 		run.Status = StatusOK
 	}
 
-	run.Finished = rn.now()
+	run.Finished = clk.Now()
 	run.Isolation = x.isolation
 	measure(run)
 
@@ -350,6 +264,115 @@ func (rn *Runner) Execute(ctx context.Context, name, mode string, opt Options) (
 	}
 
 	return run, nil
+}
+
+// resume takes over the steps a failed recovery, prev, finished: the run
+// goes on with its start, point and time, from the step it failed at (the
+// index returned), once the plan is checked to be the same.
+func (x *execution) resume(ctx context.Context, prev *Run, steps []flat) (int, error) {
+	rn, run, name := x.rn, x.run, x.run.Plan
+
+	if prev.Plan != name || prev.Mode != ModeRecover || prev.OK() {
+		return 0, fmt.Errorf("run %s is not a failed recovery of plan %s; nothing to resume", prev.ID, name)
+	}
+
+	if x.opt.Point != nil || !x.opt.ToTime.IsZero() {
+		return 0, fmt.Errorf("--resume goes on with run %s's own recovery point and time; give neither --point nor --to-time", prev.ID)
+	}
+
+	// The outage started with the first attempt: the RTO counts from
+	// there, and the rest restores to the same point as the first part.
+	run.Started, run.ResumedFrom, run.Point, run.ToTime = prev.Started, prev.ID, prev.Point, prev.ToTime
+	x.opt.ToTime = prev.ToTime
+
+	if prev.Point != "" {
+		p, err := FindPoint(ctx, rn.Repo, prev.Point)
+		if err != nil {
+			return 0, fmt.Errorf("resume run %s: %w", prev.ID, err)
+		}
+
+		x.opt.Point = p
+	}
+
+	if len(prev.Steps) != len(steps) {
+		return 0, fmt.Errorf("plan %s changed since run %s (%d steps then, %d now): run `lifeboat recover %s` afresh", name, prev.ID, len(prev.Steps), len(steps), name)
+	}
+
+	for i, st := range prev.Steps {
+		if st.Title != steps[i].step.Title() || st.Kind != steps[i].step.Kind || st.Plan != steps[i].plan {
+			return 0, fmt.Errorf("plan %s changed since run %s: step %d was %q, now %q: run `lifeboat recover %s` afresh", name, prev.ID, i+1, st.Title, steps[i].step.Title(), name)
+		}
+	}
+
+	from := 0
+
+	for i, st := range prev.Steps {
+		if st.Status == StatusFailed || st.Status == StatusPending {
+			break
+		}
+
+		if st.EarlierRun == "" {
+			st.EarlierRun = prev.ID
+		}
+
+		run.Steps = append(run.Steps, st)
+		from = i + 1
+
+		if st.Kind == config.StepRestore && st.Target != "" {
+			x.remember(st)
+		}
+	}
+
+	fmt.Fprintf(rn.Out, "resuming %s of plan %s from step %d (%d steps done before)\n", prev.ID, name, from+1, from)
+
+	return from, nil
+}
+
+// runStep runs step i, timed on clk, prints and records its outcome. When it
+// fails, the rest are recorded as pending and the run as failed, and the
+// step's error is returned.
+func (x *execution) runStep(ctx context.Context, clk clock.Clock, steps []flat, i int) error {
+	rn, run, f := x.rn, x.run, steps[i]
+	res := StepResult{Plan: f.plan, Title: f.step.Title(), Kind: f.step.Kind, Status: StatusPending, Started: clk.Now()}
+
+	fmt.Fprintf(rn.Out, "[%d/%d] %s ... ", i+1, len(steps), res.Title)
+
+	err := x.step(ctx, f.step, &res)
+	res.Seconds = clock.Since(clk, res.Started).Seconds()
+
+	switch {
+	case err != nil:
+		res.Status, res.Error = StatusFailed, err.Error()
+		fmt.Fprintf(rn.Out, "FAILED after %.1fs\n    %v\n", res.Seconds, err)
+	case res.Status == StatusSkipped:
+		fmt.Fprintf(rn.Out, "skipped (%s)\n", res.Note)
+	default:
+		res.Status = StatusOK
+		fmt.Fprintf(rn.Out, "ok in %.1fs", res.Seconds)
+
+		if res.Note != "" {
+			fmt.Fprintf(rn.Out, " (%s)", res.Note)
+		}
+
+		fmt.Fprintln(rn.Out)
+	}
+
+	run.Steps = append(run.Steps, res)
+
+	if rn.OnStep != nil {
+		rn.OnStep(run, &run.Steps[len(run.Steps)-1])
+	}
+
+	if err != nil {
+		// The rest are recorded as pending, so --resume knows where to go on.
+		for _, g := range steps[i+1:] {
+			run.Steps = append(run.Steps, StepResult{Plan: g.plan, Title: g.step.Title(), Kind: g.step.Kind, Status: StatusPending})
+		}
+
+		run.Status, run.Error = StatusFailed, fmt.Sprintf("step %d (%s): %v", i+1, res.Title, err)
+	}
+
+	return err
 }
 
 // measure computes the run's RTO and RPO from its steps.

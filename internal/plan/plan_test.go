@@ -28,7 +28,7 @@ type stepClock struct {
 	n  int
 }
 
-func (c *stepClock) now() time.Time {
+func (c *stepClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
@@ -36,6 +36,14 @@ func (c *stepClock) now() time.Time {
 	c.n++
 
 	return t
+}
+
+// After fires at once: a run never waits on its clock.
+func (c *stepClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+
+	return ch
 }
 
 // testRepo is a fresh repository in a temporary folder: runs, points and
@@ -103,7 +111,7 @@ func newRunner(t *testing.T, cfg *config.Config, r *repo.Repository) (*Runner, *
 
 	clock := &stepClock{}
 
-	return &Runner{Cfg: cfg, Repo: r, Out: &out, Actor: "ops", now: clock.now}, &out
+	return &Runner{Cfg: cfg, Repo: r, Out: &out, Actor: "ops", Clock: clock}, &out
 }
 
 func TestFlatten(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
@@ -42,9 +43,10 @@ func (p *Point) Sources() []string {
 	return out
 }
 
-// NewPoint records a recovery point from the snapshots just taken.
-func NewPoint(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (*Point, error) {
-	p := &Point{ID: newID(time.Now()), Time: time.Now().UTC(), Snapshots: map[string]string{}, Details: map[string]string{}}
+// NewPoint records a recovery point from the snapshots just taken, dated on clk.
+func NewPoint(ctx context.Context, clk clock.Clock, r *repo.Repository, snaps []*repo.Snapshot) (*Point, error) {
+	now := clock.Or(clk).Now()
+	p := &Point{ID: newID(now), Time: now.UTC(), Snapshots: map[string]string{}, Details: map[string]string{}}
 
 	for _, s := range snaps {
 		p.Snapshots[s.Source] = s.ID

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"lifeboat/internal/clock"
 )
 
 // Bar implements repo.Progress.
@@ -17,7 +19,7 @@ type Bar struct {
 	label   string
 	enabled bool
 	start   time.Time
-	now     func() time.Time
+	clock   clock.Clock
 	total   atomic.Int64
 	done    atomic.Int64
 	stop    chan struct{}
@@ -25,10 +27,12 @@ type Bar struct {
 	shown   atomic.Bool
 }
 
-// New starts a bar. When enabled is false (not a terminal) it records counts but draws nothing.
-func New(w io.Writer, label string, enabled bool) *Bar {
-	b := &Bar{w: w, label: label, enabled: enabled, now: time.Now, stop: make(chan struct{})}
-	b.start = b.now()
+// New starts a bar; its elapsed time, rate and ETA are measured on clk (nil
+// is the wall clock). When enabled is false (not a terminal) it records
+// counts but draws nothing.
+func New(w io.Writer, label string, enabled bool, clk clock.Clock) *Bar {
+	b := &Bar{w: w, label: label, enabled: enabled, clock: clock.Or(clk), stop: make(chan struct{})}
+	b.start = b.clock.Now()
 
 	if enabled {
 		b.wg.Add(1)
@@ -70,7 +74,7 @@ func (b *Bar) loop() {
 		case <-b.stop:
 			return
 		case <-t.C:
-			elapsed := b.now().Sub(b.start)
+			elapsed := clock.Since(b.clock, b.start)
 			if elapsed < time.Second {
 				continue
 			}
@@ -100,13 +104,13 @@ func Line(label string, done, total int64, elapsed time.Duration) string {
 
 	if total > done && rate > 0 {
 		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
-		s += "  ETA " + clock(eta)
+		s += "  ETA " + hms(eta)
 	}
 
 	return s
 }
 
-func clock(d time.Duration) string {
+func hms(d time.Duration) string {
 	d = d.Round(time.Second)
 	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
 

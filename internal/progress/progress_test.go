@@ -20,7 +20,7 @@ func TestLine(t *testing.T) {
 func TestSilentWhenNotTerminal(t *testing.T) {
 	var buf bytes.Buffer
 
-	b := New(&buf, "x", false)
+	b := New(&buf, "x", false, nil)
 	b.SetTotal(10)
 	b.Add(10)
 	b.Done()
@@ -33,7 +33,7 @@ func TestSilentWhenNotTerminal(t *testing.T) {
 func TestDrawsAfterOneSecond(t *testing.T) {
 	var buf safeBuf
 
-	b := New(&buf, "restore", true)
+	b := New(&buf, "restore", true, nil)
 	b.SetTotal(100)
 	b.Add(40)
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -51,11 +51,12 @@ func Newest(ctx context.Context, r *repo.Repository, name string, fullOnly bool)
 // RestoreTest runs one restore test and records its outcome in the
 // repository: for the source (status, metrics, reports) and for the snapshot
 // (prune keeps the newest verified one).
-func RestoreTest(ctx context.Context, r *repo.Repository, src RestoreTester, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
-	start := time.Now()
+func RestoreTest(ctx context.Context, clk clock.Clock, r *repo.Repository, src RestoreTester, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
+	clk = clock.Or(clk)
+	start := clk.Now()
 	rep, err := src.RestoreTest(ctx, r, snap, opt)
 
-	rec := records.RestoreTest{At: start, Snapshot: snap.ID, Seconds: time.Since(start).Seconds()}
+	rec := records.RestoreTest{At: start, Snapshot: snap.ID, Seconds: clock.Since(clk, start).Seconds()}
 
 	switch {
 	case err != nil:

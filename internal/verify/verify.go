@@ -7,21 +7,21 @@ package verify
 
 import (
 	"context"
-	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
 
 // Run verifies snaps of source (all of its snapshots when nil) and records
 // the results.
-func Run(ctx context.Context, r *repo.Repository, source string, snaps []*repo.Snapshot, progress repo.Progress) (*repo.VerifyResult, error) {
-	return RunSample(ctx, r, source, snaps, 1, progress)
+func Run(ctx context.Context, clk clock.Clock, r *repo.Repository, source string, snaps []*repo.Snapshot, progress repo.Progress) (*repo.VerifyResult, error) {
+	return RunSample(ctx, clk, r, source, snaps, 1, progress)
 }
 
 // RunSample is Run reading about fraction of the file content (see
 // repo.VerifySample).
-func RunSample(ctx context.Context, r *repo.Repository, source string, snaps []*repo.Snapshot, fraction float64, progress repo.Progress) (*repo.VerifyResult, error) {
+func RunSample(ctx context.Context, clk clock.Clock, r *repo.Repository, source string, snaps []*repo.Snapshot, fraction float64, progress repo.Progress) (*repo.VerifyResult, error) {
 	if snaps == nil {
 		var err error
 		if snaps, err = r.Snapshots(ctx, source); err != nil {
@@ -34,7 +34,7 @@ func RunSample(ctx context.Context, r *repo.Repository, source string, snaps []*
 		return res, err
 	}
 
-	now := time.Now()
+	now := clock.Or(clk).Now()
 
 	for _, s := range snaps {
 		if err := records.Put(ctx, r, records.KindVerify, s.ID, records.Verify{OK: !res.Failed[s.ID], At: now, Source: s.Source}); err != nil {
