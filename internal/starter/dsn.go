@@ -70,13 +70,13 @@ func ParseDSN(dsn string) (config.MySQL, error) {
 			addr = c.Addr
 		}
 
+		// The driver takes many options quietly; each one is refused here
+		// unless the configuration has a key for it.
 		params = url.Values{}
-		for k, v := range c.Params {
-			params.Set(k, v)
-		}
-
-		if c.TLSConfig != "" {
-			params.Set("tls", c.TLSConfig)
+		if i := strings.LastIndex(dsn, "?"); i >= 0 {
+			if params, err = url.ParseQuery(dsn[i+1:]); err != nil {
+				return my, fmt.Errorf("the parameters after ?: %w", err)
+			}
 		}
 	}
 
