@@ -282,7 +282,12 @@ func TestSourceAddKeepsTheFile(t *testing.T) {
 	e.mustRun("source", "add", "reports", "--files", docs, "--tier", "critical")
 	after := readFile(t, e.cfg)
 
-	if !strings.HasPrefix(after, before[:strings.Index(before, "# Repository-wide jobs")]) || !strings.HasSuffix(after, before[strings.Index(before, "# Repository-wide jobs"):]) {
+	jobs := strings.Index(before, "# Repository-wide jobs")
+	if jobs < 0 {
+		t.Fatalf("the example has no jobs: section:\n%s", before)
+	}
+
+	if !strings.HasPrefix(after, before[:jobs]) || !strings.HasSuffix(after, before[jobs:]) {
 		t.Fatalf("the file's own lines changed:\n%s", after)
 	}
 

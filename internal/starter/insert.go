@@ -26,7 +26,7 @@ func AddSource(text []byte, name string, block func(indent int) string) ([]byte,
 	}
 
 	if len(doc.Content) == 0 {
-		return nil, errors.New("the file is empty: it needs repository: and sources:")
+		return nil, errors.New("the file is empty; it needs repository and sources")
 	}
 
 	root := doc.Content[0]
