@@ -172,7 +172,7 @@ func (a *App) rootCommand() *cobra.Command {
 		},
 	}
 
-	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.SystemFile+")")
+	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.UserFileHelp+", else "+config.SystemFile+")")
 	a.ro.flags.bind(root)
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
@@ -181,7 +181,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 
 	root.AddCommand(
-		a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.operation("restore", a.restoreCommand()),
+		a.initCommand(), a.sourceCommand(), a.backupCommand(), a.snapshotsCommand(), a.operation("restore", a.restoreCommand()),
 		a.lsCommand(), a.verifyCommand(), a.configCommand(), a.versionCommand(), a.operation("export", a.exportCommand()),
 		a.operation("import", a.importCommand()), a.binlogCommand(), a.statusCommand(),
 		a.daemonCommand(), a.scheduleCommand(), a.pruneCommand(),

@@ -71,6 +71,7 @@ func (a *App) configCommand() *cobra.Command {
 	})
 
 	cmd.AddCommand(a.configStoreCommands()...)
+	cmd.AddCommand(a.configExampleCommand())
 
 	return cmd
 }

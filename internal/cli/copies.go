@@ -98,7 +98,7 @@ func (a *App) replicateCommand() *cobra.Command {
 			}
 
 			if len(names) == 0 {
-				return usage("no copies to replicate to: add them under copies: in %s (see examples/sml-library/lifeboat.yaml)", cfg.File)
+				return usage("no copies to replicate to: add them under copies: in %s (`lifeboat config example --sml-library` shows some)", cfg.File)
 			}
 
 			pw, err := a.password(cfg, false)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 )
 
@@ -12,8 +13,20 @@ func (a *App) initCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "init",
 		Short: "Create the encrypted repository named in the configuration",
-		Args:  cobra.NoArgs,
+		Long: "Creates the encrypted repository named in the configuration.\n\n" +
+			"With --repo DIR|s3://bucket/prefix and no configuration file, it creates the repository there and writes a\n" +
+			"configuration that remembers it (--config FILE, else $" + config.EnvConfig + ", else " + config.UserFileHelp + "),\n" +
+			"so the next commands need no flags: add sources with `lifeboat source add`. It never replaces a file.",
+		Example: "  export LIFEBOAT_PASSWORD='a long passphrase'\n" +
+			"  lifeboat init --repo /srv/backups\n" +
+			"  lifeboat source add docs --files /srv/docs\n" +
+			"  lifeboat backup",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target, ok := a.starterTarget(); ok {
+				return a.initWithConfig(cmd.Context(), target)
+			}
+
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

@@ -169,7 +169,7 @@ func (a *App) baseConfiguration() (*config.Config, error) {
 
 	if where, _ := a.repoLocation(); where == "" {
 		if !found {
-			return nil, &config.Error{File: path, Msg: "no configuration file here, nor " + a.systemFile() + ": " + config.NotFoundHint}
+			return nil, &config.Error{File: path, Msg: "no configuration file here, nor " + a.userFileNamed() + a.systemFile() + ": " + config.NotFoundHint}
 		}
 
 		return config.Load(path)

@@ -250,7 +250,7 @@ const SystemFile = "/etc/lifeboat/lifeboat.yaml"
 
 // Locate returns the configuration path to use: the explicit flag, then
 // $LIFEBOAT_CONFIG, then lifeboat.yaml in the working directory, then
-// SystemFile; DefaultFile when none of them exists.
+// UserFile, then SystemFile; DefaultFile when none of them exists.
 func Locate(flag string) string {
 	path, _ := Find(flag, os.Getenv, SystemFile)
 	return path
@@ -268,7 +268,11 @@ func Find(flag string, getenv func(string) string, system string) (string, bool)
 		return env, true
 	}
 
-	for _, p := range []string{DefaultFile, system} {
+	for _, p := range []string{DefaultFile, UserFile(getenv), system} {
+		if p == "" {
+			continue
+		}
+
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p, true
 		}
@@ -277,8 +281,28 @@ func Find(flag string, getenv func(string) string, system string) (string, bool)
 	return DefaultFile, false
 }
 
+// UserFile is the per-user configuration, searched after the working
+// directory's and before SystemFile, where `lifeboat init --repo` writes
+// one: $XDG_CONFIG_HOME/lifeboat/lifeboat.yaml, else
+// $HOME/.config/lifeboat/lifeboat.yaml; empty when neither is set.
+func UserFile(getenv func(string) string) string {
+	if dir := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "lifeboat", DefaultFile)
+	}
+
+	if home := getenv("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, ".config", "lifeboat", DefaultFile)
+	}
+
+	return ""
+}
+
+// UserFileHelp names UserFile in help texts.
+const UserFileHelp = "$XDG_CONFIG_HOME/lifeboat/lifeboat.yaml (default ~/.config/lifeboat/lifeboat.yaml)"
+
 // NotFoundHint says what to do when there is no configuration file.
-const NotFoundHint = "pass --config FILE or set " + EnvConfig + " (see examples/sml-library/lifeboat.yaml); " +
+const NotFoundHint = "run `lifeboat init --repo DIR|s3://bucket/prefix` to create a repository and a configuration, " +
+	"or pass --config FILE or set " + EnvConfig + " (`lifeboat config example` prints one to start from); " +
 	"or, on a machine with only the repository, pass --repo PATH|s3://bucket/prefix or set LIFEBOAT_REPOSITORY " +
 	"to use the configuration stored in it (`lifeboat config restore -o lifeboat.yaml` writes it out)"
 
@@ -524,7 +548,17 @@ func (p *parser) tiers(n *yaml.Node, cfg *Config) {
 	}
 }
 
+// NoSourcesHint is the message for a configuration without sources, such as
+// the one `lifeboat init --repo` writes.
+const NoSourcesHint = "no sources; add at least one: `lifeboat source add NAME --files PATH...` (or --git PATH, --mysql DSN), " +
+	"or by hand (type: files, git or mysql)"
+
 func (p *parser) sources(n *yaml.Node, cfg *Config) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		p.fail(n, "sources", NoSourcesHint)
+		return
+	}
+
 	if n.Kind != yaml.MappingNode {
 		p.fail(n, "sources", "expected a mapping of source names to sources, found %s", describe(n))
 		return
@@ -532,7 +566,7 @@ func (p *parser) sources(n *yaml.Node, cfg *Config) {
 
 	m := p.mapping(n, "sources")
 	if len(m) == 0 {
-		p.fail(n, "sources", "no sources; add at least one (type: files or git)")
+		p.fail(n, "sources", NoSourcesHint)
 	}
 
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -975,6 +1009,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 	return keys
 }
+
+// ValidName reports whether s may name a source (or a plan, a copy).
+func ValidName(s string) bool { return validName(s) }
 
 func validName(s string) bool {
 	if s == "" || len(s) > 64 {

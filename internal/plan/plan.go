@@ -160,7 +160,7 @@ type UnknownPlanError struct {
 
 func (e UnknownPlanError) Error() string {
 	if len(e.Known) == 0 {
-		return fmt.Sprintf("unknown plan %q: %s defines no plans; add them under plans: (see examples/sml-library/lifeboat.yaml)", e.Name, e.File)
+		return fmt.Sprintf("unknown plan %q: %s defines no plans; add them under plans: (`lifeboat config example --sml-library` shows some)", e.Name, e.File)
 	}
 
 	return fmt.Sprintf("unknown plan %q: %s defines %s", e.Name, e.File, strings.Join(e.Known, ", "))

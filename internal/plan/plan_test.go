@@ -142,7 +142,7 @@ func TestFlatten(t *testing.T) {
 	}
 
 	bare := parseConfig(t, "repository: {path: /backups/lifeboat}\nsources:\n  uploads: {type: files, paths: [/srv/uploads]}\n")
-	if _, err := Flatten(bare, "app"); err == nil || err.Error() != `unknown plan "app": lifeboat.yaml defines no plans; add them under plans: (see examples/sml-library/lifeboat.yaml)` {
+	if _, err := Flatten(bare, "app"); err == nil || err.Error() != "unknown plan \"app\": lifeboat.yaml defines no plans; add them under plans: (`lifeboat config example --sml-library` shows some)" {
 		t.Errorf("no plans: %v", err)
 	}
 }
