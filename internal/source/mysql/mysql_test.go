@@ -778,8 +778,13 @@ func TestDumpStatementRetriedAfterDeadlock(t *testing.T) {
 	go func() { done <- execRetrying(ctx, loader, "UPDATE t SET v = v + 10 WHERE id IN (1, 2)") }()
 
 	testenv.Eventually(t, 20*time.Second, func() bool {
+		// Only this test's two transactions run on the private server now,
+		// so any lock wait is the loader's (its query text is not always
+		// filled in while it waits).
 		var n int
-		db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE 'UPDATE t SET v = v + 10 %'").Scan(&n)
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").Scan(&n); err != nil {
+			t.Logf("read the lock waits: %v", err)
+		}
 
 		return n > 0
 	}, "the loader's update to hold row 1 and wait for row 2")
