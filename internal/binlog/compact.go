@@ -28,7 +28,7 @@ const DefaultCompactAfter = 10 * time.Minute
 
 // CompactOptions choose what Compact merges.
 type CompactOptions struct {
-	Now time.Time // ages are measured from here
+	Now time.Time // ages are measured from here; zero is the repository's clock
 	// After leaves as they are the segments whose last event is newer than
 	// Now-After (DefaultCompactAfter when zero).
 	After  time.Duration
@@ -65,7 +65,7 @@ func Compact(ctx context.Context, r *repo.Repository, source string, opt Compact
 	}
 
 	if opt.Now.IsZero() {
-		opt.Now = time.Now()
+		opt.Now = r.Clock().Now()
 	}
 
 	fault := func(point string) {

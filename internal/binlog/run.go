@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 )
 
@@ -19,7 +20,7 @@ func (a *Archiver) Stream(ctx context.Context) error {
 	backoff := time.Second
 
 	for {
-		started := time.Now()
+		started := a.clk().Now()
 		err := a.streamOnce(ctx)
 
 		if ctx.Err() != nil {
@@ -45,14 +46,14 @@ func (a *Archiver) Stream(ctx context.Context) error {
 			a.log().Warn("binlog stream interrupted; reconnecting", "source", a.Source, "err", err, "retry_in", backoff)
 		}
 
-		if time.Since(started) > time.Minute {
+		if clock.Since(a.clk(), started) > time.Minute {
 			backoff = time.Second
 		}
 
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(backoff): // a real pause before the server is tried again
 		}
 
 		backoff = min(backoff*2, 30*time.Second)
@@ -131,10 +132,10 @@ func (a *Archiver) gap(ctx context.Context, c Coord, reason string) error {
 		from = last.Last
 	}
 
-	epoch := newEpoch(a.clock())
+	epoch := newEpoch(a.clk().Now())
 	labels := map[string]string{
 		"kind": "gap", "epoch": epoch, "prev_epoch": c.Epoch, "reason": reason,
-		"from": from.UTC().Format(time.RFC3339Nano), "at": a.clock().UTC().Format(time.RFC3339Nano),
+		"from": from.UTC().Format(time.RFC3339Nano), "at": a.clk().Now().UTC().Format(time.RFC3339Nano),
 		"file": c.File, "pos": fmt.Sprint(c.Pos),
 	}
 

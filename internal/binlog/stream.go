@@ -16,6 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -49,8 +50,10 @@ type Archiver struct {
 	// Fulls lists the source's full backups with their coordinates, oldest first.
 	Fulls func(ctx context.Context) ([]Full, error)
 	// By records who archived a segment: stream, incremental or differential.
-	By  string
-	now func() time.Time
+	By string
+	// Clock closes segments, throttles the state record and stamps what
+	// the archiver writes; nil is the repository's clock.
+	Clock clock.Clock
 
 	covered    time.Time
 	lastState  time.Time
@@ -79,12 +82,12 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-func (a *Archiver) clock() time.Time {
-	if a.now != nil {
-		return a.now()
+func (a *Archiver) clk() clock.Clock {
+	if a.Clock == nil && a.Repo != nil {
+		return a.Repo.Clock()
 	}
 
-	return time.Now()
+	return clock.Or(a.Clock)
 }
 
 func (a *Archiver) log() *slog.Logger {
@@ -153,7 +156,7 @@ func (a *Archiver) CheckServer(ctx context.Context) (*serverInfo, error) {
 
 	info.GTIDPos = gtid.String
 
-	info.At = time.Now()
+	info.At = a.clk().Now()
 
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
@@ -291,7 +294,7 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 
 		wait := time.Hour
 		if f.seg.events > 0 {
-			wait = time.Until(f.seg.opened.Add(a.SegmentInterval))
+			wait = f.seg.opened.Add(a.SegmentInterval).Sub(a.clk().Now())
 			if wait <= 0 {
 				// Due: close it before reading on, or a busy server whose
 				// events are always waiting would keep it open past its time.
@@ -324,7 +327,7 @@ func (a *Archiver) fetch(ctx context.Context, c Coord, until *Coord, mariadb boo
 			return errors.Join(f.flush(), a.streamError(f.c, err))
 		}
 
-		arrived := time.Now()
+		arrived := a.clk().Now()
 		if err := f.event(ev, arrived); err != nil {
 			return err
 		}
@@ -567,7 +570,7 @@ func (a *Archiver) add(seg *pending, c *Coord, e event, fde []byte, checksum boo
 	}
 
 	if seg.events == 0 {
-		seg.file, seg.start, seg.opened, seg.fde = c.File, c.Pos, time.Now(), fde
+		seg.file, seg.start, seg.opened, seg.fde = c.File, c.Pos, a.clk().Now(), fde
 		seg.tFirst, seg.aFirst = e.when, arrived.UnixMilli()
 	}
 
@@ -653,11 +656,11 @@ func (a *Archiver) advance(ctx context.Context, epoch string, t time.Time, c Coo
 		every = 10 * time.Second
 	}
 
-	if time.Since(a.lastState) < every && a.stateEpoch == epoch {
+	if clock.Since(a.clk(), a.lastState) < every && a.stateEpoch == epoch {
 		return
 	}
 
-	a.lastState, a.stateEpoch, a.stateAt = time.Now(), epoch, c
+	a.lastState, a.stateEpoch, a.stateAt = a.clk().Now(), epoch, c
 
 	err := records.PutState(ctx, a.Repo, a.Source, stateKind, records.BinlogState{
 		Covered: t, Epoch: epoch, File: c.File, Pos: c.Pos, Updated: a.lastState,

@@ -16,6 +16,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"lifeboat/internal/clock"
 )
 
 // ErrNoObjectLock means the bucket cannot keep objects immutable.
@@ -105,11 +107,12 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 		return nil, err
 	}
 
+	clk := clock.Or(s.Clock)
 	res := &ImmutabilityCheck{Mode: string(mode)}
 
 	probes := s.S3.Prefix + "lifeboat-lock-probe/"
 
-	if res.ProbesRemoved, err = removeUnlocked(ctx, cli, s.S3.Bucket, probes); err != nil {
+	if res.ProbesRemoved, err = removeUnlocked(ctx, cli, s.S3.Bucket, probes, clk); err != nil {
 		return nil, fmt.Errorf("remove the probes of earlier checks: %w", s.explain(err))
 	}
 
@@ -141,8 +144,8 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 	rand.Read(suffix) //nolint:errcheck
 
 	key := probes + hex.EncodeToString(suffix)
-	body := []byte("lifeboat immutability probe " + time.Now().UTC().Format(time.RFC3339))
-	until := time.Now().Add(probeLock).UTC()
+	body := []byte("lifeboat immutability probe " + clk.Now().UTC().Format(time.RFC3339))
+	until := clk.Now().Add(probeLock).UTC()
 	rmode := minio.RetentionMode(mode)
 
 	info, err := cli.PutObject(ctx, s.S3.Bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{
@@ -174,7 +177,7 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 	}
 
 	// 3. Shorten the lock to nothing.
-	soon := time.Now().Add(time.Second).UTC()
+	soon := clk.Now().Add(time.Second).UTC()
 	err = cli.PutObjectRetention(ctx, s.S3.Bucket, key, minio.PutObjectRetentionOptions{Mode: &rmode, RetainUntilDate: &soon, VersionID: info.VersionID})
 	res.ShortenRefused = err != nil
 
@@ -188,7 +191,7 @@ func (s Storage) CheckImmutability(ctx context.Context, probeLock time.Duration)
 // removeUnlocked removes every version (and delete marker) under prefix
 // whose lock has ended or that never had one. A version still locked is left;
 // a refusal to remove it is not an error.
-func removeUnlocked(ctx context.Context, cli *minio.Client, bucket, prefix string) (int, error) {
+func removeUnlocked(ctx context.Context, cli *minio.Client, bucket, prefix string, clk clock.Clock) (int, error) {
 	n := 0
 
 	for obj := range cli.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
@@ -198,7 +201,7 @@ func removeUnlocked(ctx context.Context, cli *minio.Client, bucket, prefix strin
 
 		if !obj.IsDeleteMarker {
 			_, until, err := cli.GetObjectRetention(ctx, bucket, obj.Key, obj.VersionID)
-			if err == nil && until != nil && until.After(time.Now()) {
+			if err == nil && until != nil && until.After(clk.Now()) {
 				continue
 			}
 		}

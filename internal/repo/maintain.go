@@ -130,9 +130,10 @@ func (r *Repository) forgetUnreferenced(ctx context.Context, dr repo.DirectRepos
 	}
 
 	// The watermark has a resolution of a second: wait into the next one
-	// so it lies after every deletion just committed.
-	if wait := time.Until(dr.Time().Truncate(time.Second).Add(time.Second)); wait > 0 {
-		time.Sleep(wait)
+	// so it lies after every deletion just committed. The second is kopia's
+	// clock's, which stamped the deletions.
+	if t := dr.Time(); t.Truncate(time.Second).Add(time.Second).After(t) {
+		time.Sleep(t.Truncate(time.Second).Add(time.Second).Sub(t))
 	}
 
 	err = repo.DirectWriteSession(ctx, dr, opts, func(ctx context.Context, w repo.DirectRepositoryWriter) error {

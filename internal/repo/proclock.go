@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"lifeboat/internal/clock"
 )
 
 // ErrBusy means another process holds a lock this one needs: a backup of the
@@ -32,6 +34,7 @@ func (h Holder) String() string {
 // take the same ones. They are flock(2) locks, so a process that dies, even
 // killed, lets go of its locks at once: a lock file left behind never blocks.
 type Locks struct {
+	clock clock.Clock
 	files []*os.File
 	// holders are the files naming this process as a shared holder.
 	holders []string
@@ -60,7 +63,7 @@ func (l *Locks) Release() {
 // itself, such as prune --reclaim-now, from starting meanwhile). what names
 // the run for the message another process gets.
 func (r *Repository) LockSources(names []string, what string) (*Locks, error) {
-	l := &Locks{}
+	l := &Locks{clock: r.clock}
 
 	if err := l.take(r.lockDir(), "repository", false, what, "the repository"); err != nil {
 		return nil, err
@@ -80,7 +83,7 @@ func (r *Repository) LockSources(names []string, what string) (*Locks, error) {
 // write during (prune --reclaim-now), shared for one that only must not run
 // during such a run (the daemon, for as long as it runs).
 func (r *Repository) LockRepository(exclusive bool, what string) (*Locks, error) {
-	l := &Locks{}
+	l := &Locks{clock: r.clock}
 
 	if err := l.take(r.lockDir(), "repository", exclusive, what, "the repository"); err != nil {
 		return nil, err
@@ -125,7 +128,7 @@ func (l *Locks) take(dir, name string, exclusive bool, what, subject string) err
 	// Say who holds it, for the message of the next one refused: in the
 	// lock file when exclusive, in a file of its own when shared (there may
 	// be several holders).
-	b, _ := json.Marshal(Holder{PID: os.Getpid(), Command: what, Since: time.Now().UTC()})
+	b, _ := json.Marshal(Holder{PID: os.Getpid(), Command: what, Since: clock.Or(l.clock).Now().UTC()})
 	b = append(b, '\n')
 
 	if exclusive {

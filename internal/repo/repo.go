@@ -25,6 +25,8 @@ import (
 	"github.com/kopia/kopia/repo/maintenance"
 	"github.com/kopia/kopia/repo/object"
 	"github.com/kopia/kopia/snapshot/policy"
+
+	"lifeboat/internal/clock"
 )
 
 // Repository parameters: cipher, hash and splitter are fixed at creation, the
@@ -67,7 +69,7 @@ type Repository struct {
 	rep     repo.Repository
 	tempDir string
 	log     *slog.Logger
-	now     func() time.Time
+	clock   clock.Clock
 	// readahead is set on object storage, where reads are round trips.
 	readahead *readahead
 	// stopHours ends followUploadHours.
@@ -78,6 +80,12 @@ type Repository struct {
 	stateMu     sync.Mutex
 	stateWrites map[string]int
 }
+
+// Clock is the time the repository keeps: its records' timestamps, and
+// whatever else measures time against it.
+func (r *Repository) Clock() clock.Clock { return r.clock }
+
+func (r *Repository) now() time.Time { return r.clock.Now() }
 
 // Create initialises an encrypted repository at path.
 func Create(ctx context.Context, path string, pw Password) error {
@@ -236,7 +244,7 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 	var session string
 
 	if where.S3 != nil {
-		ra, err := newReadahead(st, where.S3.options())
+		ra, err := newReadahead(st, where.S3.options(clock.Or(where.Clock).Now()))
 		if err != nil {
 			os.RemoveAll(tmp)
 			return nil, fmt.Errorf("open repository %s: %w", path, err)
@@ -267,7 +275,7 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
-	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, now: time.Now}
+	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, clock: clock.Or(where.Clock)}
 	if ra, ok := st.(*readahead); ok {
 		r.readahead = ra
 	}

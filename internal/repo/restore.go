@@ -97,7 +97,7 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, fmt.Errorf("restore snapshot %s: %w", id, err)
 	}
 
-	fsOut, err := openRestoreTarget(ctx, m, id, target, opt.Overwrite)
+	fsOut, err := openRestoreTarget(ctx, m, id, target, opt.Overwrite, r.now())
 	if err != nil {
 		return st, err
 	}
@@ -149,13 +149,13 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 
 // openRestoreTarget creates target, marks it incomplete until the restore
 // of m ends, and returns the output that writes the tree into it.
-func openRestoreTarget(ctx context.Context, m *snapshot.Manifest, id, target string, overwrite bool) (*restore.FilesystemOutput, error) {
+func openRestoreTarget(ctx context.Context, m *snapshot.Manifest, id, target string, overwrite bool, now time.Time) (*restore.FilesystemOutput, error) {
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return nil, fmt.Errorf("restore snapshot %s: create target %s: %w", id, target, err)
 	}
 
 	if err := writeRestoreMarker(target, IncompleteRestore{
-		Snapshot: string(m.ID), Source: m.Tags[labelSource], Started: time.Now().UTC(), PID: os.Getpid(),
+		Snapshot: string(m.ID), Source: m.Tags[labelSource], Started: now.UTC(), PID: os.Getpid(),
 	}); err != nil {
 		return nil, err
 	}

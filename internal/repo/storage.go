@@ -13,6 +13,8 @@ import (
 	"github.com/kopia/kopia/repo/blob/s3"
 	"github.com/kopia/kopia/repo/blob/throttling"
 	"github.com/minio/minio-go/v7"
+
+	"lifeboat/internal/clock"
 )
 
 // Storage is where a repository's blobs live: a folder, or an
@@ -20,6 +22,9 @@ import (
 type Storage struct {
 	Path string
 	S3   *S3
+	// Clock is the time a repository opened here keeps (records, upload
+	// hours, lock probes); nil is the wall clock.
+	Clock clock.Clock
 }
 
 // S3 is a bucket and the resolved credentials to reach it.
@@ -85,7 +90,7 @@ func (s Storage) blob(ctx context.Context, create bool) (blob.Storage, error) {
 		return filesystem.New(ctx, &filesystem.Options{Path: s.Path}, create)
 	}
 
-	st, err := s3.New(ctx, s.S3.options(), create)
+	st, err := s3.New(ctx, s.S3.options(clock.Or(s.Clock).Now()), create)
 	if err != nil {
 		return nil, s.explain(err)
 	}
@@ -93,11 +98,12 @@ func (s Storage) blob(ctx context.Context, create bool) (blob.Storage, error) {
 	return st, nil
 }
 
-func (o *S3) options() *s3.Options {
+// options are kopia's for the bucket, with the upload cap in force at now.
+func (o *S3) options(now time.Time) *s3.Options {
 	return &s3.Options{
 		BucketName: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region,
 		AccessKeyID: o.AccessKey, SecretAccessKey: o.SecretKey, DoNotUseTLS: o.NoTLS, RootCA: o.RootCA,
-		Limits: throttling.Limits{UploadBytesPerSecond: o.uploadLimitAt(time.Now())},
+		Limits: throttling.Limits{UploadBytesPerSecond: o.uploadLimitAt(now)},
 	}
 }
 

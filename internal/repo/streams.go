@@ -57,7 +57,7 @@ func (r *Repository) BackupStreams(ctx context.Context, spec StreamSpec, streams
 		spec.Role = RoleBackup
 	}
 
-	root, err := streamTree(streams)
+	root, err := streamTree(streams, r.now())
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
 	}
@@ -183,14 +183,13 @@ func checkStreams(man *snapshot.Manifest) error {
 }
 
 // streamTree arranges streams into static directories by their paths.
-func streamTree(streams []Stream) (fs.Directory, error) {
+func streamTree(streams []Stream, now time.Time) (fs.Directory, error) {
 	type node struct {
 		dirs  map[string]*node
 		files []fs.Entry
 	}
 
 	root := &node{dirs: map[string]*node{}}
-	now := time.Now()
 
 	for _, s := range streams {
 		parts := strings.Split(path.Clean(s.Path), "/")

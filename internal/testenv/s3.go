@@ -27,6 +27,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"lifeboat/internal/clock"
 )
 
 // S3 is a private S3-compatible server (SeaweedFS) on loopback.
@@ -208,9 +210,10 @@ func (s *S3) start() error {
 	}()
 
 	// Ready when a bucket can be listed.
-	deadline := time.Now().Add(60 * time.Second)
+	wall := clock.Real{}
+	deadline := wall.Now().Add(60 * time.Second)
 
-	for time.Now().Before(deadline) {
+	for wall.Now().Before(deadline) {
 		select {
 		case <-exited:
 			b, _ := os.ReadFile(filepath.Join(s.dir, "weed.log"))
@@ -285,7 +288,7 @@ func (s *S3) makeCerts() error {
 
 	ca := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lifeboat test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: clock.Real{}.Now().Add(-time.Hour), NotAfter: clock.Real{}.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 
@@ -301,7 +304,7 @@ func (s *S3) makeCerts() error {
 
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: clock.Real{}.Now().Add(-time.Hour), NotAfter: clock.Real{}.Now().Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"lifeboat/internal/clock"
 )
 
 //go:embed schema.sql
@@ -219,7 +221,7 @@ func Workload(ctx context.Context, db *sql.DB, name string, workers int, sc Scal
 		go func(w int) {
 			defer wg.Done()
 
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(clock.Real{}.Now().UnixNano())))
 
 			for ctx.Err() == nil {
 				_, err := Step(ctx, db, name, rng, sc, st)

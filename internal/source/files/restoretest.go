@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -13,7 +13,8 @@ import (
 // RestoreTest restores snap into a temporary folder and compares every file
 // with the snapshot: presence, size and SHA-256, and nothing extra.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
-	start := time.Now()
+	clk := r.Clock()
+	start := clk.Now()
 	rep := &source.TestReport{Snapshot: snap, What: "files"}
 
 	tmp, err := os.MkdirTemp("", "lifeboat-restore-test-")
@@ -26,7 +27,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		return nil, fmt.Errorf("restore test of %s: restore snapshot %s: %w", s.cfg.Name, snap.ID, err)
 	}
 
-	rep.Restore = time.Since(start)
+	rep.Restore = clock.Since(clk, start)
 
 	if opt.Tamper != nil {
 		if err := opt.Tamper(ctx, tmp); err != nil {
@@ -39,7 +40,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		return nil, fmt.Errorf("restore test of %s: %w", s.cfg.Name, err)
 	}
 
-	rep.Checked, rep.Problems, rep.Total = cmp.Files, cmp.Problems, time.Since(start)
+	rep.Checked, rep.Problems, rep.Total = cmp.Files, cmp.Problems, clock.Since(clk, start)
 
 	return rep, nil
 }

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -17,7 +17,8 @@ import (
 // clones it, checks the clone with git fsck and compares its refs and HEAD
 // with what the backup recorded.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
-	start := time.Now()
+	clk := r.Clock()
+	start := clk.Now()
 	name := s.cfg.Name
 	rep := &source.TestReport{Snapshot: snap, What: "refs"}
 
@@ -32,7 +33,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		return nil, fmt.Errorf("restore test of %s: restore snapshot %s: %w", name, snap.ID, err)
 	}
 
-	rep.Restore = time.Since(start)
+	rep.Restore = clock.Since(clk, start)
 
 	if opt.Tamper != nil {
 		if err := opt.Tamper(ctx, raw); err != nil {
@@ -43,7 +44,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	bundle := filepath.Join(raw, bundleName)
 	fail := func(format string, args ...any) (*source.TestReport, error) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
-		rep.Total = time.Since(start)
+		rep.Total = clock.Since(clk, start)
 
 		return rep, nil
 	}
@@ -80,7 +81,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		}
 	}
 
-	rep.Total = time.Since(start)
+	rep.Total = clock.Since(clk, start)
 
 	return rep, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -23,6 +24,10 @@ import (
 type Source struct {
 	cfg    *config.Source
 	getenv func(string) string
+
+	// Clock is the time a recovery's "now", the archiver's segments and the
+	// durations reported read; nil is the repository's clock.
+	Clock clock.Clock
 
 	// beforeReplay runs in a point-in-time recovery once the full is
 	// restored, before the binlog is replayed (tests compact the archive
@@ -37,6 +42,15 @@ func New(cfg *config.Source, getenv func(string) string) *Source {
 	}
 
 	return &Source{cfg: cfg, getenv: getenv}
+}
+
+// clock is s.Clock, else r's.
+func (s *Source) clock(r *repo.Repository) clock.Clock {
+	if s.Clock == nil && r != nil {
+		return r.Clock()
+	}
+
+	return clock.Or(s.Clock)
 }
 
 // Name is the source's configured name.
@@ -97,7 +111,7 @@ func (s *Source) backup(ctx context.Context, r *repo.Repository, dbs []string, r
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	d, err := startDump(dctx, pool, name, my, dbs, opt.Log)
+	d, err := startDump(dctx, pool, name, my, dbs, opt.Log, s.clock(r))
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +198,7 @@ type dump struct {
 	// lock holds the global read lock while non-transactional tables remain.
 	lock      *sql.Conn
 	lockStart time.Time
+	clock     clock.Clock
 	pending   sync.WaitGroup
 	running   sync.WaitGroup
 	pipes     []*io.PipeReader
@@ -195,12 +210,12 @@ type dump struct {
 	errs      []error
 }
 
-func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, dbs []string, log *slog.Logger) (*dump, error) {
+func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, dbs []string, log *slog.Logger, clk clock.Clock) (*dump, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	d := &dump{name: name, my: my, log: log, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}, partial: map[*Table]*tableAcc{}, ctx: ctx}
+	d := &dump{name: name, my: my, log: log, clock: clk, meta: &Meta{}, workers: make(chan *sql.Conn, my.Workers), done: map[*Table]bool{}, partial: map[*Table]*tableAcc{}, ctx: ctx}
 
 	lock, err := pool.Conn(ctx)
 	if err != nil {
@@ -229,7 +244,7 @@ func startDump(ctx context.Context, pool *sql.DB, name string, my config.MySQL, 
 		return fail(err)
 	}
 
-	d.lockStart = time.Now()
+	d.lockStart = d.clock.Now()
 
 	for _, c := range d.all {
 		for _, stmt := range []string{
@@ -350,7 +365,7 @@ func (d *dump) unlock(ctx context.Context) {
 		d.log.Warn("unlock tables", "source", d.name, "err", err)
 	}
 
-	d.meta.LockedMillis = time.Since(d.lockStart).Milliseconds()
+	d.meta.LockedMillis = clock.Since(d.clock, d.lockStart).Milliseconds()
 	d.lock.Close()
 	d.lock = nil
 }

@@ -131,7 +131,7 @@ func (s *Source) Import(ctx context.Context, r *repo.Repository, file io.Reader,
 	// The snapshot is dated by the dump, and restores exactly that instant.
 	dumpedAt := l.dumpedAt
 	if dumpedAt.IsZero() {
-		dumpedAt = time.Now()
+		dumpedAt = s.clock(r).Now()
 	}
 
 	imp.as, imp.at = dbName, dumpedAt.UTC()

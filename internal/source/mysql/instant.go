@@ -63,7 +63,7 @@ func (s *Source) Restorable(ctx context.Context, r *repo.Repository) (time.Time,
 		return newest, err
 	}
 
-	plan, err := arch.Plan(fulls, binlog.Target{}, time.Now())
+	plan, err := arch.Plan(fulls, binlog.Target{}, s.clock(r).Now())
 	if err != nil {
 		return newest, err
 	}
@@ -80,7 +80,7 @@ func (s *Source) Restorable(ctx context.Context, r *repo.Repository) (time.Time,
 // newest restorable instant, it says which instant that is.
 func (s *Source) planExact(ctx context.Context, r *repo.Repository, t binlog.Target, planErr error) (*binlog.Plan, error) {
 	var pe *binlog.PlanError
-	if t.Time.IsZero() || t.Time.After(time.Now()) || !errors.As(planErr, &pe) {
+	if t.Time.IsZero() || t.Time.After(s.clock(r).Now()) || !errors.As(planErr, &pe) {
 		return nil, planErr
 	}
 

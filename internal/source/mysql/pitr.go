@@ -18,6 +18,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"lifeboat/internal/binlog"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -58,8 +59,9 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 			SegmentInterval: my.Binlog.Interval(),
 			SegmentBytes:    my.Binlog.SegmentBytes,
 		},
-		Repo: r,
-		Log:  log,
+		Repo:  r,
+		Log:   log,
+		Clock: s.Clock,
 		Full: func(ctx context.Context, reason string) (*repo.Snapshot, binlog.Coord, time.Time, error) {
 			if log != nil {
 				log.Warn("taking a full backup", "source", name, "reason", reason)
@@ -213,7 +215,7 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 	var ids []string
 
 	for _, seg := range arch.Segments {
-		if seg.Epoch == start.Epoch && seg.By == typ && !seg.Stored.Before(time.Now().Add(-24*time.Hour)) &&
+		if seg.Epoch == start.Epoch && seg.By == typ && !seg.Stored.Before(s.clock(r).Now().Add(-24*time.Hour)) &&
 			!(binlog.Coord{File: seg.File, Pos: seg.End}).Before(start) && (binlog.Coord{File: seg.File, Pos: seg.Start}).Before(end) {
 			ids = append(ids, seg.ID)
 			br.Segments++
@@ -262,7 +264,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	plan, err := arch.Plan(fulls, opt.Target, time.Now())
+	plan, err := arch.Plan(fulls, opt.Target, s.clock(r).Now())
 	if err != nil {
 		if plan, err = s.planExact(ctx, r, opt.Target, err); err != nil {
 			return nil, err
@@ -327,9 +329,9 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		s.beforeReplay()
 	}
 
-	replayStart := time.Now()
+	replayStart := s.clock(r).Now()
 	res, err := s.replay(ctx, r, arch, plan, dbs, rename, login, logged)
-	rep.Replay, rep.ReplayTime = res, time.Since(replayStart)
+	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
 	if err != nil {
 		return rep, err

@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
+	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -18,7 +18,8 @@ import (
 // count and checksum with what the backup recorded, runs the source's
 // assertions in it, and drops it.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
-	start := time.Now()
+	clk := s.clock(r)
+	start := clk.Now()
 	name := s.cfg.Name
 	rep := &source.TestReport{Snapshot: snap, What: "tables"}
 
@@ -78,7 +79,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		return nil, fmt.Errorf("restore test of %s: %w", name, err)
 	}
 
-	rep.Restore = time.Since(start)
+	rep.Restore = clock.Since(clk, start)
 
 	plan, err := planRestore(meta, RestoreOptions{Database: opts.Database})
 	if err != nil {
@@ -120,7 +121,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	rep.Assertions = len(s.cfg.Verify.Assertions)
 	rep.Problems = append(rep.Problems, probs...)
 
-	rep.Total = time.Since(start)
+	rep.Total = clock.Since(clk, start)
 
 	return rep, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"lifeboat/examples/sml-library/smlgen"
+	"lifeboat/internal/clock"
 )
 
 // commands are the ones main's switch runs.
@@ -79,7 +80,7 @@ func main() {
 	defer stop()
 
 	sc := smlgen.ScaleFor(*bookings)
-	start := time.Now()
+	start := clock.Real{}.Now()
 
 	switch flag.Arg(0) {
 	case "schema":
@@ -89,7 +90,7 @@ func main() {
 			err = smlgen.Generate(ctx, db, *dbname, sc)
 		}
 
-		fmt.Printf("generated %d users, %d rooms, %d bookings in %s in %.1fs\n", sc.Users, sc.Rooms, sc.Bookings, *dbname, time.Since(start).Seconds())
+		fmt.Printf("generated %d users, %d rooms, %d bookings in %s in %.1fs\n", sc.Users, sc.Rooms, sc.Bookings, *dbname, clock.Since(clock.Real{}, start).Seconds())
 	case "workload":
 		wctx, cancel := context.WithTimeout(ctx, *duration)
 		if *txLimit > 0 {
@@ -107,7 +108,7 @@ func main() {
 
 		if st != nil {
 			n := st.Booked.Load() + st.Cancelled.Load() + st.Waitlisted.Load()
-			fmt.Printf("workload: %d booked, %d cancelled, %d waitlisted in %.1fs (%.0f per second)\n", st.Booked.Load(), st.Cancelled.Load(), st.Waitlisted.Load(), time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds())
+			fmt.Printf("workload: %d booked, %d cancelled, %d waitlisted in %.1fs (%.0f per second)\n", st.Booked.Load(), st.Cancelled.Load(), st.Waitlisted.Load(), clock.Since(clock.Real{}, start).Seconds(), float64(n)/clock.Since(clock.Real{}, start).Seconds())
 		}
 	case "check":
 		if err = smlgen.CheckInvariants(ctx, db, *dbname); err == nil {
@@ -161,7 +162,7 @@ func paced(ctx context.Context, cancel func(), db *sql.DB, name string, workers 
 		go func(w int) {
 			defer wg.Done()
 
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(clock.Real{}.Now().UnixNano())))
 
 			for ctx.Err() == nil {
 				if rate > 0 {
@@ -174,7 +175,7 @@ func paced(ctx context.Context, cancel func(), db *sql.DB, name string, workers 
 
 				own := &smlgen.Stats{}
 				committed, err := smlgen.Step(ctx, db, name, rng, sc, own)
-				at := time.Now().UnixNano()
+				at := clock.Real{}.Now().UnixNano()
 
 				st.Booked.Add(own.Booked.Load())
 				st.Cancelled.Add(own.Cancelled.Load())
