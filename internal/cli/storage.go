@@ -15,8 +15,14 @@ func (a *App) storage(cfg *config.Config) (repo.Storage, error) {
 	return a.storageOf(cfg, "repository", cfg.Repository.Path, cfg.Repository.S3)
 }
 
+// storageOf is where a repository lives, read on the App's clock (the
+// repository's snapshot times, locks and upload hours, and the sources'
+// instants, which take the repository's clock).
 func (a *App) storageOf(cfg *config.Config, key, path string, c *config.S3) (repo.Storage, error) {
-	return copies.StorageOf(cfg, key, path, c, a.Getenv)
+	where, err := copies.StorageOf(cfg, key, path, c, a.Getenv)
+	where.Clock = a.clock()
+
+	return where, err
 }
 
 func (a *App) openStorage(ctx context.Context, cfg *config.Config, pw repo.Password) (*repo.Repository, error) {

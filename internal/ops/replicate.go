@@ -79,6 +79,8 @@ func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time
 		return nil, err
 	}
 
+	where.Clock = e.Clock
+
 	m.Step("copy the repository's blobs to %s", c.Name)
 
 	st, err := e.Repo.Replicate(ctx, where, m)
