@@ -22,7 +22,7 @@ lint:
 
 # Every test, against real components (a private MariaDB, git, the binary),
 # after the linter.
-test: deps
+test: deps lint
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
