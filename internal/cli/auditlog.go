@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -269,27 +268,35 @@ func (a *App) audited(action string, cmd *cobra.Command) *cobra.Command {
 
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		err := run(c, args)
-
-		cfg, cerr := a.loadConfig()
-		if cerr != nil || errors.As(err, new(*UsageError)) {
-			return err
+		if !errors.As(err, new(*UsageError)) {
+			a.recordCommand(action, args, err)
 		}
-
-		rec := audit.Record{Action: action, Outcome: audit.OK, Detail: strings.Join(os.Args[1:], " ")}
-		if len(args) > 0 {
-			rec.Source = args[0]
-		}
-
-		if err != nil {
-			rec.Outcome, rec.Detail = audit.Failed, err.Error()
-		}
-
-		a.record(cfg, rec)
 
 		return err
 	}
 
 	return cmd
+}
+
+// recordCommand audits a command as the user asked it (its command line,
+// which never holds a secret) and how it ended. Without a configuration
+// there is no audit log to write.
+func (a *App) recordCommand(action string, args []string, err error) {
+	cfg, cerr := a.loadConfig()
+	if cerr != nil {
+		return
+	}
+
+	rec := audit.Record{Action: action, Outcome: audit.OK, Detail: asked()}
+	if len(args) > 0 {
+		rec.Source = args[0]
+	}
+
+	if err != nil {
+		rec.Outcome, rec.Detail = audit.Failed, err.Error()
+	}
+
+	a.record(cfg, rec)
 }
 
 func jsonLine(r audit.Record) ([]byte, error) {

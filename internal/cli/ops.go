@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lifeboat/internal/audit"
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
@@ -52,21 +51,7 @@ func (a *App) operation(action string, cmd *cobra.Command) *cobra.Command {
 			return err
 		}
 
-		cfg, cerr := a.loadConfig()
-		if cerr != nil {
-			return err
-		}
-
-		rec := audit.Record{Action: action, Outcome: audit.OK, Detail: asked()}
-		if len(args) > 0 {
-			rec.Source = args[0]
-		}
-
-		if err != nil {
-			rec.Outcome, rec.Detail = audit.Failed, err.Error()
-		}
-
-		a.record(cfg, rec)
+		a.recordCommand(action, args, err)
 
 		return err
 	}
