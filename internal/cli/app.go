@@ -195,6 +195,8 @@ func (a *App) rootCommand() *cobra.Command {
 		wrapArgs(c)
 	}
 
+	a.teach(root)
+
 	return root
 }
 
