@@ -34,6 +34,9 @@ func (a *App) backupCommand() *cobra.Command {
 		Use:   "backup [SOURCE...]",
 		Short: "Back up the named sources (all sources when none is named)",
 		Args:  cobra.ArbitraryArgs,
+		Example: "  lifeboat backup\n" +
+			"  lifeboat backup docs shop-db --point\n" +
+			"  lifeboat backup shop-db --type incremental",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch o.typ {
 			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:

@@ -25,6 +25,8 @@ func (a *App) binlogCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "binlog",
 		Short: "Archive database binary logs continuously, and list the archive",
+		Example: "  lifeboat binlog stream shop-db\n" +
+			"  lifeboat binlog list shop-db",
 	}
 
 	cmd.AddCommand(a.binlogStreamCommand(), a.binlogListCommand(), a.audited("binlog compact", a.binlogCompactCommand()))
@@ -40,6 +42,8 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 			"in segments closed every binlog.segment_interval, so any instant since the first full backup\n" +
 			"can be restored with `lifeboat restore SOURCE --to-time T`. It resumes where the archive\n" +
 			"ends; if the server no longer has that binlog, it records the gap and takes a full backup.",
+		Example: "  lifeboat binlog stream\n" +
+			"  lifeboat binlog stream shop-db",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -153,6 +157,8 @@ func (a *App) binlogListCommand() *cobra.Command {
 		Use:   "list SOURCE",
 		Short: "List the archived binlog segments and gaps of a database source",
 		Args:  cobra.ExactArgs(1),
+		Example: "  lifeboat binlog list shop-db\n" +
+			"  lifeboat binlog list shop-db --json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

@@ -30,6 +30,8 @@ func (a *App) binlogCompactCommand() *cobra.Command {
 			"then reads fewer segments. The daemon does this every 10 minutes; a run killed at any point\n" +
 			"leaves the archive complete, and the next run finishes the job.",
 		Args: cobra.ExactArgs(1),
+		Example: "  lifeboat binlog compact shop-db --dry-run\n" +
+			"  lifeboat binlog compact shop-db",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

@@ -37,7 +37,7 @@ var argCompletions = map[string]struct {
 	"lifeboat restore": {sourceNames, false}, "lifeboat export": {sourceNames, false},
 	"lifeboat import": {sourceNames, false}, "lifeboat ls": {sourceNames, false},
 	"lifeboat verify": {sourceNames, false}, "lifeboat pin": {sourceNames, false},
-	"lifeboat unpin": {sourceNames, false},
+	"lifeboat unpin":   {sourceNames, false},
 	"lifeboat recover": {planNames, false}, "lifeboat drill": {planNames, false},
 }
 

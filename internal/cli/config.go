@@ -9,12 +9,15 @@ import (
 )
 
 func (a *App) configCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration"}
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration", Example: "  lifeboat config check\n" +
+		"  lifeboat config example > lifeboat.yaml"}
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
 		Short: "Validate the configuration",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat config check\n" +
+			"  lifeboat --config /etc/lifeboat/lifeboat.yaml config check",
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {

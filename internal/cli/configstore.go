@@ -172,6 +172,8 @@ func (a *App) configStoreCommands() []*cobra.Command {
 		Use:   "show [--at TIME]",
 		Short: "Print the configuration stored in the repository (the newest, or the one in use at TIME)",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat config show\n" +
+			"  lifeboat config show --at '2026-11-25 14:03'",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := parseAt(at)
 			if err != nil {
@@ -195,6 +197,8 @@ func (a *App) configStoreCommands() []*cobra.Command {
 		Use:   "versions",
 		Short: "List the versions of the configuration stored in the repository",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat config versions\n" +
+			"  lifeboat --repo /srv/backups config versions",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.openStored(cmd.Context())
 			if err != nil {
@@ -230,6 +234,8 @@ func (a *App) configRestoreCommand() *cobra.Command {
 		Use:   "restore -o FILE [--at TIME] [--force]",
 		Short: "Write the configuration stored in the repository to FILE, as the starting configuration of a new machine",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat --repo /srv/backups config restore -o /etc/lifeboat/lifeboat.yaml\n" +
+			"  lifeboat config restore -o before.yaml --at '2026-11-25 14:03'",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usage("config restore: -o FILE is required (where to write the configuration, e.g. -o lifeboat.yaml)")

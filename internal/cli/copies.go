@@ -81,6 +81,8 @@ func (a *App) replicateCommand() *cobra.Command {
 		Use:   "replicate [--to NAME]",
 		Short: "Bring the copies of the repository up to date (every snapshot and binlog segment they lack), verified",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat replicate\n" +
+			"  lifeboat replicate --to offsite",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -169,9 +171,10 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 // folder (removable media).
 func (a *App) exportRepoCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "export-repo DIR",
-		Short: "Write a self-contained copy of the repository into DIR (removable media); it opens with the same password",
-		Args:  cobra.ExactArgs(1),
+		Use:     "export-repo DIR",
+		Short:   "Write a self-contained copy of the repository into DIR (removable media); it opens with the same password",
+		Args:    cobra.ExactArgs(1),
+		Example: "  lifeboat export-repo /media/usb/lifeboat",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

@@ -59,6 +59,8 @@ func (a *App) daemonCommand() *cobra.Command {
 			"Runs missed while it was down are caught up once at start. SIGTERM lets running jobs finish\n" +
 			"for daemon.stop_timeout, then aborts them: an aborted backup saves nothing.",
 		Args: cobra.NoArgs,
+		Example: "  lifeboat daemon\n" +
+			"  lifeboat --config /etc/lifeboat/lifeboat.yaml daemon --verbose",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -99,9 +101,10 @@ func (a *App) daemonCommand() *cobra.Command {
 
 func (a *App) scheduleCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "schedule",
-		Short: "Print the next run of every scheduled job",
-		Args:  cobra.NoArgs,
+		Use:     "schedule",
+		Short:   "Print the next run of every scheduled job",
+		Args:    cobra.NoArgs,
+		Example: "  lifeboat schedule",
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {

@@ -22,6 +22,8 @@ func (a *App) exportCommand() *cobra.Command {
 		Use:   "export SOURCE -o FILE.sql[.gz]",
 		Short: "Write a database snapshot as one SQL file the stock mariadb/mysql client loads",
 		Args:  cobra.ExactArgs(1),
+		Example: "  lifeboat export shop-db -o shop.sql.gz\n" +
+			"  lifeboat export shop-db --snapshot 3f2a9c -o shop.sql",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usage("export: -o FILE.sql.gz is required")

@@ -17,6 +17,8 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 		Use:   "check-immutability [--copy NAME]",
 		Short: "Prove, with the backup credentials, that locked objects cannot be deleted, overwritten or unlocked",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat check-immutability\n" +
+			"  lifeboat check-immutability --copy offsite",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {

@@ -17,6 +17,8 @@ func (a *App) importCommand() *cobra.Command {
 		Use:   "import SOURCE FILE.sql[.gz]",
 		Short: "Take an existing mysqldump file into the repository as a full backup of a database source",
 		Args:  cobra.ExactArgs(2),
+		Example: "  lifeboat import shop-db dump.sql.gz\n" +
+			"  lifeboat import shop-db shop.sql --database shop",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

@@ -19,6 +19,9 @@ func (a *App) lsCommand() *cobra.Command {
 		Use:   "ls SOURCE [PATH]",
 		Short: "List the files of a snapshot",
 		Args:  cobra.RangeArgs(1, 2),
+		Example: "  lifeboat ls docs\n" +
+			"  lifeboat ls docs reports/2026 --snapshot 3f2a9c\n" +
+			"  lifeboat ls docs --json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, s, err := a.openSource(cmd.Context(), args[0])
 			if err != nil {

@@ -36,6 +36,8 @@ func (a *App) pruneCommand() *cobra.Command {
 			"backups left (their checkpoints are dropped). It needs the repository to itself: it is refused\n" +
 			"while a backup or the daemon runs.",
 		Args: cobra.NoArgs,
+		Example: "  lifeboat prune --dry-run\n" +
+			"  lifeboat prune --source docs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -131,9 +133,10 @@ func (a *App) pinCommand() *cobra.Command {
 	var reason string
 
 	cmd := &cobra.Command{
-		Use:   "pin [SOURCE] SNAPSHOT --reason TEXT",
-		Short: "Keep a snapshot whatever the retention rules say (a legal hold)",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:     "pin [SOURCE] SNAPSHOT --reason TEXT",
+		Short:   "Keep a snapshot whatever the retention rules say (a legal hold)",
+		Args:    cobra.RangeArgs(1, 2),
+		Example: "  lifeboat pin docs 3f2a9c --reason 'legal hold: case 2026-17'",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
@@ -154,9 +157,10 @@ func (a *App) pinCommand() *cobra.Command {
 
 func (a *App) unpinCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "unpin [SOURCE] SNAPSHOT",
-		Short: "Let retention rules decide about a pinned snapshot again",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:     "unpin [SOURCE] SNAPSHOT",
+		Short:   "Let retention rules decide about a pinned snapshot again",
+		Args:    cobra.RangeArgs(1, 2),
+		Example: "  lifeboat unpin docs 3f2a9c",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
 				if !pinned {
@@ -214,6 +218,8 @@ func (a *App) auditCommand() *cobra.Command {
 		Use:   "audit [--since T]",
 		Short: "List the audit log (`audit verify` checks it has not been tampered with)",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat audit --since 7d\n" +
+			"  lifeboat audit --json",
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -265,10 +271,11 @@ func (a *App) auditCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON lines")
 
 	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
-		Short: "Check the audit log's keyed hash chain, and against the copy kept in the repository (fails when that cannot be checked)",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return a.auditVerify(cmd) },
+		Use:     "verify",
+		Short:   "Check the audit log's keyed hash chain, and against the copy kept in the repository (fails when that cannot be checked)",
+		Args:    cobra.NoArgs,
+		Example: "  lifeboat audit verify",
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.auditVerify(cmd) },
 	})
 
 	return cmd

@@ -48,6 +48,9 @@ func (a *App) recoverCommand() *cobra.Command {
 		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume]",
 		Short: "Run a recovery plan: its steps in order, timed, each restore after a safety snapshot of what it overwrites",
 		Args:  cobra.ExactArgs(1),
+		Example: "  lifeboat recover library --dry-run\n" +
+			"  lifeboat recover library --to-time '2026-11-25 14:03:27'\n" +
+			"  lifeboat recover library --resume",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPlan(cmd, args[0], plan.ModeRecover, f)
 		},
@@ -68,6 +71,9 @@ func (a *App) drillCommand() *cobra.Command {
 		Use:   "drill PLAN [--output DIR] | drill --show RUN [--format md|json|html]",
 		Short: "Rehearse a recovery plan in isolation and measure its RTO and RPO against the tier's objectives",
 		Args:  cobra.MaximumNArgs(1),
+		Example: "  lifeboat drill library\n" +
+			"  lifeboat drill library --output drill-report\n" +
+			"  lifeboat drill --show latest --format html > drill.html",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.show != "" {
 				return a.showRun(cmd, f.show, f.format)
@@ -283,6 +289,8 @@ func (a *App) pointsCommand() *cobra.Command {
 		Use:   "points",
 		Short: "List the recovery points: backups of several sources taken together",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat points\n" +
+			"  lifeboat points --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, r, err := a.openRepo(cmd.Context())
 			if err != nil {

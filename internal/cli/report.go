@@ -18,6 +18,8 @@ func (a *App) reportCommand() *cobra.Command {
 		Use:   "report [--since 30d] [--format md|html|json]",
 		Short: "The compliance report: backups, success rate, RPO attained, retention, verification, drills and every restore",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat report\n" +
+			"  lifeboat report --since 90d --format html > report.html",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := config.ParseDuration(since)
 			if err != nil || d <= 0 {

@@ -21,6 +21,8 @@ func (a *App) snapshotsCommand() *cobra.Command {
 		Use:   "snapshots",
 		Short: "List snapshots",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat snapshots\n" +
+			"  lifeboat snapshots --source docs --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

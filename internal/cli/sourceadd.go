@@ -26,7 +26,8 @@ type sourceAdd struct {
 }
 
 func (a *App) sourceCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "source", Short: "Change the sources of the configuration file"}
+	cmd := &cobra.Command{Use: "source", Short: "Change the sources of the configuration file", Example: "  lifeboat source add docs --files /srv/docs\n" +
+		"  lifeboat source add shop-db --mysql 'backup@tcp(127.0.0.1:3306)/shop' --password-env SHOP_DB_PASSWORD"}
 
 	var o sourceAdd
 

@@ -55,6 +55,8 @@ func (a *App) statusCommand() *cobra.Command {
 		Use:   "status",
 		Short: "Show every source's newest restorable instant and RPO against its objective (exit 1 when any is out of objective)",
 		Args:  cobra.NoArgs,
+		Example: "  lifeboat status\n" +
+			"  lifeboat status --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {

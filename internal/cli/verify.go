@@ -28,6 +28,9 @@ func (a *App) verifyCommand() *cobra.Command {
 		Use:   "verify [SOURCE] [--snapshot ID] [--restore-test] [--read-all | --read N%]",
 		Short: "Read back and authenticate the snapshots' stored bytes; --restore-test restores and compares",
 		Args:  cobra.MaximumNArgs(1),
+		Example: "  lifeboat verify\n" +
+			"  lifeboat verify docs --read 10%\n" +
+			"  lifeboat verify shop-db --restore-test",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fraction, err := readFraction(read, readAll, cmd.Flags().Changed("read"))
 			if err != nil {

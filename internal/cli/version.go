@@ -10,9 +10,10 @@ import (
 
 func (a *App) versionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the version",
+		Args:    cobra.NoArgs,
+		Example: "  lifeboat version",
 		Run: func(*cobra.Command, []string) {
 			kopia := "unknown"
 
