@@ -36,8 +36,7 @@ var argCompletions = map[string]struct {
 	"lifeboat binlog list": {sourceNames, false}, "lifeboat binlog compact": {sourceNames, false},
 	"lifeboat restore": {sourceNames, false}, "lifeboat export": {sourceNames, false},
 	"lifeboat import": {sourceNames, false}, "lifeboat ls": {sourceNames, false},
-	"lifeboat verify": {sourceNames, false}, "lifeboat pin": {sourceNames, false},
-	"lifeboat unpin":   {sourceNames, false},
+	"lifeboat verify":  {sourceNames, false},
 	"lifeboat recover": {planNames, false}, "lifeboat drill": {planNames, false},
 }
 
@@ -60,6 +59,10 @@ func (a *App) registerCompletions(root *cobra.Command) {
 		path := c.CommandPath()
 		if ac, ok := argCompletions[path]; ok {
 			c.ValidArgsFunction = a.completeNames(ac.kind, ac.many)
+		}
+
+		if path == "lifeboat pin" || path == "lifeboat unpin" {
+			c.ValidArgsFunction = a.completeSourceSnapshot
 		}
 
 		for flag, kind := range flagCompletions[path] {
@@ -132,6 +135,19 @@ func contains(list []string, s string) bool {
 	}
 
 	return false
+}
+
+// completeSourceSnapshot completes [SOURCE] SNAPSHOT (pin, unpin): a source
+// first, then that source's snapshots.
+func (a *App) completeSourceSnapshot(cmd *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return a.completeNames(sourceNames, false)(cmd, args, prefix)
+	case 1:
+		return a.completeSnapshots(cmd, args, prefix)
+	}
+
+	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completionConfig is the configuration file's content, with the repository

@@ -191,6 +191,10 @@ func TestCompletionSnapshots(t *testing.T) {
 		t.Errorf("__complete restore docs --snapshot = %q, want %q", got, snaps[0].ID)
 	}
 
+	if got := completions(t, e, "pin", "docs", ""); !slices.Equal(got, []string{snaps[0].ID}) {
+		t.Errorf("__complete pin docs = %q, want %q", got, snaps[0].ID)
+	}
+
 	if got := completions(t, e, "restore", "site", "--snapshot", ""); len(got) != 0 {
 		t.Errorf("__complete restore site --snapshot = %q, want nothing (site has no snapshot)", got)
 	}
