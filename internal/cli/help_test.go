@@ -223,3 +223,32 @@ func TestCompletionBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionTables: every command and flag the completion tables name
+// exists, so a renamed command or flag cannot silently lose its completion.
+func TestCompletionTables(t *testing.T) {
+	root := (&App{Getenv: func(string) string { return "" }}).rootCommand()
+	byPath := map[string]*cobra.Command{}
+
+	walk(root, func(c *cobra.Command) { byPath[c.CommandPath()] = c })
+
+	for path := range argCompletions {
+		if byPath[path] == nil {
+			t.Errorf("argCompletions: no command %q", path)
+		}
+	}
+
+	for path, flags := range flagCompletions {
+		for flag := range flags {
+			if c := byPath[path]; c == nil || c.Flags().Lookup(flag) == nil {
+				t.Errorf("flagCompletions: no flag --%s on %q", flag, path)
+			}
+		}
+	}
+
+	for _, path := range snapshotFlagCommands {
+		if c := byPath[path]; c == nil || c.Flags().Lookup("snapshot") == nil {
+			t.Errorf("snapshotFlagCommands: no flag --snapshot on %q", path)
+		}
+	}
+}
