@@ -224,7 +224,10 @@ func record(t *testing.T, db *sql.DB, name string, gate *sync.RWMutex) instant {
 	gate.Lock()
 	defer gate.Unlock()
 
-	time.Sleep(20 * time.Millisecond) // the instant falls strictly after the last commit; not a wait
+	// The instant falls after the last commit has reached the streamer
+	// (a recovery to an instant includes what had arrived by then; under load
+	// that can take tens of milliseconds); not a wait.
+	time.Sleep(150 * time.Millisecond)
 	at := time.Now()
 
 	return instant{at: at, sums: tableSums(t, db, name)}
@@ -340,7 +343,10 @@ func TestPITRAroundDropTable(t *testing.T) {
 	}
 
 	before := ids(t, db, name)
-	time.Sleep(20 * time.Millisecond) // the instant falls strictly after the last commit; not a wait
+	// The instant falls after the last commit has reached the streamer
+	// (a recovery to an instant includes what had arrived by then; under load
+	// that can take tens of milliseconds); not a wait.
+	time.Sleep(150 * time.Millisecond)
 	beforeAt := time.Now()
 	pos := masterPos(t, db)
 
