@@ -137,3 +137,26 @@ s3_request() {
     curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         -X "$1" "http://127.0.0.1:$2$3"
 }
+
+# start_binlog_server [MARIADBD_ARGS...]: a fresh private MariaDB in $SERVER
+# (data, tmp, binlog in ROW format, no TCP) on $SOCK, run with $MARIADBD
+# after $INSTALL_DB; sets DBPID and returns once it answers $CLIENT.
+start_binlog_server() {
+    ((${#SOCK} < 100)) || die "socket path $SOCK is too long for a Unix socket: use a shorter BENCH_DIR"
+    rm -rf "$SERVER"
+    mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog"
+    local user=() i
+    ((EUID == 0)) && user=(--user=root)
+    "$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
+        --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 || die "mariadb-install-db failed"
+    "$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
+        --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
+        --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" "$@" &
+    DBPID=$!
+    for ((i = 0; i < 300; i++)); do
+        mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
+        kill -0 "$DBPID" 2>/dev/null || die "the private server exited: $(tail -n 5 "$SERVER/error.log")"
+        sleep 0.2
+    done
+    log "private MariaDB $(mariadb "${CLIENT[@]}" -N -B -e 'SELECT VERSION()') on $SOCK"
+}

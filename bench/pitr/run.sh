@@ -74,29 +74,13 @@ build() {
 # gtid_strict_mode stays off so the peer's plain replay, which re-logs the
 # original GTIDs, is accepted.
 start_server() {
-    ((${#SOCK} < 100)) || die "socket path $SOCK is too long for a Unix socket: use a shorter BENCH_DIR"
     if [[ -f $SERVER/pid ]] && kill -0 "$(cat "$SERVER/pid")" 2>/dev/null; then
         kill "$(cat "$SERVER/pid")"
         sleep 2
     fi
-    rm -rf "$SERVER" "$OUT"
-    mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog" "$OUT"
-    local user=()
-    ((EUID == 0)) && user=(--user=root)
-    "$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
-        --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 || die "mariadb-install-db failed"
-    "$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
-        --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
-        --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" \
-        --innodb-buffer-pool-size=1G --max-allowed-packet=64M &
-    DBPID=$!
-    local i
-    for ((i = 0; i < 300; i++)); do
-        mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
-        kill -0 "$DBPID" 2>/dev/null || die "the private server exited: $(tail -n 5 "$SERVER/error.log")"
-        sleep 0.2
-    done
-    log "private MariaDB $(sql 'SELECT VERSION()') on $SOCK"
+    rm -rf "$OUT"
+    mkdir -p "$OUT"
+    start_binlog_server --innodb-buffer-pool-size=1G --max-allowed-packet=64M
 }
 
 cleanup() {

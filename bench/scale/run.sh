@@ -80,26 +80,9 @@ build() {
 # after every file of the history, and its GTID sequence is raised above
 # the history's transactions.
 start_server() {
-    ((${#SOCK} < 100)) || die "socket path $SOCK is too long for a Unix socket: use a shorter BENCH_DIR"
-    rm -rf "$SERVER"
-    mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog"
-    local user=()
-    ((EUID == 0)) && user=(--user=root)
-    "$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
-        --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 || die "mariadb-install-db failed"
-    "$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
-        --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
-        --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" &
-    DBPID=$!
-    local i
-    for ((i = 0; i < 300; i++)); do
-        mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
-        kill -0 "$DBPID" 2>/dev/null || die "the private server exited: $(tail -n 5 "$SERVER/error.log")"
-        sleep 0.2
-    done
-    log "private MariaDB $(sql 'SELECT VERSION()') on $SOCK"
+    start_binlog_server
 
-    local largest=0 n
+    local largest=0 n i
     for n in $SCALES; do if ((n > largest)); then largest=$n; fi; done
     local files=$(((largest + PER_FILE - 1) / PER_FILE + 1))
     log "rotating the binlog $files times"
