@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ type App struct {
 	configFlag  string
 	verbose     bool
 	cpuProfile  string
+	memProfile  string
 	stopProfile func()
 	log         *slog.Logger
 
@@ -138,6 +140,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	if a.stopProfile != nil {
 		a.stopProfile()
 	}
+	a.writeHeapProfile()
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
 		return &UsageError{Err: err}
 	}
@@ -178,6 +181,8 @@ func (a *App) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
 	_ = root.PersistentFlags().MarkHidden("cpu-profile")
+	root.PersistentFlags().StringVar(&a.memProfile, "mem-profile", "", "write a heap profile to this file when the command ends (for benchmarks)")
+	_ = root.PersistentFlags().MarkHidden("mem-profile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 
 	root.AddCommand(
@@ -411,3 +416,20 @@ func shortID(id string) string {
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
 func toolVersion() string { return version.Version }
+
+// writeHeapProfile records what the command still held at its end, after a
+// collection, so a benchmark can tell what grows with the repository.
+func (a *App) writeHeapProfile() {
+	if a.memProfile == "" {
+		return
+	}
+
+	f, err := os.Create(a.memProfile)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+
+	runtime.GC()
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
+}

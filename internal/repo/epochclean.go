@@ -75,13 +75,6 @@ func supersededIndexes(blobs []blob.Metadata, margin time.Duration) []blob.ID {
 
 	cutoff := newest.Add(-margin)
 
-	// Complete range sets: every shard of the set (-s<set>-c<count>) there.
-	type rangeSet struct {
-		first, last int
-		count       int
-		shards      map[blob.ID]time.Time
-	}
-
 	sets := map[string]*rangeSet{}
 
 	for _, b := range blobs {
@@ -138,7 +131,7 @@ func supersededIndexes(blobs []blob.Metadata, margin time.Duration) []blob.ID {
 		return nil
 	}
 
-	var drop []blob.ID
+	drop := supersededRanges(sets, chainRanges(byFirst, covered), covered, cutoff)
 
 	for _, b := range blobs {
 		id := string(b.BlobID)
@@ -157,6 +150,72 @@ func supersededIndexes(blobs []blob.Metadata, margin time.Duration) []blob.ID {
 		num, _, ok := strings.Cut(rest, "_")
 		if epoch, err := strconv.Atoi(num); ok && err == nil && epoch <= covered {
 			drop = append(drop, b.BlobID)
+		}
+	}
+
+	return drop
+}
+
+// rangeSet is one set of range checkpoint shards (-s<set>-c<count>);
+// complete when every shard is there.
+type rangeSet struct {
+	first, last int
+	count       int
+	shards      map[blob.ID]time.Time
+}
+
+// chainRanges is the [first, last] pairs of the chain longestChain found
+// reaching covered: at each step the range whose continuation reaches
+// furthest, the longer range on a tie (as kopia's readers choose).
+func chainRanges(byFirst map[int][]int, covered int) map[[2]int]bool {
+	on := map[[2]int]bool{}
+	memo := map[int]int{}
+
+	for start := 0; start <= covered; {
+		best := -1
+
+		for _, last := range byFirst[start] {
+			if max(longestChain(last+1, byFirst, memo), last) == covered && last > best {
+				best = last
+			}
+		}
+
+		if best < 0 {
+			break
+		}
+
+		on[[2]int{start, best}] = true
+		start = best + 1
+	}
+
+	return on
+}
+
+// supersededRanges picks the shards of range sets within the chain's reach
+// that are not on it (a chain of shorter ranges that one longer range
+// replaced, a set a crash left incomplete), once all their shards are older
+// than cutoff: a reader that listed them before then has refreshed since.
+func supersededRanges(sets map[string]*rangeSet, chain map[[2]int]bool, covered int, cutoff time.Time) []blob.ID {
+	var drop []blob.ID
+
+	for _, s := range sets {
+		complete := len(s.shards) == s.count
+		if (complete && chain[[2]int{s.first, s.last}]) || s.last > covered {
+			continue
+		}
+
+		old := true
+
+		for _, ts := range s.shards {
+			if !ts.Before(cutoff) {
+				old = false
+			}
+		}
+
+		if old {
+			for id := range s.shards {
+				drop = append(drop, id)
+			}
 		}
 	}
 

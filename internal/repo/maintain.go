@@ -75,6 +75,15 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 			return fmt.Errorf("maintenance: %w", err)
 		}
 
+		dropped, err := r.rewriteRangeWithoutTombstones(ctx, w)
+		if err != nil {
+			return fmt.Errorf("maintenance: %w", err)
+		}
+
+		if dropped > 0 {
+			r.log.Info("maintenance: rewrote the index without the markers of deleted contents", "dropped", dropped)
+		}
+
 		n, err := r.dropSupersededIndexes(ctx, w)
 		if err != nil {
 			return fmt.Errorf("maintenance: %w", err)

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -70,6 +71,40 @@ func main() {
 	fmt.Fprintf(os.Stderr, "gen: wrote %d segments in %.1fs\n", o.segments, time.Since(start).Seconds())
 }
 
+// repoDir is the repository's directory.
+var repoDir string
+
+// seen is every file ageFiles has dated, or found there before the history.
+var seen map[string]bool
+
+// ageFiles dates the files written since its last call at the simulated
+// instant at. kopia ends an index epoch only once the timestamps of its
+// index blobs (the files' times here) span the epoch's minimum duration, and
+// its maintenance compacts only ended epochs: a year written in two hours
+// would otherwise stay in a dozen epochs, unlike a year lived, where an
+// epoch ends every quarter of an hour. The first call only notes what is
+// there (the full backup, written now).
+func ageFiles(at time.Time) error {
+	first := seen == nil
+	if first {
+		seen = map[string]bool{}
+	}
+
+	return filepath.WalkDir(repoDir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || seen[p] {
+			return err
+		}
+
+		seen[p] = true
+
+		if first {
+			return nil
+		}
+
+		return os.Chtimes(p, at, at)
+	})
+}
+
 func run(ctx context.Context, o options) error {
 	pw := os.Getenv("LIFEBOAT_PASSWORD")
 	if o.repo == "" || o.binlogDir == "" || pw == "" {
@@ -84,6 +119,8 @@ func run(ctx context.Context, o options) error {
 		return errors.New("-compact needs compaction: build with -tags compact")
 	}
 
+	repoDir = o.repo
+
 	r, err := repo.Open(ctx, o.repo, repo.Password{Value: pw, Origin: "LIFEBOAT_PASSWORD"}, nil)
 	if err != nil {
 		return err
@@ -96,6 +133,12 @@ func run(ctx context.Context, o options) error {
 	}
 
 	perDay := int(24 * time.Hour / o.every)
+
+	if o.compact {
+		if err := ageFiles(time.Time{}); err != nil {
+			return err
+		}
+	}
 
 	began := time.Now()
 
