@@ -102,7 +102,7 @@ func TestWrongPasswordCLI(t *testing.T) {
 	before := e.repoFiles()
 
 	e.vars[EnvPassword] = "not-the-password"
-	r := e.expectFailure(2, []string{"wrong password", "$LIFEBOAT_PASSWORD"}, "backup")
+	r := e.expectFailure(ExitWrongPassword, []string{"wrong password", "$LIFEBOAT_PASSWORD"}, "backup")
 
 	if strings.Contains(r.err, "not-the-password") {
 		t.Fatal("the wrong password was echoed")
