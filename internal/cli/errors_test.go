@@ -146,7 +146,7 @@ func TestRepositoryNotWritable(t *testing.T) {
 		t.Fatal("the blocking file was touched")
 	}
 
-	e.expectFailure(2, []string{"no repository", "lifeboat init"}, "backup")
+	e.expectFailure(ExitNoRepository, []string{"no repository", "lifeboat init"}, "backup")
 }
 
 func TestInitTwiceRefused(t *testing.T) {
