@@ -54,13 +54,13 @@ func TestSecondBackupAndReclaimRefused(t *testing.T) {
 	holder := fmt.Sprintf("pid %d, `lifeboat backup data`", pid)
 
 	out, errs, code := in.run("backup", "data")
-	if code != 1 || !strings.Contains(errs, holder) || !strings.Contains(errs, "and holds source data") {
-		t.Errorf("a second backup of the source: exit %d, want 1 naming the running one (%s)\n%s%s", code, holder, out, errs)
+	if code != 11 || !strings.Contains(errs, holder) || !strings.Contains(errs, "and holds source data") {
+		t.Errorf("a second backup of the source: exit %d, want 11 naming the running one (%s)\n%s%s", code, holder, out, errs)
 	}
 
 	out, errs, code = in.run("prune", "--reclaim-now")
-	if code != 1 || !strings.Contains(errs, holder) || !strings.Contains(errs, "this run needs it to itself") {
-		t.Errorf("prune --reclaim-now during a backup: exit %d, want 1 naming the backup (%s)\n%s%s", code, holder, out, errs)
+	if code != 11 || !strings.Contains(errs, holder) || !strings.Contains(errs, "this run needs it to itself") {
+		t.Errorf("prune --reclaim-now during a backup: exit %d, want 11 naming the backup (%s)\n%s%s", code, holder, out, errs)
 	}
 
 	if errs, err := wait(); err != nil {
@@ -122,8 +122,8 @@ func TestReclaimRefusedWhileDaemonRuns(t *testing.T) {
 	d := in.startDaemon(t, addr)
 
 	out, errs, code := in.run("prune", "--reclaim-now")
-	if code != 1 || !strings.Contains(errs, "`lifeboat daemon`") || !strings.Contains(errs, "this run needs it to itself") {
-		t.Errorf("prune --reclaim-now while the daemon runs: exit %d, want 1 naming the daemon\n%s%s", code, out, errs)
+	if code != 11 || !strings.Contains(errs, "`lifeboat daemon`") || !strings.Contains(errs, "this run needs it to itself") {
+		t.Errorf("prune --reclaim-now while the daemon runs: exit %d, want 11 naming the daemon\n%s%s", code, out, errs)
 	}
 
 	d.stop(t)

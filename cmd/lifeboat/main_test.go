@@ -396,8 +396,16 @@ func TestUnreadableFile(t *testing.T) {
 				return
 			}
 
-			if err != nil {
-				t.Fatalf("backup with ignore_unreadable failed: %v %s", err, out)
+			// A partial result: the snapshot is kept, without the file, and
+			// the exit code (3) says something was left out.
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+				t.Fatalf("backup with ignore_unreadable: %v, want exit 3 (partial)\n%s", err, out)
+			}
+
+			for _, want := range []string{"1 unreadable entries were left out", "unreadable entries were left out of data (ignore_unreadable: true)"} {
+				if !strings.Contains(string(out), want) {
+					t.Fatalf("message lacks %q: %s", want, out)
+				}
 			}
 
 			ls := in.command("ls", "data")
@@ -418,8 +426,13 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("version exit %d", code)
 	}
 
-	if _, errs, code := in.run("backup"); code != 2 || !strings.Contains(errs, "lifeboat init") {
-		t.Fatalf("backup before init: exit %d: %s", code, errs)
+	// No repository yet: 10 (2 before exit codes told causes apart).
+	if _, errs, code := in.run("backup"); code != 10 || !strings.Contains(errs, "no repository here") || !strings.Contains(errs, "lifeboat init") {
+		t.Fatalf("backup before init: exit %d, want 10: %s", code, errs)
+	}
+
+	if _, err := os.Stat(in.repo); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("backup before init created %s: %v", in.repo, err)
 	}
 
 	if _, _, code := in.run("no-such-command"); code != 2 {

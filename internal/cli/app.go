@@ -20,7 +20,6 @@ import (
 	"golang.org/x/term"
 
 	"lifeboat/internal/audit"
-	"lifeboat/internal/binlog"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/progress"
@@ -87,7 +86,7 @@ func NewApp() *App {
 }
 
 // UsageError marks errors the user fixes by changing the command line or the
-// configuration; they exit with code 2.
+// configuration; they exit with code 2 (ExitUsage).
 type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
@@ -95,35 +94,6 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
-
-// ExitCode maps an error to the exit code: 0 ok, 1 failure, 2 usage or configuration error.
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-
-	var ue *UsageError
-
-	var ce *config.Error
-
-	var ces config.Errors
-
-	var pe *binlog.PlanError
-
-	var bce *binlog.ConfigError
-
-	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ces),
-		errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrWrongPassword),
-		errors.Is(err, repo.ErrNoPassword), errors.Is(err, repo.ErrSnapshotNotFound),
-		errors.Is(err, repo.ErrAlreadyInitialized), errors.Is(err, source.ErrTargetNotEmpty), errors.Is(err, repo.ErrIncompleteTarget),
-		errors.Is(err, source.ErrNotInSnapshot), errors.Is(err, source.ErrSystemSchema), errors.As(err, &pe), errors.As(err, &bce),
-		errors.Is(err, repo.ErrStorageAuth), errors.Is(err, repo.ErrNoBucket), errors.Is(err, repo.ErrNoObjectLock):
-		return 2
-	}
-
-	return 1
 }
 
 // Run executes the command line args and returns the error to report.

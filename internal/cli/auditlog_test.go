@@ -359,7 +359,7 @@ func TestAuditRepositoryCopyGone(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.expectFailure(2, []string{"the repository's copy cannot be checked, the repository does not open"}, "audit", "verify")
+	e.expectFailure(ExitNoRepository, []string{"the repository's copy cannot be checked, the repository does not open", "no repository here"}, "audit", "verify")
 
 	if err := os.Rename(repoDir+".away", repoDir); err != nil {
 		t.Fatal(err)

@@ -138,18 +138,25 @@ func (a *App) printBackup(s source.Source, snap *repo.Snapshot, err error, start
 
 // backupOutcome is the backup command's verdict on a run of backups that
 // got as far as running (err is the run's error): interrupted, failed for
-// some sources, or done, with the recovery point it recorded.
+// some sources, or done, with the recovery point it recorded. A run that
+// kept snapshots but not all it was asked for (a source failed, unreadable
+// entries left out) is partial.
 func backupOutcome(ctx context.Context, res *ops.BackupsResult, err error, point bool, stdout, stderr io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("backup interrupted: no partial snapshot was saved: %w", err)
 	}
 
 	if len(res.Failed) > 0 {
-		if point && len(res.Taken) > 0 {
+		failed := errors.New("backup failed for: " + strings.Join(res.Failed, ", "))
+		if len(res.Taken) == 0 {
+			return failed
+		}
+
+		if point {
 			fmt.Fprintln(stderr, "no recovery point recorded: not every source was backed up")
 		}
 
-		return errors.New("backup failed for: " + strings.Join(res.Failed, ", "))
+		return &PartialError{Err: fmt.Errorf("%w (the snapshots of the others are kept)", failed)}
 	}
 
 	if err != nil {
@@ -158,6 +165,18 @@ func backupOutcome(ctx context.Context, res *ops.BackupsResult, err error, point
 
 	if p := res.Point; p != nil {
 		fmt.Fprintf(stdout, "recovery point %s: %s (restore them together with `lifeboat recover PLAN --point %s`)\n", p.ID, strings.Join(p.Sources(), ", "), p.ID)
+	}
+
+	var skipped []string
+
+	for _, snap := range res.Taken {
+		if snap.SkippedErrors > 0 {
+			skipped = append(skipped, snap.Source)
+		}
+	}
+
+	if len(skipped) > 0 {
+		return &PartialError{Err: fmt.Errorf("unreadable entries were left out of %s (ignore_unreadable: true); the rest is in the snapshot", strings.Join(skipped, ", "))}
 	}
 
 	return nil

@@ -241,9 +241,10 @@ var environmentHelp = strings.Join([]string{
 }, "\n")
 
 // teach adds to the help what the commands alone do not say: the
-// environment and the shell completion.
+// environment, the shell completion and the exit codes.
 func (a *App) teach(root *cobra.Command) {
 	root.Long += "\n\n" + environmentHelp + "\n\nShell completion of sources, plans, copies and snapshots: see `lifeboat completion --help`."
+	root.Long += "\n\n" + exitCodesHelp()
 	root.Example = "  lifeboat init --repo /srv/backup/lifeboat\n" +
 		"  lifeboat source add docs --files /home/me/Documents\n" +
 		"  lifeboat backup docs && lifeboat snapshots"

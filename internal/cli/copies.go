@@ -118,7 +118,13 @@ func (a *App) replicateCommand() *cobra.Command {
 			}
 
 			if len(failed) > 0 {
-				return fmt.Errorf("replication failed for: %s", strings.Join(failed, ", "))
+				err := fmt.Errorf("replication failed for: %s", strings.Join(failed, ", "))
+				if len(failed) < len(names) {
+					// The others are up to date and stay so.
+					return &PartialError{Err: err}
+				}
+
+				return err
 			}
 
 			return nil

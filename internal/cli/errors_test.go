@@ -102,7 +102,7 @@ func TestWrongPasswordCLI(t *testing.T) {
 	before := e.repoFiles()
 
 	e.vars[EnvPassword] = "not-the-password"
-	r := e.expectFailure(2, []string{"wrong password", "$LIFEBOAT_PASSWORD"}, "backup")
+	r := e.expectFailure(ExitWrongPassword, []string{"wrong password", "$LIFEBOAT_PASSWORD"}, "backup")
 
 	if strings.Contains(r.err, "not-the-password") {
 		t.Fatal("the wrong password was echoed")
@@ -146,7 +146,7 @@ func TestRepositoryNotWritable(t *testing.T) {
 		t.Fatal("the blocking file was touched")
 	}
 
-	e.expectFailure(2, []string{"no repository", "lifeboat init"}, "backup")
+	e.expectFailure(ExitNoRepository, []string{"no repository", "lifeboat init"}, "backup")
 }
 
 func TestInitTwiceRefused(t *testing.T) {

@@ -98,14 +98,14 @@ func TestPointInTimeCommands(t *testing.T) {
 		t.Fatalf("status --json: %v\n%s", err, r.out)
 	}
 
-	if r.code != 1 || !st[0].OK || st[0].Restorable.IsZero() || st[0].RPOSeconds > 60 || st[1].OK || !strings.Contains(st[1].Problem, "no backup yet") {
+	if r.code != ExitOutOfObjective || !st[0].OK || st[0].Restorable.IsZero() || st[0].RPOSeconds > 60 || st[1].OK || !strings.Contains(st[1].Problem, "no backup yet") {
 		t.Fatalf("status: exit %d %+v", r.code, st)
 	}
 
 	e.mustRun("backup", "uploads")
 	// Status two seconds on: the backup is past its 1 s objective.
 	e.clock = clock.NewFake(time.Now().Add(2 * time.Second))
-	e.expectFailure(1, []string{"1 source is out of objective"}, "status")
+	e.expectFailure(ExitOutOfObjective, []string{"1 source is out of objective"}, "status")
 	e.clock = nil
 
 	for _, c := range []struct {

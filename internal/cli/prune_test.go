@@ -127,7 +127,7 @@ func TestPrunePinAndAudit(t *testing.T) {
 
 	// A wrong password is refused and recorded.
 	e.vars[EnvPassword] = "wrong"
-	e.expectFailure(2, []string{"wrong password"}, "snapshots")
+	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "snapshots")
 	e.vars[EnvPassword] = testPassword
 
 	if !strings.Contains(e.mustRun("audit", "--since", "1h"), "password refused") {

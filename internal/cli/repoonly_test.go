@@ -88,8 +88,8 @@ func TestRepoOnlyCommands(t *testing.T) {
 
 	// A folder that is no repository.
 	r = bare(t, pw, system, "--repo", t.TempDir(), "snapshots")
-	if r.code != 2 || !strings.Contains(r.err, "lifeboat init") {
-		t.Errorf("--repo at an empty folder: exit %d: %s", r.code, r.err)
+	if r.code != ExitNoRepository || !strings.Contains(r.err, "lifeboat init") {
+		t.Errorf("--repo at an empty folder: exit %d, want %d: %s", r.code, ExitNoRepository, r.err)
 	}
 
 	out := mustBare(t, pw, system, "--repo", repoDir, "snapshots")

@@ -123,7 +123,7 @@ func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID
 		},
 		// Data the repository cannot give back (a corrupt or missing
 		// blob) is what the copies are for: the same snapshot from one.
-		FromCopy: a.copyRetry(cfg, r, name, func(err error) bool { return ExitCode(err) == 1 }),
+		FromCopy: a.copyRetry(cfg, r, name, func(err error) bool { return ExitCode(err) == ExitFailed }),
 	}
 
 	e := a.executor(cfg, r, []source.Source{s}, runName(cmd, []string{name}))

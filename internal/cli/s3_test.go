@@ -423,7 +423,7 @@ func TestS3RestoreReadahead(t *testing.T) {
 	e := s3Env(t, srv, "lifeboat", "  uploads:\n    type: files\n    paths: ["+data+"]\n")
 
 	// Before init: the bucket holds no repository, and says so.
-	e.expectFailure(2, []string{"no repository here", "lifeboat init"}, "snapshots")
+	e.expectFailure(ExitNoRepository, []string{"no repository here", "lifeboat init"}, "snapshots")
 	e.mustRun("init")
 	e.mustRun("backup", "uploads")
 	first := fingerprint(t, data)

@@ -53,7 +53,7 @@ func (a *App) statusCommand() *cobra.Command {
 
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show every source's newest restorable instant and RPO against its objective (exit 1 when any is out of objective)",
+		Short: "Show every source's newest restorable instant and RPO against its objective (exit 4 when any is out of objective)",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat status\n" +
 			"  lifeboat status --json",
@@ -126,7 +126,7 @@ func (a *App) statusCommand() *cobra.Command {
 			}
 
 			if bad > 0 {
-				return errors.New(plural(bad, "source is", "sources are") + " out of objective")
+				return &ObjectiveError{Err: errors.New(plural(bad, "source is", "sources are") + " out of objective")}
 			}
 
 			if trail != "" {

@@ -179,7 +179,7 @@ func TestHalfWrittenCopySaysReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := e.expectFailure(2, []string{"copy near (" + near + "): no repository here yet", "a replication did not finish", "run `lifeboat replicate --to near`"}, "--from", "near", "snapshots")
+	r := e.expectFailure(ExitNoRepository, []string{"copy near (" + near + "): no repository here yet", "a replication did not finish", "run `lifeboat replicate --to near`"}, "--from", "near", "snapshots")
 	if strings.Contains(r.err, "init") {
 		t.Fatalf("a half-written copy still advises init:\n%s", r.err)
 	}
