@@ -97,29 +97,8 @@ func (a *App) statusCommand() *cobra.Command {
 
 			a.warnInterruptedRestores(cfg)
 
-			if asJSON {
-				enc := json.NewEncoder(a.Stdout)
-				enc.SetIndent("", "  ")
-
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-			} else if wide {
-				a.statusTable(out)
-
-				if err := a.planStatus(cmd, cfg, r); err != nil {
-					return err
-				}
-
-				a.copyStatus(cfg, cps)
-			} else {
-				a.statusCompact(out)
-
-				if err := a.planCompact(cmd, cfg, r); err != nil {
-					return err
-				}
-
-				a.copyCompact(cfg, cps)
+			if err := a.printStatus(cmd, cfg, r, out, cps, asJSON, wide); err != nil {
+				return err
 			}
 
 			// The audit trail is the repository's too: a copy that is gone
@@ -155,6 +134,36 @@ func (a *App) statusCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&wide, "wide", false, "print every detail (full times, kinds, each copy's instants, whole problems) in lines wider than 120 columns")
 
 	return cmd
+}
+
+// printStatus prints the sources, plans and copies: as JSON (the sources),
+// with every detail (wide), or to fit a 120-column terminal.
+func (a *App) printStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, out []sourceStatus, cps []*copies.Copy, asJSON, wide bool) error {
+	switch {
+	case asJSON:
+		enc := json.NewEncoder(a.Stdout)
+		enc.SetIndent("", "  ")
+
+		return enc.Encode(out)
+	case wide:
+		a.statusTable(out)
+
+		if err := a.planStatus(cmd, cfg, r); err != nil {
+			return err
+		}
+
+		a.copyStatus(cfg, cps)
+	default:
+		a.statusCompact(out)
+
+		if err := a.planCompact(cmd, cfg, r); err != nil {
+			return err
+		}
+
+		a.copyCompact(cfg, cps)
+	}
+
+	return nil
 }
 
 // statusTable prints the sources' status as a table with every detail
