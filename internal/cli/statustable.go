@@ -112,15 +112,22 @@ func (a *App) planCompact(cmd *cobra.Command, cfg *config.Config, r *repo.Reposi
 			result = last.Verdict()
 		}
 
-		// A verdict longer than the column has left is cut there and
-		// printed whole below.
+		// A verdict longer than the column has left is shortened there
+		// ("FAILED: why" to FAILED) and printed whole below.
 		result = printable(result)
+		head := result
+
 		if utf8.RuneCountInString(result) > planResultWidth {
 			whole = append(whole, name+": "+result)
+
+			head = ellipsis(result, planResultWidth)
+			if i := strings.Index(result, ": "); i > 0 && i <= planResultWidth {
+				head = result[:i]
+			}
 		}
 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ellipsis(name, 24), ellipsis(cfg.Plans[name].Tier, 10), when,
-			rto+"/"+short(tier.RTO), rpo+"/"+short(tier.RPO), ellipsis(result, planResultWidth))
+			rto+"/"+short(tier.RTO), rpo+"/"+short(tier.RPO), head)
 	}
 
 	if err := tw.Flush(); err != nil {
@@ -142,7 +149,8 @@ func (a *App) planCompact(cmd *cobra.Command, cfg *config.Config, r *repo.Reposi
 }
 
 // copyCompact prints every copy in at most statusWidth columns: the oldest
-// of the instants it restores stands for the per-source list of --wide.
+// of the instants it restores stands for the per-source list of --wide,
+// and the medium for the offline flag.
 func (a *App) copyCompact(cfg *config.Config, cps []*copies.Copy) {
 	if len(cps) == 0 {
 		return
@@ -153,7 +161,7 @@ func (a *App) copyCompact(cfg *config.Config, cps []*copies.Copy) {
 	var buf bytes.Buffer
 
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COPY\tWHERE\tMEDIUM\tOFFSITE\tOFFLINE\tLAST REPLICATED\tRESTORES")
+	fmt.Fprintln(tw, "COPY\tWHERE\tMEDIUM\tOFFSITE\tREPLICATED\tRESTORES")
 
 	for _, c := range cps {
 		when := "never"
@@ -175,12 +183,18 @@ func (a *App) copyCompact(cfg *config.Config, cps []*copies.Copy) {
 			}
 		}
 
-		restores := fmt.Sprintf("%d of %d sources", n, len(cfg.SourceNames))
+		restores := fmt.Sprintf("%d/%d sources", n, len(cfg.SourceNames))
 		if n > 0 {
 			restores += ", oldest " + ago(now, oldest)
 		}
 
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\t%s\n", ellipsis(c.Name, 20), middle(c.Location, 36), c.Medium, c.Offsite, c.Offline, when, restores)
+		offsite := "no"
+		if c.Offsite {
+			offsite = "yes"
+		}
+
+		// The medium says offline: a removable disk is the offline copy.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ellipsis(c.Name, 16), middle(c.Location, 30), c.Medium, offsite, when, restores)
 	}
 
 	tw.Flush()

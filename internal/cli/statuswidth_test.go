@@ -25,11 +25,14 @@ func TestStatusFitsTheTerminal(t *testing.T) {
 
 	e := newEnv(t, sources.String())
 	vault := filepath.Join(t.TempDir(), "a", "removable", "disk", "mounted", "under", "a", "long", "path", "lifeboat-vault")
+	near := filepath.Join(t.TempDir(), "second-disk-in-the-server-room", "backups", "lifeboat-near-copy")
 	e.writeConfig(readFile(t, e.cfg) + "copies:\n  vault:\n    path: " + vault + "\n    offline: true\n" +
+		"  near-copy-on-the-second-disk:\n    path: " + near + "\n" +
 		"plans:\n  whole-library-after-a-lost-server:\n    tier: important\n    steps:\n      - restore: uploads\n")
 	e.mustRun("init")
 	e.mustRun(append([]string{"backup"}, names[:len(names)-1]...)...)
 	e.mustRun("verify", "uploads")
+	e.mustRun("replicate", "--to", "near-copy-on-the-second-disk")
 
 	never := names[len(names)-1]
 
@@ -46,7 +49,8 @@ func TestStatusFitsTheTerminal(t *testing.T) {
 
 	// The long name is cut in the table; the problem is whole, wrapped below.
 	wantIn(t, "status", st.out, "SOURCE", "sml-library-catalogue…", "circulation-desk-rece…", "PROBLEM", "3-2-1",
-		"1/1/0 no", "whole-library-after-a-l…", "not drilled", "vault", "…", "0 of 6 sources")
+		"whole-library-after-a-l…", "not drilled", "vault", "…", "0/6 sources",
+		"near-copy-on-th…", "5/6 sources, oldest just now", "2/1/0 no")
 	wantIn(t, "status", strings.Join(strings.Fields(st.out), " "), never+": no backup yet: run `lifeboat backup "+never+"`")
 
 	if strings.Contains(st.out, "sml-library-catalogue-cover-images-archive") {
@@ -58,7 +62,7 @@ func TestStatusFitsTheTerminal(t *testing.T) {
 		t.Fatalf("status --wide: exit %d, want 1\n%s%s", wide.code, wide.out, wide.err)
 	}
 
-	wantIn(t, "status --wide", wide.out, "KIND", "NEWEST RESTORABLE", "LAST RESTORE TEST", "COPIES (3-2-1)", "1/1/0 (not 3-2-1)",
+	wantIn(t, "status --wide", wide.out, "KIND", "NEWEST RESTORABLE", "LAST RESTORE TEST", "COPIES (3-2-1)", "2/1/0 (not 3-2-1)", near,
 		"sml-library-catalogue-cover-images-archive", "no backup yet: run `lifeboat backup "+never+"`", vault,
 		"not drilled: run `lifeboat drill whole-library-after-a-lost-server`")
 
