@@ -266,9 +266,20 @@ type Result struct {
 // as one binlog stream (magic, format description, events) for mariadb-binlog.
 // rename maps an original database name to the one restored into.
 func (a *Archive) Replay(ctx context.Context, r *repo.Repository, p *Plan, dbs []string, rename map[string]string, w io.Writer) (*Result, error) {
+	return a.ReplayCounted(ctx, r, p, dbs, rename, w, nil)
+}
+
+// ReplayCounted is Replay reporting to progress (nil: none) the plan's
+// bytes of binlog as its total and the bytes read as it reads them.
+func (a *Archive) ReplayCounted(ctx context.Context, r *repo.Repository, p *Plan, dbs []string, rename map[string]string, w io.Writer, progress repo.Progress) (*Result, error) {
 	f := &filter{
 		t: p.Target, dbs: map[string]bool{}, skip: map[GTID]bool{}, tables: map[uint64]bool{},
-		out: bufio.NewWriterSize(w, 1<<20), res: &Result{}, rename: rename,
+		out: bufio.NewWriterSize(w, 1<<20), res: &Result{}, rename: rename, progress: progress,
+	}
+	defer f.count(0, true)
+
+	if progress != nil {
+		progress.SetTotal(p.Bytes())
 	}
 	f.already, _ = ParseGTIDList(p.Full.GTID)
 
@@ -315,6 +326,24 @@ func (a *Archive) Replay(ctx context.Context, r *repo.Repository, p *Plan, dbs [
 
 var errStop = errors.New("target reached")
 
+// countEvery is how many bytes of binlog a replay reads between two
+// reports to its progress: one per event would be one per row change.
+const countEvery = 256 << 10
+
+// count adds n bytes read to the progress, reported once countEvery have
+// gathered or when flush is set.
+func (f *filter) count(n int, flush bool) {
+	if f.progress == nil {
+		return
+	}
+
+	f.uncounted += int64(n)
+	if f.uncounted > 0 && (flush || f.uncounted >= countEvery) {
+		f.progress.Add(f.uncounted)
+		f.uncounted = 0
+	}
+}
+
 // stamp prints instants in messages to the millisecond.
 const stamp = "2006-01-02T15:04:05.000Z07:00"
 
@@ -327,6 +356,10 @@ type filter struct {
 	rename   map[string]string
 	out      *bufio.Writer
 	res      *Result
+	// progress, if set, is told the bytes read; uncounted are those not
+	// yet told.
+	progress  repo.Progress
+	uncounted int64
 
 	arrivals *arrivalCursor
 	file     string
@@ -371,6 +404,8 @@ func (f *filter) segment(ctx context.Context, r *repo.Repository, a *Archive, st
 		if err != nil {
 			return false, fmt.Errorf("binlog segment %s (%s:%d): %w", src.seg.ID, src.seg.File, src.seg.Start, err)
 		}
+
+		f.count(len(e.raw), false)
 
 		if err := f.event(e); err != nil {
 			if errors.Is(err, errStop) {

@@ -44,8 +44,10 @@ type App struct {
 	// Clock is the time every command, and what it runs, goes by.
 	Clock clock.Clock
 
-	configFlag  string
-	verbose     bool
+	configFlag string
+	verbose    bool
+	// progress prints progress lines when stderr is not a terminal too.
+	progress    bool
 	cpuProfile  string
 	memProfile  string
 	stopProfile func()
@@ -148,6 +150,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringVarP(&a.configFlag, "config", "c", "", "configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else "+config.UserFileHelp+", else "+config.SystemFile+")")
 	a.ro.flags.bind(root)
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what is being done")
+	root.PersistentFlags().BoolVar(&a.progress, "progress", false, "print progress lines (files, bytes, rate) on stderr even when it is not a terminal, e.g. into a log")
 	root.PersistentFlags().StringVar(&a.from, "from", "", "read from this copy (copies: in the configuration) instead of the repository: restore, verify, drill, ls, snapshots, export, status")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpu-profile", "", "write a CPU profile to this file (for benchmarks)")
 	_ = root.PersistentFlags().MarkHidden("cpu-profile")
@@ -371,8 +374,20 @@ func (a *App) source(cfg *config.Config, name string) (source.Source, error) {
 // clock is the App's clock; an App built without one goes by the wall clock.
 func (a *App) clock() clock.Clock { return clock.Or(a.Clock) }
 
+// bar starts a progress bar on stderr: redrawn in place on a terminal,
+// printed as plain lines when --progress asks for them elsewhere, else
+// silent so scripts and cron mails are not cluttered.
 func (a *App) bar(label string) *progress.Bar {
-	return progress.New(a.Stderr, label, a.IsTerminal(a.Stderr), a.clock())
+	mode := progress.Off
+
+	switch {
+	case a.IsTerminal(a.Stderr):
+		mode = progress.Terminal
+	case a.progress:
+		mode = progress.Lines
+	}
+
+	return progress.Start(a.Stderr, label, mode, a.clock())
 }
 
 func shortID(id string) string {

@@ -76,7 +76,7 @@ func TestCopiesReplicateAndFallback(t *testing.T) {
 		t.Fatalf("3-2-1 in status: %+v %v", c, st[0].CopyRestorable)
 	}
 
-	if out := e.run("status").out; !strings.Contains(out, "3/2/0 (not 3-2-1)") || !strings.Contains(out, "removable disk") {
+	if out := e.run("status", "--wide").out; !strings.Contains(out, "3/2/0 (not 3-2-1)") || !strings.Contains(out, "removable disk") {
 		t.Fatalf("status:\n%s", out)
 	}
 

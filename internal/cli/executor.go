@@ -4,7 +4,6 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
-	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -32,29 +31,8 @@ func (a *App) allExecutor(cfg *config.Config, r *repo.Repository) (*ops.Executor
 	return e, nil
 }
 
-// barObserver draws an operation's byte counts as a progress bar on stderr,
-// from its first byte count until its next step or its end.
+// barObserver draws an operation's counts as a progress bar on stderr,
+// from its first count until its next step or its end.
 func (a *App) barObserver(label string) ops.Observer {
-	var (
-		bar  *progress.Bar
-		seen int64
-	)
-
-	return func(ev ops.Event) {
-		switch ev.Kind {
-		case ops.Bytes:
-			if bar == nil {
-				bar = a.bar(label)
-			}
-
-			bar.SetTotal(ev.Total)
-			bar.Add(ev.Done - seen)
-			seen = ev.Done
-		case ops.Step, ops.Finished, ops.Failed:
-			if bar != nil {
-				bar.Done()
-				bar = nil
-			}
-		}
-	}
+	return a.perRun(func(ops.Event) string { return label }).observe
 }

@@ -65,15 +65,20 @@ func asked() string {
 	return strings.Join(os.Args[1:], " ")
 }
 
-// bars renders operations' byte counts as progress bars on stderr: one bar
-// per run of an operation, labelled by label, or one bar for all of them
-// when shared is set (finished by done).
+// bars renders operations' counts (files, bytes) as progress bars on
+// stderr: one bar per run of an operation, labelled by label, or one bar for
+// all of them when shared is set (finished by done). A run's Step after it
+// counted something starts its next phase, drawn as a new bar named after
+// the step.
 type bars struct {
 	a      *App
 	label  func(ops.Event) string
 	shared *progress.Bar
 	bar    *progress.Bar
-	last   int64
+	// name is the label of the run's next bar; last and files are the
+	// counts its bar has been given.
+	name        string
+	last, files int64
 }
 
 // perRun draws a bar for each run, labelled by label ("" draws none).
@@ -89,25 +94,26 @@ func (a *App) oneBar(label string) *bars {
 func (b *bars) observe(ev ops.Event) {
 	switch ev.Kind {
 	case ops.Started:
-		b.last = 0
-		b.bar = b.shared
+		b.last, b.files, b.name = 0, 0, ""
+		if b.label != nil {
+			b.name = b.label(ev)
+		}
+	case ops.Step:
+		// The emitter counts each step from zero.
+		b.last, b.files = 0, 0
 
-		if b.bar == nil {
-			if l := b.label(ev); l != "" {
-				b.bar = b.a.bar(l)
+		if b.bar != nil && b.shared == nil {
+			b.bar.Done()
+			b.bar = nil
+
+			if b.name != "" && ev.Source != "" {
+				b.name = ev.Source + ": " + ev.Step
+			} else if b.name != "" {
+				b.name = ev.Step
 			}
 		}
 	case ops.Bytes:
-		if b.bar == nil {
-			return
-		}
-
-		if ev.Total > 0 {
-			b.bar.SetTotal(ev.Total)
-		}
-
-		b.bar.Add(ev.Done - b.last)
-		b.last = ev.Done
+		b.count(ev)
 	case ops.Finished, ops.Failed:
 		if b.bar != nil && b.shared == nil {
 			b.bar.Done()
@@ -115,6 +121,32 @@ func (b *bars) observe(ev ops.Event) {
 
 		b.bar = nil
 	}
+}
+
+// count gives the run's bar, started at its first count, the event's.
+func (b *bars) count(ev ops.Event) {
+	if b.bar == nil {
+		switch {
+		case b.shared != nil:
+			b.bar = b.shared
+		case b.name != "":
+			b.bar = b.a.bar(b.name)
+		default:
+			return
+		}
+	}
+
+	if ev.Total > 0 {
+		b.bar.SetTotal(ev.Total)
+	}
+
+	if ev.FilesTotal > 0 {
+		b.bar.SetTotalFiles(ev.FilesTotal)
+	}
+
+	b.bar.Add(ev.Done - b.last)
+	b.bar.AddFiles(ev.Files - b.files)
+	b.last, b.files = ev.Done, ev.Files
 }
 
 func (b *bars) done() {

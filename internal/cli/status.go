@@ -49,13 +49,14 @@ type sourceStatus struct {
 }
 
 func (a *App) statusCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, wide bool
 
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every source's newest restorable instant and RPO against its objective (exit 4 when any is out of objective)",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat status\n" +
+			"  lifeboat status --wide\n" +
 			"  lifeboat status --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, r, err := a.openRepo(cmd.Context())
@@ -96,21 +97,8 @@ func (a *App) statusCommand() *cobra.Command {
 
 			a.warnInterruptedRestores(cfg)
 
-			if asJSON {
-				enc := json.NewEncoder(a.Stdout)
-				enc.SetIndent("", "  ")
-
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-			} else {
-				a.statusTable(out)
-
-				if err := a.planStatus(cmd, cfg, r); err != nil {
-					return err
-				}
-
-				a.copyStatus(cfg, cps)
+			if err := a.printStatus(cmd, cfg, r, out, cps, asJSON, wide); err != nil {
+				return err
 			}
 
 			// The audit trail is the repository's too: a copy that is gone
@@ -122,7 +110,12 @@ func (a *App) statusCommand() *cobra.Command {
 					w = a.Stderr
 				}
 
-				fmt.Fprintf(w, "\naudit trail: PROBLEM: %s\n", trail)
+				line := "audit trail: PROBLEM: " + trail
+				if !wide && !asJSON {
+					line = wrap(line, statusWidth, "    ")
+				}
+
+				fmt.Fprintf(w, "\n%s\n", strings.TrimSuffix(line, "\n"))
 			}
 
 			if bad > 0 {
@@ -138,14 +131,46 @@ func (a *App) statusCommand() *cobra.Command {
 	}
 
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&wide, "wide", false, "print every detail (full times, kinds, each copy's instants, whole problems) in lines wider than 120 columns")
 
 	return cmd
 }
 
-// statusTable prints the sources' status as a table.
+// printStatus prints the sources, plans and copies: as JSON (the sources),
+// with every detail (wide), or to fit a 120-column terminal.
+func (a *App) printStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, out []sourceStatus, cps []*copies.Copy, asJSON, wide bool) error {
+	switch {
+	case asJSON:
+		enc := json.NewEncoder(a.Stdout)
+		enc.SetIndent("", "  ")
+
+		return enc.Encode(out)
+	case wide:
+		a.statusTable(out)
+
+		if err := a.planStatus(cmd, cfg, r); err != nil {
+			return err
+		}
+
+		a.copyStatus(cfg, cps)
+	default:
+		a.statusCompact(out)
+
+		if err := a.planCompact(cmd, cfg, r); err != nil {
+			return err
+		}
+
+		a.copyCompact(cfg, cps)
+	}
+
+	return nil
+}
+
+// statusTable prints the sources' status as a table with every detail
+// (status --wide).
 func (a *App) statusTable(out []sourceStatus) {
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tCOPIES (3-2-1)\tSTATE")
+	fmt.Fprintln(tw, "SOURCE\tKIND\tTIER\tLAST BACKUP\tNEWEST RESTORABLE\tRPO NOW\tOBJECTIVE\tNEXT RUN\tLAST VERIFIED\tLAST RESTORE TEST\tCOPIES (3-2-1)\tSTATE")
 
 	for _, st := range out {
 		last, rest, rpo := "-", "-", "-"
@@ -181,7 +206,7 @@ func (a *App) statusTable(out []sourceStatus) {
 			c321 += " (not 3-2-1)"
 		}
 
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, printable(state))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Source, st.Kind, st.Tier, last, rest, rpo, human(time.Duration(st.RPOObjective*float64(time.Second))), nextRun, verified, tested, c321, printable(state))
 	}
 
 	tw.Flush()

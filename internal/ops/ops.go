@@ -50,6 +50,10 @@ type Event struct {
 	// Done and Total are bytes (Bytes); Total is 0 while unknown.
 	Done  int64 `json:"done,omitempty"`
 	Total int64 `json:"total,omitempty"`
+	// Files and FilesTotal count files (Bytes) for work that counts them
+	// (a backup or restore of a tree); FilesTotal is 0 while unknown.
+	Files      int64 `json:"files,omitempty"`
+	FilesTotal int64 `json:"files_total,omitempty"`
 	// Err is why the operation failed (Failed).
 	Err error     `json:"-"`
 	At  time.Time `json:"at"`
@@ -130,6 +134,9 @@ type Emitter struct {
 	mu    sync.Mutex
 	done  int64
 	total int64
+	// files and filesTotal count files, for work that counts them.
+	files      int64
+	filesTotal int64
 }
 
 func (m *Emitter) send(ev Event) {
@@ -145,10 +152,23 @@ func (m *Emitter) send(ev Event) {
 	m.obs(ev)
 }
 
-// Step reports what the operation does now.
+// Step reports what the operation does now; the counts of the Bytes events
+// after it start from zero (what it does next is counted on its own).
 func (m *Emitter) Step(format string, args ...any) {
+	if m == nil {
+		return
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	m.done, m.total, m.files, m.filesTotal = 0, 0, 0, 0
 	m.send(Event{Kind: Step, Step: fmt.Sprintf(format, args...)})
 }
+
+// Phase makes the Emitter a repo.Phases: a source's next phase (the
+// binlog replay of a point-in-time recovery) is a Step.
+func (m *Emitter) Phase(name string) { m.Step("%s", name) }
 
 // SetTotal and Add make the Emitter a repo.Progress: bytes become Bytes
 // events. Uploads call them from several goroutines: the events are sent
@@ -158,7 +178,7 @@ func (m *Emitter) SetTotal(n int64) {
 	defer m.mu.Unlock()
 
 	m.total = n
-	m.send(Event{Kind: Bytes, Done: m.done, Total: n})
+	m.bytes()
 }
 
 // Add counts n more bytes done.
@@ -167,7 +187,31 @@ func (m *Emitter) Add(n int64) {
 	defer m.mu.Unlock()
 
 	m.done += n
-	m.send(Event{Kind: Bytes, Done: m.done, Total: m.total})
+	m.bytes()
+}
+
+// SetTotalFiles and AddFiles make the Emitter a repo.FileProgress: the
+// files are counted in the Bytes events.
+func (m *Emitter) SetTotalFiles(n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	m.filesTotal = n
+	m.bytes()
+}
+
+// AddFiles counts n more files done.
+func (m *Emitter) AddFiles(n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	m.files += n
+	m.bytes()
+}
+
+// bytes sends the counts; the caller holds the lock.
+func (m *Emitter) bytes() {
+	m.send(Event{Kind: Bytes, Done: m.done, Total: m.total, Files: m.files, FilesTotal: m.filesTotal})
 }
 
 // Run runs body as op with the shared bookkeeping: the locks, the Started

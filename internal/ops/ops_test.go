@@ -151,10 +151,21 @@ func TestBackupEventsAuditAndMetrics(t *testing.T) {
 		t.Errorf("the Finished event %+v does not name the run and its snapshot %s", last, snap.ID)
 	}
 
+	var files int64
+
 	for _, e := range ev.list {
 		if e.Kind == Bytes && (e.Done > e.Total && e.Total > 0 || e.Done < 0) {
 			t.Errorf("byte count %d of %d", e.Done, e.Total)
 		}
+
+		if e.Kind == Bytes {
+			files = e.Files
+		}
+	}
+
+	// Every front door draws the files from the events.
+	if files != 3 {
+		t.Errorf("the last Bytes event counts %d files, want the 3 backed up", files)
 	}
 
 	recs := f.records(t)

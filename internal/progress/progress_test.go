@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,43 @@ func TestDrawsAfterOneSecond(t *testing.T) {
 
 	if !drawn() {
 		t.Fatalf("no progress line drawn: %q", buf.String())
+	}
+}
+
+func TestRenderNamesFilesAndBytes(t *testing.T) {
+	for _, c := range []struct {
+		counts Counts
+		want   string
+	}{
+		{Counts{Label: "backup docs", Done: 56 << 20, Files: 1234}, "backup docs  1,234 files  56.0 MiB  5.6 MiB/s"},
+		{Counts{Label: "restore docs", Done: 50 << 20, Total: 100 << 20, Files: 617, FilesTotal: 1234},
+			"restore docs  617 / 1,234 files  50.0 MiB / 100.0 MiB (50%)  5.0 MiB/s  ETA 0:10"},
+		{Counts{Label: "verify", Done: 0, Total: 0}, "verify  0 B  0 B/s"},
+	} {
+		if got := Render(c.counts, 10*time.Second); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+
+	if got := Count(1234567); got != "1,234,567" {
+		t.Errorf("Count(1234567) = %q", got)
+	}
+}
+
+// TestLinesPrintsItsLastLine: asked for lines (not a terminal, --progress),
+// a bar prints plain lines, and one when the work ends however quickly.
+func TestLinesPrintsItsLastLine(t *testing.T) {
+	var buf safeBuf
+
+	b := Start(&buf, "backup docs", Lines, nil)
+	b.SetTotal(300)
+	b.SetTotalFiles(3)
+	b.Add(300)
+	b.AddFiles(3)
+	b.Done()
+
+	out := buf.String()
+	if !strings.HasPrefix(out, "backup docs  3 / 3 files  300 B / 300 B (100%)  ") || !strings.HasSuffix(out, "\n") || strings.ContainsAny(out, "\r\x1b") {
+		t.Fatalf("the last line: %q", out)
 	}
 }

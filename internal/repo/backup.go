@@ -27,6 +27,20 @@ type Progress interface {
 	Add(bytes int64)
 }
 
+// FileProgress is a Progress that counts files as well: a backup or restore
+// of a tree tells it the number of files expected and each one done.
+type FileProgress interface {
+	SetTotalFiles(files int64)
+	AddFiles(files int64)
+}
+
+// Phases is a Progress whose work has phases (a point-in-time recovery
+// restores a full backup, then replays the binlog): Phase starts the next
+// one, its counts from zero.
+type Phases interface {
+	Phase(name string)
+}
+
 // TreeSpec describes a backup of local paths.
 type TreeSpec struct {
 	Source  string
@@ -450,10 +464,25 @@ type uploadProgress struct {
 	p Progress
 }
 
-func (u *uploadProgress) Enabled() bool                    { return true }
-func (u *uploadProgress) EstimatedDataSize(_, total int64) { u.p.SetTotal(total) }
-func (u *uploadProgress) HashedBytes(n int64)              { u.p.Add(n) }
-func (u *uploadProgress) CachedFile(_ string, n int64)     { u.p.Add(n) }
+func (u *uploadProgress) Enabled() bool                { return true }
+func (u *uploadProgress) HashedBytes(n int64)          { u.p.Add(n) }
+func (u *uploadProgress) CachedFile(_ string, n int64) { u.p.Add(n) }
+
+func (u *uploadProgress) EstimatedDataSize(files, total int64) {
+	if fp, ok := u.p.(FileProgress); ok {
+		fp.SetTotalFiles(files)
+	}
+
+	u.p.SetTotal(total)
+}
+
+// FinishedFile counts every file, hashed or unchanged since the last
+// snapshot (kopia reports both).
+func (u *uploadProgress) FinishedFile(string, error) {
+	if fp, ok := u.p.(FileProgress); ok {
+		fp.AddFiles(1)
+	}
+}
 func (u *uploadProgress) EstimationParameters() upload.EstimationParameters {
 	return upload.EstimationParameters{Type: upload.EstimationTypeClassic}
 }

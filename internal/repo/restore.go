@@ -102,9 +102,14 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 		return st, err
 	}
 
-	var done int64
+	var done, files int64
 
+	fp, _ := opt.Progress.(FileProgress)
 	if opt.Progress != nil && m.RootEntry.DirSummary != nil {
+		if fp != nil {
+			fp.SetTotalFiles(m.RootEntry.DirSummary.TotalFileCount)
+		}
+
 		opt.Progress.SetTotal(m.RootEntry.DirSummary.TotalFileSize)
 	}
 
@@ -124,6 +129,11 @@ func (r *Repository) Restore(ctx context.Context, id, target string, opt Restore
 				n := s.RestoredTotalFileSize + s.SkippedTotalFileSize
 				opt.Progress.Add(n - done)
 				done = n
+
+				if f := int64(s.RestoredFileCount) + int64(s.SkippedCount); fp != nil && f != files {
+					fp.AddFiles(f - files)
+					files = f
+				}
 			}
 		},
 	})

@@ -329,8 +329,13 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		s.beforeReplay()
 	}
 
+	// The replay is the recovery's second phase, counted on its own.
+	if ph, ok := opt.Progress.(repo.Phases); ok {
+		ph.Phase("replay the binlog")
+	}
+
 	replayStart := s.clock(r).Now()
-	res, err := s.replay(ctx, r, arch, plan, dbs, rename, login, logged)
+	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress})
 	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
 	if err != nil {
@@ -471,7 +476,20 @@ func (s *Source) checkedLogin(ctx context.Context, plan *binlog.Plan) (*clientLo
 // gtid_strict_mode as soon as they are set, logged or not), so a logged
 // replay gets new ones. A copy under another name is replayed with the
 // session's binlog off, as its full was loaded.
-func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, dbs []string, rename map[string]string, login *clientLogin, logged bool) (*binlog.Result, error) {
+// replayTo is where and how a replay applies the binlog: the databases
+// replayed (renamed by rename), the client login, whether the replay is
+// logged in the server's binlog, and the progress told the bytes read.
+type replayTo struct {
+	dbs      []string
+	rename   map[string]string
+	login    *clientLogin
+	logged   bool
+	progress repo.Progress
+}
+
+func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo) (*binlog.Result, error) {
+	dbs, rename, login, logged := to.dbs, to.rename, to.login, to.logged
+
 	var rewrite []string
 	for from, to := range rename {
 		rewrite = append(rewrite, "--rewrite-db="+from+"->"+to)
@@ -527,7 +545,7 @@ func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Ar
 	go func() {
 		defer close(fed)
 
-		res, feedErr = arch.Replay(ctx, r, plan, dbs, rename, in)
+		res, feedErr = arch.ReplayCounted(ctx, r, plan, dbs, rename, in, to.progress)
 		in.Close()
 
 		if feedErr != nil {
