@@ -37,8 +37,8 @@ func TestStatusFitsTheTerminal(t *testing.T) {
 	never := names[len(names)-1]
 
 	st := e.run("status")
-	if st.code != 1 {
-		t.Fatalf("status with a source never backed up: exit %d, want 1\n%s%s", st.code, st.out, st.err)
+	if st.code != ExitOutOfObjective {
+		t.Fatalf("status with a source never backed up: exit %d, want %d\n%s%s", st.code, ExitOutOfObjective, st.out, st.err)
 	}
 
 	for i, line := range strings.Split(st.out, "\n") {
@@ -58,8 +58,8 @@ func TestStatusFitsTheTerminal(t *testing.T) {
 	}
 
 	wide := e.run("status", "--wide")
-	if wide.code != 1 {
-		t.Fatalf("status --wide: exit %d, want 1\n%s%s", wide.code, wide.out, wide.err)
+	if wide.code != ExitOutOfObjective {
+		t.Fatalf("status --wide: exit %d, want %d\n%s%s", wide.code, ExitOutOfObjective, wide.out, wide.err)
 	}
 
 	wantIn(t, "status --wide", wide.out, "KIND", "NEWEST RESTORABLE", "LAST RESTORE TEST", "COPIES (3-2-1)", "2/1/0 (not 3-2-1)", near,
