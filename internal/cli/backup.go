@@ -28,7 +28,10 @@ type backupOptions struct {
 }
 
 func (a *App) backupCommand() *cobra.Command {
-	var o backupOptions
+	var (
+		o backupOptions
+		j *jsonOut
+	)
 
 	cmd := &cobra.Command{
 		Use:   "backup [SOURCE...]",
@@ -38,6 +41,10 @@ func (a *App) backupCommand() *cobra.Command {
 			"  lifeboat backup docs shop-db --point\n" +
 			"  lifeboat backup shop-db --type incremental",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := j.check(); err != nil {
+				return err
+			}
+
 			switch o.typ {
 			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:
 			default:
@@ -75,24 +82,43 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			starts := map[string]time.Time{}
-			obs := a.perRun(func(ev ops.Event) string {
+			show := j.observe(a.perRun(func(ev ops.Event) string {
 				if ev.Op != "backup" {
 					return ""
 				}
 
-				starts[ev.Source] = ev.At
-
 				return "backup " + ev.Source
-			}).observe
+			}).observe)
+			obs := func(ev ops.Event) {
+				if ev.Kind == ops.Started && ev.Op == "backup" {
+					starts[ev.Source] = ev.At
+				}
+
+				show(ev)
+			}
 
 			res, err := e.Backups(cmd.Context(), ops.Backups{
 				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
 				Each: func(name string, snap *repo.Snapshot, err error) {
+					if j.on {
+						a.jsonBackup(j, e.Sources[name], snap, err, starts[name])
+						return
+					}
+
 					a.printBackup(e.Sources[name], snap, err, starts[name])
 				},
 			}, obs)
 			if res == nil {
 				return err
+			}
+
+			stdout := a.Stdout
+			if j.on {
+				stdout = io.Discard
+
+				if p := res.Point; p != nil && cmd.Context().Err() == nil {
+					_ = j.emit(pointJSON{Type: "point", ID: p.ID, Sources: p.Sources()})
+				}
 			}
 
 			if m != nil {
@@ -101,7 +127,7 @@ func (a *App) backupCommand() *cobra.Command {
 				}
 			}
 
-			return backupOutcome(cmd.Context(), res, err, point, a.Stdout, a.Stderr)
+			return backupOutcome(cmd.Context(), res, err, point, stdout, a.Stderr)
 		},
 	}
 
@@ -109,6 +135,7 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")
 	cmd.Flags().BoolVar(&o.point, "point", false, "record the named sources' snapshots as one recovery point (always done when no source is named)")
+	j = a.jsonProgressFlags(cmd)
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd

@@ -23,6 +23,7 @@ func (a *App) pruneCommand() *cobra.Command {
 		dryRun     bool
 		reclaimNow bool
 		sources    []string
+		j          *jsonOut
 	)
 
 	cmd := &cobra.Command{
@@ -39,6 +40,10 @@ func (a *App) pruneCommand() *cobra.Command {
 		Example: "  lifeboat prune --dry-run\n" +
 			"  lifeboat prune --source docs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := j.check(); err != nil {
+				return err
+			}
+
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -62,6 +67,10 @@ func (a *App) pruneCommand() *cobra.Command {
 			res, err := a.executor(cfg, r, nil, what).Prune(cmd.Context(), ops.Prune{Sources: sources, DryRun: dryRun, ReclaimNow: reclaimNow}, nil)
 			if res == nil || res.Plan == nil {
 				return err
+			}
+
+			if j.on {
+				return a.jsonPrune(cmd.Context(), j, cfg, r, res, err, dryRun, reclaimNow)
 			}
 
 			plan := res.Plan
@@ -117,6 +126,7 @@ func (a *App) pruneCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
 	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
+	j = a.jsonFlag(cmd)
 
 	return cmd
 }
