@@ -41,10 +41,6 @@ func (a *App) backupCommand() *cobra.Command {
 			"  lifeboat backup docs shop-db --point\n" +
 			"  lifeboat backup shop-db --type incremental",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			switch o.typ {
 			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:
 			default:
@@ -82,44 +78,25 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			starts := map[string]time.Time{}
-			show := j.observe(a.perRun(func(ev ops.Event) string {
+			obs := timed(starts, j.observe(a.perRun(func(ev ops.Event) string {
 				if ev.Op != "backup" {
 					return ""
 				}
 
 				return "backup " + ev.Source
-			}).observe)
-			obs := func(ev ops.Event) {
-				if ev.Kind == ops.Started && ev.Op == "backup" {
-					starts[ev.Source] = ev.At
-				}
-
-				show(ev)
-			}
+			}).observe))
 
 			res, err := e.Backups(cmd.Context(), ops.Backups{
 				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
 				Each: func(name string, snap *repo.Snapshot, err error) {
-					if j.on {
-						a.jsonBackup(j, e.Sources[name], snap, err, starts[name])
-						return
-					}
-
-					a.printBackup(e.Sources[name], snap, err, starts[name])
+					a.eachBackup(j, e.Sources[name], snap, err, starts[name])
 				},
 			}, obs)
 			if res == nil {
 				return err
 			}
 
-			stdout := a.Stdout
-			if j.on {
-				stdout = io.Discard
-
-				if p := res.Point; p != nil && cmd.Context().Err() == nil {
-					_ = j.emit(pointJSON{Type: "point", ID: p.ID, Sources: p.Sources()})
-				}
-			}
+			stdout := j.backupPoint(cmd.Context(), res)
 
 			if m != nil {
 				if err := writeBackupMetrics(m, r, o.metricsFile); err != nil {

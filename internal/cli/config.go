@@ -22,10 +22,6 @@ func (a *App) configCommand() *cobra.Command {
 			"  lifeboat --config /etc/lifeboat/lifeboat.yaml config check\n" +
 			"  lifeboat config check --json",
 		RunE: func(*cobra.Command, []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

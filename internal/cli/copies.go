@@ -87,10 +87,6 @@ func (a *App) replicateCommand() *cobra.Command {
 		Example: "  lifeboat replicate\n" +
 			"  lifeboat replicate --to offsite",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -198,10 +194,6 @@ func (a *App) exportRepoCommand() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		Example: "  lifeboat export-repo /media/usb/lifeboat",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err

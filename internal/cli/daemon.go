@@ -108,10 +108,6 @@ func (a *App) scheduleCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		Example: "  lifeboat schedule\n  lifeboat schedule --json",
 		RunE: func(*cobra.Command, []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

@@ -35,6 +35,19 @@ func (a *App) jsonFlag(cmd *cobra.Command) *jsonOut {
 	j := &jsonOut{a: a}
 	cmd.Flags().BoolVar(&j.on, "json", false, "print the result as JSON (README: Scriptable output)")
 
+	run := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if err := j.check(); err != nil {
+			return err
+		}
+
+		if run != nil {
+			return run(c, args)
+		}
+
+		return nil
+	}
+
 	return j
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,6 +48,42 @@ type pointJSON struct {
 	Type    string   `json:"type"`
 	ID      string   `json:"point_id"`
 	Sources []string `json:"sources"`
+}
+
+// timed records when each source's backup started, for its duration.
+func timed(starts map[string]time.Time, obs ops.Observer) ops.Observer {
+	return func(ev ops.Event) {
+		if ev.Kind == ops.Started && ev.Op == "backup" {
+			starts[ev.Source] = ev.At
+		}
+
+		obs(ev)
+	}
+}
+
+// eachBackup prints how one source's backup went, as JSON or for people.
+func (a *App) eachBackup(j *jsonOut, s source.Source, snap *repo.Snapshot, err error, start time.Time) {
+	if j.on {
+		a.jsonBackup(j, s, snap, err, start)
+		return
+	}
+
+	a.printBackup(s, snap, err, start)
+}
+
+// backupPoint prints the recovery point a backup recorded, as JSON, and
+// returns where the backup's verdict for people goes: stdout, or nowhere
+// under --json.
+func (j *jsonOut) backupPoint(ctx context.Context, res *ops.BackupsResult) io.Writer {
+	if !j.on {
+		return j.a.Stdout
+	}
+
+	if p := res.Point; p != nil && ctx.Err() == nil {
+		_ = j.emit(pointJSON{Type: "point", ID: p.ID, Sources: p.Sources()})
+	}
+
+	return io.Discard
 }
 
 // jsonBackup prints how one source's backup, begun at start, went; a

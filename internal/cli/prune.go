@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
+	"lifeboat/internal/prune"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -40,10 +41,6 @@ func (a *App) pruneCommand() *cobra.Command {
 		Example: "  lifeboat prune --dry-run\n" +
 			"  lifeboat prune --source docs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -75,26 +72,7 @@ func (a *App) pruneCommand() *cobra.Command {
 
 			plan := res.Plan
 
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-
-			for _, sp := range plan.Sources {
-				fmt.Fprintf(tw, "%s\n", sp.Source)
-
-				for _, d := range sp.Decisions {
-					verdict := "keep"
-					if !d.Keep {
-						verdict = "DELETE"
-					}
-
-					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", verdict, shortID(d.Snap.ID), d.Snap.Time.Local().Format(time.DateTime), d.Snap.Type+rolePart(d.Snap.Role), strings.Join(d.Reasons, "; "))
-				}
-
-				if sp.SegmentsWhy != "" {
-					fmt.Fprintf(tw, "  binlog: %d segments stay, %d go: %s\n", sp.KeptSegments, len(sp.Segments), sp.SegmentsWhy)
-				}
-			}
-
-			tw.Flush()
+			a.printPrunePlan(plan)
 
 			snaps, segs := plan.Deletes()
 
@@ -129,6 +107,30 @@ func (a *App) pruneCommand() *cobra.Command {
 	j = a.jsonFlag(cmd)
 
 	return cmd
+}
+
+// printPrunePlan prints what prune decides for each snapshot, and why.
+func (a *App) printPrunePlan(plan *prune.Plan) {
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+
+	for _, sp := range plan.Sources {
+		fmt.Fprintf(tw, "%s\n", sp.Source)
+
+		for _, d := range sp.Decisions {
+			verdict := "keep"
+			if !d.Keep {
+				verdict = "DELETE"
+			}
+
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", verdict, shortID(d.Snap.ID), d.Snap.Time.Local().Format(time.DateTime), d.Snap.Type+rolePart(d.Snap.Role), strings.Join(d.Reasons, "; "))
+		}
+
+		if sp.SegmentsWhy != "" {
+			fmt.Fprintf(tw, "  binlog: %d segments stay, %d go: %s\n", sp.KeptSegments, len(sp.Segments), sp.SegmentsWhy)
+		}
+	}
+
+	tw.Flush()
 }
 
 func rolePart(role string) string {

@@ -108,10 +108,6 @@ func (a *App) drillCommand() *cobra.Command {
 }
 
 func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error {
-	if err := f.j.check(); err != nil {
-		return err
-	}
-
 	if f.point != "" && f.toTime != "" {
 		return usage("give --point or --to-time, not both")
 	}

@@ -38,10 +38,6 @@ func (a *App) restoreCommand() *cobra.Command {
 			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --dry-run\n" +
 			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

@@ -33,10 +33,6 @@ func (a *App) verifyCommand() *cobra.Command {
 			"  lifeboat verify docs --read 10%\n" +
 			"  lifeboat verify shop-db --restore-test",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := j.check(); err != nil {
-				return err
-			}
-
 			fraction, err := readFraction(read, readAll, cmd.Flags().Changed("read"))
 			if err != nil {
 				return err
