@@ -180,11 +180,19 @@ func TestJSONFilesCommands(t *testing.T) {
 		t.Errorf("config check --json: %v", c)
 	}
 
-	e.golden("schedule", "schedule", "--json")
-	e.mustRun("init")
+	notes := filepath.Join(t.TempDir(), "notes")
+	write(t, filepath.Join(notes, "n.txt"), "note")
 
+	if s := e.golden("source-add", "source", "add", "notes", "--files", notes, "--json")[0]; s["source"] != "notes" || s["type"] != "files" {
+		t.Errorf("source add --json: %v", s)
+	}
+
+	e.golden("schedule", "schedule", "--json")
+	e.golden("init", "init", "--json")
+
+	// Two sources: one line each, then the recovery point they make.
 	b := e.golden("backup", "backup", "--json")
-	if b[0]["source"] != "uploads" || b[0]["ok"] != true || b[0]["snapshot_type"] != "full" {
+	if len(b) != 3 || b[0]["ok"] != true || b[0]["snapshot_type"] != "full" || b[2]["type"] != "point" {
 		t.Errorf("backup --json: %v", b)
 	}
 
@@ -195,7 +203,7 @@ func TestJSONFilesCommands(t *testing.T) {
 		t.Errorf("restore --json: %v", r[len(r)-1])
 	}
 
-	if v := e.golden("verify", "verify", "--json"); v[0]["ok"] != true || v[0]["snapshots"] != json.Number("2") {
+	if v := e.golden("verify", "verify", "--json"); v[0]["ok"] != true || v[0]["snapshots"] != json.Number("3") {
 		t.Errorf("verify --json: %v", v)
 	}
 
@@ -225,6 +233,21 @@ func TestJSONFilesCommands(t *testing.T) {
 	}
 
 	e.golden("report", "report", "--json")
+
+	id, _ := b[0]["snapshot_id"].(string)
+	if p := e.golden("pin", "pin", id, "--reason", "legal hold", "--json")[0]; p["pinned"] != true || p["snapshot_id"] != id {
+		t.Errorf("pin --json: %v", p)
+	}
+
+	if p := e.golden("unpin", "unpin", id, "--json")[0]; p["pinned"] != false {
+		t.Errorf("unpin --json: %v", p)
+	}
+
+	if a := e.golden("audit-verify", "audit", "verify", "--json")[0]; a["ok"] != true {
+		t.Errorf("audit verify --json: %v", a)
+	}
+
+	e.golden("config-versions", "config", "versions", "--json")
 }
 
 // TestJSONErrors: under --json a failure keeps its exit code and its
@@ -309,5 +332,14 @@ func TestJSONDatabaseRestores(t *testing.T) {
 	var rooms string
 	if err := db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(room ORDER BY id) FROM chain_copy.bookings").Scan(&rooms); err != nil || rooms != "A1,A2,B1" {
 		t.Errorf("chain_copy rooms %q %v", rooms, err)
+	}
+
+	dump := filepath.Join(t.TempDir(), "db.sql.gz")
+	if x := e.golden("export", "export", "db", "--snapshot", id, "-o", dump, "--json")[0]; x["output"] != dump || x["snapshot_id"] != id {
+		t.Errorf("export --json: %v", x)
+	}
+
+	if i := e.golden("import", "import", "db", dump, "--database", "sml_library", "--json")[0]; i["source"] != "db" || i["tables"] != json.Number("1") {
+		t.Errorf("import --json: %v", i)
 	}
 }

@@ -174,3 +174,7 @@ func (j *jsonOut) format(format string, given bool) (string, error) {
 
 	return "json", nil
 }
+
+// emitJSON writes v as one line of JSON, for a command whose output is
+// printed by a helper deeper down (a.jsonOut says --json was given).
+func (a *App) emitJSON(v any) error { return (&jsonOut{a: a}).emit(v) }

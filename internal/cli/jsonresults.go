@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/repo"
 	"lifeboat/internal/schedule"
 	"lifeboat/internal/source"
+	"lifeboat/internal/starter"
 )
 
 // The shapes below are what --json prints; README.md (Scriptable output)
@@ -480,4 +481,119 @@ func lastAt(t time.Time) *time.Time {
 	t = t.UTC()
 
 	return &t
+}
+
+// pinJSON is a snapshot pinned or unpinned.
+type pinJSON struct {
+	Source     string `json:"source"`
+	SnapshotID string `json:"snapshot_id"`
+	Pinned     bool   `json:"pinned"`
+}
+
+// auditVerifyJSON is a verified audit log.
+type auditVerifyJSON struct {
+	File          string `json:"file"`
+	OK            bool   `json:"ok"`
+	Records       int    `json:"records"`
+	StoredRecords int    `json:"stored_records"`
+	// Note says which older records are legacy or sealed later.
+	Note string `json:"note,omitempty"`
+}
+
+// initJSON is a repository created (and, with --repo, the configuration
+// written for it).
+type initJSON struct {
+	Repository string `json:"repository"`
+	ConfigFile string `json:"config_file"`
+	Wrote      bool   `json:"wrote_config"`
+}
+
+// exportJSON is a database snapshot written as one SQL file.
+type exportJSON struct {
+	Source     string `json:"source"`
+	SnapshotID string `json:"snapshot_id"`
+	Output     string `json:"output"`
+	Bytes      int64  `json:"bytes"`
+}
+
+// importJSON is a mysqldump file taken in as a full snapshot.
+type importJSON struct {
+	Source     string  `json:"source"`
+	File       string  `json:"file"`
+	SnapshotID string  `json:"snapshot_id"`
+	Tables     int64   `json:"tables"`
+	Bytes      int64   `json:"bytes"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// configVersionJSON is one stored version of the configuration.
+type configVersionJSON struct {
+	Stored time.Time `json:"stored"`
+	SHA256 string    `json:"sha256"`
+	Bytes  int64     `json:"bytes"`
+	Host   string    `json:"host"`
+	File   string    `json:"file"`
+}
+
+func (a *App) jsonConfigVersions(segs []*repo.Segment) error {
+	for _, s := range segs {
+		if err := a.emitJSON(configVersionJSON{Stored: utc(s.Stored), SHA256: s.SHA256, Bytes: s.Bytes, Host: s.Labels["host"], File: s.Labels["file"]}); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+// sourceAddedJSON is a source added to the configuration file.
+type sourceAddedJSON struct {
+	Source     string   `json:"source"`
+	Type       string   `json:"type"`
+	Tier       string   `json:"tier"`
+	ConfigFile string   `json:"config_file"`
+	Schedule   string   `json:"schedule"`
+	Retention  string   `json:"retention"`
+	Warnings   []string `json:"warnings"`
+}
+
+func (a *App) jsonSourceAdded(cfg *config.Config, name, path string, d starter.Defaults) error {
+	warnings := a.environmentProblems(cfg)
+	for _, w := range warnings {
+		fmt.Fprintf(a.Stderr, "warning: %s\n", w)
+	}
+
+	s := cfg.Sources[name]
+
+	return a.emitJSON(sourceAddedJSON{
+		Source: name, Type: s.Type, Tier: s.Tier, ConfigFile: path, Schedule: d.Schedule, Retention: d.Retention, Warnings: orEmpty(warnings),
+	})
+}
+
+// immutabilityJSON is check-immutability's proof, attempt by attempt.
+type immutabilityJSON struct {
+	Checked             string     `json:"checked"`
+	Location            string     `json:"location"`
+	LockMode            string     `json:"lock_mode"`
+	ImmutableForSeconds float64    `json:"immutable_for_seconds"`
+	NewestObject        string     `json:"newest_object"`
+	LockedUntil         *time.Time `json:"locked_until"`
+	Locked              bool       `json:"locked"`
+	DeleteRefused       bool       `json:"delete_refused"`
+	DeleteError         string     `json:"delete_error"`
+	OverwriteKept       bool       `json:"overwrite_kept"`
+	ShortenRefused      bool       `json:"shorten_refused"`
+	ShortenError        string     `json:"shorten_error"`
+	ProbeLockedUntil    time.Time  `json:"probe_locked_until"`
+	ProbesRemoved       int        `json:"probes_removed"`
+	Immutable           bool       `json:"immutable"`
+}
+
+func immutabilityResult(name, where string, immutableFor time.Duration, res *repo.ImmutabilityCheck, now time.Time) immutabilityJSON {
+	return immutabilityJSON{
+		Checked: name, Location: where, LockMode: res.Mode, ImmutableForSeconds: immutableFor.Seconds(), NewestObject: res.Object,
+		LockedUntil: lastAt(res.LockedUntil), Locked: !res.LockedUntil.IsZero() && res.LockedUntil.After(now),
+		DeleteRefused: res.DeleteRefused, DeleteError: res.DeleteError, OverwriteKept: res.OverwriteKept,
+		ShortenRefused: res.ShortenRefused, ShortenError: res.ShortenError, ProbeLockedUntil: utc(res.ProbeLockedTill),
+		ProbesRemoved: res.ProbesRemoved, Immutable: res.OK(),
+	}
 }

@@ -163,12 +163,13 @@ func (a *App) pinCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&reason, "reason", "", "why it must be kept (recorded with the pin and in the audit log)")
+	a.jsonFlag(cmd)
 
 	return cmd
 }
 
 func (a *App) unpinCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "unpin [SOURCE] SNAPSHOT",
 		Short:   "Let retention rules decide about a pinned snapshot again",
 		Args:    cobra.RangeArgs(1, 2),
@@ -183,6 +184,9 @@ func (a *App) unpinCommand() *cobra.Command {
 			})
 		},
 	}
+	a.jsonFlag(cmd)
+
+	return cmd
 }
 
 // onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
@@ -215,6 +219,11 @@ func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Exe
 	}
 
 	a.copyAudit(context.WithoutCancel(ctx), r, cfg)
+
+	if a.jsonOut {
+		return a.emitJSON(pinJSON{Source: snap.Source, SnapshotID: snap.ID, Pinned: a.command == "pin"})
+	}
+
 	fmt.Fprintln(a.Stdout, msg)
 
 	return nil
@@ -282,13 +291,15 @@ func (a *App) auditCommand() *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only records newer than this (7d, 12h, or a time)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON lines")
 
-	cmd.AddCommand(&cobra.Command{
+	verify := &cobra.Command{
 		Use:     "verify",
 		Short:   "Check the audit log's keyed hash chain, and against the copy kept in the repository (fails when that cannot be checked)",
 		Args:    cobra.NoArgs,
 		Example: "  lifeboat audit verify",
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.auditVerify(cmd) },
-	})
+	}
+	a.jsonFlag(verify)
+	cmd.AddCommand(verify)
 
 	return cmd
 }
