@@ -233,6 +233,15 @@ func TestJSONFilesCommands(t *testing.T) {
 	}
 
 	e.golden("report", "report", "--json")
+	e.golden("recover-dry-run", "recover", "files", "--dry-run", "--json")
+
+	if run := e.golden("recover", "recover", "files", "--json")[0]; run["status"] != "ok" || run["mode"] != "recover" {
+		t.Errorf("recover --json: %v", run)
+	}
+
+	if x := e.golden("export-repo", "export-repo", filepath.Join(t.TempDir(), "usb"), "--json")[0]; x["copy"] != "export" || x["ok"] != true {
+		t.Errorf("export-repo --json: %v", x)
+	}
 
 	id, _ := b[0]["snapshot_id"].(string)
 	if p := e.golden("pin", "pin", id, "--reason", "legal hold", "--json")[0]; p["pinned"] != true || p["snapshot_id"] != id {
