@@ -307,6 +307,17 @@ func TestJSONErrors(t *testing.T) {
 	if ok != 1 || failed != 1 {
 		t.Fatalf("backup --json with one failing source: %d ok, %d failed lines\n%s", ok, failed, r.out)
 	}
+
+	// Damaged data: verify --json fails as verify does, and its result
+	// names the problems.
+	testenv.CorruptPacks(t, filepath.Join(e.dir, "repo"))
+
+	r = e.expectFailure(1, []string{"problem:", "verification failed"}, "verify", "uploads", "--json")
+
+	v := jsonValues(t, "verify --json", r.out)
+	if problems, _ := v[0]["problems"].([]any); len(v) != 1 || v[0]["ok"] != false || len(problems) == 0 {
+		t.Fatalf("verify --json of a damaged repository:\n%s", r.out)
+	}
 }
 
 // TestJSONDatabaseRestores covers restore --json in its database forms
