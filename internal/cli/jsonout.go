@@ -33,7 +33,7 @@ const progressEvery = 500 * time.Millisecond
 // jsonFlag binds --json to cmd.
 func (a *App) jsonFlag(cmd *cobra.Command) *jsonOut {
 	j := &jsonOut{a: a}
-	cmd.Flags().BoolVar(&j.on, "json", false, "print the result as JSON (README: Scriptable output)")
+	cmd.Flags().BoolVar(&j.on, "json", false, "print the result as JSON, one object per line (stdout carries nothing else)")
 
 	run := cmd.PreRunE
 	cmd.PreRunE = func(c *cobra.Command, args []string) error {
@@ -54,7 +54,7 @@ func (a *App) jsonFlag(cmd *cobra.Command) *jsonOut {
 // jsonProgressFlags binds --json and --progress to a long command.
 func (a *App) jsonProgressFlags(cmd *cobra.Command) *jsonOut {
 	j := a.jsonFlag(cmd)
-	cmd.Flags().BoolVar(&j.progress, "progress", false, "with --json: also stream progress events as JSON lines (\"type\": \"progress\") before the result")
+	cmd.Flags().BoolVar(&j.progress, "progress", false, "with --json: also stream the progress as JSON lines (\"type\": \"progress\") as it happens")
 
 	return j
 }
