@@ -103,6 +103,7 @@ func (a *App) drillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.show, "show", "", "print the report of a recorded drill or recovery (its ID, or latest)")
 	cmd.Flags().StringVar(&f.format, "format", "md", "report format for --show: md, json or html")
 	f.j = a.jsonFlag(cmd)
+	cmd.Flags().Lookup("json").Usage = "print the drill's report as one line of JSON (with --show: the same as --format json)"
 
 	return cmd
 }

@@ -80,6 +80,7 @@ func (a *App) reportCommand() *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "30d", "the period the report covers, back from now")
 	cmd.Flags().StringVarP(&format, "format", "f", "md", "md, html or json")
 	j = a.jsonFlag(cmd)
+	cmd.Flags().Lookup("json").Usage = "the same as --format json"
 
 	return cmd
 }
