@@ -71,6 +71,10 @@ type App struct {
 
 	// ro is what works from the repository alone (repoonly.go).
 	ro repoOnly
+
+	// jsonOut: the command prints JSON on stdout (--json), so its notes
+	// for people go to stderr (textOut).
+	jsonOut bool
 }
 
 // NewApp returns an App on the process's standard streams.

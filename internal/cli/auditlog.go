@@ -236,7 +236,12 @@ func (a *App) auditVerify(cmd *cobra.Command) error {
 		return fmt.Errorf("audit log %s: %d records, but %w: nothing is left to check them against; "+
 			"the next `lifeboat backup` stores this log as a new copy and records that", path, len(local), ops.ErrTrailDeleted)
 	case len(stored) == 0 && len(local) == 0:
+		if a.jsonOut {
+			return a.emitJSON(auditVerifyJSON{File: path, OK: true})
+		}
+
 		fmt.Fprintf(a.Stdout, "audit log %s: no records yet\n", path)
+
 		return nil
 	case len(stored) == 0:
 		return fmt.Errorf("audit log %s: %d records, but the repository holds no copy of them yet to check against: "+
@@ -248,6 +253,10 @@ func (a *App) auditVerify(cmd *cobra.Command) error {
 
 	if err := audit.Compare(local, stored); err != nil {
 		return fmt.Errorf("the audit log %s has been tampered with: %w", path, err)
+	}
+
+	if a.jsonOut {
+		return a.emitJSON(auditVerifyJSON{File: path, OK: true, Records: len(local), StoredRecords: len(stored), Note: chain.String()})
 	}
 
 	note := ""

@@ -28,7 +28,10 @@ type backupOptions struct {
 }
 
 func (a *App) backupCommand() *cobra.Command {
-	var o backupOptions
+	var (
+		o backupOptions
+		j *jsonOut
+	)
 
 	cmd := &cobra.Command{
 		Use:   "backup [SOURCE...]",
@@ -75,25 +78,25 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			starts := map[string]time.Time{}
-			obs := a.perRun(func(ev ops.Event) string {
+			obs := timed(starts, j.observe(a.perRun(func(ev ops.Event) string {
 				if ev.Op != "backup" {
 					return ""
 				}
 
-				starts[ev.Source] = ev.At
-
 				return "backup " + ev.Source
-			}).observe
+			}).observe))
 
 			res, err := e.Backups(cmd.Context(), ops.Backups{
 				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
 				Each: func(name string, snap *repo.Snapshot, err error) {
-					a.printBackup(e.Sources[name], snap, err, starts[name])
+					a.eachBackup(j, e.Sources[name], snap, err, starts[name])
 				},
 			}, obs)
 			if res == nil {
 				return err
 			}
+
+			stdout := j.backupPoint(cmd.Context(), res)
 
 			if m != nil {
 				if err := writeBackupMetrics(m, r, o.metricsFile); err != nil {
@@ -101,7 +104,7 @@ func (a *App) backupCommand() *cobra.Command {
 				}
 			}
 
-			return backupOutcome(cmd.Context(), res, err, point, a.Stdout, a.Stderr)
+			return backupOutcome(cmd.Context(), res, err, point, stdout, a.Stderr)
 		},
 	}
 
@@ -109,6 +112,7 @@ func (a *App) backupCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")
 	cmd.Flags().BoolVar(&o.point, "point", false, "record the named sources' snapshots as one recovery point (always done when no source is named)")
+	j = a.jsonProgressFlags(cmd)
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd

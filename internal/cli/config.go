@@ -12,19 +12,22 @@ func (a *App) configCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration", Example: "  lifeboat config check\n" +
 		"  lifeboat config example > lifeboat.yaml"}
 
-	cmd.AddCommand(&cobra.Command{
+	var j *jsonOut
+
+	check := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the configuration",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat config check\n" +
-			"  lifeboat --config /etc/lifeboat/lifeboat.yaml config check",
+			"  lifeboat --config /etc/lifeboat/lifeboat.yaml config check\n" +
+			"  lifeboat config check --json",
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
 
-			var parts []string
+			var parts, warnings []string
 
 			for _, n := range cfg.SourceNames {
 				s := cfg.Sources[n]
@@ -38,12 +41,18 @@ func (a *App) configCommand() *cobra.Command {
 				for _, p := range paths {
 					if _, err := os.Lstat(p); err != nil {
 						fmt.Fprintf(a.Stderr, "warning: sources.%s: %s does not exist on this machine\n", n, p)
+						warnings = append(warnings, fmt.Sprintf("sources.%s: %s does not exist on this machine", n, p))
 					}
 				}
 			}
 
 			for _, w := range a.environmentProblems(cfg) {
 				fmt.Fprintf(a.Stderr, "warning: %s\n", w)
+				warnings = append(warnings, w)
+			}
+
+			if j.on {
+				return j.emit(configCheckResult(cfg, warnings))
 			}
 
 			fmt.Fprintf(a.Stdout, "%s: OK: repository %s; %d sources: %s", cfg.File, cfg.Repository.Location(), len(cfg.SourceNames), strings.Join(parts, ", "))
@@ -71,7 +80,9 @@ func (a *App) configCommand() *cobra.Command {
 
 			return nil
 		},
-	})
+	}
+	j = a.jsonFlag(check)
+	cmd.AddCommand(check)
 
 	cmd.AddCommand(a.configStoreCommands()...)
 	cmd.AddCommand(a.configExampleCommand())

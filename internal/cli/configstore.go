@@ -211,6 +211,10 @@ func (a *App) configStoreCommands() []*cobra.Command {
 				return err
 			}
 
+			if a.jsonOut {
+				return a.jsonConfigVersions(segs)
+			}
+
 			fmt.Fprintf(a.Stdout, "%-19s  %-12s  %-8s  %s\n", "STORED", "SHA256", "BYTES", "FROM")
 
 			for _, s := range segs {
@@ -220,6 +224,8 @@ func (a *App) configStoreCommands() []*cobra.Command {
 			return nil
 		},
 	}
+
+	a.jsonFlag(versions)
 
 	return []*cobra.Command{show, versions, a.configRestoreCommand()}
 }

@@ -75,7 +75,10 @@ func (a *App) fallback(ctx context.Context, cfg *config.Config, pw repo.Password
 }
 
 func (a *App) replicateCommand() *cobra.Command {
-	var to string
+	var (
+		to string
+		j  *jsonOut
+	)
 
 	cmd := &cobra.Command{
 		Use:   "replicate [--to NAME]",
@@ -111,8 +114,9 @@ func (a *App) replicateCommand() *cobra.Command {
 			var failed []string
 
 			for _, name := range names {
-				if err := a.replicateOne(cmd.Context(), cfg, r, cfg.Copies[name], pw, to != ""); err != nil {
+				if err := a.replicateOne(cmd.Context(), j, cfg, r, cfg.Copies[name], pw, to != ""); err != nil {
 					fmt.Fprintf(a.Stderr, "error: copy %s: %v\n", name, err)
+					j.replicateFailed(cfg.Copies[name], err)
 					failed = append(failed, name)
 				}
 			}
@@ -132,6 +136,7 @@ func (a *App) replicateCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&to, "to", "", "only this copy")
+	j = a.jsonProgressFlags(cmd)
 
 	return cmd
 }
@@ -139,13 +144,13 @@ func (a *App) replicateCommand() *cobra.Command {
 // replicateOne brings one copy up to date through the operations executor
 // and says what it did. named: the copy was asked for by name, so an offline
 // copy that is not attached is an error rather than skipped.
-func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
+func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
 	ex, err := a.allExecutor(cfg, r)
 	if err != nil {
 		return err
 	}
 
-	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv}, a.barObserver("replicate to "+c.Name))
+	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv}, j.observe(a.barObserver("replicate to "+c.Name)))
 	if err != nil {
 		return err
 	}
@@ -161,9 +166,20 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 			return errors.New(msg + "; attach the disk and run again")
 		}
 
+		if j.on {
+			return j.emit(replicateJSON{Type: "result", Copy: c.Name, Location: c.Location(), OK: true, Absent: true, LastReplicated: lastAt(res.LastAt)})
+		}
+
 		fmt.Fprintln(a.Stdout, msg+"; skipped")
 
 		return nil
+	}
+
+	if j.on {
+		return j.emit(replicateJSON{
+			Type: "result", Copy: c.Name, Location: c.Location(), OK: true, Blobs: res.Stats.Blobs, Bytes: res.Stats.Bytes,
+			AlreadyPresent: res.Stats.Present, Seconds: res.Took.Seconds(), LastReplicated: lastAt(a.clock().Now()),
+		})
 	}
 
 	st := res.Stats
@@ -176,7 +192,9 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 // exportRepoCommand writes a self-contained copy of the repository into a
 // folder (removable media).
 func (a *App) exportRepoCommand() *cobra.Command {
-	return &cobra.Command{
+	var j *jsonOut
+
+	cmd := &cobra.Command{
 		Use:     "export-repo DIR",
 		Short:   "Write a self-contained copy of the repository into DIR (removable media); it opens with the same password",
 		Args:    cobra.ExactArgs(1),
@@ -203,7 +221,11 @@ func (a *App) exportRepoCommand() *cobra.Command {
 				return usage("export-repo %s: that is the repository itself", args[0])
 			}
 
-			return a.replicateOne(cmd.Context(), cfg, r, c, pw, true)
+			return a.replicateOne(cmd.Context(), j, cfg, r, c, pw, true)
 		},
 	}
+
+	j = a.jsonProgressFlags(cmd)
+
+	return cmd
 }

@@ -100,11 +100,13 @@ func (a *App) daemonCommand() *cobra.Command {
 }
 
 func (a *App) scheduleCommand() *cobra.Command {
-	return &cobra.Command{
+	var j *jsonOut
+
+	cmd := &cobra.Command{
 		Use:     "schedule",
 		Short:   "Print the next run of every scheduled job",
 		Args:    cobra.NoArgs,
-		Example: "  lifeboat schedule",
+		Example: "  lifeboat schedule\n  lifeboat schedule --json",
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -119,12 +121,16 @@ func (a *App) scheduleCommand() *cobra.Command {
 			}
 
 			if len(jobs) == 0 {
-				fmt.Fprintf(a.Stdout, "nothing is scheduled: add schedule: to sources, or jobs: verify/prune, in %s\n", cfg.File)
+				fmt.Fprintf(a.textOut(), "nothing is scheduled: add schedule: to sources, or jobs: verify/prune, in %s\n", cfg.File)
 				return nil
 			}
 
 			s := &schedule.Scheduler{Jobs: jobs, Clock: a.clock()}
 			now := a.clock().Now()
+
+			if j.on {
+				return jsonSchedule(j, s.Next(now), now)
+			}
 
 			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB\tSCHEDULE\tNEXT RUN\tIN")
@@ -136,4 +142,8 @@ func (a *App) scheduleCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+
+	j = a.jsonFlag(cmd)
+
+	return cmd
 }

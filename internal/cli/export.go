@@ -53,6 +53,10 @@ func (a *App) exportCommand() *cobra.Command {
 				return err
 			}
 
+			if a.jsonOut {
+				return a.emitJSON(exportJSON{Source: s.Name(), SnapshotID: res.Snapshot.ID, Output: out, Bytes: res.Size})
+			}
+
 			fmt.Fprintf(a.Stdout, "exported %s snapshot %s to %s (%s); load it with: gunzip -c %s | mariadb DATABASE\n",
 				s.Name(), shortID(res.Snapshot.ID), out, progress.Bytes(res.Size), out)
 
@@ -62,6 +66,7 @@ func (a *App) exportCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&snapID, "snapshot", "latest", "snapshot ID (or unique prefix), or latest")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write; .gz compresses")
+	a.jsonFlag(cmd)
 
 	return cmd
 }

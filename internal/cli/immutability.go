@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,17 +52,26 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 				return err
 			}
 
+			out := a.Stdout
+			if a.jsonOut {
+				out = io.Discard
+
+				if err := a.emitJSON(immutabilityResult(name, fmt.Sprint(where), s3.ImmutableFor, res, a.clock().Now())); err != nil {
+					return err
+				}
+			}
+
 			mark := map[bool]string{true: "ok", false: "FAILED"}
 
-			fmt.Fprintf(a.Stdout, "%s (%s), lock mode %s, immutable_for %s\n", name, where, res.Mode, human(s3.ImmutableFor))
-			fmt.Fprintf(a.Stdout, "  newest data object %s locked until %s: %s\n", res.Object, orNever(res.LockedUntil), mark[!res.LockedUntil.IsZero() && res.LockedUntil.After(a.clock().Now())])
-			fmt.Fprintf(a.Stdout, "  delete a locked version: %s\n", map[bool]string{true: "refused (" + res.DeleteError + "): ok", false: "ALLOWED: FAILED"}[res.DeleteRefused])
-			fmt.Fprintf(a.Stdout, "  overwrite it: %s\n", map[bool]string{true: "the locked version reads back unchanged: ok", false: "THE LOCKED VERSION CHANGED OR WENT: FAILED"}[res.OverwriteKept])
-			fmt.Fprintf(a.Stdout, "  shorten its lock: %s\n", map[bool]string{true: "refused (" + res.ShortenError + "): ok", false: "ALLOWED: FAILED"}[res.ShortenRefused])
-			fmt.Fprintf(a.Stdout, "  (the probe object stays locked until %s; nothing can remove it sooner, the next check removes it after that)\n", res.ProbeLockedTill.Local().Format(time.DateTime))
+			fmt.Fprintf(out, "%s (%s), lock mode %s, immutable_for %s\n", name, where, res.Mode, human(s3.ImmutableFor))
+			fmt.Fprintf(out, "  newest data object %s locked until %s: %s\n", res.Object, orNever(res.LockedUntil), mark[!res.LockedUntil.IsZero() && res.LockedUntil.After(a.clock().Now())])
+			fmt.Fprintf(out, "  delete a locked version: %s\n", map[bool]string{true: "refused (" + res.DeleteError + "): ok", false: "ALLOWED: FAILED"}[res.DeleteRefused])
+			fmt.Fprintf(out, "  overwrite it: %s\n", map[bool]string{true: "the locked version reads back unchanged: ok", false: "THE LOCKED VERSION CHANGED OR WENT: FAILED"}[res.OverwriteKept])
+			fmt.Fprintf(out, "  shorten its lock: %s\n", map[bool]string{true: "refused (" + res.ShortenError + "): ok", false: "ALLOWED: FAILED"}[res.ShortenRefused])
+			fmt.Fprintf(out, "  (the probe object stays locked until %s; nothing can remove it sooner, the next check removes it after that)\n", res.ProbeLockedTill.Local().Format(time.DateTime))
 
 			if res.ProbesRemoved > 0 {
-				fmt.Fprintf(a.Stdout, "  removed %d object versions of earlier checks' probes whose lock had ended\n", res.ProbesRemoved)
+				fmt.Fprintf(out, "  removed %d object versions of earlier checks' probes whose lock had ended\n", res.ProbesRemoved)
 			}
 
 			for _, src := range cfg.SourceNames {
@@ -75,13 +85,14 @@ func (a *App) checkImmutabilityCommand() *cobra.Command {
 				return errors.New("the repository is NOT immutable: locked data could be destroyed with the backup credentials (see above)")
 			}
 
-			fmt.Fprintln(a.Stdout, "immutable: every attempt to destroy locked data was refused")
+			fmt.Fprintln(out, "immutable: every attempt to destroy locked data was refused")
 
 			return nil
 		},
 	}
 
 	cmd.Flags().StringVar(&copyName, "copy", "", "check this copy instead of the repository")
+	a.jsonFlag(cmd)
 
 	return cmd
 }

@@ -38,6 +38,12 @@ func (a *App) importCommand() *cobra.Command {
 				return err
 			}
 
+			if a.jsonOut {
+				return a.emitJSON(importJSON{
+					Source: s.Name(), File: args[1], SnapshotID: res.Snapshot.ID, Tables: res.Snapshot.Files, Bytes: res.Snapshot.Bytes, Seconds: res.Took.Seconds(),
+				})
+			}
+
 			fmt.Fprintf(a.Stdout, "imported %s as %s full snapshot %s  %d tables  %s  in %s\n",
 				args[1], s.Name(), shortID(res.Snapshot.ID), res.Snapshot.Files, progress.Bytes(res.Snapshot.Bytes), seconds(res.Took))
 
@@ -46,6 +52,7 @@ func (a *App) importCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&database, "database", "", "the database the file holds (default: named by the file, or the source's only database)")
+	a.jsonFlag(cmd)
 
 	return cmd
 }

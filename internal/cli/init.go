@@ -10,7 +10,7 @@ import (
 )
 
 func (a *App) initCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the encrypted repository named in the configuration",
 		Long: "Creates the encrypted repository named in the configuration.\n\n" +
@@ -53,10 +53,17 @@ func (a *App) initCommand() *cobra.Command {
 				r.Close(cmd.Context())
 			}
 
+			if a.jsonOut {
+				return a.emitJSON(initJSON{Repository: fmt.Sprint(where), ConfigFile: cfg.File})
+			}
+
 			fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", where)
 			fmt.Fprintf(a.Stdout, "keep the password safe: without it the backups cannot be read\n")
 
 			return nil
 		},
 	}
+	a.jsonFlag(cmd)
+
+	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func (p pointFlags) target() (binlog.Target, error) {
 
 // restorePoint restores a database snapshot, or recovers a database to a
 // point (an incremental or differential snapshot: to where it ends).
-func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt ops.DatabaseOptions) error {
+func (a *App) restorePoint(cmd *cobra.Command, j *jsonOut, cfg *config.Config, name, snapID string, snapGiven bool, pit pointFlags, opt ops.DatabaseOptions) error {
 	target, err := pit.target()
 	if err != nil {
 		return err
@@ -120,18 +121,26 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 	}
 
 	opt.DryRun, opt.Out, opt.Asked = pit.dryRun, a.Stdout, asked()
+	if j.on {
+		opt.Out = io.Discard
+	}
+
 	opt.Saved = func(safety *repo.Snapshot) {
-		fmt.Fprintf(a.Stdout, "saved the databases it replaces as safety snapshot %s\n", shortID(safety.ID))
+		fmt.Fprintf(a.textOut(), "saved the databases it replaces as safety snapshot %s\n", shortID(safety.ID))
 	}
 	// Dump or binlog data the repository cannot give back: the same
 	// restore from a copy.
 	opt.FromCopy = a.copyRetry(cfg, r, name, repo.IsDataError)
 
 	e := a.executor(cfg, r, []source.Source{s}, runName(cmd, []string{name}))
-	obs := a.perRun(func(ops.Event) string { return "restore " + name }).observe
+	obs := j.observe(a.perRun(func(ops.Event) string { return "restore " + name }).observe)
 
 	if pit.set() {
 		res, err := e.RecoverToPoint(cmd.Context(), ops.PointInTime{Source: name, Target: target, DatabaseOptions: opt}, obs)
+		if err == nil && j.on {
+			return j.emit(a.pointRestoreJSON(name, pit.dryRun, res))
+		}
+
 		if err != nil || pit.dryRun {
 			return err
 		}
@@ -142,6 +151,10 @@ func (a *App) restorePoint(cmd *cobra.Command, cfg *config.Config, name, snapID 
 	}
 
 	res, err := e.RestoreDatabase(cmd.Context(), ops.DatabaseRestore{Source: name, Snapshot: snapID, DatabaseOptions: opt}, obs)
+	if err == nil && j.on {
+		return j.emit(a.databaseRestoreJSON(name, pit.dryRun, res))
+	}
+
 	if err != nil || pit.dryRun {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/progress"
+	"lifeboat/internal/prune"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -23,6 +24,7 @@ func (a *App) pruneCommand() *cobra.Command {
 		dryRun     bool
 		reclaimNow bool
 		sources    []string
+		j          *jsonOut
 	)
 
 	cmd := &cobra.Command{
@@ -64,28 +66,13 @@ func (a *App) pruneCommand() *cobra.Command {
 				return err
 			}
 
-			plan := res.Plan
-
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-
-			for _, sp := range plan.Sources {
-				fmt.Fprintf(tw, "%s\n", sp.Source)
-
-				for _, d := range sp.Decisions {
-					verdict := "keep"
-					if !d.Keep {
-						verdict = "DELETE"
-					}
-
-					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", verdict, shortID(d.Snap.ID), d.Snap.Time.Local().Format(time.DateTime), d.Snap.Type+rolePart(d.Snap.Role), strings.Join(d.Reasons, "; "))
-				}
-
-				if sp.SegmentsWhy != "" {
-					fmt.Fprintf(tw, "  binlog: %d segments stay, %d go: %s\n", sp.KeptSegments, len(sp.Segments), sp.SegmentsWhy)
-				}
+			if j.on {
+				return a.jsonPrune(cmd.Context(), j, cfg, r, res, err, dryRun, reclaimNow)
 			}
 
-			tw.Flush()
+			plan := res.Plan
+
+			a.printPrunePlan(plan)
 
 			snaps, segs := plan.Deletes()
 
@@ -117,8 +104,33 @@ func (a *App) pruneCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
 	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
+	j = a.jsonFlag(cmd)
 
 	return cmd
+}
+
+// printPrunePlan prints what prune decides for each snapshot, and why.
+func (a *App) printPrunePlan(plan *prune.Plan) {
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+
+	for _, sp := range plan.Sources {
+		fmt.Fprintf(tw, "%s\n", sp.Source)
+
+		for _, d := range sp.Decisions {
+			verdict := "keep"
+			if !d.Keep {
+				verdict = "DELETE"
+			}
+
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", verdict, shortID(d.Snap.ID), d.Snap.Time.Local().Format(time.DateTime), d.Snap.Type+rolePart(d.Snap.Role), strings.Join(d.Reasons, "; "))
+		}
+
+		if sp.SegmentsWhy != "" {
+			fmt.Fprintf(tw, "  binlog: %d segments stay, %d go: %s\n", sp.KeptSegments, len(sp.Segments), sp.SegmentsWhy)
+		}
+	}
+
+	tw.Flush()
 }
 
 func rolePart(role string) string {
@@ -151,12 +163,13 @@ func (a *App) pinCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&reason, "reason", "", "why it must be kept (recorded with the pin and in the audit log)")
+	a.jsonFlag(cmd)
 
 	return cmd
 }
 
 func (a *App) unpinCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "unpin [SOURCE] SNAPSHOT",
 		Short:   "Let retention rules decide about a pinned snapshot again",
 		Args:    cobra.RangeArgs(1, 2),
@@ -171,6 +184,9 @@ func (a *App) unpinCommand() *cobra.Command {
 			})
 		},
 	}
+	a.jsonFlag(cmd)
+
+	return cmd
 }
 
 // onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
@@ -203,6 +219,11 @@ func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Exe
 	}
 
 	a.copyAudit(context.WithoutCancel(ctx), r, cfg)
+
+	if a.jsonOut {
+		return a.emitJSON(pinJSON{Source: snap.Source, SnapshotID: snap.ID, Pinned: a.command == "pin"})
+	}
+
 	fmt.Fprintln(a.Stdout, msg)
 
 	return nil
@@ -270,13 +291,15 @@ func (a *App) auditCommand() *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only records newer than this (7d, 12h, or a time)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON lines")
 
-	cmd.AddCommand(&cobra.Command{
+	verify := &cobra.Command{
 		Use:     "verify",
 		Short:   "Check the audit log's keyed hash chain, and against the copy kept in the repository (fails when that cannot be checked)",
 		Args:    cobra.NoArgs,
 		Example: "  lifeboat audit verify",
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.auditVerify(cmd) },
-	})
+	}
+	a.jsonFlag(verify)
+	cmd.AddCommand(verify)
 
 	return cmd
 }

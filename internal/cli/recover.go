@@ -39,6 +39,7 @@ type planFlags struct {
 	output string
 	show   string
 	format string
+	j      *jsonOut
 }
 
 func (a *App) recoverCommand() *cobra.Command {
@@ -55,6 +56,8 @@ func (a *App) recoverCommand() *cobra.Command {
 			return a.runPlan(cmd, args[0], plan.ModeRecover, f)
 		},
 	}
+
+	f.j = a.jsonFlag(cmd)
 
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print every step with what it would do and its time in the last drill; change nothing")
 	cmd.Flags().StringVar(&f.toTime, "to-time", "", "recover the database restores to this instant (e.g. '2026-11-25 14:03:27')")
@@ -76,7 +79,12 @@ func (a *App) drillCommand() *cobra.Command {
 			"  lifeboat drill --show latest --format html > drill.html",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.show != "" {
-				return a.showRun(cmd, f.show, f.format)
+				format, err := f.j.format(f.format, cmd.Flags().Changed("format"))
+				if err != nil {
+					return err
+				}
+
+				return a.showRun(cmd, f.show, format)
 			}
 
 			if len(args) != 1 {
@@ -94,6 +102,8 @@ func (a *App) drillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.output, "output", "", "also write the report as report.md, report.json and report.html in this folder")
 	cmd.Flags().StringVar(&f.show, "show", "", "print the report of a recorded drill or recovery (its ID, or latest)")
 	cmd.Flags().StringVar(&f.format, "format", "md", "report format for --show: md, json or html")
+	f.j = a.jsonFlag(cmd)
+	cmd.Flags().Lookup("json").Usage = "print the drill's report as one line of JSON (with --show: the same as --format json)"
 
 	return cmd
 }
@@ -150,6 +160,10 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 		opt.Resume = last
 	}
 
+	if f.dryRun && f.j.on {
+		return a.jsonPlanDryRun(cmd.Context(), f.j, a.runner(cfg, r), name, mode, opt)
+	}
+
 	if f.dryRun {
 		return a.runner(cfg, r).DryRun(cmd.Context(), name, mode, opt)
 	}
@@ -159,12 +173,18 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 		return err
 	}
 
-	run, err := ex.RunPlan(cmd.Context(), ops.PlanRun{Plan: name, Mode: mode, Options: opt, Keep: f.keep, Out: a.Stdout, Actor: audit.Actor()}, nil)
+	run, err := ex.RunPlan(cmd.Context(), ops.PlanRun{Plan: name, Mode: mode, Options: opt, Keep: f.keep, Out: a.textOut(), Actor: audit.Actor()}, nil)
 	if run == nil {
 		return err
 	}
 
-	fmt.Fprintf(a.Stdout, "%s %s of plan %s: %s\nRTO measured %.1fs (objective %s); RPO %.1fs (objective %s)\n",
+	if f.j.on {
+		if jerr := f.j.emit(run); jerr != nil {
+			return jerr
+		}
+	}
+
+	fmt.Fprintf(a.textOut(), "%s %s of plan %s: %s\nRTO measured %.1fs (objective %s); RPO %.1fs (objective %s)\n",
 		mode, run.ID, name, run.Verdict(), run.RTOSeconds, human(time.Duration(run.RTOObjective*float64(time.Second))),
 		run.RPOSeconds, human(time.Duration(run.RPOObjective*float64(time.Second))))
 
@@ -173,7 +193,7 @@ func (a *App) runPlan(cmd *cobra.Command, name, mode string, f planFlags) error 
 			return errors.Join(err, werr)
 		}
 
-		fmt.Fprintf(a.Stdout, "report: %s\n", filepath.Join(f.output, "report.md"))
+		fmt.Fprintf(a.textOut(), "report: %s\n", filepath.Join(f.output, "report.md"))
 	}
 
 	if err != nil && mode == plan.ModeRecover {

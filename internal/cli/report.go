@@ -12,15 +12,24 @@ import (
 )
 
 func (a *App) reportCommand() *cobra.Command {
-	var since, format string
+	var (
+		since, format string
+		j             *jsonOut
+	)
 
 	cmd := &cobra.Command{
 		Use:   "report [--since 30d] [--format md|html|json]",
 		Short: "The compliance report: backups, success rate, RPO attained, retention, verification, drills and every restore",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat report\n" +
-			"  lifeboat report --since 90d --format html > report.html",
+			"  lifeboat report --since 90d --format html > report.html\n" +
+			"  lifeboat report --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := j.format(format, cmd.Flags().Changed("format"))
+			if err != nil {
+				return err
+			}
+
 			d, err := config.ParseDuration(since)
 			if err != nil || d <= 0 {
 				return usage("--since %q: expected a duration such as 30d or 12h", since)
@@ -70,6 +79,8 @@ func (a *App) reportCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&since, "since", "30d", "the period the report covers, back from now")
 	cmd.Flags().StringVarP(&format, "format", "f", "md", "md, html or json")
+	j = a.jsonFlag(cmd)
+	cmd.Flags().Lookup("json").Usage = "the same as --format json"
 
 	return cmd
 }

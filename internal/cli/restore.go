@@ -27,6 +27,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		database  string
 		tables    []string
 		pit       pointFlags
+		j         *jsonOut
 	)
 
 	cmd := &cobra.Command{
@@ -47,7 +48,7 @@ func (a *App) restoreCommand() *cobra.Command {
 					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
 				}
 
-				return a.restorePoint(cmd, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
+				return a.restorePoint(cmd, j, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
 					Database: database, Tables: tables, Overwrite: overwrite,
 				})
 			}
@@ -60,7 +61,7 @@ func (a *App) restoreCommand() *cobra.Command {
 				return usage("restore: --to-time, --to-position, --to-gtid, --skip-gtid and --dry-run are for database sources")
 			}
 
-			return a.restoreFolder(cmd, cfg, args[0], snapID, target, overwrite)
+			return a.restoreFolder(cmd, j, cfg, args[0], snapID, target, overwrite)
 		},
 	}
 
@@ -75,12 +76,13 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
 	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "database sources: print the recovery plan (full backup, binlog segments, instant reached) and change nothing")
 	a.ro.mysql.bind(cmd)
+	j = a.jsonProgressFlags(cmd)
 
 	return cmd
 }
 
 // restoreFolder restores a snapshot of a files or git source into target.
-func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID, target string, overwrite bool) error {
+func (a *App) restoreFolder(cmd *cobra.Command, j *jsonOut, cfg *config.Config, name, snapID, target string, overwrite bool) error {
 	if target == "" {
 		return usage("restore: --target DIR is required (an empty or new folder; --overwrite to restore over existing files)")
 	}
@@ -116,7 +118,7 @@ func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID
 		Source: name, Snapshot: snapID, Target: abs, Overwrite: overwrite, Asked: asked(),
 		Begin: func(snap *repo.Snapshot, inc *repo.IncompleteRestore) {
 			if inc != nil {
-				fmt.Fprintf(a.Stdout, "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
+				fmt.Fprintf(a.textOut(), "%s holds an interrupted restore (%s): resuming it, keeping the files already complete\n", abs, inc)
 			}
 
 			a.noteRestore(cfg, restoreNote{Source: name, Snapshot: snap.ID, Target: abs})
@@ -127,10 +129,10 @@ func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID
 	}
 
 	e := a.executor(cfg, r, []source.Source{s}, runName(cmd, []string{name}))
-	res, err := e.Restore(cmd.Context(), req, a.perRun(func(ops.Event) string { return "restore " + name }).observe)
+	res, err := e.Restore(cmd.Context(), req, j.observe(a.perRun(func(ops.Event) string { return "restore " + name }).observe))
 
-	if res.Restored != nil && res.Restored.Safety != nil {
-		fmt.Fprintf(a.Stdout, "saved what the restore replaces as safety snapshot %s (%d files, %s)\n",
+	if res.Restored != nil && res.Restored.Safety != nil && (!j.on || err != nil) {
+		fmt.Fprintf(a.textOut(), "saved what the restore replaces as safety snapshot %s (%d files, %s)\n",
 			shortID(res.Restored.Safety.ID), res.Restored.Safety.Files, progress.Bytes(res.Restored.Safety.Bytes))
 	}
 
@@ -139,6 +141,10 @@ func (a *App) restoreFolder(cmd *cobra.Command, cfg *config.Config, name, snapID
 	}
 
 	forgetRestore(cfg, abs)
+
+	if j.on {
+		return j.emit(a.folderRestoreJSON(name, abs, res))
+	}
 
 	snap, st := res.Snapshot, res.Restored.Stats
 	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s, %s) to %s: %d files, %s in %s\n",
@@ -205,7 +211,7 @@ func (a *App) fromCopy(ctx context.Context, cfg *config.Config, r *repo.Reposito
 		}
 
 		a.usingCopy = name
-		fmt.Fprintf(a.Stdout, "restored from copy %s: the repository's data for this snapshot is damaged\n", name)
+		fmt.Fprintf(a.textOut(), "restored from copy %s: the repository's data for this snapshot is damaged\n", name)
 
 		// Heal the repository from the copy, so the next restore and the
 		// next replication work from good data.
@@ -216,7 +222,7 @@ func (a *App) fromCopy(ctx context.Context, cfg *config.Config, r *repo.Reposito
 			case herr != nil:
 				fmt.Fprintf(a.Stderr, "warning: healing the repository from copy %s failed: %v\n", name, herr)
 			case len(healed) > 0:
-				fmt.Fprintf(a.Stdout, "healed the repository from copy %s: %d damaged or missing data blobs written back; `lifeboat verify` checks it\n", name, len(healed))
+				fmt.Fprintf(a.textOut(), "healed the repository from copy %s: %d damaged or missing data blobs written back; `lifeboat verify` checks it\n", name, len(healed))
 				a.record(cfg, audit.Record{Action: "heal", Outcome: audit.OK, Detail: fmt.Sprintf("%d blobs from copy %s", len(healed), name)})
 			}
 		}

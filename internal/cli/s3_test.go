@@ -342,6 +342,11 @@ func TestS3Immutability(t *testing.T) {
 	}
 
 	e.mustRun("verify")
+
+	// --json: the same proof, attempt by attempt.
+	if c := e.golden("check-immutability", "check-immutability", "--json")[0]; c["immutable"] != true || c["delete_refused"] != true || c["lock_mode"] != "COMPLIANCE" {
+		t.Fatalf("check-immutability --json: %v", c)
+	}
 }
 
 // TestS3TLSAndClock: TLS with a private CA (ca_file) works, a certificate

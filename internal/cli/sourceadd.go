@@ -57,6 +57,7 @@ func (a *App) sourceCommand() *cobra.Command {
 	f.StringVar(&o.passwordEnv, "password-env", "", "with --mysql: the environment variable holding the database password")
 	f.StringVar(&o.passwordFile, "password-file", "", "with --mysql: a file holding the database password")
 
+	a.jsonFlag(add)
 	cmd.AddCommand(add)
 
 	return cmd
@@ -111,6 +112,10 @@ func (a *App) runSourceAdd(o *sourceAdd, name string, more []string) error {
 	}
 
 	d := starter.DefaultsFor(src.Type, t)
+	if a.jsonOut {
+		return a.jsonSourceAdded(cfg, name, path, d)
+	}
+
 	fmt.Fprintf(a.Stdout, "added source %s (%s, tier %s) to %s: schedule %s, retention %s\n", name, src.Type, src.Tier, path, d.Schedule, d.Retention)
 
 	for _, w := range a.environmentProblems(cfg) {

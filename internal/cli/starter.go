@@ -96,6 +96,10 @@ func (a *App) initWithConfig(ctx context.Context, target string) error {
 		return err
 	}
 
+	if a.jsonOut {
+		return a.emitJSON(initJSON{Repository: fmt.Sprint(where), ConfigFile: target, Wrote: true})
+	}
+
 	fmt.Fprintf(a.Stdout, "created encrypted repository at %s (AES-256-GCM, zstd, deduplicated)\n", where)
 	fmt.Fprintf(a.Stdout, "keep the password safe: without it the backups cannot be read\n")
 	fmt.Fprintf(a.Stdout, "wrote %s: the next commands use it without --config or --repo\n", target)

@@ -22,6 +22,7 @@ func (a *App) verifyCommand() *cobra.Command {
 		restoreTest bool
 		readAll     bool
 		read        string
+		j           *jsonOut
 	)
 
 	cmd := &cobra.Command{
@@ -65,7 +66,7 @@ func (a *App) verifyCommand() *cobra.Command {
 			start := a.clock().Now()
 			bars := a.oneBar("verify")
 
-			res, err := a.executor(cfg, r, nil, runName(cmd, args)).Verify(cmd.Context(), req, bars.observe)
+			res, err := a.executor(cfg, r, nil, runName(cmd, args)).Verify(cmd.Context(), req, j.observe(bars.observe))
 			bars.done()
 
 			if err != nil {
@@ -76,32 +77,11 @@ func (a *App) verifyCommand() *cobra.Command {
 				fmt.Fprintf(a.Stderr, "problem: %s\n", p)
 			}
 
-			sample := ""
-			if fraction < 1 {
-				sample = fmt.Sprintf(" (a %s sample)", strconv.FormatFloat(fraction*100, 'f', -1, 64)+"%")
+			if err := a.verifyVerdict(cmd, j, cfg, r, res, fraction, start); err != nil || !restoreTest {
+				return err
 			}
 
-			fmt.Fprintf(a.Stdout, "verified %d snapshots, %d files, %s of distinct content read back%s in %s: ",
-				res.Snapshots, res.Files, progress.Bytes(res.BytesRead), sample, seconds(clock.Since(a.clock(), start)))
-
-			if !res.OK() {
-				fmt.Fprintf(a.Stdout, "%d PROBLEMS\n", len(res.Problems))
-				return errors.New("verification failed: the snapshots named above cannot be trusted; restore from another snapshot or copy")
-			}
-
-			fmt.Fprintln(a.Stdout, "OK")
-
-			// The audit trail's copy is read back and compared too.
-			if p := a.trailProblem(cmd.Context(), cfg, r, true); p != "" {
-				fmt.Fprintf(a.Stdout, "audit trail: PROBLEM: %s\n", p)
-				return errors.New("verification failed: the audit trail has a problem (above)")
-			}
-
-			if !restoreTest {
-				return nil
-			}
-
-			return a.restoreTests(cmd, cfg, r, name, snapID)
+			return a.restoreTests(cmd, j, cfg, r, name, snapID)
 		},
 	}
 
@@ -110,13 +90,64 @@ func (a *App) verifyCommand() *cobra.Command {
 	a.ro.mysql.bind(cmd)
 	cmd.Flags().BoolVar(&readAll, "read-all", false, "read every stored byte (the default)")
 	cmd.Flags().StringVar(&read, "read", "", "read only a random sample of the file content, e.g. 10%")
+	j = a.jsonProgressFlags(cmd)
 
 	return cmd
 }
 
+// verifyVerdict says what verify found, and fails when a snapshot or the
+// audit trail's copy has a problem.
+func (a *App) verifyVerdict(cmd *cobra.Command, j *jsonOut, cfg *config.Config, r *repo.Repository, res *ops.VerifyResult, fraction float64, start time.Time) error {
+	took := clock.Since(a.clock(), start)
+	out := verifyJSON{
+		Type: "result", Sources: orEmpty(res.Sources), Snapshots: res.Snapshots, Files: res.Files, BytesRead: res.BytesRead,
+		Fraction: fraction, Seconds: took.Seconds(), OK: res.OK(), Problems: orEmpty(res.Problems),
+	}
+
+	sample := ""
+	if fraction < 1 {
+		sample = fmt.Sprintf(" (a %s sample)", strconv.FormatFloat(fraction*100, 'f', -1, 64)+"%")
+	}
+
+	if !j.on {
+		fmt.Fprintf(a.Stdout, "verified %d snapshots, %d files, %s of distinct content read back%s in %s: ",
+			res.Snapshots, res.Files, progress.Bytes(res.BytesRead), sample, seconds(took))
+	}
+
+	if !res.OK() {
+		if j.on {
+			_ = j.emit(out)
+		} else {
+			fmt.Fprintf(a.Stdout, "%d PROBLEMS\n", len(res.Problems))
+		}
+
+		return errors.New("verification failed: the snapshots named above cannot be trusted; restore from another snapshot or copy")
+	}
+
+	if !j.on {
+		fmt.Fprintln(a.Stdout, "OK")
+	}
+
+	// The audit trail's copy is read back and compared too.
+	p := a.trailProblem(cmd.Context(), cfg, r, true)
+	if j.on {
+		out.OK, out.AuditTrailProblem = p == "", p
+		if err := j.emit(out); err != nil {
+			return err
+		}
+	}
+
+	if p != "" {
+		fmt.Fprintf(a.textOut(), "audit trail: PROBLEM: %s\n", p)
+		return errors.New("verification failed: the audit trail has a problem (above)")
+	}
+
+	return nil
+}
+
 // restoreTests runs the restore test of source name (every source when
 // name is empty) and fails when any restored copy differs.
-func (a *App) restoreTests(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, name, snapID string) error {
+func (a *App) restoreTests(cmd *cobra.Command, j *jsonOut, cfg *config.Config, r *repo.Repository, name, snapID string) error {
 	names := cfg.SourceNames
 	if name != "" {
 		names = []string{name}
@@ -129,7 +160,7 @@ func (a *App) restoreTests(cmd *cobra.Command, cfg *config.Config, r *repo.Repos
 			continue // a source no longer configured
 		}
 
-		ok, err := a.restoreTest(cmd, cfg, r, n, snapID)
+		ok, err := a.restoreTest(cmd, j, cfg, r, n, snapID)
 		if err != nil {
 			return err
 		}
@@ -148,13 +179,13 @@ func (a *App) restoreTests(cmd *cobra.Command, cfg *config.Config, r *repo.Repos
 
 // restoreTest runs one source's restore test through the operations
 // executor and prints it.
-func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Repository, name, snapID string) (bool, error) {
+func (a *App) restoreTest(cmd *cobra.Command, j *jsonOut, cfg *config.Config, r *repo.Repository, name, snapID string) (bool, error) {
 	ex, err := a.allExecutor(cfg, r)
 	if err != nil {
 		return false, err
 	}
 
-	res, err := ex.RestoreTest(cmd.Context(), ops.RestoreTest{Source: name, Snapshot: snapID, Tamper: a.tamper}, a.barObserver("restore test "+name))
+	res, err := ex.RestoreTest(cmd.Context(), ops.RestoreTest{Source: name, Snapshot: snapID, Tamper: a.tamper}, j.observe(a.barObserver("restore test "+name)))
 	if errors.Is(err, ops.ErrNotTestable) {
 		return false, usage("source %s cannot be restore-tested", name)
 	}
@@ -166,6 +197,13 @@ func (a *App) restoreTest(cmd *cobra.Command, cfg *config.Config, r *repo.Reposi
 
 	for _, p := range rep.Problems {
 		fmt.Fprintf(a.Stderr, "problem: %s: %s\n", name, p)
+	}
+
+	if j.on {
+		return rep.OK(), j.emit(restoreTestJSON{
+			Type: "restore_test", Source: name, SnapshotID: snap.ID, SnapshotTime: utc(snap.Time), RestoreSeconds: rep.Restore.Seconds(),
+			Checked: rep.Checked, What: rep.What, Assertions: rep.Assertions, Seconds: rep.Total.Seconds(), OK: rep.OK(), Problems: orEmpty(rep.Problems),
+		})
 	}
 
 	verdict := "OK"

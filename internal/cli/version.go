@@ -9,12 +9,14 @@ import (
 )
 
 func (a *App) versionCommand() *cobra.Command {
-	return &cobra.Command{
+	var j *jsonOut
+
+	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the version",
 		Args:    cobra.NoArgs,
-		Example: "  lifeboat version",
-		Run: func(*cobra.Command, []string) {
+		Example: "  lifeboat version\n  lifeboat version --json",
+		RunE: func(*cobra.Command, []string) error {
 			kopia := "unknown"
 
 			if bi, ok := debug.ReadBuildInfo(); ok {
@@ -25,7 +27,24 @@ func (a *App) versionCommand() *cobra.Command {
 				}
 			}
 
+			if j.on {
+				return j.emit(versionJSON{Version: toolVersion(), Go: runtime.Version(), Kopia: kopia})
+			}
+
 			fmt.Fprintf(a.Stdout, "lifeboat %s (%s, kopia %s)\n", toolVersion(), runtime.Version(), kopia)
+
+			return nil
 		},
 	}
+
+	j = a.jsonFlag(cmd)
+
+	return cmd
+}
+
+// versionJSON is what version --json prints.
+type versionJSON struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	Kopia   string `json:"kopia"`
 }
