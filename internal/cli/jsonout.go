@@ -19,8 +19,10 @@ type jsonOut struct {
 	a  *App
 	on bool
 	// progress streams the operations' events as "progress" lines before
-	// the results (--json --progress, on the long commands).
+	// the results (--json with the global --progress, on the long commands).
 	progress bool
+	// streams is set on the long commands, whose events can be streamed.
+	streams bool
 
 	mu        sync.Mutex
 	lastBytes time.Time
@@ -51,22 +53,20 @@ func (a *App) jsonFlag(cmd *cobra.Command) *jsonOut {
 	return j
 }
 
-// jsonProgressFlags binds --json and --progress to a long command.
+// jsonProgressFlags binds --json to a long command, whose progress the
+// global --progress streams: as JSON lines with --json, as plain lines on
+// stderr without.
 func (a *App) jsonProgressFlags(cmd *cobra.Command) *jsonOut {
 	j := a.jsonFlag(cmd)
-	cmd.Flags().BoolVar(&j.progress, "progress", false, "with --json: also stream the progress as JSON lines (\"type\": \"progress\") as it happens")
+	j.streams = true
 
 	return j
 }
 
-// check refuses --progress without --json: the progress bar needs no flag
-// (it shows on a terminal), so --progress alone is a mistake to point out.
+// check records the output mode before the command runs.
 func (j *jsonOut) check() error {
 	j.a.jsonOut = j.on
-
-	if j.progress && !j.on {
-		return usage("--progress streams JSON progress lines: give it with --json (the progress bar shows on a terminal without any flag)")
-	}
+	j.progress = j.streams && j.on && j.a.progress
 
 	return nil
 }
@@ -90,14 +90,18 @@ func (j *jsonOut) emit(v any) error {
 type progressLine struct {
 	Type string `json:"type"`
 	// Event is started, step, bytes, finished or failed.
-	Event  string    `json:"event"`
-	Op     string    `json:"op"`
-	Source string    `json:"source,omitempty"`
-	Step   string    `json:"step,omitempty"`
-	Done   int64     `json:"done_bytes"`
-	Total  int64     `json:"total_bytes"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
+	Event  string `json:"event"`
+	Op     string `json:"op"`
+	Source string `json:"source,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Done   int64  `json:"done_bytes"`
+	Total  int64  `json:"total_bytes"`
+	// Files and FilesTotal count files where the work counts them (a backup
+	// or restore of a folder); FilesTotal is 0 while unknown.
+	Files      int64     `json:"done_files"`
+	FilesTotal int64     `json:"total_files"`
+	Error      string    `json:"error,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // observe is the observer a long command hands the executor: with
@@ -116,7 +120,7 @@ func (j *jsonOut) observe(human ops.Observer) ops.Observer {
 			}
 		}
 
-		line := progressLine{Type: "progress", Event: string(ev.Kind), Op: ev.Op, Source: ev.Source, Step: ev.Step, Done: ev.Done, Total: ev.Total, At: ev.At.UTC()}
+		line := progressLine{Type: "progress", Event: string(ev.Kind), Op: ev.Op, Source: ev.Source, Step: ev.Step, Done: ev.Done, Total: ev.Total, Files: ev.Files, FilesTotal: ev.FilesTotal, At: ev.At.UTC()}
 		if ev.Err != nil {
 			line.Error = ev.Err.Error()
 		}

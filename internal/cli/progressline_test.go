@@ -9,9 +9,9 @@ import (
 	"lifeboat/internal/testenv"
 )
 
-// progressLine matches a progress line of label that got as far as 100%:
+// finishedBar matches a progress line of label that got as far as 100%:
 // "backup docs  3 / 3 files  1.2 KiB / 1.2 KiB (100%)  ...".
-func progressLine(label, files string) *regexp.Regexp {
+func finishedBar(label, files string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `  ` + files + `\d+(\.\d)? (B|KiB|MiB) / \d+(\.\d)? (B|KiB|MiB) \(100%\)  \S+ \S+/s$`)
 }
 
@@ -63,10 +63,10 @@ func TestFilesProgressNamesFilesAndBytes(t *testing.T) {
 
 	target := filepath.Join(t.TempDir(), "restored")
 	r = e.run("restore", "docs", "--target", target, "--progress")
-	wantProgress(t, "restore", r, progressLine("restore docs", `4 / 4 files  `))
+	wantProgress(t, "restore", r, finishedBar("restore docs", `4 / 4 files  `))
 
 	r = e.run("verify", "docs", "--progress")
-	wantProgress(t, "verify", r, progressLine("verify", ""))
+	wantProgress(t, "verify", r, finishedBar("verify", ""))
 
 	if quiet := e.run("verify", "docs"); strings.Contains(quiet.err, "verify  ") {
 		t.Fatalf("verify without --progress off a terminal printed progress: %q", quiet.err)
@@ -87,7 +87,7 @@ func TestDatabaseProgress(t *testing.T) {
 	e.mustRun("backup", "db")
 
 	r := e.run("restore", "db", "--target-database", "sml_copy", "--progress")
-	wantProgress(t, "restore db", r, progressLine("restore db", ""))
+	wantProgress(t, "restore db", r, finishedBar("restore db", ""))
 
 	quiet := e.run("restore", "db", "--target-database", "sml_quiet")
 	if quiet.code != 0 || strings.Contains(quiet.err, "restore db  ") {
@@ -100,7 +100,7 @@ func TestDatabaseProgress(t *testing.T) {
 	e.mustRun("backup", "db", "--type", "incremental")
 
 	r = e.run("restore", "db", "--target-database", "sml_point", "--progress")
-	wantProgress(t, "restore of an incremental", r, progressLine("restore db", ""))
+	wantProgress(t, "restore of an incremental", r, finishedBar("restore db", ""))
 
 	replay := regexp.MustCompile(`(?m)^db: replay the binlog  \d+(\.\d)? (B|KiB) / \d+(\.\d)? (B|KiB) \(\d+%\)  \S+ \S+/s`)
 	if !replay.MatchString(r.err) {
@@ -115,5 +115,5 @@ func TestDatabaseProgress(t *testing.T) {
 	}
 
 	r = e.run("verify", "db", "--restore-test", "--progress")
-	wantProgress(t, "restore test", r, progressLine("restore test db", ""))
+	wantProgress(t, "restore test", r, finishedBar("restore test db", ""))
 }
