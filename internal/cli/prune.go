@@ -305,20 +305,18 @@ func findAny(ctx context.Context, r *repo.Repository, args []string) (*repo.Snap
 		return nil, err
 	}
 
-	var match []*repo.Snapshot
+	found, err := repo.MatchID(all, args[0])
 
-	for _, s := range all {
-		if s.ID == args[0] || len(args[0]) >= 6 && strings.HasPrefix(s.ID, args[0]) {
-			match = append(match, s)
-		}
-	}
+	var amb *repo.AmbiguousError
 
-	switch len(match) {
-	case 1:
-		return match[0], nil
-	case 0:
+	switch {
+	case errors.As(err, &amb):
+		return nil, &UsageError{Err: err}
+	case err != nil:
+		return nil, err
+	case found == nil:
 		return nil, fmt.Errorf("%w: no snapshot with ID %q; list them with `lifeboat snapshots`", repo.ErrSnapshotNotFound, args[0])
 	}
 
-	return nil, fmt.Errorf("%w: ID prefix %q matches %d snapshots; give more characters", repo.ErrSnapshotNotFound, args[0], len(match))
+	return found, nil
 }

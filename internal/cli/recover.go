@@ -258,16 +258,9 @@ func (a *App) showRun(cmd *cobra.Command, id, format string) error {
 		all = append(all, runs...)
 	}
 
-	var found *plan.Run
-
-	for _, run := range all {
-		if strings.HasPrefix(run.ID, id) || id == "latest" && (found == nil || run.Started.After(found.Started)) {
-			found = run
-		}
-	}
-
-	if found == nil {
-		return usage("no recorded drill or recovery %q", id)
+	found, err := findRun(all, id)
+	if err != nil {
+		return err
 	}
 
 	switch format {
@@ -335,4 +328,54 @@ func (a *App) pointsCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
+}
+
+// findRun resolves a run's ID, a prefix of it, or latest among runs. An
+// ambiguous prefix is refused with every run it matches, not resolved to
+// one of them.
+func findRun(runs []*plan.Run, id string) (*plan.Run, error) {
+	var found *plan.Run
+
+	if id == "latest" {
+		for _, run := range runs {
+			if found == nil || run.Started.After(found.Started) {
+				found = run
+			}
+		}
+
+		if found == nil {
+			return nil, usage("no drill or recovery has been recorded yet: run `lifeboat drill PLAN`")
+		}
+
+		return found, nil
+	}
+
+	var match []*plan.Run
+
+	for _, run := range runs {
+		if run.ID == id {
+			return run, nil
+		}
+
+		if id != "" && strings.HasPrefix(run.ID, id) {
+			match = append(match, run)
+		}
+	}
+
+	switch len(match) {
+	case 0:
+		return nil, usage("no recorded drill or recovery %q; `lifeboat report` lists them", id)
+	case 1:
+		return match[0], nil
+	}
+
+	var b strings.Builder
+
+	fmt.Fprintf(&b, "run ID prefix %q matches %d drills and recoveries; give more characters of one of them:", id, len(match))
+
+	for _, run := range match {
+		fmt.Fprintf(&b, "\n  %s  %s %s  %s", run.ID, run.Mode, run.Plan, run.Started.Local().Format(time.DateTime))
+	}
+
+	return nil, usage("%s", b.String())
 }

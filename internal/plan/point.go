@@ -102,23 +102,35 @@ func FindPoint(ctx context.Context, r *repo.Repository, id string) (*Point, erro
 		return pts[len(pts)-1], nil
 	}
 
-	var found *Point
+	var match []*Point
 
 	for _, p := range pts {
-		if strings.HasPrefix(p.ID, id) {
-			if found != nil {
-				return nil, fmt.Errorf("recovery point %q is ambiguous: give more of the ID (`lifeboat points`)", id)
-			}
+		if p.ID == id {
+			return p, nil
+		}
 
-			found = p
+		if id != "" && strings.HasPrefix(p.ID, id) {
+			match = append(match, p)
 		}
 	}
 
-	if found == nil {
+	if len(match) > 1 {
+		var b strings.Builder
+
+		fmt.Fprintf(&b, "recovery point prefix %q matches %d points; give more characters of one of them:", id, len(match))
+
+		for _, p := range match {
+			fmt.Fprintf(&b, "\n  %s  %s  %s", p.ID, strings.Join(p.Sources(), ","), p.Time.Local().Format(time.DateTime))
+		}
+
+		return nil, fmt.Errorf("%w: %s", repo.ErrSnapshotNotFound, b.String())
+	}
+
+	if len(match) == 0 {
 		return nil, fmt.Errorf("%w: no recovery point %q; list them with `lifeboat points`", repo.ErrSnapshotNotFound, id)
 	}
 
-	return found, nil
+	return match[0], nil
 }
 
 // PointOrder puts the database sources first: every upload a row references
