@@ -22,11 +22,11 @@ func (a *App) pruneCommand() *cobra.Command {
 	var (
 		dryRun     bool
 		reclaimNow bool
-		sources    []string
+		sourceFlag []string
 	)
 
 	cmd := &cobra.Command{
-		Use:   "prune [--dry-run] [--source S]",
+		Use:   "prune [SOURCE...] [--dry-run]",
 		Short: "Delete the snapshots no retention rule keeps, saying for each why it stays or goes",
 		Long: "Applies every source's retention: rules (latest, hourly, daily, weekly, monthly, yearly,\n" +
 			"within). Pinned snapshots and the newest snapshot that passed verification always stay, as\n" +
@@ -35,10 +35,12 @@ func (a *App) pruneCommand() *cobra.Command {
 			"backups run; --reclaim-now reclaims it at once, in one run, together with what failed or killed\n" +
 			"backups left (their checkpoints are dropped). It needs the repository to itself: it is refused\n" +
 			"while a backup or the daemon runs.",
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		Example: "  lifeboat prune --dry-run\n" +
-			"  lifeboat prune --source docs",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"  lifeboat prune docs",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources := sourceArgs(args, sourceFlag...)
+
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -116,7 +118,8 @@ func (a *App) pruneCommand() *cobra.Command {
 
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
 	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
-	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
+	cmd.Flags().StringSliceVar(&sourceFlag, "source", nil, "prune only these sources")
+	deprecateSourceFlag(cmd, "lifeboat prune docs")
 
 	return cmd
 }
