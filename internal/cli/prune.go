@@ -119,7 +119,7 @@ func (a *App) pruneCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
 	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
 	cmd.Flags().StringSliceVar(&sourceFlag, "source", nil, "prune only these sources")
-	deprecateSourceFlag(cmd, "lifeboat prune docs")
+	a.deprecateSourceFlag(cmd, "lifeboat prune docs")
 
 	return cmd
 }

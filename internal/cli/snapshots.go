@@ -74,7 +74,7 @@ func (a *App) snapshotsCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVarP(&src, "source", "s", "", "only this source")
-	deprecateSourceFlag(cmd, "lifeboat snapshots docs")
+	a.deprecateSourceFlag(cmd, "lifeboat snapshots docs")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
@@ -95,7 +95,18 @@ func sourceArgs(args []string, flag ...string) []string {
 }
 
 // deprecateSourceFlag hides a command's --source: sources are named as
-// arguments on every command; the flag stays as an alias.
-func deprecateSourceFlag(cmd *cobra.Command, example string) {
-	_ = cmd.Flags().MarkDeprecated("source", "name the sources as arguments, e.g. `"+example+"`")
+// arguments on every command; the flag stays as an alias, and its use is
+// noted on stderr (pflag's own deprecation note would go to stdout, into
+// the JSON a script reads).
+func (a *App) deprecateSourceFlag(cmd *cobra.Command, example string) {
+	_ = cmd.Flags().MarkHidden("source")
+
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if c.Flags().Changed("source") {
+			fmt.Fprintf(a.Stderr, "note: --source is deprecated: name the sources as arguments, e.g. `%s`\n", example)
+		}
+
+		return run(c, args)
+	}
 }

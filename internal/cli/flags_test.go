@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lifeboat/internal/plan"
+)
+
+// TestBackupDryRun: backup --dry-run lists each source with the files and
+// bytes a backup would read (the exclude rules applied), and leaves the
+// repository's files and snapshot list as they were.
+func TestBackupDryRun(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	write(t, filepath.Join(data, "a.txt"), "alpha")
+	write(t, filepath.Join(data, "sub", "b.txt"), "bravo-bravo")
+	write(t, filepath.Join(data, "skip.tmp"), "left out by the exclude rule")
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n    exclude: ['*.tmp']\n")
+	e.mustRun("init")
+	e.mustRun("backup")
+
+	before, snaps := e.repoFiles(), len(e.snapshots(""))
+
+	out := e.mustRun("backup", "--dry-run")
+	for _, want := range []string{"uploads (files, full): 2 files, 16 B in " + data, "dry run: nothing was backed up or changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backup --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("backup --dry-run changed the repository's files")
+	}
+
+	if n := len(e.snapshots("")); n != snaps {
+		t.Errorf("backup --dry-run: %d snapshots, want %d", n, snaps)
+	}
+
+	// A path that went away: the dry run says the backup would fail, and
+	// still changes nothing.
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+
+	e.expectFailure(1, []string{"path " + data + " does not exist", "a backup would fail for: uploads"}, "backup", "uploads", "--dry-run")
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("a failing backup --dry-run changed the repository's files")
+	}
+}
+
+// TestRestoreDryRunFolder: restore --dry-run of a files source names the
+// snapshot and the target and creates nothing; a non-empty target is
+// refused as the restore itself would refuse it.
+func TestRestoreDryRunFolder(t *testing.T) {
+	e, _ := filesEnv(t)
+	before := e.repoFiles()
+	snap := e.snapshots("uploads")[0]
+
+	target := filepath.Join(t.TempDir(), "restored")
+	out := e.mustRun("restore", "uploads", "--target", target, "--dry-run")
+
+	for _, want := range []string{"would restore uploads snapshot " + shortID(snap.ID), "1 files", "into " + target + " (missing or empty)", "dry run: nothing was restored"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restore --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+
+	if _, err := os.Lstat(target); !os.IsNotExist(err) {
+		t.Errorf("restore --dry-run created %s (%v)", target, err)
+	}
+
+	full := t.TempDir()
+	write(t, filepath.Join(full, "mine.txt"), "keep me")
+	e.expectFailure(2, []string{"restore target is not empty"}, "restore", "uploads", "--target", full, "--dry-run")
+
+	out = e.mustRun("restore", "uploads", "--target", full, "--dry-run", "--overwrite")
+	if !strings.Contains(out, "after saving what it replaces as a safety snapshot") {
+		t.Errorf("restore --dry-run --overwrite does not say what happens to the target:\n%s", out)
+	}
+
+	if b, err := os.ReadFile(filepath.Join(full, "mine.txt")); err != nil || string(b) != "keep me" {
+		t.Errorf("restore --dry-run --overwrite touched the target: %q, %v", b, err)
+	}
+
+	entries, _ := os.ReadDir(full)
+	if len(entries) != 1 {
+		t.Errorf("restore --dry-run --overwrite left %d entries in the target, want 1", len(entries))
+	}
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("restore --dry-run changed the repository's files")
+	}
+
+	if n := len(e.snapshots("")); n != 1 {
+		t.Errorf("restore --dry-run --overwrite took a safety snapshot: %d snapshots", n)
+	}
+}
+
+// TestSourcesAsArguments: snapshots and prune take their sources as
+// arguments; the old --source flag still works, hidden, and says it is
+// deprecated.
+func TestSourcesAsArguments(t *testing.T) {
+	e, _ := filesEnv(t)
+
+	positional := e.mustRun("snapshots", "uploads")
+	old := e.run("snapshots", "--source", "uploads")
+
+	if old.code != 0 || old.out != positional || !strings.Contains(positional, "uploads") {
+		t.Errorf("snapshots uploads:\n%s\nsnapshots --source uploads (exit %d):\n%s", positional, old.code, old.out)
+	}
+
+	if !strings.Contains(old.err, "--source is deprecated") || !strings.Contains(old.err, "lifeboat snapshots docs") {
+		t.Errorf("snapshots --source does not say it is deprecated: %q", old.err)
+	}
+
+	if help := e.mustRun("snapshots", "--help"); strings.Contains(help, "--source") || !strings.Contains(help, "snapshots [SOURCE...]") {
+		t.Errorf("snapshots --help still shows --source or lacks [SOURCE...]:\n%s", help)
+	}
+
+	e.expectFailure(2, []string{`unknown source "nosuch"`}, "snapshots", "nosuch")
+
+	before := e.repoFiles()
+
+	out := e.mustRun("prune", "uploads", "--dry-run")
+	if !strings.Contains(out, "uploads") || !strings.Contains(out, "nothing was changed") {
+		t.Errorf("prune uploads --dry-run:\n%s", out)
+	}
+
+	e.expectFailure(2, []string{`unknown source "nosuch"`}, "prune", "nosuch", "--dry-run")
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("prune --dry-run changed the repository's files")
+	}
+}
+
+// TestAmbiguousSnapshotPrefix: a prefix that several snapshots share is
+// refused with every one of them listed (ID, source, time), by the
+// commands that take a source and by pin, which may not; an unknown ID
+// says so; nothing is pinned by the refused commands.
+func TestAmbiguousSnapshotPrefix(t *testing.T) {
+	e, _ := filesEnv(t)
+
+	// Snapshot IDs are random hex: among 17 snapshots two share their first
+	// character, usually after a handful.
+	var prefix string
+
+	for range 16 {
+		seen := map[string]int{}
+		for _, s := range e.snapshots("uploads") {
+			seen[s.ID[:1]]++
+			if seen[s.ID[:1]] == 2 {
+				prefix = s.ID[:1]
+			}
+		}
+
+		if prefix != "" {
+			break
+		}
+
+		e.mustRun("backup", "uploads")
+	}
+
+	if prefix == "" {
+		t.Fatal("no two snapshots share a first character after 17 backups")
+	}
+
+	var want []string
+
+	for _, s := range e.snapshots("uploads") {
+		if strings.HasPrefix(s.ID, prefix) {
+			want = append(want, s.ID+"  uploads  "+s.Time.Local().Format(time.DateTime))
+		}
+	}
+
+	before := e.repoFiles()
+
+	for _, args := range [][]string{
+		{"ls", "uploads", "--snapshot", prefix},
+		{"restore", "uploads", "--snapshot", prefix, "--target", filepath.Join(t.TempDir(), "out"), "--dry-run"},
+		{"pin", prefix, "--reason", "test"},
+		{"pin", "uploads", prefix, "--reason", "test"},
+	} {
+		e.expectFailure(2, append([]string{`snapshot ID prefix "` + prefix + `" matches`, "give more characters"}, want...), args...)
+	}
+
+	e.expectFailure(2, []string{`no snapshot with ID "zzzzzzzz"`}, "ls", "uploads", "--snapshot", "zzzzzzzz")
+	e.expectFailure(2, []string{`no snapshot with ID "zzzzzzzz"`}, "pin", "zzzzzzzz", "--reason", "test")
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("a refused pin changed the repository's files")
+	}
+}
+
+// TestAmbiguousRunPrefix: drill --show with a prefix several runs share
+// lists them all; an exact ID picks one; an unknown one is a usage error.
+func TestAmbiguousRunPrefix(t *testing.T) {
+	at := time.Date(2026, 11, 25, 14, 3, 27, 0, time.UTC)
+	runs := []*plan.Run{
+		{ID: "20261125T140327Z-aaaaaa", Plan: "library", Mode: plan.ModeDrill, Started: at},
+		{ID: "20261125T140327Z-aaabbb", Plan: "library", Mode: plan.ModeRecover, Started: at.Add(time.Minute)},
+	}
+
+	_, err := findRun(runs, "20261125T140327Z-aaa")
+	if ExitCode(err) != 2 {
+		t.Fatalf("ambiguous run prefix: exit %d (%v), want 2", ExitCode(err), err)
+	}
+
+	for _, want := range []string{`run ID prefix "20261125T140327Z-aaa" matches 2`, "20261125T140327Z-aaaaaa  drill library", "20261125T140327Z-aaabbb  recover library"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("ambiguous run prefix: message lacks %q:\n%v", want, err)
+		}
+	}
+
+	if got, err := findRun(runs, "20261125T140327Z-aaab"); err != nil || got != runs[1] {
+		t.Errorf("unique prefix: %v, %v", got, err)
+	}
+
+	if got, err := findRun(runs, "latest"); err != nil || got != runs[1] {
+		t.Errorf("latest: %v, %v", got, err)
+	}
+
+	if _, err := findRun(runs, "1999"); ExitCode(err) != 2 || !strings.Contains(err.Error(), `no recorded drill or recovery "1999"`) {
+		t.Errorf("unknown run: exit %d, %v", ExitCode(err), err)
+	}
+}
