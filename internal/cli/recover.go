@@ -45,7 +45,7 @@ func (a *App) recoverCommand() *cobra.Command {
 	var f planFlags
 
 	cmd := &cobra.Command{
-		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume]",
+		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume] [-o DIR]",
 		Short: "Run a recovery plan: its steps in order, timed, each restore after a safety snapshot of what it overwrites",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat recover library --dry-run\n" +
@@ -60,6 +60,7 @@ func (a *App) recoverCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.toTime, "to-time", "", "recover the database restores to this instant (e.g. '2026-11-25 14:03:27')")
 	cmd.Flags().StringVar(&f.point, "point", "", "restore every source to this recovery point (`lifeboat points`)")
 	cmd.Flags().BoolVar(&f.resume, "resume", false, "continue the plan's last failed recovery from the step that failed")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "also write the report as report.md, report.json and report.html in this folder (created 0700, files 0600)")
 
 	return cmd
 }
@@ -68,15 +69,15 @@ func (a *App) drillCommand() *cobra.Command {
 	var f planFlags
 
 	cmd := &cobra.Command{
-		Use:   "drill PLAN [--output DIR] | drill --show RUN [--format md|json|html]",
+		Use:   "drill PLAN [-o DIR] | drill --show RUN [--format md|json|html | -o DIR]",
 		Short: "Rehearse a recovery plan in isolation and measure its RTO and RPO against the tier's objectives",
 		Args:  cobra.MaximumNArgs(1),
 		Example: "  lifeboat drill library\n" +
-			"  lifeboat drill library --output drill-report\n" +
+			"  lifeboat drill library -o drill-report\n" +
 			"  lifeboat drill --show latest --format html > drill.html",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.show != "" {
-				return a.showRun(cmd, f.show, f.format)
+				return a.showRun(cmd, f.show, f.format, f.output)
 			}
 
 			if len(args) != 1 {
@@ -91,7 +92,7 @@ func (a *App) drillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.toTime, "to-time", "", "rehearse recovering the databases to this instant")
 	cmd.Flags().StringVar(&f.point, "point", "", "rehearse restoring every source to this recovery point")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the scratch databases and folders for inspection")
-	cmd.Flags().StringVar(&f.output, "output", "", "also write the report as report.md, report.json and report.html in this folder")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "also write the report as report.md, report.json and report.html in this folder (created 0700, files 0600); with --show, the shown run's")
 	cmd.Flags().StringVar(&f.show, "show", "", "print the report of a recorded drill or recovery (its ID, or latest)")
 	cmd.Flags().StringVar(&f.format, "format", "md", "report format for --show: md, json or html")
 
@@ -236,7 +237,7 @@ func writePrivateFile(path string, b []byte) error {
 }
 
 // showRun prints a recorded drill's or recovery's report.
-func (a *App) showRun(cmd *cobra.Command, id, format string) error {
+func (a *App) showRun(cmd *cobra.Command, id, format, output string) error {
 	if format != "md" && format != "json" && format != "html" {
 		return usage("--format %q: expected md, json or html", format)
 	}
@@ -261,6 +262,16 @@ func (a *App) showRun(cmd *cobra.Command, id, format string) error {
 	found, err := findRun(all, id)
 	if err != nil {
 		return err
+	}
+
+	if output != "" {
+		if err := writeReports(output, found); err != nil {
+			return err
+		}
+
+		fmt.Fprintf(a.Stdout, "wrote the reports of %s %s to %s\n", found.Mode, found.ID, output)
+
+		return nil
 	}
 
 	switch format {
