@@ -75,10 +75,13 @@ func (a *App) fallback(ctx context.Context, cfg *config.Config, pw repo.Password
 }
 
 func (a *App) replicateCommand() *cobra.Command {
-	var to string
+	var (
+		to     string
+		dryRun bool
+	)
 
 	cmd := &cobra.Command{
-		Use:   "replicate [--to NAME]",
+		Use:   "replicate [--to NAME] [--dry-run]",
 		Short: "Bring the copies of the repository up to date (every snapshot and binlog segment they lack), verified",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat replicate\n" +
@@ -111,7 +114,7 @@ func (a *App) replicateCommand() *cobra.Command {
 			var failed []string
 
 			for _, name := range names {
-				if err := a.replicateOne(cmd.Context(), cfg, r, cfg.Copies[name], pw, to != ""); err != nil {
+				if err := a.replicateOne(cmd.Context(), cfg, r, cfg.Copies[name], pw, to != "", dryRun); err != nil {
 					fmt.Fprintf(a.Stderr, "error: copy %s: %v\n", name, err)
 					failed = append(failed, name)
 				}
@@ -126,6 +129,7 @@ func (a *App) replicateCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&to, "to", "", "only this copy")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what each copy lacks and would be sent, and copy nothing")
 
 	return cmd
 }
@@ -133,13 +137,13 @@ func (a *App) replicateCommand() *cobra.Command {
 // replicateOne brings one copy up to date through the operations executor
 // and says what it did. named: the copy was asked for by name, so an offline
 // copy that is not attached is an error rather than skipped.
-func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
+func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named, dryRun bool) error {
 	ex, err := a.allExecutor(cfg, r)
 	if err != nil {
 		return err
 	}
 
-	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv}, a.barObserver("replicate to "+c.Name))
+	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv, DryRun: dryRun}, a.barObserver("replicate to "+c.Name))
 	if err != nil {
 		return err
 	}
@@ -161,6 +165,14 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 	}
 
 	st := res.Stats
+
+	if dryRun {
+		fmt.Fprintf(a.Stdout, "copy %s (%s): would copy %d blobs (%s); %d already there\ndry run: nothing was copied or changed\n",
+			c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present)
+
+		return nil
+	}
+
 	fmt.Fprintf(a.Stdout, "copy %s (%s): %d blobs (%s) copied and read back, %d already there, in %s; it opens and holds every snapshot\n",
 		c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present, seconds(res.Took))
 
@@ -170,8 +182,10 @@ func (a *App) replicateOne(ctx context.Context, cfg *config.Config, r *repo.Repo
 // exportRepoCommand writes a self-contained copy of the repository into a
 // folder (removable media).
 func (a *App) exportRepoCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "export-repo DIR",
+	var dryRun bool
+
+	cmd := &cobra.Command{
+		Use:     "export-repo DIR [--dry-run]",
 		Short:   "Write a self-contained copy of the repository into DIR (removable media); it opens with the same password",
 		Args:    cobra.ExactArgs(1),
 		Example: "  lifeboat export-repo /media/usb/lifeboat",
@@ -197,7 +211,11 @@ func (a *App) exportRepoCommand() *cobra.Command {
 				return usage("export-repo %s: that is the repository itself", args[0])
 			}
 
-			return a.replicateOne(cmd.Context(), cfg, r, c, pw, true)
+			return a.replicateOne(cmd.Context(), cfg, r, c, pw, true, dryRun)
 		},
 	}
+
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what DIR lacks and would be written, and write nothing")
+
+	return cmd
 }

@@ -133,10 +133,13 @@ func rolePart(role string) string {
 }
 
 func (a *App) pinCommand() *cobra.Command {
-	var reason string
+	var (
+		reason string
+		dryRun bool
+	)
 
 	cmd := &cobra.Command{
-		Use:     "pin [SOURCE] SNAPSHOT --reason TEXT",
+		Use:     "pin [SOURCE] SNAPSHOT --reason TEXT [--dry-run]",
 		Short:   "Keep a snapshot whatever the retention rules say (a legal hold)",
 		Args:    cobra.RangeArgs(1, 2),
 		Example: "  lifeboat pin docs 3f2a9c --reason 'legal hold: case 2026-17'",
@@ -145,7 +148,11 @@ func (a *App) pinCommand() *cobra.Command {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
 			}
 
-			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, _ bool) (string, error) {
+			return a.onSnapshot(cmd, args, dryRun, func(e *ops.Executor, snap *repo.Snapshot, _ bool) (string, error) {
+				if dryRun {
+					return fmt.Sprintf("would pin %s snapshot %s (%s)", snap.Source, shortID(snap.ID), reason), nil
+				}
+
 				err := e.Pin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID, Reason: reason, By: audit.Actor()}, nil)
 
 				return fmt.Sprintf("pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`", snap.Source, shortID(snap.ID), reason, shortID(snap.ID)), err
@@ -154,32 +161,43 @@ func (a *App) pinCommand() *cobra.Command {
 	}
 
 	cmd.Flags().StringVar(&reason, "reason", "", "why it must be kept (recorded with the pin and in the audit log)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be pinned, and change nothing")
 
 	return cmd
 }
 
 func (a *App) unpinCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "unpin [SOURCE] SNAPSHOT",
+	var dryRun bool
+
+	cmd := &cobra.Command{
+		Use:     "unpin [SOURCE] SNAPSHOT [--dry-run]",
 		Short:   "Let retention rules decide about a pinned snapshot again",
 		Args:    cobra.RangeArgs(1, 2),
 		Example: "  lifeboat unpin docs 3f2a9c",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
+			return a.onSnapshot(cmd, args, dryRun, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
 				if !pinned {
 					return "", usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
+				}
+
+				if dryRun {
+					return fmt.Sprintf("would unpin %s snapshot %s", snap.Source, shortID(snap.ID)), nil
 				}
 
 				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), e.Unpin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID}, nil)
 			})
 		},
 	}
+
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be unpinned, and change nothing")
+
+	return cmd
 }
 
 // onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
 // whether the snapshot is pinned, and copies the audit log into the
 // repository after a change.
-func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Executor, *repo.Snapshot, bool) (string, error)) error {
+func (a *App) onSnapshot(cmd *cobra.Command, args []string, dryRun bool, change func(*ops.Executor, *repo.Snapshot, bool) (string, error)) error {
 	ctx := cmd.Context()
 
 	cfg, r, err := a.openRepo(ctx)
@@ -203,6 +221,12 @@ func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Exe
 	msg, err := change(a.executor(cfg, r, nil, runName(cmd, args)), snap, pinned)
 	if err != nil {
 		return err
+	}
+
+	if dryRun {
+		fmt.Fprintf(a.Stdout, "%s\ndry run: nothing was changed\n", msg)
+
+		return nil
 	}
 
 	a.copyAudit(context.WithoutCancel(ctx), r, cfg)
