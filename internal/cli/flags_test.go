@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -308,4 +309,73 @@ func assertPrivateFile(t *testing.T, path, prefix string) {
 	if got := readFile(t, path); !strings.HasPrefix(strings.TrimSpace(got), prefix) {
 		t.Errorf("%s starts %.40q, want %q", path, got, prefix)
 	}
+}
+
+// TestDryRunsChangeNothing: source add, pin, unpin, import, replicate and
+// export-repo with --dry-run say what they would do and leave the
+// configuration, the repository and the copies as they were.
+func TestDryRunsChangeNothing(t *testing.T) {
+	e, data := filesEnv(t)
+	near := filepath.Join(t.TempDir(), "near")
+	e.writeConfig(readFile(t, e.cfg) + "  db:\n    type: mysql\n    host: 127.0.0.1\n    port: 1\n    user: backup\n" +
+		"copies:\n  near:\n    path: " + near + "\n")
+	cfg, before := readFile(t, e.cfg), e.repoFiles()
+	id := shortID(e.snapshots("uploads")[0].ID)
+
+	out := e.mustRun("source", "add", "more", "--files", data, "--dry-run")
+	if !strings.Contains(out, "would add source more (files, tier important)") || !strings.Contains(out, "paths: ["+data+"]") {
+		t.Errorf("source add --dry-run:\n%s", out)
+	}
+
+	if readFile(t, e.cfg) != cfg {
+		t.Errorf("source add --dry-run changed the configuration")
+	}
+
+	if out := e.mustRun("pin", "uploads", id, "--reason", "hold", "--dry-run"); !strings.Contains(out, "would pin uploads snapshot "+id+" (hold)") {
+		t.Errorf("pin --dry-run:\n%s", out)
+	}
+
+	e.expectFailure(2, []string{"is not pinned"}, "unpin", id, "--dry-run")
+
+	dump := filepath.Join(t.TempDir(), "shop.sql")
+	write(t, dump, "CREATE TABLE t (id INT);\n")
+
+	if out := e.mustRun("import", "db", dump, "--dry-run"); !strings.Contains(out, "would import "+dump) || !strings.Contains(out, "nothing was imported") {
+		t.Errorf("import --dry-run:\n%s", out)
+	}
+
+	e.expectFailure(2, []string{"import takes mysqldump files into database sources"}, "import", "uploads", dump, "--dry-run")
+	e.expectFailure(2, []string{"no such file"}, "import", "db", dump+".missing", "--dry-run")
+
+	out = e.mustRun("replicate", "--dry-run")
+	if !strings.Contains(out, "copy near ("+near+"): would copy ") || !strings.Contains(out, "; 0 already there") {
+		t.Errorf("replicate --dry-run:\n%s", out)
+	}
+
+	usb := filepath.Join(t.TempDir(), "usb")
+	if out := e.mustRun("export-repo", usb, "--dry-run"); !strings.Contains(out, "would copy") {
+		t.Errorf("export-repo --dry-run:\n%s", out)
+	}
+
+	for _, dir := range []string{near, usb} {
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("a dry run created %s (%v)", dir, err)
+		}
+	}
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("a dry run changed the repository's files")
+	}
+
+	// After a replication, the dry run finds the copy's blobs there.
+	e.mustRun("replicate")
+
+	if out := e.mustRun("replicate", "--dry-run"); !regexp.MustCompile(`would copy \d+ blobs \(.*\); [1-9]\d* already there`).MatchString(out) {
+		t.Errorf("replicate --dry-run after a replication:\n%s", out)
+	}
+
+	// A pinned snapshot stays pinned through unpin --dry-run.
+	e.mustRun("pin", id, "--reason", "hold")
+	e.mustRun("unpin", id, "--dry-run")
+	e.mustRun("unpin", id)
 }
