@@ -379,3 +379,29 @@ func TestDryRunsChangeNothing(t *testing.T) {
 	e.mustRun("unpin", id, "--dry-run")
 	e.mustRun("unpin", id)
 }
+
+// TestInitDryRun: init --repo --dry-run names the repository and the
+// configuration it would write, and creates neither; then init does.
+func TestInitDryRun(t *testing.T) {
+	u := newFirstUser(t)
+	backups := filepath.Join(t.TempDir(), "backups")
+
+	out := u.mustRun("init", "--repo", backups, "--dry-run")
+	for _, want := range []string{"would create an encrypted repository at " + backups, "would write the configuration " + u.file, "nothing was created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("init --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+
+	for _, p := range []string{backups, u.file} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("init --dry-run created %s (%v)", p, err)
+		}
+	}
+
+	u.mustRun("init", "--repo", backups)
+
+	if _, err := os.Stat(u.file); err != nil {
+		t.Errorf("init after its dry run: %v", err)
+	}
+}
