@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lifeboat/internal/plan"
+	"lifeboat/internal/testenv"
 )
 
 // TestBackupDryRun: backup --dry-run lists each source with the files and
@@ -403,5 +404,48 @@ func TestInitDryRun(t *testing.T) {
 
 	if _, err := os.Stat(u.file); err != nil {
 		t.Errorf("init after its dry run: %v", err)
+	}
+}
+
+// TestDatabaseDryRuns: against a private MariaDB, backup --dry-run names
+// the databases and server without dumping, export --dry-run names the
+// snapshot without writing the file, and restore --dry-run leaves the
+// server without the target database.
+func TestDatabaseDryRuns(t *testing.T) {
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY); INSERT INTO shop.items VALUES (1), (2)")
+
+	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "db")
+
+	before, snap := e.repoFiles(), e.snapshots("db")[0]
+
+	if out := e.mustRun("backup", "db", "--dry-run"); !strings.Contains(out, "db (mysql, full): databases shop on "+db.Socket+" as root") {
+		t.Errorf("backup --dry-run:\n%s", out)
+	}
+
+	export := filepath.Join(t.TempDir(), "shop.sql.gz")
+	if out := e.mustRun("export", "db", "-o", export, "--dry-run"); !strings.Contains(out, "would export db snapshot "+shortID(snap.ID)) {
+		t.Errorf("export --dry-run:\n%s", out)
+	}
+
+	if _, err := os.Lstat(export); !os.IsNotExist(err) {
+		t.Errorf("export --dry-run wrote %s (%v)", export, err)
+	}
+
+	e.mustRun("restore", "db", "--target-database", "shop_check", "--dry-run")
+
+	var n int
+	if err := db.DB(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_check'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("restore --dry-run created the database shop_check (%d, %v)", n, err)
+	}
+
+	if after := e.repoFiles(); !maps.Equal(before, after) {
+		t.Errorf("a database dry run changed the repository's files")
+	}
+
+	if got := len(e.snapshots("db")); got != 1 {
+		t.Errorf("%d snapshots after the dry runs, want 1", got)
 	}
 }

@@ -30,6 +30,9 @@ type Export struct {
 	// Instead, if set, is told before the export starts that the latest
 	// full backup is exported rather than the backup of binlog asked for.
 	Instead func(asked, full *repo.Snapshot)
+	// DryRun resolves the snapshot that would be exported, and writes
+	// nothing.
+	DryRun bool
 }
 
 // ExportResult is what an export wrote.
@@ -63,6 +66,11 @@ func (e *Executor) Export(ctx context.Context, req Export, obs Observer) (*Expor
 		}
 
 		res.Snapshot = snap
+
+		if req.DryRun {
+			detail := "dry run: would export snapshot " + snap.ID + " to " + req.Output
+			return Outcome{Record: audit.Record{Detail: detail}, Summary: detail}, nil
+		}
 
 		m.Step("export %s snapshot %s to %s", req.Source, snap.ID, req.Output)
 
