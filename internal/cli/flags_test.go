@@ -358,7 +358,12 @@ func TestDryRunsChangeNothing(t *testing.T) {
 		t.Errorf("export-repo --dry-run:\n%s", out)
 	}
 
-	for _, dir := range []string{near, usb} {
+	restored := filepath.Join(t.TempDir(), "restored.yaml")
+	if out := e.mustRun("config", "restore", "-o", restored, "--dry-run"); !strings.Contains(out, "would write the configuration") {
+		t.Errorf("config restore --dry-run:\n%s", out)
+	}
+
+	for _, dir := range []string{near, usb, restored} {
 		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 			t.Errorf("a dry run created %s (%v)", dir, err)
 		}
