@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,12 @@ func TestSourcesAsArguments(t *testing.T) {
 	}
 
 	e.expectFailure(2, []string{`unknown source "nosuch"`}, "snapshots", "nosuch")
+
+	for _, cmd := range []string{"snapshots", "prune"} {
+		if got := completions(t, e, cmd, ""); !slices.Equal(got, []string{"uploads"}) {
+			t.Errorf("__complete %s '': %q, want the source names", cmd, got)
+		}
+	}
 
 	before := e.repoFiles()
 
