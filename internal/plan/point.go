@@ -123,7 +123,7 @@ func FindPoint(ctx context.Context, r *repo.Repository, id string) (*Point, erro
 			fmt.Fprintf(&b, "\n  %s  %s  %s", p.ID, strings.Join(p.Sources(), ","), p.Time.Local().Format(time.DateTime))
 		}
 
-		return nil, fmt.Errorf("%w: %s", repo.ErrSnapshotNotFound, b.String())
+		return nil, ambiguousError(b.String())
 	}
 
 	if len(match) == 0 {
@@ -132,6 +132,13 @@ func FindPoint(ctx context.Context, r *repo.Repository, id string) (*Point, erro
 
 	return match[0], nil
 }
+
+// ambiguousError is a prefix that names several points: no point was
+// chosen, so it is an ErrSnapshotNotFound (a usage error).
+type ambiguousError string
+
+func (e ambiguousError) Error() string { return string(e) }
+func (e ambiguousError) Unwrap() error { return repo.ErrSnapshotNotFound }
 
 // PointOrder puts the database sources first: every upload a row references
 // was written before the row, so files read after the database hold every
