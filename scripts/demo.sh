@@ -134,7 +134,7 @@ lb backup --type full
 # Keep a pristine copy to compare the restore with (without the excluded files).
 cp -a "$SITE/var/www/sml-library/uploads" "$DEMO/uploads-at-first-backup"
 rm -rf "$DEMO/uploads-at-first-backup/cache" "$DEMO/uploads-at-first-backup/upload-123.tmp"
-FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots --source uploads --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots uploads --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
 REFS_V1=$(git -C "$SITE/opt/sml-library" for-each-ref --format='%(refname) %(objectname)')
 
 step "Changing some files: 5 covers replaced, 1 deleted, 1 new, a config edit, a new commit"
@@ -159,7 +159,7 @@ fi
 stat -c '%a %n' "$SITE/opt/sml-library/.env" >/dev/null
 
 step "Restoring the first code snapshot: every branch and tag comes back"
-CODE_FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots --source code --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+CODE_FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots code --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
 lb restore code --snapshot "$CODE_FIRST" --target "$DEMO/restored/code"
 if [ "$(git -C "$DEMO/restored/code" for-each-ref --format='%(refname) %(objectname)')" = "$REFS_V1" ]; then
   echo "MATCH: refs of the restored repository equal the original's at the first backup:"
@@ -182,7 +182,7 @@ sql "DROP TABLE sml_library.bookings"
 echo "dropped: $(sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sml_library' AND TABLE_NAME = 'bookings'") bookings tables left"
 
 step "Restoring the bookings table from the latest full database backup"
-DBFULL=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots --source database --json | tr -d ' \n' |
+DBFULL=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots database --json | tr -d ' \n' |
   grep -o '"id":"[0-9a-f]*","source":"[^"]*","kind":"[^"]*","type":"full"' | tail -1 | cut -d'"' -f4)
 lb restore database --snapshot "$DBFULL" --tables bookings
 AFTER=$(sql "SELECT COUNT(*), SUM(id), SUM(status = 'active') FROM sml_library.bookings")
@@ -257,8 +257,8 @@ fi
 
 step "A bare machine: no configuration file, only the repository's location and the password"
 mkdir -p "$DEMO/bare" && cd "$DEMO/bare"
-echo "\$ lifeboat --repo $DEMO/repository snapshots --source uploads"
-"$LB" --repo "$DEMO/repository" snapshots --source uploads
+echo "\$ lifeboat --repo $DEMO/repository snapshots uploads"
+"$LB" --repo "$DEMO/repository" snapshots uploads
 echo "\$ lifeboat --repo $DEMO/repository restore uploads --target $DEMO/bare/uploads"
 "$LB" --repo "$DEMO/repository" restore uploads --target "$DEMO/bare/uploads"
 if diff -r "$DEMO/bare/uploads" "$SITE/var/www/sml-library/uploads" -x cache -x '*.tmp' >/dev/null; then
@@ -272,7 +272,7 @@ cd - >/dev/null
 
 step "Status, retention and the audit trail"
 lb status
-lb prune --dry-run --source uploads
+lb prune uploads --dry-run
 lb audit verify
 lb report --since 1d
 

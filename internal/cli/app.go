@@ -75,6 +75,9 @@ type App struct {
 	// jsonOut: the command prints JSON on stdout (--json), so its notes
 	// for people go to stderr (textOut).
 	jsonOut bool
+	// dryRun is set when the command runs with --dry-run: it changes
+	// nothing, not even the configuration kept in the repository.
+	dryRun bool
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -135,6 +138,7 @@ func (a *App) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			a.command = cmd.Name()
+			a.dryRun, _ = cmd.Flags().GetBool("dry-run")
 
 			level := slog.LevelWarn
 			if a.verbose {
@@ -338,7 +342,7 @@ func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Reposit
 		return nil, nil, err
 	}
 
-	if writeCommands[a.command] {
+	if writeCommands[a.command] && !a.dryRun {
 		a.storeConfig(ctx, r, cfg)
 	}
 

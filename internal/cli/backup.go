@@ -25,6 +25,7 @@ type backupOptions struct {
 	checkpointInterval time.Duration
 	metricsFile        string
 	point              bool
+	dryRun             bool
 }
 
 func (a *App) backupCommand() *cobra.Command {
@@ -39,7 +40,8 @@ func (a *App) backupCommand() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		Example: "  lifeboat backup\n" +
 			"  lifeboat backup docs shop-db --point\n" +
-			"  lifeboat backup shop-db --type incremental",
+			"  lifeboat backup shop-db --type incremental\n" +
+			"  lifeboat backup --dry-run",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch o.typ {
 			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:
@@ -58,6 +60,10 @@ func (a *App) backupCommand() *cobra.Command {
 			}
 
 			point := o.point || len(args) == 0
+
+			if o.dryRun {
+				return a.backupDryRun(cmd.Context(), srcs, o.typ, point)
+			}
 
 			_, r, err := a.openRepo(cmd.Context())
 			if err != nil {
@@ -113,6 +119,7 @@ func (a *App) backupCommand() *cobra.Command {
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")
 	cmd.Flags().BoolVar(&o.point, "point", false, "record the named sources' snapshots as one recovery point (always done when no source is named)")
 	j = a.jsonProgressFlags(cmd)
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be backed up (for files: how many files and bytes), and change nothing")
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the run's metrics to this file for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile/lifeboat.prom)")
 
 	return cmd
@@ -220,6 +227,42 @@ func writeBackupMetrics(m *metrics.Metrics, r *repo.Repository, path string) err
 
 	if err := m.WriteTextfile(path); err != nil {
 		return fmt.Errorf("--metrics-file: %w", err)
+	}
+
+	return nil
+}
+
+// backupDryRun says what a backup of srcs would take, source by source,
+// without opening the repository: nothing is written anywhere.
+func (a *App) backupDryRun(ctx context.Context, srcs []source.Source, typ string, point bool) error {
+	var failed []string
+
+	for _, s := range srcs {
+		what := "would be backed up"
+
+		if p, ok := s.(source.Previewer); ok {
+			line, err := p.Preview(ctx)
+			if err != nil {
+				fmt.Fprintf(a.Stderr, "error: %v\n", err)
+				failed = append(failed, s.Name())
+
+				continue
+			}
+
+			what = line
+		}
+
+		fmt.Fprintf(a.Stdout, "%s (%s, %s): %s\n", s.Name(), s.Kind(), typ, what)
+	}
+
+	if point && len(srcs) > 1 {
+		fmt.Fprintln(a.Stdout, "and they would be recorded as one recovery point")
+	}
+
+	fmt.Fprintln(a.Stdout, "dry run: nothing was backed up or changed")
+
+	if len(failed) > 0 {
+		return errors.New("a backup would fail for: " + strings.Join(failed, ", "))
 	}
 
 	return nil

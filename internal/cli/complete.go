@@ -36,7 +36,8 @@ var argCompletions = map[string]struct {
 	"lifeboat binlog list": {sourceNames, false}, "lifeboat binlog compact": {sourceNames, false},
 	"lifeboat restore": {sourceNames, false}, "lifeboat export": {sourceNames, false},
 	"lifeboat import": {sourceNames, false}, "lifeboat ls": {sourceNames, false},
-	"lifeboat verify":  {sourceNames, false},
+	"lifeboat verify":    {sourceNames, false},
+	"lifeboat snapshots": {sourceNames, true}, "lifeboat prune": {sourceNames, true},
 	"lifeboat recover": {planNames, false}, "lifeboat drill": {planNames, false},
 }
 

@@ -234,10 +234,11 @@ func (a *App) configRestoreCommand() *cobra.Command {
 	var (
 		out, at string
 		force   bool
+		dryRun  bool
 	)
 
 	cmd := &cobra.Command{
-		Use:   "restore -o FILE [--at TIME] [--force]",
+		Use:   "restore -o FILE [--at TIME] [--force] [--dry-run]",
 		Short: "Write the configuration stored in the repository to FILE, as the starting configuration of a new machine",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat --repo /srv/backups config restore -o /etc/lifeboat/lifeboat.yaml\n" +
@@ -261,6 +262,12 @@ func (a *App) configRestoreCommand() *cobra.Command {
 				return err
 			}
 
+			if dryRun {
+				fmt.Fprintf(a.Stdout, "would write the configuration %s to %s\ndry run: nothing was written\n", sc.describe(), out)
+
+				return nil
+			}
+
 			if err := writeNew(out, a.restoredText(sc), force); err != nil {
 				return fmt.Errorf("config restore: %w", err)
 			}
@@ -279,6 +286,7 @@ func (a *App) configRestoreCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the file to write (created 0600)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
 	cmd.Flags().StringVar(&at, "at", "", atHelp)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which stored version would be written, and write nothing")
 
 	return cmd
 }

@@ -76,12 +76,13 @@ func (a *App) fallback(ctx context.Context, cfg *config.Config, pw repo.Password
 
 func (a *App) replicateCommand() *cobra.Command {
 	var (
-		to string
-		j  *jsonOut
+		to     string
+		j      *jsonOut
+		dryRun bool
 	)
 
 	cmd := &cobra.Command{
-		Use:   "replicate [--to NAME]",
+		Use:   "replicate [--to NAME] [--dry-run]",
 		Short: "Bring the copies of the repository up to date (every snapshot and binlog segment they lack), verified",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat replicate\n" +
@@ -114,7 +115,7 @@ func (a *App) replicateCommand() *cobra.Command {
 			var failed []string
 
 			for _, name := range names {
-				if err := a.replicateOne(cmd.Context(), j, cfg, r, cfg.Copies[name], pw, to != ""); err != nil {
+				if err := a.replicateOne(cmd.Context(), j, cfg, r, cfg.Copies[name], pw, to != "", dryRun); err != nil {
 					fmt.Fprintf(a.Stderr, "error: copy %s: %v\n", name, err)
 					j.replicateFailed(cfg.Copies[name], err)
 					failed = append(failed, name)
@@ -137,6 +138,7 @@ func (a *App) replicateCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&to, "to", "", "only this copy")
 	j = a.jsonProgressFlags(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what each copy lacks and would be sent, and copy nothing")
 
 	return cmd
 }
@@ -144,13 +146,13 @@ func (a *App) replicateCommand() *cobra.Command {
 // replicateOne brings one copy up to date through the operations executor
 // and says what it did. named: the copy was asked for by name, so an offline
 // copy that is not attached is an error rather than skipped.
-func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named bool) error {
+func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, r *repo.Repository, c *config.Copy, pw repo.Password, named, dryRun bool) error {
 	ex, err := a.allExecutor(cfg, r)
 	if err != nil {
 		return err
 	}
 
-	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv}, j.observe(a.barObserver("replicate to "+c.Name)))
+	res, err := ex.Replicate(ctx, ops.Replicate{Copy: c, Password: pw, Getenv: a.Getenv, DryRun: dryRun}, j.observe(a.barObserver("replicate to "+c.Name)))
 	if err != nil {
 		return err
 	}
@@ -176,13 +178,26 @@ func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, 
 	}
 
 	if j.on {
+		last := lastAt(a.clock().Now())
+		if dryRun {
+			last = lastAt(res.LastAt)
+		}
+
 		return j.emit(replicateJSON{
 			Type: "result", Copy: c.Name, Location: c.Location(), OK: true, Blobs: res.Stats.Blobs, Bytes: res.Stats.Bytes,
-			AlreadyPresent: res.Stats.Present, Seconds: res.Took.Seconds(), LastReplicated: lastAt(a.clock().Now()),
+			AlreadyPresent: res.Stats.Present, Seconds: res.Took.Seconds(), LastReplicated: last, DryRun: dryRun,
 		})
 	}
 
 	st := res.Stats
+
+	if dryRun {
+		fmt.Fprintf(a.Stdout, "copy %s (%s): would copy %d blobs (%s); %d already there\ndry run: nothing was copied or changed\n",
+			c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present)
+
+		return nil
+	}
+
 	fmt.Fprintf(a.Stdout, "copy %s (%s): %d blobs (%s) copied and read back, %d already there, in %s; it opens and holds every snapshot\n",
 		c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present, seconds(res.Took))
 
@@ -192,10 +207,13 @@ func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, 
 // exportRepoCommand writes a self-contained copy of the repository into a
 // folder (removable media).
 func (a *App) exportRepoCommand() *cobra.Command {
-	var j *jsonOut
+	var (
+		j      *jsonOut
+		dryRun bool
+	)
 
 	cmd := &cobra.Command{
-		Use:     "export-repo DIR",
+		Use:     "export-repo DIR [--dry-run]",
 		Short:   "Write a self-contained copy of the repository into DIR (removable media); it opens with the same password",
 		Args:    cobra.ExactArgs(1),
 		Example: "  lifeboat export-repo /media/usb/lifeboat",
@@ -221,11 +239,12 @@ func (a *App) exportRepoCommand() *cobra.Command {
 				return usage("export-repo %s: that is the repository itself", args[0])
 			}
 
-			return a.replicateOne(cmd.Context(), j, cfg, r, c, pw, true)
+			return a.replicateOne(cmd.Context(), j, cfg, r, c, pw, true, dryRun)
 		},
 	}
 
 	j = a.jsonProgressFlags(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what DIR lacks and would be written, and write nothing")
 
 	return cmd
 }

@@ -197,7 +197,7 @@ func TestUnknownSnapshot(t *testing.T) {
 	e, _ := filesEnv(t)
 	target := filepath.Join(t.TempDir(), "out")
 
-	e.expectFailure(2, []string{`no snapshot with ID "0123456789abcdef"`, "lifeboat snapshots --source uploads"},
+	e.expectFailure(2, []string{`no snapshot with ID "0123456789abcdef"`, "lifeboat snapshots uploads"},
 		"restore", "uploads", "--snapshot", "0123456789abcdef", "--target", target)
 	e.expectFailure(2, []string{"no snapshot with ID"}, "ls", "uploads", "--snapshot", "feedfacefeed")
 

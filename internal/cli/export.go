@@ -16,10 +16,11 @@ func (a *App) exportCommand() *cobra.Command {
 	var (
 		snapID string
 		out    string
+		dryRun bool
 	)
 
 	cmd := &cobra.Command{
-		Use:   "export SOURCE -o FILE.sql[.gz]",
+		Use:   "export SOURCE -o FILE.sql[.gz] [--dry-run]",
 		Short: "Write a database snapshot as one SQL file the stock mariadb/mysql client loads",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat export shop-db -o shop.sql.gz\n" +
@@ -41,7 +42,7 @@ func (a *App) exportCommand() *cobra.Command {
 			}
 
 			req := ops.Export{
-				Source: s.Name(), Snapshot: snapID, Output: out, Asked: asked(),
+				Source: s.Name(), Snapshot: snapID, Output: out, Asked: asked(), DryRun: dryRun,
 				Instead: func(snap, full *repo.Snapshot) {
 					fmt.Fprintf(a.Stderr, "note: exporting the latest full backup, %s from %s; the %s backup %s after it holds binlog only and is not in the export\n",
 						shortID(full.ID), full.Time.Local().Format(time.DateTime), snap.Type, shortID(snap.ID))
@@ -51,6 +52,13 @@ func (a *App) exportCommand() *cobra.Command {
 			res, err := a.executor(cfg, r, []source.Source{s}, runName(cmd, args)).Export(cmd.Context(), req, nil)
 			if err != nil {
 				return err
+			}
+
+			if dryRun {
+				fmt.Fprintf(a.Stdout, "would export %s snapshot %s (%s) to %s\ndry run: nothing was written\n",
+					s.Name(), shortID(res.Snapshot.ID), res.Snapshot.Time.Local().Format(time.DateTime), out)
+
+				return nil
 			}
 
 			if a.jsonOut {
@@ -67,6 +75,7 @@ func (a *App) exportCommand() *cobra.Command {
 	cmd.Flags().StringVar(&snapID, "snapshot", "latest", "snapshot ID (or unique prefix), or latest")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write; .gz compresses")
 	a.jsonFlag(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be exported, and write nothing")
 
 	return cmd
 }

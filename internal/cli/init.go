@@ -10,6 +10,8 @@ import (
 )
 
 func (a *App) initCommand() *cobra.Command {
+	var dryRun bool
+
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the encrypted repository named in the configuration",
@@ -24,12 +26,21 @@ func (a *App) initCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if target, ok := a.starterTarget(); ok {
-				return a.initWithConfig(cmd.Context(), target)
+				return a.initWithConfig(cmd.Context(), target, dryRun)
 			}
 
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
+			}
+
+			if dryRun {
+				where, err := a.storage(cfg)
+				if err != nil {
+					return err
+				}
+
+				return a.initDryRun(where, "")
 			}
 
 			pw, err := a.password(cfg, true)
@@ -63,7 +74,23 @@ func (a *App) initCommand() *cobra.Command {
 			return nil
 		},
 	}
+
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say where the repository (and, with --repo, the configuration) would be created, and create nothing")
 	a.jsonFlag(cmd)
 
 	return cmd
+}
+
+// initDryRun says what init would create; config is the configuration file
+// it would write ("" when it uses one that exists).
+func (a *App) initDryRun(where repo.Storage, config string) error {
+	fmt.Fprintf(a.Stdout, "would create an encrypted repository at %s (refused if one is there already)\n", where)
+
+	if config != "" {
+		fmt.Fprintf(a.Stdout, "would write the configuration %s (0600) that remembers it\n", config)
+	}
+
+	fmt.Fprintln(a.Stdout, "dry run: nothing was created or written")
+
+	return nil
 }

@@ -462,6 +462,8 @@ type replicateJSON struct {
 	Bytes          int64      `json:"bytes"`
 	AlreadyPresent int        `json:"already_present"`
 	Seconds        float64    `json:"seconds"`
+	// DryRun: --dry-run counted what would be sent and sent nothing.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // replicateFailed prints a copy's failed replication (the message also goes

@@ -23,12 +23,12 @@ func (a *App) pruneCommand() *cobra.Command {
 	var (
 		dryRun     bool
 		reclaimNow bool
-		sources    []string
 		j          *jsonOut
+		sourceFlag []string
 	)
 
 	cmd := &cobra.Command{
-		Use:   "prune [--dry-run] [--source S]",
+		Use:   "prune [SOURCE...] [--dry-run]",
 		Short: "Delete the snapshots no retention rule keeps, saying for each why it stays or goes",
 		Long: "Applies every source's retention: rules (latest, hourly, daily, weekly, monthly, yearly,\n" +
 			"within). Pinned snapshots and the newest snapshot that passed verification always stay, as\n" +
@@ -37,10 +37,12 @@ func (a *App) pruneCommand() *cobra.Command {
 			"backups run; --reclaim-now reclaims it at once, in one run, together with what failed or killed\n" +
 			"backups left (their checkpoints are dropped). It needs the repository to itself: it is refused\n" +
 			"while a backup or the daemon runs.",
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		Example: "  lifeboat prune --dry-run\n" +
-			"  lifeboat prune --source docs",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"  lifeboat prune docs",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources := sourceArgs(args, sourceFlag...)
+
 			cfg, r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
@@ -103,7 +105,8 @@ func (a *App) pruneCommand() *cobra.Command {
 
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and why, and change nothing")
 	cmd.Flags().BoolVar(&reclaimNow, "reclaim-now", false, "drop maintenance's safety margins so space comes back now, with what failed backups left (refused while a backup or the daemon runs)")
-	cmd.Flags().StringSliceVar(&sources, "source", nil, "prune only these sources")
+	cmd.Flags().StringSliceVar(&sourceFlag, "source", nil, "prune only these sources")
+	a.deprecateSourceFlag(cmd, "lifeboat prune docs")
 	j = a.jsonFlag(cmd)
 
 	return cmd
@@ -142,10 +145,13 @@ func rolePart(role string) string {
 }
 
 func (a *App) pinCommand() *cobra.Command {
-	var reason string
+	var (
+		reason string
+		dryRun bool
+	)
 
 	cmd := &cobra.Command{
-		Use:     "pin [SOURCE] SNAPSHOT --reason TEXT",
+		Use:     "pin [SOURCE] SNAPSHOT --reason TEXT [--dry-run]",
 		Short:   "Keep a snapshot whatever the retention rules say (a legal hold)",
 		Args:    cobra.RangeArgs(1, 2),
 		Example: "  lifeboat pin docs 3f2a9c --reason 'legal hold: case 2026-17'",
@@ -154,7 +160,11 @@ func (a *App) pinCommand() *cobra.Command {
 				return usage("pin: --reason is required, e.g. --reason \"legal hold, case 2026-114\"")
 			}
 
-			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, _ bool) (string, error) {
+			return a.onSnapshot(cmd, args, dryRun, func(e *ops.Executor, snap *repo.Snapshot, _ bool) (string, error) {
+				if dryRun {
+					return fmt.Sprintf("would pin %s snapshot %s (%s)", snap.Source, shortID(snap.ID), reason), nil
+				}
+
 				err := e.Pin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID, Reason: reason, By: audit.Actor()}, nil)
 
 				return fmt.Sprintf("pinned %s snapshot %s (%s): prune keeps it until `lifeboat unpin %s`", snap.Source, shortID(snap.ID), reason, shortID(snap.ID)), err
@@ -164,20 +174,27 @@ func (a *App) pinCommand() *cobra.Command {
 
 	cmd.Flags().StringVar(&reason, "reason", "", "why it must be kept (recorded with the pin and in the audit log)")
 	a.jsonFlag(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be pinned, and change nothing")
 
 	return cmd
 }
 
 func (a *App) unpinCommand() *cobra.Command {
+	var dryRun bool
+
 	cmd := &cobra.Command{
-		Use:     "unpin [SOURCE] SNAPSHOT",
+		Use:     "unpin [SOURCE] SNAPSHOT [--dry-run]",
 		Short:   "Let retention rules decide about a pinned snapshot again",
 		Args:    cobra.RangeArgs(1, 2),
 		Example: "  lifeboat unpin docs 3f2a9c",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSnapshot(cmd, args, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
+			return a.onSnapshot(cmd, args, dryRun, func(e *ops.Executor, snap *repo.Snapshot, pinned bool) (string, error) {
 				if !pinned {
 					return "", usage("snapshot %s of %s is not pinned", shortID(snap.ID), snap.Source)
+				}
+
+				if dryRun {
+					return fmt.Sprintf("would unpin %s snapshot %s", snap.Source, shortID(snap.ID)), nil
 				}
 
 				return fmt.Sprintf("unpinned %s snapshot %s", snap.Source, shortID(snap.ID)), e.Unpin(cmd.Context(), ops.Pin{Source: snap.Source, Snapshot: snap.ID}, nil)
@@ -186,13 +203,16 @@ func (a *App) unpinCommand() *cobra.Command {
 	}
 	a.jsonFlag(cmd)
 
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be unpinned, and change nothing")
+	a.jsonFlag(cmd)
+
 	return cmd
 }
 
 // onSnapshot opens the repository, resolves [SOURCE] ID, runs change with
 // whether the snapshot is pinned, and copies the audit log into the
 // repository after a change.
-func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Executor, *repo.Snapshot, bool) (string, error)) error {
+func (a *App) onSnapshot(cmd *cobra.Command, args []string, dryRun bool, change func(*ops.Executor, *repo.Snapshot, bool) (string, error)) error {
 	ctx := cmd.Context()
 
 	cfg, r, err := a.openRepo(ctx)
@@ -216,6 +236,12 @@ func (a *App) onSnapshot(cmd *cobra.Command, args []string, change func(*ops.Exe
 	msg, err := change(a.executor(cfg, r, nil, runName(cmd, args)), snap, pinned)
 	if err != nil {
 		return err
+	}
+
+	if dryRun {
+		fmt.Fprintf(a.Stdout, "%s\ndry run: nothing was changed\n", msg)
+
+		return nil
 	}
 
 	a.copyAudit(context.WithoutCancel(ctx), r, cfg)
@@ -328,20 +354,18 @@ func findAny(ctx context.Context, r *repo.Repository, args []string) (*repo.Snap
 		return nil, err
 	}
 
-	var match []*repo.Snapshot
+	found, err := repo.MatchID(all, args[0])
 
-	for _, s := range all {
-		if s.ID == args[0] || len(args[0]) >= 6 && strings.HasPrefix(s.ID, args[0]) {
-			match = append(match, s)
-		}
-	}
+	var amb *repo.AmbiguousError
 
-	switch len(match) {
-	case 1:
-		return match[0], nil
-	case 0:
+	switch {
+	case errors.As(err, &amb):
+		return nil, &UsageError{Err: err}
+	case err != nil:
+		return nil, err
+	case found == nil:
 		return nil, fmt.Errorf("%w: no snapshot with ID %q; list them with `lifeboat snapshots`", repo.ErrSnapshotNotFound, args[0])
 	}
 
-	return nil, fmt.Errorf("%w: ID prefix %q matches %d snapshots; give more characters", repo.ErrSnapshotNotFound, args[0], len(match))
+	return found, nil
 }

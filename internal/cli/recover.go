@@ -46,7 +46,7 @@ func (a *App) recoverCommand() *cobra.Command {
 	var f planFlags
 
 	cmd := &cobra.Command{
-		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume]",
+		Use:   "recover PLAN [--dry-run] [--to-time T] [--point ID] [--resume] [-o DIR]",
 		Short: "Run a recovery plan: its steps in order, timed, each restore after a safety snapshot of what it overwrites",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat recover library --dry-run\n" +
@@ -63,6 +63,7 @@ func (a *App) recoverCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.toTime, "to-time", "", "recover the database restores to this instant (e.g. '2026-11-25 14:03:27')")
 	cmd.Flags().StringVar(&f.point, "point", "", "restore every source to this recovery point (`lifeboat points`)")
 	cmd.Flags().BoolVar(&f.resume, "resume", false, "continue the plan's last failed recovery from the step that failed")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "also write the report as report.md, report.json and report.html in this folder (created 0700, files 0600)")
 
 	return cmd
 }
@@ -71,11 +72,11 @@ func (a *App) drillCommand() *cobra.Command {
 	var f planFlags
 
 	cmd := &cobra.Command{
-		Use:   "drill PLAN [--output DIR] | drill --show RUN [--format md|json|html]",
+		Use:   "drill PLAN [-o DIR] | drill --show RUN [--format md|json|html | -o DIR]",
 		Short: "Rehearse a recovery plan in isolation and measure its RTO and RPO against the tier's objectives",
 		Args:  cobra.MaximumNArgs(1),
 		Example: "  lifeboat drill library\n" +
-			"  lifeboat drill library --output drill-report\n" +
+			"  lifeboat drill library -o drill-report\n" +
 			"  lifeboat drill --show latest --format html > drill.html",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.show != "" {
@@ -84,7 +85,7 @@ func (a *App) drillCommand() *cobra.Command {
 					return err
 				}
 
-				return a.showRun(cmd, f.show, format)
+				return a.showRun(cmd, f.show, format, f.output)
 			}
 
 			if len(args) != 1 {
@@ -99,7 +100,7 @@ func (a *App) drillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.toTime, "to-time", "", "rehearse recovering the databases to this instant")
 	cmd.Flags().StringVar(&f.point, "point", "", "rehearse restoring every source to this recovery point")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the scratch databases and folders for inspection")
-	cmd.Flags().StringVar(&f.output, "output", "", "also write the report as report.md, report.json and report.html in this folder")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "also write the report as report.md, report.json and report.html in this folder (created 0700, files 0600); with --show, the shown run's")
 	cmd.Flags().StringVar(&f.show, "show", "", "print the report of a recorded drill or recovery (its ID, or latest)")
 	cmd.Flags().StringVar(&f.format, "format", "md", "report format for --show: md, json or html")
 	f.j = a.jsonFlag(cmd)
@@ -256,7 +257,7 @@ func writePrivateFile(path string, b []byte) error {
 }
 
 // showRun prints a recorded drill's or recovery's report.
-func (a *App) showRun(cmd *cobra.Command, id, format string) error {
+func (a *App) showRun(cmd *cobra.Command, id, format, output string) error {
 	if format != "md" && format != "json" && format != "html" {
 		return usage("--format %q: expected md, json or html", format)
 	}
@@ -278,16 +279,19 @@ func (a *App) showRun(cmd *cobra.Command, id, format string) error {
 		all = append(all, runs...)
 	}
 
-	var found *plan.Run
-
-	for _, run := range all {
-		if strings.HasPrefix(run.ID, id) || id == "latest" && (found == nil || run.Started.After(found.Started)) {
-			found = run
-		}
+	found, err := findRun(all, id)
+	if err != nil {
+		return err
 	}
 
-	if found == nil {
-		return usage("no recorded drill or recovery %q", id)
+	if output != "" {
+		if err := writeReports(output, found); err != nil {
+			return err
+		}
+
+		fmt.Fprintf(a.Stdout, "wrote the reports of %s %s to %s\n", found.Mode, found.ID, output)
+
+		return nil
 	}
 
 	switch format {
@@ -355,4 +359,54 @@ func (a *App) pointsCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	return cmd
+}
+
+// findRun resolves a run's ID, a prefix of it, or latest among runs. An
+// ambiguous prefix is refused with every run it matches, not resolved to
+// one of them.
+func findRun(runs []*plan.Run, id string) (*plan.Run, error) {
+	var found *plan.Run
+
+	if id == "latest" {
+		for _, run := range runs {
+			if found == nil || run.Started.After(found.Started) {
+				found = run
+			}
+		}
+
+		if found == nil {
+			return nil, usage("no drill or recovery has been recorded yet: run `lifeboat drill PLAN`")
+		}
+
+		return found, nil
+	}
+
+	var match []*plan.Run
+
+	for _, run := range runs {
+		if run.ID == id {
+			return run, nil
+		}
+
+		if id != "" && strings.HasPrefix(run.ID, id) {
+			match = append(match, run)
+		}
+	}
+
+	switch len(match) {
+	case 0:
+		return nil, usage("no recorded drill or recovery %q; `lifeboat report` lists them", id)
+	case 1:
+		return match[0], nil
+	}
+
+	var b strings.Builder
+
+	fmt.Fprintf(&b, "run ID prefix %q matches %d drills and recoveries; give more characters of one of them:", id, len(match))
+
+	for _, run := range match {
+		fmt.Fprintf(&b, "\n  %s  %s %s  %s", run.ID, run.Mode, run.Plan, run.Started.Local().Format(time.DateTime))
+	}
+
+	return nil, usage("%s", b.String())
 }

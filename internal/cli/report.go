@@ -13,16 +13,16 @@ import (
 
 func (a *App) reportCommand() *cobra.Command {
 	var (
-		since, format string
-		j             *jsonOut
+		since, format, output string
+		j                     *jsonOut
 	)
 
 	cmd := &cobra.Command{
-		Use:   "report [--since 30d] [--format md|html|json]",
+		Use:   "report [--since 30d] [--format md|html|json] [-o FILE]",
 		Short: "The compliance report: backups, success rate, RPO attained, retention, verification, drills and every restore",
 		Args:  cobra.NoArgs,
 		Example: "  lifeboat report\n" +
-			"  lifeboat report --since 90d --format html > report.html\n" +
+			"  lifeboat report --since 90d --format html -o report.html\n" +
 			"  lifeboat report --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := j.format(format, cmd.Flags().Changed("format"))
@@ -64,14 +64,29 @@ func (a *App) reportCommand() *cobra.Command {
 				return err
 			}
 
+			var b []byte
+
 			switch format {
 			case "json":
-				_, err = a.Stdout.Write(rep.JSON())
+				b = rep.JSON()
 			case "html":
-				_, err = a.Stdout.Write(rep.HTML())
+				b = rep.HTML()
 			default:
-				_, err = fmt.Fprint(a.Stdout, rep.Markdown())
+				b = []byte(rep.Markdown())
 			}
+
+			if output != "" {
+				// The report names hosts, paths and errors: the owner's only.
+				if err := writePrivateFile(output, b); err != nil {
+					return fmt.Errorf("--output: %w", err)
+				}
+
+				fmt.Fprintf(a.textOut(), "report: %s\n", output)
+
+				return nil
+			}
+
+			_, err = a.Stdout.Write(b)
 
 			return err
 		},
@@ -81,6 +96,7 @@ func (a *App) reportCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "md", "md, html or json")
 	j = a.jsonFlag(cmd)
 	cmd.Flags().Lookup("json").Usage = "the same as --format json"
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file (created 0600; a symbolic link there is refused) instead of printing it")
 
 	return cmd
 }

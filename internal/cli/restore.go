@@ -57,11 +57,11 @@ func (a *App) restoreCommand() *cobra.Command {
 				return usage("restore: --target-database and --tables are for database sources")
 			}
 
-			if pit.set() || pit.dryRun {
-				return usage("restore: --to-time, --to-position, --to-gtid, --skip-gtid and --dry-run are for database sources")
+			if pit.set() {
+				return usage("restore: --to-time, --to-position, --to-gtid and --skip-gtid are for database sources")
 			}
 
-			return a.restoreFolder(cmd, j, cfg, args[0], snapID, target, overwrite)
+			return a.restoreFolder(cmd, j, cfg, args[0], snapID, target, overwrite, pit.dryRun)
 		},
 	}
 
@@ -74,7 +74,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
-	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "database sources: print the recovery plan (full backup, binlog segments, instant reached) and change nothing")
+	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "say what would be restored and where, and change nothing (database sources: the recovery plan: full backup, binlog segments, instant reached)")
 	a.ro.mysql.bind(cmd)
 	j = a.jsonProgressFlags(cmd)
 
@@ -82,7 +82,7 @@ func (a *App) restoreCommand() *cobra.Command {
 }
 
 // restoreFolder restores a snapshot of a files or git source into target.
-func (a *App) restoreFolder(cmd *cobra.Command, j *jsonOut, cfg *config.Config, name, snapID, target string, overwrite bool) error {
+func (a *App) restoreFolder(cmd *cobra.Command, j *jsonOut, cfg *config.Config, name, snapID, target string, overwrite, dryRun bool) error {
 	if target == "" {
 		return usage("restore: --target DIR is required (an empty or new folder; --overwrite to restore over existing files)")
 	}
@@ -113,6 +113,10 @@ func (a *App) restoreFolder(cmd *cobra.Command, j *jsonOut, cfg *config.Config, 
 		return err
 	}
 	defer r.Close(cmd.Context())
+
+	if dryRun {
+		return a.restoreFolderDryRun(cmd.Context(), r, name, snapID, abs, overwrite)
+	}
 
 	req := ops.Restore{
 		Source: name, Snapshot: snapID, Target: abs, Overwrite: overwrite, Asked: asked(),
@@ -263,4 +267,35 @@ func isDatabase(src source.Source, err error) bool {
 	_, ok := src.(source.DatabaseRestorer)
 
 	return err == nil && ok
+}
+
+// restoreFolderDryRun says which snapshot a restore would write into target
+// and what would happen to what target holds, and writes nothing: the
+// repository is only read, target is only looked at.
+func (a *App) restoreFolderDryRun(ctx context.Context, r *repo.Repository, name, snapID, target string, overwrite bool) error {
+	snap, err := r.Find(ctx, name, snapID)
+	if err != nil {
+		return err
+	}
+
+	// A dry run is no restore: the audit trail records none.
+	a.ran = true
+
+	fmt.Fprintf(a.Stdout, "would restore %s snapshot %s (%s, %s): %d files, %s\n", name, shortID(snap.ID), snap.Type,
+		snap.Time.Local().Format(time.DateTime), snap.Files, progress.Bytes(snap.Bytes))
+
+	switch empty, err := source.IsEmptyDir(target); {
+	case err != nil:
+		return fmt.Errorf("--target %s: %w", target, err)
+	case empty:
+		fmt.Fprintf(a.Stdout, "into %s (missing or empty)\n", target)
+	case overwrite:
+		fmt.Fprintf(a.Stdout, "over what %s holds, after saving what it replaces as a safety snapshot\n", target)
+	default:
+		fmt.Fprintf(a.Stdout, "into %s, resuming the interrupted restore it holds\n", target)
+	}
+
+	fmt.Fprintln(a.Stdout, "dry run: nothing was restored or changed")
+
+	return nil
 }

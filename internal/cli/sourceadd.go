@@ -23,6 +23,7 @@ type sourceAdd struct {
 	tier         string
 	passwordEnv  string
 	passwordFile string
+	dryRun       bool
 }
 
 func (a *App) sourceCommand() *cobra.Command {
@@ -56,6 +57,7 @@ func (a *App) sourceCommand() *cobra.Command {
 	f.StringVar(&o.tier, "tier", "important", "the recovery objective tier (the configuration's tiers: critical, important, other unless it defines more)")
 	f.StringVar(&o.passwordEnv, "password-env", "", "with --mysql: the environment variable holding the database password")
 	f.StringVar(&o.passwordFile, "password-file", "", "with --mysql: a file holding the database password")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the source as it would be added, and write nothing")
 
 	a.jsonFlag(add)
 	cmd.AddCommand(add)
@@ -107,11 +109,19 @@ func (a *App) runSourceAdd(o *sourceAdd, name string, more []string) error {
 		return err
 	}
 
+	d := starter.DefaultsFor(src.Type, t)
+
+	if o.dryRun {
+		fmt.Fprintf(a.Stdout, "would add source %s (%s, tier %s) to %s: schedule %s, retention %s, as:\n%s\ndry run: nothing was written\n",
+			name, src.Type, src.Tier, path, d.Schedule, d.Retention, starter.Block(src, t, 2))
+
+		return nil
+	}
+
 	if err := replaceFile(path, out); err != nil {
 		return err
 	}
 
-	d := starter.DefaultsFor(src.Type, t)
 	if a.jsonOut {
 		return a.jsonSourceAdded(cfg, name, path, d)
 	}

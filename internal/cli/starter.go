@@ -54,7 +54,7 @@ func (a *App) userFileNamed() string {
 // configuration at target that remembers it, so the next commands need no
 // flags. Nothing is written when the repository cannot be created, and the
 // repository is not created when the configuration could not be written.
-func (a *App) initWithConfig(ctx context.Context, target string) error {
+func (a *App) initWithConfig(ctx context.Context, target string, dryRun bool) error {
 	loc, err := a.flagLocation()
 	if err != nil {
 		return err
@@ -63,6 +63,15 @@ func (a *App) initWithConfig(ctx context.Context, target string) error {
 	if _, err := os.Lstat(target); err == nil {
 		return usage("%s exists: `init --repo` writes a new configuration and never replaces one; "+
 			"to create the repository of that file run `lifeboat --config %s init`, else move the file away or name another with --config FILE", target, target)
+	}
+
+	if dryRun {
+		where, err := a.storage(&config.Config{File: "the command line", Repository: loc})
+		if err != nil {
+			return err
+		}
+
+		return a.initDryRun(where, target)
 	}
 
 	pw, err := a.password(nil, true)

@@ -30,6 +30,9 @@ type Export struct {
 	// Instead, if set, is told before the export starts that the latest
 	// full backup is exported rather than the backup of binlog asked for.
 	Instead func(asked, full *repo.Snapshot)
+	// DryRun resolves the snapshot that would be exported, and writes
+	// nothing.
+	DryRun bool
 }
 
 // ExportResult is what an export wrote.
@@ -63,6 +66,11 @@ func (e *Executor) Export(ctx context.Context, req Export, obs Observer) (*Expor
 		}
 
 		res.Snapshot = snap
+
+		if req.DryRun {
+			detail := "dry run: would export snapshot " + snap.ID + " to " + req.Output
+			return Outcome{Record: audit.Record{Detail: detail}, Summary: detail}, nil
+		}
 
 		m.Step("export %s snapshot %s to %s", req.Source, snap.ID, req.Output)
 
@@ -163,6 +171,10 @@ type Import struct {
 	// Asked is what was asked (the command line): the audit record's
 	// detail when the import succeeds.
 	Asked string
+	// DryRun checks the source takes imports and the file opens (and is
+	// gzip when named so), and imports nothing. The SQL itself is read only
+	// by an import, which stores it as it reads: it is not checked.
+	DryRun bool
 }
 
 // ImportResult is what an import took in.
@@ -202,6 +214,11 @@ func (e *Executor) Import(ctx context.Context, req Import, obs Observer) (*Impor
 			}
 
 			rd = zr
+		}
+
+		if req.DryRun {
+			detail := "dry run: would import " + req.File + " into " + req.Source
+			return Outcome{Record: audit.Record{Detail: detail}, Summary: detail}, nil
 		}
 
 		now := clock.Or(e.Clock).Now

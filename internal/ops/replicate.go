@@ -21,6 +21,9 @@ type Replicate struct {
 	Password repo.Password
 	// Getenv reads the copy's S3 credentials from the environment.
 	Getenv func(string) string
+	// DryRun counts what would be copied (Stats.Blobs, Stats.Bytes) and
+	// what the copy holds (Stats.Present), and writes nothing, anywhere.
+	DryRun bool
 }
 
 // Replicated is what a replication did.
@@ -49,6 +52,24 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 	}
 
 	var res Replicated
+
+	if req.DryRun {
+		where, err := copies.StorageOfCopy(e.Cfg, c, req.Getenv)
+		if err != nil {
+			return res, err
+		}
+
+		where.Clock = e.Clock
+
+		st, err := e.Repo.ReplicatePlan(ctx, where)
+		if err != nil {
+			return res, err
+		}
+
+		res.Stats = *st
+
+		return res, nil
+	}
 
 	clk := clock.Or(e.Clock)
 	start := clk.Now()

@@ -102,24 +102,43 @@ func FindPoint(ctx context.Context, r *repo.Repository, id string) (*Point, erro
 		return pts[len(pts)-1], nil
 	}
 
-	var found *Point
+	var match []*Point
 
 	for _, p := range pts {
-		if strings.HasPrefix(p.ID, id) {
-			if found != nil {
-				return nil, fmt.Errorf("recovery point %q is ambiguous: give more of the ID (`lifeboat points`)", id)
-			}
+		if p.ID == id {
+			return p, nil
+		}
 
-			found = p
+		if id != "" && strings.HasPrefix(p.ID, id) {
+			match = append(match, p)
 		}
 	}
 
-	if found == nil {
+	if len(match) > 1 {
+		var b strings.Builder
+
+		fmt.Fprintf(&b, "recovery point prefix %q matches %d points; give more characters of one of them:", id, len(match))
+
+		for _, p := range match {
+			fmt.Fprintf(&b, "\n  %s  %s  %s", p.ID, strings.Join(p.Sources(), ","), p.Time.Local().Format(time.DateTime))
+		}
+
+		return nil, ambiguousError(b.String())
+	}
+
+	if len(match) == 0 {
 		return nil, fmt.Errorf("%w: no recovery point %q; list them with `lifeboat points`", repo.ErrSnapshotNotFound, id)
 	}
 
-	return found, nil
+	return match[0], nil
 }
+
+// ambiguousError is a prefix that names several points: no point was
+// chosen, so it is an ErrSnapshotNotFound (a usage error).
+type ambiguousError string
+
+func (e ambiguousError) Error() string { return string(e) }
+func (e ambiguousError) Unwrap() error { return repo.ErrSnapshotNotFound }
 
 // PointOrder puts the database sources first: every upload a row references
 // was written before the row, so files read after the database hold every

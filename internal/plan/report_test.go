@@ -202,7 +202,9 @@ func TestPoints(t *testing.T) {
 		}
 	}
 
-	if _, err := FindPoint(ctx, r, "20260504T10"); err == nil || err.Error() != `recovery point "20260504T10" is ambiguous: give more of the ID (`+"`lifeboat points`)" {
+	// An ambiguous prefix lists every candidate (ID, sources, time).
+	if _, err := FindPoint(ctx, r, "20260504T10"); !errors.Is(err, repo.ErrSnapshotNotFound) || !strings.HasPrefix(err.Error(), `recovery point prefix "20260504T10" matches 2 points; give more characters of one of them:`) ||
+		!strings.Contains(err.Error(), "\n  20260504T100000Z-aaaaaa  code,db,uploads  ") || !strings.Contains(err.Error(), "\n  20260504T100000Z-aaaacc  db  ") {
 		t.Errorf("ambiguous: %v", err)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/kopia/kopia/repo"
@@ -59,37 +60,13 @@ func (r *Repository) Replicate(ctx context.Context, to Storage, progress Progres
 
 	src := dr.BlobReader()
 
-	srcBlobs, err := blob.ListAllBlobs(ctx, src, "")
+	todo, total, st, err := r.pending(ctx, src, dst, to)
 	if err != nil {
-		return nil, fmt.Errorf("list the repository's blobs: %w", r.where.explain(err))
+		return nil, err
 	}
 
-	have := map[blob.ID]int64{}
-
-	err = dst.ListBlobs(ctx, "", func(m blob.Metadata) error {
-		have[m.BlobID] = m.Length
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the blobs of copy %s: %w", to, to.explain(err))
-	}
-
-	st := &ReplicateStats{Total: len(srcBlobs)}
-
-	var todo []blob.Metadata
-
-	var total int64
-
-	for _, m := range srcBlobs {
-		n, ok := have[m.BlobID]
-		if ok && n == m.Length && !mutable(m.BlobID) {
-			st.Present++
-			continue
-		}
-
-		todo = append(todo, m)
-		total += m.Length
-	}
+	// From here Blobs and Bytes count what was copied, not what is to be.
+	st.Blobs, st.Bytes = 0, 0
 
 	if progress != nil {
 		progress.SetTotal(total)
@@ -127,6 +104,84 @@ func (r *Repository) Replicate(ctx context.Context, to Storage, progress Progres
 	}
 
 	return st, nil
+}
+
+// ReplicatePlan says what Replicate would copy to the storage (Blobs and
+// Bytes) and what the copy already holds (Present), and writes nothing: a
+// copy folder that does not exist yet is not created, and counts as empty.
+func (r *Repository) ReplicatePlan(ctx context.Context, to Storage) (*ReplicateStats, error) {
+	dr, ok := r.rep.(repo.DirectRepository)
+	if !ok {
+		return nil, errors.New("replicate: not a direct repository")
+	}
+
+	var dst blob.Storage
+
+	if to.S3 != nil || dirExists(to.Path) {
+		var err error
+		if dst, err = to.blob(ctx, false); err != nil {
+			return nil, fmt.Errorf("copy %s: %w", to, err)
+		}
+		defer dst.Close(ctx) //nolint:errcheck
+	}
+
+	_, _, st, err := r.pending(ctx, dr.BlobReader(), dst, to)
+	if err != nil {
+		return nil, err
+	}
+
+	return st, nil
+}
+
+func dirExists(path string) bool {
+	fi, err := os.Stat(path)
+
+	return err == nil && fi.IsDir()
+}
+
+// pending lists the repository's blobs the copy dst (nil: an empty one)
+// lacks, or holds at another length, or may hold an older version of; st
+// counts them (Blobs, Bytes) and those already there (Present).
+func (r *Repository) pending(ctx context.Context, src blob.Reader, dst blob.Storage, to Storage) ([]blob.Metadata, int64, *ReplicateStats, error) {
+	srcBlobs, err := blob.ListAllBlobs(ctx, src, "")
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("list the repository's blobs: %w", r.where.explain(err))
+	}
+
+	have := map[blob.ID]int64{}
+
+	if dst != nil {
+		err = dst.ListBlobs(ctx, "", func(m blob.Metadata) error {
+			have[m.BlobID] = m.Length
+			return nil
+		})
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("list the blobs of copy %s: %w", to, to.explain(err))
+		}
+	}
+
+	st := &ReplicateStats{Total: len(srcBlobs)}
+
+	var todo []blob.Metadata
+
+	var total int64
+
+	for _, m := range srcBlobs {
+		n, ok := have[m.BlobID]
+		if ok && n == m.Length && !mutable(m.BlobID) {
+			st.Present++
+			continue
+		}
+
+		todo = append(todo, m)
+		total += m.Length
+	}
+
+	// The plan's counts; Replicate counts again what it actually copies.
+	plan := *st
+	plan.Blobs, plan.Bytes = len(todo), total
+
+	return todo, total, &plan, nil
 }
 
 // mutable blobs are rewritten in place by kopia (its format, maintenance

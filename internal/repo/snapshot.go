@@ -226,22 +226,75 @@ func (r *Repository) Find(ctx context.Context, source, id string) (*Snapshot, er
 		return nil, fmt.Errorf("source %s: %w: it has no backups yet; run `lifeboat backup %s`", source, ErrSnapshotNotFound, source)
 	}
 
+	found, err := MatchID(snaps, id)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", source, err)
+	}
+
+	if found == nil {
+		return nil, fmt.Errorf("source %s: %w: no snapshot with ID %q; list them with `lifeboat snapshots %s`", source, ErrSnapshotNotFound, id, source)
+	}
+
+	return found, nil
+}
+
+// MinPrefix is the shortest ID prefix taken for a snapshot: shorter ones
+// match too many snapshots to be typed safely from memory.
+const MinPrefix = 6
+
+// AmbiguousError is an ID prefix that names more than one snapshot. It
+// lists every candidate, so the user can pick one without another command.
+// It is an ErrSnapshotNotFound: no snapshot was chosen.
+type AmbiguousError struct {
+	Prefix     string
+	Candidates []*Snapshot
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+
+	fmt.Fprintf(&b, "snapshot ID prefix %q matches %d snapshots; give more characters of one of them:", e.Prefix, len(e.Candidates))
+
+	for _, s := range e.Candidates {
+		fmt.Fprintf(&b, "\n  %s  %s  %s", s.ID, s.Source, s.Time.Local().Format(time.DateTime))
+	}
+
+	return b.String()
+}
+
+// Unwrap makes an ambiguous prefix an ErrSnapshotNotFound.
+func (e *AmbiguousError) Unwrap() error { return ErrSnapshotNotFound }
+
+// MatchID picks the snapshot among snaps whose ID is id or starts with it.
+// It returns nil and no error when none does; an *AmbiguousError when
+// several do; and refuses a prefix shorter than MinPrefix even when it is
+// unique, naming the snapshot it matches.
+func MatchID(snaps []*Snapshot, id string) (*Snapshot, error) {
 	var match []*Snapshot
 
 	for _, s := range snaps {
-		if s.ID == id || (len(id) >= 6 && strings.HasPrefix(s.ID, id)) {
+		if s.ID == id {
+			return s, nil
+		}
+
+		if id != "" && strings.HasPrefix(s.ID, id) {
 			match = append(match, s)
 		}
 	}
 
-	switch len(match) {
-	case 1:
+	switch {
+	case len(match) > 1:
+		return nil, &AmbiguousError{Prefix: id, Candidates: match}
+	case len(match) == 1 && len(id) < MinPrefix:
+		s := match[0]
+
+		return nil, fmt.Errorf("%w: ID prefix %q is shorter than %d characters (it matches %s  %s  %s); give at least %d",
+			ErrSnapshotNotFound, id, MinPrefix, s.ID, s.Source, s.Time.Local().Format(time.DateTime), MinPrefix)
+	case len(match) == 1:
 		return match[0], nil
-	case 0:
-		return nil, fmt.Errorf("source %s: %w: no snapshot with ID %q; list them with `lifeboat snapshots --source %s`", source, ErrSnapshotNotFound, id, source)
-	default:
-		return nil, fmt.Errorf("source %s: %w: ID prefix %q matches %d snapshots; give more characters", source, ErrSnapshotNotFound, id, len(match))
 	}
+
+	return nil, nil
 }
 
 // Base returns the snapshot an incremental (latest backup of any type) or a

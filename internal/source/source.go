@@ -197,3 +197,10 @@ type TestReport struct {
 
 // OK reports whether the restored copy matched.
 func (t *TestReport) OK() bool { return len(t.Problems) == 0 }
+
+// Previewer says what a backup of the source would read, without reading it
+// into a repository or changing anything: the line `backup --dry-run`
+// prints for the source.
+type Previewer interface {
+	Preview(ctx context.Context) (string, error)
+}

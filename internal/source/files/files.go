@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"lifeboat/internal/config"
+	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -95,4 +97,23 @@ func (s *Source) Restore(ctx context.Context, r *repo.Repository, snap *repo.Sna
 	res.Stats = st
 
 	return res, nil
+}
+
+// Preview counts the files and bytes a backup would read, through the
+// source's include and exclude rules.
+func (s *Source) Preview(ctx context.Context) (string, error) {
+	c, err := repo.CountTree(ctx, repo.TreeSpec{
+		Source: s.cfg.Name, Roots: s.cfg.Paths, Include: s.cfg.Include, Exclude: s.cfg.Exclude,
+		IgnoreUnreadable: s.cfg.IgnoreUnreadable,
+	})
+	if err != nil {
+		return "", err
+	}
+
+	line := fmt.Sprintf("%d files, %s in %s", c.Files, progress.Bytes(c.Bytes), strings.Join(s.cfg.Paths, ", "))
+	if c.Unreadable > 0 {
+		line += fmt.Sprintf(" (%d folders cannot be read)", c.Unreadable)
+	}
+
+	return line, nil
 }

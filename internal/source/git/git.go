@@ -225,3 +225,12 @@ func clearDir(dir string) error {
 
 	return nil
 }
+
+// Preview names the repository a backup would bundle.
+func (s *Source) Preview(context.Context) (string, error) {
+	if _, err := os.Stat(s.cfg.Path); err != nil {
+		return "", fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	}
+
+	return "every branch and tag of the git repository " + s.cfg.Path, nil
+}

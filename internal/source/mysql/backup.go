@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -480,4 +482,22 @@ func (d *dump) close() {
 	}
 
 	d.all = nil
+}
+
+// Preview names the databases and server a backup would dump, from the
+// configuration: it does not connect.
+func (s *Source) Preview(context.Context) (string, error) {
+	m := s.cfg.MySQL
+
+	dbs := "every user database"
+	if len(m.Databases) > 0 {
+		dbs = "databases " + strings.Join(m.Databases, ", ")
+	}
+
+	server := m.Socket
+	if server == "" {
+		server = net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	}
+
+	return fmt.Sprintf("%s on %s as %s", dbs, server, m.User), nil
 }
