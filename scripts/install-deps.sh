@@ -8,16 +8,26 @@
 #                          shipped Prometheus alert rules and the metrics),
 #                          chromium (the HTML reports, checked in a real
 #                          browser) and SeaweedFS (below)
+#
+# With --dry-run as the second argument it prints what it would install and
+# build, and changes nothing. SBIN (default /usr/sbin) is where the server
+# binaries are looked for besides PATH.
 set -euo pipefail
 
 mode=${1:-test}
 case $mode in
   demo | test) ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|test [--dry-run]" >&2; exit 2 ;;
+esac
+dry=
+case ${2:-} in
+  "") ;;
+  --dry-run) dry=1 ;;
+  *) echo "usage: $0 demo|test [--dry-run]" >&2; exit 2 ;;
 esac
 
 need=()
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "${SBIN:-/usr/sbin}/$1" ]; }
 
 have mariadbd || need+=(mariadb-server)
 have mariadb || need+=(mariadb-client)
@@ -33,7 +43,11 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ ${#need[@]} -gt 0 ]; then
+if [ -n "$dry" ]; then
+  echo "would install: ${need[*]:-nothing}"
+fi
+
+if [ ${#need[@]} -gt 0 ] && [ -z "$dry" ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
@@ -51,6 +65,10 @@ fi
 WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 WEED="${LIFEBOAT_WEED:-$HOME/.cache/lifeboat/weed}"
 if [ ! -x "$WEED" ] || [ "$(cat "$WEED.version" 2>/dev/null)" != "$WEED_VERSION" ]; then
+  if [ -n "$dry" ]; then
+    echo "would build: SeaweedFS $WEED_VERSION into $WEED"
+    exit 0
+  fi
   echo "building SeaweedFS $WEED_VERSION (weed, for the S3 tests) into $WEED; this takes several minutes once"
   src=$(cd "$(mktemp -d)" && go mod download -json "github.com/seaweedfs/seaweedfs@$WEED_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   [ -n "$src" ] || { echo "could not download github.com/seaweedfs/seaweedfs@$WEED_VERSION" >&2; exit 1; }
