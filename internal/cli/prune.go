@@ -201,7 +201,6 @@ func (a *App) unpinCommand() *cobra.Command {
 			})
 		},
 	}
-	a.jsonFlag(cmd)
 
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be unpinned, and change nothing")
 	a.jsonFlag(cmd)
