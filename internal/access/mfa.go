@@ -119,7 +119,7 @@ func (s *Store) ConfirmMFA(ctx context.Context, by string, e *Enrolment, code st
 func (s *Store) DisableMFA(ctx context.Context, by, user string) error {
 	return s.changeUser(ctx, by, user, "mfa disable", "second factor removed", func(u *userRecord) error {
 		if u.TOTP == "" {
-			return fmt.Errorf("user %s has no second factor enrolled", user)
+			return invalid("user %s has no second factor enrolled", user)
 		}
 
 		u.TOTP, u.TOTPStep, u.Recovery = "", 0, nil

@@ -36,7 +36,7 @@ var hashing = make(chan struct{}, 2)
 // checkPassword refuses a password too short to be a password.
 func checkPassword(pw string) error {
 	if len([]rune(pw)) < MinPassword {
-		return fmt.Errorf("the password is too short: use at least %d characters", MinPassword)
+		return invalid("the password is too short: use at least %d characters", MinPassword)
 	}
 
 	return nil

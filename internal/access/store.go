@@ -31,7 +31,19 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists refuses to add a user or token whose name is taken.
 	ErrExists = errors.New("already exists")
+	// ErrInvalid marks a name, role, password or expiry refused as given.
+	ErrInvalid = errors.New("invalid")
 )
+
+// invalidError is an ErrInvalid whose message says what to give instead.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
 
 // LockedError is ErrLocked with the time the lock ends.
 type LockedError struct{ Until time.Time }

@@ -60,11 +60,11 @@ func (s *Store) CreateToken(ctx context.Context, by, name string, role Role, exp
 	}
 
 	if _, err := ParseRole(string(role)); err != nil {
-		return "", err
+		return "", invalid("%v", err)
 	}
 
 	if expires < 0 {
-		return "", fmt.Errorf("token %s: the expiry must be in the future", name)
+		return "", invalid("token %s: the expiry must be in the future", name)
 	}
 
 	b := make([]byte, 32)
@@ -141,7 +141,7 @@ func (s *Store) RevokeToken(ctx context.Context, by, name string) error {
 	}
 
 	if t.Revoked {
-		return fmt.Errorf("token %s was already revoked on %s", name, t.RevokedAt.UTC().Format(time.RFC3339))
+		return invalid("token %s was already revoked on %s", name, t.RevokedAt.UTC().Format(time.RFC3339))
 	}
 
 	t.Revoked, t.RevokedAt = true, s.clock().Now()

@@ -20,7 +20,7 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 func checkName(what, name string) error {
 	if !validName.MatchString(name) {
-		return fmt.Errorf("%s name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", what, shown(name))
+		return invalid("%s name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", what, shown(name))
 	}
 
 	return nil
@@ -63,6 +63,22 @@ func (s *Store) Users(ctx context.Context) ([]UserInfo, error) {
 	return out, nil
 }
 
+// User is one user, as Users lists them.
+func (s *Store) User(ctx context.Context, name string) (UserInfo, error) {
+	users, err := s.Users(ctx)
+	if err != nil {
+		return UserInfo{}, err
+	}
+
+	for _, u := range users {
+		if u.Name == name {
+			return u, nil
+		}
+	}
+
+	return UserInfo{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
+}
+
 // AddUser adds a user with a password. by names who asked, for the audit
 // trail ("" is the process's user).
 func (s *Store) AddUser(ctx context.Context, by, name string, role Role, password string) error {
@@ -71,7 +87,7 @@ func (s *Store) AddUser(ctx context.Context, by, name string, role Role, passwor
 	}
 
 	if _, err := ParseRole(string(role)); err != nil {
-		return err
+		return invalid("%v", err)
 	}
 
 	if err := checkPassword(password); err != nil {
@@ -125,7 +141,7 @@ func (s *Store) SetPassword(ctx context.Context, by, user, password string) erro
 // SetRole gives user another role.
 func (s *Store) SetRole(ctx context.Context, by, user string, role Role) error {
 	if _, err := ParseRole(string(role)); err != nil {
-		return err
+		return invalid("%v", err)
 	}
 
 	return s.changeUser(ctx, by, user, "user role", "role "+string(role), func(u *userRecord) error {
