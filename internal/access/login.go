@@ -1,6 +1,7 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -18,11 +19,7 @@ import (
 // until the lock ends, whatever is given). Every success, failure and
 // lockout is audited, with the part that was wrong.
 func (s *Store) Login(ctx context.Context, user, password, totp string) (Principal, error) {
-	s.mu.Lock()
-	err := s.load(ctx)
-	u, ok := s.users[user]
-	s.mu.Unlock()
-
+	u, ok, err := s.user(ctx, user)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -51,11 +48,11 @@ func (s *Store) Login(ctx context.Context, user, password, totp string) (Princip
 		return Principal{}, fmt.Errorf("user %s: %w", user, err)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if u, ok = s.users[user]; !ok {
-		return Principal{}, ErrBadCredentials
+	if u, ok, err = s.user(ctx, user); err != nil || !ok {
+		return Principal{}, cmp.Or(err, ErrBadCredentials)
 	}
 
 	if now.Before(u.LockedUntil) {
@@ -87,7 +84,7 @@ func (s *Store) Login(ctx context.Context, user, password, totp string) (Princip
 }
 
 // failed counts a failed login of u, locks the account at MaxFailures, and
-// audits both. The caller holds s.mu.
+// audits both. The caller holds s.write.
 func (s *Store) failed(ctx context.Context, name string, u records.User, why string, now time.Time) error {
 	actor := Principal{Name: name, Kind: KindUser}.Actor()
 

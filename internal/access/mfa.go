@@ -46,11 +46,7 @@ type Enrolment struct {
 // BeginMFA prepares a TOTP enrolment for user; nothing is stored until
 // ConfirmMFA.
 func (s *Store) BeginMFA(ctx context.Context, user string) (*Enrolment, error) {
-	s.mu.Lock()
-	err := s.load(ctx)
-	_, ok := s.users[user]
-	s.mu.Unlock()
-
+	_, ok, err := s.user(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +85,14 @@ func (s *Store) ConfirmMFA(ctx context.Context, by string, e *Enrolment, code st
 		return fmt.Errorf("user %s: the code is not the app's code of this time: the second factor was not enabled", e.User)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
+	u, ok, err := s.user(ctx, e.User)
+	if err != nil {
 		return err
 	}
 
-	u, ok := s.users[e.User]
 	if !ok {
 		return fmt.Errorf("user %s: %w", e.User, ErrNotFound)
 	}

@@ -102,7 +102,11 @@ type Store struct {
 	// RefreshEvery overrides DefaultRefresh.
 	RefreshEvery time.Duration
 
+	// mu guards what was read; write makes each change (read, change,
+	// store) one at a time, without holding mu while the repository
+	// writes, so checking tokens never waits on a change being stored.
 	mu     sync.Mutex
+	write  sync.Mutex
 	users  map[string]records.User
 	tokens map[string]records.Token
 	read   time.Time
@@ -153,24 +157,58 @@ func (s *Store) load(ctx context.Context) error {
 	return nil
 }
 
-// putUser stores u and keeps the cache in step. The caller holds s.mu.
+// user reads one user; ok is false when there is none.
+func (s *Store) user(ctx context.Context, name string) (u records.User, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if err := s.load(ctx); err != nil {
+		return u, false, err
+	}
+
+	u, ok = s.users[name]
+
+	return u, ok, nil
+}
+
+// token reads one token; ok is false when there is none.
+func (s *Store) token(ctx context.Context, name string) (t records.Token, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if err := s.load(ctx); err != nil {
+		return t, false, err
+	}
+
+	t, ok = s.tokens[name]
+
+	return t, ok, nil
+}
+
+// putUser stores u, then shows it to readers. The caller holds s.write and
+// has read the users (s.user).
 func (s *Store) putUser(ctx context.Context, name string, u records.User) error {
 	if err := records.Put(ctx, s.Repo, records.KindUser, name, u); err != nil {
 		return err
 	}
 
+	s.mu.Lock()
 	s.users[name] = u
+	s.mu.Unlock()
 
 	return nil
 }
 
-// putToken stores t and keeps the cache in step. The caller holds s.mu.
+// putToken stores t, then shows it to readers. The caller holds s.write and
+// has read the tokens (s.token).
 func (s *Store) putToken(ctx context.Context, name string, t records.Token) error {
 	if err := records.Put(ctx, s.Repo, records.KindToken, name, t); err != nil {
 		return err
 	}
 
+	s.mu.Lock()
 	s.tokens[name] = t
+	s.mu.Unlock()
 
 	return nil
 }

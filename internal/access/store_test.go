@@ -528,3 +528,55 @@ func dump(recs []audit.Record) string {
 
 	return b.String()
 }
+
+// Failed logins that arrive together are each counted: the twentieth of
+// twenty concurrent wrong passwords locks the account, and token checks go
+// on meanwhile.
+func TestConcurrentFailures(t *testing.T) {
+	g := newRig(t)
+	ctx := context.Background()
+
+	g.addAlice(Operator)
+
+	tok, err := g.store.CreateToken(ctx, "", "ci", Viewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	errs := make(chan error, MaxFailures)
+	for i := range MaxFailures {
+		go func() {
+			_, err := g.store.Login(ctx, "alice", fmt.Sprintf("guess number %d", i), "")
+			errs <- err
+		}()
+	}
+
+	for range 50 {
+		if _, err := g.store.Token(ctx, tok); err != nil {
+			t.Errorf("a token check during the logins: %v", err)
+		}
+	}
+
+	locked := 0
+
+	for range MaxFailures {
+		err := <-errs
+		if errors.Is(err, ErrLocked) {
+			locked++
+		} else if !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("a concurrent wrong login: %v", err)
+		}
+	}
+
+	if locked != 1 {
+		t.Errorf("%d of %d concurrent wrong logins answered locked, want the last one", locked, MaxFailures)
+	}
+
+	if _, err := g.store.Login(ctx, "alice", alicePW, ""); !errors.Is(err, ErrLocked) {
+		t.Errorf("the right password after %d concurrent failures: %v, want ErrLocked", MaxFailures, err)
+	}
+
+	if n := count(g.trail(), "lockout", audit.Refused, ""); n != 1 {
+		t.Errorf("%d lockouts in the audit trail, want 1", n)
+	}
+}

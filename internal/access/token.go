@@ -74,15 +74,16 @@ func (s *Store) CreateToken(ctx context.Context, by, name string, role Role, exp
 
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
+	old, ok, err := s.token(ctx, name)
+	if err != nil {
 		return "", err
 	}
 
 	now := s.clock().Now()
-	if old, ok := s.tokens[name]; ok && tokenState(old, now) == TokenActive {
+	if ok && tokenState(old, now) == TokenActive {
 		return "", fmt.Errorf("token %s: %w (revoke it first, or choose another name)", name, ErrExists)
 	}
 
@@ -128,16 +129,12 @@ func (s *Store) Tokens(ctx context.Context) ([]TokenInfo, error) {
 // in another (the daemon) once it reads the tokens again, within its
 // RefreshEvery.
 func (s *Store) RevokeToken(ctx context.Context, by, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-
-	t, ok := s.tokens[name]
-	if !ok {
-		return fmt.Errorf("token %s: %w", name, ErrNotFound)
+	t, ok, err := s.token(ctx, name)
+	if err != nil || !ok {
+		return cmp.Or(err, fmt.Errorf("token %s: %w", name, ErrNotFound))
 	}
 
 	if t.Revoked {

@@ -99,15 +99,11 @@ func (s *Store) AddUser(ctx context.Context, by, name string, role Role, passwor
 		return err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-
-	if _, ok := s.users[name]; ok {
-		return fmt.Errorf("user %s: %w", name, ErrExists)
+	if _, ok, err := s.user(ctx, name); err != nil || ok {
+		return cmp.Or(err, fmt.Errorf("user %s: %w", name, ErrExists))
 	}
 
 	u := records.User{Role: string(role), Password: hash, Created: s.clock().Now()}
@@ -152,22 +148,20 @@ func (s *Store) SetRole(ctx context.Context, by, user string, role Role) error {
 
 // RemoveUser deletes user.
 func (s *Store) RemoveUser(ctx context.Context, by, user string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-
-	if _, ok := s.users[user]; !ok {
-		return fmt.Errorf("user %s: %w", user, ErrNotFound)
+	if _, ok, err := s.user(ctx, user); err != nil || !ok {
+		return cmp.Or(err, fmt.Errorf("user %s: %w", user, ErrNotFound))
 	}
 
 	if err := s.Repo.DeleteRecord(ctx, records.KindUser, user); err != nil {
 		return fmt.Errorf("remove user %s: %w", user, err)
 	}
 
+	s.mu.Lock()
 	delete(s.users, user)
+	s.mu.Unlock()
 	s.record(by, "user remove", audit.OK, "user "+user)
 
 	return nil
@@ -175,16 +169,12 @@ func (s *Store) RemoveUser(ctx context.Context, by, user string) error {
 
 // changeUser applies change to user's record, stores it and audits action.
 func (s *Store) changeUser(ctx context.Context, by, user, action, detail string, change func(*userRecord) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
 
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-
-	u, ok := s.users[user]
-	if !ok {
-		return fmt.Errorf("user %s: %w", user, ErrNotFound)
+	u, ok, err := s.user(ctx, user)
+	if err != nil || !ok {
+		return cmp.Or(err, fmt.Errorf("user %s: %w", user, ErrNotFound))
 	}
 
 	if err := change(&u); err != nil {
