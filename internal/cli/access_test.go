@@ -135,12 +135,14 @@ func TestUserAndTokenCommands(t *testing.T) {
 		}
 	}
 
-	ok(e.runWith(typed(alicePassword), "user", "add", "alice", "--role", "operator", "--password-stdin"), "user add")
+	ok(e.runWith(typed(alicePassword), "-v", "user", "add", "alice", "--role", "operator", "--password-stdin"), "user add")
 	refused(2, "at least 12 characters", e.runWith(typed("short"), "user", "add", "bob", "--role", "viewer", "--password-stdin"), "user add short")
 	refused(2, "pass --password-stdin", e.run("user", "add", "bob", "--role", "viewer"), "user add without a terminal")
 	refused(2, "already exists", e.runWith(typed(alicePassword), "user", "add", "alice", "--role", "viewer", "--password-stdin"), "user add alice again")
 	refused(2, `unknown role "root"`, e.runWith(typed(alicePassword), "user", "add", "bob", "--role", "root", "--password-stdin"), "user add --role root")
 	refused(2, "user nobody: not found", e.run("user", "remove", "nobody"), "user remove nobody")
+	refused(2, "user nobody: not found", e.runWith(typed(aliceNew), "user", "passwd", "nobody", "--password-stdin"), "user passwd nobody")
+	refused(2, "token nobody: not found", e.run("token", "revoke", "nobody"), "token revoke nobody")
 
 	ok(e.run("user", "role", "alice", "admin"), "user role")
 	ok(e.runWith(typed(aliceNew), "user", "passwd", "alice", "--password-stdin"), "user passwd")
@@ -150,6 +152,10 @@ func TestUserAndTokenCommands(t *testing.T) {
 	r := e.runWith(func(out *bytes.Buffer) io.Reader { return &appCode{out: out, clock: fake, steps: 5, secret: &secret} }, "user", "mfa", "alice")
 	if r.code != 1 || !strings.Contains(r.err, "the second factor was not enabled") {
 		t.Errorf("mfa with a wrong code: exit %d:\n%s", r.code, r.err)
+	}
+
+	if out := ok(e.run("user", "list"), "user list").out; !strings.Contains(out, "none") {
+		t.Errorf("user list after a refused enrolment shows a second factor:\n%s", out)
 	}
 
 	mfa := e.runWith(func(out *bytes.Buffer) io.Reader { return &appCode{out: out, clock: fake, secret: &secret} }, "user", "mfa", "alice")
@@ -169,7 +175,7 @@ func TestUserAndTokenCommands(t *testing.T) {
 
 	refused(2, `--expires "soon"`, e.run("token", "create", "ci", "--role", "operator", "--expires", "soon"), "token create --expires soon")
 
-	created := e.run("token", "create", "ci", "--role", "operator", "--expires", "30d")
+	created := e.run("-v", "token", "create", "ci", "--role", "operator", "--expires", "30d")
 	tok := strings.TrimSpace(created.out)
 
 	if created.code != 0 || !strings.HasPrefix(tok, access.TokenPrefix) || strings.Contains(created.err, tok) || !strings.Contains(created.err, "shown only this once") {
