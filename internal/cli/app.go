@@ -176,6 +176,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.audited("replicate", a.replicateCommand()), a.audited("export-repo", a.exportRepoCommand()),
 		a.audited("check-immutability", a.checkImmutabilityCommand()),
 	)
+	root.AddCommand(a.userCommand(), a.tokenCommand())
 
 	for _, c := range root.Commands() {
 		wrapArgs(c)
