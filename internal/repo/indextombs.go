@@ -22,13 +22,15 @@ import (
 // 150 bytes a segment, 150 MB and a quarter of a second more per command at
 // a year of 30-second segments, for a few hundred live contents.
 //
-// rewriteRangeWithoutTombstones replaces the longest chain of range
-// checkpoints with one range over the same epochs that leaves out the
-// markers readers skip anyway: deleted before the watermark, and with no
-// entry for the same content in any later epoch (so no older entry there can
-// come back into view). A reader that loads the new range sees exactly what
-// it saw through the chain; kopia prefers it (same reach, fewer ranges), and
-// dropSupersededIndexes deletes the chain once every reader has moved on.
+// rewriteRangeWithoutTombstones writes one range checkpoint over every
+// settled epoch (what the longest chain of ranges covers, and the settled
+// epochs after it) that leaves out the markers readers skip anyway: deleted
+// before the watermark, and with no entry for the same content in a later
+// epoch (so no older entry there can come back into view). A reader that
+// loads the new range sees exactly what it saw through the blobs it
+// replaces; kopia prefers it (it reaches as far or further, in fewer
+// ranges), and dropSupersededIndexes deletes those once every reader has
+// moved on.
 // It runs at full maintenance, which holds kopia's maintenance lock, so no
 // other process writes a range meanwhile. A crash leaves an incomplete set,
 // which no reader uses.
@@ -47,41 +49,51 @@ func (r *Repository) rewriteRangeWithoutTombstones(ctx context.Context, w repo.D
 		return 0, fmt.Errorf("index epochs: %w", err)
 	}
 
+	// No writer adds to an epoch two behind the one written now (kopia's
+	// rule for the epochs it compacts).
+	settled := cs.WriteEpoch - 2
+
 	chain := cs.LongestRangeCheckpointSets
-	// One range is what this leaves behind: rewriting it again would give a
-	// second set for the same epochs, and readers would pick either.
-	if len(chain) < 2 {
+	if len(chain) > 0 {
+		settled = max(settled, chain[len(chain)-1].MaxEpoch)
+	}
+
+	// One range already reaching every settled epoch is what this leaves
+	// behind: writing it again would give a second set for the same epochs,
+	// and readers would pick either.
+	if settled < 0 || (len(chain) == 1 && chain[0].MaxEpoch == settled) {
 		return 0, nil
 	}
 
-	last := chain[len(chain)-1].MaxEpoch
-	inChain := map[blob.ID]bool{}
+	input, watermark, err := em.GetCompleteIndexSet(ctx, settled)
+	if err != nil {
+		return 0, fmt.Errorf("index blobs up to epoch %d: %w", settled, err)
+	}
 
+	inInput := map[blob.ID]bool{}
 	merged := index.Builder{}
 
-	for _, rm := range chain {
-		for _, b := range rm.Blobs {
-			inChain[b.BlobID] = true
+	for _, b := range input {
+		inInput[b.BlobID] = true
 
-			if err := r.addIndexBlob(ctx, w, b.BlobID, merged.Add); err != nil {
-				return 0, err
-			}
+		if err := r.addIndexBlob(ctx, w, b.BlobID, merged.Add); err != nil {
+			return 0, err
 		}
 	}
 
-	later, err := r.laterContentIDs(ctx, w, inChain)
+	later, err := r.laterContentIDs(ctx, w, inInput)
 	if err != nil {
 		return 0, err
 	}
 
 	for id, info := range merged {
-		if info.Deleted && !info.Timestamp().After(cs.DeletionWatermark) && !later[id] {
+		if info.Deleted && !info.Timestamp().After(watermark) && !later[id] {
 			delete(merged, id)
 			dropped++
 		}
 	}
 
-	if err := r.writeRange(ctx, w, merged, 0, last); err != nil {
+	if err := r.writeRange(ctx, w, merged, 0, settled); err != nil {
 		return 0, err
 	}
 
@@ -89,8 +101,8 @@ func (r *Repository) rewriteRangeWithoutTombstones(ctx context.Context, w repo.D
 }
 
 // laterContentIDs is every content ID with an entry in an active index blob
-// outside the chain (the epochs after it).
-func (r *Repository) laterContentIDs(ctx context.Context, w repo.DirectRepositoryWriter, inChain map[blob.ID]bool) (map[content.ID]bool, error) {
+// not among those being merged (the epochs after them).
+func (r *Repository) laterContentIDs(ctx context.Context, w repo.DirectRepositoryWriter, merging map[blob.ID]bool) (map[content.ID]bool, error) {
 	active, err := w.ContentManager().IndexBlobs(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("list index blobs: %w", err)
@@ -99,7 +111,7 @@ func (r *Repository) laterContentIDs(ctx context.Context, w repo.DirectRepositor
 	ids := map[content.ID]bool{}
 
 	for _, b := range active {
-		if inChain[b.BlobID] {
+		if merging[b.BlobID] {
 			continue
 		}
 
