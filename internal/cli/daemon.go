@@ -77,6 +77,10 @@ func (a *App) daemonCommand() *cobra.Command {
 				return usage("%v", err)
 			}
 
+			if err := a.apiFront(cfg, d); err != nil {
+				return err
+			}
+
 			l, err := d.Listen()
 			if err != nil {
 				return usage("%v", err)

@@ -52,6 +52,9 @@ type Daemon struct {
 	// Refresh is how often restorable instants and the repository size are
 	// re-read.
 	Refresh time.Duration
+	// Front, when set, serves the HTTP endpoint: the API around the
+	// daemon's own handler, over TLS (internal/api). Nil serves plain HTTP.
+	Front Front
 
 	// inline runs the jobs in the scheduler's loop, one after another: on a
 	// fake clock a run is then over, bookkeeping included, once the
@@ -65,6 +68,12 @@ type Daemon struct {
 	// size is the repository's size as last walked, at sized.
 	size  int64
 	sized time.Time
+}
+
+// Front is the HTTP front door the daemon's endpoint is served through.
+type Front interface {
+	HTTPServer(base http.Handler) *http.Server
+	Serve(srv *http.Server, l net.Listener) error
 }
 
 // ErrListen means the HTTP port cannot be bound.
@@ -110,6 +119,10 @@ const (
 
 // Server is the HTTP server of the endpoint, with its timeouts.
 func (d *Daemon) Server() *http.Server {
+	if d.Front != nil {
+		return d.Front.HTTPServer(d.Handler())
+	}
+
 	return &http.Server{
 		Handler:           d.Handler(),
 		ReadHeaderTimeout: httpReadHeaderTimeout,
@@ -250,7 +263,16 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 
 	srv := d.Server()
 
-	go srv.Serve(l) //nolint:errcheck
+	go func() {
+		serve := srv.Serve
+		if d.Front != nil {
+			serve = func(l net.Listener) error { return d.Front.Serve(srv, l) }
+		}
+
+		if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.Log.Error("HTTP endpoint stopped", "err", err)
+		}
+	}()
 	defer func() {
 		if err := srv.Shutdown(context.Background()); err != nil {
 			d.Log.Warn("stop the HTTP endpoint", "err", err)
