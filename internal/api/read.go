@@ -18,8 +18,8 @@ import (
 	"lifeboat/internal/health"
 	"lifeboat/internal/plan"
 	"lifeboat/internal/records"
-	"lifeboat/internal/report"
 	"lifeboat/internal/repo"
+	"lifeboat/internal/report"
 	"lifeboat/internal/source"
 )
 

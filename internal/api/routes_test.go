@@ -11,8 +11,10 @@ import (
 
 // document is the part of the OpenAPI document the tests read.
 type document struct {
-	OpenAPI string                                     `json:"openapi"`
-	Paths   map[string]map[string]struct{ Perm string `json:"x-permission"` } `json:"paths"`
+	OpenAPI string `json:"openapi"`
+	Paths   map[string]map[string]struct {
+		Perm string `json:"x-permission"`
+	} `json:"paths"`
 }
 
 func readDocument(t *testing.T) document {
