@@ -194,6 +194,14 @@ func bearer(r access.Role) []string { return []string{"Authorization", "Bearer "
 func (f *fixture) follow(t *testing.T, id string, role access.Role) ([]string, Job) {
 	t.Helper()
 
+	return f.followWith(t, id, role, nil)
+}
+
+// followWith is follow, calling each (if set) with every event's kind as
+// it arrives.
+func (f *fixture) followWith(t *testing.T, id string, role access.Role, each func(kind string)) ([]string, Job) {
+	t.Helper()
+
 	resp := f.do(t, "GET", "/api/v1/jobs/"+id+"/events", "", bearer(role)...)
 	defer resp.Body.Close()
 
@@ -235,6 +243,10 @@ func (f *fixture) follow(t *testing.T, id string, role access.Role) ([]string, J
 		}
 
 		kinds = append(kinds, kind)
+
+		if each != nil {
+			each(kind)
+		}
 	}
 
 	t.Fatalf("the event stream of job %s ended without an end event (%v): %v", id, sc.Err(), kinds)
