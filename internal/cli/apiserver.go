@@ -49,3 +49,12 @@ func (a *App) printFingerprint(cfg *config.Config, asJSON bool) {
 
 	fmt.Fprintf(w, "\nAPI certificate SHA-256: %s\n", fp)
 }
+
+// scheme is the daemon's endpoint's URL scheme.
+func scheme(d *daemon.Daemon) string {
+	if s, ok := d.Front.(*api.Server); ok && s.Transport.TLS != nil {
+		return "https"
+	}
+
+	return "http"
+}

@@ -89,6 +89,11 @@ func (d *Daemon) Listen() (net.Listener, error) {
 
 	// Logged at start, so it is on the terminal and in the journal.
 	if w := ExposedWarning(d.Cfg.Server.Listen, l.Addr()); w != "" && d.Log != nil {
+		if d.Front != nil {
+			w = "server.listen " + d.Cfg.Server.Listen + " is not a loopback address: the endpoint answers HTTPS only, /metrics and the API need a token, " +
+				"and /healthz and /readyz answer every network that reaches it; firewall the port to the networks that need it"
+		}
+
 		d.Log.Warn(w, "listen", l.Addr().String())
 	}
 
