@@ -133,8 +133,11 @@ type RestoreRequest struct {
 func (s *Server) production(req RestoreRequest) bool {
 	sc := s.Cfg.Sources[req.Source]
 
+	// A database restore that may replace one (overwrite, the original
+	// name, a name the source backs up) is over production; under a new
+	// name without overwrite the restore refuses an existing database.
 	if sc.Type == config.KindMySQL {
-		return req.Database == "" || slices.Contains(sc.MySQL.Databases, req.Database)
+		return req.Overwrite || req.Database == "" || slices.Contains(sc.MySQL.Databases, req.Database)
 	}
 
 	return s.Sources[req.Source].Contains(req.Target)

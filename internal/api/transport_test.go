@@ -132,8 +132,10 @@ func TestPlainRequestBeyondLoopbackAndMetrics(t *testing.T) {
 	f := newFixture(t)
 
 	// The same server, as when server.listen is beyond loopback.
-	f.srv.Transport.Loopback = false
-	f.serve(t, f.srv.Transport)
+	tr := *f.srv.Transport
+	tr.Loopback = false
+	f.srv = &Server{Cfg: f.srv.Cfg, Repo: f.srv.Repo, Sources: f.srv.Sources, Exec: f.srv.Exec, Audit: f.srv.Audit, Authority: f.srv.Authority, Transport: &tr, Clock: f.srv.Clock}
+	f.serve(t, &tr)
 
 	conn, err := net.Dial("tcp", f.addr)
 	if err != nil {
