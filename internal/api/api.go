@@ -55,6 +55,9 @@ type Server struct {
 	Getenv   func(string) string
 	Log      *slog.Logger
 	Clock    clock.Clock
+	// AfterJob runs when a job has ended (the daemon copies the audit
+	// trail into the repository there, as after its scheduled jobs).
+	AfterJob func(ctx context.Context)
 
 	jobs     jobs
 	sessions sessions

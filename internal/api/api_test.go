@@ -98,6 +98,10 @@ func newFixture(t *testing.T) *fixture {
 		Exec: &ops.Executor{Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Version: "test", Who: "lifeboat daemon", Clock: clock.Real{}},
 	}
 
+	// As the daemon does after each job: the trail's copy in the
+	// repository follows.
+	f.srv.AfterJob = func(ctx context.Context) { f.srv.Exec.CopyAudit(ctx, ops.AuditCopy{Log: log, Warn: io.Discard}) }
+
 	f.serve(t, tr)
 
 	return f

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"lifeboat/internal/access"
 	"lifeboat/internal/audit"
+	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/testenv"
 )
@@ -74,6 +76,13 @@ func TestBackupJobFollowedToCompletion(t *testing.T) {
 
 	if code, out := f.call(t, "GET", "/api/v1/sources", "", bearer(access.Viewer)...); code != http.StatusOK || !strings.Contains(out, `"last_type":"full"`) {
 		t.Errorf("sources: %d %s", code, out)
+	}
+
+	key, _ := f.repo.AuditKey()
+
+	stored, err := ops.ReadTrail(context.Background(), f.repo, key)
+	if err != nil || !slices.ContainsFunc(stored, func(r audit.Record) bool { return r.Action == "backup" && r.Actor == "token:ci-operator (api)" }) {
+		t.Errorf("the repository's copy of the trail lacks the job's backup record (%v): %+v", err, stored)
 	}
 
 	want := map[string]bool{"backup": false, "api tree": false, "api download": false}

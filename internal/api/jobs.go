@@ -78,6 +78,11 @@ func (s *Server) start(p access.Principal, action, src string, fn func(ctx conte
 		defer cancel()
 
 		res, err := fn(ctx, j.observe)
+
+		if s.AfterJob != nil {
+			s.AfterJob(context.Background())
+		}
+
 		j.finish(clock.Or(s.Clock).Now(), res, err, ctx.Err() != nil)
 	}()
 

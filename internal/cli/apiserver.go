@@ -26,7 +26,7 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 
 	d.Front = &api.Server{
 		Cfg: cfg, Repo: d.Repo, Sources: d.Sources, Exec: d.Ops, Audit: d.Audit, Transport: t,
-		Password: d.Password, Getenv: a.Getenv, Log: a.log, Clock: a.clock(),
+		Password: d.Password, Getenv: a.Getenv, Log: a.log, Clock: a.clock(), AfterJob: d.CopyAudit,
 	}
 
 	return nil
