@@ -22,6 +22,10 @@ func TestDaemonHTTPTimeoutsAndExposure(t *testing.T) {
 	addr := "127.0.0.1:" + port
 	d := in.startDaemon(t, "https://"+addr)
 
+	if out := d.out.String(); !strings.Contains(out, "HTTPS certificate") || !strings.Contains(out, "SHA-256 fingerprint ") {
+		t.Errorf("the daemon did not print its certificate's fingerprint at start:\n%s", out)
+	}
+
 	if out := d.out.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "server.listen 0.0.0.0:"+port+" is not a loopback address") {
 		t.Fatalf("no warning about the exposed endpoint at start:\n%s", out)
 	}

@@ -115,6 +115,8 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 		return fail(http.StatusUnauthorized, "this server has no users yet: add one with `lifeboat user add NAME --role ROLE`")
 	}
 
+	// The store says why (wrong credentials, a locked account and until
+	// when); its messages never hold the password or the code.
 	p, err := s.Authority.Login(r.Context(), req.User, req.Password, req.TOTP)
 	if err != nil {
 		s.record(access.Principal{Name: req.User, Kind: "user"}, audit.Record{Action: "api login", Outcome: audit.Refused, Detail: err.Error()})
