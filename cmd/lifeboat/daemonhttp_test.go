@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,11 @@ func TestDaemonHTTPTimeoutsAndExposure(t *testing.T) {
 	in.mustRun("init")
 
 	addr := "127.0.0.1:" + port
-	d := in.startDaemon(t, addr)
+	d := in.startDaemon(t, "https://"+addr)
+
+	if out := d.out.String(); !strings.Contains(out, "HTTPS certificate") || !strings.Contains(out, "SHA-256 fingerprint ") {
+		t.Errorf("the daemon did not print its certificate's fingerprint at start:\n%s", out)
+	}
 
 	if out := d.out.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "server.listen 0.0.0.0:"+port+" is not a loopback address") {
 		t.Fatalf("no warning about the exposed endpoint at start:\n%s", out)
@@ -38,17 +44,33 @@ func TestDaemonHTTPTimeoutsAndExposure(t *testing.T) {
 		t.Errorf("a client trickling its request body was cut off only after %s", body)
 	}
 
-	if got := get(t, "http://"+addr+"/healthz"); !strings.Contains(got, "ok") {
+	resp, err := insecureClient.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	if !strings.Contains(string(got), "ok") {
 		t.Fatalf("/healthz: %q", got)
+	}
+
+	// Beyond loopback the endpoint speaks HTTPS only: plain HTTP is told so.
+	if got := get(t, "http://"+addr+"/healthz"); !strings.Contains(got, "HTTPS only") {
+		t.Fatalf("plain /healthz beyond loopback: %q", got)
 	}
 
 	d.stop(t)
 }
 
-// slowloris connects to addr, sends preamble and then a byte every 200 ms
+// insecureClient trusts any certificate: the daemon's self-signed one.
+var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// slowloris connects to addr over TLS, sends preamble and then a byte every 200 ms
 // until the server closes the connection, and returns how long that took.
 func slowloris(t *testing.T, addr, preamble string) time.Duration {
-	conn, err := net.Dial("tcp", addr)
+	conn, err := tls.Dial("tcp", addr, insecureClient.Transport.(*http.Transport).TLSClientConfig)
 	if err != nil {
 		t.Error(err)
 		return 0

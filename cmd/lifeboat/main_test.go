@@ -736,8 +736,15 @@ func (in *installation) startDaemon(t *testing.T, addr string) *daemonProc {
 
 	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 
+	// An address given as https://host:port is a daemon serving HTTPS only
+	// (it listens beyond loopback), with its self-signed certificate.
+	url, client := "http://"+addr, http.DefaultClient
+	if strings.HasPrefix(addr, "https://") {
+		url, client = addr, insecureClient
+	}
+
 	err := testenv.Poll(20*time.Second, func() error {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := client.Get(url + "/readyz")
 		if err != nil {
 			return err
 		}

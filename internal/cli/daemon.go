@@ -77,6 +77,10 @@ func (a *App) daemonCommand() *cobra.Command {
 				return usage("%v", err)
 			}
 
+			if err := a.apiFront(cfg, d); err != nil {
+				return err
+			}
+
 			l, err := d.Listen()
 			if err != nil {
 				return usage("%v", err)
@@ -85,7 +89,7 @@ func (a *App) daemonCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 
-			fmt.Fprintf(a.Stdout, "lifeboat daemon: serving /metrics on http://%s; stop with SIGTERM\n", l.Addr())
+			fmt.Fprintf(a.Stdout, "lifeboat daemon: serving /metrics and /api/v1 on %s://%s; stop with SIGTERM\n", scheme(d), l.Addr())
 
 			err = d.Run(ctx, l)
 			d.CopyAudit(context.Background())

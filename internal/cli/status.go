@@ -118,6 +118,8 @@ func (a *App) statusCommand() *cobra.Command {
 				fmt.Fprintf(w, "\n%s\n", strings.TrimSuffix(line, "\n"))
 			}
 
+			a.printFingerprint(cfg, asJSON)
+
 			if bad > 0 {
 				return &ObjectiveError{Err: errors.New(plural(bad, "source is", "sources are") + " out of objective")}
 			}

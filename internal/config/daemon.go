@@ -13,9 +13,23 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Server is the daemon's HTTP endpoint (/metrics, /healthz, /readyz).
+// Server is the daemon's HTTP endpoint (/metrics, /healthz, /readyz and
+// the API under /api/v1).
 type Server struct {
 	Listen string
+	// TLS is the certificate the endpoint serves; nil uses a self-signed
+	// one kept in the state folder.
+	TLS *ServerTLS
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (0: the default).
+	ReadHeaderTimeout time.Duration
+}
+
+// ServerTLS is server.tls: a certificate and key (PEM files), or Off for
+// plain HTTP, which only a loopback address may serve.
+type ServerTLS struct {
+	Cert, Key string
+	Off       bool
 }
 
 // Daemon tunes the long-running daemon.
@@ -193,7 +207,7 @@ func (p *parser) retention(n *yaml.Node, key string) Retention {
 }
 
 func (p *parser) server(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "server", "listen")
+	m := p.mapping(n, "server", "listen", "tls", "read_header_timeout")
 
 	if v, ok := m["listen"]; ok {
 		if _, _, err := net.SplitHostPort(v.Value); err != nil || v.Kind != yaml.ScalarNode {
@@ -203,6 +217,49 @@ func (p *parser) server(n *yaml.Node, cfg *Config) {
 
 		cfg.Server.Listen = v.Value
 	}
+
+	if v, ok := m["read_header_timeout"]; ok {
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode || d <= 0 {
+			p.fail(v, "server.read_header_timeout", "expected a duration such as 5s, found %s", describe(v))
+		} else {
+			cfg.Server.ReadHeaderTimeout = d
+		}
+	}
+
+	if v, ok := m["tls"]; ok {
+		cfg.Server.TLS = p.serverTLS(v)
+	}
+}
+
+// serverTLS reads server.tls: {cert, key}, or off.
+func (p *parser) serverTLS(n *yaml.Node) *ServerTLS {
+	if n.Kind == yaml.ScalarNode && (n.Value == "off" || n.Value == "false") {
+		return &ServerTLS{Off: true}
+	}
+
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, "server.tls", "expected {cert: FILE, key: FILE}, or off for plain HTTP on a loopback address, found %s", describe(n))
+		return nil
+	}
+
+	m := p.mapping(n, "server.tls", "cert", "key")
+	t := &ServerTLS{}
+
+	for _, f := range []struct {
+		k   string
+		dst *string
+	}{{"cert", &t.Cert}, {"key", &t.Key}} {
+		v, ok := m[f.k]
+		if !ok {
+			p.fail(n, "server.tls", "%s is missing: give both cert and key (PEM files), or leave server.tls out for a self-signed certificate", f.k)
+			continue
+		}
+
+		*f.dst = p.absPath(v, "server.tls."+f.k)
+	}
+
+	return t
 }
 
 func (p *parser) daemon(n *yaml.Node, cfg *Config) {

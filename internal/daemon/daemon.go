@@ -52,6 +52,9 @@ type Daemon struct {
 	// Refresh is how often restorable instants and the repository size are
 	// re-read.
 	Refresh time.Duration
+	// Front, when set, serves the HTTP endpoint: the API around the
+	// daemon's own handler, over TLS (internal/api). Nil serves plain HTTP.
+	Front Front
 
 	// inline runs the jobs in the scheduler's loop, one after another: on a
 	// fake clock a run is then over, bookkeeping included, once the
@@ -67,6 +70,12 @@ type Daemon struct {
 	sized time.Time
 }
 
+// Front is the HTTP front door the daemon's endpoint is served through.
+type Front interface {
+	HTTPServer(base http.Handler) *http.Server
+	Serve(srv *http.Server, l net.Listener) error
+}
+
 // ErrListen means the HTTP port cannot be bound.
 var ErrListen = errors.New("cannot listen")
 
@@ -80,6 +89,11 @@ func (d *Daemon) Listen() (net.Listener, error) {
 
 	// Logged at start, so it is on the terminal and in the journal.
 	if w := ExposedWarning(d.Cfg.Server.Listen, l.Addr()); w != "" && d.Log != nil {
+		if d.Front != nil {
+			w = "server.listen " + d.Cfg.Server.Listen + " is not a loopback address: the endpoint answers HTTPS only, /metrics and the API need a token, " +
+				"and /healthz and /readyz answer every network that reaches it; firewall the port to the networks that need it"
+		}
+
 		d.Log.Warn(w, "listen", l.Addr().String())
 	}
 
@@ -110,6 +124,10 @@ const (
 
 // Server is the HTTP server of the endpoint, with its timeouts.
 func (d *Daemon) Server() *http.Server {
+	if d.Front != nil {
+		return d.Front.HTTPServer(d.Handler())
+	}
+
 	return &http.Server{
 		Handler:           d.Handler(),
 		ReadHeaderTimeout: httpReadHeaderTimeout,
@@ -250,7 +268,16 @@ func (d *Daemon) Run(ctx context.Context, l net.Listener) error {
 
 	srv := d.Server()
 
-	go srv.Serve(l) //nolint:errcheck
+	go func() {
+		serve := srv.Serve
+		if d.Front != nil {
+			serve = func(l net.Listener) error { return d.Front.Serve(srv, l) }
+		}
+
+		if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.Log.Error("HTTP endpoint stopped", "err", err)
+		}
+	}()
 	defer func() {
 		if err := srv.Shutdown(context.Background()); err != nil {
 			d.Log.Warn("stop the HTTP endpoint", "err", err)

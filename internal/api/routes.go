@@ -1,0 +1,48 @@
+package api
+
+import (
+	_ "embed"
+
+	"lifeboat/internal/access"
+)
+
+// openAPI is the API's OpenAPI 3 document, kept true to the route table by
+// its test.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// routes is the route table: the permission each route needs (the README's
+// roles table) and whether its calls are audited.
+var routes = []Route{
+	{"POST", "/api/v1/session", "", false, login},
+	{"DELETE", "/api/v1/session", "", false, logout},
+
+	{"GET", "/api/v1/status", access.ReadHealth, false, status},
+	{"GET", "/api/v1/sources", access.ReadHealth, false, listSources},
+	{"GET", "/api/v1/jobs", access.ReadHealth, false, listJobs},
+	{"GET", "/api/v1/jobs/{id}", access.ReadHealth, false, getJob},
+	{"GET", "/api/v1/jobs/{id}/events", access.ReadHealth, false, jobEvents},
+	{"DELETE", "/api/v1/jobs/{id}", access.Operate, true, cancelJob},
+
+	{"GET", "/api/v1/snapshots", access.ReadSnapshots, false, listSnapshots},
+	{"GET", "/api/v1/snapshots/{id}/tree", access.ReadSnapshots, true, tree},
+	{"GET", "/api/v1/snapshots/{id}/file", access.DownloadData, true, file},
+	{"GET", "/api/v1/recovery-points", access.ReadSnapshots, false, recoveryPoints},
+	{"GET", "/api/v1/sources/{name}/binlog", access.ReadSnapshots, false, binlogArchive},
+	{"GET", "/api/v1/copies", access.ReadSnapshots, false, listCopies},
+
+	{"GET", "/api/v1/reports/compliance", access.ReadReports, false, compliance},
+	{"GET", "/api/v1/audit", access.ReadAudit, false, auditTrail},
+
+	{"POST", "/api/v1/sources/{name}/backup", access.Operate, true, backup},
+	{"POST", "/api/v1/sources/{name}/verify", access.Operate, true, verify},
+	{"POST", "/api/v1/sources/{name}/restore-test", access.Operate, true, restoreTest},
+	{"POST", "/api/v1/plans/{name}/drill", access.Operate, true, drill},
+	{"POST", "/api/v1/replicate", access.Operate, true, replicate},
+	{"POST", "/api/v1/restore", access.RestoreScratch, true, restore},
+
+	{"POST", "/api/v1/prune", access.Prune, true, pruneRepo},
+	{"POST", "/api/v1/snapshots/{id}/pin", access.Prune, true, pin},
+	{"POST", "/api/v1/snapshots/{id}/unpin", access.Prune, true, unpin},
+}
