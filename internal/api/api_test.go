@@ -94,7 +94,7 @@ func newFixture(t *testing.T) *fixture {
 
 	f.cfg, f.repo = cfg, r
 	f.srv = &Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Authority: fixedTokens{}, Transport: tr, Clock: clock.Real{},
+		Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Authority: users(t, r, log), Transport: tr, Clock: clock.Real{},
 		Exec: &ops.Executor{Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Version: "test", Who: "lifeboat daemon", Clock: clock.Real{}},
 	}
 

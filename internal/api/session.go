@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -117,10 +118,15 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 
 	// The store says why (wrong credentials, a locked account and until
 	// when); its messages never hold the password or the code.
+	// The store records the login, refused or not, with how it was made.
 	p, err := s.Authority.Login(r.Context(), req.User, req.Password, req.TOTP)
 	if err != nil {
-		s.record(access.Principal{Name: req.User, Kind: "user"}, audit.Record{Action: "api login", Outcome: audit.Refused, Detail: err.Error()})
-		return fail(http.StatusUnauthorized, "login refused: %v", err)
+		status := http.StatusUnauthorized
+		if errors.Is(err, access.ErrLocked) {
+			status = http.StatusTooManyRequests
+		}
+
+		return fail(status, "login refused: %v", err)
 	}
 
 	csrf, err := randomHex(32)
@@ -140,8 +146,6 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 		Expires: sess.expires,
 	})
-	s.record(p, audit.Record{Action: "api login", Outcome: audit.OK})
-
 	return writeJSON(w, http.StatusOK, loginResponse{User: p.Name, Role: p.Role, CSRFToken: csrf, Expires: sess.expires})
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"lifeboat/internal/access"
 	"lifeboat/internal/api"
 	"lifeboat/internal/config"
 	"lifeboat/internal/daemon"
@@ -11,8 +12,7 @@ import (
 // apiFront is the daemon's HTTP front door: the API on the daemon's
 // executor, over TLS (a configured certificate, or a self-signed one kept
 // in the state folder, whose fingerprint is printed). Users and tokens
-// come from the repository's access store once one is wired in; without
-// it every credential is refused and only the open endpoints answer.
+// come from the repository's access store.
 func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 	t, err := api.NewTransport(cfg, a.clock())
 	if err != nil {
@@ -24,9 +24,15 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 		a.log.Info("HTTPS certificate", "file", t.CertFile, "sha256", t.Fingerprint)
 	}
 
+	users := &access.Store{Repo: d.Repo, Log: a.log, Clock: a.clock()}
+	if d.Audit != nil {
+		users.Audit = d.Audit
+	}
+
 	d.Front = &api.Server{
 		Cfg: cfg, Repo: d.Repo, Sources: d.Sources, Exec: d.Ops, Audit: d.Audit, Transport: t,
 		Password: d.Password, Getenv: a.Getenv, Log: a.log, Clock: a.clock(), AfterJob: d.CopyAudit,
+		Authority: users,
 	}
 
 	return nil
