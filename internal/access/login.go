@@ -80,7 +80,7 @@ func (s *Store) Login(ctx context.Context, user, password, totp string) (Princip
 
 	s.record(actor, "login", audit.OK, how)
 
-	return Principal{Name: user, Kind: KindUser, Role: Role(u.Role)}, nil
+	return Principal{Name: user, Kind: KindUser, Role: Role(u.Role), SecondFactor: how != "password"}, nil
 }
 
 // failed counts a failed login of u, locks the account at MaxFailures, and

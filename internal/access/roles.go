@@ -123,4 +123,7 @@ type Principal struct {
 	// Kind is "user" or "token".
 	Kind string
 	Role Role
+	// SecondFactor is set when the login proved a second factor (a TOTP
+	// or recovery code): a session it starts counts as freshly stepped up.
+	SecondFactor bool
 }

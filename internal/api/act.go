@@ -165,6 +165,12 @@ func restore(s *Server, w http.ResponseWriter, r *http.Request, p access.Princip
 		return fail(http.StatusForbidden, "%v; restore into a scratch target (another folder, another database name) instead", err)
 	}
 
+	if s.production(req) {
+		if err := s.needStepUp(r, p, "a restore over "+req.Source+"'s own data"); err != nil {
+			return err
+		}
+	}
+
 	run, err := s.restoreRun(r, req)
 	if err != nil {
 		return err
@@ -227,6 +233,12 @@ func pruneRepo(s *Server, w http.ResponseWriter, r *http.Request, p access.Princ
 
 	for _, name := range req.Sources {
 		if _, err := s.source(name); err != nil {
+			return err
+		}
+	}
+
+	if !req.DryRun {
+		if err := s.needStepUp(r, p, "a prune that deletes (not a dry run)"); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,8 @@ import (
 type Authority interface {
 	Login(ctx context.Context, user, password, totp string) (access.Principal, error)
 	Token(ctx context.Context, bearer string) (access.Principal, error)
+	// StepUp checks a logged-in user's second factor again.
+	StepUp(ctx context.Context, user, totp string) error
 }
 
 // Server is the API over one open repository.
@@ -48,6 +50,8 @@ type Server struct {
 	Audit *audit.Log
 	// Authority checks logins and tokens; nil refuses every credential.
 	Authority Authority
+	// SSO is single sign-on through an OpenID provider; nil: none.
+	SSO *SSO
 	// Transport says whether the endpoint is on loopback and over TLS.
 	Transport *Transport
 	// Password and Getenv open the copies to replicate.
@@ -295,6 +299,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &he):
 		return he.status
+	case errors.As(err, new(*stepUpError)):
+		return http.StatusUnauthorized
 	case errors.Is(err, repo.ErrSnapshotNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, repo.ErrBusy):
@@ -314,6 +320,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {
+	if errors.As(err, new(*stepUpError)) {
+		_ = writeJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error(), "step_up": true})
+		return
+	}
+
 	_ = writeJSON(w, status, map[string]string{"error": err.Error()})
 }
 

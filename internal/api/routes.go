@@ -17,6 +17,9 @@ var openAPI []byte
 var routes = []Route{
 	{"POST", "/api/v1/session", "", false, login},
 	{"DELETE", "/api/v1/session", "", false, logout},
+	{"GET", "/api/v1/session/oidc", "", false, oidcStart},
+	{"GET", "/api/v1/session/oidc/callback", "", false, oidcCallback},
+	{"POST", "/api/v1/session/step-up", "", false, stepUp},
 
 	{"GET", "/api/v1/status", access.ReadHealth, false, status},
 	{"GET", "/api/v1/sources", access.ReadHealth, false, listSources},

@@ -26,6 +26,9 @@ type session struct {
 	principal access.Principal
 	csrf      string
 	expires   time.Time
+	// stepped is when the session last proved a second factor (a TOTP
+	// code, or a single sign-on login); guarded by sessions.mu.
+	stepped time.Time
 }
 
 func (s *session) csrfMatches(v string) bool {
@@ -129,6 +132,12 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 		return fail(status, "login refused: %v", err)
 	}
 
+	return s.startSession(w, p)
+}
+
+// startSession starts p's session: an HttpOnly, Secure, SameSite=Strict
+// cookie, and the CSRF token in the answer.
+func (s *Server) startSession(w http.ResponseWriter, p access.Principal) error {
 	csrf, err := randomHex(32)
 	if err != nil {
 		return err
@@ -136,6 +145,10 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 
 	now := clock.Or(s.Clock).Now()
 	sess := &session{principal: p, csrf: csrf, expires: now.Add(sessionLife)}
+
+	if p.SecondFactor {
+		sess.stepped = now
+	}
 
 	id, err := s.sessions.add(sess)
 	if err != nil {

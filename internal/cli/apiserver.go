@@ -35,6 +35,15 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 		Authority: users,
 	}
 
+	if o := cfg.Server.OIDC; o != nil {
+		sso, err := api.NewSSO(o, a.Getenv)
+		if err != nil {
+			return usage("%v", err)
+		}
+
+		d.Front.(*api.Server).SSO = sso
+	}
+
 	return nil
 }
 

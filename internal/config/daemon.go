@@ -23,6 +23,8 @@ type Server struct {
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// request headers (0: the default).
 	ReadHeaderTimeout time.Duration
+	// OIDC is single sign-on through an OpenID provider; nil: none.
+	OIDC *OIDC
 }
 
 // ServerTLS is server.tls: a certificate and key (PEM files), or Off for
@@ -207,7 +209,7 @@ func (p *parser) retention(n *yaml.Node, key string) Retention {
 }
 
 func (p *parser) server(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "server", "listen", "tls", "read_header_timeout")
+	m := p.mapping(n, "server", "listen", "tls", "read_header_timeout", "oidc")
 
 	if v, ok := m["listen"]; ok {
 		if _, _, err := net.SplitHostPort(v.Value); err != nil || v.Kind != yaml.ScalarNode {
@@ -229,6 +231,10 @@ func (p *parser) server(n *yaml.Node, cfg *Config) {
 
 	if v, ok := m["tls"]; ok {
 		cfg.Server.TLS = p.serverTLS(v)
+	}
+
+	if v, ok := m["oidc"]; ok {
+		cfg.Server.OIDC = p.oidc(v)
 	}
 }
 

@@ -54,6 +54,10 @@ func (c *Config) SecretEnv() []string {
 		add(c.Notify.Email.PasswordEnv)
 	}
 
+	if c.Server.OIDC != nil {
+		add(c.Server.OIDC.ClientSecretEnv)
+	}
+
 	return names
 }
 
