@@ -15,6 +15,7 @@ import (
 	"lifeboat/internal/access"
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
+	"lifeboat/internal/config"
 )
 
 // adminWithTOTP adds root, an admin with a second factor, and returns a
@@ -207,5 +208,59 @@ func TestStepUpForRiskyActions(t *testing.T) {
 
 	if ok != 1 || refused != 1 {
 		t.Fatalf("step-ups audited: %d ok, %d refused as reused, want 1 and 1", ok, refused)
+	}
+}
+
+// TestStepUpRefusals: a user without a second factor cannot step up (and
+// is told to enrol one), a token is told it needs none, and without
+// server.oidc single sign-on answers 404 naming the setting; a missing
+// client secret stops the setup with the key named.
+func TestStepUpRefusals(t *testing.T) {
+	f := newFixture(t)
+	store, _ := f.srv.Authority.(*access.Store)
+
+	if err := store.AddUser(context.Background(), "test", "plain", access.Admin, "plain-password"); err != nil {
+		t.Fatal(err)
+	}
+
+	b := f.browser(t, "")
+
+	resp, err := b.Post(f.url+"/api/v1/session", "application/json", strings.NewReader(`{"user": "plain", "password": "plain-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var lr loginResponse
+	if err := json.NewDecoder(resp.Body).Decode(&lr); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s %v", resp.Status, err)
+	}
+	resp.Body.Close()
+
+	req, _ := http.NewRequest("POST", f.url+"/api/v1/session/step-up", strings.NewReader(`{"totp": "123456"}`))
+	req.Header.Set(csrfHeader, lr.CSRFToken)
+
+	resp, err = b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(out), "user plain has no second factor to step up with: enrol one with `lifeboat user mfa plain`") {
+		t.Fatalf("a step-up without a second factor: %s %s", resp.Status, out)
+	}
+
+	if code, out := f.call(t, "POST", "/api/v1/session/step-up", `{"totp": "123456"}`, bearer(access.Admin)...); code != http.StatusBadRequest || !strings.Contains(out, "API tokens need no step-up") {
+		t.Fatalf("a step-up with a token: %d %s", code, out)
+	}
+
+	if code, out := f.call(t, "GET", "/api/v1/session/oidc", ""); code != http.StatusNotFound || !strings.Contains(out, "add server.oidc") {
+		t.Fatalf("single sign-on unconfigured: %d %s", code, out)
+	}
+
+	_, err = NewSSO(&config.OIDC{ClientSecretEnv: "LIFEBOAT_TEST_UNSET"}, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "server.oidc.client_secret_env: LIFEBOAT_TEST_UNSET is empty or not set") {
+		t.Fatalf("a missing client secret: %v", err)
 	}
 }
