@@ -73,7 +73,7 @@ func newProvider(t *testing.T, redirectURL string) *provider {
 
 	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("provider test key")), CodeMethodS256: true}
 
-	p.op, err = op.NewOpenIDProvider(p.issuer, cfg, p, op.WithAllowInsecure())
+	p.op, err = op.NewProvider(cfg, p, op.StaticIssuer(p.issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
