@@ -24,6 +24,7 @@ import (
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/sources"
+	"lifeboat/internal/testenv"
 )
 
 const testPassword = "api-test-password"
@@ -104,7 +105,28 @@ func newFixture(t *testing.T) *fixture {
 
 	f.serve(t, tr)
 
+	// Registered after the repository's close, so it runs before it: a
+	// job a test started and did not follow ends before the repository
+	// closes under it.
+	t.Cleanup(func() {
+		testenv.Eventually(t, 2*time.Minute, f.srv.jobsEnded, "the jobs the test started to end")
+	})
+
 	return f
+}
+
+// jobsEnded reports whether no job of the server is running.
+func (s *Server) jobsEnded() bool {
+	s.jobs.mu.Lock()
+	defer s.jobs.mu.Unlock()
+
+	for _, j := range s.jobs.byID {
+		if j.snapshot().State == JobRunning {
+			return false
+		}
+	}
+
+	return true
 }
 
 // serve starts the server on a loopback port, with a client that trusts
