@@ -93,12 +93,15 @@ type nonceKey struct{}
 // relyingParty is the client of the provider, discovered once.
 func (o *SSO) relyingParty(ctx context.Context) (rp.RelyingParty, error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	party := o.party
+	o.mu.Unlock()
 
-	if o.party != nil {
-		return o.party, nil
+	if party != nil {
+		return party, nil
 	}
 
+	// Discovery runs outside the lock, so a slow provider does not hold
+	// up the logins already under way; two first logins may both discover.
 	// The verifier checks the ID token's signature (the provider's keys),
 	// issuer, audience, expiry and the nonce this login sent.
 	nonce := rp.WithNonce(func(ctx context.Context) string {
@@ -112,7 +115,9 @@ func (o *SSO) relyingParty(ctx context.Context) (rp.RelyingParty, error) {
 		return nil, fmt.Errorf("the OpenID provider %s: %w", o.Cfg.Issuer, err)
 	}
 
+	o.mu.Lock()
 	o.party = party
+	o.mu.Unlock()
 
 	return party, nil
 }

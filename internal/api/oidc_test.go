@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -257,6 +259,11 @@ func TestSingleSignOnRefusesForgedCallbacks(t *testing.T) {
 		t.Fatalf("a refused callback left a session: %d", code)
 	}
 
+	// An ID token whose nonce is not this login's.
+	if code, body, _ := f.ssoLogin(t, f.browser(t, ""), p, "eve"); code != http.StatusUnauthorized || !strings.Contains(body, "nonce does not match") {
+		t.Fatalf("an ID token with another nonce: %d %s", code, body)
+	}
+
 	refused := 0
 
 	for _, r := range f.records(t) {
@@ -269,7 +276,44 @@ func TestSingleSignOnRefusesForgedCallbacks(t *testing.T) {
 		}
 	}
 
-	if refused != 3 {
-		t.Fatalf("%d refused sso logins audited, want 3", refused)
+	if refused != 4 {
+		t.Fatalf("%d refused sso logins audited, want 4", refused)
 	}
+}
+
+// TestSingleSignOnProviderDown: a provider that cannot be reached is a
+// 502 naming its issuer, and the next login tries it again.
+func TestSingleSignOnProviderDown(t *testing.T) {
+	f := newFixture(t)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	down := "http://" + l.Addr().String()
+	l.Close()
+
+	sso, err := NewSSO(&config.OIDC{Issuer: down, ClientID: "lifeboat", ClientSecretFile: writeSecret(t), RedirectURL: f.url + "/api/v1/session/oidc/callback",
+		GroupsClaim: "groups", Roles: map[string]access.Role{"a": access.Admin}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.srv.SSO = sso
+
+	for range 2 {
+		if code, out := f.call(t, "GET", "/api/v1/session/oidc", ""); code != http.StatusBadGateway || !strings.Contains(out, "the OpenID provider "+down) {
+			t.Fatalf("an unreachable provider: %d %s", code, out)
+		}
+	}
+}
+
+func writeSecret(t *testing.T) string {
+	t.Helper()
+
+	path := filepath.Join(t.TempDir(), "oidc-secret")
+	writeFile(t, path, "a-client-secret\n")
+
+	return path
 }

@@ -64,6 +64,9 @@ func newProvider(t *testing.T, redirectURL string) *provider {
 			"ann": {subject: "sub-ann-0001", name: "ann", groups: []string{"staff", "lifeboat-admins"}},
 			"vic": {subject: "sub-vic-0002", name: "vic", groups: []string{"developers"}},
 			"nob": {subject: "sub-nob-0003", name: "nob", groups: []string{"marketing"}},
+			// eve's ID tokens carry another nonce than the login sent, as
+			// a token replayed from another login would.
+			"eve": {subject: "sub-eve-0004", name: "eve", groups: []string{"lifeboat-admins"}},
 		},
 		requests: map[string]*providerRequest{}, codes: map[string]string{}, tokens: map[string]string{},
 	}
@@ -140,7 +143,6 @@ func (a *providerRequest) GetAMR() []string                   { return []string{
 func (a *providerRequest) GetAudience() []string              { return []string{a.req.ClientID} }
 func (a *providerRequest) GetAuthTime() time.Time             { return a.authTime }
 func (a *providerRequest) GetClientID() string                { return a.req.ClientID }
-func (a *providerRequest) GetNonce() string                   { return a.req.Nonce }
 func (a *providerRequest) GetRedirectURI() string             { return a.req.RedirectURI }
 func (a *providerRequest) GetResponseType() oidc.ResponseType { return a.req.ResponseType }
 func (a *providerRequest) GetResponseMode() oidc.ResponseMode { return a.req.ResponseMode }
@@ -148,6 +150,14 @@ func (a *providerRequest) GetScopes() []string                { return a.req.Sco
 func (a *providerRequest) GetState() string                   { return a.req.State }
 func (a *providerRequest) GetSubject() string                 { return a.subject }
 func (a *providerRequest) Done() bool                         { return a.done }
+
+func (a *providerRequest) GetNonce() string {
+	if a.subject == "sub-eve-0004" {
+		return "another-login-" + a.req.Nonce
+	}
+
+	return a.req.Nonce
+}
 
 func (a *providerRequest) GetCodeChallenge() *oidc.CodeChallenge {
 	if a.req.CodeChallenge == "" {
