@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"lifeboat/internal/access"
 	"lifeboat/internal/audit"
+	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 )
 
@@ -102,11 +104,14 @@ func (f *fixture) ssoLogin(t *testing.T, b *http.Client, p *provider, user strin
 
 // TestSingleSignOnMapsGroupsToRoles: the full code flow against a real
 // provider gives a session with the role the groups map to (the highest
-// of several), usable with its CSRF token; a user in no mapped group is
+// of several), usable with its CSRF token and counting as a fresh second
+// factor for step-up; a user in no mapped group is
 // refused, and every outcome is audited with the subject, never a token.
 func TestSingleSignOnMapsGroupsToRoles(t *testing.T) {
 	f := newFixture(t)
 	p := withSSO(t, f)
+	fake := clock.NewFake(time.Now())
+	f.srv.Clock = fake
 
 	for _, tc := range []struct {
 		user string
@@ -147,6 +152,10 @@ func TestSingleSignOnMapsGroupsToRoles(t *testing.T) {
 		if forbidden := resp.StatusCode == http.StatusForbidden; forbidden != (tc.role != access.Admin) {
 			t.Fatalf("%s (%s) pinning: %s", tc.user, tc.role, resp.Status)
 		}
+
+		if tc.role == access.Admin {
+			ssoStepUp(t, f, b, fake, lr.CSRFToken)
+		}
 	}
 
 	b := f.browser(t, "")
@@ -178,6 +187,51 @@ func TestSingleSignOnMapsGroupsToRoles(t *testing.T) {
 
 	if len(want) != 0 {
 		t.Fatalf("sso logins not audited as expected: %v", want)
+	}
+}
+
+// ssoStepUp checks that a single sign-on counts as a second factor: a
+// deleting prune passes at once, and once that is older than StepUpAfter
+// the session is told to log in again, not to send a code.
+func ssoStepUp(t *testing.T, f *fixture, b *http.Client, fake *clock.Fake, csrf string) {
+	t.Helper()
+
+	post := func(path, body string) (int, string) {
+		t.Helper()
+
+		req, _ := http.NewRequest("POST", f.url+path, strings.NewReader(body))
+		req.Header.Set(csrfHeader, csrf)
+
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+
+		out, _ := io.ReadAll(resp.Body)
+
+		return resp.StatusCode, string(out)
+	}
+
+	code, out := post("/api/v1/prune", `{}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("a prune right after single sign-on: %d %s", code, out)
+	}
+
+	var j Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+
+	f.follow(t, j.ID, access.Admin)
+	fake.Advance(StepUpAfter + time.Second)
+
+	if code, out := post("/api/v1/prune", `{}`); code != http.StatusUnauthorized || !strings.Contains(out, `"step_up":true`) || !strings.Contains(out, "log in again through GET /api/v1/session/oidc") {
+		t.Fatalf("a prune from an old single sign-on: %d %s", code, out)
+	}
+
+	if code, out := post("/api/v1/session/step-up", `{"totp": "123456"}`); code != http.StatusBadRequest || !strings.Contains(out, "steps up by logging in again") {
+		t.Fatalf("a code step-up on a single sign-on session: %d %s", code, out)
 	}
 }
 
