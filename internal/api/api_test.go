@@ -24,6 +24,7 @@ import (
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/sources"
+	"lifeboat/internal/testenv"
 )
 
 const testPassword = "api-test-password"
@@ -104,7 +105,38 @@ func newFixture(t *testing.T) *fixture {
 
 	f.serve(t, tr)
 
+	// Jobs a test started and did not follow end before the repository
+	// closes (cleanups run last first), or their end writes to a closed
+	// repository.
+	t.Cleanup(func() { f.endJobs(t) })
+
 	return f
+}
+
+// endJobs cancels the jobs still running and waits until each has ended.
+func (f *fixture) endJobs(t *testing.T) {
+	t.Helper()
+
+	f.srv.jobs.mu.Lock()
+	all := make([]*job, 0, len(f.srv.jobs.byID))
+	for _, j := range f.srv.jobs.byID {
+		all = append(all, j)
+	}
+	f.srv.jobs.mu.Unlock()
+
+	for _, j := range all {
+		j.cancel()
+	}
+
+	testenv.Eventually(t, time.Minute, func() bool {
+		for _, j := range all {
+			if j.snapshot().State == JobRunning {
+				return false
+			}
+		}
+
+		return true
+	}, "the jobs the test left running to end")
 }
 
 // serve starts the server on a loopback port, with a client that trusts

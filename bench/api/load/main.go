@@ -7,7 +7,9 @@
 //	LIFEBOAT_TOKEN=lbt_... load -url https://127.0.0.1:9750 -cacert api-cert.pem -json load.json
 //
 // A request counts as an error when it fails, answers other than 200, or
-// its body is not JSON; the first few errors are printed.
+// its body is not JSON; the first few errors are printed. A request still
+// waiting when the run ends is counted as unfinished and enters the
+// percentiles with the time it had waited (a lower bound).
 package main
 
 import (
@@ -35,13 +37,16 @@ type options struct {
 
 // RouteResult is one route's figures.
 type RouteResult struct {
-	Route    string  `json:"route"`
-	Requests int     `json:"requests"`
-	Errors   int     `json:"errors"`
-	P50ms    float64 `json:"p50_ms"`
-	P99ms    float64 `json:"p99_ms"`
-	Maxms    float64 `json:"max_ms"`
-	RPS      float64 `json:"rps"`
+	Route    string `json:"route"`
+	Requests int    `json:"requests"`
+	Errors   int    `json:"errors"`
+	// Unfinished are requests still waiting when the run ended; they are
+	// in the percentiles with the time they had waited, not in Requests.
+	Unfinished int     `json:"unfinished"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Maxms      float64 `json:"max_ms"`
+	RPS        float64 `json:"rps"`
 }
 
 // Result is the whole run's figures; All is every route together.
@@ -114,9 +119,10 @@ func client(o options) (*http.Client, error) {
 
 // sample is one request's outcome.
 type sample struct {
-	route int
-	took  time.Duration
-	err   error
+	route      int
+	took       time.Duration
+	err        error
+	unfinished bool
 }
 
 func run(o options, token string) (*Result, error) {
@@ -157,7 +163,10 @@ func run(o options, token string) (*Result, error) {
 				_, err := get(ctx, c, base+routes[r], token)
 
 				if ctx.Err() != nil && err != nil {
-					break // cut off by the end of the run, not an answer
+					// Cut off by the end of the run: not an answer, but
+					// it took at least this long.
+					mine = append(mine, sample{route: r, took: time.Since(t0), unfinished: true})
+					break
 				}
 
 				mine = append(mine, sample{route: r, took: time.Since(t0), err: err})
@@ -224,6 +233,11 @@ func summarize(o options, routes []string, all []sample, took time.Duration) *Re
 
 			ds = append(ds, s.took)
 
+			if s.unfinished {
+				rr.Unfinished++
+				continue
+			}
+
 			if s.err != nil {
 				rr.Errors++
 
@@ -240,15 +254,20 @@ func summarize(o options, routes []string, all []sample, took time.Duration) *Re
 	}
 
 	res.All = RouteResult{Route: "all", Errors: errs}
+	for _, rr := range res.Routes {
+		res.All.Unfinished += rr.Unfinished
+	}
+
 	fill(&res.All, everything, secs)
 
 	return res
 }
 
-// fill sets the counts and percentiles (nearest rank) of ds.
+// fill sets the counts and percentiles (nearest rank) of ds, which holds
+// rr.Unfinished requests beside the answered ones.
 func fill(rr *RouteResult, ds []time.Duration, secs float64) {
-	rr.Requests = len(ds)
-	rr.RPS = float64(len(ds)) / secs
+	rr.Requests = len(ds) - rr.Unfinished
+	rr.RPS = float64(rr.Requests) / secs
 
 	if len(ds) == 0 {
 		return
@@ -267,10 +286,10 @@ func fill(rr *RouteResult, ds []time.Duration, secs float64) {
 
 func report(res *Result) {
 	fmt.Printf("%d clients for %.1f s\n", res.Clients, res.Seconds)
-	fmt.Printf("  %-22s %9s %7s %9s %9s %9s %8s\n", "route", "requests", "errors", "p50 ms", "p99 ms", "max ms", "req/s")
+	fmt.Printf("  %-20s %9s %7s %10s %9s %9s %9s %8s\n", "route", "requests", "errors", "unfinished", "p50 ms", "p99 ms", "max ms", "req/s")
 
 	for _, r := range append(slices.Clone(res.Routes), res.All) {
-		fmt.Printf("  %-22s %9d %7d %9.1f %9.1f %9.1f %8.1f\n", r.Route, r.Requests, r.Errors, r.P50ms, r.P99ms, r.Maxms, r.RPS)
+		fmt.Printf("  %-20s %9d %7d %10d %9.1f %9.1f %9.1f %8.1f\n", r.Route, r.Requests, r.Errors, r.Unfinished, r.P50ms, r.P99ms, r.Maxms, r.RPS)
 	}
 
 	for _, e := range res.Examples {
