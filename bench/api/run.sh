@@ -9,7 +9,9 @@
 # clients' GET /api/v1/status, /api/v1/snapshots and /api/v1/sources with a
 # viewer token (`lifeboat token create`) for DURATION seconds. Prints p50,
 # p99 and max latency per route, requests per second, errors and the
-# daemon's peak RSS (VmHWM), PASS/FAIL goals (p99 under 200 ms, peak RSS
+# daemon's peak RSS (VmHWM) and CPU per request, the p99 of the same
+# clients on the static OpenAPI document (the floor the machine sets),
+# PASS/FAIL goals (p99 under 200 ms, peak RSS
 # under 300 MB), and writes them to $BENCH_DIR/results.json. See
 # bench/api/README.md.
 #
@@ -187,18 +189,36 @@ LIFEBOAT_TOKEN=$("${LB[@]}" token create bench --role viewer 2>/dev/null)
 export LIFEBOAT_TOKEN
 [[ $LIFEBOAT_TOKEN == lbt_* ]] || die "token create printed no token"
 
+# cpu_ticks: the daemon's user and system CPU so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMONPID/stat"; }
+
 start_daemon
-log "daemon $DAEMONPID up; $CLIENTS clients for $DURATION s"
+START_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMONPID/status")
+log "daemon $DAEMONPID up (peak RSS so far $((START_KIB / 1024)) MiB)"
+# The floor the machine sets: the same clients on the static OpenAPI
+# document (no credential, nothing computed), for a third of the time.
+log "baseline: $CLIENTS clients on GET /api/v1/openapi.json for $((DURATION / 3)) s"
+"$LOAD" -url "https://127.0.0.1:$PORT" -cacert "$CERT" -clients "$CLIENTS" -duration "$((DURATION / 3))s" \
+    -routes /api/v1/openapi.json -json "$BENCH_DIR/baseline.json" | tee "$BENCH_DIR/baseline.out"
+log "$CLIENTS clients for $DURATION s"
+CPU0=$(cpu_ticks)
 "$LOAD" -url "https://127.0.0.1:$PORT" -cacert "$CERT" -clients "$CLIENTS" -duration "${DURATION}s" \
     -json "$BENCH_DIR/load.json" | tee "$BENCH_DIR/load.out"
+CPU1=$(cpu_ticks)
 HWM_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMONPID/status")
 stop_daemon
+REQUESTS=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["all"]["requests"])' "$BENCH_DIR/load.json")
+DAEMON_CPU=$(awk -v t=$((CPU1 - CPU0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }')
+CPU_MS=$(awk -v s="$DAEMON_CPU" -v n="$REQUESTS" 'BEGIN { printf "%.2f", n > 0 ? 1000 * s / n : 0 }')
+BASE_P99=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["all"]["p99_ms"])' "$BENCH_DIR/baseline.json")
 
 # --- report --------------------------------------------------------------------
 RSS_MB=$(awk -v k="$HWM_KIB" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }')
 printf '\nAPI under load: %s sources (%s snapshots), %s binlog segments, %s clients for %s s\n' \
     "$((SOURCES + 1))" "$SNAPSHOTS" "$SEGMENTS" "$CLIENTS" "$DURATION"
-printf '  daemon peak RSS (VmHWM): %s MiB\n\nGoals:\n' "$((HWM_KIB / 1024))"
+printf '  daemon peak RSS (VmHWM): %s MiB (%s MiB once started, before any request)\n' "$((HWM_KIB / 1024))" "$((START_KIB / 1024))"
+printf '  daemon CPU: %s s for %s requests, %s ms a request\n' "$DAEMON_CPU" "$REQUESTS" "$CPU_MS"
+printf '  baseline p99 (static GET /api/v1/openapi.json, same clients): %s ms\n\nGoals:\n' "$BASE_P99"
 # A route no request of which was answered has no p99 to speak of: inf.
 read -r -a P99S <<<"$(python3 -c 'import json, sys; print(" ".join("%s=%s" % (r["route"], r["p99_ms"] if r["requests"] else "inf") for r in json.load(open(sys.argv[1]))["routes"]))' "$BENCH_DIR/load.json")"
 for rp in "${P99S[@]}"; do
@@ -209,12 +229,14 @@ ERRORS=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["all"]
 goal errors "no request failed" "$ERRORS" "<=" 0 ""
 goal rss "daemon peak RSS under 300 MB" "$RSS_MB" "<" 300 " MB"
 
-python3 - "$BENCH_DIR/load.json" "$RESULTS" "$((SOURCES + 1))" "$SNAPSHOTS" "$SEGMENTS" "$HWM_KIB" "${GOALS[@]}" <<'PY'
+python3 - "$BENCH_DIR/load.json" "$RESULTS" "$((SOURCES + 1))" "$SNAPSHOTS" "$SEGMENTS" "$HWM_KIB" "$START_KIB" \
+    "$DAEMON_CPU" "$BENCH_DIR/baseline.json" "${GOALS[@]}" <<'PY'
 import json, sys
 load = json.load(open(sys.argv[1]))
-goals = dict(g.split("\t") for g in sys.argv[7:])
+goals = dict(g.split("\t") for g in sys.argv[10:])
 out = {"sources": int(sys.argv[3]), "snapshots": int(sys.argv[4]), "segments": int(sys.argv[5]),
-       "daemon_peak_rss_kib": int(sys.argv[6]), "goals": goals, **load}
+       "daemon_peak_rss_kib": int(sys.argv[6]), "daemon_started_rss_kib": int(sys.argv[7]),
+       "daemon_cpu_s": float(sys.argv[8]), "baseline": json.load(open(sys.argv[9]))["all"], "goals": goals, **load}
 json.dump(out, open(sys.argv[2], "w"), indent=2)
 PY
 log "results in $RESULTS"
