@@ -209,7 +209,7 @@ HWM_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMONPID/status")
 stop_daemon
 REQUESTS=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["all"]["requests"])' "$BENCH_DIR/load.json")
 DAEMON_CPU=$(awk -v t=$((CPU1 - CPU0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }')
-CPU_MS=$(awk -v s="$DAEMON_CPU" -v n="$REQUESTS" 'BEGIN { printf "%.2f", n > 0 ? 1000 * s / n : 0 }')
+CPU_MS=$(awk -v s="$DAEMON_CPU" -v n="$REQUESTS" 'BEGIN { printf "%.2f", (n > 0 ? 1000 * s / n : 0) }')
 BASE_P99=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["all"]["p99_ms"])' "$BENCH_DIR/baseline.json")
 
 # --- report --------------------------------------------------------------------
