@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench-s3: deps build
 # segments (hours; not part of bench). SCALES="1000 10000" for a quick run.
 bench-scale: deps build
 	bash bench/scale/run.sh
+
+# The daemon's API under 50 concurrent readers (a hundred sources, 10k
+# binlog segments): latency per route and the daemon's peak RSS (minutes).
+bench-api: deps build
+	bash bench/api/run.sh
 
 clean:
 	rm -rf bin

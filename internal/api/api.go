@@ -65,6 +65,7 @@ type Server struct {
 
 	jobs     jobs
 	sessions sessions
+	reads    readCache
 	once     sync.Once
 }
 
@@ -226,7 +227,14 @@ func (s *Server) guard(rt Route) http.Handler {
 			}
 		}
 
-		if err := rt.handle(s, w, r, p); err != nil {
+		err := rt.handle(s, w, r, p)
+
+		// A change answered here is seen by the next read.
+		if !safeMethod(r.Method) {
+			s.reads.invalidate()
+		}
+
+		if err != nil {
 			writeError(w, statusOf(err), err)
 		}
 	})
@@ -312,11 +320,20 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// writeJSON answers v. It is encoded before the status is sent, so an
+// error encoding it can still be answered; a client gone before the answer
+// is written is nobody's to tell.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 
-	return json.NewEncoder(w).Encode(v)
+	return nil
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {

@@ -105,28 +105,38 @@ func newFixture(t *testing.T) *fixture {
 
 	f.serve(t, tr)
 
-	// Registered after the repository's close, so it runs before it: a
-	// job a test started and did not follow ends before the repository
-	// closes under it.
-	t.Cleanup(func() {
-		testenv.Eventually(t, 2*time.Minute, f.srv.jobsEnded, "the jobs the test started to end")
-	})
+	// Jobs a test started and did not follow end before the repository
+	// closes (cleanups run last first), or their end writes to a closed
+	// repository.
+	t.Cleanup(func() { f.endJobs(t) })
 
 	return f
 }
 
-// jobsEnded reports whether no job of the server is running.
-func (s *Server) jobsEnded() bool {
-	s.jobs.mu.Lock()
-	defer s.jobs.mu.Unlock()
+// endJobs cancels the jobs still running and waits until each has ended.
+func (f *fixture) endJobs(t *testing.T) {
+	t.Helper()
 
-	for _, j := range s.jobs.byID {
-		if j.snapshot().State == JobRunning {
-			return false
-		}
+	f.srv.jobs.mu.Lock()
+	all := make([]*job, 0, len(f.srv.jobs.byID))
+	for _, j := range f.srv.jobs.byID {
+		all = append(all, j)
+	}
+	f.srv.jobs.mu.Unlock()
+
+	for _, j := range all {
+		j.cancel()
 	}
 
-	return true
+	testenv.Eventually(t, time.Minute, func() bool {
+		for _, j := range all {
+			if j.snapshot().State == JobRunning {
+				return false
+			}
+		}
+
+		return true
+	}, "the jobs the test left running to end")
 }
 
 // serve starts the server on a loopback port, with a client that trusts

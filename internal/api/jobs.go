@@ -79,6 +79,9 @@ func (s *Server) start(p access.Principal, action, src string, fn func(ctx conte
 
 		res, err := fn(ctx, j.observe)
 
+		// Reads after the job's end see what it did.
+		s.reads.invalidate()
+
 		if s.AfterJob != nil {
 			s.AfterJob(context.Background())
 		}

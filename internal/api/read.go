@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -43,10 +45,19 @@ type SourceHealth struct {
 	CopiesRestorable map[string]time.Time `json:"copies_restorable,omitempty"`
 }
 
+// health is every source's health, computed at most every readFresh
+// (readCache); the RPOs are made current by sourceHealth.
 func (s *Server) health(r *http.Request) (*health.Health, error) {
-	return health.Compute(r.Context(), health.Inputs{
-		Cfg: s.Cfg, Repo: s.Repo, Now: clock.Or(s.Clock).Now(), Source: s.source,
+	now := clock.Or(s.Clock).Now()
+
+	v, err := s.reads.get(r.Context(), "health", now, func(ctx context.Context) (any, error) {
+		return health.Compute(ctx, health.Inputs{Cfg: s.Cfg, Repo: s.Repo, Now: now, Source: s.source})
 	})
+	if err != nil {
+		return nil, err
+	}
+
+	return v.(*health.Health), nil
 }
 
 func (s *Server) source(name string) (source.Source, error) {
@@ -58,10 +69,16 @@ func (s *Server) source(name string) (source.Source, error) {
 	return src, nil
 }
 
-func sourceHealth(h *health.Health) []SourceHealth {
+// sourceHealth is h's sources with their RPO at now (h may have been
+// computed a few seconds before).
+func sourceHealth(h *health.Health, now time.Time) []SourceHealth {
 	out := make([]SourceHealth, 0, len(h.Sources))
 
 	for _, s := range h.Sources {
+		if !s.Restorable.IsZero() {
+			s.RPO = now.Sub(s.Restorable)
+		}
+
 		v := SourceHealth{
 			Name: s.Name, Kind: s.Kind, Tier: s.Tier, Objective: s.Objective.Seconds(), LastBackup: s.LastBackup,
 			LastType: s.LastType, Restorable: s.Restorable, RPO: s.RPO.Seconds(), OverObjective: s.OverObjective(),
@@ -83,7 +100,7 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 		return err
 	}
 
-	return writeJSON(w, http.StatusOK, sourceHealth(h))
+	return writeJSON(w, http.StatusOK, sourceHealth(h, clock.Or(s.Clock).Now()))
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -103,7 +120,8 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 		return err
 	}
 
-	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h), Copies: h.Copies, Now: clock.Or(s.Clock).Now()}
+	now := clock.Or(s.Clock).Now()
+	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
 	if st.Copies == nil {
 		st.Copies = []*copies.Copy{}
 	}
@@ -131,12 +149,26 @@ func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.P
 		}
 	}
 
-	snaps, err := s.Repo.Snapshots(r.Context(), name)
+	// Shared between requests as the health is (readCache), encoded: a
+	// few hundred snapshots take longer to encode than to send.
+	b, err := s.reads.get(r.Context(), "snapshots\x00"+name, clock.Or(s.Clock).Now(), func(ctx context.Context) (any, error) {
+		snaps, err := s.Repo.Snapshots(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+
+		b, err := json.Marshal(snaps)
+
+		return append(b, '\n'), err
+	})
 	if err != nil {
 		return err
 	}
 
-	return writeJSON(w, http.StatusOK, snaps)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b.([]byte))
+
+	return nil
 }
 
 // snapshot finds a snapshot of any source by its ID or a unique prefix.

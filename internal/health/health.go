@@ -93,6 +93,19 @@ func Compute(ctx context.Context, in Inputs) (*Health, error) {
 	h := &Health{Copies: copies.Load(in.Cfg, copyRecs)}
 	medium, offsite := copies.PrimaryMedium(in.Cfg)
 
+	// Every source's snapshots in one listing: a listing reads every
+	// manifest in the repository (binlog segments too), so one per source
+	// made a status of a hundred sources take seconds.
+	all, err := in.Repo.Snapshots(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+
+	bySource := map[string][]*repo.Snapshot{}
+	for _, sn := range all {
+		bySource[sn.Source] = append(bySource[sn.Source], sn)
+	}
+
 	var next []schedule.Planned
 	if len(in.Jobs) > 0 {
 		next = (&schedule.Scheduler{Jobs: in.Jobs}).Next(in.Now)
@@ -102,7 +115,7 @@ func Compute(ctx context.Context, in Inputs) (*Health, error) {
 		sc := in.Cfg.Sources[name]
 		s := Source{Name: name, Kind: sc.Type, Tier: sc.Tier, Objective: in.Cfg.Tiers[sc.Tier].RPO}
 
-		if err := s.fromRepository(ctx, in, name); err != nil {
+		if err := s.fromRepository(ctx, in, name, bySource[name]); err != nil {
 			return nil, err
 		}
 
@@ -139,13 +152,8 @@ func Compute(ctx context.Context, in Inputs) (*Health, error) {
 }
 
 // fromRepository fills in the last backup, the newest restorable instant
-// and the RPO.
-func (s *Source) fromRepository(ctx context.Context, in Inputs, name string) error {
-	snaps, err := in.Repo.Snapshots(ctx, name)
-	if err != nil {
-		return err
-	}
-
+// and the RPO from the source's snapshots (oldest first).
+func (s *Source) fromRepository(ctx context.Context, in Inputs, name string, snaps []*repo.Snapshot) error {
 	for _, sn := range snaps {
 		if sn.Role == repo.RoleBackup {
 			s.LastBackup, s.LastType = sn.Time, sn.Type
@@ -165,7 +173,11 @@ func (s *Source) fromRepository(ctx context.Context, in Inputs, name string) err
 		return fmt.Errorf("source %s is not open", name)
 	}
 
-	s.Restorable, s.RestorableErr = source.Restorable(ctx, in.Repo, src)
+	if _, ok := src.(source.InstantSource); ok {
+		s.Restorable, s.RestorableErr = source.Restorable(ctx, in.Repo, src)
+	} else {
+		s.Restorable = source.NewestBackup(snaps)
+	}
 	if !s.Restorable.IsZero() {
 		s.RPO = in.Now.Sub(s.Restorable)
 	}

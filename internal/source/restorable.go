@@ -23,12 +23,18 @@ func Restorable(ctx context.Context, r *repo.Repository, src Source) (time.Time,
 		return is.Restorable(ctx, r)
 	}
 
-	var newest time.Time
-
 	snaps, err := r.Snapshots(ctx, src.Name())
 	if err != nil {
-		return newest, err
+		return time.Time{}, err
 	}
+
+	return NewestBackup(snaps), nil
+}
+
+// NewestBackup is the newest backup among snaps: what a source that is not
+// an InstantSource can be restored to.
+func NewestBackup(snaps []*repo.Snapshot) time.Time {
+	var newest time.Time
 
 	for _, s := range snaps {
 		if s.Role == repo.RoleBackup && s.Time.After(newest) {
@@ -36,5 +42,5 @@ func Restorable(ctx context.Context, r *repo.Repository, src Source) (time.Time,
 		}
 	}
 
-	return newest, nil
+	return newest
 }

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// How long a read is reused. Computing the health of a hundred sources with
+// a long binlog archive reads every manifest of the repository (over half a
+// second of CPU), so each request doing it cannot keep up with a few
+// dashboards polling on two cores: requests pile up and each holds its own
+// copy of the manifests. Instead one computation serves every request that
+// arrives while it runs and, for readFresh, after; until readStale a request
+// is answered from the last one while a new one runs in the background.
+// What the API itself changes (a finished job, a pin) drops them at once.
+const (
+	readFresh      = 5 * time.Second
+	readStale      = 30 * time.Second
+	computeTimeout = 2 * time.Minute
+)
+
+// readCache shares expensive reads between requests, by key.
+type readCache struct {
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	// gen counts invalidations: a computation begun before one is not
+	// kept.
+	gen uint64
+}
+
+type cacheEntry struct {
+	val     any
+	at      time.Time // when the computation that gave val began
+	has     bool
+	running *cacheRun
+}
+
+// cacheRun is one computation; done is closed when val and err are set.
+type cacheRun struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+// get returns key's value, from a computation begun within readFresh of
+// now, or within readStale while a new one runs, or else from a new one
+// (joining one that runs). compute runs detached from ctx, so a client
+// that leaves does not fail the others waiting on it.
+func (c *readCache) get(ctx context.Context, key string, now time.Time, compute func(context.Context) (any, error)) (any, error) {
+	c.mu.Lock()
+
+	if c.entries == nil {
+		c.entries = map[string]*cacheEntry{}
+	}
+
+	e := c.entries[key]
+	if e == nil {
+		e = &cacheEntry{}
+		c.entries[key] = e
+	}
+
+	if age := now.Sub(e.at); e.has && age >= 0 && age < readStale {
+		if age >= readFresh && e.running == nil {
+			c.start(ctx, e, now, compute)
+		}
+
+		v := e.val
+		c.mu.Unlock()
+
+		return v, nil
+	}
+
+	run := e.running
+	if run == nil {
+		run = c.start(ctx, e, now, compute)
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-run.done:
+		return run.val, run.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// start begins a computation of e's value; the caller holds c.mu.
+func (c *readCache) start(ctx context.Context, e *cacheEntry, now time.Time, compute func(context.Context) (any, error)) *cacheRun {
+	run := &cacheRun{done: make(chan struct{})}
+	e.running = run
+	gen := c.gen
+
+	go func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), computeTimeout)
+		defer cancel()
+
+		run.val, run.err = compute(cctx)
+
+		c.mu.Lock()
+		if run.err == nil && gen == c.gen {
+			e.val, e.at, e.has = run.val, now, true
+		}
+
+		if e.running == run {
+			e.running = nil
+		}
+		c.mu.Unlock()
+
+		close(run.done)
+	}()
+
+	return run
+}
+
+// invalidate drops every value: the next read computes anew, without
+// joining a computation begun before.
+func (c *readCache) invalidate() {
+	c.mu.Lock()
+	c.entries = nil
+	c.gen++
+	c.mu.Unlock()
+}
