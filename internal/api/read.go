@@ -41,6 +41,13 @@ type SourceHealth struct {
 	RestoreTest      *records.RestoreTest `json:"restore_test,omitempty"`
 	Copies           copies.Summary       `json:"copies"`
 	CopiesRestorable map[string]time.Time `json:"copies_restorable,omitempty"`
+	// Problem is the one problem `lifeboat status` names (empty: OK).
+	Problem string `json:"problem,omitempty"`
+	OK      bool   `json:"ok"`
+	// Drill is the last drill of a plan restoring the source.
+	Drill *DrillSummary `json:"last_drill,omitempty"`
+	// Days is the last 30 days: backups, failures, overdue gaps.
+	Days []Day `json:"days"`
 }
 
 func (s *Server) health(r *http.Request) (*health.Health, error) {
@@ -83,7 +90,12 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 		return err
 	}
 
-	return writeJSON(w, http.StatusOK, sourceHealth(h))
+	out := sourceHealth(h)
+	if err := s.overview(r, out, h); err != nil {
+		return err
+	}
+
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -104,6 +116,10 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 	}
 
 	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h), Copies: h.Copies, Now: clock.Or(s.Clock).Now()}
+	if err := s.overview(r, st.Sources, h); err != nil {
+		return err
+	}
+
 	if st.Copies == nil {
 		st.Copies = []*copies.Copy{}
 	}

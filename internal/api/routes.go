@@ -17,6 +17,7 @@ var openAPI []byte
 var routes = []Route{
 	{"POST", "/api/v1/session", "", false, login},
 	{"DELETE", "/api/v1/session", "", false, logout},
+	{"GET", "/api/v1/session", "", false, sessionInfo},
 
 	{"GET", "/api/v1/status", access.ReadHealth, false, status},
 	{"GET", "/api/v1/sources", access.ReadHealth, false, listSources},
