@@ -239,3 +239,29 @@ func min64(a, b time.Time) time.Time {
 
 	return a
 }
+
+// ChainState is GET /api/v1/audit/chain: whether the audit trail's hash
+// chain holds, or its first broken record.
+type ChainState struct {
+	Intact  bool   `json:"intact"`
+	Records int    `json:"records"`
+	Last    int64  `json:"last"`
+	Note    string `json:"note,omitempty"`
+	Broken  string `json:"broken,omitempty"`
+}
+
+func auditChain(s *Server, w http.ResponseWriter, _ *http.Request, _ access.Principal) error {
+	recs, err := audit.Read(s.Audit.Path)
+	if err != nil {
+		return err
+	}
+
+	c, err := audit.Verify(recs, s.Audit.Key)
+	out := ChainState{Intact: err == nil, Records: c.Records, Last: c.Last, Note: c.String()}
+
+	if err != nil {
+		out.Records, out.Broken = len(recs), err.Error()
+	}
+
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -35,6 +35,7 @@ var routes = []Route{
 
 	{"GET", "/api/v1/reports/compliance", access.ReadReports, false, compliance},
 	{"GET", "/api/v1/audit", access.ReadAudit, false, auditTrail},
+	{"GET", "/api/v1/audit/chain", access.ReadAudit, false, auditChain},
 
 	{"POST", "/api/v1/sources/{name}/backup", access.Operate, true, backup},
 	{"POST", "/api/v1/sources/{name}/verify", access.Operate, true, verify},

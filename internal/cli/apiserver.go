@@ -6,6 +6,7 @@ import (
 	"lifeboat/internal/access"
 	"lifeboat/internal/api"
 	"lifeboat/internal/config"
+	"lifeboat/internal/dashboard"
 	"lifeboat/internal/daemon"
 )
 
@@ -32,7 +33,7 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 	d.Front = &api.Server{
 		Cfg: cfg, Repo: d.Repo, Sources: d.Sources, Exec: d.Ops, Audit: d.Audit, Transport: t,
 		Password: d.Password, Getenv: a.Getenv, Log: a.log, Clock: a.clock(), AfterJob: d.CopyAudit,
-		Authority: users,
+		Authority: users, Pages: dashboard.Wrap,
 	}
 
 	return nil
