@@ -6,8 +6,8 @@ import (
 	"lifeboat/internal/access"
 	"lifeboat/internal/api"
 	"lifeboat/internal/config"
-	"lifeboat/internal/dashboard"
 	"lifeboat/internal/daemon"
+	"lifeboat/internal/dashboard"
 )
 
 // apiFront is the daemon's HTTP front door: the API on the daemon's
