@@ -27,20 +27,23 @@ type Page struct {
 	Path, Name, Title string
 	// Nav says whether the top navigation links to it.
 	Nav bool
+	// Perm, when set, is the permission without which the navigation
+	// hides the link (the API refuses the page's calls anyway).
+	Perm string
 }
 
 // Pages are the dashboard's screens, in the order of the navigation.
 var Pages = []Page{
-	{"/", "overview", "Overview", true},
-	{"/jobs", "jobs", "Jobs", true},
-	{"/timeline", "timeline", "Timeline", true},
-	{"/restore", "restore", "Restore", true},
-	{"/browse", "browse", "Snapshots", true},
-	{"/audit", "audit", "Audit", true},
-	{"/copies", "copies", "Copies", true},
-	{"/drills", "drills", "Drills", true},
-	{"/account", "account", "Account", true},
-	{"/login", "login", "Log in", false},
+	{"/", "overview", "Overview", true, ""},
+	{"/jobs", "jobs", "Jobs", true, ""},
+	{"/timeline", "timeline", "Timeline", true, ""},
+	{"/restore", "restore", "Restore", true, "restore-scratch"},
+	{"/browse", "browse", "Snapshots", true, ""},
+	{"/audit", "audit", "Audit", true, "read-audit"},
+	{"/copies", "copies", "Copies", true, ""},
+	{"/drills", "drills", "Drills", true, ""},
+	{"/account", "account", "Account", true, ""},
+	{"/login", "login", "Log in", false, ""},
 }
 
 // csp lets the pages run only the embedded script and style, and talk only

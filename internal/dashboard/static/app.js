@@ -6,6 +6,9 @@
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let session = null;
+// skew is the server's clock less the browser's: "now" is the server's.
+let skew = 0;
+const serverNow = () => Date.now() + skew;
 
 // el builds an element: attributes (on* are listeners), then children
 // (strings become text, never HTML).
@@ -41,6 +44,8 @@ async function api(method, path, body) {
     location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
     throw new APIError(401, "logged out");
   }
+  const date = Date.parse(r.headers.get("Date") || "");
+  if (!isNaN(date)) skew = date - Date.now();
   const text = await r.text();
   const data = text ? JSON.parse(text) : null;
   if (!r.ok) throw new APIError(r.status, (data && data.error) || r.statusText);
@@ -287,12 +292,14 @@ pages.timeline = async () => {
     if (!src) return;
     history.replaceState(null, "", "/timeline?source=" + encodeURIComponent(src.name));
     const [snaps, arch] = await Promise.all([backups(src.name), coverage(src)]);
-    const now = Date.now();
-    let lo = now - 7 * 86400e3;
+    const now = serverNow();
+    // The axis runs from the first backup (an hour at least) to now.
+    let lo = now - 3600e3;
     for (const s of snaps) lo = Math.min(lo, Date.parse(s.time));
     if (arch) for (const r of arch.ranges) lo = Math.min(lo, Date.parse(r.from));
-    lo -= (now - lo) * 0.02;
-    const W = 1000, x = (t) => ((t - lo) / (now - lo)) * W;
+    lo -= (now - lo) * 0.03;
+    const hi = now + (now - lo) * 0.02;
+    const W = 1000, x = (t) => ((t - lo) / (hi - lo)) * W;
     const svg = el("svg", { viewBox: `0 0 ${W} 80`, class: "tl", role: "img", "aria-label": "Timeline of " + src.name });
     svg.append(el("line", { x1: 0, x2: W, y1: 40, y2: 40, class: "axis" }));
     if (arch) {
@@ -303,10 +310,10 @@ pages.timeline = async () => {
     }
     for (const s of snaps) svg.append(el("line", { x1: x(Date.parse(s.time)), x2: x(Date.parse(s.time)), y1: 10, y2: 70, class: "tick " + (s.type === "full" ? "full" : "inc") },
       el("title", {}, `${s.type} ${when(s.time)} ${s.id}`)));
-    svg.append(el("text", { x: 2, y: 78, class: "lbl" }, when(new Date(lo).toISOString())), el("text", { x: W - 2, y: 78, class: "lbl end" }, "now"));
+    svg.append(el("text", { x: 2, y: 78, class: "lbl" }, when(new Date(lo).toISOString())), el("text", { x: x(now), y: 78, class: "lbl end" }, "now"));
     svg.addEventListener("click", (e) => {
       const box = svg.getBoundingClientRect();
-      const t = lo + ((e.clientX - box.left) / box.width) * (now - lo);
+      const t = lo + ((e.clientX - box.left) / box.width) * (hi - lo);
       pick(src, snaps, arch, t);
     });
     $("tl").replaceChildren(svg);
@@ -553,6 +560,7 @@ async function main() {
     });
   }
   try { await pages[page](); } catch (e) { if (e.status !== 401) showError(e.message); }
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "true";
 }
 
