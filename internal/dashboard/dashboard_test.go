@@ -128,7 +128,7 @@ func (s *site) overview(t *testing.T, b *browser) {
 		"c-verify":     "ok " + when(src.Verify.At),
 		"c-test":       "never",
 		"c-copies":     copiesText(src.Copies),
-		"c-rto":        fmt.Sprintf("%s / %s (recover-data)", dur(src.Drill.RTOSeconds), dur(src.Drill.RTOObjective)),
+		"c-rto":        fmt.Sprintf("%s / %s%s", dur(src.Drill.RTOSeconds), dur(src.Drill.RTOObjective), src.Drill.Plan),
 	}
 	for k, v := range want {
 		if row[k] != v {
@@ -271,6 +271,14 @@ func (s *site) restore(t *testing.T, b *browser, newest *repo.Snapshot) {
 
 	if st := b.text(`document.getElementById("r-state").textContent`); st != "Restore succeeded" {
 		t.Fatalf("the wizard says %q", st)
+	}
+
+	var checks []string
+	b.eval(`[...document.querySelectorAll("#r-result li.green, #r-result li.red")].map((l) => l.textContent)`, &checks)
+
+	want := []string{"Restore succeeded", fmt.Sprintf("✓ %d of the snapshot's %d files restored", newest.Files, newest.Files)}
+	if len(checks) < 3 || !slices.Equal(checks[:2], want) || !strings.HasPrefix(checks[2], "✓ ") {
+		t.Fatalf("the result's checks %q, want %q and the bytes", checks, want)
 	}
 
 	if got := readBelow(t, target, "readme.txt"); got != "the second version\n" {

@@ -151,7 +151,7 @@ function eventLine(kind, ev) {
   if (kind === "end") return `${when(ev.end)} job ${ev.state}${ev.error ? ": " + ev.error : ""}`;
   let s = `${when(ev.at)} ${ev.op || ""}${ev.source ? " " + ev.source : ""}: ${kind}`;
   if (ev.step) s += " " + ev.step;
-  if (ev.total) s += ` ${bytes(ev.done)} of ${bytes(ev.total)}`;
+  if (ev.total) s += ` ${bytes(ev.done || 0)} of ${bytes(ev.total)}`;
   else if (ev.done) s += " " + bytes(ev.done);
   if (ev.error) s += " " + ev.error;
   return s;
@@ -194,13 +194,15 @@ function sourceRow(s) {
     isZero(s.restorable) ? "nothing restorable" : `${dur(s.rpo_seconds)} / ${dur(s.rpo_objective_seconds)}`);
   const d = s.last_drill;
   const rtoLevel = d ? (d.ok ? level(d.rto_seconds, d.rto_objective_seconds) : "red") : "";
-  const rto = el("td", { class: "c-rto " + rtoLevel }, d ? `${dur(d.rto_seconds)} / ${dur(d.rto_objective_seconds)} (${d.plan}${d.ok ? "" : ", failed"})` : "never drilled");
+  const rto = el("td", { class: "c-rto " + rtoLevel }, d ? `${dur(d.rto_seconds)} / ${dur(d.rto_objective_seconds)}` : "never drilled",
+    d ? el("span", { class: "kind" }, d.plan + (d.ok ? "" : ", failed")) : null);
   const v = s.verify, t = s.restore_test;
   const verify = el("td", { class: "c-verify " + (v ? (v.OK ? "" : "red") : "amber") }, v ? `${v.OK ? "ok" : "PROBLEMS"} ${when(v.At)}` : "never");
   const test = el("td", { class: "c-test " + (t ? (t.OK ? "" : "red") : "amber") }, t ? `${t.OK ? "ok" : "FAILED"} ${when(t.At)}` : "never");
   const c = s.copies;
   const copies = el("td", { class: "c-copies " + (c.meets_3_2_1 ? "green" : "amber"), title: (c.where || []).join(", ") },
     `${c.copies} copies, ${c.media} media, ${c.offsite} off site ${c.meets_3_2_1 ? "✓" : "✗"}`);
+  copies.setAttribute("aria-label", `${c.copies} copies on ${c.media} media, ${c.offsite} off site: ${c.meets_3_2_1 ? "meets" : "does not meet"} 3-2-1`);
   const counts = { backups: 0, failed: 0, overdue: 0 };
   const strip = el("span", { class: "strip" }, (s.days || []).map((day) => {
     counts.backups += day.backups ? 1 : 0; counts.failed += day.failed ? 1 : 0; counts.overdue += day.overdue ? 1 : 0;
@@ -425,13 +427,25 @@ pages.restore = async () => {
 function result(job) {
   const items = [el("li", { class: job.state === "succeeded" ? "green" : "red", id: "r-state" }, `Restore ${job.state}` + (job.error ? ": " + job.error : ""))];
   if (job.state === "succeeded") $("r-progress").value = 100;
+  const res = job.result || {};
+  const check = (ok, text) => items.push(el("li", { class: ok ? "green" : "red" }, (ok ? "✓ " : "✗ ") + text));
+  const snap = res.Snapshot, st = res.Restored && res.Restored.Stats;
+  if (snap) items.push(el("li", {}, `From ${snap.type} backup ${snap.id.slice(0, 12)} of ${when(snap.time)}`));
+  if (snap && st) {
+    check(st.Files === snap.files, `${st.Files} of the snapshot's ${snap.files} files restored`);
+    check(st.Bytes === snap.bytes, `${bytes(st.Bytes)} of the snapshot's ${bytes(snap.bytes)} restored`);
+  }
+  if (res.Restored && res.Restored.Safety) items.push(el("li", {}, "Safety snapshot taken first: " + JSON.stringify(res.Restored.Safety)));
+  if (res.Took) items.push(el("li", {}, "Took " + dur(res.Took / 1e9)));
+  // Anything else the result says (a database restore's checks) as it is.
   const walk = (o, pre) => {
     for (const [k, v] of Object.entries(o || {})) {
+      if (["Snapshot", "Restored", "Took"].includes(k) && pre === "") continue;
       if (v && typeof v === "object" && !Array.isArray(v)) walk(v, pre + k + ".");
-      else items.push(el("li", {}, `${pre}${k}: ${Array.isArray(v) ? v.join(", ") : v}`));
+      else if (v !== null) items.push(el("li", {}, `${pre}${k}: ${Array.isArray(v) ? v.join(", ") : v}`));
     }
   };
-  walk(job.result, "");
+  walk(res, "");
   $("r-result").replaceChildren(...items);
 }
 
