@@ -311,6 +311,12 @@ func ranges(segs []*binlog.Segment) []Range {
 	by := map[string]*Range{}
 
 	for _, sg := range segs {
+		// A chain's opening marker (where a new chain begins, after a gap)
+		// holds no event and no time: it widens no range.
+		if sg.First.IsZero() || sg.Last.IsZero() {
+			continue
+		}
+
 		rg, ok := by[sg.Epoch]
 		if !ok {
 			by[sg.Epoch] = &Range{Epoch: sg.Epoch, From: sg.First, To: sg.Last}

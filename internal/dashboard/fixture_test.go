@@ -51,6 +51,12 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteWith(t, "")
+}
+
+// newSiteWith is newSite with more sources (YAML under sources:).
+func newSiteWith(t *testing.T, more string) *site {
+	t.Helper()
 
 	ctx := context.Background()
 	t.Setenv("LIFEBOAT_LOCK_DIR", t.TempDir())
@@ -63,9 +69,10 @@ func newSite(t *testing.T) *site {
 	writeFile(t, filepath.Join(s.data, "top.bin"), strings.Repeat("x", 4096))
 
 	yaml := fmt.Sprintf("repository:\n  path: %s\naudit:\n  path: %s\nsources:\n  data:\n    type: files\n    tier: critical\n    paths: [%s]\n"+
+		"%s"+
 		"copies:\n  near:\n    path: %s\nplans:\n  recover-data:\n    tier: critical\n    steps:\n      - restore: data\n"+
 		"server:\n  listen: 127.0.0.1:0\n",
-		filepath.Join(dir, "repo"), filepath.Join(dir, "state", "audit.jsonl"), s.data, filepath.Join(dir, "near"))
+		filepath.Join(dir, "repo"), filepath.Join(dir, "state", "audit.jsonl"), s.data, more, filepath.Join(dir, "near"))
 	writeFile(t, filepath.Join(dir, "lifeboat.yaml"), yaml)
 
 	cfg, err := config.Load(filepath.Join(dir, "lifeboat.yaml"))

@@ -283,7 +283,10 @@ async function coverage(src) {
 // recoverable says whether instant t (ms) can be recovered to, and why not.
 function recoverable(arch, t) {
   for (const g of arch.gaps) if (t > Date.parse(g.From) && t < Date.parse(g.At)) return `inside a gap of the binlog archive (${g.Reason || "events missing"})`;
-  for (const r of arch.ranges) if (t >= Date.parse(r.from) && t <= Date.parse(r.to)) return "";
+  // An event known to the second counts as that second's end, as the
+  // restore counts it.
+  const end = (iso) => { const ms = Date.parse(iso); return ms % 1000 === 0 ? ms + 999 : ms; };
+  for (const r of arch.ranges) if (t >= Date.parse(r.from) && t <= end(r.to)) return "";
   return "outside the binlog archive's coverage";
 }
 
@@ -295,8 +298,8 @@ pages.timeline = async () => {
     history.replaceState(null, "", "/timeline?source=" + encodeURIComponent(src.name));
     const [snaps, arch] = await Promise.all([backups(src.name), coverage(src)]);
     const now = serverNow();
-    // The axis runs from the first backup (an hour at least) to now.
-    let lo = now - 3600e3;
+    // The axis runs from the first backup (a minute at least) to now.
+    let lo = now - 60e3;
     for (const s of snaps) lo = Math.min(lo, Date.parse(s.time));
     if (arch) for (const r of arch.ranges) lo = Math.min(lo, Date.parse(r.from));
     lo -= (now - lo) * 0.03;
@@ -307,15 +310,18 @@ pages.timeline = async () => {
     if (arch) {
       for (const r of arch.ranges) svg.append(el("rect", { x: x(Date.parse(r.from)), width: Math.max(2, x(Date.parse(r.to)) - x(Date.parse(r.from))), y: 28, height: 24, class: "band" },
         el("title", {}, `recoverable from ${when(r.from)} to ${when(r.to)}`)));
-      for (const g of arch.gaps) svg.append(el("rect", { x: x(Date.parse(g.From)), width: Math.max(3, x(Date.parse(g.At)) - x(Date.parse(g.From))), y: 24, height: 32, class: "gap" },
-        el("title", {}, `gap from ${when(g.From)} to ${when(g.At)}: ${g.Reason}`)));
+      arch.gaps.forEach((g, i) => svg.append(el("rect", { x: x(Date.parse(g.From)), width: Math.max(3, x(Date.parse(g.At)) - x(Date.parse(g.From))), y: 24, height: 32, class: "gap", "data-gap": i },
+        el("title", {}, `gap from ${when(g.From)} to ${when(g.At)}: ${g.Reason}`))));
     }
     for (const s of snaps) svg.append(el("line", { x1: x(Date.parse(s.time)), x2: x(Date.parse(s.time)), y1: 10, y2: 70, class: "tick " + (s.type === "full" ? "full" : "inc") },
       el("title", {}, `${s.type} ${when(s.time)} ${s.id}`)));
     svg.append(el("text", { x: 2, y: 78, class: "lbl" }, when(new Date(lo).toISOString())), el("text", { x: x(now), y: 78, class: "lbl end" }, "now"));
     svg.addEventListener("click", (e) => {
       const box = svg.getBoundingClientRect();
-      const t = lo + ((e.clientX - box.left) / box.width) * (hi - lo);
+      let t = lo + ((e.clientX - box.left) / box.width) * (hi - lo);
+      // A click on a gap's red is in the gap, even where it is drawn wider.
+      const g = e.target.dataset && e.target.dataset.gap;
+      if (g !== undefined) t = (Date.parse(arch.gaps[g].From) + Date.parse(arch.gaps[g].At)) / 2;
       pick(src, snaps, arch, t);
     });
     $("tl").replaceChildren(svg);
@@ -333,7 +339,7 @@ pages.timeline = async () => {
 // pick opens the restore wizard at the instant clicked, unless it cannot be
 // recovered to.
 function pick(src, snaps, arch, t) {
-  const iso = new Date(Math.floor(t / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  const iso = new Date(Math.floor(t)).toISOString().replace(".000Z", "Z");
   if (arch) {
     const why = recoverable(arch, t);
     if (why) { $("tl-pick").textContent = `${when(iso)} cannot be chosen: it is ${why}.`; $("tl-pick").className = "red"; return; }
