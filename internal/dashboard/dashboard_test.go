@@ -395,6 +395,26 @@ func (s *site) audit(t *testing.T, b *browser) {
 		t.Fatalf("filtered by download, the audit page shows %d rows; the API has %d such records", rows, want)
 	}
 
+	// Sorted by its header, the list runs oldest first, then newest first.
+	b.text(`(() => { const f = document.getElementById("a-action"); f.value = ""; f.dispatchEvent(new Event("input", {bubbles: true})); return "" })()`)
+
+	for _, order := range []string{"ascending", "descending"} {
+		b.do("sort by #", chromedp.Click(chromedp.CSS(`#audit-table th[data-key="seq"] button`)))
+
+		var seqs []int
+		b.eval(`[...document.querySelectorAll("#audit-table tbody tr")].map((r) => Number(r.cells[0].textContent))`, &seqs)
+
+		sorted := slices.IsSorted(seqs)
+		if order == "descending" {
+			slices.Reverse(seqs)
+			sorted = slices.IsSorted(seqs)
+		}
+
+		if len(seqs) < 10 || !sorted {
+			t.Fatalf("sorted %s by #, the audit page shows %v", order, seqs)
+		}
+	}
+
 	b.shot("audit")
 }
 

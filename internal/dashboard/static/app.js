@@ -298,11 +298,11 @@ pages.timeline = async () => {
     history.replaceState(null, "", "/timeline?source=" + encodeURIComponent(src.name));
     const [snaps, arch] = await Promise.all([backups(src.name), coverage(src)]);
     const now = serverNow();
-    // The axis runs from the first backup (a minute at least) to now.
-    let lo = now - 60e3;
+    // The axis runs from the first backup (ten seconds at least) to now.
+    let lo = now - 10e3;
     for (const s of snaps) lo = Math.min(lo, Date.parse(s.time));
     if (arch) for (const r of arch.ranges) lo = Math.min(lo, Date.parse(r.from));
-    lo -= (now - lo) * 0.03;
+    lo -= (now - lo) * 0.04;
     const hi = now + (now - lo) * 0.02;
     const W = 1000, x = (t) => ((t - lo) / (hi - lo)) * W;
     const svg = el("svg", { viewBox: `0 0 ${W} 80`, class: "tl", role: "img", "aria-label": "Timeline of " + src.name });
