@@ -24,6 +24,7 @@ import (
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 	"lifeboat/internal/sources"
+	"lifeboat/internal/testenv"
 )
 
 const testPassword = "api-test-password"
@@ -103,6 +104,12 @@ func newFixture(t *testing.T) *fixture {
 	f.srv.AfterJob = func(ctx context.Context) { f.srv.Exec.CopyAudit(ctx, ops.AuditCopy{Log: log, Warn: io.Discard}) }
 
 	f.serve(t, tr)
+
+	// A job a test started (a dry-run prune of the role matrix) ends
+	// before the repository closes under it.
+	t.Cleanup(func() {
+		testenv.Eventually(t, time.Minute, func() bool { return f.srv.runningJobs() == 0 }, "the test's jobs to end")
+	})
 
 	return f
 }

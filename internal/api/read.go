@@ -128,13 +128,7 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 		st.Fingerprint = s.Transport.Fingerprint
 	}
 
-	s.jobs.mu.Lock()
-	for _, j := range s.jobs.byID {
-		if j.snapshot().State == JobRunning {
-			st.RunningJobs++
-		}
-	}
-	s.jobs.mu.Unlock()
+	st.RunningJobs = s.runningJobs()
 
 	return writeJSON(w, http.StatusOK, st)
 }

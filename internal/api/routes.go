@@ -18,6 +18,12 @@ var routes = []Route{
 	{"POST", "/api/v1/session", "", false, login},
 	{"DELETE", "/api/v1/session", "", false, logout},
 	{"GET", "/api/v1/session", "", false, sessionInfo},
+	{"GET", "/api/v1/account", access.ReadHealth, false, getAccount},
+	{"POST", "/api/v1/account/password", access.ReadHealth, true, changePassword},
+	{"POST", "/api/v1/account/mfa", access.ReadHealth, true, beginMFA},
+	{"POST", "/api/v1/account/mfa/confirm", access.ReadHealth, true, confirmMFA},
+	{"POST", "/api/v1/account/tokens", access.ReadHealth, true, createToken},
+	{"DELETE", "/api/v1/account/tokens/{name}", access.ReadHealth, true, revokeToken},
 
 	{"GET", "/api/v1/status", access.ReadHealth, false, status},
 	{"GET", "/api/v1/sources", access.ReadHealth, false, listSources},

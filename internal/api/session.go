@@ -26,6 +26,8 @@ type session struct {
 	principal access.Principal
 	csrf      string
 	expires   time.Time
+	// enrolment is a second factor being enrolled, until confirmed.
+	enrolment *access.Enrolment
 }
 
 func (s *session) csrfMatches(v string) bool {

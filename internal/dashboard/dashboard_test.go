@@ -60,6 +60,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	s.audit(t, b)
 	s.copiesAndDrills(t, b)
 	s.viewer(t, b)
+	s.account(t, b)
 	s.weigh(t, b)
 }
 

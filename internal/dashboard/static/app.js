@@ -564,6 +564,48 @@ pages.account = async () => {
   $("acc-role").textContent = session.role;
   $("acc-perms").replaceChildren(...session.permissions.map((p) => el("li", {}, p)));
   $("acc-expires").textContent = session.expires ? when(session.expires) : "—";
+  const load = async () => {
+    const acc = await api("GET", "/api/v1/account");
+    $("acc-mfa").textContent = acc.user.mfa ? `enrolled, ${acc.user.recovery_codes_left} recovery codes left` : "none";
+    fill("tokens-table", acc.tokens.map((k) => row({ name: k.name, role: k.role, created: k.created, expires: k.expires || "", state: k.state },
+      el("td", {}, k.name), el("td", {}, k.role), el("td", {}, when(k.created)), el("td", {}, k.expires ? when(k.expires) : "never"),
+      el("td", { class: k.state === "active" ? "green" : "" }, k.state),
+      el("td", { class: "actions" }, k.state === "active" ? el("button", { type: "button", "aria-label": "Revoke " + k.name, "data-token": k.name, onclick: async () => {
+        try { await api("DELETE", "/api/v1/account/tokens/" + encodeURIComponent(k.name)); await load(); } catch (e) { showError(e.message); }
+      } }, "Revoke") : ""))), "No tokens of yours.");
+  };
+  const act = (id, f) => $(id).addEventListener(id.endsWith("form") ? "submit" : "click", async (e) => {
+    e.preventDefault();
+    showError("");
+    try { await f(); } catch (err) { showError(err.message); }
+  });
+  act("pw-form", async () => {
+    await api("POST", "/api/v1/account/password", { current: $("pw-current").value, new: $("pw-new").value, totp: $("pw-totp").value });
+    for (const id of ["pw-current", "pw-new", "pw-totp"]) $(id).value = "";
+    $("pw-done").textContent = "The password is changed.";
+  });
+  act("mfa-begin", async () => {
+    const en = await api("POST", "/api/v1/account/mfa");
+    $("mfa-qr").src = en.qr_png;
+    $("mfa-uri").textContent = en.uri;
+    $("mfa-recovery").replaceChildren(...en.recovery_codes.map((c) => el("li", {}, el("code", {}, c))));
+    $("mfa-box").hidden = false;
+    $("mfa-code").focus();
+  });
+  act("mfa-confirm", async () => {
+    await api("POST", "/api/v1/account/mfa/confirm", { code: $("mfa-code").value });
+    $("mfa-box").hidden = true;
+    $("mfa-done").textContent = "The second factor is enrolled: logins ask for its code from now on.";
+    await load();
+  });
+  act("tok-form", async () => {
+    const k = await api("POST", "/api/v1/account/tokens", { name: $("tok-name").value, expires: $("tok-expires").value });
+    $("tok-secret").replaceChildren(`Token ${k.name} (role ${k.role}): `, el("code", { id: "tok-value" }, k.secret), " — copy it now: it is shown this once.");
+    $("tok-secret").hidden = false;
+    $("tok-name").value = "";
+    await load();
+  });
+  await load();
 };
 
 async function main() {

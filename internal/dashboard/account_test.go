@@ -1,0 +1,80 @@
+package dashboard_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+
+	"lifeboat/internal/access"
+)
+
+// account has the logged-in viewer change their password (a wrong current
+// one refused), log in with the new one, enrol a second factor with the
+// code of the page's seed, and create and revoke a token of their own;
+// the store holds each change.
+func (s *site) account(t *testing.T, b *browser) {
+	b.open("/account")
+
+	b.do("a wrong current password", chromedp.SendKeys(chromedp.CSS("#pw-current"), "not-it"), chromedp.SendKeys(chromedp.CSS("#pw-new"), "viewer-password-2"),
+		chromedp.Click(chromedp.CSS("#pw-submit")))
+	b.wait(`!document.getElementById("error").hidden`, "the refusal of a wrong current password")
+
+	if msg := b.text(`document.getElementById("error").textContent`); !strings.Contains(msg, "the password was not changed") {
+		t.Fatalf("a wrong current password shows %q", msg)
+	}
+
+	b.do("change the password", chromedp.SetValue(chromedp.CSS("#pw-current"), viewerPassword), chromedp.SetValue(chromedp.CSS("#pw-new"), "viewer-password-2"),
+		chromedp.Click(chromedp.CSS("#pw-submit")))
+	b.wait(`document.getElementById("pw-done").textContent`, "the password changed")
+
+	b.do("log out", chromedp.Click(chromedp.CSS("#logout")))
+	b.wait(`location.pathname === "/login"`, "the login after logging out")
+	s.loginAs(t, b, "viewer", "viewer-password-2", "")
+
+	b.open("/account")
+	b.do("begin the enrolment", chromedp.Click(chromedp.CSS("#mfa-begin")))
+	b.wait(`!document.getElementById("mfa-box").hidden`, "the new seed shown")
+
+	u, err := url.Parse(b.text(`document.getElementById("mfa-uri").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var codes int
+	b.eval(`document.querySelectorAll("#mfa-recovery li").length`, &codes)
+
+	if codes != access.RecoveryCodes || !strings.HasPrefix(b.text(`document.getElementById("mfa-qr").src`), "data:image/png;base64,") {
+		t.Fatalf("the enrolment shows %d recovery codes and no QR code", codes)
+	}
+
+	b.shot("account-enrol")
+
+	code, err := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.do("confirm the enrolment", chromedp.SendKeys(chromedp.CSS("#mfa-code"), code), chromedp.Click(chromedp.CSS("#mfa-confirm")))
+	b.wait(`document.getElementById("acc-mfa").textContent.startsWith("enrolled")`, "the second factor enrolled")
+
+	b.do("create a token", chromedp.SendKeys(chromedp.CSS("#tok-name"), "laptop"), chromedp.Click(chromedp.CSS("#tok-create")))
+	b.wait(`document.getElementById("tok-value")`, "the new token's secret")
+
+	secret := b.text(`document.getElementById("tok-value").textContent`)
+	if p, err := s.srv.Authority.Token(t.Context(), secret); err != nil || p.Name != "viewer@laptop" || p.Role != access.Viewer {
+		t.Fatalf("the token the page showed: %+v %v", p, err)
+	}
+
+	b.shot("account-token")
+
+	b.do("revoke the token", chromedp.Click(chromedp.CSS(`button[data-token="viewer@laptop"]`)))
+	b.wait(`[...document.querySelectorAll("#tokens-table td")].some((c) => c.textContent === "revoked")`, "the token revoked")
+
+	if _, err := s.srv.Authority.Token(t.Context(), secret); err == nil {
+		t.Fatal("the revoked token is still accepted")
+	}
+}
