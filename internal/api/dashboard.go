@@ -265,3 +265,21 @@ func auditChain(s *Server, w http.ResponseWriter, _ *http.Request, _ access.Prin
 
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// drills is GET /api/v1/drills: every recorded drill with its steps,
+// timings and objectives, newest first.
+func drills(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
+	runs, err := plan.Runs(r.Context(), s.Repo, plan.KindDrill, r.URL.Query().Get("plan"))
+	if err != nil {
+		return err
+	}
+
+	out := make([]*plan.Run, 0, len(runs))
+	for i := len(runs) - 1; i >= 0; i-- {
+		out = append(out, runs[i])
+	}
+
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+
+	return writeJSON(w, http.StatusOK, out)
+}

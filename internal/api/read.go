@@ -388,8 +388,24 @@ func compliance(s *Server, w http.ResponseWriter, r *http.Request, _ access.Prin
 		return err
 	}
 
-	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(rep.JSON())
+	// Evidence to keep: Markdown and HTML come as files.
+	name := "lifeboat-compliance-" + now.UTC().Format("2006-01-02")
+
+	switch r.URL.Query().Get("format") {
+	case "", "json":
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(rep.JSON())
+	case "markdown", "md":
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".md"}))
+		_, err = w.Write([]byte(rep.Markdown()))
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".html"}))
+		_, err = w.Write(rep.HTML())
+	default:
+		return fail(http.StatusBadRequest, "format=%q: expected json, markdown or html", r.URL.Query().Get("format"))
+	}
 
 	return err
 }

@@ -40,6 +40,7 @@ var routes = []Route{
 	{"GET", "/api/v1/copies", access.ReadSnapshots, false, listCopies},
 
 	{"GET", "/api/v1/reports/compliance", access.ReadReports, false, compliance},
+	{"GET", "/api/v1/drills", access.ReadReports, false, drills},
 	{"GET", "/api/v1/audit", access.ReadAudit, false, auditTrail},
 	{"GET", "/api/v1/audit/chain", access.ReadAudit, false, auditChain},
 

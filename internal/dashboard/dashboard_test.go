@@ -455,6 +455,31 @@ func (s *site) copiesAndDrills(t *testing.T, b *browser) {
 		t.Fatalf("the drills page shows %v; the report %+v", row, p)
 	}
 
+	var runs []struct {
+		ID   string  `json:"id"`
+		RTO  float64 `json:"rto_seconds"`
+		Obj  float64 `json:"rto_objective_seconds"`
+		Step []struct {
+			Title string `json:"title"`
+		} `json:"steps"`
+	}
+	s.get(t, "/api/v1/drills", &runs)
+
+	row = nil
+	b.eval(fmt.Sprintf(rowJS, `#drills-table tbody tr`), &row)
+
+	if len(runs) != 1 || row["col1"] != "recover-data" || row["col2"] != "ok" || row["col3"] != dur(runs[0].RTO)+" / "+dur(runs[0].Obj) ||
+		!strings.HasPrefix(row["col5"], fmt.Sprintf("%d steps", len(runs[0].Step))) {
+		t.Fatalf("the drills list shows %v; the API %+v", row, runs)
+	}
+
+	for _, link := range []string{"d-md", "d-html"} {
+		body := b.text(fmt.Sprintf(`fetch(document.getElementById(%q).href).then((r) => r.text())`, link))
+		if !strings.Contains(body, "recover-data") {
+			t.Fatalf("the %s evidence lacks the plan: %.200s", link, body)
+		}
+	}
+
 	b.shot("drills")
 
 	b.open("/account")
@@ -483,7 +508,7 @@ func (s *site) viewer(t *testing.T, b *browser) {
 		}
 
 		var controls []string
-		b.eval(`[...document.querySelectorAll("[data-action], #r-run, #r-prod, a[download]:not(#d-json), a[href^='/restore']")].map((e) => e.outerHTML)`, &controls)
+		b.eval(`[...document.querySelectorAll("[data-action], #r-run, #r-prod, a[download]:not([id^=d-]), a[href^='/restore']")].map((e) => e.outerHTML)`, &controls)
 
 		if len(controls) > 0 {
 			t.Errorf("a viewer sees controls on %s: %v", page, controls)

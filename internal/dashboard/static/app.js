@@ -540,7 +540,16 @@ pages.drills = async () => {
   const load = async () => {
     const since = $("d-since").value;
     $("d-json").href = "/api/v1/reports/compliance?since=" + since;
-    const rep = await api("GET", "/api/v1/reports/compliance?since=" + encodeURIComponent(since));
+    $("d-md").href = $("d-json").href + "&format=markdown";
+    $("d-html").href = $("d-json").href + "&format=html";
+    const [rep, runs] = await Promise.all([api("GET", "/api/v1/reports/compliance?since=" + encodeURIComponent(since)), api("GET", "/api/v1/drills")]);
+    fill("drills-table", runs.map((d) => row({ started: d.started, plan: d.plan, status: d.status, rto: d.rto_seconds, rpo: d.rpo_seconds },
+      el("td", {}, when(d.started)), el("td", {}, d.plan), el("td", { class: d.status === "ok" ? "green" : "red" }, d.status + (d.error ? ": " + d.error : "")),
+      el("td", { class: level(d.rto_seconds, d.rto_objective_seconds) }, `${dur(d.rto_seconds)} / ${dur(d.rto_objective_seconds)}`),
+      el("td", { class: level(d.rpo_seconds, d.rpo_objective_seconds) }, `${dur(d.rpo_seconds)} / ${dur(d.rpo_objective_seconds)}`),
+      el("td", {}, el("details", {}, el("summary", {}, `${(d.steps || []).length} steps`),
+        el("ol", { class: "steps" }, (d.steps || []).map((st) => el("li", { class: st.status === "ok" ? "" : "red" },
+          `${st.title} — ${st.status}, ${dur(st.seconds)}` + (st.note ? ` (${st.note})` : "") + (st.error ? ": " + st.error : "")))))))), "No drill recorded yet.");
     fill("plans-table", (rep.plans || []).map((p) => {
       const actions = el("td", { class: "actions" });
       if (can("operate")) actions.append(el("button", { type: "button", "data-action": "drill", "aria-label": "Drill " + p.plan + " now", onclick: async () => {
