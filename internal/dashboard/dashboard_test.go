@@ -370,6 +370,23 @@ func (s *site) browse(t *testing.T, b *browser, newest *repo.Snapshot) {
 	if got != "the second version\n" {
 		t.Fatalf("the download holds %q", got)
 	}
+
+	// Against the first backup, only readme.txt changed.
+	var snaps []*repo.Snapshot
+	s.get(t, "/api/v1/snapshots?source=data", &snaps)
+
+	b.do("compare with the first backup", chromedp.SetValue(chromedp.CSS("#b-other"), snaps[0].ID), chromedp.Click(chromedp.CSS("#b-compare")))
+	b.wait(`document.getElementById("cmp-summary").textContent`, "the comparison")
+
+	var diff []string
+	b.eval(`[...document.querySelectorAll("#cmp-table tbody tr")].map((r) => r.cells[0].textContent + " " + r.cells[1].textContent)`, &diff)
+
+	if sum := b.text(`document.getElementById("cmp-summary").textContent`); len(diff) != 1 || !strings.HasPrefix(diff[0], "changed ") ||
+		!strings.HasSuffix(diff[0], "docs/readme.txt") || !strings.HasPrefix(sum, "0 added, 0 removed, 1 changed") {
+		t.Fatalf("the comparison with the first backup: %q %v", sum, diff)
+	}
+
+	b.shot("browse-compare")
 }
 
 func (s *site) audit(t *testing.T, b *browser) {

@@ -486,8 +486,31 @@ pages.browse = async () => {
     entries = entries.map((e) => ({ ...e, path: e.path.replace(/^\/+|\/+$/g, "") })).filter((e) => e.path !== "");
     render();
   };
+  const compare = async () => {
+    const other = $("b-other").value;
+    if (!other) return;
+    const older = (await api("GET", `/api/v1/snapshots/${encodeURIComponent(other)}/tree`)).map((e) => ({ ...e, path: e.path.replace(/^\/+|\/+$/g, "") }));
+    const files = (list) => new Map(list.filter((e) => e.type !== "dir").map((e) => [e.path, e]));
+    const then = files(older), now = files(entries);
+    const desc = (e) => (e ? `${bytes(e.size)}, ${modeString(e.mode)}, ${when(e.mtime)}` : "");
+    const rows = [];
+    for (const [p, e] of now) {
+      const o = then.get(p);
+      if (!o) rows.push(["added", p, null, e]);
+      else if (o.size !== e.size || o.mtime !== e.mtime || o.mode !== e.mode) rows.push(["changed", p, o, e]);
+    }
+    for (const [p, o] of then) if (!now.has(p)) rows.push(["removed", p, o, null]);
+    rows.sort((a, b) => a[1].localeCompare(b[1]));
+    const n = (k) => rows.filter((r) => r[0] === k).length;
+    $("cmp-summary").textContent = `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed (size, mode or time) since ${$("b-other").selectedOptions[0].textContent}.`;
+    $("cmp-table").hidden = false;
+    fill("cmp-table", rows.map(([k, p, o, e]) => row({ change: k, path: p }, el("td", { class: { added: "green", removed: "red", changed: "amber" }[k] }, k),
+      el("td", {}, p), el("td", {}, desc(o)), el("td", {}, desc(e)))), "No file differs.");
+  };
+  $("b-compare").addEventListener("click", () => compare().catch((e) => showError(e.message)));
   const change = async () => {
     const snaps = await backups($("b-source").value);
+    $("b-other").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     $("b-snapshot").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id, selected: s.id === params.get("snapshot") }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     await open();
   };
