@@ -51,6 +51,11 @@ var routes = []Route{
 	{"POST", "/api/v1/replicate", access.Operate, true, replicate},
 	{"POST", "/api/v1/restore", access.RestoreScratch, true, restore},
 
+	{"GET", "/api/v1/users", access.ManageAccess, false, listUsers},
+	{"POST", "/api/v1/users", access.ManageAccess, true, addUser},
+	{"POST", "/api/v1/users/{name}/role", access.ManageAccess, true, setRole},
+	{"DELETE", "/api/v1/users/{name}", access.ManageAccess, true, removeUser},
+
 	{"POST", "/api/v1/prune", access.Prune, true, pruneRepo},
 	{"POST", "/api/v1/snapshots/{id}/pin", access.Prune, true, pin},
 	{"POST", "/api/v1/snapshots/{id}/unpin", access.Prune, true, unpin},

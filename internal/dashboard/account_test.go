@@ -10,6 +10,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"lifeboat/internal/access"
+	"lifeboat/internal/testenv"
 )
 
 // account has the logged-in viewer change their password (a wrong current
@@ -77,4 +78,56 @@ func (s *site) account(t *testing.T, b *browser) {
 	if _, err := s.srv.Authority.Token(t.Context(), secret); err == nil {
 		t.Fatal("the revoked token is still accepted")
 	}
+}
+
+// manageUsers has the admin add carol as an operator (a duplicate
+// refused), make her an auditor and remove her; the store follows.
+func (s *site) manageUsers(t *testing.T, b *browser) {
+	role := func() access.Role {
+		t.Helper()
+
+		var us []access.UserInfo
+		s.get(t, "/api/v1/users", &us)
+
+		for _, u := range us {
+			if u.Name == "carol" {
+				return u.Role
+			}
+		}
+
+		return ""
+	}
+
+	add := func() {
+		t.Helper()
+		b.do("add carol", chromedp.SetValue(chromedp.CSS("#u-name"), "carol"), chromedp.SetValue(chromedp.CSS("#u-password"), "carol-password-1"),
+			chromedp.SetValue(chromedp.CSS("#u-role"), "operator"), chromedp.Click(chromedp.CSS("#u-add")))
+	}
+
+	add()
+	b.wait(`document.querySelector('tr[data-user="carol"]')`, "carol listed")
+
+	if r := role(); r != access.Operator {
+		t.Fatalf("carol has role %q in the store, want operator", r)
+	}
+
+	add()
+	b.wait(`!document.getElementById("error").hidden`, "the duplicate refused")
+
+	if msg := b.text(`document.getElementById("error").textContent`); !strings.Contains(msg, "already exists") {
+		t.Fatalf("adding carol twice shows %q", msg)
+	}
+
+	b.do("make carol an auditor", chromedp.SetValue(chromedp.CSS(`select[data-user="carol"]`), "auditor"))
+	b.text(`document.querySelector('select[data-user="carol"]').dispatchEvent(new Event("change")) && ""`)
+	testenv.Eventually(t, 10*time.Second, func() bool { return role() == access.Auditor }, "carol an auditor in the store")
+
+	b.do("remove carol", chromedp.Click(chromedp.CSS(`button[data-remove="carol"]`)))
+	b.wait(`!document.querySelector('tr[data-user="carol"]')`, "carol gone from the list")
+
+	if r := role(); r != "" {
+		t.Fatalf("carol is still in the store as %q", r)
+	}
+
+	b.text(`(() => { const e = document.getElementById("error"); e.hidden = true; e.textContent = ""; return "" })()`)
 }

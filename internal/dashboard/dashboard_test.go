@@ -505,6 +505,7 @@ func (s *site) copiesAndDrills(t *testing.T, b *browser) {
 		t.Fatalf("the account page says role %q", role)
 	}
 
+	s.manageUsers(t, b)
 	b.shot("account")
 }
 

@@ -638,7 +638,34 @@ pages.account = async () => {
     await load();
   });
   await load();
+  if (can("manage-access")) await users(act);
 };
+
+// users is the admins' list of users: add, change a role, remove.
+async function users(act) {
+  const roles = ["viewer", "auditor", "operator", "admin"];
+  const load = async () => {
+    const us = await api("GET", "/api/v1/users");
+    fill("users-table", us.map((u) => {
+      const sel = el("select", { "aria-label": "Role of " + u.name, "data-user": u.name }, roles.map((r) => el("option", { selected: r === u.role }, r)));
+      sel.addEventListener("change", async () => {
+        try { await api("POST", `/api/v1/users/${encodeURIComponent(u.name)}/role`, { role: sel.value }); await load(); } catch (e) { showError(e.message); }
+      });
+      const rm = u.name === session.user ? "" : el("button", { type: "button", "aria-label": "Remove " + u.name, "data-remove": u.name, onclick: async () => {
+        try { await api("DELETE", "/api/v1/users/" + encodeURIComponent(u.name)); await load(); } catch (e) { showError(e.message); }
+      } }, "Remove");
+      return row({ name: u.name, role: u.role, mfa: u.mfa ? 1 : 0 }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.mfa ? "enrolled" : "none"),
+        el("td", { class: "actions" }, rm)).tap((tr) => { tr.dataset.user = u.name; });
+    }), "No users.");
+  };
+  act("user-form", async () => {
+    await api("POST", "/api/v1/users", { name: $("u-name").value, role: $("u-role").value, password: $("u-password").value });
+    $("u-name").value = "";
+    $("u-password").value = "";
+    await load();
+  });
+  await load();
+}
 
 async function main() {
   const page = document.body.dataset.page;
