@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -118,9 +119,12 @@ func (s *site) manageUsers(t *testing.T, b *browser) {
 		t.Fatalf("adding carol twice shows %q", msg)
 	}
 
+	loads := b.text(`document.getElementById("users-table").dataset.loads`)
+
 	b.do("make carol an auditor", chromedp.SetValue(chromedp.CSS(`select[data-user="carol"]`), "auditor"))
 	b.text(`document.querySelector('select[data-user="carol"]').dispatchEvent(new Event("change")) && ""`)
 	testenv.Eventually(t, 10*time.Second, func() bool { return role() == access.Auditor }, "carol an auditor in the store")
+	b.wait(fmt.Sprintf(`document.getElementById("users-table").dataset.loads !== %q`, loads), "the users listed again")
 
 	b.do("remove carol", chromedp.Click(chromedp.CSS(`button[data-remove="carol"]`)))
 	b.wait(`!document.querySelector('tr[data-user="carol"]')`, "carol gone from the list")

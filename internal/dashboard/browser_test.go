@@ -140,6 +140,7 @@ func (b *browser) location() string {
 // shot writes the page as it looks at each width and colour scheme.
 func (b *browser) shot(name string) {
 	b.t.Helper()
+	b.labelled(name)
 
 	for _, sc := range screens {
 		b.view(sc.width, sc.scheme)

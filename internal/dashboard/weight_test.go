@@ -37,6 +37,8 @@ func (s *site) weigh(t *testing.T, b *browser) {
 
 		b.open(path)
 
+		b.labelled(p.Path)
+
 		var load, ready float64
 		b.eval(`performance.getEntriesByType("navigation")[0].loadEventEnd`, &load)
 		b.eval(`Number(document.body.dataset.readyMs)`, &ready)
@@ -89,4 +91,20 @@ func gzipped(t *testing.T, s string) int {
 	}
 
 	return buf.Len()
+}
+
+// labelled checks every control of the page has a name a screen reader
+// says, and is reachable by the keyboard (no negative tabindex).
+func (b *browser) labelled(page string) {
+	b.t.Helper()
+
+	var unlabelled []string
+	b.eval(`[...document.querySelectorAll("input, select, button, a, textarea")].filter((e) => {
+		const named = (e.labels && e.labels.length) || e.getAttribute("aria-label") || e.textContent.trim() || e.getAttribute("alt");
+		return !named || e.tabIndex < 0;
+	}).map((e) => e.outerHTML.slice(0, 120))`, &unlabelled)
+
+	if len(unlabelled) > 0 {
+		b.t.Errorf("%s: controls without a label or out of the tab order: %v", page, unlabelled)
+	}
 }

@@ -657,6 +657,8 @@ async function users(act) {
       return row({ name: u.name, role: u.role, mfa: u.mfa ? 1 : 0 }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.mfa ? "enrolled" : "none"),
         el("td", { class: "actions" }, rm)).tap((tr) => { tr.dataset.user = u.name; });
     }), "No users.");
+    // Each load counts, so a reader can tell the list is fresh.
+    $("users-table").dataset.loads = String(Number($("users-table").dataset.loads || 0) + 1);
   };
   act("user-form", async () => {
     await api("POST", "/api/v1/users", { name: $("u-name").value, role: $("u-role").value, password: $("u-password").value });
