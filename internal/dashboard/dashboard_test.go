@@ -486,7 +486,7 @@ func (s *site) copiesAndDrills(t *testing.T, b *browser) {
 	b.eval(fmt.Sprintf(rowJS, `#drills-table tbody tr`), &row)
 
 	if len(runs) != 1 || row["col1"] != "recover-data" || row["col2"] != "ok" || row["col3"] != dur(runs[0].RTO)+" / "+dur(runs[0].Obj) ||
-		!strings.HasPrefix(row["col5"], fmt.Sprintf("%d steps", len(runs[0].Step))) {
+		!strings.HasPrefix(row["col5"], fmt.Sprintf("%d step", len(runs[0].Step))) {
 		t.Fatalf("the drills list shows %v; the API %+v", row, runs)
 	}
 
@@ -498,6 +498,7 @@ func (s *site) copiesAndDrills(t *testing.T, b *browser) {
 	}
 
 	b.shot("drills")
+	s.cancel(t, b)
 
 	b.open("/account")
 
@@ -555,5 +556,25 @@ func (s *site) viewer(t *testing.T, b *browser) {
 
 	if len(jobs) != len(before) {
 		t.Fatalf("the viewer's refused requests started jobs: %+v", jobs)
+	}
+}
+
+// cancel starts the slow plan's drill from the drills page and cancels it
+// from the jobs page while it runs.
+func (s *site) cancel(t *testing.T, b *browser) {
+	b.do("drill the slow plan", chromedp.Click(chromedp.CSS(`button[aria-label="Drill slow now"]`)))
+	b.wait(`location.pathname === "/jobs"`, "the jobs page after the drill")
+	b.ready("jobs")
+
+	id := strings.TrimPrefix(b.location(), "/jobs?job=")
+	b.wait(fmt.Sprintf(`document.querySelector('tr[data-job=%q] [data-action="cancel"]')`, id), "the running drill's cancel button")
+	b.do("cancel the drill", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-job=%q] [data-action="cancel"]`, id))))
+	b.wait(fmt.Sprintf(`document.querySelector('tr[data-job=%q] .c-state').textContent === "cancelled"`, id), "the drill cancelled on the page")
+
+	var job api.Job
+	s.get(t, "/api/v1/jobs/"+id, &job)
+
+	if job.State != api.JobCancelled || job.Action != "drill" || job.End.Sub(job.Start) > 30*time.Second {
+		t.Fatalf("the cancelled drill: %+v", job)
 	}
 }

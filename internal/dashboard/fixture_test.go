@@ -71,6 +71,8 @@ func newSiteWith(t *testing.T, more string) *site {
 	yaml := fmt.Sprintf("repository:\n  path: %s\naudit:\n  path: %s\nsources:\n  data:\n    type: files\n    tier: critical\n    paths: [%s]\n"+
 		"%s"+
 		"copies:\n  near:\n    path: %s\nplans:\n  recover-data:\n    tier: critical\n    steps:\n      - restore: data\n"+
+		// A drill that takes a minute, to cancel.
+		"  slow:\n    steps:\n      - run: sleep 60\n        drill: sleep 60\n"+
 		"server:\n  listen: 127.0.0.1:0\n",
 		filepath.Join(dir, "repo"), filepath.Join(dir, "state", "audit.jsonl"), s.data, more, filepath.Join(dir, "near"))
 	writeFile(t, filepath.Join(dir, "lifeboat.yaml"), yaml)

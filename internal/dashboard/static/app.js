@@ -570,7 +570,7 @@ pages.drills = async () => {
       el("td", {}, when(d.started)), el("td", {}, d.plan), el("td", { class: d.status === "ok" ? "green" : "red" }, d.status + (d.error ? ": " + d.error : "")),
       el("td", { class: level(d.rto_seconds, d.rto_objective_seconds) }, `${dur(d.rto_seconds)} / ${dur(d.rto_objective_seconds)}`),
       el("td", { class: level(d.rpo_seconds, d.rpo_objective_seconds) }, `${dur(d.rpo_seconds)} / ${dur(d.rpo_objective_seconds)}`),
-      el("td", {}, el("details", {}, el("summary", {}, `${(d.steps || []).length} steps`),
+      el("td", {}, el("details", {}, el("summary", {}, `${(d.steps || []).length} step${(d.steps || []).length === 1 ? "" : "s"}`),
         el("ol", { class: "steps" }, (d.steps || []).map((st) => el("li", { class: st.status === "ok" ? "" : "red" },
           `${st.title} — ${st.status}, ${dur(st.seconds)}` + (st.note ? ` (${st.note})` : "") + (st.error ? ": " + st.error : "")))))))), "No drill recorded yet.");
     fill("plans-table", (rep.plans || []).map((p) => {
