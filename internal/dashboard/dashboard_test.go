@@ -56,6 +56,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	s.jobs(t, b)
 	newest := s.timeline(t, b)
 	s.restore(t, b, newest)
+	s.restoreProduction(t, b)
 	s.browse(t, b, newest)
 	s.audit(t, b)
 	s.copiesAndDrills(t, b)
@@ -577,4 +578,51 @@ func (s *site) cancel(t *testing.T, b *browser) {
 	if job.State != api.JobCancelled || job.Action != "drill" || job.End.Sub(job.Start) > 30*time.Second {
 		t.Fatalf("the cancelled drill: %+v", job)
 	}
+}
+
+// restoreProduction has the admin restore over the source's own folder:
+// refused until the source's name is typed, then run after a safety
+// snapshot of what it overwrites.
+func (s *site) restoreProduction(t *testing.T, b *browser) {
+	b.open("/restore?source=data")
+	b.do("a production restore, the wrong name typed", chromedp.Click(chromedp.CSS("#r-prod")), chromedp.SetValue(chromedp.CSS("#r-target"), s.data),
+		chromedp.SetValue(chromedp.CSS("#r-confirm"), "dat"), chromedp.Click(chromedp.CSS("#r-plan")))
+
+	if msg := b.text(`document.getElementById("error").textContent`); !strings.Contains(msg, "type the source's name, data,") {
+		t.Fatalf("a production restore without the name typed shows %q", msg)
+	}
+
+	b.do("type the name", chromedp.SetValue(chromedp.CSS("#r-confirm"), "data"), chromedp.Click(chromedp.CSS("#r-plan")))
+
+	if plan := b.text(`document.getElementById("r-plan-list").textContent`); !strings.Contains(plan, "PRODUCTION: "+s.data+", after a safety snapshot") {
+		t.Fatalf("the production plan says %q", plan)
+	}
+
+	b.do("run the production restore", chromedp.Click(chromedp.CSS("#r-run")))
+	b.wait(`document.getElementById("r-state")`, "the production restore's result")
+
+	if st := b.text(`document.getElementById("r-state").textContent`); st != "Restore succeeded" {
+		t.Fatalf("the production restore: %q", st)
+	}
+
+	var snaps []*repo.Snapshot
+	s.get(t, "/api/v1/snapshots?source=data", &snaps)
+
+	safety := ""
+
+	for _, sn := range snaps {
+		if sn.Role == repo.RoleSafety {
+			safety = sn.ID
+		}
+	}
+
+	if note := b.text(`(document.getElementById("r-safety") || {}).textContent || ""`); safety == "" || !strings.Contains(note, safety[:12]) {
+		t.Fatalf("the result says %q; the safety snapshot in the repository: %q", note, safety)
+	}
+
+	if got := readBelow(t, s.data, "readme.txt"); got != "the second version\n" {
+		t.Fatalf("after the production restore readme.txt holds %q", got)
+	}
+
+	b.shot("restore-production")
 }

@@ -303,7 +303,12 @@ pages.timeline = async () => {
     for (const s of snaps) lo = Math.min(lo, Date.parse(s.time));
     if (arch) for (const r of arch.ranges) lo = Math.min(lo, Date.parse(r.from));
     lo -= (now - lo) * 0.04;
-    const hi = now + (now - lo) * 0.02;
+    // The server's clock is known to the second: the newest backup may be
+    // a little "after" now, and is still drawn.
+    let top = now;
+    for (const s of snaps) top = Math.max(top, Date.parse(s.time));
+    if (arch) for (const r of arch.ranges) top = Math.max(top, Date.parse(r.to));
+    const hi = top + (top - lo) * 0.02;
     const W = 1000, x = (t) => ((t - lo) / (hi - lo)) * W;
     const svg = el("svg", { viewBox: `0 0 ${W} 80`, class: "tl", role: "img", "aria-label": "Timeline of " + src.name });
     svg.append(el("line", { x1: 0, x2: W, y1: 40, y2: 40, class: "axis" }));
@@ -441,7 +446,8 @@ function result(job) {
     check(st.Files === snap.files, `${st.Files} of the snapshot's ${snap.files} files restored`);
     check(st.Bytes === snap.bytes, `${bytes(st.Bytes)} of the snapshot's ${bytes(snap.bytes)} restored`);
   }
-  if (res.Restored && res.Restored.Safety) items.push(el("li", {}, "Safety snapshot taken first: " + JSON.stringify(res.Restored.Safety)));
+  const safety = res.Restored && res.Restored.Safety;
+  if (safety) items.push(el("li", { id: "r-safety" }, `Safety snapshot ${safety.id.slice(0, 12)} of ${when(safety.time)} keeps what the restore overwrote`));
   if (res.Took) items.push(el("li", {}, "Took " + dur(res.Took / 1e9)));
   // Anything else the result says (a database restore's checks) as it is.
   const walk = (o, pre) => {
