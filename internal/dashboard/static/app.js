@@ -119,11 +119,13 @@ function applyFilter(input) {
   const q = input.value.trim().toLowerCase();
   for (const r of $(input.dataset.filter).tBodies[0].rows) r.hidden = q !== "" && !r.textContent.toLowerCase().includes(q);
 }
-// row makes a table row with sort keys (k-prefixed data attributes).
+// row makes a table row with sort keys (k-prefixed data attributes);
+// tagged(name, value) names the row for the code that finds it again.
 function row(keys, ...cells) {
   const tr = el("tr");
   for (const [k, v] of Object.entries(keys)) tr.dataset["k" + k] = String(v);
   tr.append(...cells);
+  tr.tagged = (name, value) => { tr.dataset[name] = value; return tr; };
   return tr;
 }
 function fill(id, rows, empty) {
@@ -224,9 +226,8 @@ function sourceRow(s) {
   el("td", { class: "c-tier" }, s.tier),
   el("td", { class: "c-last" }, when(s.last_backup) + (s.last_type ? " (" + s.last_type + ")" : "")),
   el("td", { class: "c-restorable" }, isZero(s.restorable) ? (s.restorable_error || "none") : when(s.restorable)),
-  rpo, rto, verify, test, copies, el("td", {}, strip), actions).tap((tr) => { tr.dataset.source = s.name; });
+  rpo, rto, verify, test, copies, el("td", {}, strip), actions).tagged("source", s.name);
 }
-HTMLElement.prototype.tap = function (f) { f(this); return this; };
 
 pages.jobs = async () => {
   const logs = new Map();
@@ -246,7 +247,7 @@ pages.jobs = async () => {
       return row({ id: j.id, action: j.action, source: j.source || "", by: j.by, state: j.state, start: j.start },
         el("td", {}, j.id), el("td", {}, j.action), el("td", {}, j.source || ""), el("td", {}, j.by),
         el("td", { class: "c-state " + ({ succeeded: "green", failed: "red", cancelled: "amber" }[j.state] || "") }, j.state),
-        el("td", {}, when(j.start)), progress, actions).tap((tr) => { tr.dataset.job = j.id; });
+        el("td", {}, when(j.start)), progress, actions).tagged("job", j.id);
     }), "No jobs since the daemon started.");
     for (const j of jobs) {
       if (streams.has(j.id) || (j.state !== "running" && j.id !== focus)) continue;
@@ -661,7 +662,7 @@ async function users(act) {
         try { await api("DELETE", "/api/v1/users/" + encodeURIComponent(u.name)); await load(); } catch (e) { showError(e.message); }
       } }, "Remove");
       return row({ name: u.name, role: u.role, mfa: u.mfa ? 1 : 0 }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.mfa ? "enrolled" : "none"),
-        el("td", { class: "actions" }, rm)).tap((tr) => { tr.dataset.user = u.name; });
+        el("td", { class: "actions" }, rm)).tagged("user", u.name);
     }), "No users.");
     // Each load counts, so a reader can tell the list is fresh.
     $("users-table").dataset.loads = String(Number($("users-table").dataset.loads || 0) + 1);
