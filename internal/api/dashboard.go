@@ -114,19 +114,25 @@ func (s *Server) overview(r *http.Request, out []SourceHealth, h *health.Health)
 		}
 	}
 
+	// One listing for every source: a repository with many sources is
+	// read once, not once per source.
+	all, err := s.Repo.Snapshots(r.Context(), "")
+	if err != nil {
+		return err
+	}
+
+	bySource := map[string][]*repo.Snapshot{}
+	for _, sn := range all {
+		bySource[sn.Source] = append(bySource[sn.Source], sn)
+	}
+
 	now := clock.Or(s.Clock).Now()
 
 	for i := range out {
 		out[i].Problem = problem(h.Sources[i])
 		out[i].OK = out[i].Problem == ""
 		out[i].Drill = s.lastDrill(out[i].Name, drills)
-
-		snaps, err := s.Repo.Snapshots(r.Context(), out[i].Name)
-		if err != nil {
-			return err
-		}
-
-		out[i].Days = history(now, h.Sources[i].Objective, snaps, failures(recs, out[i].Name))
+		out[i].Days = history(now, h.Sources[i].Objective, bySource[out[i].Name], failures(recs, out[i].Name))
 	}
 
 	return nil
