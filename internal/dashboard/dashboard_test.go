@@ -542,7 +542,7 @@ func (s *site) viewer(t *testing.T, b *browser) {
 	s.get(t, "/api/v1/jobs", &before)
 
 	var answers []string
-	b.eval(`Promise.all([["/api/v1/restore", {source: "data", target: "/tmp/x"}], ["/api/v1/prune", {dry_run: false}]].map(([p, body]) =>
+	b.eval(`Promise.all([["/api/v1/restore", {source: "data", target: "/srv/scratch"}], ["/api/v1/prune", {dry_run: false}]].map(([p, body]) =>
 		fetch("/api/v1/session").then((r) => r.json()).then((sess) => fetch(p, {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": sess.csrf_token}, body: JSON.stringify(body)}))
 		.then(async (r) => r.status + " " + (await r.json()).error)))`, &answers)
 
