@@ -59,6 +59,9 @@ type Server struct {
 	Getenv   func(string) string
 	Log      *slog.Logger
 	Clock    clock.Clock
+	// Pages, when set, wraps the daemon's own handler (/metrics, /healthz,
+	// /readyz) with the web pages served beside the API.
+	Pages func(base http.Handler) http.Handler
 	// AfterJob runs when a job has ended (the daemon copies the audit
 	// trail into the repository there, as after its scheduled jobs).
 	AfterJob func(ctx context.Context)
@@ -105,6 +108,10 @@ func (s *Server) Handler(base http.Handler) http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s: the routes are listed in /api/v1/openapi.json", r.Method, r.URL.Path))
 	})
+
+	if s.Pages != nil {
+		base = s.Pages(base)
+	}
 
 	mux.Handle("/metrics", s.metricsGuard(base))
 	mux.Handle("/", base)

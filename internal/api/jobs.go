@@ -301,3 +301,19 @@ func sse(w http.ResponseWriter, id, kind string, v any) error {
 
 	return err
 }
+
+// runningJobs counts the jobs still running.
+func (s *Server) runningJobs() int {
+	s.jobs.mu.Lock()
+	defer s.jobs.mu.Unlock()
+
+	n := 0
+
+	for _, j := range s.jobs.byID {
+		if j.snapshot().State == JobRunning {
+			n++
+		}
+	}
+
+	return n
+}

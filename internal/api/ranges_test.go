@@ -18,6 +18,8 @@ func TestRangesFollowEpochs(t *testing.T) {
 		{Epoch: "a", First: at(10), Last: at(20)},
 		{Epoch: "a", First: at(0), Last: at(9)},
 		{Epoch: "b", First: at(71), Last: at(90)},
+		// A new chain's opening marker has no time.
+		{Epoch: "b"},
 	})
 
 	want := []Range{{Epoch: "a", From: at(0), To: at(20)}, {Epoch: "b", From: at(60), To: at(90)}}

@@ -43,6 +43,13 @@ type SourceHealth struct {
 	RestoreTest      *records.RestoreTest `json:"restore_test,omitempty"`
 	Copies           copies.Summary       `json:"copies"`
 	CopiesRestorable map[string]time.Time `json:"copies_restorable,omitempty"`
+	// Problem is the one problem `lifeboat status` names (empty: OK).
+	Problem string `json:"problem,omitempty"`
+	OK      bool   `json:"ok"`
+	// Drill is the last drill of a plan restoring the source.
+	Drill *DrillSummary `json:"last_drill,omitempty"`
+	// Days is the last 30 days: backups, failures, overdue gaps.
+	Days []Day `json:"days"`
 }
 
 // health is every source's health, computed at most every readFresh
@@ -100,7 +107,12 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 		return err
 	}
 
-	return writeJSON(w, http.StatusOK, sourceHealth(h, clock.Or(s.Clock).Now()))
+	out := sourceHealth(h, clock.Or(s.Clock).Now())
+	if err := s.overview(r, out, h); err != nil {
+		return err
+	}
+
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -122,6 +134,11 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 
 	now := clock.Or(s.Clock).Now()
 	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
+
+	if err := s.overview(r, st.Sources, h); err != nil {
+		return err
+	}
+
 	if st.Copies == nil {
 		st.Copies = []*copies.Copy{}
 	}
@@ -130,13 +147,7 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 		st.Fingerprint = s.Transport.Fingerprint
 	}
 
-	s.jobs.mu.Lock()
-	for _, j := range s.jobs.byID {
-		if j.snapshot().State == JobRunning {
-			st.RunningJobs++
-		}
-	}
-	s.jobs.mu.Unlock()
+	st.RunningJobs = s.runningJobs()
 
 	return writeJSON(w, http.StatusOK, st)
 }
@@ -327,6 +338,12 @@ func ranges(segs []*binlog.Segment) []Range {
 	by := map[string]*Range{}
 
 	for _, sg := range segs {
+		// A chain's opening marker (where a new chain begins, after a gap)
+		// holds no event and no time: it widens no range.
+		if sg.First.IsZero() || sg.Last.IsZero() {
+			continue
+		}
+
 		rg, ok := by[sg.Epoch]
 		if !ok {
 			by[sg.Epoch] = &Range{Epoch: sg.Epoch, From: sg.First, To: sg.Last}
@@ -404,8 +421,24 @@ func compliance(s *Server, w http.ResponseWriter, r *http.Request, _ access.Prin
 		return err
 	}
 
-	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(rep.JSON())
+	// Evidence to keep: Markdown and HTML come as files.
+	name := "lifeboat-compliance-" + now.UTC().Format("2006-01-02")
+
+	switch r.URL.Query().Get("format") {
+	case "", "json":
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(rep.JSON())
+	case "markdown", "md":
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".md"}))
+		_, err = w.Write([]byte(rep.Markdown()))
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".html"}))
+		_, err = w.Write(rep.HTML())
+	default:
+		return fail(http.StatusBadRequest, "format=%q: expected json, markdown or html", r.URL.Query().Get("format"))
+	}
 
 	return err
 }

@@ -20,6 +20,13 @@ var routes = []Route{
 	{"GET", "/api/v1/session/oidc", "", false, oidcStart},
 	{"GET", "/api/v1/session/oidc/callback", "", false, oidcCallback},
 	{"POST", "/api/v1/session/step-up", "", false, stepUp},
+	{"GET", "/api/v1/session", "", false, sessionInfo},
+	{"GET", "/api/v1/account", access.ReadHealth, false, getAccount},
+	{"POST", "/api/v1/account/password", access.ReadHealth, true, changePassword},
+	{"POST", "/api/v1/account/mfa", access.ReadHealth, true, beginMFA},
+	{"POST", "/api/v1/account/mfa/confirm", access.ReadHealth, true, confirmMFA},
+	{"POST", "/api/v1/account/tokens", access.ReadHealth, true, createToken},
+	{"DELETE", "/api/v1/account/tokens/{name}", access.ReadHealth, true, revokeToken},
 
 	{"GET", "/api/v1/status", access.ReadHealth, false, status},
 	{"GET", "/api/v1/sources", access.ReadHealth, false, listSources},
@@ -36,7 +43,9 @@ var routes = []Route{
 	{"GET", "/api/v1/copies", access.ReadSnapshots, false, listCopies},
 
 	{"GET", "/api/v1/reports/compliance", access.ReadReports, false, compliance},
+	{"GET", "/api/v1/drills", access.ReadReports, false, drills},
 	{"GET", "/api/v1/audit", access.ReadAudit, false, auditTrail},
+	{"GET", "/api/v1/audit/chain", access.ReadAudit, false, auditChain},
 
 	{"POST", "/api/v1/sources/{name}/backup", access.Operate, true, backup},
 	{"POST", "/api/v1/sources/{name}/verify", access.Operate, true, verify},
@@ -44,6 +53,11 @@ var routes = []Route{
 	{"POST", "/api/v1/plans/{name}/drill", access.Operate, true, drill},
 	{"POST", "/api/v1/replicate", access.Operate, true, replicate},
 	{"POST", "/api/v1/restore", access.RestoreScratch, true, restore},
+
+	{"GET", "/api/v1/users", access.ManageAccess, false, listUsers},
+	{"POST", "/api/v1/users", access.ManageAccess, true, addUser},
+	{"POST", "/api/v1/users/{name}/role", access.ManageAccess, true, setRole},
+	{"DELETE", "/api/v1/users/{name}", access.ManageAccess, true, removeUser},
 
 	{"POST", "/api/v1/prune", access.Prune, true, pruneRepo},
 	{"POST", "/api/v1/snapshots/{id}/pin", access.Prune, true, pin},

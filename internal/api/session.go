@@ -29,6 +29,8 @@ type session struct {
 	// stepped is when the session last proved a second factor (a TOTP
 	// code, or a single sign-on login); guarded by sessions.mu.
 	stepped time.Time
+	// enrolment is a second factor being enrolled, until confirmed.
+	enrolment *access.Enrolment
 }
 
 func (s *session) csrfMatches(v string) bool {

@@ -7,6 +7,7 @@ import (
 	"lifeboat/internal/api"
 	"lifeboat/internal/config"
 	"lifeboat/internal/daemon"
+	"lifeboat/internal/dashboard"
 )
 
 // apiFront is the daemon's HTTP front door: the API on the daemon's
@@ -32,7 +33,7 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 	d.Front = &api.Server{
 		Cfg: cfg, Repo: d.Repo, Sources: d.Sources, Exec: d.Ops, Audit: d.Audit, Transport: t,
 		Password: d.Password, Getenv: a.Getenv, Log: a.log, Clock: a.clock(), AfterJob: d.CopyAudit,
-		Authority: users,
+		Authority: users, Pages: dashboard.Wrap,
 	}
 
 	if o := cfg.Server.OIDC; o != nil {
