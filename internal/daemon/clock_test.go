@@ -272,12 +272,12 @@ func TestScheduledBackupsFollowTheClock(t *testing.T) {
 	h.waitRun(t, "backup docs full", start)
 	h.asleep(t)
 
-	// A second before the hour the scheduler is still asleep.
+	// A second before the hour nothing has run. (Other loops wait on the
+	// same clock, the metrics' refresh among them, and wake meanwhile: the
+	// check is what was recorded once they wait again, not whether
+	// something is waiting at the instant of the advance.)
 	h.fake.Advance(29*time.Minute + 59*time.Second)
-
-	if h.fake.Waiters() == 0 {
-		t.Fatal("the scheduler woke before the hour")
-	}
+	h.asleep(t)
 
 	if last, _ := h.lastRun("backup docs full"); !last.Equal(start) {
 		t.Fatalf("a run before the hour: %s", last)
