@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/kopia/kopia/fs"
 	"github.com/kopia/kopia/fs/localfs"
 	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/repo/manifest"
 	"github.com/kopia/kopia/snapshot"
 	"github.com/kopia/kopia/snapshot/policy"
 	"github.com/kopia/kopia/snapshot/upload"
@@ -133,8 +136,14 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 	tree := policy.BuildTree(map[string]*policy.Policy{".": pol}, policy.DefaultPolicy)
 	si := sourceInfo(spec.Source)
 
+	earlier, err := r.checkpoints(ctx, spec.Source)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
+	}
+
 	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat backup " + spec.Source}, func(ctx context.Context, w repo.RepositoryWriter) error {
-		u := upload.NewUploader(w)
+		cw := &checkpointWriter{RepositoryWriter: w}
+		u := upload.NewUploader(cw)
 		u.CheckpointLabels = map[string]string{labelMarker: "1", labelSource: spec.Source, labelRole: "checkpoint"}
 
 		if spec.CheckpointInterval > 0 {
@@ -183,7 +192,7 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 
 		snap.ID = string(id)
 
-		return r.dropCheckpoints(ctx, w, spec.Source)
+		return dropCheckpoints(ctx, w, append(earlier, cw.saved()...))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
@@ -210,16 +219,23 @@ func checkUpload(spec TreeSpec, man *snapshot.Manifest) error {
 	return ue
 }
 
-// dropCheckpoints deletes the checkpoints of earlier killed runs and of this one,
-// now that a complete snapshot of the source exists. It looks in the write
-// session: the opened repository's view may not yet hold a checkpoint this
-// run's uploader committed.
-func (r *Repository) dropCheckpoints(ctx context.Context, w repo.RepositoryWriter, source string) error {
-	ids, err := snapshot.ListSnapshotManifests(ctx, w, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
+// checkpoints lists the checkpoints earlier killed runs of source left, as
+// the opened repository sees them. A write session has a manifest view of
+// its own, which reads every manifest in the repository again (at a year of
+// binlog archive, tens of milliseconds): looking here, before the session,
+// reuses what the repository has already read.
+func (r *Repository) checkpoints(ctx context.Context, source string) ([]manifest.ID, error) {
+	ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
 	if err != nil {
-		return fmt.Errorf("list checkpoints: %w", err)
+		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 
+	return ids, nil
+}
+
+// dropCheckpoints deletes the checkpoints of earlier killed runs and of this
+// one, now that a complete snapshot of the source exists.
+func dropCheckpoints(ctx context.Context, w repo.RepositoryWriter, ids []manifest.ID) error {
 	for _, id := range ids {
 		if err := w.DeleteManifest(ctx, id); err != nil {
 			return fmt.Errorf("delete checkpoint %s: %w", id, err)
@@ -227,6 +243,34 @@ func (r *Repository) dropCheckpoints(ctx context.Context, w repo.RepositoryWrite
 	}
 
 	return nil
+}
+
+// checkpointWriter is the write session an upload writes through; it notes
+// the checkpoints the uploader saves, so they can be deleted once the
+// snapshot is saved without listing the session's manifests.
+type checkpointWriter struct {
+	repo.RepositoryWriter
+
+	mu  sync.Mutex
+	ids []manifest.ID
+}
+
+func (c *checkpointWriter) PutManifest(ctx context.Context, labels map[string]string, payload any) (manifest.ID, error) {
+	id, err := c.RepositoryWriter.PutManifest(ctx, labels, payload)
+	if err == nil && labels[labelRole] == "checkpoint" {
+		c.mu.Lock()
+		c.ids = append(c.ids, id)
+		c.mu.Unlock()
+	}
+
+	return id, err //nolint:wrapcheck // the uploader wraps it
+}
+
+func (c *checkpointWriter) saved() []manifest.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return slices.Clone(c.ids)
 }
 
 func uploadPolicy(spec TreeSpec) *policy.Policy {

@@ -176,6 +176,15 @@ func (r *Repository) QuickMaintain(ctx context.Context) error {
 			return fmt.Errorf("quick maintenance: %w", err)
 		}
 
+		n, err := r.dropEmptyIndexShards(ctx, w)
+		if err != nil {
+			return fmt.Errorf("quick maintenance: %w", err)
+		}
+
+		if n > 0 {
+			r.log.Debug("quick maintenance: removed empty index folders", "count", n)
+		}
+
 		return nil
 	})
 }

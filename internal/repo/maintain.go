@@ -93,6 +93,14 @@ func (r *Repository) Maintain(ctx context.Context, reclaimNow bool) error {
 			r.log.Info("maintenance: deleted index blobs a range checkpoint holds", "count", n)
 		}
 
+		if n, err = r.dropEmptyIndexShards(ctx, w); err != nil {
+			return fmt.Errorf("maintenance: %w", err)
+		}
+
+		if n > 0 {
+			r.log.Info("maintenance: removed empty index folders", "count", n)
+		}
+
 		return nil
 	})
 }
