@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -215,7 +216,11 @@ func (a *App) binlogListCommand() *cobra.Command {
 				return enc.Encode(out)
 			}
 
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			// One write per buffer, not per cell: a year of archive is a
+			// thousand lines, 15,000 writes unbuffered.
+			bw := bufio.NewWriter(a.Stdout)
+
+			tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FILE\tSTART\tEND\tEVENTS\tSIZE\tFIRST EVENT\tLAST EVENT\tGTIDS\tBY")
 
 			for _, s := range arch.Segments {
@@ -230,16 +235,18 @@ func (a *App) binlogListCommand() *cobra.Command {
 			tw.Flush()
 
 			for _, g := range arch.Gaps {
-				fmt.Fprintf(a.Stdout, "GAP from %s to %s: %s\n", g.From.Local().Format(time.DateTime), g.At.Local().Format(time.DateTime), g.Reason)
+				fmt.Fprintf(bw, "GAP from %s to %s: %s\n", g.From.Local().Format(time.DateTime), g.At.Local().Format(time.DateTime), g.Reason)
 			}
 
 			if !arch.Covered.IsZero() {
-				fmt.Fprintf(a.Stdout, "the streamer last confirmed the archive complete at %s\n", arch.Covered.Local().Format("2006-01-02 15:04:05.000"))
+				fmt.Fprintf(bw, "the streamer last confirmed the archive complete at %s\n", arch.Covered.Local().Format("2006-01-02 15:04:05.000"))
 			}
 
 			st := arch.Stats()
-			fmt.Fprintf(a.Stdout, "archive of %s: %s of binlog in %s (%s stored)\n", args[0], progress.Bytes(st.Bytes),
+			fmt.Fprintf(bw, "archive of %s: %s of binlog in %s (%s stored)\n", args[0], progress.Bytes(st.Bytes),
 				plural(st.Segments, "segment", "segments"), plural(st.Stored, "piece", "pieces"))
+
+			_ = bw.Flush() // as unchecked as the writes were unbuffered
 
 			return nil
 		},
