@@ -208,8 +208,9 @@ func isPiece(s *Segment) bool { return s.Labels["merged"] != "" }
 func isEndMarker(s *Segment) bool { return s.Start == s.End && s.Next != "" }
 
 type bucketKey struct {
-	day bool
-	at  time.Time
+	day  bool
+	file bool // the whole of a closed file
+	at   time.Time
 }
 
 // planPieces chooses which segments to merge: each returned list becomes one
@@ -218,7 +219,11 @@ type bucketKey struct {
 // once a UTC day ended more than a day ago, its segments share one piece. An
 // hour still open (it ends after now-after) gets pieces only from segments
 // never merged, so each byte is rewritten once while the hour fills rather
-// than at every run; the hour's pieces merge once it is over.
+// than at every run; the hour's pieces merge once it is over. A file the
+// server rotated away from (its last segment names the next) becomes one
+// piece once all its days are merged: a file spanning midnight would
+// otherwise stay two pieces, and a year of daily files twice the segments
+// every command reads.
 func planPieces(segs []*Segment, now time.Time, after time.Duration) [][]*Segment {
 	cutoff := now.Add(-after)
 
@@ -259,6 +264,8 @@ func planPieces(segs []*Segment, now time.Time, after time.Duration) [][]*Segmen
 			return g[i].End < g[j].End
 		})
 
+		closed := g[len(g)-1].Next != ""
+
 		var (
 			run    []*Segment
 			runKey bucketKey
@@ -284,6 +291,10 @@ func planPieces(segs []*Segment, now time.Time, after time.Duration) [][]*Segmen
 			}
 
 			key, ok := bucketOf(s, now, cutoff)
+			if ok && key.day && closed {
+				key = bucketKey{file: true}
+			}
+
 			if !ok || !contiguous || key != runKey {
 				flush()
 			}
@@ -324,7 +335,7 @@ func runPieces(run []*Segment, key bucketKey, cutoff time.Time) [][]*Segment {
 		return nil
 	}
 
-	if key.day || !key.at.Add(time.Hour).After(cutoff) {
+	if key.day || key.file || !key.at.Add(time.Hour).After(cutoff) {
 		return [][]*Segment{run}
 	}
 

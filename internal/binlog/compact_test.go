@@ -109,6 +109,55 @@ func TestPlanPiecesTiers(t *testing.T) {
 	}
 }
 
+// TestPlanPiecesClosedFileTier: a file the server rotated away from that
+// spans midnight becomes one piece once both its days are merged; a file
+// still being written keeps a piece per day.
+func TestPlanPiecesClosedFileTier(t *testing.T) {
+	night := time.Date(2026, 3, 10, 22, 0, 0, 0, time.UTC)
+	segs := every("a", "bin.000001", 4, night, night.Add(4*time.Hour), 30*time.Minute)
+	segs = append(segs, marker("m1", "bin.000001", segs[len(segs)-1].End, "bin.000002"))
+	segs = append(segs, every("b", "bin.000002", 4, night.Add(4*time.Hour), night.Add(28*time.Hour), time.Hour)...)
+
+	// A day after the file ended its second day is still in hours: nothing
+	// spans the file yet.
+	soon := night.Add(30 * time.Hour)
+	merged := applyPieces(segs, planPieces(segs, soon, 10*time.Minute))
+
+	for _, s := range merged {
+		if s.File == "bin.000001" && s.Start == 4 && s.Next != "" {
+			t.Fatalf("a day after it ended, the file is one piece already: %+v", s)
+		}
+	}
+
+	// Days later: the closed file is one piece from its start to the
+	// marker, carrying the next file; the open one keeps one per day.
+	later := night.Add(96 * time.Hour)
+	merged = applyPieces(merged, planPieces(merged, later, 10*time.Minute))
+	merged = applyPieces(merged, planPieces(merged, later, 10*time.Minute))
+
+	var first, second []*Segment
+
+	for _, s := range merged {
+		if s.File == "bin.000001" {
+			first = append(first, s)
+		} else {
+			second = append(second, s)
+		}
+	}
+
+	if len(first) != 1 || first[0].Start != 4 || first[0].End != segs[8].End || first[0].Next != "bin.000002" {
+		t.Fatalf("the closed file: %d pieces, want one spanning it: %s", len(first), describePieces([][]*Segment{first}))
+	}
+
+	if len(second) != 2 {
+		t.Fatalf("the open file: %d pieces, want one per day", len(second))
+	}
+
+	if p := planPieces(merged, later, 10*time.Minute); len(p) != 0 {
+		t.Fatalf("planned again: %s", describePieces(p))
+	}
+}
+
 // applyPieces replaces each piece's parts with one segment spanning them.
 func applyPieces(segs []*Segment, pieces [][]*Segment) []*Segment {
 	gone := map[string]bool{}

@@ -91,10 +91,9 @@ func (r *Repository) PutSegment(ctx context.Context, source string, labels map[s
 				Name: "segment", Type: snapshot.EntryTypeFile, Permissions: 0o600,
 				FileSize: n, ModTime: fs.UTCTimestampFromTime(now), ObjectID: oid,
 			},
-			Tags: tags,
 		}
 
-		id, err := snapshot.SaveSnapshot(ctx, w, man)
+		id, err := saveSegmentManifest(ctx, w, man, tags)
 		if err != nil {
 			return fmt.Errorf("save segment: %w", err)
 		}
@@ -146,6 +145,36 @@ func (r *Repository) Segments(ctx context.Context, source string) ([]*Segment, e
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Stored.Before(out[j].Stored) })
 
 	return out, nil
+}
+
+// saveSegmentManifest saves a segment's manifest as kopia's SaveSnapshot
+// does, with its tags as labels, but without writing them a second time in
+// the payload: every command that reads a manifest decodes every segment's,
+// and the tags (the binlog's format description alone is 500 characters)
+// were most of it. Segments are read by their labels; the payload is read
+// only for the data's object ID.
+func saveSegmentManifest(ctx context.Context, w repo.RepositoryWriter, man *snapshot.Manifest, tags map[string]string) (manifest.ID, error) {
+	labels := map[string]string{
+		manifest.TypeLabelKey:  snapshot.ManifestType,
+		snapshot.HostnameLabel: man.Source.Host,
+		snapshot.UsernameLabel: man.Source.UserName,
+		snapshot.PathLabel:     man.Source.Path,
+	}
+
+	for k, v := range tags {
+		if _, ok := labels[k]; ok {
+			return "", fmt.Errorf("tag %s names a snapshot label", k)
+		}
+
+		labels[k] = v
+	}
+
+	id, err := w.PutManifest(ctx, labels, man)
+	if err != nil {
+		return "", fmt.Errorf("put manifest: %w", err)
+	}
+
+	return id, nil
 }
 
 // OpenSegment reads a segment's data back; the reader fails at its end if the

@@ -78,6 +78,7 @@ func (r *Repository) saveSegment(ctx context.Context, w repo.RepositoryWriter, s
 		labelSource:  source,
 		labelBytes:   strconv.FormatInt(seg.Bytes, 10),
 		labelSHA256:  seg.SHA256,
+		labelStored:  at.Format(time.RFC3339Nano),
 	}
 	for k, v := range p.Labels {
 		tags[labelPrefix+k] = v
@@ -92,10 +93,9 @@ func (r *Repository) saveSegment(ctx context.Context, w repo.RepositoryWriter, s
 			Name: "segment", Type: snapshot.EntryTypeFile, Permissions: 0o600,
 			FileSize: seg.Bytes, ModTime: fs.UTCTimestampFromTime(at), ObjectID: oid,
 		},
-		Tags: tags,
 	}
 
-	id, err := snapshot.SaveSnapshot(ctx, w, man)
+	id, err := saveSegmentManifest(ctx, w, man, tags)
 	if err != nil {
 		return nil, fmt.Errorf("save segment: %w", err)
 	}
