@@ -223,7 +223,9 @@ func checkUpload(spec TreeSpec, man *snapshot.Manifest) error {
 // the opened repository sees them. A write session has a manifest view of
 // its own, which reads every manifest in the repository again (at a year of
 // binlog archive, tens of milliseconds): looking here, before the session,
-// reuses what the repository has already read.
+// reuses what the repository has already read. The session still reads them
+// when there is a checkpoint to delete (kopia's delete looks the entry up),
+// which only a run killed earlier or one long enough to checkpoint leaves.
 func (r *Repository) checkpoints(ctx context.Context, source string) ([]manifest.ID, error) {
 	ids, err := snapshot.ListSnapshotManifests(ctx, r.rep, nil, map[string]string{"type": "snapshot", labelSource: source, labelRole: "checkpoint"})
 	if err != nil {
