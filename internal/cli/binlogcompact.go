@@ -25,8 +25,9 @@ func (a *App) binlogCompactCommand() *cobra.Command {
 		Use:   "compact SOURCE [--dry-run] [--json]",
 		Short: "Merge the old segments of a database source's binlog archive into hourly and daily pieces",
 		Long: "Segments whose last event is older than binlog.compact_after (default 10m) are merged into one\n" +
-			"piece per UTC hour, and the hours of a day that ended more than a day ago into one piece per\n" +
-			"day, within one binlog file, keeping every byte, position, GTID and event time. Every command\n" +
+			"piece per UTC hour, the hours of a day that ended more than a day ago into one piece per day,\n" +
+			"and the days of a file the server rotated away from into one piece, within one binlog file,\n" +
+			"keeping every byte, position, GTID and event time. Every command\n" +
 			"then reads fewer segments. The daemon does this every 10 minutes; a run killed at any point\n" +
 			"leaves the archive complete, and the next run finishes the job.",
 		Args: cobra.ExactArgs(1),
