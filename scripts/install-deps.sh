@@ -36,6 +36,8 @@ if [ "$mode" = test ]; then
   have setpriv || need+=(util-linux)
   have promtool || need+=(prometheus)
   have chromium || need+=(chromium)
+  have docker-registry || need+=(docker-registry)
+  have skopeo || need+=(skopeo)
 fi
 
 if ! command -v go >/dev/null 2>&1; then

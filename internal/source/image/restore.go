@@ -116,7 +116,7 @@ func (s *Source) Restore(ctx context.Context, r *repo.Repository, snap *repo.Sna
 
 		dir = tmp
 	} else if opt.Overwrite {
-		if res.Safety, err = source.SafetySnapshot(ctx, r, s.cfg.Name, opt.Version, []string{filepath.Join(dir, "index.json")}); err != nil {
+		if res.Safety, err = source.SafetySnapshot(ctx, r, s.cfg.Name, opt.Version, []string{dir}); err != nil {
 			return nil, err
 		}
 	}
