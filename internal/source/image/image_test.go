@@ -532,7 +532,6 @@ func TestBadInputStoresNothing(t *testing.T) {
 	})
 }
 
-
 // TestArchivesAndLayouts backs up a docker-archive file and an OCI layout
 // and restores each with its digest.
 func TestArchivesAndLayouts(t *testing.T) {
