@@ -101,6 +101,8 @@ func (r *Repository) BackupObjects(ctx context.Context, spec StreamSpec, dir str
 			root.AddEntry(de)
 		}
 
+		snap.ReadFiles += int64(len(names))
+
 		rootDE, err := writeDir(ctx, w, "", &root, now)
 		if err != nil {
 			return err

@@ -163,23 +163,40 @@ func refs(doc *indexDoc) string {
 	return strings.Join(out, ", ")
 }
 
-// refName is the name an image gets in an OCI layout: its tag when the
-// layout holds one image, else its whole reference.
+// refName is the name an image gets in an OCI layout: the tag of a layout
+// or registry image (its whole reference when the layout holds several
+// registry images), an archive's file name when there are several.
 func refName(rec *imageRec, single bool) string {
-	ref := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rec.Ref, schemeDockerArchive), schemeOCIArchive), schemeOCI)
+	ref := rec.Ref
 
-	if !single {
+	switch {
+	case strings.HasPrefix(ref, schemeOCI):
+		if _, tag := splitLayoutRef(strings.TrimPrefix(ref, schemeOCI)); tag != "" {
+			return tag
+		}
+
+		return "latest"
+	case strings.HasPrefix(ref, schemeDockerArchive), strings.HasPrefix(ref, schemeOCIArchive):
+		if single {
+			return "latest"
+		}
+
+		base := filepath.Base(ref)
+
+		return strings.TrimSuffix(base, filepath.Ext(base))
+	}
+
+	n, err := name.ParseReference(ref)
+	if err != nil {
 		return ref
 	}
 
-	if n, err := name.ParseReference(ref); err == nil {
-		if tag, ok := n.(name.Tag); ok {
-			return tag.TagStr()
-		}
+	if !single {
+		return n.String()
 	}
 
-	if _, tag := splitLayoutRef(ref); tag != "" {
-		return tag
+	if tag, ok := n.(name.Tag); ok {
+		return tag.TagStr()
 	}
 
 	return "latest"
