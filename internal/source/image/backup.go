@@ -398,7 +398,7 @@ func (ru *run) objects(doc *indexDoc) []repo.Object {
 // again costs time and saves nothing.
 func compressible(p *pending) bool {
 	mt := string(p.desc.MediaType)
-	return p.raw != nil || !(strings.Contains(mt, "gzip") || strings.Contains(mt, "zstd"))
+	return p.raw != nil || !strings.Contains(mt, "gzip") && !strings.Contains(mt, "zstd")
 }
 
 func typeOf(s string) types.MediaType { return types.MediaType(s) }
