@@ -4,6 +4,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,6 +28,8 @@ type Registry struct {
 	Host string
 	// User and Password are set when the registry asks for a login.
 	User, Password string
+	// CAFile is the CA that signed the registry's certificate (TLS only).
+	CAFile string
 
 	dir    string
 	cmd    *exec.Cmd
@@ -37,6 +41,9 @@ type RegistryOptions struct {
 	// Auth makes the registry refuse requests without User and Password
 	// (htpasswd).
 	Auth bool
+	// TLS serves HTTPS only, with a certificate from a CA of its own
+	// (CAFile).
+	TLS bool
 }
 
 // StartRegistry starts docker-registry on a free loopback port, waits until
@@ -77,40 +84,8 @@ func (r *Registry) start(bin string, opt RegistryOptions) error {
 
 	r.Host = "127.0.0.1:" + strconv.Itoa(port)
 
-	auth := ""
-
-	if opt.Auth {
-		r.User, r.Password = "lifeboat", "registry-secret-5b1e"
-
-		hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
-		if err != nil {
-			return err
-		}
-
-		if err := os.WriteFile(filepath.Join(r.dir, "htpasswd"), []byte(r.User+":"+string(hash)+"\n"), 0o600); err != nil {
-			return err
-		}
-
-		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lifeboat-test\n    path: %s\n", filepath.Join(r.dir, "htpasswd"))
-	}
-
-	conf := fmt.Sprintf(`version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-  secret: lifeboat-test-secret
-%s`, filepath.Join(r.dir, "data"), r.Host, auth)
-
-	cf := filepath.Join(r.dir, "config.yml")
-	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+	cf, scheme, err := r.writeConfig(opt)
+	if err != nil {
 		return err
 	}
 
@@ -135,6 +110,11 @@ http:
 		close(r.exited)
 	}()
 
+	client, err := r.client()
+	if err != nil {
+		return err
+	}
+
 	err = Poll(30*time.Second, func() error {
 		select {
 		case <-r.exited:
@@ -142,9 +122,9 @@ http:
 		default:
 		}
 
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+r.Host+"/v2/", nil)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, scheme+"://"+r.Host+"/v2/", nil)
 
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}
@@ -166,7 +146,77 @@ http:
 	return nil
 }
 
+// writeConfig writes the registry's configuration file (and its htpasswd
+// and certificates) and returns its path and the scheme it serves.
+func (r *Registry) writeConfig(opt RegistryOptions) (string, string, error) {
+	auth := ""
+
+	if opt.Auth {
+		r.User, r.Password = "lifeboat", "registry-secret-5b1e"
+
+		hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
+		if err != nil {
+			return "", "", err
+		}
+
+		if err := os.WriteFile(filepath.Join(r.dir, "htpasswd"), []byte(r.User+":"+string(hash)+"\n"), 0o600); err != nil {
+			return "", "", err
+		}
+
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lifeboat-test\n    path: %s\n", filepath.Join(r.dir, "htpasswd"))
+	}
+
+	scheme, tlsConf := "http", ""
+
+	if opt.TLS {
+		// The S3 server's certificate maker writes ca.pem, server.pem and
+		// server.key into the folder it is given.
+		if err := (&S3{dir: r.dir}).makeCerts(); err != nil {
+			return "", "", err
+		}
+
+		r.CAFile, scheme = filepath.Join(r.dir, "ca.pem"), "https"
+		tlsConf = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(r.dir, "server.pem"), filepath.Join(r.dir, "server.key"))
+	}
+
+	conf := fmt.Sprintf(`version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  secret: lifeboat-test-secret
+%s%s`, filepath.Join(r.dir, "data"), r.Host, tlsConf, auth)
+
+	cf := filepath.Join(r.dir, "config.yml")
+
+	return cf, scheme, os.WriteFile(cf, []byte(conf), 0o600)
+}
+
 var errExited = errors.New("docker-registry exited")
+
+// client trusts the registry's own CA when it serves TLS.
+func (r *Registry) client() (*http.Client, error) {
+	if r.CAFile == "" {
+		return http.DefaultClient, nil
+	}
+
+	pem, err := os.ReadFile(r.CAFile)
+	if err != nil {
+		return nil, err
+	}
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+}
 
 // Log is what the registry wrote so far (its access log included).
 func (r *Registry) Log() string {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -582,3 +585,142 @@ func TestArchivesAndLayouts(t *testing.T) {
 		t.Fatalf("docker archive round trip: %s, want %s", got, archived)
 	}
 }
+
+// TestSignaturesAndReferrersAreKept attaches a cosign-style signature tag and
+// an OCI referrer (an artifact whose subject is the image) and finds both
+// at the restored name.
+func TestSignaturesAndReferrersAreKept(t *testing.T) {
+	ctx := context.Background()
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+
+	img := image(t, layer(t, 32<<10))
+	d := push(t, reg.Host+"/sml/app:latest", img)
+	desc, _ := partialDescriptor(t, img)
+
+	sigLayer, _ := random.Layer(256, "application/vnd.dev.cosign.simplesigning.v1+json")
+	sig := image(t, sigLayer)
+	sigD := push(t, reg.Host+"/sml/app:"+strings.Replace(d.String(), ":", "-", 1)+".sig", sig)
+
+	sbom := mutate.Subject(image(t, layer(t, 512)), desc).(v1.Image)
+	sbomD, _ := sbom.Digest()
+	push(t, reg.Host+"/sml/app@"+sbomD.String(), sbom)
+
+	r := newRepo(t)
+	src := newSource([]string{reg.Host + "/sml/app:latest"}, config.Image{}, nil)
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := src.Restore(ctx, r, snap, "docker://"+reg.Host+"/copy/app:1", source.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	sigRef, _ := name.ParseReference(reg.Host + "/copy/app:" + strings.Replace(d.String(), ":", "-", 1) + ".sig")
+
+	got, err := remote.Head(sigRef)
+	if err != nil || got.Digest != sigD {
+		t.Fatalf("the signature tag at the restored name: %v %v, want %s", got, err, sigD)
+	}
+
+	dref, err := name.NewDigest(reg.Host + "/copy/app@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	idx, err := remote.Referrers(dref)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != sbomD {
+		t.Fatalf("the referrers of the restored image: %+v, want %s", im.Manifests, sbomD)
+	}
+}
+
+func partialDescriptor(t *testing.T, img v1.Image) (v1.Descriptor, error) {
+	t.Helper()
+
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, nil
+}
+
+// TestTLSWithCustomCAAndDockerConfig reads a registry serving HTTPS with a
+// private CA, logging in from a Docker config file: refused without ca_file,
+// read with it.
+func TestTLSWithCustomCAAndDockerConfig(t *testing.T) {
+	ctx := context.Background()
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{TLS: true, Auth: true})
+
+	pem, _ := os.ReadFile(reg.CAFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	push(t, reg.Host+"/sml/app:latest", image(t, layer(t, 16<<10)), remote.WithTransport(tr),
+		remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: reg.User, Password: reg.Password})))
+
+	dc := filepath.Join(t.TempDir(), "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte(reg.User + ":" + reg.Password))
+	os.WriteFile(dc, []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+auth+`"}}}`), 0o600)
+
+	r := newRepo(t)
+
+	_, err := newSource([]string{reg.Host + "/sml/app:latest"}, config.Image{DockerConfig: dc}, nil).Backup(ctx, r, source.BackupOptions{})
+	if err == nil {
+		t.Fatal("a registry whose CA is not trusted was read")
+	}
+
+	if _, err := newSource([]string{reg.Host + "/sml/app:latest"}, config.Image{DockerConfig: dc, CAFile: reg.CAFile}, nil).Backup(ctx, r, source.BackupOptions{}); err != nil {
+		t.Fatalf("with ca_file and the Docker config: %v", err)
+	}
+}
+
+// TestPlainHTTPOnlyToLoopbackOrWhenConfigured: go-containerregistry falls
+// back to HTTP for private addresses by itself; the source refuses unless
+// the registry is on loopback or insecure is set.
+func TestPlainHTTPOnlyToLoopbackOrWhenConfigured(t *testing.T) {
+	reached := 0
+	next := roundTripper(func(*http.Request) (*http.Response, error) {
+		reached++
+		return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader(""))}, nil
+	})
+
+	for _, c := range []struct {
+		url      string
+		insecure bool
+		ok       bool
+	}{
+		{"http://192.168.1.20:5000/v2/", false, false},
+		{"http://registry.example.org/v2/", false, false},
+		{"http://192.168.1.20:5000/v2/", true, true},
+		{"http://127.0.0.1:5000/v2/", false, true},
+		{"http://[::1]:5000/v2/", false, true},
+		{"https://192.168.1.20:5000/v2/", false, true},
+	} {
+		reached = 0
+		req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+		_, err := (&httpGuard{next: next, insecure: c.insecure}).RoundTrip(req)
+
+		if c.ok != (err == nil) || c.ok != (reached == 1) {
+			t.Errorf("%s (insecure %v): err %v, reached %d", c.url, c.insecure, err, reached)
+		}
+
+		if err != nil && !strings.Contains(err.Error(), "insecure: true") {
+			t.Errorf("the refusal does not say how to allow it: %v", err)
+		}
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

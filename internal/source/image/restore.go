@@ -249,20 +249,32 @@ func writeLayout(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, r
 		d.Annotations = map[string]string{refNameAnnotation: rn, "io.containerd.image.name": rec.Ref}
 		idx.Manifests = append(dropNamed(idx.Manifests, rn), d)
 
+		// Attachments are listed too, so the layout reaches them: by their
+		// tag, or unnamed (a referrer found through its subject).
 		for _, a := range rec.Attached {
-			if a.Tag == "" {
-				continue
-			}
-
 			h, _ := v1.NewHash(a.Digest)
-			idx.Manifests = append(dropNamed(idx.Manifests, a.Tag), v1.Descriptor{
-				MediaType: types.MediaType(a.MediaType), Digest: h, Size: a.Size,
-				Annotations: map[string]string{refNameAnnotation: a.Tag},
-			})
+			d := v1.Descriptor{MediaType: types.MediaType(a.MediaType), Digest: h, Size: a.Size}
+
+			if a.Tag != "" {
+				d.Annotations = map[string]string{refNameAnnotation: a.Tag}
+				idx.Manifests = append(dropNamed(idx.Manifests, a.Tag), d)
+			} else if !listed(idx.Manifests, h) {
+				idx.Manifests = append(idx.Manifests, d)
+			}
 		}
 	}
 
 	return st, writeIndex(dir, idx)
+}
+
+func listed(ds []v1.Descriptor, h v1.Hash) bool {
+	for _, d := range ds {
+		if d.Digest == h && d.Annotations[refNameAnnotation] == "" {
+			return true
+		}
+	}
+
+	return false
 }
 
 func dropNamed(ds []v1.Descriptor, n string) []v1.Descriptor {
