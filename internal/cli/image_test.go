@@ -66,6 +66,16 @@ func TestImageBackupRestoreAndRestoreTest(t *testing.T) {
 
 	target := "docker://" + reg.Host + "/restored/app:v1"
 	e.expectFailure(ExitFailed, []string{"--image", reg.Host + "/sml/app:latest", reg.Host + "/sml/nginx:latest"}, "restore", "images", "--target", target)
+	dry := e.mustRun("restore", "images", "--image", reg.Host+"/sml/app:latest", "--target", target, "--dry-run")
+	if !strings.Contains(dry, "nothing written") {
+		t.Fatalf("dry run: %s", dry)
+	}
+
+	if _, err := exec.Command("skopeo", "inspect", "--tls-verify=false", "--creds", reg.User+":"+reg.Password, target).CombinedOutput(); err == nil {
+		t.Fatal("a dry run pushed the image")
+	}
+
+	e.expectFailure(ExitUsage, []string{"for database sources"}, "restore", "images", "--target", target, "--tables", "x")
 	out += e.mustRun("restore", "images", "--image", reg.Host+"/sml/app:latest", "--target", target)
 
 	var ins struct{ Digest string }

@@ -45,7 +45,11 @@ func (a *App) restoreCommand() *cobra.Command {
 			}
 
 			if src, err := a.source(cfg, args[0]); err == nil && isAddress(src) {
-				return a.restoreAddress(cmd, j, cfg, src, snapID, target, image, overwrite)
+				if database != "" || tables != nil || pit.set() {
+					return usage("restore: --target-database, --tables, --to-time, --to-position, --to-gtid and --skip-gtid are for database sources")
+				}
+
+				return a.restoreAddress(cmd, j, cfg, src, addressRestore{snapID: snapID, target: target, image: image, overwrite: overwrite, dryRun: pit.dryRun})
 			} else if image != "" {
 				return usage("restore: --image is for image sources")
 			}

@@ -18,10 +18,16 @@ func isAddress(src source.Source) bool {
 	return ok
 }
 
+// addressRestore is what `restore` was asked for an image source.
+type addressRestore struct {
+	snapID, target, image string
+	overwrite, dryRun     bool
+}
+
 // restoreAddress restores a snapshot of an image source to a registry, an
 // OCI layout or a docker archive.
-func (a *App) restoreAddress(cmd *cobra.Command, j *jsonOut, cfg *config.Config, s source.Source, snapID, target, image string, overwrite bool) error {
-	name := s.Name()
+func (a *App) restoreAddress(cmd *cobra.Command, j *jsonOut, cfg *config.Config, s source.Source, ar addressRestore) error {
+	name, target := s.Name(), ar.target
 
 	if target == "" {
 		return usage("restore: --target is required: docker://HOST/NAME:TAG, oci:DIR or docker-archive:FILE")
@@ -29,7 +35,7 @@ func (a *App) restoreAddress(cmd *cobra.Command, j *jsonOut, cfg *config.Config,
 
 	// Checked again by the restore; here, before the repository is opened,
 	// so a wrong target is told at once.
-	if err := s.(source.AddressRestorer).CheckAddress(target, overwrite); err != nil {
+	if err := s.(source.AddressRestorer).CheckAddress(target, ar.overwrite); err != nil {
 		return err
 	}
 
@@ -39,8 +45,25 @@ func (a *App) restoreAddress(cmd *cobra.Command, j *jsonOut, cfg *config.Config,
 	}
 	defer r.Close(cmd.Context())
 
+	if ar.dryRun {
+		snap, err := r.Find(cmd.Context(), name, ar.snapID)
+		if err != nil {
+			return err
+		}
+
+		what := "its images"
+		if ar.image != "" {
+			what = "the image " + ar.image
+		}
+
+		fmt.Fprintf(a.Stdout, "would restore %s of %s snapshot %s (%s) to %s; nothing written\n",
+			what, name, shortID(snap.ID), snap.Time.Local().Format("2006-01-02 15:04:05"), target)
+
+		return nil
+	}
+
 	req := ops.Restore{
-		Source: name, Snapshot: snapID, Target: target, Overwrite: overwrite, Image: image, Asked: asked(),
+		Source: name, Snapshot: ar.snapID, Target: target, Overwrite: ar.overwrite, Image: ar.image, Asked: asked(),
 		FromCopy: a.copyRetry(cfg, r, name, func(err error) bool { return ExitCode(err) == ExitFailed }),
 	}
 
