@@ -535,8 +535,8 @@ func TestBadInputStoresNothing(t *testing.T) {
 	})
 }
 
-// TestArchivesAndLayouts backs up a docker-archive file and an OCI layout
-// and restores each with its digest.
+// TestArchivesAndLayouts backs up an OCI layout, a docker-archive and an
+// oci-archive file and restores each with its digest.
 func TestArchivesAndLayouts(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -555,8 +555,10 @@ func TestArchivesAndLayouts(t *testing.T) {
 
 	skopeo(t, "copy", "oci:"+filepath.Join(dir, "oci")+":v1", "docker-archive:"+filepath.Join(dir, "app.tar")+":sml/app:v1")
 
+	skopeo(t, "copy", "oci:"+filepath.Join(dir, "oci")+":v1", "oci-archive:"+filepath.Join(dir, "app.oci.tar")+":v1")
+
 	r := newRepo(t)
-	src := newSource([]string{"oci:" + filepath.Join(dir, "oci") + ":v1", "docker-archive:" + filepath.Join(dir, "app.tar")}, config.Image{}, nil)
+	src := newSource([]string{"oci:" + filepath.Join(dir, "oci") + ":v1", "docker-archive:" + filepath.Join(dir, "app.tar"), "oci-archive:" + filepath.Join(dir, "app.oci.tar")}, config.Image{}, nil)
 
 	snap, err := src.Backup(ctx, r, source.BackupOptions{Version: "test"})
 	if err != nil {
@@ -572,6 +574,15 @@ func TestArchivesAndLayouts(t *testing.T) {
 
 	if got := inspectDigest(t, "oci:"+out+":v1"); got != want.String() {
 		t.Fatalf("restored %s, want %s", got, want)
+	}
+
+	fromArchive := filepath.Join(t.TempDir(), "from-oci-archive")
+	if _, err := src.Restore(ctx, r, snap, "oci:"+fromArchive, source.RestoreOptions{Image: "oci-archive:" + filepath.Join(dir, "app.oci.tar")}); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := inspectDigest(t, "oci:"+fromArchive+":latest"); got != want.String() {
+		t.Fatalf("oci-archive round trip: %s, want %s", got, want)
 	}
 
 	archived := inspectDigest(t, "docker-archive:"+filepath.Join(dir, "app.tar"))
