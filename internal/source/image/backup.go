@@ -94,10 +94,11 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 	return r.BackupObjects(ctx, spec, blobDir, objs, map[string][]byte{indexFile: idx})
 }
 
-// loadKnown gathers the blobs every earlier snapshot of the source holds
-// and the images the newest one recorded.
+// loadKnown gathers the blobs every image snapshot in the repository holds
+// (any image source's: a base layer two sources share is read once) and
+// the images the newest snapshot of this source recorded.
 func (ru *run) loadKnown(ctx context.Context, r *repo.Repository, name string) (map[string]*imageRec, error) {
-	snaps, err := r.Snapshots(ctx, name)
+	snaps, err := r.Snapshots(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (ru *run) loadKnown(ctx context.Context, r *repo.Repository, name string) (
 			ru.known[k] = v
 		}
 
-		if latest == nil || sn.Time.After(latest.Time) {
+		if sn.Source == name && (latest == nil || sn.Time.After(latest.Time)) {
 			latest = sn
 		}
 	}

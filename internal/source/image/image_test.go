@@ -259,6 +259,17 @@ func TestRegistryBackupIsIncrementalAndRestoresTheSameDigests(t *testing.T) {
 		t.Fatalf("a backup of unchanged images read blobs: %v", gets)
 	}
 
+	// Another source of the same repository with an image already held:
+	// nothing to read either.
+	other := New(&config.Source{Name: "web", Type: config.KindImage, Image: config.Image{Images: []string{px.host + "/sml/nginx:latest"}}}, nil)
+	if _, err := other.Backup(ctx, r, source.BackupOptions{Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	if gets = px.take(); len(gets) != 0 {
+		t.Fatalf("a second source read blobs the repository holds: %v", gets)
+	}
+
 	t.Run("push to another name keeps the digest", func(t *testing.T) {
 		_, err := src.Restore(ctx, r, second, "docker://"+reg.Host+"/restored/app:v2", source.RestoreOptions{})
 		if err == nil || !strings.Contains(err.Error(), "--image") {
