@@ -2,8 +2,8 @@
 // docker-archive and oci-archive files and OCI layout folders. Every blob
 // (manifest, index, config, layer, signature) is stored byte for byte as one
 // repository file named by its digest and checked against that digest as it
-// is read; a blob an earlier snapshot of the source holds is linked, never
-// read again, so a shared base layer costs nothing the second time and an
+// is read; a blob an earlier image snapshot of the repository holds is
+// linked, never read again, so a shared base layer costs nothing the second time and an
 // unchanged image reads no blob. Restores write an OCI layout, a `docker
 // load`-able archive, or push to a registry, each blob checked again while
 // written, so the restored manifest digest is the original's.
