@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images clean
 
 all: build
 
@@ -60,6 +60,12 @@ bench-scale: deps build
 # binlog segments): latency per route and the daemon's peak RSS (minutes).
 bench-api: deps build
 	bash bench/api/run.sh
+
+# Container images against docker save | gzip per image per day (emulated
+# with skopeo copy to docker-archive and gzip): seven days, bytes and time.
+# SCALE=0.25 for a quick run.
+bench-images: deps build
+	bash bench/images/run.sh
 
 clean:
 	rm -rf bin

@@ -3,7 +3,9 @@
 # configuration files, an .env, a git repository, and a private MariaDB with
 # the sml_library database), backed up into a local encrypted repository,
 # changed, backed up incrementally, and restored and compared: the first
-# files snapshot elsewhere, and a dropped table back into the database.
+# files snapshot elsewhere, and a dropped table back into the database. Two
+# container images sharing a base (built by bin/smlimages, no Docker daemon)
+# are backed up blob by blob and restored with their digests.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,6 +13,8 @@ LB="$ROOT/bin/lifeboat"
 [ -x "$LB" ] || (cd "$ROOT" && CGO_ENABLED=0 go build -o bin/lifeboat ./cmd/lifeboat)
 (cd "$ROOT" && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
 SMLGEN="$ROOT/bin/smlgen"
+(cd "$ROOT" && go build -o bin/smlimages ./examples/sml-library/cmd/smlimages)
+SMLIMAGES="$ROOT/bin/smlimages"
 
 DEMO="$(mktemp -d -t lifeboat-demo-XXXXXX)"
 SITE="$DEMO/site"
@@ -49,6 +53,9 @@ echo '{"bookingWindowDays": 14}' > "$SITE/opt/sml-library/config/app.json"
   git checkout -qb feature/waitlist && echo "// waitlist" > waitlist.js && git add -A && git commit -qm "waitlist"
   git checkout -q main
 )
+# The application's container images, as an OCI layout: app and nginx share
+# one base layer.
+"$SMLIMAGES" build "$SITE/var/lib/sml-images"
 
 step "Starting a private MariaDB (its own datadir and socket, binlog on) with the Smart Library data"
 DB="$DEMO/mariadb"
@@ -95,6 +102,10 @@ sources:
     type: git
     tier: important
     path: $SITE/opt/sml-library
+  images:
+    type: image
+    tier: important
+    images: [oci:$SITE/var/lib/sml-images:app, oci:$SITE/var/lib/sml-images:nginx]
 copies:
   vault:
     path: $DEMO/vault-disk/lifeboat
@@ -114,11 +125,16 @@ plans:
       - run: "git status --short"
         dir: $SITE/opt/sml-library
         drill: "git -C \$LIFEBOAT_RESTORED_CODE log --oneline -1"
+  images:
+    steps:
+      - restore: images
+        target: oci:$DEMO/recovered/images
   site:
     steps:
       - plan: pitr
       - plan: files
       - plan: application
+      - plan: images
       - check: {sql: "SELECT COUNT(*) = 0 FROM bookings b LEFT JOIN users u ON u.id = b.user_id WHERE u.id IS NULL", source: database}
 YAML
 
@@ -136,14 +152,17 @@ cp -a "$SITE/var/www/sml-library/uploads" "$DEMO/uploads-at-first-backup"
 rm -rf "$DEMO/uploads-at-first-backup/cache" "$DEMO/uploads-at-first-backup/upload-123.tmp"
 FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots uploads --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
 REFS_V1=$(git -C "$SITE/opt/sml-library" for-each-ref --format='%(refname) %(objectname)')
+IMAGES_FIRST=$("$LB" --config "$DEMO/lifeboat.yaml" snapshots images --json | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+APP_V1=$("$SMLIMAGES" digest "$SITE/var/lib/sml-images" app)
 
-step "Changing some files: 5 covers replaced, 1 deleted, 1 new, a config edit, a new commit"
+step "Changing some files: 5 covers replaced, 1 deleted, 1 new, a config edit, a new commit, a new app image"
 for i in 1 2 3 4 5; do head -c 4096 /dev/urandom > "$SITE/var/www/sml-library/uploads/covers/book-$i.jpg"; done
 rm "$SITE/var/www/sml-library/uploads/covers/book-200.jpg"
 echo "new" > "$SITE/var/www/sml-library/uploads/covers/book-201.jpg"
 echo '{"bookingWindowDays": 21}' > "$SITE/opt/sml-library/config/app.json"
 (cd "$SITE/opt/sml-library" && echo "console.log('v2')" > server.js && \
   git -c user.name=demo -c user.email=demo@example.org commit -qam "v2")
+"$SMLIMAGES" release "$SITE/var/lib/sml-images"
 
 step "Incremental backup: only the changed files are read"
 lb backup --type incremental
@@ -166,6 +185,25 @@ if [ "$(git -C "$DEMO/restored/code" for-each-ref --format='%(refname) %(objectn
   git -C "$DEMO/restored/code" for-each-ref --format='  %(refname)'
 else
   echo "MISMATCH in git refs" >&2; exit 1
+fi
+
+step "Container images: the first app image as a docker-archive, both latest ones through the images plan"
+lb snapshots images
+lb restore images --snapshot "$IMAGES_FIRST" --image "oci:$SITE/var/lib/sml-images:app" --target "docker-archive:$DEMO/restored/app-v1.tar"
+tar -tf "$DEMO/restored/app-v1.tar" | grep -qx manifest.json && echo "the archive holds a manifest.json: docker load reads it"
+lb recover images
+for n in app nginx; do
+  if [ "$("$SMLIMAGES" digest "$DEMO/recovered/images" "$n")" = "$("$SMLIMAGES" digest "$SITE/var/lib/sml-images" "$n")" ]; then
+    echo "MATCH: the recovered $n image has the original manifest digest"
+  else
+    echo "MISMATCH in the $n image" >&2; exit 1
+  fi
+done
+lb restore images --snapshot "$IMAGES_FIRST" --image "oci:$SITE/var/lib/sml-images:app" --target "oci:$DEMO/restored/app-v1"
+if [ "$("$SMLIMAGES" digest "$DEMO/restored/app-v1" app)" = "$APP_V1" ]; then
+  echo "MATCH: the first snapshot gives back the first app release ($APP_V1)"
+else
+  echo "MISMATCH in the first app release" >&2; exit 1
 fi
 
 step "Restoring the latest configuration (absolute paths below the target)"

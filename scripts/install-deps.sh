@@ -7,7 +7,9 @@
 #                          (a backup as an unprivileged user), promtool (the
 #                          shipped Prometheus alert rules and the metrics),
 #                          chromium (the HTML reports, checked in a real
-#                          browser) and SeaweedFS (below)
+#                          browser), docker-registry and skopeo (the image
+#                          source's real registry and second client) and
+#                          SeaweedFS (below)
 #
 # With --dry-run as the second argument it prints what it would install and
 # build, and changes nothing. SBIN (default /usr/sbin) is where the server
@@ -36,6 +38,8 @@ if [ "$mode" = test ]; then
   have setpriv || need+=(util-linux)
   have promtool || need+=(prometheus)
   have chromium || need+=(chromium)
+  have docker-registry || need+=(docker-registry)
+  have skopeo || need+=(skopeo)
 fi
 
 if ! command -v go >/dev/null 2>&1; then

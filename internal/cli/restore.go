@@ -26,6 +26,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		overwrite bool
 		database  string
 		tables    []string
+		image     string
 		pit       pointFlags
 		j         *jsonOut
 	)
@@ -41,6 +42,16 @@ func (a *App) restoreCommand() *cobra.Command {
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
+			}
+
+			if src, err := a.source(cfg, args[0]); err == nil && isAddress(src) {
+				if database != "" || tables != nil || pit.set() {
+					return usage("restore: --target-database, --tables, --to-time, --to-position, --to-gtid and --skip-gtid are for database sources")
+				}
+
+				return a.restoreAddress(cmd, j, cfg, src, addressRestore{snapID: snapID, target: target, image: image, overwrite: overwrite, dryRun: pit.dryRun})
+			} else if image != "" {
+				return usage("restore: --image is for image sources")
 			}
 
 			if isDatabase(a.source(cfg, args[0])) {
@@ -70,6 +81,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files or a database, after saving them as a safety snapshot")
 	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
 	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
+	cmd.Flags().StringVar(&image, "image", "", "image sources: the image to restore (required when the source has several, except into oci:DIR); --target is docker://HOST/NAME:TAG, oci:DIR or docker-archive:FILE")
 	cmd.Flags().StringVar(&pit.toTime, "to-time", "", "database sources: recover to this instant (e.g. '2026-11-25 14:03:27.5' local time, or RFC 3339)")
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")

@@ -133,6 +133,8 @@ type Source struct {
 	Path string
 	// mysql
 	MySQL MySQL
+	// image
+	Image Image
 	// Schedule maps a backup type to its cron expression (the daemon's).
 	Schedule map[string]string
 	// Retention is what prune keeps.
@@ -600,7 +602,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 
 	tn := findKey(n, "type")
 	if tn == nil {
-		p.fail(n, key+".type", "missing; expected one of: files, git, mysql")
+		p.fail(n, key+".type", "missing; expected one of: files, git, mysql, image")
 		return nil
 	}
 
@@ -615,8 +617,10 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 		allowed = []string{"type", "tier", "path", "schedule", "retention", "verify"}
 	case KindMySQL:
 		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify"}
+	case KindImage:
+		allowed = imageKeys
 	default:
-		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
+		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql, image", s.Type)
 		return nil
 	}
 
@@ -644,6 +648,8 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 		s.Path = p.absPath(v, key+".path")
 	case KindMySQL:
 		p.mysql(n, key, m, &s.MySQL)
+	case KindImage:
+		p.image(n, key, m, &s.Image)
 	}
 
 	if v, ok := m["schedule"]; ok {

@@ -13,7 +13,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := strings.Join(cfg.SourceNames, ","); got != "database,uploads,config,code,logs" {
+	if got := strings.Join(cfg.SourceNames, ","); got != "database,uploads,config,code,images,logs" {
 		t.Fatalf("sources in file order: %s", got)
 	}
 
@@ -25,6 +25,10 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if my := cfg.Sources["database"].MySQL; cfg.Sources["database"].Tier != "critical" || my.User != "lifeboat_backup" || my.Databases[0] != "sml_library" || my.Workers != 4 || my.Port != 3306 ||
 		my.Binlog != (Binlog{ServerID: 4242, SegmentInterval: DefaultSegmentInterval, SegmentBytes: 16 << 20, Stream: true, CompactAfter: 10 * time.Minute}) {
 		t.Fatalf("database: %+v", cfg.Sources["database"])
+	}
+
+	if im := cfg.Sources["images"]; im.Type != KindImage || len(im.Image.Images) != 2 || im.Retention.Within != 90*24*time.Hour {
+		t.Fatalf("images: %+v", im)
 	}
 
 	if cfg.Sources["code"].Path != "/opt/sml-library" || cfg.Repository.PasswordFile != "/etc/lifeboat/password" {
@@ -58,7 +62,7 @@ func TestExamplePlans(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := strings.Join(cfg.PlanNames, ","); got != "database,pitr,files,application,site" {
+	if got := strings.Join(cfg.PlanNames, ","); got != "database,pitr,files,application,images,site" {
 		t.Fatalf("plans: %s", got)
 	}
 
@@ -69,7 +73,7 @@ func TestExamplePlans(t *testing.T) {
 	}
 
 	site := cfg.Plans["site"]
-	if site.Tier != "critical" || site.Drill == "" || site.Steps[0].Plan != "database" || site.Steps[3].Kind != StepNotify {
+	if site.Tier != "critical" || site.Drill == "" || site.Steps[0].Plan != "database" || site.Steps[3].Plan != "images" || site.Steps[4].Kind != StepNotify {
 		t.Fatalf("site plan: %+v", site)
 	}
 

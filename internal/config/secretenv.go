@@ -69,6 +69,10 @@ func (s *Source) SecretEnv() []string {
 		names = append(names, s.MySQL.PasswordEnv)
 	}
 
+	if s.Image.PasswordEnv != "" {
+		names = append(names, s.Image.PasswordEnv)
+	}
+
 	if v := s.Verify.Server; v != nil && v.PasswordEnv != "" {
 		names = append(names, v.PasswordEnv)
 	}

@@ -27,6 +27,8 @@ type Restore struct {
 	// Overwrite (what it replaces is saved as a safety snapshot first).
 	Target    string
 	Overwrite bool
+	// Image picks one image of an image source (its reference).
+	Image string
 	// Asked is what was asked (the command line): the audit record's
 	// detail when the restore succeeds.
 	Asked string
@@ -60,7 +62,13 @@ func (e *Executor) Restore(ctx context.Context, req Restore, obs Observer) (*Res
 			return Outcome{}, err
 		}
 
-		if err := source.CheckTarget(req.Target, req.Overwrite); err != nil {
+		if ar, ok := src.(source.AddressRestorer); ok {
+			err = ar.CheckAddress(req.Target, req.Overwrite)
+		} else {
+			err = source.CheckTarget(req.Target, req.Overwrite)
+		}
+
+		if err != nil {
 			return Outcome{}, err
 		}
 
@@ -86,14 +94,14 @@ func (e *Executor) Restore(ctx context.Context, req Restore, obs Observer) (*Res
 		m.Step("restore %s snapshot %s into %s", req.Source, snap.ID, req.Target)
 
 		res.Restored, err = src.Restore(ctx, e.Repo, snap, req.Target, source.RestoreOptions{
-			Overwrite: req.Overwrite, Version: e.Version, Progress: m, Log: e.Log,
+			Overwrite: req.Overwrite, Version: e.Version, Progress: m, Log: e.Log, Image: req.Image,
 		})
 
 		if err != nil && req.FromCopy != nil && ctx.Err() == nil {
 			// What the failed attempt wrote is replaced; the target was
 			// empty or already saved in a safety snapshot.
 			err = req.FromCopy(ctx, snap, err, func(cp *repo.Repository, csnap *repo.Snapshot) (err error) {
-				res.Restored, err = src.Restore(ctx, cp, csnap, req.Target, source.RestoreOptions{Overwrite: true, Version: e.Version, Log: e.Log})
+				res.Restored, err = src.Restore(ctx, cp, csnap, req.Target, source.RestoreOptions{Overwrite: true, Version: e.Version, Log: e.Log, Image: req.Image})
 				return err
 			})
 		}

@@ -51,6 +51,17 @@ type RestoreOptions struct {
 	Version   string
 	Progress  repo.Progress
 	Log       *slog.Logger
+	// Image picks one image of a source that holds several (an image
+	// source's reference); empty for every other kind.
+	Image string
+}
+
+// AddressRestorer is a source whose restore target is an address it
+// parses (docker://HOST/NAME:TAG, oci:DIR, docker-archive:FILE) rather
+// than a folder. CheckAddress refuses a malformed target, or one holding
+// data, without overwrite.
+type AddressRestorer interface {
+	CheckAddress(target string, overwrite bool) error
 }
 
 // RestoreResult says what a restore did.

@@ -9,6 +9,7 @@ import (
 	"lifeboat/internal/source"
 	"lifeboat/internal/source/files"
 	gitsrc "lifeboat/internal/source/git"
+	imagesrc "lifeboat/internal/source/image"
 	mysqlsrc "lifeboat/internal/source/mysql"
 )
 
@@ -25,6 +26,7 @@ type engine struct {
 var engines = map[string]engine{
 	config.KindFiles: {new: func(cfg *config.Source, _ func(string) string) source.Source { return files.New(cfg) }},
 	config.KindGit:   {new: func(cfg *config.Source, _ func(string) string) source.Source { return gitsrc.New(cfg) }},
+	config.KindImage: {new: func(cfg *config.Source, getenv func(string) string) source.Source { return imagesrc.New(cfg, getenv) }},
 	config.KindMySQL: {
 		new:   func(cfg *config.Source, getenv func(string) string) source.Source { return mysqlsrc.New(cfg, getenv) },
 		chain: mysqlsrc.Binlog{},
