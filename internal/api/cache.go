@@ -14,9 +14,17 @@ import (
 // arrives while it runs and, for readFresh, after; until readStale a request
 // is answered from the last one while a new one runs in the background.
 // What the API itself changes (a finished job, a pin) drops them at once.
+//
+// The answers built from them (status, sources: the health, the overview
+// and the RPO at the answer's time, encoded) are shared too, for
+// answerFresh: encoding a hundred sources' answer for every request of
+// fifty clients took more CPU than anything else the daemon did. An answer
+// is never older than that, and never older than the last change made
+// through the API.
 const (
 	readFresh      = 5 * time.Second
 	readStale      = 30 * time.Second
+	answerFresh    = time.Second
 	computeTimeout = 2 * time.Minute
 )
 
@@ -48,6 +56,13 @@ type cacheRun struct {
 // (joining one that runs). compute runs detached from ctx, so a client
 // that leaves does not fail the others waiting on it.
 func (c *readCache) get(ctx context.Context, key string, now time.Time, compute func(context.Context) (any, error)) (any, error) {
+	return c.within(ctx, key, now, readFresh, readStale, compute)
+}
+
+// within is get with its own ages: a value begun within fresh of now is
+// answered; one within stale is answered while a new one runs behind it
+// (stale no more than fresh: never).
+func (c *readCache) within(ctx context.Context, key string, now time.Time, fresh, stale time.Duration, compute func(context.Context) (any, error)) (any, error) {
 	c.mu.Lock()
 
 	if c.entries == nil {
@@ -60,8 +75,8 @@ func (c *readCache) get(ctx context.Context, key string, now time.Time, compute 
 		c.entries[key] = e
 	}
 
-	if age := now.Sub(e.at); e.has && age >= 0 && age < readStale {
-		if age >= readFresh && e.running == nil {
+	if age := now.Sub(e.at); e.has && age >= 0 && age < max(fresh, stale) {
+		if age >= fresh && e.running == nil {
 			c.start(ctx, e, now, compute)
 		}
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,10 +55,10 @@ type SourceHealth struct {
 
 // health is every source's health, computed at most every readFresh
 // (readCache); the RPOs are made current by sourceHealth.
-func (s *Server) health(r *http.Request) (*health.Health, error) {
+func (s *Server) health(ctx context.Context) (*health.Health, error) {
 	now := clock.Or(s.Clock).Now()
 
-	v, err := s.reads.get(r.Context(), "health", now, func(ctx context.Context) (any, error) {
+	v, err := s.reads.get(ctx, "health", now, func(ctx context.Context) (any, error) {
 		return health.Compute(ctx, health.Inputs{Cfg: s.Cfg, Repo: s.Repo, Now: now, Source: s.source})
 	})
 	if err != nil {
@@ -102,17 +103,49 @@ func sourceHealth(h *health.Health, now time.Time) []SourceHealth {
 }
 
 func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
-	h, err := s.health(r)
+	return s.answer(w, r, "answer sources", func(ctx context.Context, now time.Time) (any, error) {
+		h, err := s.health(ctx)
+		if err != nil {
+			return nil, err
+		}
+
+		out := sourceHealth(h, now)
+
+		return out, s.overview(ctx, now, out, h)
+	})
+}
+
+// answer writes the encoded answer build gives at the time it is called,
+// shared under key by the requests within answerFresh of it (readCache):
+// the same for every caller allowed the route, and dropped by any change
+// made through the API.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context, now time.Time) (any, error)) error {
+	now := clock.Or(s.Clock).Now()
+
+	b, err := s.reads.within(r.Context(), key, now, answerFresh, answerFresh, func(ctx context.Context) (any, error) {
+		v, err := build(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+
+		b, err := json.Marshal(v)
+
+		return append(b, '\n'), err
+	})
 	if err != nil {
 		return err
 	}
 
-	out := sourceHealth(h, clock.Or(s.Clock).Now())
-	if err := s.overview(r, out, h); err != nil {
-		return err
-	}
+	writeEncoded(w, b.([]byte))
 
-	return writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// writeEncoded answers an encoded JSON body, with its length (no chunks).
+func writeEncoded(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -127,29 +160,32 @@ type Status struct {
 }
 
 func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
-	h, err := s.health(r)
-	if err != nil {
-		return err
-	}
+	return s.answer(w, r, "answer status", func(ctx context.Context, now time.Time) (any, error) {
+		h, err := s.health(ctx)
+		if err != nil {
+			return nil, err
+		}
 
-	now := clock.Or(s.Clock).Now()
-	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
+		st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
 
-	if err := s.overview(r, st.Sources, h); err != nil {
-		return err
-	}
+		if err := s.overview(ctx, now, st.Sources, h); err != nil {
+			return nil, err
+		}
 
-	if st.Copies == nil {
-		st.Copies = []*copies.Copy{}
-	}
+		if st.Copies == nil {
+			st.Copies = []*copies.Copy{}
+		}
 
-	if s.Transport != nil {
-		st.Fingerprint = s.Transport.Fingerprint
-	}
+		if s.Transport != nil {
+			st.Fingerprint = s.Transport.Fingerprint
+		}
 
-	st.RunningJobs = s.runningJobs()
+		// A job's start and end both drop the answer (a POST, the job's
+		// end), so the count is never older than either.
+		st.RunningJobs = s.runningJobs()
 
-	return writeJSON(w, http.StatusOK, st)
+		return st, nil
+	})
 }
 
 func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
@@ -176,8 +212,7 @@ func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.P
 		return err
 	}
 
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b.([]byte))
+	writeEncoded(w, b.([]byte))
 
 	return nil
 }

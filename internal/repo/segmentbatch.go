@@ -78,6 +78,7 @@ func (r *Repository) saveSegment(ctx context.Context, w repo.RepositoryWriter, s
 		labelSource:  source,
 		labelBytes:   strconv.FormatInt(seg.Bytes, 10),
 		labelSHA256:  seg.SHA256,
+		labelStored:  at.Format(time.RFC3339Nano),
 	}
 	for k, v := range p.Labels {
 		tags[labelPrefix+k] = v
