@@ -113,7 +113,7 @@ type overviewInputs struct {
 // inputs are shared between requests as the health is (readCache): every
 // status and sources request of every client asks for them.
 func (s *Server) overview(ctx context.Context, now time.Time, out []SourceHealth, h *health.Health) error {
-	v, err := s.reads.get(ctx, "overview", now, func(ctx context.Context) (any, error) {
+	v, err := s.reads.getAt(ctx, "overview", now, s.readVersion(), func(ctx context.Context) (any, error) {
 		drills, err := plan.Runs(ctx, s.Repo, plan.KindDrill, "")
 		if err != nil {
 			return nil, err

@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -53,12 +56,41 @@ type SourceHealth struct {
 	Days []Day `json:"days"`
 }
 
-// health is every source's health, computed at most every readFresh
-// (readCache); the RPOs are made current by sourceHealth.
+// readVersion is what the shared reads are computed from: the repository
+// as this process sees it, and the audit trail the overview counts failed
+// backups in. "" when the repository cannot tell its revision: the reads
+// are then computed again every readFresh.
+func (s *Server) readVersion() string {
+	rev, ok := s.Repo.Revision()
+	if !ok {
+		return ""
+	}
+
+	v := strconv.FormatInt(rev, 10)
+
+	if s.Audit != nil {
+		fi, err := os.Stat(s.Audit.Path)
+
+		switch {
+		case err == nil:
+			v += "/" + strconv.FormatInt(fi.Size(), 10) + "/" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+		case errors.Is(err, fs.ErrNotExist):
+			v += "/-"
+		default:
+			return ""
+		}
+	}
+
+	return v
+}
+
+// health is every source's health, computed at most every readFresh while
+// the repository changes and again only when it has (readCache); the RPOs
+// are made current by sourceHealth.
 func (s *Server) health(ctx context.Context) (*health.Health, error) {
 	now := clock.Or(s.Clock).Now()
 
-	v, err := s.reads.get(ctx, "health", now, func(ctx context.Context) (any, error) {
+	v, err := s.reads.getAt(ctx, "health", now, s.readVersion(), func(ctx context.Context) (any, error) {
 		return health.Compute(ctx, health.Inputs{Cfg: s.Cfg, Repo: s.Repo, Now: now, Source: s.source})
 	})
 	if err != nil {
@@ -122,7 +154,7 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context, now time.Time) (any, error)) error {
 	now := clock.Or(s.Clock).Now()
 
-	b, err := s.reads.within(r.Context(), key, now, answerFresh, answerFresh, func(ctx context.Context) (any, error) {
+	b, err := s.reads.within(r.Context(), key, now, reuse{fresh: answerFresh, stale: answerFresh}, func(ctx context.Context) (any, error) {
 		v, err := build(ctx, now)
 		if err != nil {
 			return nil, err
@@ -198,7 +230,7 @@ func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.P
 
 	// Shared between requests as the health is (readCache), encoded: a
 	// few hundred snapshots take longer to encode than to send.
-	b, err := s.reads.get(r.Context(), "snapshots\x00"+name, clock.Or(s.Clock).Now(), func(ctx context.Context) (any, error) {
+	b, err := s.reads.getAt(r.Context(), "snapshots\x00"+name, clock.Or(s.Clock).Now(), s.readVersion(), func(ctx context.Context) (any, error) {
 		snaps, err := s.Repo.Snapshots(ctx, name)
 		if err != nil {
 			return nil, err
