@@ -210,7 +210,7 @@ func (p *parser) escape() bool {
 		}
 
 		for _, h := range p.b[p.i+1 : p.i+5] {
-			if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+			if !hex(h) {
 				return false
 			}
 		}
@@ -221,6 +221,10 @@ func (p *parser) escape() bool {
 	}
 
 	return false
+}
+
+func hex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // number is -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
