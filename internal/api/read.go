@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -160,24 +159,15 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, key string, buil
 			return nil, err
 		}
 
-		b, err := json.Marshal(v)
-
-		return append(b, '\n'), err
+		return encode(v)
 	})
 	if err != nil {
 		return err
 	}
 
-	writeEncoded(w, b.([]byte))
+	b.(*encoded).write(w, r)
 
 	return nil
-}
-
-// writeEncoded answers an encoded JSON body, with its length (no chunks).
-func writeEncoded(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -236,15 +226,13 @@ func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.P
 			return nil, err
 		}
 
-		b, err := json.Marshal(snaps)
-
-		return append(b, '\n'), err
+		return encode(snaps)
 	})
 	if err != nil {
 		return err
 	}
 
-	writeEncoded(w, b.([]byte))
+	b.(*encoded).write(w, r)
 
 	return nil
 }
