@@ -25,13 +25,17 @@ import (
 // The answers built from them (status, sources: the health, the overview
 // and the RPO at the answer's time, encoded) are shared too, for
 // answerFresh: encoding a hundred sources' answer for every request of
-// fifty clients took more CPU than anything else the daemon did. An answer
-// is never older than that, and never older than the last change made
-// through the API.
+// fifty clients took more CPU than anything else the daemon did. The
+// requests that come while the next one is built get the last one, up to
+// answerStale old, rather than wait: on busy cores the building takes tens
+// of milliseconds, every second, which the slowest answers would show. An
+// answer says when it was made (its now), and is never older than the
+// last change made through the API.
 const (
 	readFresh      = 5 * time.Second
 	readStale      = 30 * time.Second
 	answerFresh    = time.Second
+	answerStale    = 2 * time.Second
 	computeTimeout = 2 * time.Minute
 )
 

@@ -424,17 +424,28 @@ func TestAnswersAreSharedAndFollowChanges(t *testing.T) {
 		}
 	}
 
-	// Past the answer's second, a new answer (its RPO is the new now's)
-	// from the same health: the repository has not moved, past readFresh
-	// too.
+	// Past the answer's second, the first request gets it at once while
+	// the next is built; the next requests get the new one.
+	made := clk.Now()
+	clk.Advance(answerFresh)
+
+	if st := f.status(t); !st.Now.Equal(made) {
+		t.Fatalf("status a second on: made at %s, want the last answer (made at %s) while the next is built", st.Now, made)
+	}
+
+	testenv.Eventually(t, 10*time.Second, func() bool { return f.status(t).Now.Equal(clk.Now()) }, "the answer built a second on")
+
+	// Past answerStale no answer is reused: a new one (its RPO is the new
+	// now's), from the same health: the repository has not moved, past
+	// readFresh too.
 	clk.Advance(readFresh)
 
 	if st := f.status(t); !st.Now.Equal(clk.Now()) || st.Sources[0].LastType != "" || st.RunningJobs != 0 {
 		t.Fatalf("status at %s: now %s, %+v", clk.Now(), st.Now, st)
 	}
 
-	if a, h := f.srv.reads.computed("answer status"), f.srv.reads.computed("health"); a != 2 || h != 1 {
-		t.Fatalf("after readFresh with nothing changed: %d answers, %d health computations; want 2 and still 1", a, h)
+	if a, h := f.srv.reads.computed("answer status"), f.srv.reads.computed("health"); a != 3 || h != 1 {
+		t.Fatalf("after readFresh with nothing changed: %d answers, %d health computations; want 3 and still 1", a, h)
 	}
 
 	// A backup through the API: the answers right after its start and its

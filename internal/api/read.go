@@ -147,13 +147,14 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 }
 
 // answer writes the encoded answer build gives at the time it is called,
-// shared under key by the requests within answerFresh of it (readCache):
+// shared under key by the requests within answerFresh of it (readCache),
+// and until answerStale by those that come while the next one is built:
 // the same for every caller allowed the route, and dropped by any change
 // made through the API.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context, now time.Time) (any, error)) error {
 	now := clock.Or(s.Clock).Now()
 
-	b, err := s.reads.within(r.Context(), key, now, reuse{fresh: answerFresh, stale: answerFresh}, func(ctx context.Context) (any, error) {
+	b, err := s.reads.within(r.Context(), key, now, reuse{fresh: answerFresh, stale: answerStale}, func(ctx context.Context) (any, error) {
 		v, err := build(ctx, now)
 		if err != nil {
 			return nil, err
