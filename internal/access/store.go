@@ -84,6 +84,12 @@ type refresher interface {
 	Refresh(ctx context.Context) error
 }
 
+// revisioner is a repository that tells when what it holds may have
+// changed (repo.Repository.Revision).
+type revisioner interface {
+	Revision() (int64, bool)
+}
+
 // AuditTrail appends to the audit trail: *audit.Log.
 type AuditTrail interface {
 	Append(r audit.Record) (audit.Record, error)
@@ -110,6 +116,10 @@ type Store struct {
 	users  map[string]records.User
 	tokens map[string]records.Token
 	read   time.Time
+	// rev is the repository's revision users and tokens were read at
+	// (hasRev: it could be told).
+	rev    int64
+	hasRev bool
 }
 
 // Kinds of principal.
@@ -142,6 +152,20 @@ func (s *Store) load(ctx context.Context) error {
 		}
 	}
 
+	// Nothing written since the last read (here or, once refreshed, by
+	// another process): what was read holds. Reading the records again
+	// scans every manifest of the repository while every request waits
+	// for its token to be checked.
+	rev, hasRev := int64(0), false
+	if r, ok := s.Repo.(revisioner); ok {
+		rev, hasRev = r.Revision()
+	}
+
+	if s.users != nil && hasRev && s.hasRev && rev == s.rev {
+		s.read = now
+		return nil
+	}
+
 	users, err := records.All[records.User](ctx, s.Repo, records.KindUser)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
@@ -152,7 +176,7 @@ func (s *Store) load(ctx context.Context) error {
 		return fmt.Errorf("read tokens: %w", err)
 	}
 
-	s.users, s.tokens, s.read = users, tokens, now
+	s.users, s.tokens, s.read, s.rev, s.hasRev = users, tokens, now, rev, hasRev
 
 	return nil
 }

@@ -520,6 +520,72 @@ func TestAnotherProcess(t *testing.T) {
 	}
 }
 
+// countingRepo is the real repository, counting the records it is asked
+// for.
+type countingRepo struct {
+	*repo.Repository
+	reads int
+}
+
+func (c *countingRepo) Records(ctx context.Context, kind string) (map[string]map[string]string, error) {
+	c.reads++
+	return c.Repository.Records(ctx, kind)
+}
+
+// Checking tokens reads the users and tokens again only when the
+// repository moved since the last read (a write here, or another
+// process's once refreshed): every request waits while they are read.
+func TestTokensAreReadAgainOnlyWhenTheRepositoryMoved(t *testing.T) {
+	g := newRig(t)
+	ctx := context.Background()
+
+	tok, err := g.store.CreateToken(ctx, "", "scraper", Viewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r, _ := g.open()
+	counted := &countingRepo{Repository: r}
+	daemon := &Store{Repo: counted, Audit: &audit.Log{Path: g.audit, Clock: g.clock}, Clock: g.clock}
+
+	if _, err := daemon.Token(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+
+	first := counted.reads
+	if first == 0 {
+		t.Fatal("the first check read no records")
+	}
+
+	for range 3 {
+		g.clock.Advance(DefaultRefresh)
+
+		if _, err := daemon.Token(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if counted.reads != first {
+		t.Fatalf("with nothing written, three refreshes read the records %d more times, want none", counted.reads-first)
+	}
+
+	// Another process makes a token: read again at the next refresh.
+	tok2, err := g.store.CreateToken(ctx, "", "ci", Operator, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g.clock.Advance(DefaultRefresh)
+
+	if p, err := daemon.Token(ctx, tok2); err != nil || p.Role != Operator {
+		t.Fatalf("a token made by another process, %s later: %+v, %v", DefaultRefresh, p, err)
+	}
+
+	if counted.reads == first {
+		t.Fatal("a refresh that found another process's token read no records")
+	}
+}
+
 func dump(recs []audit.Record) string {
 	var b strings.Builder
 	for _, r := range recs {

@@ -45,6 +45,14 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 
+	return newFixtureAt(t, clock.Real{})
+}
+
+// newFixtureAt is newFixture with the server's clock (the answers' time,
+// jobs and sessions) set to clk.
+func newFixtureAt(t *testing.T, clk clock.Clock) *fixture {
+	t.Helper()
+
 	ctx := context.Background()
 	t.Setenv("LIFEBOAT_LOCK_DIR", t.TempDir())
 
@@ -95,7 +103,7 @@ func newFixture(t *testing.T) *fixture {
 
 	f.cfg, f.repo = cfg, r
 	f.srv = &Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Authority: users(t, r, log), Transport: tr, Clock: clock.Real{},
+		Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Authority: users(t, r, log), Transport: tr, Clock: clk,
 		Exec: &ops.Executor{Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Version: "test", Who: "lifeboat daemon", Clock: clock.Real{}},
 	}
 

@@ -112,10 +112,8 @@ type overviewInputs struct {
 // its health: the problem, the last drill and the history strip. Its
 // inputs are shared between requests as the health is (readCache): every
 // status and sources request of every client asks for them.
-func (s *Server) overview(r *http.Request, out []SourceHealth, h *health.Health) error {
-	now := clock.Or(s.Clock).Now()
-
-	v, err := s.reads.get(r.Context(), "overview", now, func(ctx context.Context) (any, error) {
+func (s *Server) overview(ctx context.Context, now time.Time, out []SourceHealth, h *health.Health) error {
+	v, err := s.reads.getAt(ctx, "overview", now, s.readVersion(), func(ctx context.Context) (any, error) {
 		drills, err := plan.Runs(ctx, s.Repo, plan.KindDrill, "")
 		if err != nil {
 			return nil, err

@@ -87,6 +87,10 @@ func (s *Server) start(p access.Principal, action, src string, fn func(ctx conte
 		}
 
 		j.finish(clock.Or(s.Clock).Now(), res, err, ctx.Err() != nil)
+
+		// And an answer that counted the job running while it ended is
+		// not kept either.
+		s.reads.invalidate()
 	}()
 
 	return j

@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,12 +55,41 @@ type SourceHealth struct {
 	Days []Day `json:"days"`
 }
 
-// health is every source's health, computed at most every readFresh
-// (readCache); the RPOs are made current by sourceHealth.
-func (s *Server) health(r *http.Request) (*health.Health, error) {
+// readVersion is what the shared reads are computed from: the repository
+// as this process sees it, and the audit trail the overview counts failed
+// backups in. "" when the repository cannot tell its revision: the reads
+// are then computed again every readFresh.
+func (s *Server) readVersion() string {
+	rev, ok := s.Repo.Revision()
+	if !ok {
+		return ""
+	}
+
+	v := strconv.FormatInt(rev, 10)
+
+	if s.Audit != nil {
+		fi, err := os.Stat(s.Audit.Path)
+
+		switch {
+		case err == nil:
+			v += "/" + strconv.FormatInt(fi.Size(), 10) + "/" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+		case errors.Is(err, fs.ErrNotExist):
+			v += "/-"
+		default:
+			return ""
+		}
+	}
+
+	return v
+}
+
+// health is every source's health, computed at most every readFresh while
+// the repository changes and again only when it has (readCache); the RPOs
+// are made current by sourceHealth.
+func (s *Server) health(ctx context.Context) (*health.Health, error) {
 	now := clock.Or(s.Clock).Now()
 
-	v, err := s.reads.get(r.Context(), "health", now, func(ctx context.Context) (any, error) {
+	v, err := s.reads.getAt(ctx, "health", now, s.readVersion(), func(ctx context.Context) (any, error) {
 		return health.Compute(ctx, health.Inputs{Cfg: s.Cfg, Repo: s.Repo, Now: now, Source: s.source})
 	})
 	if err != nil {
@@ -102,17 +134,41 @@ func sourceHealth(h *health.Health, now time.Time) []SourceHealth {
 }
 
 func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
-	h, err := s.health(r)
+	return s.answer(w, r, "answer sources", func(ctx context.Context, now time.Time) (any, error) {
+		h, err := s.health(ctx)
+		if err != nil {
+			return nil, err
+		}
+
+		out := sourceHealth(h, now)
+
+		return out, s.overview(ctx, now, out, h)
+	})
+}
+
+// answer writes the encoded answer build gives at the time it is called,
+// shared under key by the requests within answerFresh of it (readCache),
+// and until answerStale by those that come while the next one is built:
+// the same for every caller allowed the route, and dropped by any change
+// made through the API.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context, now time.Time) (any, error)) error {
+	now := clock.Or(s.Clock).Now()
+
+	b, err := s.reads.within(r.Context(), key, now, reuse{fresh: answerFresh, stale: answerStale}, func(ctx context.Context) (any, error) {
+		v, err := build(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+
+		return encode(v)
+	})
 	if err != nil {
 		return err
 	}
 
-	out := sourceHealth(h, clock.Or(s.Clock).Now())
-	if err := s.overview(r, out, h); err != nil {
-		return err
-	}
+	b.(*encoded).write(w, r)
 
-	return writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // Status is GET /api/v1/status: what `lifeboat status` shows.
@@ -127,29 +183,32 @@ type Status struct {
 }
 
 func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
-	h, err := s.health(r)
-	if err != nil {
-		return err
-	}
+	return s.answer(w, r, "answer status", func(ctx context.Context, now time.Time) (any, error) {
+		h, err := s.health(ctx)
+		if err != nil {
+			return nil, err
+		}
 
-	now := clock.Or(s.Clock).Now()
-	st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
+		st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
 
-	if err := s.overview(r, st.Sources, h); err != nil {
-		return err
-	}
+		if err := s.overview(ctx, now, st.Sources, h); err != nil {
+			return nil, err
+		}
 
-	if st.Copies == nil {
-		st.Copies = []*copies.Copy{}
-	}
+		if st.Copies == nil {
+			st.Copies = []*copies.Copy{}
+		}
 
-	if s.Transport != nil {
-		st.Fingerprint = s.Transport.Fingerprint
-	}
+		if s.Transport != nil {
+			st.Fingerprint = s.Transport.Fingerprint
+		}
 
-	st.RunningJobs = s.runningJobs()
+		// A job's start and end both drop the answer (a POST, the job's
+		// end), so the count is never older than either.
+		st.RunningJobs = s.runningJobs()
 
-	return writeJSON(w, http.StatusOK, st)
+		return st, nil
+	})
 }
 
 func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
@@ -162,22 +221,19 @@ func listSnapshots(s *Server, w http.ResponseWriter, r *http.Request, _ access.P
 
 	// Shared between requests as the health is (readCache), encoded: a
 	// few hundred snapshots take longer to encode than to send.
-	b, err := s.reads.get(r.Context(), "snapshots\x00"+name, clock.Or(s.Clock).Now(), func(ctx context.Context) (any, error) {
+	b, err := s.reads.getAt(r.Context(), "snapshots\x00"+name, clock.Or(s.Clock).Now(), s.readVersion(), func(ctx context.Context) (any, error) {
 		snaps, err := s.Repo.Snapshots(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 
-		b, err := json.Marshal(snaps)
-
-		return append(b, '\n'), err
+		return encode(snaps)
 	})
 	if err != nil {
 		return err
 	}
 
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b.([]byte))
+	b.(*encoded).write(w, r)
 
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
+	"lifeboat/internal/health"
 	"lifeboat/internal/metrics"
 	"lifeboat/internal/notify"
 	"lifeboat/internal/ops"
@@ -339,6 +340,50 @@ func TestSkippedWhileTheSourceIsBusy(t *testing.T) {
 
 	if b := h.records(t, "backup"); len(b) != 1 || b[0].Outcome != audit.OK {
 		t.Fatalf("the run after the source was free: %+v", b)
+	}
+}
+
+// TestRefreshReadsTheHealthOnlyWhenTheRepositoryMoved: a refresh with
+// nothing written since the last reuses its health (with the RPO at the
+// new time, as TestRPOBreachFollowsTheClock checks); one after a backup
+// reads it again.
+func TestRefreshReadsTheHealthOnlyWhenTheRepositoryMoved(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), nil, time.Hour)
+
+	last := func() *health.Health {
+		h.d.mu.Lock()
+		defer h.d.mu.Unlock()
+
+		return h.d.healthAt
+	}
+
+	if err := h.d.Backup(ctx, "docs", "full"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.d.refresh(ctx)
+
+	first := last()
+	if first == nil || len(first.Sources) == 0 || first.Sources[0].Restorable.IsZero() {
+		t.Fatalf("after a backup and a refresh the daemon keeps %+v, want the backup restorable", first)
+	}
+
+	h.fake.Advance(time.Minute)
+	h.d.refresh(ctx)
+
+	if last() != first {
+		t.Fatal("a refresh with nothing written read the health again")
+	}
+
+	if err := h.d.Backup(ctx, "docs", "full"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.d.refresh(ctx)
+
+	if now := last(); now == first || now == nil || !now.Sources[0].Restorable.After(first.Sources[0].Restorable) {
+		t.Fatalf("after a second backup the refresh kept %+v, want the new backup read", now)
 	}
 }
 

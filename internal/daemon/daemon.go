@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -68,6 +69,11 @@ type Daemon struct {
 	// size is the repository's size as last walked, at sized.
 	size  int64
 	sized time.Time
+	// healthAt is the health last computed, at the repository's revision
+	// healthRev: the next refresh reuses it when the revision has not
+	// moved.
+	healthAt  *health.Health
+	healthRev int64
 }
 
 // Front is the HTTP front door the daemon's endpoint is served through.
@@ -525,6 +531,49 @@ func (d *Daemon) stream(ctx context.Context, name string) {
 	}
 }
 
+// health is the sources' health at now. It is read from the repository
+// again only when the repository's revision moved since the last read (a
+// write of this process, or another's the refresh brought in): a long
+// binlog archive takes a burst of CPU and memory to read, every refresh,
+// for the same answer. Otherwise the last one serves, its RPOs at now.
+// read says whether it was read (what else the repository holds may have
+// changed too). The caller holds d.mu.
+func (d *Daemon) health(ctx context.Context, now time.Time) (h *health.Health, read bool, err error) {
+	rev, ok := d.Repo.Revision()
+	if last := d.healthAt; ok && last != nil && rev == d.healthRev {
+		h := &health.Health{Sources: slices.Clone(last.Sources), Copies: last.Copies}
+		for i := range h.Sources {
+			if s := &h.Sources[i]; !s.Restorable.IsZero() {
+				s.RPO = now.Sub(s.Restorable)
+			}
+		}
+
+		return h, false, nil
+	}
+
+	d.healthAt = nil
+
+	h, err = health.Compute(ctx, health.Inputs{
+		Cfg: d.Cfg, Repo: d.Repo, Now: now,
+		Source: func(name string) (source.Source, error) { return d.Sources[name], nil },
+	})
+	if err != nil {
+		return nil, true, err
+	}
+
+	// A source whose instant could not be told is asked again next time.
+	keep := ok
+	for _, s := range h.Sources {
+		keep = keep && s.RestorableErr == nil
+	}
+
+	if keep {
+		d.healthAt, d.healthRev = h, rev
+	}
+
+	return h, true, nil
+}
+
 // refresh re-reads what the metrics and RPO checks need.
 func (d *Daemon) refresh(ctx context.Context) {
 	d.mu.Lock()
@@ -549,12 +598,10 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.Metrics.RepositorySize.Set(float64(size))
 	d.Notify.Observe("repository", "", true, notify.Failure, "the repository can be read again")
 
-	h, err := health.Compute(ctx, health.Inputs{
-		Cfg: d.Cfg, Repo: d.Repo, Now: clock.Or(d.Clock).Now(),
-		Source: func(name string) (source.Source, error) { return d.Sources[name], nil },
-	})
-
-	d.refreshRuns(ctx)
+	h, read, err := d.health(ctx, clock.Or(d.Clock).Now())
+	if read {
+		d.refreshRuns(ctx)
+	}
 
 	if err != nil {
 		d.Log.Warn("read the sources' health", "err", err)
@@ -570,7 +617,10 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 
 		d.Metrics.SetRestorable(name, s.Restorable)
-		d.refreshArchive(ctx, name)
+
+		if read {
+			d.refreshArchive(ctx, name)
+		}
 
 		if v := s.Verify; v != nil {
 			d.Metrics.VerifyLast.WithLabelValues(name).Set(float64(v.At.Unix()))

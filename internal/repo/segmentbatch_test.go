@@ -46,6 +46,19 @@ func TestPutSegmentsListsLikePutSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Like PutSegment's, each carries its stored time as a label, so a
+	// listing never decodes a segment's manifest.
+	ms, err := r.rep.FindManifests(ctx, map[string]string{"type": "snapshot", labelSegment: "1", labelSource: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, m := range ms {
+		if _, err := time.Parse(time.RFC3339Nano, m.Labels[labelStored]); err != nil {
+			t.Fatalf("segment %s has no stored-time label (%q): %v", m.ID, m.Labels[labelStored], err)
+		}
+	}
+
 	want := []string{"0", "1", "2", "alone"}
 	if len(got) != len(want) {
 		t.Fatalf("listed %d segments, want %d", len(got), len(want))
