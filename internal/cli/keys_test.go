@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPasswordCommand: repository.password_command opens the repository; the
+// password reaches neither the output nor the command's environment; a
+// failing command is refused with a message that names the key and hides
+// what the command printed.
+func TestPasswordCommand(t *testing.T) {
+	e := newEnv(t, "  docs:\n    type: files\n    paths: ["+t.TempDir()+"]\n")
+	e.mustRun("init")
+
+	dir := filepath.Join(e.dir, "vault")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	write(t, filepath.Join(dir, "pw"), testPassword+"\n")
+	envDump := filepath.Join(dir, "env")
+	delete(e.vars, EnvPassword)
+
+	orig, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	base := string(orig)
+	e.writeConfig(strings.Replace(base, "audit:", "  password_command: env > "+envDump+"; cat "+filepath.Join(dir, "pw")+"\naudit:", 1))
+
+	r := e.run("snapshots")
+	if r.code != 0 {
+		t.Fatalf("snapshots with password_command: exit %d\n%s", r.code, r.err)
+	}
+
+	if strings.Contains(r.out+r.err, testPassword) {
+		t.Fatal("the password leaked into the output")
+	}
+
+	b, err := os.ReadFile(envDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if strings.Contains(string(b), testPassword) || strings.Contains(string(b), EnvPassword) {
+		t.Fatalf("the password command's environment holds the password:\n%s", b)
+	}
+
+	// A wrong password from the command is the usual refusal.
+	e.writeConfig(strings.Replace(base, "audit:", "  password_command: echo not-the-password\naudit:", 1))
+	e.expectFailure(ExitWrongPassword, []string{"wrong password from repository.password_command"}, "snapshots")
+
+	// A failing command: its output is not shown, the key is named.
+	e.writeConfig(strings.Replace(base, "audit:", "  password_command: echo leaked-7f3a; exit 4\naudit:", 1))
+	r = e.expectFailure(ExitUsage, []string{"repository.password_command", "exit status 4", "its output is not shown"}, "snapshots")
+
+	if strings.Contains(r.out+r.err, "leaked-7f3a") {
+		t.Fatalf("a failing command's output was shown:\n%s", r.err)
+	}
+
+	// Both a file and a command: refused when the configuration loads.
+	e.writeConfig(strings.Replace(base, "audit:", "  password_file: "+filepath.Join(dir, "pw")+"\n  password_command: cat x\naudit:", 1))
+	e.expectFailure(ExitUsage, []string{"give password_file or password_command, not both"}, "snapshots")
+}
+
+// TestHygieneWarnings: a password file, the repository folder and a
+// configuration holding a secret that others can reach are each named with
+// the command that fixes them; once private, no warning.
+func TestHygieneWarnings(t *testing.T) {
+	e := newEnv(t, "  docs:\n    type: files\n    paths: ["+t.TempDir()+"]\n")
+	e.mustRun("init")
+
+	pwFile := filepath.Join(e.dir, "pw")
+	write(t, pwFile, testPassword+"\n") // 0644
+	delete(e.vars, EnvPassword)
+
+	repoDir := filepath.Join(e.dir, "repo")
+	if err := os.Chmod(repoDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	e.writeConfig("repository:\n  path: " + repoDir + "\n  password_file: " + pwFile + "\naudit:\n  path: " + filepath.Join(e.dir, "audit.jsonl") +
+		"\nnotify:\n  webhook:\n    url: https://hooks.example.com/T0K3N\nsources:\n  docs:\n    type: files\n    paths: [" + t.TempDir() + "]\n")
+
+	if err := os.Chmod(e.cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("snapshots")
+	if r.code != 0 {
+		t.Fatalf("snapshots: exit %d\n%s", r.code, r.err)
+	}
+
+	for _, w := range []string{
+		"warning: the repository password file " + pwFile + " is open to other users (mode 0644): chmod 600 " + pwFile,
+		"warning: the repository folder " + repoDir + " is open to other users (mode 0755): chmod 700 " + repoDir,
+		"warning: the configuration " + e.cfg + " holds secrets (notify.webhook.url) and other users can read it (mode 0644): chmod 600 " + e.cfg,
+	} {
+		if !strings.Contains(r.err, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.err)
+		}
+	}
+
+	for _, p := range []string{pwFile, e.cfg} {
+		if err := os.Chmod(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := os.Chmod(repoDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	if r := e.run("snapshots"); r.code != 0 || strings.Contains(r.err, "warning:") {
+		t.Fatalf("private paths still warned (exit %d):\n%s", r.code, r.err)
+	}
+}
