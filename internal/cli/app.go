@@ -179,6 +179,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.audited("check-immutability", a.checkImmutabilityCommand()),
 	)
 	root.AddCommand(a.userCommand(), a.tokenCommand())
+	root.AddCommand(a.keyCommand())
 
 	for _, c := range root.Commands() {
 		wrapArgs(c)

@@ -119,3 +119,85 @@ func TestHygieneWarnings(t *testing.T) {
 		t.Fatalf("private paths still warned (exit %d):\n%s", r.code, r.err)
 	}
 }
+
+// TestChangePassword: after `key change-password` the old password is
+// refused and the new one opens the repository; a copy keeps the old
+// wrapping, and status names it, until replicate gives it the new one;
+// the change is audited without the password; the same password again and
+// a missing new one are refused without changing anything.
+func TestChangePassword(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	near := filepath.Join(t.TempDir(), "near")
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.writeConfig(readFile(t, e.cfg) + "copies:\n  near:\n    path: " + near + "\n")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	e.mustRun("replicate")
+
+	const newPW = "n3w-pass-word-5d8e"
+
+	// Refusals first: nothing changes.
+	e.expectFailure(ExitUsage, []string{"no new password", "--new-password-env"}, "key", "change-password")
+	e.vars["NEW_PW"] = testPassword
+	e.expectFailure(ExitUsage, []string{"the new password is the current one"}, "key", "change-password", "--new-password-env", "NEW_PW")
+	e.mustRun("snapshots")
+
+	e.vars["NEW_PW"] = newPW
+	out := e.mustRun("key", "change-password", "--new-password-env", "NEW_PW")
+
+	for _, w := range []string{"the old one no longer opens it", "Copies still open with the old password until their next replication: near", "The data's key did not change"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("change-password output lacks %q:\n%s", w, out)
+		}
+	}
+
+	// The old password is refused on the repository, the new one works.
+	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "snapshots")
+	e.vars[EnvPassword] = newPW
+
+	if n := len(e.snapshots("uploads")); n != 1 {
+		t.Fatalf("the new password lists %d snapshots", n)
+	}
+
+	// The copy still has the old wrapping: status says so, and the old
+	// password still opens it.
+	if out := e.run("status").out; !strings.Contains(out, "still on the old password: near") {
+		t.Fatalf("status does not name the copy on the old password:\n%s", out)
+	}
+
+	e.vars[EnvPassword] = testPassword
+	if got := e.snapshotsFrom("near"); len(got) != 1 {
+		t.Fatalf("before replicate, the old password opens the copy: %v", got)
+	}
+
+	e.vars[EnvPassword] = newPW
+	e.mustRun("replicate")
+
+	if out := e.run("status").out; strings.Contains(out, "old password") {
+		t.Fatalf("status still names a copy on the old password after replicate:\n%s", out)
+	}
+
+	if got := e.snapshotsFrom("near"); len(got) != 1 {
+		t.Fatalf("after replicate, the new password opens the copy: %v", got)
+	}
+
+	e.vars[EnvPassword] = testPassword
+	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "--from", "near", "snapshots")
+
+	// Audited, without either password.
+	b, err := os.ReadFile(filepath.Join(e.dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !strings.Contains(string(b), `"action":"key change-password"`) {
+		t.Fatalf("the change is not audited:\n%s", b)
+	}
+
+	if strings.Contains(string(b), newPW) || strings.Contains(string(b), testPassword) {
+		t.Fatal("a password reached the audit log")
+	}
+}
