@@ -22,7 +22,8 @@ func (a *App) keyCommand() *cobra.Command {
 		Short: "The repository's key: change its password, write the recovery kit, drill the escrow",
 	}
 
-	cmd.AddCommand(a.audited("key change-password", a.changePasswordCommand()))
+	cmd.AddCommand(a.audited("key change-password", a.changePasswordCommand()), a.audited("key kit", a.kitCommand()),
+		a.unsealCommand(), a.escrowDrillCommand())
 
 	return cmd
 }

@@ -1,10 +1,18 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"lifeboat/internal/clock"
 )
 
 // TestPasswordCommand: repository.password_command opens the repository; the
@@ -199,5 +207,151 @@ func TestChangePassword(t *testing.T) {
 
 	if strings.Contains(string(b), newPW) || strings.Contains(string(b), testPassword) {
 		t.Fatal("a password reached the audit log")
+	}
+}
+
+// bareRun runs lifeboat as on a bare machine: no configuration file found
+// (HOME and the working folder are empty), no LIFEBOAT_PASSWORD.
+func bareRun(t *testing.T, home string, args ...string) result {
+	t.Helper()
+
+	var out, errb bytes.Buffer
+
+	a := &App{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv:     func(k string) string { return map[string]string{"HOME": home}[k] },
+		IsTerminal: func(any) bool { return false },
+	}
+	a.ro.systemConfig = filepath.Join(home, "no-system-config.yaml")
+
+	err := a.Run(context.Background(), args)
+	if err != nil {
+		errb.WriteString("lifeboat: " + err.Error() + "\n")
+	}
+
+	return result{out: out.String(), err: errb.String(), code: ExitCode(err)}
+}
+
+// TestEscrowDrill: a kit sealed to an age key and split 2-of-3 among the
+// guide's roles opens the repository on an empty HOME without the
+// configuration, from two shares or from the key, and restores a source
+// identical to its data; one share is refused; status reminds of the drill
+// until one passed, then names it.
+func TestEscrowDrill(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keyFile := filepath.Join(t.TempDir(), "escrow.key")
+	write(t, keyFile, "# escrow key of the security officer\n"+id.String()+"\n")
+
+	kit := filepath.Join(t.TempDir(), "kit")
+	out := e.mustRun("key", "kit", "--out", kit, "--recipient", id.Recipient().String(),
+		"--holder", "incident manager", "--holder", "security officer", "--holder", "CTO", "--threshold", "2")
+
+	if !strings.Contains(out, "share-1.txt ... share-3.txt (any 2 of them give the password)") {
+		t.Fatalf("key kit:\n%s", out)
+	}
+
+	for _, f := range []string{"kit.txt", "kit.html", "password.age", "share-1.txt", "share-2.txt", "share-3.txt"} {
+		fi, err := os.Stat(filepath.Join(kit, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, err, fi)
+		}
+
+		if b, _ := os.ReadFile(filepath.Join(kit, f)); strings.Contains(string(b), testPassword) {
+			t.Fatalf("%s holds the password", f)
+		}
+	}
+
+	if out := e.run("status").out; !strings.Contains(out, "escrow drill: PROBLEM: a recovery kit was written") {
+		t.Fatalf("status does not ask for a drill:\n%s", out)
+	}
+
+	if out := e.mustRun("report"); !strings.Contains(out, "a recovery kit was written and no escrow drill has passed") {
+		t.Fatalf("the report does not ask for a drill:\n%s", out)
+	}
+
+	// The bare machine: the configuration is gone, HOME is empty.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Chdir(home)
+
+	saved := readFile(t, e.cfg)
+	if err := os.Remove(e.cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	kitTxt := filepath.Join(kit, "kit.txt")
+	share := func(n int) string { return filepath.Join(kit, fmt.Sprintf("share-%d.txt", n)) }
+
+	// One share alone is refused, and changes nothing.
+	before := e.repoFiles()
+	r := bareRun(t, home, "key", "escrow-drill", "--kit", kitTxt, "--share", share(2))
+
+	if r.code != ExitUsage || !strings.Contains(r.err, "too few shares: 1 given, 2 of the 3 holders are needed") {
+		t.Fatalf("one share: exit %d\n%s", r.code, r.err)
+	}
+
+	if !sameMap(before, e.repoFiles()) {
+		t.Fatal("a refused drill changed the repository")
+	}
+
+	for name, args := range map[string][]string{
+		"2 of 3 shares":             {"--share", share(1), "--share", share(3)},
+		"a recipient's private key": {"--identity", keyFile},
+	} {
+		target := filepath.Join(t.TempDir(), "restored")
+		r := bareRun(t, home, append([]string{"key", "escrow-drill", "--kit", kitTxt, "--target", target}, args...)...)
+
+		if r.code != 0 || !strings.Contains(r.out, "escrow drill passed: the kit and "+name) {
+			t.Fatalf("drill with %s: exit %d\n%s\n%s", name, r.code, r.out, r.err)
+		}
+
+		if got, want := readFile(t, filepath.Join(target, "covers", "book-1.jpg")), readFile(t, filepath.Join(data, "covers", "book-1.jpg")); got != want {
+			t.Fatalf("drill with %s restored other data", name)
+		}
+
+		if strings.Contains(r.out+r.err, testPassword) {
+			t.Fatal("the password leaked into the drill's output")
+		}
+	}
+
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Fatalf("the drill wrote into HOME: %v", entries)
+	}
+
+	// A wrong key is refused by name.
+	other, _ := age.GenerateX25519Identity()
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	write(t, otherKey, other.String()+"\n")
+
+	if r := bareRun(t, home, "key", "escrow-drill", "--kit", kitTxt, "--identity", otherKey); r.code != ExitUsage || !strings.Contains(r.err, "not one the password was sealed to") {
+		t.Fatalf("another key: exit %d\n%s", r.code, r.err)
+	}
+
+	e.writeConfig(saved)
+
+	if out := e.run("status").out; !strings.Contains(out, "escrow drill: passed") || strings.Contains(out, "escrow drill: PROBLEM") {
+		t.Fatalf("status does not show the passed drill:\n%s", out)
+	}
+
+	if out := e.mustRun("report"); !strings.Contains(out, "## Key escrow") || !strings.Contains(out, "a recipient's private key") || strings.Contains(out, "no escrow drill has passed") {
+		t.Fatalf("the report does not show the passed drill:\n%s", out)
+	}
+
+	// Half a year later, the pass is stale.
+	e.clock = clock.NewFake(time.Now().Add(181 * 24 * time.Hour))
+
+	if out := e.run("status").out; !strings.Contains(out, "more than 180 days ago: run `lifeboat key escrow-drill`") {
+		t.Fatalf("status does not flag the stale drill:\n%s", out)
 	}
 }

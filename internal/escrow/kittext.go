@@ -81,7 +81,7 @@ func (k *Kit) Text() string {
 	p("restore them the same way and replay with mariadb-binlog --start-position=POS (the dump's position,\n")
 	p("binlog_file and binlog_pos in _meta.json) --stop-datetime='...' FILES | mariadb.\n")
 
-	p("\n6. PROVE IT (once a year at least, by the holders)\n\n")
+	p("\n6. PROVE IT (every six months at least, by the holders)\n\n")
 	p("  HOME=$(mktemp -d) lifeboat key escrow-drill --kit kit.txt %s --target $(mktemp -d)\n", k.drillArgs())
 
 	p("\n7. MACHINE-READABLE (the QR code holds the same)\n\n")

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -55,4 +56,15 @@ func (r *Repository) ChangePassword(ctx context.Context, old, pw Password) error
 	}
 
 	return nil
+}
+
+// ID is the repository's unique ID (hex): kopia derives every key from it
+// with the master key, and a copy has the same.
+func (r *Repository) ID() string {
+	dr, ok := r.rep.(repo.DirectRepository)
+	if !ok {
+		return ""
+	}
+
+	return hex.EncodeToString(dr.UniqueID())
 }
