@@ -48,13 +48,15 @@ type Metrics struct {
 	Copies321         *prometheus.GaugeVec
 	Media321          *prometheus.GaugeVec
 	Offsite321        *prometheus.GaugeVec
-	// EscrowDrillLastSuccess and CopyOldPassword are the key's (key.go).
+	RepositorySize    prometheus.Gauge
+	RepositoryUp      prometheus.Gauge
+	JobsSkipped       *prometheus.CounterVec
+	Info              *prometheus.GaugeVec
+
+	// EscrowDrillLastSuccess and CopyOldPassword are the repository key's.
 	EscrowDrillLastSuccess prometheus.Gauge
 	CopyOldPassword        *prometheus.GaugeVec
-	RepositorySize         prometheus.Gauge
-	RepositoryUp           prometheus.Gauge
-	JobsSkipped            *prometheus.CounterVec
-	Info                   *prometheus.GaugeVec
+
 	// Clock is the "now" the age metrics are measured from; nil is the wall clock.
 	Clock clock.Clock
 
