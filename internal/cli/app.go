@@ -80,6 +80,9 @@ type App struct {
 	dryRun bool
 	// hygieneChecked: the private paths were checked this run (hygiene.go).
 	hygieneChecked bool
+	// rekeyCrash, when set (tests), is asked at each point a rekey may be
+	// interrupted; an error stops it there, as a crash would.
+	rekeyCrash func(point string) error
 }
 
 // NewApp returns an App on the process's standard streams.

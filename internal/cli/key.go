@@ -23,7 +23,7 @@ func (a *App) keyCommand() *cobra.Command {
 	}
 
 	cmd.AddCommand(a.audited("key change-password", a.changePasswordCommand()), a.audited("key kit", a.kitCommand()),
-		a.unsealCommand(), a.escrowDrillCommand())
+		a.unsealCommand(), a.escrowDrillCommand(), a.audited("key rekey", a.rekeyCommand()))
 
 	return cmd
 }

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRekey: a rekey interrupted at three points (during the copy, after
+// it, between the switch's two renames) resumes and completes; a backup
+// taken during the copy is carried over; afterwards every snapshot restores
+// from the new repository as it did from the old, the new password opens
+// it and the old one does not, the old repository is kept until --retire.
+func TestRekey(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "uploads")
+	makeUploads(t, data)
+
+	e := newEnv(t, "  uploads:\n    type: files\n    paths: ["+data+"]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "uploads")
+	write(t, filepath.Join(data, "second.txt"), strings.Repeat("second ", 3000))
+	e.mustRun("backup", "uploads")
+
+	const newPW = "rekeyed-pass-3c9a"
+	e.vars["NEW_PW"] = newPW
+	repoDir := filepath.Join(e.dir, "repo")
+
+	// 1. Interrupted after the first snapshot is copied; a backup runs
+	// during the copy first.
+	crash := errors.New("simulated crash")
+	wrote := false
+	e.rekeyCrash = func(point string) error {
+		if point == "copied 1" && !wrote {
+			wrote = true
+			write(t, filepath.Join(data, "during.txt"), "written while the rekey copied")
+			e.rekeyCrash = nil
+			e.mustRun("backup", "uploads")
+			e.rekeyCrash = func(p string) error {
+				if p == "copied 2" {
+					return crash
+				}
+
+				return nil
+			}
+		}
+
+		return nil
+	}
+
+	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
+
+	if !exists(filepath.Join(repoDir+".rekey", "kopia.repository.f")) {
+		t.Fatal("the interrupted rekey left no new repository to resume")
+	}
+
+	// 2. Interrupted once everything is copied, before the final pass.
+	e.rekeyCrash = func(p string) error {
+		if p == "copied" {
+			return crash
+		}
+
+		return nil
+	}
+	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
+
+	// 3. Interrupted between the switch's two renames.
+	e.rekeyCrash = func(p string) error {
+		if p == "switching" {
+			return crash
+		}
+
+		return nil
+	}
+	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
+
+	if exists(repoDir) {
+		t.Fatal("the switch was not interrupted between its renames")
+	}
+
+	e.rekeyCrash = nil
+	if out := e.mustRun("key", "rekey", "--new-password-env", "NEW_PW"); !strings.Contains(out, "Finished the switch") {
+		t.Fatalf("resumed switch:\n%s", out)
+	}
+
+	retired, _ := filepath.Glob(repoDir + ".retired-*")
+	if len(retired) != 1 {
+		t.Fatalf("retired repositories: %v", retired)
+	}
+
+	// The old password no longer opens the repository; the new one does
+	// and holds all three backups, the one taken during the copy too.
+	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "snapshots")
+	e.vars[EnvPassword] = newPW
+
+	snaps := e.snapshots("uploads")
+	if len(snaps) != 3 {
+		t.Fatalf("the new repository holds %d backups, want 3", len(snaps))
+	}
+
+	// Every snapshot restores as in the old repository.
+	for i, sn := range snaps {
+		got := filepath.Join(t.TempDir(), "new")
+		e.mustRun("restore", "uploads", "--snapshot", sn.ID, "--target", got)
+
+		e.vars[EnvPassword] = testPassword
+		want := filepath.Join(t.TempDir(), "old")
+		oldSnaps := e.snapshotsAt(retired[0])
+		e.mustRun("--repo", retired[0], "restore", "uploads", "--snapshot", oldSnaps[i], "--target", want)
+		e.vars[EnvPassword] = newPW
+
+		if !sameMap(treeOf(t, got), treeOf(t, want)) {
+			t.Fatalf("snapshot %d restores differently from the new repository", i)
+		}
+	}
+
+	// The old key does not open the new repository: its password is
+	// refused there even with --repo.
+	e.vars[EnvPassword] = testPassword
+	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "--repo", repoDir, "snapshots")
+	e.vars[EnvPassword] = newPW
+
+	if out := e.mustRun("key", "rekey", "--retire"); !strings.Contains(out, "deleted the retired repository") || exists(retired[0]) {
+		t.Fatalf("retire:\n%s", out)
+	}
+}
+
+// snapshotsAt lists a repository's uploads snapshot IDs, oldest first.
+func (e *env) snapshotsAt(where string) []string {
+	e.t.Helper()
+
+	out := e.mustRun("--repo", where, "snapshots", "--source", "uploads", "--json")
+
+	var ids []string
+
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, `"id": "`); i >= 0 {
+			ids = append(ids, strings.SplitN(l[i+7:], `"`, 2)[0])
+		}
+	}
+
+	return ids
+}
+
+// treeOf maps every file under root to its content's length and first bytes.
+func treeOf(t *testing.T, root string) map[string]int64 {
+	t.Helper()
+
+	out := map[string]int64{}
+
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(root, p)
+			h := int64(0)
+
+			for _, c := range b {
+				h = h*31 + int64(c)
+			}
+
+			out[rel] = h
+		}
+
+		return nil
+	})
+
+	return out
+}
