@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-keys clean
 
 all: build
 
@@ -60,6 +60,10 @@ bench-scale: deps build
 # binlog segments): latency per route and the daemon's peak RSS (minutes).
 bench-api: deps build
 	bash bench/api/run.sh
+
+# Key rotation (key rekey) against a fresh full backup of the same data.
+bench-keys: deps build
+	bash bench/keys/run.sh
 
 clean:
 	rm -rf bin
