@@ -242,6 +242,7 @@ func (a *App) switchTo(old, staging string, elsewhere bool) error {
 
 	fmt.Fprintf(a.Stdout, "%s is now the new repository, with a new key: give the new password from now on.\n", old)
 	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: recreate them.\n", retired)
+	fmt.Fprintln(a.Stdout, "Write a new recovery kit (`lifeboat key kit`) and drill it: the old kit names the old repository and password.")
 
 	return nil
 }

@@ -23,6 +23,10 @@ import (
 // the repository it came from: a resumed rekey skips what is marked.
 const labelRekeyFrom = "tag:rekey-from"
 
+// rekeySkipKind is the record kind a rekey leaves behind: the old key's
+// password change, recovery kit and escrow drills say nothing of the new.
+const rekeySkipKind = "key"
+
 // RekeyStats says what a rekey pass copied.
 type RekeyStats struct {
 	// Snapshots and Segments copied and verified this pass; Present were
@@ -288,6 +292,10 @@ func (r *Repository) copyRecords(ctx context.Context, dst *Repository, idMap map
 
 	err = repo.WriteSession(ctx, dst.rep, repo.WriteSessionOptions{Purpose: "lifeboat rekey records"}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		for _, m := range ms {
+			if m.Labels[labelKindR] == rekeySkipKind {
+				continue // about the old key: its kit, drills, password
+			}
+
 			var v map[string]string
 			if _, err := r.rep.GetManifest(ctx, m.ID, &v); err != nil {
 				return fmt.Errorf("read record %s: %w", m.ID, err)
