@@ -173,5 +173,6 @@ func (a *App) printPasswordChanged(cfg *config.Config) {
 		fmt.Fprintln(w, "Run `lifeboat replicate` now; `lifeboat status` names a copy still on the old password.")
 	}
 
+	fmt.Fprintln(w, "A recovery kit written before holds the old password: write a new one (`lifeboat key kit`) and drill it.")
 	fmt.Fprintln(w, "The data's key did not change: the old password with an old copy of the format blob still opens it (`lifeboat key rekey` makes a new key).")
 }
