@@ -25,8 +25,6 @@ type env struct {
 	tamper func(ctx context.Context, target string) error
 	// clock, when set, is the App's clock (nil: the wall clock).
 	clock clock.Clock
-	// rekeyCrash is passed to the App (rekey tests' interruptions).
-	rekeyCrash func(point string) error
 }
 
 func newEnv(t *testing.T, sources string) *env {
@@ -63,17 +61,6 @@ func (e *env) run(args ...string) result {
 		IsTerminal: func(any) bool { return false },
 		tamper:     e.tamper,
 		Clock:      e.clock,
-	}
-
-	if e.rekeyCrash != nil {
-		// Read at each point, so a test may change it during a run.
-		a.rekeyCrash = func(p string) error {
-			if e.rekeyCrash == nil {
-				return nil
-			}
-
-			return e.rekeyCrash(p)
-		}
 	}
 
 	err := a.Run(context.Background(), append([]string{"--config", e.cfg}, args...))

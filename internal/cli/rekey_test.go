@@ -1,20 +1,25 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"lifeboat/internal/testenv"
 )
 
-// TestRekey: a rekey interrupted at three points (during the copy, after
-// it, between the switch's two renames) resumes and completes; a backup
-// taken during the copy is carried over; afterwards every snapshot restores
-// from the new repository as it did from the old, the new password opens
-// it and the old one does not, the old repository is kept until --retire.
+// TestRekey: a rekey killed (SIGKILL, as its own process) at three points
+// (during the copy, after it, between the switch's two renames) resumes and
+// completes; a backup taken during the copy is carried over; afterwards
+// every snapshot restores from the new repository as it did from the old,
+// the new password opens it and the old one does not, and the old
+// repository is kept until --retire.
 func TestRekey(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "uploads")
 	makeUploads(t, data)
@@ -29,59 +34,30 @@ func TestRekey(t *testing.T) {
 	e.vars["NEW_PW"] = newPW
 	repoDir := filepath.Join(e.dir, "repo")
 
-	// 1. Interrupted after the first snapshot is copied; a backup runs
-	// during the copy first.
-	crash := errors.New("simulated crash")
-	wrote := false
-	e.rekeyCrash = func(point string) error {
-		if point == "copied 1" && !wrote {
-			wrote = true
-			write(t, filepath.Join(data, "during.txt"), "written while the rekey copied")
-			e.rekeyCrash = nil
-			e.mustRun("backup", "uploads")
-			e.rekeyCrash = func(p string) error {
-				if p == "copied 2" {
-					return crash
-				}
+	// 1. Killed during the copy, after a backup ran while it copied.
+	pause := t.TempDir()
+	p := e.startAsMain(map[string]string{envPauseAt: "copied 1", envPauseDir: pause, envKillAt: "copied 2"}, "key", "rekey", "--new-password-env", "NEW_PW")
 
-				return nil
-			}
-		}
-
-		return nil
-	}
-
-	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
+	testenv.Eventually(t, time.Minute, func() bool { return exists(filepath.Join(pause, "paused")) }, "the rekey to copy its first snapshot")
+	write(t, filepath.Join(data, "during.txt"), "written while the rekey copied")
+	e.mustRun("backup", "uploads")
+	write(t, filepath.Join(pause, "resume"), "")
+	p.killed(t)
 
 	if !exists(filepath.Join(repoDir+".rekey", "kopia.repository.f")) {
-		t.Fatal("the interrupted rekey left no new repository to resume")
+		t.Fatal("the killed rekey left no new repository to resume")
 	}
 
-	// 2. Interrupted once everything is copied, before the final pass.
-	e.rekeyCrash = func(p string) error {
-		if p == "copied" {
-			return crash
-		}
+	// 2. Killed once everything is copied, before the final pass.
+	e.startAsMain(map[string]string{envKillAt: "copied"}, "key", "rekey", "--new-password-env", "NEW_PW").killed(t)
 
-		return nil
-	}
-	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
-
-	// 3. Interrupted between the switch's two renames.
-	e.rekeyCrash = func(p string) error {
-		if p == "switching" {
-			return crash
-		}
-
-		return nil
-	}
-	e.expectFailure(ExitFailed, []string{"simulated crash"}, "key", "rekey", "--new-password-env", "NEW_PW")
+	// 3. Killed between the switch's two renames.
+	e.startAsMain(map[string]string{envKillAt: "switching"}, "key", "rekey", "--new-password-env", "NEW_PW").killed(t)
 
 	if exists(repoDir) {
-		t.Fatal("the switch was not interrupted between its renames")
+		t.Fatal("the switch was not killed between its renames")
 	}
 
-	e.rekeyCrash = nil
 	if out := e.mustRun("key", "rekey", "--new-password-env", "NEW_PW"); !strings.Contains(out, "Finished the switch") {
 		t.Fatalf("resumed switch:\n%s", out)
 	}
@@ -125,6 +101,49 @@ func TestRekey(t *testing.T) {
 
 	if out := e.mustRun("key", "rekey", "--retire"); !strings.Contains(out, "deleted the retired repository") || exists(retired[0]) {
 		t.Fatalf("retire:\n%s", out)
+	}
+}
+
+// proc is a lifeboat process a test started.
+type proc struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+// startAsMain starts the test binary as lifeboat on this installation, with
+// the environment's variables and extra ones.
+func (e *env) startAsMain(extra map[string]string, args ...string) *proc {
+	e.t.Helper()
+
+	p := &proc{cmd: exec.Command(os.Args[0], append([]string{"--config", e.cfg}, args...)...)}
+	p.cmd.Env = append(os.Environ(), envAsMain+"=1")
+
+	for k, v := range e.vars {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+
+	for k, v := range extra {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+
+	if err := p.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+
+	return p
+}
+
+// killed waits for the process and fails unless SIGKILL ended it.
+func (p *proc) killed(t *testing.T) {
+	t.Helper()
+
+	err := p.cmd.Wait()
+
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the rekey was not killed (%v):\n%s", err, p.out.String())
 	}
 }
 
