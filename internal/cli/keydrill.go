@@ -155,6 +155,8 @@ type drillOptions struct {
 	source string
 	target string
 	caFile string
+	// pw is the password the escrow gave back, for a database's restore.
+	pw string
 }
 
 func (a *App) escrowDrillCommand() *cobra.Command {
@@ -181,6 +183,7 @@ func (a *App) escrowDrillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.source, "source", "", "the source to restore (default: the kit's first)")
 	cmd.Flags().StringVar(&o.target, "target", "", "an empty folder to restore into, kept afterwards (default: a scratch folder, removed)")
 	cmd.Flags().StringVar(&o.caFile, "s3-ca-file", "", "an S3 repository: trust this CA certificate (PEM)")
+	a.ro.mysql.bind(cmd)
 
 	return cmd
 }
@@ -213,6 +216,7 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 		return fmt.Errorf("escrow drill FAILED: the repository at %s has ID %s, the kit names %s: the kit is for another repository", k.Repository.Location, r.ID(), k.RepositoryID)
 	}
 
+	o.pw = pw.Value
 	rec := records.EscrowDrill{At: start, Method: method}
 	stats, snap, target, err := a.drillRestore(ctx, r, k, o)
 	rec.Source, rec.Seconds = o.source, a.clock().Now().Sub(start).Seconds()
@@ -253,6 +257,12 @@ func (a *App) drillRestore(ctx context.Context, r *repo.Repository, k *escrow.Ki
 		}
 
 		o.source = k.Sources[0].Name
+	}
+
+	for _, s := range k.Sources {
+		if s.Name == o.source && s.Type == "mysql" {
+			return a.drillDatabase(ctx, r, k, o)
+		}
 	}
 
 	snaps, err := r.Snapshots(ctx, o.source)

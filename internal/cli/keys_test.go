@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"lifeboat/internal/clock"
+	"lifeboat/internal/testenv"
 )
 
 // TestPasswordCommand: repository.password_command opens the repository; the
@@ -353,5 +354,58 @@ func TestEscrowDrill(t *testing.T) {
 
 	if out := e.run("status").out; !strings.Contains(out, "more than 180 days ago: run `lifeboat key escrow-drill`") {
 		t.Fatalf("status does not flag the stale drill:\n%s", out)
+	}
+}
+
+// TestEscrowDrillDatabase: on an empty HOME, from the kit and an age key
+// alone, the drill restores a database source into a scratch
+// database on the server it is given, with the rows of the backup; without
+// a server it says which flags name one.
+func TestEscrowDrillDatabase(t *testing.T) {
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20));
+		INSERT INTO shop.orders (item) VALUES ('one'), ('two')`)
+
+	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "db")
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keyFile := filepath.Join(t.TempDir(), "escrow.key")
+	write(t, keyFile, id.String()+"\n")
+
+	kit := filepath.Join(t.TempDir(), "kit")
+	e.mustRun("key", "kit", "--out", kit, "--recipient", id.Recipient().String())
+
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Chdir(home)
+
+	if err := os.Remove(e.cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	drill := []string{"key", "escrow-drill", "--kit", filepath.Join(kit, "kit.txt"), "--identity", keyFile}
+
+	if r := bareRun(t, home, drill...); r.code == 0 || !strings.Contains(r.err, "name its server with --mysql-socket or --mysql-host") {
+		t.Fatalf("a database drill without a server: exit %d\n%s", r.code, r.err)
+	}
+
+	r := bareRun(t, home, append(drill, "--mysql-socket", db.Socket, "--mysql-user", "root")...)
+	if r.code != 0 || !strings.Contains(r.out, "escrow drill passed") || !strings.Contains(r.out, "the scratch database lifeboat_escrow_drill_") {
+		t.Fatalf("database drill: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	name := "lifeboat_escrow_drill_" + strings.SplitN(strings.SplitAfter(r.out, "the scratch database lifeboat_escrow_drill_")[1], " ", 2)[0]
+
+	var items string
+	db.DB(t, "").QueryRow("SELECT GROUP_CONCAT(item ORDER BY id) FROM " + name + ".orders").Scan(&items)
+
+	if items != "one,two" {
+		t.Fatalf("the scratch database %s holds %q", name, items)
 	}
 }
