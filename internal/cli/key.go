@@ -20,6 +20,9 @@ func (a *App) keyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "The repository's key: change its password, write the recovery kit, drill the escrow",
+		Example: "  lifeboat key change-password --new-password-env LIFEBOAT_NEW_PASSWORD\n" +
+			"  lifeboat key kit --out /root/kit --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" +
+			"  lifeboat key escrow-drill --kit kit.txt --share share-1.txt --share share-3.txt",
 	}
 
 	cmd.AddCommand(a.audited("key change-password", a.changePasswordCommand()), a.audited("key kit", a.kitCommand()),
@@ -106,7 +109,7 @@ func (a *App) changePasswordCommand() *cobra.Command {
 			"the old password and an old copy of the repository's format blob (kopia.repository: in a\n" +
 			"copy not yet replicated, a storage snapshot, a backup of the backup) can still open\n" +
 			"everything written before and after. When the old password leaked, run `lifeboat key rekey`.",
-		Example: "  LIFEBOAT_NEW_PASSWORD=... lifeboat key change-password --new-password-env LIFEBOAT_NEW_PASSWORD\n" +
+		Example: "  lifeboat key change-password --new-password-env LIFEBOAT_NEW_PASSWORD   # the variable holds the new one\n" +
 			"  lifeboat key change-password        # asks twice on a terminal",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

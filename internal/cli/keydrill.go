@@ -113,7 +113,9 @@ func (a *App) unsealCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unseal --kit kit.txt (--share FILE... | --identity KEY) --out FILE",
 		Short: "Give the repository password back from the kit and k shares or a recipient's key, into a private file",
-		Args:  cobra.NoArgs,
+		Example: "  lifeboat key unseal --kit kit.txt --identity ~/.ssh/id_ed25519 --out password.txt\n" +
+			"  lifeboat key unseal --kit kit.txt --share share-1.txt --share share-2.txt --out password.txt",
+		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if out == "" {
 				return usage("give --out FILE: the password is written there (0600), never printed")
@@ -171,7 +173,7 @@ func (a *App) escrowDrillCommand() *cobra.Command {
 			"(removed afterwards unless --target names one). Run it as the holders would: on a machine or\n" +
 			"account with an empty HOME. The result is recorded in the repository; status, the metrics and\n" +
 			"the compliance report show the last passed drill and warn when it is older than 180 days.",
-		Example: "  HOME=$(mktemp -d) lifeboat key escrow-drill --kit kit.txt --share share-1.txt --share share-3.txt\n" +
+		Example: "  lifeboat key escrow-drill --kit kit.txt --share share-1.txt --share share-3.txt   # with an empty HOME\n" +
 			"  lifeboat key escrow-drill --kit kit.txt --identity ~/.ssh/id_ed25519 --source docs",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

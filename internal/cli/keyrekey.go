@@ -38,7 +38,7 @@ func (a *App) rekeyCommand() *cobra.Command {
 			"until `lifeboat key rekey --retire` deletes it; with --to, point repository: at the new location.\n" +
 			"The old password and the old key do not open the new repository. Copies hold the old repository:\n" +
 			"recreate them (replicate into empty folders or buckets).",
-		Example: "  LIFEBOAT_NEW_PASSWORD=... lifeboat key rekey --new-password-env LIFEBOAT_NEW_PASSWORD\n" +
+		Example: "  lifeboat key rekey --new-password-env LIFEBOAT_NEW_PASSWORD   # the variable holds the new one\n" +
 			"  lifeboat key rekey --retire",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
