@@ -21,7 +21,7 @@ func (a *App) keyCommand() *cobra.Command {
 		Use:   "key",
 		Short: "The repository's key: change its password, write the recovery kit, drill the escrow",
 		Example: "  lifeboat key change-password --new-password-env LIFEBOAT_NEW_PASSWORD\n" +
-			"  lifeboat key kit --out /root/kit --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" +
+			"  lifeboat key kit --out /srv/lifeboat-kit --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" +
 			"  lifeboat key escrow-drill --kit kit.txt --share share-1.txt --share share-3.txt",
 	}
 

@@ -38,8 +38,8 @@ func (a *App) kitCommand() *cobra.Command {
 			"key opens it), and/or split into one share per --holder (share-N.txt), any --threshold of\n" +
 			"which give it back. Hand each share to its holder alone; prove the kit with\n" +
 			"`lifeboat key escrow-drill`.",
-		Example: "  lifeboat key kit --out /root/kit --recipient age1... --recipient \"$(cat ~/.ssh/id_ed25519.pub)\"\n" +
-			"  lifeboat key kit --out /root/kit --holder 'incident manager' --holder 'security officer' --holder CTO --threshold 2",
+		Example: "  lifeboat key kit --out /srv/lifeboat-kit --recipient age1... --recipient \"$(cat ~/.ssh/id_ed25519.pub)\"\n" +
+			"  lifeboat key kit --out /srv/lifeboat-kit --holder 'incident manager' --holder 'security officer' --holder CTO --threshold 2",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runKit(cmd, &o)
