@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys clean
 
 all: build
 
@@ -66,6 +66,10 @@ bench-api: deps build
 # SCALE=0.25 for a quick run.
 bench-images: deps build
 	bash bench/images/run.sh
+
+# Key rotation (key rekey) against a fresh full backup of the same data.
+bench-keys: deps build
+	bash bench/keys/run.sh
 
 clean:
 	rm -rf bin

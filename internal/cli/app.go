@@ -78,6 +78,11 @@ type App struct {
 	// dryRun is set when the command runs with --dry-run: it changes
 	// nothing, not even the configuration kept in the repository.
 	dryRun bool
+	// hygieneChecked: the private paths were checked this run (hygiene.go).
+	hygieneChecked bool
+	// rekeyCrash, when set (tests), is asked at each point a rekey may be
+	// interrupted; an error stops it there, as a crash would.
+	rekeyCrash func(point string) error
 }
 
 // NewApp returns an App on the process's standard streams.
@@ -177,6 +182,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.audited("check-immutability", a.checkImmutabilityCommand()),
 	)
 	root.AddCommand(a.userCommand(), a.tokenCommand())
+	root.AddCommand(a.keyCommand())
 
 	for _, c := range root.Commands() {
 		wrapArgs(c)
@@ -230,16 +236,16 @@ func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) 
 			return repo.Password{}, &config.Error{File: cfg.File, Key: "repository.password_file", Msg: fmt.Sprintf("cannot read %s: %v", f, errors.Unwrap(err))}
 		}
 
-		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			a.log.Warn("password file is readable by other users; chmod 600 it", "file", f)
-		}
-
 		pw := strings.TrimRight(string(b), "\r\n")
 		if pw == "" {
 			return repo.Password{}, &config.Error{File: cfg.File, Key: "repository.password_file", Msg: fmt.Sprintf("%s is empty", f)}
 		}
 
 		return repo.Password{Value: pw, Origin: "repository.password_file " + f}, nil
+	}
+
+	if c := cfg.Repository.PasswordCommand; c != "" {
+		return a.passwordFromCommand(cfg, c)
 	}
 
 	if f, ok := a.Stdin.(*os.File); ok && a.IsTerminal(a.Stdin) {
@@ -272,7 +278,7 @@ func (a *App) password(cfg *config.Config, confirm bool) (repo.Password, error) 
 		return repo.Password{}, fmt.Errorf("%w: set %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword)
 	}
 
-	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
+	return repo.Password{}, fmt.Errorf("%w: set %s, or repository.password_file or password_command in %s, or run on a terminal to be asked", repo.ErrNoPassword, EnvPassword, cfg.File)
 }
 
 // openRepo loads the configuration and opens its repository (or a copy),
@@ -292,6 +298,8 @@ func (a *App) openRepository(ctx context.Context) (*config.Config, *repo.Reposit
 	if err != nil {
 		return nil, nil, err
 	}
+
+	a.checkHygiene(cfg)
 
 	if a.from == "" && a.ro.pending != nil {
 		return cfg, a.takePending(), nil

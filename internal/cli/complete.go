@@ -172,6 +172,7 @@ func (a *App) completionConfig() *config.Config {
 		}
 
 		loc.PasswordFile = cfg.Repository.PasswordFile
+		loc.PasswordCommand = cfg.Repository.PasswordCommand
 		cfg.Repository = loc
 	}
 

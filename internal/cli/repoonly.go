@@ -187,6 +187,7 @@ func (a *App) baseConfiguration() (*config.Config, error) {
 		}
 
 		loc.PasswordFile = cfg.Repository.PasswordFile
+		loc.PasswordCommand = cfg.Repository.PasswordCommand
 		cfg.Repository = loc
 
 		return cfg, nil

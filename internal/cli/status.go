@@ -101,6 +101,8 @@ func (a *App) statusCommand() *cobra.Command {
 				return err
 			}
 
+			a.keyStatus(h, now, asJSON)
+
 			// The audit trail is the repository's too: a copy that is gone
 			// or that the local log no longer extends is a problem.
 			trail := a.trailProblem(cmd.Context(), cfg, r, false)

@@ -56,6 +56,9 @@ type Repository struct {
 	Path         string
 	S3           *S3
 	PasswordFile string
+	// PasswordCommand prints the password on its standard output (a
+	// secrets manager's CLI, systemd-creds decrypt); run by /bin/sh.
+	PasswordCommand string
 }
 
 // Location names the repository in messages, never with a secret.
@@ -483,12 +486,14 @@ var storageKeys = []string{"path", "url", "endpoint", "region", "access_key_env"
 	"access_key_file", "secret_key_file", "tls", "ca_file", "upload_limit", "immutable_for", "lock_mode"}
 
 func (p *parser) repository(n *yaml.Node, cfg *Config) {
-	m := p.mapping(n, "repository", append([]string{"password_file"}, storageKeys...)...)
+	m := p.mapping(n, "repository", append([]string{"password_file", "password_command"}, storageKeys...)...)
 	cfg.Repository.Path, cfg.Repository.S3 = p.location(n, "repository", m)
 
 	if v, ok := m["password_file"]; ok {
 		cfg.Repository.PasswordFile = p.absPath(v, "repository.password_file")
 	}
+
+	p.passwordCommand(n, m, cfg)
 }
 
 // location reads a folder (path) or a bucket (url and the S3 keys).

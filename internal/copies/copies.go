@@ -23,6 +23,9 @@ type Copy struct {
 	Offline    bool                 `json:"offline"`
 	Replicated time.Time            `json:"replicated,omitzero"`
 	Restorable map[string]time.Time `json:"restorable,omitempty"`
+	// OldPassword: the copy was last replicated before the repository's
+	// password changed, so it still opens with the old one.
+	OldPassword bool `json:"old_password,omitempty"`
 }
 
 // Summary is one source's 3-2-1 count: the repository plus every copy that

@@ -117,6 +117,14 @@ func (d *Daemon) refreshCopies(h *health.Health) {
 		}
 	}
 
+	for _, c := range h.Copies {
+		d.Metrics.CopyOldPassword.WithLabelValues(c.Name).Set(map[bool]float64{true: 1}[c.OldPassword])
+	}
+
+	if !h.Key.LastPassed.IsZero() {
+		d.Metrics.EscrowDrillLastSuccess.Set(float64(h.Key.LastPassed.Unix()))
+	}
+
 	for _, s := range h.Sources {
 		d.Metrics.Copies321.WithLabelValues(s.Name).Set(float64(s.Copies.Copies))
 		d.Metrics.Media321.WithLabelValues(s.Name).Set(float64(s.Copies.Media))

@@ -38,6 +38,9 @@ type Inputs struct {
 type Health struct {
 	Sources []Source
 	Copies  []*copies.Copy
+	// Key is the repository key's state: its last password change and
+	// escrow drill.
+	Key Key
 }
 
 // Source is one source's health.
@@ -91,6 +94,10 @@ func Compute(ctx context.Context, in Inputs) (*Health, error) {
 	}
 
 	h := &Health{Copies: copies.Load(in.Cfg, copyRecs)}
+	if h.Key, err = loadKey(ctx, in.Repo, h.Copies); err != nil {
+		return nil, err
+	}
+
 	medium, offsite := copies.PrimaryMedium(in.Cfg)
 
 	// Every source's snapshots in one listing: a listing reads every

@@ -52,6 +52,11 @@ type Metrics struct {
 	RepositoryUp      prometheus.Gauge
 	JobsSkipped       *prometheus.CounterVec
 	Info              *prometheus.GaugeVec
+
+	// EscrowDrillLastSuccess and CopyOldPassword are the repository key's.
+	EscrowDrillLastSuccess prometheus.Gauge
+	CopyOldPassword        *prometheus.GaugeVec
+
 	// Clock is the "now" the age metrics are measured from; nil is the wall clock.
 	Clock clock.Clock
 
@@ -126,6 +131,10 @@ func New(version string) *Metrics {
 			Help: "On how many kinds of media those copies are (3-2-1: two)."}, src),
 		Offsite321: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_source_copies_offsite",
 			Help: "How many of those copies are off site (3-2-1: one)."}, src),
+		EscrowDrillLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_escrow_drill_last_success_timestamp_seconds",
+			Help: "When an escrow drill last opened the repository from the recovery kit and the escrowed password alone, and restored a source (Unix time)."}),
+		CopyOldPassword: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_copy_old_password",
+			Help: "1 when the copy was last replicated before the repository's password changed, so it still opens with the old one."}, []string{"copy"}),
 		RepositorySize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_bytes",
 			Help: "Bytes the repository takes in its storage."}),
 		RepositoryUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_up",
@@ -145,6 +154,7 @@ func New(version string) *Metrics {
 		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
 		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
 		m.CopyReplicated, m.CopyRestorable, m.Copies321, m.Media321, m.Offsite321,
+		m.EscrowDrillLastSuccess, m.CopyOldPassword,
 		m.RepositorySize, m.RepositoryUp, m.JobsSkipped, m.Info, &ages{m})
 	m.Info.WithLabelValues(version).Set(1)
 

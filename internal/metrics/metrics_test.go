@@ -57,6 +57,8 @@ func sample(t *testing.T) []byte {
 	m.Copies321.WithLabelValues("database").Set(3)
 	m.Media321.WithLabelValues("database").Set(2)
 	m.Offsite321.WithLabelValues("database").Set(1)
+	m.EscrowDrillLastSuccess.Set(float64(now.Add(-30 * 24 * time.Hour).Unix()))
+	m.CopyOldPassword.WithLabelValues("offsite").Set(0)
 	m.SetRestorable("database", now.Add(-3*time.Second))
 	m.SetBinlogCovered("database", now.Add(-2*time.Second))
 
@@ -138,7 +140,7 @@ func TestAlertRules(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"check", "rules", "lifeboat-rules.yml"},
-		{"test", "rules", "lifeboat-rules.test.yml", "lifeboat-rules-long.test.yml"},
+		{"test", "rules", "lifeboat-rules.test.yml", "lifeboat-rules-long.test.yml", "lifeboat-rules-key.test.yml"},
 	} {
 		cmd := exec.Command(promtool(t), args...)
 		cmd.Dir = dir
@@ -155,7 +157,8 @@ func TestAlertRules(t *testing.T) {
 	rules, _ := os.ReadFile(filepath.Join(dir, "lifeboat-rules.yml"))
 	tests, _ := os.ReadFile(filepath.Join(dir, "lifeboat-rules.test.yml"))
 	long, _ := os.ReadFile(filepath.Join(dir, "lifeboat-rules-long.test.yml"))
-	tests = append(tests, long...)
+	key, _ := os.ReadFile(filepath.Join(dir, "lifeboat-rules-key.test.yml"))
+	tests = append(append(tests, long...), key...)
 
 	for _, l := range strings.Split(string(rules), "\n") {
 		if name, ok := strings.CutPrefix(strings.TrimSpace(l), "- alert: "); ok && !bytes.Contains(tests, []byte("alertname: "+name)) {

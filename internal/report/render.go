@@ -87,6 +87,8 @@ func (r *Report) Markdown() string {
 			rpo, plan.Dur(p.RPOObjective), map[bool]string{true: "yes", false: "**no**"}[p.Met])
 	}
 
+	b.WriteString(r.Escrow.markdown())
+
 	b.WriteString("\n## Restores, recoveries and drills\n\n| Time | Who | Action | Source | Outcome | Detail |\n|---|---|---|---|---|---|\n")
 
 	for _, a := range r.Activity {
@@ -114,7 +116,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <table id="plans"><tr><th>Plan</th><th>Tier</th><th>Drills</th><th>Last drill</th><th>RTO measured</th><th>RTO objective</th><th>RPO</th><th>RPO objective</th></tr>
 {{range .Plans}}<tr{{if not .Met}} class="no"{{end}}><td>{{.Plan}}</td><td>{{.Tier}}</td><td>{{.Drills}}</td><td>{{if .LastDrillID}}{{t .LastDrill}}{{else}}never{{end}}</td><td>{{dur .RTOSeconds}}</td><td>{{dur .RTOObjective}}</td><td>{{dur .RPOSeconds}}</td><td>{{dur .RPOObjective}}</td></tr>
 {{end}}</table>
-<h2>Restores, recoveries and drills</h2>
+{{with .Escrow}}<h2>Key escrow</h2>
+<p id="escrow">Recovery kit written: {{if .KitWritten.IsZero}}never{{else}}{{t .KitWritten}}{{end}}. Last escrow drill: {{if .LastDrill.IsZero}}never{{else}}{{t .LastDrill}} {{if .LastDrillOK}}passed{{else}}FAILED{{end}}{{end}}. Last passed: {{if .LastPassed.IsZero}}never{{else}}{{t .LastPassed}} ({{.Method}}){{end}}.</p>
+{{end}}<h2>Restores, recoveries and drills</h2>
 <table id="activity"><tr><th>Time</th><th>Who</th><th>Action</th><th>Source</th><th>Outcome</th><th>Detail</th></tr>
 {{range .Activity}}<tr><td>{{t .Time}}</td><td>{{.Actor}}</td><td>{{.Action}}</td><td>{{.Source}}</td><td>{{.Outcome}}</td><td>{{.Detail}}</td></tr>
 {{end}}</table>

@@ -37,6 +37,8 @@ type Report struct {
 	Activity        []Activity     `json:"restores_and_recoveries"`
 	// Findings list everything out of objective or out of conformance.
 	Findings []string `json:"findings"`
+	// Escrow is the key's proof (escrow.go); nil when there is none to give.
+	Escrow *EscrowReport `json:"escrow,omitempty"`
 }
 
 // SourceReport is one source over the period.
@@ -162,6 +164,11 @@ func Build(ctx context.Context, in Inputs) (*Report, error) {
 		rep.Sources = append(rep.Sources, sr)
 		rep.Findings = append(rep.Findings, sr.findings()...)
 	}
+
+	var keyFindings []string
+
+	rep.Escrow, keyFindings = escrowOf(h, in.Now)
+	rep.Findings = append(rep.Findings, keyFindings...)
 
 	drills, err := plan.Runs(ctx, in.Repo, plan.KindDrill, "")
 	if err != nil {

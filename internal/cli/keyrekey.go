@@ -1,0 +1,291 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/internal/records"
+	"lifeboat/internal/repo"
+)
+
+// rekeyPasses bounds the copy passes before the switch: each carries over
+// what backups and the binlog streamer wrote during the one before.
+const rekeyPasses = 5
+
+type rekeyOptions struct {
+	np     newPassword
+	to     string
+	retire bool
+}
+
+func (a *App) rekeyCommand() *cobra.Command {
+	var o rekeyOptions
+
+	cmd := &cobra.Command{
+		Use:   "rekey [--new-password-env NAME | --new-password-file FILE] [--to LOCATION] | rekey --retire",
+		Short: "Rotate the repository's key: copy everything into a new repository with fresh keys, then switch to it",
+		Long: "Creates a new repository with a new master key beside the old one (FOLDER.rekey) or at --to,\n" +
+			"and copies into it every snapshot, binlog segment and record, each read back and compared by\n" +
+			"content before it counts. Interrupted, it resumes where it stopped. Backups and the binlog\n" +
+			"streamer keep running during the copy; what they wrote meanwhile is carried over by further\n" +
+			"passes, the last one with the repository to itself (stop the daemon for that moment). Then a\n" +
+			"folder repository is switched in place: the old one is renamed FOLDER.retired-TIME and kept\n" +
+			"until `lifeboat key rekey --retire` deletes it; with --to, point repository: at the new location.\n" +
+			"The old password and the old key do not open the new repository. Copies hold the old repository:\n" +
+			"recreate them (replicate into empty folders or buckets).",
+		Example: "  lifeboat key rekey --new-password-env LIFEBOAT_NEW_PASSWORD   # the variable holds the new one\n" +
+			"  lifeboat key rekey --retire",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.retire {
+				return a.retireOld(cmd.Context())
+			}
+
+			return a.runRekey(cmd.Context(), &o)
+		},
+	}
+
+	o.np.bind(cmd, "the new repository's password")
+	cmd.Flags().StringVar(&o.to, "to", "", "create the new repository at this folder instead of beside the old one (then point repository.path at it)")
+	cmd.Flags().BoolVar(&o.retire, "retire", false, "delete the repositories an earlier rekey retired (FOLDER.retired-*)")
+
+	return cmd
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+
+	if cfg.Repository.S3 != nil {
+		return usage("key rekey: the repository is in S3, where a folder cannot be renamed: an S3 repository is not rekeyed in place by this version")
+	}
+
+	old, err := filepath.Abs(cfg.Repository.Path)
+	if err != nil {
+		return err
+	}
+
+	staging := old + ".rekey"
+	if o.to != "" {
+		if staging, err = filepath.Abs(o.to); err != nil {
+			return err
+		}
+	}
+
+	// A switch interrupted between its two renames: finish it.
+	if o.to == "" && !exists(old) && exists(filepath.Join(staging, "kopia.repository.f")) {
+		if err := os.Rename(staging, old); err != nil {
+			return fmt.Errorf("rekey: finish the switch: %w", err)
+		}
+
+		fmt.Fprintf(a.Stdout, "Finished the switch an earlier run began: %s is the new repository.\n", old)
+
+		return nil
+	}
+
+	_, r, err := a.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+
+	oldPW, err := a.password(cfg, false)
+	if err != nil {
+		r.Close(ctx)
+		return err
+	}
+
+	pw, err := a.readNewPassword(&o.np)
+	if err != nil {
+		r.Close(ctx)
+		return err
+	}
+
+	if pw.Value == oldPW.Value {
+		r.Close(ctx)
+		return usage("key rekey: %v: a new key under the old password would still fall to whoever has it", repo.ErrSamePassword)
+	}
+
+	dst, err := openOrCreate(ctx, staging, pw)
+	if err != nil {
+		r.Close(ctx)
+		return err
+	}
+
+	err = a.copyAll(ctx, r, dst, staging)
+
+	dst.Close(ctx)
+	r.Close(ctx)
+
+	if err != nil {
+		return err
+	}
+
+	return a.switchTo(old, staging, o.to != "")
+}
+
+// openOrCreate opens the new repository a rekey writes into, creating it
+// on the first run.
+func openOrCreate(ctx context.Context, path string, pw repo.Password) (*repo.Repository, error) {
+	if !exists(filepath.Join(path, "kopia.repository.f")) {
+		if err := repo.Create(ctx, path, pw); err != nil {
+			return nil, fmt.Errorf("rekey: create the new repository: %w", err)
+		}
+	}
+
+	dst, err := repo.Open(ctx, path, pw, nil)
+	if errors.Is(err, repo.ErrWrongPassword) {
+		return nil, usage("rekey: %s was begun with another password: give that one, or delete the folder to begin again", path)
+	}
+
+	return dst, err
+}
+
+// copyAll copies in passes until one finds nothing new, the last with the
+// repository to itself, and records the rotation in the new repository.
+func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging string) error {
+	if r.ID() == dst.ID() {
+		return fmt.Errorf("rekey: %s is the same repository", staging)
+	}
+
+	total := repo.RekeyStats{}
+
+	hook := func(n int) error {
+		if a.rekeyCrash != nil {
+			return a.rekeyCrash(fmt.Sprintf("copied %d", n))
+		}
+
+		return nil
+	}
+
+	for i := 0; i < rekeyPasses; i++ {
+		st, err := r.RekeyInto(ctx, dst, hook)
+		if err != nil {
+			return err
+		}
+
+		total.Snapshots, total.Segments, total.Bytes = total.Snapshots+st.Snapshots, total.Segments+st.Segments, total.Bytes+st.Bytes
+		if i == 0 {
+			total.Present = st.Present
+		}
+
+		total.Records = st.Records
+
+		if st.Copied() == 0 {
+			break
+		}
+	}
+
+	if a.rekeyCrash != nil {
+		if err := a.rekeyCrash("copied"); err != nil {
+			return err
+		}
+	}
+
+	lk, err := r.LockRepository(true, "key rekey (final pass and switch)")
+	if err != nil {
+		return fmt.Errorf("rekey: everything so far is copied into %s; the last pass needs the repository to itself: %w", staging, err)
+	}
+	defer lk.Release()
+
+	st, err := r.RekeyInto(ctx, dst, nil)
+	if err != nil {
+		return err
+	}
+
+	total.Snapshots, total.Segments, total.Bytes, total.Records = total.Snapshots+st.Snapshots, total.Segments+st.Segments, total.Bytes+st.Bytes, st.Records
+
+	if err := records.Put(ctx, dst, records.KindKey, "rekey", records.PasswordChange{At: a.clock().Now()}); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
+		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
+
+	return nil
+}
+
+// switchTo puts the new repository where the configuration looks, keeping
+// the old one beside it.
+func (a *App) switchTo(old, staging string, elsewhere bool) error {
+	if elsewhere {
+		fmt.Fprintf(a.Stdout, "The old repository %s is unchanged. Point repository.path at %s, give the new password, and delete the old one when you no longer need it.\n", old, staging)
+		return nil
+	}
+
+	retired := old + ".retired-" + a.clock().Now().UTC().Format("20060102T150405Z")
+
+	if err := os.Rename(old, retired); err != nil {
+		return fmt.Errorf("rekey: retire the old repository: %w", err)
+	}
+
+	if a.rekeyCrash != nil {
+		if err := a.rekeyCrash("switching"); err != nil {
+			return err
+		}
+	}
+
+	if err := os.Rename(staging, old); err != nil {
+		return fmt.Errorf("rekey: put the new repository in place (run the same command again to finish): %w", err)
+	}
+
+	fmt.Fprintf(a.Stdout, "%s is now the new repository, with a new key: give the new password from now on.\n", old)
+	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: recreate them.\n", retired)
+	fmt.Fprintln(a.Stdout, "Write a new recovery kit (`lifeboat key kit`) and drill it: the old kit names the old repository and password.")
+
+	return nil
+}
+
+// retireOld deletes the repositories earlier rekeys retired.
+func (a *App) retireOld(_ context.Context) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+
+	if cfg.Repository.Path == "" {
+		return usage("key rekey --retire: the repository is not a folder")
+	}
+
+	old, err := filepath.Abs(cfg.Repository.Path)
+	if err != nil {
+		return err
+	}
+
+	found, _ := filepath.Glob(old + ".retired-*")
+
+	var gone []string
+
+	for _, d := range found {
+		if !exists(filepath.Join(d, "kopia.repository.f")) {
+			continue
+		}
+
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("retire %s: %w", d, err)
+		}
+
+		gone = append(gone, d)
+	}
+
+	if len(gone) == 0 {
+		return usage("key rekey --retire: no retired repository beside %s", old)
+	}
+
+	for _, d := range gone {
+		fmt.Fprintf(a.Stdout, "deleted the retired repository %s\n", d)
+	}
+
+	return nil
+}
