@@ -49,6 +49,8 @@ func dur(s float64) string {
 // Every screen is shot at 1280 px and at phone width, light and dark.
 func TestDashboardInABrowser(t *testing.T) {
 	s := newSite(t)
+	s.compression(t)
+
 	b := newBrowser(t, s.url)
 
 	s.login(t, b)
