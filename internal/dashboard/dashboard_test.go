@@ -53,6 +53,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	b := newBrowser(t, s.url)
 
+	s.singleSignOn(t, b)
 	s.login(t, b)
 	s.overview(t, b)
 	s.jobs(t, b)

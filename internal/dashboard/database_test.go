@@ -24,7 +24,7 @@ func TestDatabaseTimelineGapAndPointInTime(t *testing.T) {
 	db.Exec(t, `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20))`)
 
 	s := newSiteWith(t, "  db:\n    type: mysql\n    tier: critical\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n"+
-		"    binlog: {server_id: 778, segment_seconds: 1}\n")
+		"    binlog: {server_id: 778, segment_seconds: 1}\n", false)
 	ctx := context.Background()
 
 	backup := func(typ string) {
@@ -159,6 +159,11 @@ func (s *site) loginAs(t *testing.T, b *browser, user, password, code string) {
 	t.Helper()
 
 	b.open("/login")
+
+	if s.provider == nil && b.text(`String(document.querySelectorAll("#sso-login").length)`) != "0" {
+		t.Fatal("the login page offers single sign-on on a server without it")
+	}
+
 	b.do("log in as "+user, chromedp.SendKeys(chromedp.CSS("#user"), user), chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.SendKeys(chromedp.CSS("#totp"), code), chromedp.Click(chromedp.CSS("#login-submit")))
 	b.wait(`location.pathname === "/"`, fmt.Sprintf("the overview after %s's login", user))

@@ -163,6 +163,11 @@ function eventLine(kind, ev) {
 const pages = {};
 
 pages.login = () => {
+  const sso = $("sso-login");
+  const next = params.get("next");
+  if (sso && next) sso.href = "/api/v1/session/oidc?next=" + encodeURIComponent(next);
+  // A refused single sign-on comes back here with the server's reason.
+  if (params.get("sso_error")) showError(params.get("sso_error"));
   $("login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     showError("");
