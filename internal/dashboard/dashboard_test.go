@@ -61,6 +61,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	s.restore(t, b, newest)
 	s.restoreProduction(t, b)
 	s.browse(t, b, newest)
+	s.keepAndPrune(t, b, newest)
 	s.audit(t, b)
 	s.copiesAndDrills(t, b)
 	s.viewer(t, b)
@@ -93,6 +94,7 @@ func (s *site) login(t *testing.T, b *browser) {
 		t.Fatalf("a refused login went to %s", got)
 	}
 
+	s.loginAt = time.Now()
 	b.do("log in", chromedp.SendKeys(chromedp.CSS("#password"), adminPassword), chromedp.SendKeys(chromedp.CSS("#totp"), s.code(t, 0)),
 		chromedp.Click(chromedp.CSS("#login-submit")))
 	b.wait(`location.pathname === "/"`, "the overview after the login")

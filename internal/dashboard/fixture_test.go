@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,21 @@ type site struct {
 	client      *http.Client
 	// provider is the single sign-on provider, when the site has one.
 	provider *oidctest.Provider
+	// loginAt is when the admin's one-time code was last used to log in.
+	loginAt time.Time
+	// clock is the API's: the wall clock, moved ahead to age sessions.
+	clock *aheadClock
 }
+
+// aheadClock is the wall clock, ahead by what the test says: a session's
+// second factor grows old without waiting five minutes.
+type aheadClock struct{ ahead atomic.Int64 }
+
+func (c *aheadClock) Now() time.Time { return clock.Real{}.Now().Add(time.Duration(c.ahead.Load())) }
+
+func (c *aheadClock) After(d time.Duration) <-chan time.Time { return clock.Real{}.After(d) }
+
+func (c *aheadClock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 func newSite(t *testing.T) *site {
 	t.Helper()
@@ -117,8 +132,9 @@ func newSiteWith(t *testing.T, more string, sso bool) *site {
 		t.Fatal(err)
 	}
 
+	s.clock = &aheadClock{}
 	s.srv = &api.Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Exec: s.exec, Audit: log, Transport: tr, Clock: clock.Real{},
+		Cfg: cfg, Repo: r, Sources: srcs, Exec: s.exec, Audit: log, Transport: tr, Clock: s.clock,
 		Password: pw, Getenv: os.Getenv, Authority: s.users(t, r, log), Pages: dashboard.Wrap,
 	}
 	s.serve(t, sso)

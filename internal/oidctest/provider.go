@@ -22,6 +22,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"lifeboat/internal/clock"
 )
 
 // Provider is a real OpenID provider on loopback, built on zitadel/oidc's
@@ -112,7 +114,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	req, okReq := p.requests[id]
 
 	if okUser && okReq {
-		req.subject, req.done, req.authTime = u.subject, true, time.Now()
+		req.subject, req.done, req.authTime = u.subject, true, clock.Real{}.Now()
 	}
 	p.mu.Unlock()
 
@@ -243,7 +245,7 @@ func (p *Provider) CreateAccessToken(_ context.Context, req op.TokenRequest) (st
 	id := fmt.Sprintf("at-%d", p.n)
 	p.tokens[id] = req.GetSubject()
 
-	return id, time.Now().Add(5 * time.Minute), nil
+	return id, clock.Real{}.Now().Add(5 * time.Minute), nil
 }
 
 func (p *Provider) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {

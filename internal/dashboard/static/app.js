@@ -35,21 +35,60 @@ class APIError extends Error {
   constructor(status, msg) { super(msg); this.status = status; }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, stepped) {
   const h = { Accept: "application/json" };
   if (body !== undefined) h["Content-Type"] = "application/json";
   if (method !== "GET" && session && session.csrf_token) h["X-CSRF-Token"] = session.csrf_token;
   const r = await fetch(path, { method, headers: h, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status === 401 && document.body.dataset.page !== "login") {
-    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new APIError(401, "logged out");
-  }
   const date = Date.parse(r.headers.get("Date") || "");
   if (!isNaN(date)) skew = date - Date.now();
   const text = await r.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  // An action that needs a fresh second factor: ask for a code, then try
+  // once more. A single sign-on session is told to log in again instead.
+  if (r.status === 401 && data && data.step_up) {
+    if (stepped || !session || session.kind === "sso") throw new APIError(401, data.error);
+    await stepUp(data.error);
+    return api(method, path, body, true);
+  }
+  // A refused step-up is a wrong code, not the end of the session.
+  if (r.status === 401 && document.body.dataset.page !== "login" && path !== "/api/v1/session/step-up") {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new APIError(401, "logged out");
+  }
   if (!r.ok) throw new APIError(r.status, (data && data.error) || r.statusText);
   return data;
+}
+
+// stepUp asks for the second factor's code in a dialog and proves it to
+// the server; it fails when the user cancels.
+function stepUp(why) {
+  return new Promise((resolve, reject) => {
+    const d = $("stepup"), form = $("stepup-form"), err = $("stepup-error");
+    // The server's reason without its instructions for API clients.
+    $("stepup-why").textContent = why.replace(/: POST \/api\/v1\/session\/step-up.*$/, ".");
+    $("stepup-code").value = "";
+    err.hidden = true;
+    const done = () => { form.removeEventListener("submit", submit); $("stepup-cancel").removeEventListener("click", cancel); d.close(); };
+    async function submit(e) {
+      e.preventDefault();
+      try {
+        await api("POST", "/api/v1/session/step-up", { totp: $("stepup-code").value.trim() });
+        done();
+        resolve();
+      } catch (x) {
+        err.textContent = x.message;
+        err.hidden = false;
+        $("stepup-code").select();
+      }
+    }
+    function cancel() { done(); reject(new APIError(401, "cancelled: " + why)); }
+    form.addEventListener("submit", submit);
+    $("stepup-cancel").addEventListener("click", cancel);
+    d.showModal();
+    $("stepup-code").focus();
+  });
 }
 
 const can = (perm) => !!session && session.permissions.includes(perm);
@@ -497,6 +536,7 @@ pages.browse = async () => {
     entries = snap ? await api("GET", `/api/v1/snapshots/${encodeURIComponent(snap)}/tree`) : [];
     entries = entries.map((e) => ({ ...e, path: e.path.replace(/^\/+|\/+$/g, "") })).filter((e) => e.path !== "");
     render();
+    await showPin();
   };
   const compare = async () => {
     const other = $("b-other").value;
@@ -520,6 +560,37 @@ pages.browse = async () => {
       el("td", {}, p), el("td", {}, desc(o)), el("td", {}, desc(e)))), "No file differs.");
   };
   $("b-compare").addEventListener("click", () => compare().catch((e) => showError(e.message)));
+  // Pins and prune (the section is gone without the prune permission; the
+  // server refuses them anyway).
+  const showPin = async () => {
+    if (!$("pin-state")) return;
+    const pins = await api("GET", "/api/v1/pins");
+    const p = pins[snap];
+    $("pin-state").textContent = !snap ? "" : p ? `Pinned by ${p.by} at ${when(p.at)}: ${p.reason}. Prune keeps it.` :
+      "Not pinned: prune keeps it while the retention rules do.";
+    $("pin").hidden = !!p;
+    $("pin-reason").hidden = !!p;
+    $("pin-reason").labels[0].hidden = !!p;
+    $("unpin").hidden = !p;
+  };
+  const pinning = async (on) => {
+    showError("");
+    try {
+      await api("POST", `/api/v1/snapshots/${encodeURIComponent(snap)}/${on ? "pin" : "unpin"}`, on ? { reason: $("pin-reason").value.trim() } : {});
+      $("pin-reason").value = "";
+      await showPin();
+    } catch (e) { showError(e.message); }
+  };
+  const prune = async (dry) => {
+    showError("");
+    try { followJob(await api("POST", "/api/v1/prune", { sources: [$("b-source").value], dry_run: dry })); } catch (e) { showError(e.message); }
+  };
+  if ($("pin")) {
+    $("pin").addEventListener("click", () => pinning(true));
+    $("unpin").addEventListener("click", () => pinning(false));
+    $("prune-preview").addEventListener("click", () => prune(true));
+    $("prune-run").addEventListener("click", () => prune(false));
+  }
   const change = async () => {
     const snaps = await backups($("b-source").value);
     $("b-other").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
