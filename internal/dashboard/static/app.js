@@ -506,9 +506,32 @@ function result(job) {
   $("r-result").replaceChildren(...items);
 }
 
+// tableChanges lists the tables of two database full backups whose row
+// count or checksum differ (added and removed tables too), or null when
+// either is not a database dump.
+function tableChanges(then, now) {
+  const tables = (s) => {
+    try {
+      const meta = JSON.parse(s.extra.mysql);
+      return new Map(meta.databases.flatMap((d) => d.tables.map((t) => [`${d.name}.${t.name}`, t])));
+    } catch (e) { return null; }
+  };
+  const a = then && tables(then), b = now && tables(now);
+  if (!a || !b) return null;
+  const desc = (t) => (t ? `${t.rows} rows, checksum ${String(t.checksum).replace(/^[a-z0-9]+sum:/, "").slice(0, 16)}` : "");
+  const out = [];
+  for (const [name, t] of b) {
+    const o = a.get(name);
+    if (!o) out.push(["added", name, "", desc(t)]);
+    else if (o.rows !== t.rows || o.checksum !== t.checksum) out.push(["rows differ", name, desc(o), desc(t)]);
+  }
+  for (const [name, o] of a) if (!b.has(name)) out.push(["removed", name, desc(o), ""]);
+  return out.sort((x, y) => x[1].localeCompare(y[1]));
+}
+
 pages.browse = async () => {
   await sourcesList($("b-source"));
-  let entries = [], snap = "", dir = "";
+  let entries = [], snap = "", dir = "", snapList = [];
   const render = () => {
     const depth = dir === "" ? 0 : dir.split("/").length;
     const kids = entries.filter((e) => e.path !== dir && (dir === "" || e.path.startsWith(dir + "/")) && e.path.split("/").length === depth + 1);
@@ -553,11 +576,17 @@ pages.browse = async () => {
     }
     for (const [p, o] of then) if (!now.has(p)) rows.push(["removed", p, o, null]);
     rows.sort((a, b) => a[1].localeCompare(b[1]));
+    // A database's full backups also carry each table's row count and
+    // checksum: the tables whose rows differ come first.
+    const tables = tableChanges(snapList.find((x) => x.id === other), snapList.find((x) => x.id === snap));
     const n = (k) => rows.filter((r) => r[0] === k).length;
-    $("cmp-summary").textContent = `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed (size, mode or time) since ${$("b-other").selectedOptions[0].textContent}.`;
+    $("cmp-summary").textContent = `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed (size, mode or time) since ${$("b-other").selectedOptions[0].textContent}` +
+      (tables ? `; ${tables.length} table(s) whose rows differ.` : ".");
+    rows.unshift(...(tables || []));
     $("cmp-table").hidden = false;
-    fill("cmp-table", rows.map(([k, p, o, e]) => row({ change: k, path: p }, el("td", { class: { added: "green", removed: "red", changed: "amber" }[k] }, k),
-      el("td", {}, p), el("td", {}, desc(o)), el("td", {}, desc(e)))), "No file differs.");
+    const cell = (x) => (typeof x === "string" ? x : desc(x));
+    fill("cmp-table", rows.map(([k, p, o, e]) => row({ change: k, path: p }, el("td", { class: { added: "green", removed: "red", changed: "amber", "rows differ": "amber" }[k] }, k),
+      el("td", {}, p), el("td", {}, cell(o)), el("td", {}, cell(e)))), "No file differs.");
   };
   $("b-compare").addEventListener("click", () => compare().catch((e) => showError(e.message)));
   // Pins and prune (the section is gone without the prune permission; the
@@ -593,6 +622,7 @@ pages.browse = async () => {
   }
   const change = async () => {
     const snaps = await backups($("b-source").value);
+    snapList = snaps;
     $("b-other").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     $("b-snapshot").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id, selected: s.id === params.get("snapshot") }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     await open();
