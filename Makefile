@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-dashboard clean
 
 all: build
 
@@ -60,6 +60,11 @@ bench-scale: deps build
 # binlog segments): latency per route and the daemon's peak RSS (minutes).
 bench-api: deps build
 	bash bench/api/run.sh
+
+# The dashboard's overview in headless Chromium (a hundred sources, a year of
+# history): load time and bytes transferred (minutes).
+bench-dashboard: deps build
+	bash bench/dashboard/run.sh
 
 clean:
 	rm -rf bin
