@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys bench-dashboard clean
 
 all: build
 
@@ -70,6 +70,11 @@ bench-images: deps build
 # Key rotation (key rekey) against a fresh full backup of the same data.
 bench-keys: deps build
 	bash bench/keys/run.sh
+
+# The dashboard's overview in headless Chromium (a hundred sources, a year of
+# history): load time and bytes transferred (minutes).
+bench-dashboard: deps build
+	bash bench/dashboard/run.sh
 
 clean:
 	rm -rf bin

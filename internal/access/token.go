@@ -30,6 +30,8 @@ type TokenInfo struct {
 	// State is "active", "expired" or "revoked".
 	State     string    `json:"state"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Owner is the user whose own token it is ("": an admin's).
+	Owner string `json:"owner,omitempty"`
 }
 
 // Token states.
@@ -55,6 +57,22 @@ func tokenState(t records.Token, now time.Time) string {
 // its hash is stored. A name whose token was revoked or expired may be used
 // again. by names who asked, for the audit trail.
 func (s *Store) CreateToken(ctx context.Context, by, name string, role Role, expires time.Duration) (string, error) {
+	return s.createToken(ctx, by, "", name, role, expires)
+}
+
+// CreateOwnToken is CreateToken for a user's own token: the token is
+// theirs (listed and revoked as theirs, revoked when they are removed), and
+// its role is theirs.
+func (s *Store) CreateOwnToken(ctx context.Context, by, owner, name string, expires time.Duration) (string, error) {
+	u, ok, err := s.user(ctx, owner)
+	if err != nil || !ok {
+		return "", cmp.Or(err, fmt.Errorf("user %s: %w", owner, ErrNotFound))
+	}
+
+	return s.createToken(ctx, by, owner, name, Role(u.Role), expires)
+}
+
+func (s *Store) createToken(ctx context.Context, by, owner, name string, role Role, expires time.Duration) (string, error) {
 	if err := checkName("token", name); err != nil {
 		return "", err
 	}
@@ -87,7 +105,7 @@ func (s *Store) CreateToken(ctx context.Context, by, name string, role Role, exp
 		return "", fmt.Errorf("token %s: %w (revoke it first, or choose another name)", name, ErrExists)
 	}
 
-	t := records.Token{Role: string(role), Hash: tokenHash(secret), Created: now}
+	t := records.Token{Role: string(role), Hash: tokenHash(secret), Created: now, Owner: owner}
 	detail := fmt.Sprintf("token %s, role %s, never expires", name, role)
 
 	if expires > 0 {
@@ -117,7 +135,7 @@ func (s *Store) Tokens(ctx context.Context) ([]TokenInfo, error) {
 	out := make([]TokenInfo, 0, len(s.tokens))
 
 	for name, t := range s.tokens {
-		out = append(out, TokenInfo{Name: name, Role: Role(t.Role), Created: t.Created, Expires: t.Expires, State: tokenState(t, now), RevokedAt: t.RevokedAt})
+		out = append(out, TokenInfo{Name: name, Role: Role(t.Role), Created: t.Created, Expires: t.Expires, State: tokenState(t, now), RevokedAt: t.RevokedAt, Owner: t.Owner})
 	}
 
 	slices.SortFunc(out, func(a, b TokenInfo) int { return cmp.Compare(a.Name, b.Name) })

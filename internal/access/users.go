@@ -140,10 +140,63 @@ func (s *Store) SetRole(ctx context.Context, by, user string, role Role) error {
 		return invalid("%v", err)
 	}
 
-	return s.changeUser(ctx, by, user, "user role", "role "+string(role), func(u *userRecord) error {
+	err := s.changeUser(ctx, by, user, "user role", "role "+string(role), func(u *userRecord) error {
 		u.Role = string(role)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+
+	// The user's own tokens carry the role they had: one that may do more
+	// than the new role is revoked.
+	s.write.Lock()
+	defer s.write.Unlock()
+
+	return s.revokeOwned(ctx, by, user, func(t Role) bool { return !within(t, role) }, "the owner's role is now "+string(role))
+}
+
+// within says whether role r may do nothing more than limit.
+func within(r, limit Role) bool {
+	for _, p := range Permissions(r) {
+		if !Allows(limit, p) {
+			return false
+		}
+	}
+
+	return true
+}
+
+// revokeOwned revokes owner's active tokens whose role drop says to. The
+// caller holds s.write.
+func (s *Store) revokeOwned(ctx context.Context, by, owner string, drop func(Role) bool, why string) error {
+	s.mu.Lock()
+	err := s.load(ctx)
+	owned := map[string]records.Token{}
+
+	for name, t := range s.tokens {
+		if t.Owner == owner && !t.Revoked && drop(Role(t.Role)) {
+			owned[name] = t
+		}
+	}
+	s.mu.Unlock()
+
+	if err != nil {
+		return err
+	}
+
+	now := s.clock().Now()
+
+	for name, t := range owned {
+		t.Revoked, t.RevokedAt = true, now
+		if err := s.putToken(ctx, name, t); err != nil {
+			return fmt.Errorf("revoke token %s: %w", name, err)
+		}
+
+		s.record(by, "token revoke", audit.OK, "token "+name+": "+why)
+	}
+
+	return nil
 }
 
 // RemoveUser deletes user.
@@ -164,7 +217,7 @@ func (s *Store) RemoveUser(ctx context.Context, by, user string) error {
 	s.mu.Unlock()
 	s.record(by, "user remove", audit.OK, "user "+user)
 
-	return nil
+	return s.revokeOwned(ctx, by, user, func(Role) bool { return true }, "its owner was removed")
 }
 
 // changeUser applies change to user's record, stores it and audits action.

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/skip2/go-qrcode"
@@ -23,12 +23,14 @@ type Accounts interface {
 	SetPassword(ctx context.Context, by, user, password string) error
 	BeginMFA(ctx context.Context, user string) (*access.Enrolment, error)
 	ConfirmMFA(ctx context.Context, by string, e *access.Enrolment, code string) error
-	CreateToken(ctx context.Context, by, name string, role access.Role, expires time.Duration) (string, error)
+	CreateOwnToken(ctx context.Context, by, owner, name string, expires time.Duration) (string, error)
 	Tokens(ctx context.Context) ([]access.TokenInfo, error)
 	RevokeToken(ctx context.Context, by, name string) error
 }
 
-// ownToken is the prefix of a user's own tokens' names: USER@NAME.
+// ownToken is the prefix of a user's own tokens' names: USER@NAME, so two
+// users' tokens never share a name. Whose a token is, is its owner (kept
+// with it), never its name: an admin's token named alice@ci is not Alice's.
 func ownToken(user string) string { return user + "@" }
 
 // account is the request's user and the store, or why the request may not
@@ -78,7 +80,7 @@ func getAccount(s *Server, w http.ResponseWriter, r *http.Request, p access.Prin
 	out := AccountInfo{User: u, Tokens: []access.TokenInfo{}}
 
 	for _, t := range all {
-		if strings.HasPrefix(t.Name, ownToken(p.Name)) {
+		if t.Owner == p.Name {
 			out.Tokens = append(out.Tokens, t)
 		}
 	}
@@ -225,7 +227,7 @@ func createToken(s *Server, w http.ResponseWriter, r *http.Request, p access.Pri
 
 	name := ownToken(p.Name) + req.Name
 
-	secret, err := acc.CreateToken(r.Context(), actor(p), name, p.Role, life)
+	secret, err := acc.CreateOwnToken(r.Context(), actor(p), p.Name, name, life)
 	if errors.Is(err, access.ErrExists) {
 		return fail(http.StatusConflict, "%v", err)
 	}
@@ -244,8 +246,15 @@ func revokeToken(s *Server, w http.ResponseWriter, r *http.Request, p access.Pri
 	}
 
 	name := r.PathValue("name")
-	if !strings.HasPrefix(name, ownToken(p.Name)) {
-		return fail(http.StatusForbidden, "token %s is not one of %s's own (%s...): an admin revokes it with `lifeboat token revoke`", name, p.Name, ownToken(p.Name))
+
+	all, err := acc.Tokens(r.Context())
+	if err != nil {
+		return err
+	}
+
+	idx := slices.IndexFunc(all, func(t access.TokenInfo) bool { return t.Name == name })
+	if idx >= 0 && all[idx].Owner != p.Name {
+		return fail(http.StatusForbidden, "token %s is not one of %s's own: an admin revokes it with `lifeboat token revoke`", name, p.Name)
 	}
 
 	if err := acc.RevokeToken(r.Context(), actor(p), name); err != nil {

@@ -24,6 +24,7 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
+	"lifeboat/internal/httpgzip"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -116,7 +117,7 @@ func (s *Server) Handler(base http.Handler) http.Handler {
 	mux.Handle("/metrics", s.metricsGuard(base))
 	mux.Handle("/", base)
 
-	return s.headers(mux)
+	return s.headers(httpgzip.Handler(mux))
 }
 
 // headers sets the security headers and bounds the request body.

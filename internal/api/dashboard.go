@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -71,35 +70,6 @@ type DrillSummary struct {
 	RTOObjective float64   `json:"rto_objective_seconds"`
 }
 
-// problem is the one problem `lifeboat status` names for a source, from
-// the same health: a failed verification before an unknown instant,
-// either before a failed restore test, and the RPO only when nothing else
-// is wrong.
-func problem(h health.Source) string {
-	msg := ""
-	if h.RestorableErr != nil {
-		msg = h.RestorableErr.Error()
-	}
-
-	if v := h.Verify; v != nil && !v.OK {
-		msg = "the last verification found problems: run `lifeboat verify " + h.Name + "`"
-	}
-
-	if v := h.RestoreTest; v != nil && !v.OK && msg == "" {
-		msg = "the last restore test failed: run `lifeboat verify " + h.Name + " --restore-test`"
-	}
-
-	switch {
-	case msg != "":
-	case h.Restorable.IsZero():
-		msg = "no backup yet: run `lifeboat backup " + h.Name + "`"
-	case h.OverObjective():
-		msg = fmt.Sprintf("RPO %s is above the %s tier's objective of %s", plan.Dur(h.RPO.Seconds()), h.Tier, plan.Dur(h.Objective.Seconds()))
-	}
-
-	return msg
-}
-
 // overviewInputs is what the overview reads besides the health: the
 // drills, the audit trail and every snapshot.
 type overviewInputs struct {
@@ -147,7 +117,7 @@ func (s *Server) overview(ctx context.Context, now time.Time, out []SourceHealth
 	in, _ := v.(*overviewInputs)
 
 	for i := range out {
-		out[i].Problem = problem(h.Sources[i])
+		out[i].Problem = h.Sources[i].Problem()
 		out[i].OK = out[i].Problem == ""
 		out[i].Drill = s.lastDrill(out[i].Name, in.drills)
 		out[i].Days = history(now, h.Sources[i].Objective, in.bySource[out[i].Name], failures(in.recs, out[i].Name))

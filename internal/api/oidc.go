@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -59,7 +60,9 @@ type SSO struct {
 // token must hold and the PKCE verifier of its code.
 type pendingLogin struct {
 	nonce, verifier string
-	expires         time.Time
+	// next is the dashboard's page the browser returns to.
+	next    string
+	expires time.Time
 }
 
 // NewSSO is single sign-on as cfg configures it, with the client secret
@@ -86,6 +89,15 @@ func NewSSO(cfg *config.OIDC, getenv func(string) string) (*SSO, error) {
 	}
 
 	return &SSO{Cfg: cfg, Secret: secret, Client: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// Name is how the login page names the provider: its issuer's host.
+func (o *SSO) Name() string {
+	if u, err := url.Parse(o.Cfg.Issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+
+	return o.Cfg.Issuer
 }
 
 type nonceKey struct{}
@@ -207,7 +219,12 @@ func oidcStart(s *Server, w http.ResponseWriter, r *http.Request, _ access.Princ
 	verifier := oauth2.GenerateVerifier()
 	now := clock.Or(s.Clock).Now()
 
-	if err := o.begin(state, pendingLogin{nonce: nonce, verifier: verifier, expires: now.Add(oidcWait)}, now); err != nil {
+	next := r.URL.Query().Get("next")
+	if !localPath(next) {
+		next = ""
+	}
+
+	if err := o.begin(state, pendingLogin{nonce: nonce, verifier: verifier, next: next, expires: now.Add(oidcWait)}, now); err != nil {
 		return err
 	}
 
@@ -222,14 +239,55 @@ func oidcStart(s *Server, w http.ResponseWriter, r *http.Request, _ access.Princ
 	return nil
 }
 
-// oidcCallback ends a login at the provider: the state must be the one
+// oidcCallback ends a login at the provider and starts the session. A
+// browser (which asks for a page) is sent on to the dashboard's page it
+// started from, or back to the login page with the reason of a refusal;
+// anything else gets the session or the refusal as JSON.
+func oidcCallback(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
+	pend, p, err := s.ssoCallback(w, r)
+	page := s.Pages != nil && strings.Contains(r.Header.Get("Accept"), "text/html")
+
+	switch {
+	case !page && err != nil:
+		return err
+	case !page:
+		return s.startSession(w, p)
+	case err != nil:
+		back := url.Values{"sso_error": {err.Error()}}
+		if pend.next != "" {
+			back.Set("next", pend.next)
+		}
+
+		http.Redirect(w, r, "/login?"+back.Encode(), http.StatusSeeOther)
+
+		return nil
+	}
+
+	if _, _, err := s.openSession(w, p); err != nil {
+		return err
+	}
+
+	http.Redirect(w, r, cmp.Or(pend.next, "/"), http.StatusSeeOther)
+
+	return nil
+}
+
+// localPath says whether next is a path on this server (not another site's
+// address, which a login must never be sent on to).
+func localPath(next string) bool {
+	return strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n")
+}
+
+// ssoCallback checks the provider's answer: the state must be the one
 // this browser started with, the code is exchanged with its PKCE verifier,
 // the ID token is verified (signature, issuer, audience, expiry, nonce),
 // and its groups give the role.
-func oidcCallback(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) error {
+func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) (pendingLogin, access.Principal, error) {
+	none := access.Principal{}
+
 	o, err := s.sso()
 	if err != nil {
-		return err
+		return pendingLogin{}, none, err
 	}
 
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: oidcPath, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
@@ -239,36 +297,37 @@ func oidcCallback(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pr
 
 	c, err := r.Cookie(oidcCookie)
 	if err != nil || state == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(state)) != 1 {
-		return s.ssoRefused(access.Principal{}, http.StatusBadRequest, "the state does not match the login this browser started: start again at GET "+oidcPath)
+		return pendingLogin{}, none, s.ssoRefused(none, http.StatusBadRequest, "the state does not match the login this browser started: start again at GET "+oidcPath)
 	}
 
 	pend, ok := o.take(state, clock.Or(s.Clock).Now())
 	if !ok {
-		return s.ssoRefused(access.Principal{}, http.StatusBadRequest, "no login under way with this state (used already, or older than 10 minutes): start again at GET "+oidcPath)
+		return pend, none, s.ssoRefused(none, http.StatusBadRequest, "no login under way with this state (used already, or older than 10 minutes): start again at GET "+oidcPath)
 	}
 
 	if e := q.Get("error"); e != "" {
-		return s.ssoRefused(access.Principal{}, http.StatusUnauthorized, fmt.Sprintf("the provider refused the login: %s %s", shown(e), shown(q.Get("error_description"))))
+		return pend, none, s.ssoRefused(none, http.StatusUnauthorized, fmt.Sprintf("the provider refused the login: %s %s", shown(e), shown(q.Get("error_description"))))
 	}
 
 	party, err := o.relyingParty(r.Context())
 	if err != nil {
-		return fail(http.StatusBadGateway, "%v", err)
+		return pend, none, fail(http.StatusBadGateway, "%v", err)
 	}
 
 	ctx := context.WithValue(r.Context(), nonceKey{}, pend.nonce)
 
 	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, q.Get("code"), party, rp.WithCodeVerifier(pend.verifier))
 	if err != nil {
-		return s.ssoRefused(access.Principal{}, http.StatusUnauthorized, fmt.Sprintf("the provider's answer was refused: %s", shown(err.Error())))
+		return pend, none, s.ssoRefused(none, http.StatusUnauthorized, fmt.Sprintf("the provider's answer was refused: %s", shown(err.Error())))
 	}
 
-	return s.ssoLogin(w, o, tokens.IDTokenClaims)
+	p, err := s.ssoLogin(o, tokens.IDTokenClaims)
+
+	return pend, p, err
 }
 
-// ssoLogin maps a verified ID token's groups to a role and starts the
-// session.
-func (s *Server) ssoLogin(w http.ResponseWriter, o *SSO, claims *oidc.IDTokenClaims) error {
+// ssoLogin maps a verified ID token's groups to a role.
+func (s *Server) ssoLogin(o *SSO, claims *oidc.IDTokenClaims) (access.Principal, error) {
 	name := cmp.Or(claims.PreferredUsername, claims.Email, claims.Subject)
 	groups := groupsOf(claims.Claims[o.Cfg.GroupsClaim])
 	who := fmt.Sprintf("subject %s at %s, groups [%s]", shown(claims.Subject), o.Cfg.Issuer, shown(strings.Join(groups, ", ")))
@@ -283,14 +342,14 @@ func (s *Server) ssoLogin(w http.ResponseWriter, o *SSO, claims *oidc.IDTokenCla
 
 		sort.Strings(mapped)
 
-		return s.ssoRefused(p, http.StatusForbidden, fmt.Sprintf("%s is in no group server.oidc.roles maps to a role (%s claim: [%s]); ask for one of [%s]",
+		return p, s.ssoRefused(p, http.StatusForbidden, fmt.Sprintf("%s is in no group server.oidc.roles maps to a role (%s claim: [%s]); ask for one of [%s]",
 			p.Name, o.Cfg.GroupsClaim, strings.Join(groups, ", "), strings.Join(mapped, ", ")), who)
 	}
 
 	p.Role, p.SecondFactor = role, true
 	s.record(p, audit.Record{Action: "sso login", Outcome: audit.OK, Detail: fmt.Sprintf("%s: role %s", who, role)})
 
-	return s.startSession(w, p)
+	return p, nil
 }
 
 // ssoRefused audits a refused single sign-on and answers why.

@@ -16,21 +16,22 @@ import (
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
+	"lifeboat/internal/oidctest"
 )
 
 // withSSO points the fixture's server at a real provider on loopback, with
 // lifeboat-admins mapped to admin and developers and staff to viewer.
-func withSSO(t *testing.T, f *fixture) *provider {
+func withSSO(t *testing.T, f *fixture) *oidctest.Provider {
 	t.Helper()
 
 	callback := f.url + "/api/v1/session/oidc/callback"
-	p := newProvider(t, callback)
+	p := oidctest.New(t, callback)
 
 	sso, err := NewSSO(&config.OIDC{
-		Issuer: p.issuer, ClientID: p.clientID, ClientSecretEnv: "LIFEBOAT_TEST_OIDC_SECRET", RedirectURL: callback,
+		Issuer: p.Issuer, ClientID: p.ClientID, ClientSecretEnv: "LIFEBOAT_TEST_OIDC_SECRET", RedirectURL: callback,
 		GroupsClaim: "groups", Scopes: []string{"openid", "profile"},
 		Roles: map[string]access.Role{"lifeboat-admins": access.Admin, "developers": access.Viewer, "staff": access.Viewer},
-	}, func(string) string { return p.clientSecret })
+	}, func(string) string { return p.ClientSecret })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,12 +87,12 @@ func (f *fixture) toProviderLogin(t *testing.T, b *http.Client) string {
 
 // ssoLogin logs user in at the provider through b and returns the API's
 // final answer.
-func (f *fixture) ssoLogin(t *testing.T, b *http.Client, p *provider, user string) (int, string, *http.Response) {
+func (f *fixture) ssoLogin(t *testing.T, b *http.Client, p *oidctest.Provider, user string) (int, string, *http.Response) {
 	t.Helper()
 
 	id := f.toProviderLogin(t, b)
 
-	resp, err := b.PostForm(p.issuer+"/login", url.Values{"id": {id}, "username": {user}})
+	resp, err := b.PostForm(p.Issuer+"/login", url.Values{"id": {id}, "username": {user}})
 	if err != nil {
 		t.Fatal(err)
 	}

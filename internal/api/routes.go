@@ -41,6 +41,7 @@ var routes = []Route{
 	{"GET", "/api/v1/recovery-points", access.ReadSnapshots, false, recoveryPoints},
 	{"GET", "/api/v1/sources/{name}/binlog", access.ReadSnapshots, false, binlogArchive},
 	{"GET", "/api/v1/copies", access.ReadSnapshots, false, listCopies},
+	{"GET", "/api/v1/pins", access.ReadSnapshots, false, pins},
 
 	{"GET", "/api/v1/reports/compliance", access.ReadReports, false, compliance},
 	{"GET", "/api/v1/drills", access.ReadReports, false, drills},

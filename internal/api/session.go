@@ -140,9 +140,19 @@ func login(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal
 // startSession starts p's session: an HttpOnly, Secure, SameSite=Strict
 // cookie, and the CSRF token in the answer.
 func (s *Server) startSession(w http.ResponseWriter, p access.Principal) error {
-	csrf, err := randomHex(32)
+	csrf, expires, err := s.openSession(w, p)
 	if err != nil {
 		return err
+	}
+
+	return writeJSON(w, http.StatusOK, loginResponse{User: p.Name, Role: p.Role, CSRFToken: csrf, Expires: expires})
+}
+
+// openSession keeps p's new session and sets its cookie.
+func (s *Server) openSession(w http.ResponseWriter, p access.Principal) (string, time.Time, error) {
+	csrf, err := randomHex(32)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 
 	now := clock.Or(s.Clock).Now()
@@ -154,14 +164,15 @@ func (s *Server) startSession(w http.ResponseWriter, p access.Principal) error {
 
 	id, err := s.sessions.add(sess)
 	if err != nil {
-		return err
+		return "", time.Time{}, err
 	}
 
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 		Expires: sess.expires,
 	})
-	return writeJSON(w, http.StatusOK, loginResponse{User: p.Name, Role: p.Role, CSRFToken: csrf, Expires: sess.expires})
+
+	return csrf, sess.expires, nil
 }
 
 // logout ends the request's session, if it has one.

@@ -43,6 +43,7 @@ func (a *App) apiFront(cfg *config.Config, d *daemon.Daemon) error {
 		}
 
 		d.Front.(*api.Server).SSO = sso
+		d.Front.(*api.Server).Pages = dashboard.WrapWith(dashboard.Options{SSO: sso.Name()})
 	}
 
 	return nil

@@ -225,35 +225,18 @@ func sourceLine(h health.Source) sourceStatus {
 		LastBackup: h.LastBackup, LastType: h.LastType, Restorable: h.Restorable, NextRun: h.NextRun,
 		Copies: h.Copies, CopyRestorable: h.CopyRestorable}
 
-	if h.RestorableErr != nil {
-		st.Problem = h.RestorableErr.Error()
-	}
-
 	if v := h.Verify; v != nil {
 		st.LastVerify, st.VerifyOK = v.At, &v.OK
-
-		if !v.OK {
-			st.Problem = "the last verification found problems: run `lifeboat verify " + name + "`"
-		}
 	}
 
 	if v := h.RestoreTest; v != nil {
 		st.LastRestoreTest, st.RestoreTestOK = v.At, &v.OK
-
-		if !v.OK && st.Problem == "" {
-			st.Problem = "the last restore test failed: run `lifeboat verify " + name + " --restore-test`"
-		}
 	}
 
-	switch {
-	case st.Problem != "":
-	case st.Restorable.IsZero():
-		st.Problem = "no backup yet: run `lifeboat backup " + name + "`"
-	default:
+	// The RPO is told when nothing else is wrong, as the problem says.
+	st.Problem = h.Problem()
+	if !st.Restorable.IsZero() && h.Fault() == "" {
 		st.RPOSeconds = h.RPO.Seconds()
-		if h.OverObjective() {
-			st.Problem = fmt.Sprintf("RPO %s is above the %s tier's objective of %s", human(h.RPO), h.Tier, human(h.Objective))
-		}
 	}
 
 	st.OK = st.Problem == ""
@@ -269,19 +252,9 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// human prints a duration the way people say it: 4.2s, 13m, 5h10m, 3d4h.
-func human(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-
-	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
-}
+// human prints a duration the way people say it (health.Human: status
+// and the dashboard print them alike).
+func human(d time.Duration) string { return health.Human(d) }
 
 // planStatus prints every plan's last drill against its objectives.
 func (a *App) planStatus(cmd *cobra.Command, cfg *config.Config, r *repo.Repository) error {

@@ -79,6 +79,27 @@ func (s *site) account(t *testing.T, b *browser) {
 	if _, err := s.srv.Authority.Token(t.Context(), secret); err == nil {
 		t.Fatal("the revoked token is still accepted")
 	}
+
+	// A token an admin named viewer@ci is not the viewer's: not on their
+	// page, and not theirs to revoke.
+	adminMade, err := s.srv.Authority.(*access.Store).CreateToken(t.Context(), "test", "viewer@ci", access.Admin, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.open("/account")
+
+	if rows := b.text(`document.getElementById("tokens-table").textContent`); strings.Contains(rows, "viewer@ci") || !strings.Contains(rows, "viewer@laptop") {
+		t.Fatalf("the viewer's tokens list: %q, want viewer@laptop and not the admin's viewer@ci", rows)
+	}
+
+	if code := b.fetchJSON("/api/v1/account/tokens/viewer@ci", nil, "DELETE"); code != 403 {
+		t.Fatalf("the viewer's revoke of the admin's viewer@ci answered %d, want 403", code)
+	}
+
+	if _, err := s.srv.Authority.Token(t.Context(), adminMade); err != nil {
+		t.Fatalf("the admin's token after the viewer's refused revoke: %v", err)
+	}
 }
 
 // manageUsers has the admin add carol as an operator (a duplicate

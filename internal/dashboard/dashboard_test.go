@@ -49,8 +49,11 @@ func dur(s float64) string {
 // Every screen is shot at 1280 px and at phone width, light and dark.
 func TestDashboardInABrowser(t *testing.T) {
 	s := newSite(t)
+	s.compression(t)
+
 	b := newBrowser(t, s.url)
 
+	s.singleSignOn(t, b)
 	s.login(t, b)
 	s.overview(t, b)
 	s.jobs(t, b)
@@ -58,6 +61,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	s.restore(t, b, newest)
 	s.restoreProduction(t, b)
 	s.browse(t, b, newest)
+	s.keepAndPrune(t, b, newest)
 	s.audit(t, b)
 	s.copiesAndDrills(t, b)
 	s.viewer(t, b)
@@ -90,6 +94,7 @@ func (s *site) login(t *testing.T, b *browser) {
 		t.Fatalf("a refused login went to %s", got)
 	}
 
+	s.loginAt = time.Now()
 	b.do("log in", chromedp.SendKeys(chromedp.CSS("#password"), adminPassword), chromedp.SendKeys(chromedp.CSS("#totp"), s.code(t, 0)),
 		chromedp.Click(chromedp.CSS("#login-submit")))
 	b.wait(`location.pathname === "/"`, "the overview after the login")
@@ -541,12 +546,16 @@ func (s *site) viewer(t *testing.T, b *browser) {
 	var before []api.Job
 	s.get(t, "/api/v1/jobs", &before)
 
+	var snaps []*repo.Snapshot
+	s.get(t, "/api/v1/snapshots?source=data", &snaps)
+
 	var answers []string
-	b.eval(`Promise.all([["/api/v1/restore", {source: "data", target: "/srv/scratch"}], ["/api/v1/prune", {dry_run: false}]].map(([p, body]) =>
+	b.eval(`Promise.all([["/api/v1/restore", {source: "data", target: "/srv/scratch"}], ["/api/v1/prune", {dry_run: false}],
+		["/api/v1/snapshots/`+snaps[0].ID+`/pin", {reason: "mine"}], ["/api/v1/snapshots/`+snaps[0].ID+`/unpin", {}]].map(([p, body]) =>
 		fetch("/api/v1/session").then((r) => r.json()).then((sess) => fetch(p, {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": sess.csrf_token}, body: JSON.stringify(body)}))
 		.then(async (r) => r.status + " " + (await r.json()).error)))`, &answers)
 
-	for i, want := range []string{"restore-scratch", "prune"} {
+	for i, want := range []string{"restore-scratch", "prune", "prune", "prune"} {
 		if !strings.HasPrefix(answers[i], "403 ") || !strings.Contains(answers[i], want) {
 			t.Errorf("the viewer's POST was answered %q, want 403 naming %s", answers[i], want)
 		}
@@ -557,6 +566,11 @@ func (s *site) viewer(t *testing.T, b *browser) {
 
 	if len(jobs) != len(before) {
 		t.Fatalf("the viewer's refused requests started jobs: %+v", jobs)
+	}
+
+	var pins map[string]api.PinInfo
+	if s.get(t, "/api/v1/pins", &pins); len(pins) != 0 {
+		t.Fatalf("the viewer's refused pin left pins: %+v", pins)
 	}
 }
 

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"lifeboat/internal/api"
 	"lifeboat/internal/ops"
+	"lifeboat/internal/repo"
 	"lifeboat/internal/testenv"
 )
 
@@ -24,7 +26,7 @@ func TestDatabaseTimelineGapAndPointInTime(t *testing.T) {
 	db.Exec(t, `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(20))`)
 
 	s := newSiteWith(t, "  db:\n    type: mysql\n    tier: critical\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n"+
-		"    binlog: {server_id: 778, segment_seconds: 1}\n")
+		"    binlog: {server_id: 778, segment_seconds: 1}\n", false)
 	ctx := context.Background()
 
 	backup := func(typ string) {
@@ -100,6 +102,50 @@ func TestDatabaseTimelineGapAndPointInTime(t *testing.T) {
 	}
 
 	s.restoreInstant(t, b, db, arch, instant)
+	s.compareTables(t, b, backup)
+}
+
+// compareTables takes a second full backup (shop.orders has four rows
+// now, none at the first) and compares the two in the snapshot browser:
+// the table shows with its row counts and checksums.
+func (s *site) compareTables(t *testing.T, b *browser, backup func(string)) {
+	backup("full")
+
+	var snaps []*repo.Snapshot
+	s.get(t, "/api/v1/snapshots?source=db", &snaps)
+
+	var fulls []*repo.Snapshot
+
+	for _, sn := range snaps {
+		if sn.Type == "full" && sn.Role == repo.RoleBackup {
+			fulls = append(fulls, sn)
+		}
+	}
+
+	if len(fulls) < 2 {
+		t.Fatalf("the database has %d full backups, want 2 or more", len(fulls))
+	}
+
+	// The first (no rows yet) against the newest.
+	slices.SortFunc(fulls, func(a, b *repo.Snapshot) int { return a.Time.Compare(b.Time) })
+	first, second := fulls[0], fulls[len(fulls)-1]
+
+	b.open("/browse?source=db&snapshot=" + second.ID)
+	b.do("compare with the first full", chromedp.SetValue(chromedp.CSS("#b-other"), first.ID), chromedp.Click(chromedp.CSS("#b-compare")))
+	b.wait(`document.getElementById("cmp-summary").textContent !== ""`, "the comparison")
+
+	var rows []string
+	b.eval(`[...document.querySelectorAll("#cmp-table tbody tr")].map((r) => [...r.cells].map((c) => c.textContent).join(" | "))`, &rows)
+
+	if len(rows) == 0 || !strings.HasPrefix(rows[0], "rows differ | shop.orders | 0 rows, checksum ") || !strings.Contains(rows[0], " | 4 rows, checksum ") {
+		t.Fatalf("the comparison of the two fulls: %q", rows)
+	}
+
+	if sum := b.text(`document.getElementById("cmp-summary").textContent`); !strings.Contains(sum, "1 table(s) whose rows differ") {
+		t.Fatalf("the comparison's summary: %q", sum)
+	}
+
+	b.shot("browse-compare-database")
 }
 
 // restoreInstant types an instant in the gap (refused), then one after
@@ -159,6 +205,11 @@ func (s *site) loginAs(t *testing.T, b *browser, user, password, code string) {
 	t.Helper()
 
 	b.open("/login")
+
+	if s.provider == nil && b.text(`String(document.querySelectorAll("#sso-login").length)`) != "0" {
+		t.Fatal("the login page offers single sign-on on a server without it")
+	}
+
 	b.do("log in as "+user, chromedp.SendKeys(chromedp.CSS("#user"), user), chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.SendKeys(chromedp.CSS("#totp"), code), chromedp.Click(chromedp.CSS("#login-submit")))
 	b.wait(`location.pathname === "/"`, fmt.Sprintf("the overview after %s's login", user))

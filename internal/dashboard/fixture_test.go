@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/dashboard"
+	"lifeboat/internal/oidctest"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
@@ -47,15 +49,32 @@ type site struct {
 	adminSecret string
 	adminToken  string
 	client      *http.Client
+	// provider is the single sign-on provider, when the site has one.
+	provider *oidctest.Provider
+	// loginAt is when the admin's one-time code was last used to log in.
+	loginAt time.Time
+	// clock is the API's: the wall clock, moved ahead to age sessions.
+	clock *aheadClock
 }
+
+// aheadClock is the wall clock, ahead by what the test says: a session's
+// second factor grows old without waiting five minutes.
+type aheadClock struct{ ahead atomic.Int64 }
+
+func (c *aheadClock) Now() time.Time { return clock.Real{}.Now().Add(time.Duration(c.ahead.Load())) }
+
+func (c *aheadClock) After(d time.Duration) <-chan time.Time { return clock.Real{}.After(d) }
+
+func (c *aheadClock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	return newSiteWith(t, "")
+	return newSiteWith(t, "", true)
 }
 
-// newSiteWith is newSite with more sources (YAML under sources:).
-func newSiteWith(t *testing.T, more string) *site {
+// newSiteWith is newSite with more sources (YAML under sources:), and
+// single sign-on through a real provider on loopback when sso is set.
+func newSiteWith(t *testing.T, more string, sso bool) *site {
 	t.Helper()
 
 	ctx := context.Background()
@@ -113,11 +132,12 @@ func newSiteWith(t *testing.T, more string) *site {
 		t.Fatal(err)
 	}
 
+	s.clock = &aheadClock{}
 	s.srv = &api.Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Exec: s.exec, Audit: log, Transport: tr, Clock: clock.Real{},
+		Cfg: cfg, Repo: r, Sources: srcs, Exec: s.exec, Audit: log, Transport: tr, Clock: s.clock,
 		Password: pw, Getenv: os.Getenv, Authority: s.users(t, r, log), Pages: dashboard.Wrap,
 	}
-	s.serve(t)
+	s.serve(t, sso)
 
 	return s
 }
@@ -202,12 +222,17 @@ func (s *site) code(t *testing.T, offset time.Duration) string {
 	return c
 }
 
-func (s *site) serve(t *testing.T) {
+func (s *site) serve(t *testing.T, sso bool) {
 	t.Helper()
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	s.url = "https://" + l.Addr().String()
+	if sso {
+		s.singleSignOnVia(t)
 	}
 
 	base := http.NewServeMux()
@@ -219,10 +244,31 @@ func (s *site) serve(t *testing.T) {
 
 	t.Cleanup(func() { hs.Close() })
 
-	s.url = "https://" + l.Addr().String()
 	// The certificate is the daemon's self-signed one: the test reads
 	// through it as the browser does (which is told to accept it).
 	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec
+}
+
+// singleSignOnVia points the site at a real provider on loopback
+// (lifeboat-admins are admins, developers viewers), as the daemon does
+// with server.oidc: the login page offers it by the issuer's host.
+func (s *site) singleSignOnVia(t *testing.T) {
+	t.Helper()
+
+	callback := s.url + "/api/v1/session/oidc/callback"
+	s.provider = oidctest.New(t, callback)
+
+	sso, err := api.NewSSO(&config.OIDC{
+		Issuer: s.provider.Issuer, ClientID: s.provider.ClientID, ClientSecretEnv: "LIFEBOAT_TEST_OIDC_SECRET", RedirectURL: callback,
+		GroupsClaim: "groups", Scopes: []string{"openid", "profile"},
+		Roles: map[string]access.Role{"lifeboat-admins": access.Admin, "developers": access.Viewer},
+	}, func(string) string { return s.provider.ClientSecret })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s.srv.SSO = sso
+	s.srv.Pages = dashboard.WrapWith(dashboard.Options{SSO: sso.Name()})
 }
 
 // get reads an API path as the admin token, into v.

@@ -43,4 +43,7 @@ type Token struct {
 	Expires   time.Time `record:"expires,seconds,omitempty"`
 	Revoked   bool      `record:"revoked,omitempty"`
 	RevokedAt time.Time `record:"revoked-at,seconds,omitempty"`
+	// Owner is the user who made the token for themselves (from their
+	// account page); empty for a token an admin made.
+	Owner string `record:"owner,omitempty"`
 }

@@ -35,21 +35,60 @@ class APIError extends Error {
   constructor(status, msg) { super(msg); this.status = status; }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, stepped) {
   const h = { Accept: "application/json" };
   if (body !== undefined) h["Content-Type"] = "application/json";
   if (method !== "GET" && session && session.csrf_token) h["X-CSRF-Token"] = session.csrf_token;
   const r = await fetch(path, { method, headers: h, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status === 401 && document.body.dataset.page !== "login") {
-    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new APIError(401, "logged out");
-  }
   const date = Date.parse(r.headers.get("Date") || "");
   if (!isNaN(date)) skew = date - Date.now();
   const text = await r.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  // An action that needs a fresh second factor: ask for a code, then try
+  // once more. A single sign-on session is told to log in again instead.
+  if (r.status === 401 && data && data.step_up) {
+    if (stepped || !session || session.kind === "sso") throw new APIError(401, data.error);
+    await stepUp(data.error);
+    return api(method, path, body, true);
+  }
+  // A refused step-up is a wrong code, not the end of the session.
+  if (r.status === 401 && document.body.dataset.page !== "login" && path !== "/api/v1/session/step-up") {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new APIError(401, "logged out");
+  }
   if (!r.ok) throw new APIError(r.status, (data && data.error) || r.statusText);
   return data;
+}
+
+// stepUp asks for the second factor's code in a dialog and proves it to
+// the server; it fails when the user cancels.
+function stepUp(why) {
+  return new Promise((resolve, reject) => {
+    const d = $("stepup"), form = $("stepup-form"), err = $("stepup-error");
+    // The server's reason without its instructions for API clients.
+    $("stepup-why").textContent = why.replace(/: POST \/api\/v1\/session\/step-up.*$/, ".");
+    $("stepup-code").value = "";
+    err.hidden = true;
+    const done = () => { form.removeEventListener("submit", submit); $("stepup-cancel").removeEventListener("click", cancel); d.close(); };
+    async function submit(e) {
+      e.preventDefault();
+      try {
+        await api("POST", "/api/v1/session/step-up", { totp: $("stepup-code").value.trim() });
+        done();
+        resolve();
+      } catch (x) {
+        err.textContent = x.message;
+        err.hidden = false;
+        $("stepup-code").select();
+      }
+    }
+    function cancel() { done(); reject(new APIError(401, "cancelled: " + why)); }
+    form.addEventListener("submit", submit);
+    $("stepup-cancel").addEventListener("click", cancel);
+    d.showModal();
+    $("stepup-code").focus();
+  });
 }
 
 const can = (perm) => !!session && session.permissions.includes(perm);
@@ -163,6 +202,11 @@ function eventLine(kind, ev) {
 const pages = {};
 
 pages.login = () => {
+  const sso = $("sso-login");
+  const next = params.get("next");
+  if (sso && next) sso.href = "/api/v1/session/oidc?next=" + encodeURIComponent(next);
+  // A refused single sign-on comes back here with the server's reason.
+  if (params.get("sso_error")) showError(params.get("sso_error"));
   $("login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     showError("");
@@ -462,9 +506,32 @@ function result(job) {
   $("r-result").replaceChildren(...items);
 }
 
+// tableChanges lists the tables of two database full backups whose row
+// count or checksum differ (added and removed tables too), or null when
+// either is not a database dump.
+function tableChanges(then, now) {
+  const tables = (s) => {
+    try {
+      const meta = JSON.parse(s.extra.mysql);
+      return new Map(meta.databases.flatMap((d) => d.tables.map((t) => [`${d.name}.${t.name}`, t])));
+    } catch (e) { return null; }
+  };
+  const a = then && tables(then), b = now && tables(now);
+  if (!a || !b) return null;
+  const desc = (t) => (t ? `${t.rows} rows, checksum ${String(t.checksum).replace(/^[a-z0-9]+sum:/, "").slice(0, 16)}` : "");
+  const out = [];
+  for (const [name, t] of b) {
+    const o = a.get(name);
+    if (!o) out.push(["added", name, "", desc(t)]);
+    else if (o.rows !== t.rows || o.checksum !== t.checksum) out.push(["rows differ", name, desc(o), desc(t)]);
+  }
+  for (const [name, o] of a) if (!b.has(name)) out.push(["removed", name, desc(o), ""]);
+  return out.sort((x, y) => x[1].localeCompare(y[1]));
+}
+
 pages.browse = async () => {
   await sourcesList($("b-source"));
-  let entries = [], snap = "", dir = "";
+  let entries = [], snap = "", dir = "", snapList = [];
   const render = () => {
     const depth = dir === "" ? 0 : dir.split("/").length;
     const kids = entries.filter((e) => e.path !== dir && (dir === "" || e.path.startsWith(dir + "/")) && e.path.split("/").length === depth + 1);
@@ -492,6 +559,7 @@ pages.browse = async () => {
     entries = snap ? await api("GET", `/api/v1/snapshots/${encodeURIComponent(snap)}/tree`) : [];
     entries = entries.map((e) => ({ ...e, path: e.path.replace(/^\/+|\/+$/g, "") })).filter((e) => e.path !== "");
     render();
+    await showPin();
   };
   const compare = async () => {
     const other = $("b-other").value;
@@ -508,15 +576,53 @@ pages.browse = async () => {
     }
     for (const [p, o] of then) if (!now.has(p)) rows.push(["removed", p, o, null]);
     rows.sort((a, b) => a[1].localeCompare(b[1]));
+    // A database's full backups also carry each table's row count and
+    // checksum: the tables whose rows differ come first.
+    const tables = tableChanges(snapList.find((x) => x.id === other), snapList.find((x) => x.id === snap));
     const n = (k) => rows.filter((r) => r[0] === k).length;
-    $("cmp-summary").textContent = `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed (size, mode or time) since ${$("b-other").selectedOptions[0].textContent}.`;
+    $("cmp-summary").textContent = `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed (size, mode or time) since ${$("b-other").selectedOptions[0].textContent}` +
+      (tables ? `; ${tables.length} table(s) whose rows differ.` : ".");
+    rows.unshift(...(tables || []));
     $("cmp-table").hidden = false;
-    fill("cmp-table", rows.map(([k, p, o, e]) => row({ change: k, path: p }, el("td", { class: { added: "green", removed: "red", changed: "amber" }[k] }, k),
-      el("td", {}, p), el("td", {}, desc(o)), el("td", {}, desc(e)))), "No file differs.");
+    const cell = (x) => (typeof x === "string" ? x : desc(x));
+    fill("cmp-table", rows.map(([k, p, o, e]) => row({ change: k, path: p }, el("td", { class: { added: "green", removed: "red", changed: "amber", "rows differ": "amber" }[k] }, k),
+      el("td", {}, p), el("td", {}, cell(o)), el("td", {}, cell(e)))), "No file differs.");
   };
   $("b-compare").addEventListener("click", () => compare().catch((e) => showError(e.message)));
+  // Pins and prune (the section is gone without the prune permission; the
+  // server refuses them anyway).
+  const showPin = async () => {
+    if (!$("pin-state")) return;
+    const pins = await api("GET", "/api/v1/pins");
+    const p = pins[snap];
+    $("pin-state").textContent = !snap ? "" : p ? `Pinned by ${p.by} at ${when(p.at)}: ${p.reason}. Prune keeps it.` :
+      "Not pinned: prune keeps it while the retention rules do.";
+    $("pin").hidden = !!p;
+    $("pin-reason").hidden = !!p;
+    $("pin-reason").labels[0].hidden = !!p;
+    $("unpin").hidden = !p;
+  };
+  const pinning = async (on) => {
+    showError("");
+    try {
+      await api("POST", `/api/v1/snapshots/${encodeURIComponent(snap)}/${on ? "pin" : "unpin"}`, on ? { reason: $("pin-reason").value.trim() } : {});
+      $("pin-reason").value = "";
+      await showPin();
+    } catch (e) { showError(e.message); }
+  };
+  const prune = async (dry) => {
+    showError("");
+    try { followJob(await api("POST", "/api/v1/prune", { sources: [$("b-source").value], dry_run: dry })); } catch (e) { showError(e.message); }
+  };
+  if ($("pin")) {
+    $("pin").addEventListener("click", () => pinning(true));
+    $("unpin").addEventListener("click", () => pinning(false));
+    $("prune-preview").addEventListener("click", () => prune(true));
+    $("prune-run").addEventListener("click", () => prune(false));
+  }
   const change = async () => {
     const snaps = await backups($("b-source").value);
+    snapList = snaps;
     $("b-other").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     $("b-snapshot").replaceChildren(...snaps.slice().reverse().map((s) => el("option", { value: s.id, selected: s.id === params.get("snapshot") }, `${when(s.time)} ${s.type} ${s.id.slice(0, 12)}`)));
     await open();

@@ -1,4 +1,8 @@
-package api
+// Package oidctest is a real OpenID provider for tests, on loopback: built
+// on zitadel/oidc's op package over a small in-memory storage, with one
+// confidential client and a few users with groups. The API's single
+// sign-on tests and the dashboard's browser test log in through it.
+package oidctest
 
 import (
 	"context"
@@ -18,16 +22,18 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"lifeboat/internal/clock"
 )
 
-// provider is a real OpenID provider on loopback, built on zitadel/oidc's
+// Provider is a real OpenID provider on loopback, built on zitadel/oidc's
 // op package over a small in-memory storage: one confidential client and a
 // few users with groups. Its login page is a form that takes a user name
 // (no password: the provider's own login is not what is tested).
-type provider struct {
-	issuer       string
-	clientID     string
-	clientSecret string
+type Provider struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
 
 	key *rsa.PrivateKey
 	op  *op.Provider
@@ -46,9 +52,9 @@ type providerUser struct {
 	groups        []string
 }
 
-// newProvider starts the provider, which accepts redirectURL as its one
+// New starts the provider, which accepts redirectURL as its one
 // client's callback.
-func newProvider(t *testing.T, redirectURL string) *provider {
+func New(t *testing.T, redirectURL string) *Provider {
 	t.Helper()
 
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -56,8 +62,8 @@ func newProvider(t *testing.T, redirectURL string) *provider {
 		t.Fatal(err)
 	}
 
-	p := &provider{
-		clientID: "lifeboat", clientSecret: "provider-test-secret", key: key, redirect: redirectURL,
+	p := &Provider{
+		ClientID: "lifeboat", ClientSecret: "provider-test-secret", key: key, redirect: redirectURL,
 		users: map[string]providerUser{
 			// ann is in an admin group and a viewer group: the highest
 			// role wins.
@@ -72,11 +78,11 @@ func newProvider(t *testing.T, redirectURL string) *provider {
 	}
 
 	srv := httptest.NewUnstartedServer(nil)
-	p.issuer = "http://" + srv.Listener.Addr().String()
+	p.Issuer = "http://" + srv.Listener.Addr().String()
 
-	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("provider test key")), CodeMethodS256: true}
+	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("Provider test key")), CodeMethodS256: true}
 
-	p.op, err = op.NewProvider(cfg, p, op.StaticIssuer(p.issuer), op.WithAllowInsecure())
+	p.op, err = op.NewProvider(cfg, p, op.StaticIssuer(p.Issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +99,13 @@ func newProvider(t *testing.T, redirectURL string) *provider {
 
 // login is the provider's login page: GET shows the form, POST logs the
 // named user in and sends the browser back through the provider.
-func (p *provider) login(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	id := r.FormValue("id")
 
 	if r.Method == http.MethodGet {
-		fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="id" value="%s"><input name="username"></form>`, html.EscapeString(id))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="id" value="%s">`+
+			`<label for="username">User</label> <input id="username" name="username"> <button type="submit" id="provider-login">Log in</button></form>`, html.EscapeString(id))
 		return
 	}
 
@@ -106,7 +114,7 @@ func (p *provider) login(w http.ResponseWriter, r *http.Request) {
 	req, okReq := p.requests[id]
 
 	if okUser && okReq {
-		req.subject, req.done, req.authTime = u.subject, true, time.Now()
+		req.subject, req.done, req.authTime = u.subject, true, clock.Real{}.Now()
 	}
 	p.mu.Unlock()
 
@@ -115,10 +123,10 @@ func (p *provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	http.Redirect(w, r, p.issuer+"/authorize/callback?id="+id, http.StatusFound)
+	http.Redirect(w, r, p.Issuer+"/authorize/callback?id="+id, http.StatusFound)
 }
 
-func (p *provider) user(subject string) (providerUser, bool) {
+func (p *Provider) user(subject string) (providerUser, bool) {
 	for _, u := range p.users {
 		if u.subject == subject {
 			return u, true
@@ -171,7 +179,7 @@ var errNotFound = errors.New("not found")
 
 // The op.Storage methods.
 
-func (p *provider) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (p *Provider) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -182,7 +190,7 @@ func (p *provider) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _
 	return a, nil
 }
 
-func (p *provider) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+func (p *Provider) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -193,7 +201,7 @@ func (p *provider) AuthRequestByID(_ context.Context, id string) (op.AuthRequest
 	return nil, errNotFound
 }
 
-func (p *provider) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+func (p *Provider) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	p.mu.Lock()
 	id, ok := p.codes[code]
 	p.mu.Unlock()
@@ -205,7 +213,7 @@ func (p *provider) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 	return p.AuthRequestByID(ctx, id)
 }
 
-func (p *provider) SaveAuthCode(_ context.Context, id, code string) error {
+func (p *Provider) SaveAuthCode(_ context.Context, id, code string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -214,7 +222,7 @@ func (p *provider) SaveAuthCode(_ context.Context, id, code string) error {
 	return nil
 }
 
-func (p *provider) DeleteAuthRequest(_ context.Context, id string) error {
+func (p *Provider) DeleteAuthRequest(_ context.Context, id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -229,7 +237,7 @@ func (p *provider) DeleteAuthRequest(_ context.Context, id string) error {
 	return nil
 }
 
-func (p *provider) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
+func (p *Provider) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -237,22 +245,22 @@ func (p *provider) CreateAccessToken(_ context.Context, req op.TokenRequest) (st
 	id := fmt.Sprintf("at-%d", p.n)
 	p.tokens[id] = req.GetSubject()
 
-	return id, time.Now().Add(5 * time.Minute), nil
+	return id, clock.Real{}.Now().Add(5 * time.Minute), nil
 }
 
-func (p *provider) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
+func (p *Provider) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
 	return "", "", time.Time{}, errors.New("no refresh tokens here")
 }
 
-func (p *provider) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+func (p *Provider) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
 	return nil, op.ErrInvalidRefreshToken
 }
 
-func (p *provider) TerminateSession(context.Context, string, string) error { return nil }
+func (p *Provider) TerminateSession(context.Context, string, string) error { return nil }
 
-func (p *provider) RevokeToken(context.Context, string, string, string) *oidc.Error { return nil }
+func (p *Provider) RevokeToken(context.Context, string, string, string) *oidc.Error { return nil }
 
-func (p *provider) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+func (p *Provider) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
 	return "", "", op.ErrInvalidRefreshToken
 }
 
@@ -268,35 +276,35 @@ type providerPublicKey struct{ providerKey }
 
 func (k providerPublicKey) Key() any { return &k.key.PublicKey }
 
-func (p *provider) SigningKey(context.Context) (op.SigningKey, error) {
+func (p *Provider) SigningKey(context.Context) (op.SigningKey, error) {
 	return providerKey{p.key}, nil
 }
 
-func (p *provider) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+func (p *Provider) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
 	return []jose.SignatureAlgorithm{jose.RS256}, nil
 }
 
-func (p *provider) KeySet(context.Context) ([]op.Key, error) {
+func (p *Provider) KeySet(context.Context) ([]op.Key, error) {
 	return []op.Key{providerPublicKey{providerKey{p.key}}}, nil
 }
 
-func (p *provider) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
-	if id != p.clientID {
+func (p *Provider) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	if id != p.ClientID {
 		return nil, errNotFound
 	}
 
 	return providerClient{p}, nil
 }
 
-func (p *provider) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
-	if id != p.clientID || secret != p.clientSecret {
+func (p *Provider) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	if id != p.ClientID || secret != p.ClientSecret {
 		return errors.New("wrong client credentials")
 	}
 
 	return nil
 }
 
-func (p *provider) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, subject, _ string, _ []string) error {
+func (p *Provider) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, subject, _ string, _ []string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -311,7 +319,7 @@ func (p *provider) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo,
 	return nil
 }
 
-func (p *provider) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
+func (p *Provider) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
 	p.mu.Lock()
 	subject, ok := p.tokens[tokenID]
 	p.mu.Unlock()
@@ -323,29 +331,29 @@ func (p *provider) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo
 	return p.SetUserinfoFromScopes(ctx, info, subject, "", nil)
 }
 
-func (p *provider) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+func (p *Provider) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
 	return errors.New("no introspection here")
 }
 
-func (p *provider) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+func (p *Provider) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
 	return nil, nil
 }
 
-func (p *provider) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+func (p *Provider) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
 	return nil, errNotFound
 }
 
-func (p *provider) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+func (p *Provider) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
 	return nil, errors.New("no JWT profile here")
 }
 
-func (p *provider) Health(context.Context) error { return nil }
+func (p *Provider) Health(context.Context) error { return nil }
 
 // providerClient is the provider's one client: Lifeboat, a confidential
 // web application with a secret.
-type providerClient struct{ p *provider }
+type providerClient struct{ p *Provider }
 
-func (c providerClient) GetID() string                       { return c.p.clientID }
+func (c providerClient) GetID() string                       { return c.p.ClientID }
 func (c providerClient) RedirectURIs() []string              { return []string{c.p.redirect} }
 func (c providerClient) PostLogoutRedirectURIs() []string    { return nil }
 func (c providerClient) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
@@ -354,7 +362,7 @@ func (c providerClient) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
 func (c providerClient) GrantTypes() []oidc.GrantType         { return []oidc.GrantType{oidc.GrantTypeCode} }
-func (c providerClient) LoginURL(id string) string            { return c.p.issuer + "/login?id=" + id }
+func (c providerClient) LoginURL(id string) string            { return c.p.Issuer + "/login?id=" + id }
 func (c providerClient) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeBearer }
 func (c providerClient) IDTokenLifetime() time.Duration       { return 5 * time.Minute }
 func (c providerClient) DevMode() bool                        { return false }
