@@ -114,6 +114,9 @@ type Verify struct {
 	// Server, when set, is another MariaDB/MySQL server the restore test
 	// restores into, so the production server carries no scratch copy.
 	Server *MySQL
+	// Masked makes restore tests and drills of the source restore a
+	// masked copy (the source's masking rules).
+	Masked bool
 }
 
 func (p *parser) plans(n *yaml.Node, cfg *Config) {
@@ -518,7 +521,19 @@ func validOwner(s string) bool {
 }
 
 func (p *parser) verify(n *yaml.Node, key string, s *Source) {
-	m := p.mapping(n, key, "assertions", "server")
+	m := p.mapping(n, key, "assertions", "server", "masked")
+
+	if v, ok := m["masked"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".masked", "expected true or false, found %s", describe(v))
+		}
+
+		s.Verify.Masked = b
+		if b && s.MySQL.Masking == nil {
+			p.fail(v, key+".masked", "a masked restore test needs the source's masking rules: add masking: {key_env: ..., rules: {...}} to the source")
+		}
+	}
 
 	if v, ok := m["assertions"]; ok {
 		s.Verify.Assertions = p.stringList(v, key+".assertions")
