@@ -12,6 +12,12 @@ type Exporter interface {
 	Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.Writer) error
 }
 
+// MaskedExporter writes a snapshot as a logical dump with every column that
+// has a masking rule masked as the rows are read.
+type MaskedExporter interface {
+	ExportMasked(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.Writer) error
+}
+
 // Importer takes a logical dump made elsewhere as a snapshot of the source.
 type Importer interface {
 	Import(ctx context.Context, r *repo.Repository, file io.Reader, fileName, dbName string, opt BackupOptions) (*repo.Snapshot, error)

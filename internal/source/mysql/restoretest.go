@@ -42,6 +42,17 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 
 	opts := restoreRun{RestoreOptions: RestoreOptions{Version: opt.Version, Progress: opt.Progress}, skipCheck: true}
 
+	// A masked test restores what developers would get: no personal data
+	// reaches the scratch copy (or the verify server).
+	if s.cfg.Verify.Masked {
+		if opts.mask, err = s.newMasking(ctx, r, meta); err != nil {
+			return nil, fmt.Errorf("restore test of %s: %w", name, err)
+		}
+
+		opts.Masked = true
+		rep.What = "masked tables"
+	}
+
 	rename, err := s.scratchNames(meta, &opts)
 	if err != nil {
 		return nil, err
@@ -97,7 +108,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 			}
 		}
 
-		bad, _, err := target.checkTables(ctx, pool, p)
+		bad, _, err := target.checkTables(ctx, pool, p, opts.mask)
 		if err != nil {
 			return nil, fmt.Errorf("restore test of %s: %w", name, err)
 		}
