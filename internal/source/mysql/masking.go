@@ -54,8 +54,8 @@ const maskState = "masking"
 
 // maskBaseline is the schema the rules (by their digest) were first used on.
 type maskBaseline struct {
-	Rules   string `json:"rules"`
-	Columns string `json:"columns"`
+	Rules   string `record:"rules"`
+	Columns string `record:"columns"`
 }
 
 // newMasking compiles the source's rules for meta's tables. In strict mode
