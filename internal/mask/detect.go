@@ -28,7 +28,7 @@ var nameHints = []struct {
 	{[]string{"lastname", "surname", "familyname"}, "last_name"},
 	{[]string{"name", "fullname", "username", "nickname", "login"}, "name"},
 	{[]string{"address", "street", "addr", "postcode", "postal", "zip", "zipcode"}, "address"},
-	{[]string{"birth", "birthday", "dob", "birthdate"}, "date_shift: 30d"},
+	{[]string{"birth", "birthday", "dob", "birthdate"}, "{date_shift: 30d}"},
 	{[]string{"ip", "ipaddress", "ipaddr"}, "hash"},
 	{[]string{"iban", "bic", "swift", "account", "card", "cc", "pan", "ssn", "passport", "nationalid", "taxid", "vat", "license"}, "hash"},
 	{[]string{"note", "notes", "comment", "comments", "bio", "message"}, "text"},
@@ -100,11 +100,11 @@ func ByName(column, dataType string) (Finding, bool) {
 				}
 
 				switch {
-				case strings.HasPrefix(h.rule, "date_shift"):
+				case strings.HasPrefix(h.rule, "{date_shift"):
 					if cl != classDate && cl != classDateTime {
 						continue
 					}
-				case h.rule == "phone" || h.rule == "hash":
+				case h.rule == "phone" || strings.Contains(h.rule, "hash"):
 					if cl != classString && cl != classInt && cl != classDecimal && cl != classBinary {
 						continue
 					}
@@ -205,7 +205,7 @@ func ByValues(values []string) (Finding, bool) {
 		count        int
 		rule, reason string
 	}{
-		{email, "email", "email addresses"}, {card, "hash: {format: true}", "card numbers (Luhn)"},
+		{email, "email", "email addresses"}, {card, "{hash: {format: true}}", "card numbers (Luhn)"},
 		{ip, "hash", "IP addresses"}, {phone, "phone", "phone numbers"},
 	} {
 		if 2*c.count >= n {

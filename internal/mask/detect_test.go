@@ -5,7 +5,7 @@ import "testing"
 func TestByName(t *testing.T) {
 	for col, want := range map[string]string{
 		"email": "email", "contactEmail": "email", "phone": "phone", "mobile_no": "phone", "first_name": "first_name", "lastName": "last_name",
-		"name": "name", "address2": "address", "postal_code": "address", "birth_date": "date_shift: 30d", "last_ip": "hash", "iban": "hash", "card_number": "hash", "note": "text",
+		"name": "name", "address2": "address", "postal_code": "address", "birth_date": "{date_shift: 30d}", "last_ip": "hash", "iban": "hash", "card_number": "hash", "note": "text",
 	} {
 		typ := "varchar"
 		if col == "birth_date" {
@@ -29,7 +29,7 @@ func TestByValues(t *testing.T) {
 	for want, vals := range map[string][]string{
 		"email":                {"a@b.example", "MARY.SMITH@sakilacustomer.org", "", "x"},
 		"phone":                {"+44 20 7946 0958", "(555) 010-0199", "555 0100 12"},
-		"hash: {format: true}": {"4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881"},
+		"{hash: {format: true}}": {"4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881"},
 		"hash":                 {"192.168.1.10", "2001:db8::1", "10.0.0.1"},
 	} {
 		f, ok := ByValues(vals)

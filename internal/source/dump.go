@@ -30,3 +30,18 @@ type ConsistencyDescriber interface {
 	// snapshot that records none.
 	Consistency(snap *repo.Snapshot) (line string, ok bool)
 }
+
+// MaskFinding is a column that looks like personal data, found by a scan.
+type MaskFinding struct {
+	// Column is db.table.column; Type its data type.
+	Column, Type string
+	// Rule is the suggested transformer, Reason what gave the column away,
+	// and Ruled the rule the configuration already has ("" for none).
+	Rule, Reason, Ruled string
+}
+
+// MaskScanner finds the columns of a database source that look like
+// personal data, by their names and by sampling their values.
+type MaskScanner interface {
+	MaskScan(ctx context.Context) ([]MaskFinding, error)
+}

@@ -24,6 +24,7 @@ var (
 	_ source.Chain                = (*Source)(nil)
 	_ source.Exporter             = (*Source)(nil)
 	_ source.MaskedExporter       = (*Source)(nil)
+	_ source.MaskScanner          = (*Source)(nil)
 	_ source.Importer             = (*Source)(nil)
 	_ source.ConsistencyDescriber = (*Source)(nil)
 )
