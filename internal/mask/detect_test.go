@@ -27,10 +27,10 @@ func TestByName(t *testing.T) {
 
 func TestByValues(t *testing.T) {
 	for want, vals := range map[string][]string{
-		"email":                {"a@b.example", "MARY.SMITH@sakilacustomer.org", "", "x"},
-		"phone":                {"+44 20 7946 0958", "(555) 010-0199", "555 0100 12"},
+		"email":                  {"a@b.example", "MARY.SMITH@sakilacustomer.org", "", "x"},
+		"phone":                  {"+44 20 7946 0958", "(555) 010-0199", "555 0100 12"},
 		"{hash: {format: true}}": {"4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881"},
-		"hash":                 {"192.168.1.10", "2001:db8::1", "10.0.0.1"},
+		"hash":                   {"192.168.1.10", "2001:db8::1", "10.0.0.1"},
 	} {
 		f, ok := ByValues(vals)
 		if !ok || f.Rule != want {
