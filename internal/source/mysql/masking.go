@@ -369,3 +369,20 @@ func (s *Source) maskedRestore(ctx context.Context, r *repo.Repository, meta *Me
 
 	return s.newMasking(ctx, r, meta)
 }
+
+// bind points m at meta's tables (the same snapshot's, read again), so a
+// mask compiled by a caller applies to the tables a restore loads.
+func (m *masking) bind(meta *Meta) {
+	if m == nil {
+		return
+	}
+
+	for _, db := range meta.Databases {
+		for _, t := range db.Tables {
+			if tm := m.byName[db.Name+"."+t.Name]; tm != nil && m.tables[t] == nil {
+				tm.table = t
+				m.tables[t] = tm
+			}
+		}
+	}
+}

@@ -276,8 +276,18 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	if _, err := planRestore(meta, opt.DatabaseRestoreOptions); err != nil {
+	restorePlan, err := planRestore(meta, opt.DatabaseRestoreOptions)
+	if err != nil {
 		return nil, err
+	}
+
+	// A masked recovery masks the full's rows and the binlog's alike, with
+	// one set of rules compiled (and checked) before anything is written.
+	var m *masking
+	if opt.Masked {
+		if m, err = s.maskedRestore(ctx, r, meta, restorePlan, opt.DatabaseRestoreOptions); err != nil {
+			return nil, err
+		}
 	}
 
 	dbs, err := pointDatabases(meta, opt.Database)
@@ -308,7 +318,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		defer login.cleanup()
 	}
 
-	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.DatabaseRestoreOptions); err != nil {
+	if rep.Restore, err = s.restoreDatabase(ctx, r, plan.Full.Snap, restoreRun{RestoreOptions: opt.DatabaseRestoreOptions, mask: m}); err != nil {
 		return rep, err
 	}
 
@@ -335,7 +345,15 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	replayStart := s.clock(r).Now()
-	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress})
+	to := replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress}
+
+	var res *binlog.Result
+	if m != nil {
+		res, err = s.replayMasked(ctx, r, arch, plan, to, m, meta.SQLMode)
+	} else {
+		res, err = s.replay(ctx, r, arch, plan, to)
+	}
+
 	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
 	if err != nil {

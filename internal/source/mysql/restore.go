@@ -100,6 +100,9 @@ func (s *Source) restoreDatabase(ctx context.Context, r *repo.Repository, snap *
 		}
 	}
 
+	// Rules compiled by the caller were read from its own copy of meta.
+	opt.mask.bind(meta)
+
 	pool, err := connect(ctx, name, my, s.getenv)
 	if err != nil {
 		return nil, err
