@@ -85,6 +85,27 @@ func TestMaskedCommands(t *testing.T) {
 		}
 	}
 
+	// A drill of a plan whose restore step says masked: true restores a
+	// masked scratch copy: the plan's check fails on any original email.
+	plan := "plans:\n  dev:\n    steps:\n      - restore: db\n        masked: true\n" +
+		"      - check: {sql: \"SELECT COUNT(*) = 2 AND SUM(email IN ('ada@example.org', 'bob@example.org')) = 0 FROM customers\", source: db}\n"
+	e.writeConfig(cfg + plan)
+
+	if out := e.mustRun("drill", "dev"); !strings.Contains(out, "PASSED") || !strings.Contains(out, "into lifeboat_drill_") {
+		t.Fatalf("drill: %s", out)
+	}
+
+	// The same check fails on an unmasked drill, so it does check.
+	e.writeConfig(cfg + strings.Replace(plan, "        masked: true\n", "", 1))
+	e.expectFailure(1, []string{"SELECT COUNT(*) = 2"}, "drill", "dev")
+
+	// verify: {masked: true}: the restore test restores a masked copy.
+	e.writeConfig(strings.Replace(cfg, "    databases: [shop]\n", "    databases: [shop]\n    verify: {masked: true}\n", 1))
+
+	if out := e.mustRun("verify", "db", "--restore-test"); !strings.Contains(out, "masked tables") {
+		t.Fatalf("masked restore test: %s", out)
+	}
+
 	// The key reaches no file of the installation.
 	if b, _ := os.ReadFile(filepath.Join(e.dir, "lifeboat.yaml")); strings.Contains(string(b), "cli-test-masking-key") {
 		t.Fatal("the masking key is in the configuration")

@@ -53,6 +53,9 @@ type Step struct {
 	Target   string
 	Owner    string
 	Mode     string
+	// Masked makes a drill of a database restore step restore a masked
+	// copy (the source's masking rules).
+	Masked bool
 	// check: an HTTP URL that must answer 2xx, or an SQL assertion.
 	URL string
 	SQL string
@@ -282,7 +285,7 @@ func (p *parser) stepKind(n *yaml.Node, key string) (string, *yaml.Node) {
 func stepKeys(kind string) []string {
 	switch kind {
 	case StepRestore:
-		return []string{"snapshot", "to_time", "target", "owner", "mode"}
+		return []string{"snapshot", "to_time", "target", "owner", "mode", "masked"}
 	case StepRun:
 		return []string{"dir"}
 	case StepCheck:
@@ -359,6 +362,15 @@ func (p *parser) restoreStep(st *Step, kindNode *yaml.Node, m map[string]*yaml.N
 
 	if v, ok := m["target"]; ok {
 		st.Target = v.Value
+	}
+
+	if v, ok := m["masked"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".masked", "expected true or false, found %s", describe(v))
+		}
+
+		st.Masked = b
 	}
 
 	if st.Owner != "" && !validOwner(st.Owner) {

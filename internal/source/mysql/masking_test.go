@@ -509,3 +509,44 @@ func TestMaskedPointInTimeRestore(t *testing.T) {
 	compare(t, checksums(t, db, "pitr_mask_ref"), checksums(t, db, "pitr_mask_point"))
 	compare(t, shape(t, db, "pitr_mask"), shape(t, db, "pitr_mask_point"))
 }
+
+// TestMaskedRestoreTest: with verify.masked the restore test's scratch copy
+// holds no original value of a masked column, and its tables are still
+// compared (the masked rows' checksums).
+func TestMaskedRestoreTest(t *testing.T) {
+	ctx := context.Background()
+
+	loadSakila(t)
+
+	db := server.DB(t, "")
+	r := newRepo(t)
+	rules := sakilaRules()
+	src := maskedSource(testMaskKey, rules, "sakila")
+	src.cfg.Verify.Masked = true
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	originals := maskedOriginals(t, db, rules)
+	dropUnmasked(t, db, "sakila", rules, originals)
+
+	scanned := ""
+
+	rep, err := src.RestoreTest(ctx, r, snap, source.TestOptions{Tamper: func(_ context.Context, copyDB string) error {
+		scanned = copyDB
+		if found := leaked(t, db, copyDB, originals); len(found) > 0 {
+			t.Errorf("%d original values in the masked restore test's copy, e.g. %s", len(found), found[0])
+		}
+
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if scanned == "" || rep.Checked != 16 || len(rep.Problems) > 0 || rep.What != "masked tables" {
+		t.Fatalf("restore test: scanned %q, %+v", scanned, rep)
+	}
+}
