@@ -101,3 +101,25 @@ func TestMaskingKey(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestExampleMasksUsersAndNotes(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "examples", "sml-library", "lifeboat.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m := cfg.Sources["database"].MySQL.Masking
+	if m == nil || m.KeyEnv != "LIFEBOAT_MASKING_KEY" || m.Mode != MaskStrict {
+		t.Fatalf("masking: %+v", m)
+	}
+
+	for col, kind := range map[string]string{"sml_library.users.email": "email", "sml_library.users.name": "name", "sml_library.bookings.notes": "text"} {
+		if m.Rules[col].Kind != kind {
+			t.Errorf("%s: %+v, want %s", col, m.Rules[col], kind)
+		}
+	}
+
+	if m.Rules["sml_library.users.preferences"].JSON["$.phone"].Kind != "phone" {
+		t.Errorf("users' phone (in preferences): %+v", m.Rules["sml_library.users.preferences"])
+	}
+}
