@@ -67,8 +67,13 @@ func (a *App) exportCommand() *cobra.Command {
 				return a.emitJSON(exportJSON{Source: s.Name(), SnapshotID: res.Snapshot.ID, Output: out, Bytes: res.Size})
 			}
 
-			fmt.Fprintf(a.Stdout, "exported %s snapshot %s to %s (%s); load it with: gunzip -c %s | mariadb DATABASE\n",
-				s.Name(), shortID(res.Snapshot.ID), out, progress.Bytes(res.Size), out)
+			what := "exported"
+			if masked {
+				what = "exported a masked copy of"
+			}
+
+			fmt.Fprintf(a.Stdout, "%s %s snapshot %s to %s (%s); load it with: gunzip -c %s | mariadb DATABASE\n",
+				what, s.Name(), shortID(res.Snapshot.ID), out, progress.Bytes(res.Size), out)
 
 			return nil
 		},

@@ -41,7 +41,7 @@ func TestMaskedCommands(t *testing.T) {
 	e.expectFailure(1, []string{"source db has no masking rules", "lifeboat mask scan db"}, "restore", "db", "--masked", "--target-database", "shop_dev")
 
 	// The scan's rules, less one: strict mode names the missing column.
-	rules := out[strings.Index(out, "masking:"):]
+	_, rules, _ := strings.Cut(out, "# review each: change the transformer, or write keep for a column that is not personal.\n")
 	cfg := base + "    " + strings.ReplaceAll(strings.TrimRight(rules, "\n"), "\n", "\n    ") + "\n"
 	head := "repository:\n  path: " + filepath.Join(e.dir, "repo") + "\naudit:\n  path: " + filepath.Join(e.dir, "audit.jsonl") + "\nsources:\n"
 	cfg = head + cfg

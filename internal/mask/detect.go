@@ -126,6 +126,7 @@ var (
 	emailValue = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
 	phoneValue = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{5,}[0-9]$`)
 	cardValue  = regexp.MustCompile(`^[0-9][0-9 -]{11,21}[0-9]$`)
+	dateValue  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}`)
 )
 
 // Luhn reports whether a string of digits (spaces and dashes ignored) of
@@ -192,7 +193,7 @@ func ByValues(values []string) (Finding, bool) {
 			card++
 		case net.ParseIP(v) != nil && strings.ContainsAny(v, ".:"):
 			ip++
-		case phoneValue.MatchString(v) && digitCount(v) >= 7 && digitCount(v) <= 15:
+		case phoneValue.MatchString(v) && digitCount(v) >= 7 && digitCount(v) <= 15 && !dateValue.MatchString(v):
 			phone++
 		}
 	}

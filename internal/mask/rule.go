@@ -70,7 +70,6 @@ type compiled struct {
 	re     *regexp.Regexp
 	fixed  []byte
 	paths  []jsonRule
-	string bool
 }
 
 func compile(s Spec) (*compiled, error) {

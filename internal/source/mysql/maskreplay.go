@@ -92,11 +92,15 @@ type maskedSQL struct {
 	rename map[string]string
 	w      *bufio.Writer
 	buf    []byte
+	// err is the first write that failed (the client gone): the replay
+	// stops there.
+	err error
 }
 
 func (x *maskedSQL) stmt(s string) {
-	x.w.WriteString(s)
-	x.w.WriteString("\n" + replayDelimiter + "\n")
+	if _, err := x.w.WriteString(s + "\n" + replayDelimiter + "\n"); err != nil && x.err == nil {
+		x.err = err
+	}
 }
 
 func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
@@ -106,7 +110,9 @@ func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
 	}
 
 	x.w = bufio.NewWriterSize(w, 1<<20)
-	x.w.WriteString("DELIMITER " + replayDelimiter + "\n")
+	if _, err := x.w.WriteString("DELIMITER " + replayDelimiter + "\n"); err != nil {
+		return err
+	}
 	x.stmt("SET NAMES utf8mb4")
 	x.stmt("SET time_zone = '+00:00'")
 	x.stmt("SET SESSION sql_mode = " + quoteString(loadMode(sqlMode)))
@@ -127,10 +133,12 @@ func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
 		case *replication.QueryEvent:
 			x.query(ev, e.Header.Timestamp)
 		case *replication.RowsEvent:
-			return x.rows(ev)
+			if err := x.rows(ev); err != nil {
+				return err
+			}
 		}
 
-		return nil
+		return x.err
 	})
 	if err != nil {
 		return fmt.Errorf("decode the binlog: %w", err)

@@ -72,7 +72,7 @@ func (s *Source) scanDatabase(ctx context.Context, pool *sql.DB, db string) ([]s
 		full := db + "." + c.table + "." + c.name
 		f, ok := mask.ByName(c.name, c.typ)
 
-		if !ok && kindOf(c.typ) == kindString {
+		if !ok && sampled(c.typ) {
 			vals, err := strings1(ctx, pool, fmt.Sprintf("SELECT CAST(%s AS CHAR) FROM %s.%s WHERE %s IS NOT NULL LIMIT %d", quoteIdent(c.name), quoteIdent(db), quoteIdent(c.table), quoteIdent(c.name), scanSample))
 			if err != nil {
 				return nil, fmt.Errorf("sample %s: %w", full, err)
@@ -96,4 +96,15 @@ func (s *Source) scanDatabase(ctx context.Context, pool *sql.DB, db string) ([]s
 	}
 
 	return out, nil
+}
+
+// sampled reports whether a scan samples a column of this type: text that
+// could hold an address, a number or a card; dates and lists cannot.
+func sampled(typ string) bool {
+	switch typ {
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
+		return true
+	}
+
+	return false
 }

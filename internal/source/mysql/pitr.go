@@ -276,21 +276,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	restorePlan, err := planRestore(meta, opt.DatabaseRestoreOptions)
-	if err != nil {
-		return nil, err
-	}
-
-	// A masked recovery masks the full's rows and the binlog's alike, with
-	// one set of rules compiled (and checked) before anything is written.
-	var m *masking
-	if opt.Masked {
-		if m, err = s.maskedRestore(ctx, r, meta, restorePlan, opt.DatabaseRestoreOptions); err != nil {
-			return nil, err
-		}
-	}
-
-	dbs, err := pointDatabases(meta, opt.Database)
+	dbs, m, err := s.pointMask(ctx, r, meta, opt.DatabaseRestoreOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -345,14 +331,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	replayStart := s.clock(r).Now()
-	to := replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress}
-
-	var res *binlog.Result
-	if m != nil {
-		res, err = s.replayMasked(ctx, r, arch, plan, to, m, meta.SQLMode)
-	} else {
-		res, err = s.replay(ctx, r, arch, plan, to)
-	}
+	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress, mask: m, sqlMode: meta.SQLMode})
 
 	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
@@ -363,6 +342,26 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	fmt.Fprint(out, describeReplay(res, plan))
 
 	return rep, nil
+}
+
+// pointMask checks the restore a recovery starts with and returns the
+// databases it replays, and compiles the rules of a masked one: the full's
+// rows and the binlog's are masked alike, by rules compiled (and checked)
+// before anything is written.
+func (s *Source) pointMask(ctx context.Context, r *repo.Repository, meta *Meta, opt RestoreOptions) ([]string, *masking, error) {
+	plan, err := planRestore(meta, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	dbs, err := pointDatabases(meta, opt.Database)
+	if err != nil || !opt.Masked {
+		return dbs, nil, err
+	}
+
+	m, err := s.maskedRestore(ctx, r, meta, plan, opt)
+
+	return dbs, m, err
 }
 
 // pointDatabases are the databases of the full backup meta describes, which
@@ -503,9 +502,17 @@ type replayTo struct {
 	login    *clientLogin
 	logged   bool
 	progress repo.Progress
+	// mask, for a masked recovery, masks the replayed rows; sqlMode is the
+	// full's.
+	mask    *masking
+	sqlMode string
 }
 
 func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo) (*binlog.Result, error) {
+	if to.mask != nil {
+		return s.replayMasked(ctx, r, arch, plan, to, to.mask, to.sqlMode)
+	}
+
 	dbs, rename, login, logged := to.dbs, to.rename, to.login, to.logged
 
 	var rewrite []string
