@@ -64,12 +64,12 @@ func (s Spec) Check() error {
 
 // compiled is a rule with its argument read.
 type compiled struct {
-	spec   Spec
-	span   time.Duration
-	share  float64
-	re     *regexp.Regexp
-	fixed  []byte
-	paths  []jsonRule
+	spec  Spec
+	span  time.Duration
+	share float64
+	re    *regexp.Regexp
+	fixed []byte
+	paths []jsonRule
 }
 
 func compile(s Spec) (*compiled, error) {
