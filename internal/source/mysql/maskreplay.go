@@ -131,7 +131,9 @@ func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
 		case *replication.XIDEvent:
 			x.stmt("COMMIT")
 		case *replication.QueryEvent:
-			x.query(ev, e.Header.Timestamp)
+			if err := x.query(ev, e.Header.Timestamp); err != nil {
+				return err
+			}
 		case *replication.RowsEvent:
 			if err := x.rows(ev); err != nil {
 				return err
@@ -147,13 +149,27 @@ func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
 	return x.w.Flush()
 }
 
-func (x *maskedSQL) query(ev *replication.QueryEvent, ts uint32) {
+// query writes a statement of the binlog: transaction bounds and
+// definitions. A change logged as a statement (binlog_format STATEMENT or
+// MIXED) carries its values in its text, which cannot be masked: it is
+// refused rather than replayed unmasked.
+func (x *maskedSQL) query(ev *replication.QueryEvent, ts uint32) error {
 	q := strings.TrimSpace(string(ev.Query))
 
 	switch strings.ToUpper(q) {
 	case "BEGIN", "COMMIT", "ROLLBACK":
 		x.stmt(strings.ToUpper(q))
-		return
+		return nil
+	}
+
+	head := strings.ToUpper(q)
+	if m := versionComment.FindStringIndex(head); m != nil {
+		head = strings.TrimSpace(head[m[1]:])
+	}
+
+	switch leadingWord.FindString(head) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
+		return fmt.Errorf("the binlog holds a change logged as a statement (%q): its values cannot be masked, so the masked replay stops; the server must log rows (binlog_format = ROW)", truncate(leadingWord.FindString(head)+" ...", 20))
 	}
 
 	if len(ev.Schema) > 0 {
@@ -162,6 +178,8 @@ func (x *maskedSQL) query(ev *replication.QueryEvent, ts uint32) {
 
 	x.stmt("SET TIMESTAMP = " + strconv.FormatUint(uint64(ts), 10))
 	x.stmt(q)
+
+	return nil
 }
 
 // replayTable is a table's mask with each binlog column's place among the
