@@ -23,8 +23,25 @@ func (a *App) maskCommand() *cobra.Command {
 	return cmd
 }
 
+// maskScanJSON is mask scan's --json result.
+type maskScanJSON struct {
+	Source   string            `json:"source"`
+	Findings []maskFindingJSON `json:"findings"`
+}
+
+type maskFindingJSON struct {
+	Column string `json:"column"`
+	Type   string `json:"type"`
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+	// Ruled is the rule the configuration has for the column, "" for none.
+	Ruled string `json:"ruled"`
+}
+
 func (a *App) maskScanCommand() *cobra.Command {
-	return &cobra.Command{
+	var j *jsonOut
+
+	cmd := &cobra.Command{
 		Use:   "scan SOURCE",
 		Short: "Find columns that look like personal data (by name and sampled values) and print starting masking rules",
 		Args:  cobra.ExactArgs(1),
@@ -51,11 +68,24 @@ func (a *App) maskScanCommand() *cobra.Command {
 				return err
 			}
 
+			if j.on {
+				res := maskScanJSON{Source: src.Name(), Findings: []maskFindingJSON{}}
+				for _, f := range found {
+					res.Findings = append(res.Findings, maskFindingJSON(f))
+				}
+
+				return a.emitJSON(res)
+			}
+
 			a.printMaskRules(src.Name(), found)
 
 			return nil
 		},
 	}
+
+	j = a.jsonFlag(cmd)
+
+	return cmd
 }
 
 // printMaskRules prints the findings as a masking block to paste under the

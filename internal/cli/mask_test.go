@@ -38,6 +38,10 @@ func TestMaskedCommands(t *testing.T) {
 		t.Fatalf("mask scan printed a sampled value:\n%s", out)
 	}
 
+	if scan := e.golden("mask-scan", "mask", "scan", "db", "--json")[0]; scan["source"] != "db" || len(scan["findings"].([]any)) != 5 {
+		t.Fatalf("mask scan --json: %v", scan)
+	}
+
 	e.expectFailure(1, []string{"source db has no masking rules", "lifeboat mask scan db"}, "restore", "db", "--masked", "--target-database", "shop_dev")
 
 	// The scan's rules, less one: strict mode names the missing column.
