@@ -88,6 +88,15 @@ sources:
     databases: [sml_library]
     verify:
       assertions: ["SELECT COUNT(*) > 0 FROM users", "SELECT COUNT(*) > 0 FROM bookings"]
+    masking:
+      key_env: LIFEBOAT_MASKING_KEY
+      mode: strict
+      rules:
+        sml_library.users.email: email
+        sml_library.users.name: name
+        sml_library.users.preferences: {json: {"\$.phone": phone, "\$.address": address}}
+        sml_library.bookings.notes: text
+        sml_library.rooms.name: keep
   uploads:
     type: files
     tier: important
@@ -237,6 +246,21 @@ lb export database -o "$DEMO/sml_library.sql.gz"
 sql "CREATE DATABASE sml_from_export"
 gunzip -c "$DEMO/sml_library.sql.gz" | mariadb --no-defaults -S "$SOCK" -uroot sml_from_export
 echo "bookings loaded from the export by the stock client: $(sql "SELECT COUNT(*) FROM sml_from_export.bookings")"
+
+step "A masked export for developers: users' emails, names and booking notes replaced as rows stream out"
+lb mask scan database
+export LIFEBOAT_MASKING_KEY="demo-masking-key-$(date +%s)"
+lb export database --masked -o "$DEMO/sml_dev.sql.gz"
+sql "CREATE DATABASE sml_dev"
+gunzip -c "$DEMO/sml_dev.sql.gz" | mariadb --no-defaults -S "$SOCK" -uroot sml_dev
+echo "a user in production: $(sql "SELECT email, name FROM sml_library.users WHERE id = 1")"
+echo "the same user in the masked copy: $(sql "SELECT email, name FROM sml_dev.users WHERE id = 1")"
+LEAKS=$(sql "SELECT COUNT(*) FROM sml_dev.users d JOIN sml_library.users p ON p.email = d.email OR p.name = d.name")
+if [ "$LEAKS" = "0" ] && [ "$(sql "SELECT COUNT(*) FROM sml_dev.bookings")" = "$(sql "SELECT COUNT(*) FROM sml_library.bookings")" ]; then
+  echo "MATCH: every booking is in the masked copy, and no production email or name"
+else
+  echo "MISMATCH in the masked export: $LEAKS original emails or names" >&2; exit 1
+fi
 
 step "Point in time: bookings keep coming after the last backup, then the table is dropped by mistake"
 "$SMLGEN" -socket "$SOCK" -workers 2 -duration 3s workload

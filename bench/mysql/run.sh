@@ -36,6 +36,7 @@ MYDUMPER_DIR=$OUT/mydumper
 RESULTS=$BENCH_DIR/results.json
 
 export LIFEBOAT_PASSWORD=bench-password
+export LIFEBOAT_MASKING_KEY=bench-masking-key-0123456789abcdef
 
 # Client options every mariadb/mariadb-dump call shares: no option files, so
 # nothing from the system server's configuration leaks into the measurement.
@@ -177,7 +178,7 @@ generate_data() {
 # would otherwise fill the disk (every restore writes its data to the binlog).
 prepare_server() {
     local d
-    for d in r_guide r_myloader r_lifeboat; do sql "DROP DATABASE IF EXISTS $d"; done
+    for d in r_guide r_myloader r_lifeboat r_lifeboat_masked; do sql "DROP DATABASE IF EXISTS $d"; done
     analyze "$DB"
     purge_binlogs
 }
@@ -208,6 +209,18 @@ sources:
     socket: $SOCK
     user: root
     databases: [$DB]
+    # The masked restore's rules: 6 columns, 5 transformers, on the
+    # Smart Library tables and the biggest sysbench table.
+    masking:
+      key_env: LIFEBOAT_MASKING_KEY
+      mode: permissive
+      rules:
+        $DB.users.email: email
+        $DB.users.name: name
+        $DB.bookings.notes: text
+        $DB.booking_audit.changed_by: name
+        $DB.sbtest1.c: {hash: {format: true}}
+        $DB.sbtest1.pad: text
 EOF
     "$LIFEBOAT" --config "$LB_CONFIG" init >"$OUT/logs/init-lifeboat.log" 2>&1 ||
         { cat "$OUT/logs/init-lifeboat.log" >&2; die "lifeboat init failed"; }
@@ -322,6 +335,17 @@ run_restores() {
     check_restore myloader r_myloader
     measure restore lifeboat "$LIFEBOAT" --config "$LB_CONFIG" restore db --target-database r_lifeboat
     check_restore lifeboat r_lifeboat
+    # The same restore masked: every value of the 6 ruled columns replaced
+    # on its way to the server.
+    measure restore lifeboat-masked "$LIFEBOAT" --config "$LB_CONFIG" restore db --masked --target-database r_lifeboat_masked
+    MASKED_CELLS=$(sql "SELECT (SELECT COUNT(*) * 2 FROM r_lifeboat_masked.users) + (SELECT COUNT(notes) FROM r_lifeboat_masked.bookings) + (SELECT COUNT(*) FROM r_lifeboat_masked.booking_audit) + (SELECT COUNT(*) * 2 FROM r_lifeboat_masked.sbtest1)")
+    MASKED_LEFT=$(sql "SELECT COUNT(*) FROM r_lifeboat_masked.users m JOIN $DB.users u ON u.id = m.id AND (u.email = m.email OR u.name = m.name)")
+    check_restore lifeboat-masked r_lifeboat_masked
+    [[ $MASKED_LEFT == 0 ]] || { VERIFY[lifeboat-masked]=MISMATCH; log "  $MASKED_LEFT users kept an original email or name"; }
+    # Masking alone, per core: the transformers' Go benchmark (one goroutine).
+    (cd "$REPO_ROOT" && go test -run '^$' -bench 'BenchmarkMask' -benchtime 1s ./internal/mask/) >"$OUT/logs/mask-bench.log" 2>&1 ||
+        { cat "$OUT/logs/mask-bench.log" >&2; die "the masking benchmark failed"; }
+    MASK_PER_CORE=$(awk '/^BenchmarkMaskRow/ { for (i = 1; i < NF; i++) if ($(i+1) == "values/s") print $i }' "$OUT/logs/mask-bench.log")
 }
 
 # run_s3 repeats Lifeboat's backup and restore with the repository on S3
@@ -420,11 +444,11 @@ declare -A TOOL_LABEL=(
     [backup/floor]="mariadb-dump >/dev/null" [backup/guide]="mariadb-dump | gzip"
     [backup/mydumper]="mydumper -t 2 -c" [backup/lifeboat]="lifeboat backup"
     [restore/guide]="gunzip | mariadb" [restore/myloader]="myloader -t 2 -e"
-    [restore/lifeboat]="lifeboat restore"
+    [restore/lifeboat]="lifeboat restore" [restore/lifeboat-masked]="lifeboat restore --masked"
     [backup/lifeboat-s3]="lifeboat backup, S3" [restore/lifeboat-s3]="lifeboat restore, S3"
     [second/lifeboat]="lifeboat backup (block)" [third/lifeboat]="lifeboat backup (spread)"
 )
-STEPS=(backup/floor backup/guide backup/mydumper backup/lifeboat restore/guide restore/myloader restore/lifeboat second/lifeboat third/lifeboat)
+STEPS=(backup/floor backup/guide backup/mydumper backup/lifeboat restore/guide restore/myloader restore/lifeboat restore/lifeboat-masked second/lifeboat third/lifeboat)
 [[ $S3 == 1 ]] && STEPS+=(backup/lifeboat-s3 restore/lifeboat-s3)
 
 report() {
@@ -446,7 +470,7 @@ report() {
     done
     echo "(peak RSS: the largest client process; the server's memory is not included)"
     echo "(restores: each into a new database, binlog written; checked against the source:"
-    echo " guide ${VERIFY[guide]}, myloader ${VERIFY[myloader]}, lifeboat ${VERIFY[lifeboat]}${VERIFY[lifeboat-s3]:+, lifeboat from S3 ${VERIFY[lifeboat-s3]}})"
+    echo " guide ${VERIFY[guide]}, myloader ${VERIFY[myloader]}, lifeboat ${VERIFY[lifeboat]}, lifeboat masked ${VERIFY[lifeboat-masked]}${VERIFY[lifeboat-s3]:+, lifeboat from S3 ${VERIFY[lifeboat-s3]}})"
     echo "lifeboat snapshots: $LB_SNAPS"
 
     R_FLOOR=$(ratio "${SECS[backup/lifeboat]}" "${SECS[backup/floor]}")
@@ -454,10 +478,11 @@ report() {
     R_MYDUMPER=$(ratio "${SECS[backup/mydumper]}" "${SECS[backup/lifeboat]}")
     R_GUIDE_RESTORE=$(ratio "${SECS[restore/guide]}" "${SECS[restore/lifeboat]}")
     R_MYLOADER=$(ratio "${SECS[restore/myloader]}" "${SECS[restore/lifeboat]}")
+    R_MASKED=$(ratio "${SECS[restore/lifeboat-masked]}" "${SECS[restore/lifeboat]}")
     R_GROWTH_BLOCK=$(awk -v a="${GROWTH[block]}" -v b="$LB_FIRST" 'BEGIN { printf "%.3f", a / b }')
     R_GROWTH_SPREAD=$(awk -v a="${GROWTH[spread]}" -v b="$LB_FIRST" 'BEGIN { printf "%.3f", a / b }')
     LB_PEAK_KIB=0
-    for key in backup/lifeboat restore/lifeboat second/lifeboat third/lifeboat backup/lifeboat-s3 restore/lifeboat-s3; do
+    for key in backup/lifeboat restore/lifeboat restore/lifeboat-masked second/lifeboat third/lifeboat backup/lifeboat-s3 restore/lifeboat-s3; do
         if ((${RSS[$key]:-0} > LB_PEAK_KIB)); then LB_PEAK_KIB=${RSS[$key]}; fi
     done
 
@@ -468,6 +493,9 @@ report() {
     printf '  %-52s %8s\n' "mydumper / lifeboat backup" "$R_MYDUMPER"
     printf '  %-52s %8s\n' "gunzip | mariadb / lifeboat restore" "$R_GUIDE_RESTORE"
     printf '  %-52s %8s\n' "myloader / lifeboat restore" "$R_MYLOADER"
+    printf '  %-52s %8s\n' "lifeboat restore --masked / lifeboat restore" "$R_MASKED"
+    printf '  %-52s %8s\n' "masked values in the masked restore" "$MASKED_CELLS"
+    printf '  %-52s %8s\n' "masking throughput per core (values/s, Go bench)" "$MASK_PER_CORE"
     if [[ $S3 == 1 ]]; then
         printf '  %-52s %8s\n' "lifeboat backup to S3 / to a folder" "$(ratio "${SECS[backup/lifeboat-s3]}" "${SECS[backup/lifeboat]}")"
         printf '  %-52s %8s\n' "lifeboat restore from S3 / from a folder" "$(ratio "${SECS[restore/lifeboat-s3]}" "${SECS[restore/lifeboat]}")"
@@ -490,6 +518,7 @@ report() {
     goal backup_2_5x_faster_than_mydumper "backup >= 2.5x faster than mydumper" "$R_MYDUMPER" ">=" 2.5 x
     goal restore_2x_faster_than_guide "restore >= 2x faster than gunzip | mariadb" "$R_GUIDE_RESTORE" ">=" 2 x
     goal restore_not_slower_than_myloader "restore no slower than myloader" "$R_MYLOADER" ">=" 1 x
+    goal masked_restore_within_1_3x "masked restore (6 columns) <= 1.3x the plain restore" "$R_MASKED" "<=" 1.3 x
     [[ $S3 == 1 ]] && goal restore_from_s3_not_slower_than_myloader "restore from S3 no slower than myloader" \
         "$(ratio "${SECS[restore/myloader]}" "${SECS[restore/lifeboat-s3]}")" ">=" 1 x
     goal full_after_1pct_block_growth_below_10pct "full after a 1% block change adds <= 10% of the 1st" "$R_GROWTH_BLOCK" "<=" 0.10 ""
@@ -507,7 +536,7 @@ report() {
 write_json() {
     SCALE=$SCALE DB_BYTES=$DB_BYTES DB_ROWS=$DB_ROWS SQL_BYTES=$SQL_BYTES LB_PEAK_KIB=$LB_PEAK_KIB \
     LOAD_BEFORE=$LOAD_BEFORE R_FLOOR=$R_FLOOR R_GUIDE=$R_GUIDE R_MYDUMPER=$R_MYDUMPER \
-    R_GUIDE_RESTORE=$R_GUIDE_RESTORE R_MYLOADER=$R_MYLOADER R_GROWTH_BLOCK=$R_GROWTH_BLOCK R_GROWTH_SPREAD=$R_GROWTH_SPREAD \
+    R_GUIDE_RESTORE=$R_GUIDE_RESTORE R_MYLOADER=$R_MYLOADER R_MASKED=$R_MASKED MASK_PER_CORE=$MASK_PER_CORE MASKED_CELLS=$MASKED_CELLS R_GROWTH_BLOCK=$R_GROWTH_BLOCK R_GROWTH_SPREAD=$R_GROWTH_SPREAD \
     VERIFY_TSV=$(for k in "${!VERIFY[@]}"; do printf '%s\t%s\n' "$k" "${VERIFY[$k]}"; done) \
     SIZES_TSV=$(printf '%s\n' "${SIZES[@]}") GOALS_TSV=$(printf '%s\n' "${GOALS[@]}") \
         python3 - "$OUT/steps.tsv" "$RESULTS" <<'EOF'
@@ -534,11 +563,13 @@ json.dump({
         "mydumper_over_lifeboat_backup": ratio("R_MYDUMPER"),
         "guide_restore_over_lifeboat_restore": ratio("R_GUIDE_RESTORE"),
         "myloader_over_lifeboat_restore": ratio("R_MYLOADER"),
+        "masked_restore_over_plain_restore": ratio("R_MASKED"),
         "growth_after_1pct_block_over_first_full": ratio("R_GROWTH_BLOCK"),
         "growth_after_1pct_spread_over_first_full": ratio("R_GROWTH_SPREAD"),
     },
     "sizes_bytes": {k.replace(" ", "_"): int(v) for k, v in pairs("SIZES_TSV")},
     "lifeboat_peak_rss_kib": int(env["LB_PEAK_KIB"]),
+    "masking": {"masked_values": int(env["MASKED_CELLS"]), "values_per_second_per_core": float(env["MASK_PER_CORE"] or 0)},
     "restores": {k: v for k, v in pairs("VERIFY_TSV")},
     "goals": {k: v for k, v in pairs("GOALS_TSV")},
 }, open(sys.argv[2], "w"), indent=2)
@@ -564,7 +595,7 @@ main() {
     snapshot_summary
     report
     local tool
-    for tool in lifeboat ${VERIFY[lifeboat-s3]:+lifeboat-s3}; do
+    for tool in lifeboat lifeboat-masked ${VERIFY[lifeboat-s3]:+lifeboat-s3}; do
         if [[ ${VERIFY[$tool]} != MATCH ]]; then
             log "the $tool restore differs from the source: $OUT/logs/verify-$tool.diff"
             exit 1

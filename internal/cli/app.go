@@ -179,7 +179,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.pinCommand(), a.unpinCommand(), a.auditCommand(),
 		a.recoverCommand(), a.drillCommand(), a.pointsCommand(), a.reportCommand(),
 		a.audited("replicate", a.replicateCommand()), a.audited("export-repo", a.exportRepoCommand()),
-		a.audited("check-immutability", a.checkImmutabilityCommand()),
+		a.audited("check-immutability", a.checkImmutabilityCommand()), a.maskCommand(),
 	)
 	root.AddCommand(a.userCommand(), a.tokenCommand())
 	root.AddCommand(a.keyCommand())

@@ -17,14 +17,16 @@ func (a *App) exportCommand() *cobra.Command {
 		snapID string
 		out    string
 		dryRun bool
+		masked bool
 	)
 
 	cmd := &cobra.Command{
-		Use:   "export SOURCE -o FILE.sql[.gz] [--dry-run]",
+		Use:   "export SOURCE -o FILE.sql[.gz] [--masked] [--dry-run]",
 		Short: "Write a database snapshot as one SQL file the stock mariadb/mysql client loads",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat export shop-db -o shop.sql.gz\n" +
-			"  lifeboat export shop-db --snapshot 3f2a9c -o shop.sql",
+			"  lifeboat export shop-db --snapshot 3f2a9c -o shop.sql\n" +
+			"  lifeboat export shop-db --masked -o shop-dev.sql.gz",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usage("export: -o FILE.sql.gz is required")
@@ -42,7 +44,7 @@ func (a *App) exportCommand() *cobra.Command {
 			}
 
 			req := ops.Export{
-				Source: s.Name(), Snapshot: snapID, Output: out, Asked: asked(), DryRun: dryRun,
+				Source: s.Name(), Snapshot: snapID, Output: out, Asked: asked(), DryRun: dryRun, Masked: masked,
 				Instead: func(snap, full *repo.Snapshot) {
 					fmt.Fprintf(a.Stderr, "note: exporting the latest full backup, %s from %s; the %s backup %s after it holds binlog only and is not in the export\n",
 						shortID(full.ID), full.Time.Local().Format(time.DateTime), snap.Type, shortID(snap.ID))
@@ -65,8 +67,13 @@ func (a *App) exportCommand() *cobra.Command {
 				return a.emitJSON(exportJSON{Source: s.Name(), SnapshotID: res.Snapshot.ID, Output: out, Bytes: res.Size})
 			}
 
-			fmt.Fprintf(a.Stdout, "exported %s snapshot %s to %s (%s); load it with: gunzip -c %s | mariadb DATABASE\n",
-				s.Name(), shortID(res.Snapshot.ID), out, progress.Bytes(res.Size), out)
+			what := "exported"
+			if masked {
+				what = "exported a masked copy of"
+			}
+
+			fmt.Fprintf(a.Stdout, "%s %s snapshot %s to %s (%s); load it with: gunzip -c %s | mariadb DATABASE\n",
+				what, s.Name(), shortID(res.Snapshot.ID), out, progress.Bytes(res.Size), out)
 
 			return nil
 		},
@@ -76,6 +83,7 @@ func (a *App) exportCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write; .gz compresses")
 	a.jsonFlag(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which snapshot would be exported, and write nothing")
+	cmd.Flags().BoolVar(&masked, "masked", false, "write a masked copy (the source's masking rules): safe to hand to developers")
 
 	return cmd
 }

@@ -28,6 +28,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		tables    []string
 		image     string
 		pit       pointFlags
+		masked    bool
 		j         *jsonOut
 	)
 
@@ -37,7 +38,8 @@ func (a *App) restoreCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat restore docs --target /tmp/docs-restored\n" +
 			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --dry-run\n" +
-			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check",
+			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check\n" +
+			"  lifeboat restore shop-db --masked --target-database shop_dev",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -60,8 +62,12 @@ func (a *App) restoreCommand() *cobra.Command {
 				}
 
 				return a.restorePoint(cmd, j, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
-					Database: database, Tables: tables, Overwrite: overwrite,
+					Database: database, Tables: tables, Overwrite: overwrite, Masked: masked,
 				})
+			}
+
+			if masked {
+				return usage("restore: --masked is for database sources (their masking rules)")
 			}
 
 			if database != "" || tables != nil {
@@ -82,6 +88,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
 	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
 	cmd.Flags().StringVar(&image, "image", "", "image sources: the image to restore (required when the source has several, except into oci:DIR); --target is docker://HOST/NAME:TAG, oci:DIR or docker-archive:FILE")
+	cmd.Flags().BoolVar(&masked, "masked", false, "database sources: restore a masked copy (the source's masking rules), for non-production use")
 	cmd.Flags().StringVar(&pit.toTime, "to-time", "", "database sources: recover to this instant (e.g. '2026-11-25 14:03:27.5' local time, or RFC 3339)")
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")

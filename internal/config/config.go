@@ -163,6 +163,9 @@ type MySQL struct {
 	// Workers is how many connections dump (and load) tables in parallel.
 	Workers int
 	Binlog  Binlog
+	// Masking, when set, is how masked restores and exports replace
+	// personal data.
+	Masking *Masking
 }
 
 // Binlog is how a database source's binary log is archived.
@@ -621,7 +624,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	case KindGit:
 		allowed = []string{"type", "tier", "path", "schedule", "retention", "verify"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify", "masking"}
 	case KindImage:
 		allowed = imageKeys
 	default:
@@ -779,6 +782,10 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 
 	if v, ok := m["binlog"]; ok {
 		p.binlog(v, key+".binlog", &my.Binlog)
+	}
+
+	if v, ok := m["masking"]; ok {
+		my.Masking = p.masking(v, key+".masking")
 	}
 
 	if my.PasswordEnv != "" && my.PasswordFile != "" {

@@ -53,6 +53,9 @@ type Step struct {
 	Target   string
 	Owner    string
 	Mode     string
+	// Masked makes a drill of a database restore step restore a masked
+	// copy (the source's masking rules).
+	Masked bool
 	// check: an HTTP URL that must answer 2xx, or an SQL assertion.
 	URL string
 	SQL string
@@ -114,6 +117,9 @@ type Verify struct {
 	// Server, when set, is another MariaDB/MySQL server the restore test
 	// restores into, so the production server carries no scratch copy.
 	Server *MySQL
+	// Masked makes restore tests and drills of the source restore a
+	// masked copy (the source's masking rules).
+	Masked bool
 }
 
 func (p *parser) plans(n *yaml.Node, cfg *Config) {
@@ -279,7 +285,7 @@ func (p *parser) stepKind(n *yaml.Node, key string) (string, *yaml.Node) {
 func stepKeys(kind string) []string {
 	switch kind {
 	case StepRestore:
-		return []string{"snapshot", "to_time", "target", "owner", "mode"}
+		return []string{"snapshot", "to_time", "target", "owner", "mode", "masked"}
 	case StepRun:
 		return []string{"dir"}
 	case StepCheck:
@@ -356,6 +362,15 @@ func (p *parser) restoreStep(st *Step, kindNode *yaml.Node, m map[string]*yaml.N
 
 	if v, ok := m["target"]; ok {
 		st.Target = v.Value
+	}
+
+	if v, ok := m["masked"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".masked", "expected true or false, found %s", describe(v))
+		}
+
+		st.Masked = b
 	}
 
 	if st.Owner != "" && !validOwner(st.Owner) {
@@ -518,7 +533,19 @@ func validOwner(s string) bool {
 }
 
 func (p *parser) verify(n *yaml.Node, key string, s *Source) {
-	m := p.mapping(n, key, "assertions", "server")
+	m := p.mapping(n, key, "assertions", "server", "masked")
+
+	if v, ok := m["masked"]; ok {
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			p.fail(v, key+".masked", "expected true or false, found %s", describe(v))
+		}
+
+		s.Verify.Masked = b
+		if b && s.MySQL.Masking == nil {
+			p.fail(v, key+".masked", "a masked restore test needs the source's masking rules: add masking: {key_env: ..., rules: {...}} to the source")
+		}
+	}
 
 	if v, ok := m["assertions"]; ok {
 		s.Verify.Assertions = p.stringList(v, key+".assertions")

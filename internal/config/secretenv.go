@@ -73,6 +73,10 @@ func (s *Source) SecretEnv() []string {
 		names = append(names, s.Image.PasswordEnv)
 	}
 
+	if m := s.MySQL.Masking; m != nil && m.KeyEnv != "" {
+		names = append(names, m.KeyEnv)
+	}
+
 	if v := s.Verify.Server; v != nil && v.PasswordEnv != "" {
 		names = append(names, v.PasswordEnv)
 	}

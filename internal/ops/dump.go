@@ -33,6 +33,9 @@ type Export struct {
 	// DryRun resolves the snapshot that would be exported, and writes
 	// nothing.
 	DryRun bool
+	// Masked writes a masked copy: every column with a masking rule is
+	// masked before it reaches the file.
+	Masked bool
 }
 
 // ExportResult is what an export wrote.
@@ -60,6 +63,16 @@ func (e *Executor) Export(ctx context.Context, req Export, obs Observer) (*Expor
 			return Outcome{}, invalid("export: source %s is a %s source; export writes database snapshots (restore a %s source with `lifeboat restore`)", src.Name(), src.Kind(), src.Kind())
 		}
 
+		write := ex.Export
+		if req.Masked {
+			mx, ok := src.(source.MaskedExporter)
+			if !ok {
+				return Outcome{}, invalid("export: source %s cannot write masked copies", src.Name())
+			}
+
+			write = mx.ExportMasked
+		}
+
 		snap, err := e.exported(ctx, req)
 		if err != nil {
 			return Outcome{}, err
@@ -74,7 +87,7 @@ func (e *Executor) Export(ctx context.Context, req Export, obs Observer) (*Expor
 
 		m.Step("export %s snapshot %s to %s", req.Source, snap.ID, req.Output)
 
-		if res.Size, err = writeExport(ctx, e.Repo, ex, snap, req.Output); err != nil {
+		if res.Size, err = writeExport(ctx, e.Repo, write, snap, req.Output); err != nil {
 			return Outcome{}, err
 		}
 
@@ -117,7 +130,7 @@ func (e *Executor) exported(ctx context.Context, req Export) (*repo.Snapshot, er
 // writeExport writes snap's dump to out, beside it first and renamed once
 // complete, so a failed export never leaves a truncated file under the
 // final name. It returns the file's size.
-func writeExport(ctx context.Context, r *repo.Repository, ex source.Exporter, snap *repo.Snapshot, out string) (int64, error) {
+func writeExport(ctx context.Context, r *repo.Repository, export func(context.Context, *repo.Repository, *repo.Snapshot, io.Writer) error, snap *repo.Snapshot, out string) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".part-*")
 	if err != nil {
 		return 0, fmt.Errorf("export: %w", err)
@@ -132,7 +145,7 @@ func writeExport(ctx context.Context, r *repo.Repository, ex source.Exporter, sn
 		w = zw
 	}
 
-	if err := ex.Export(ctx, r, snap, w); err != nil {
+	if err := export(ctx, r, snap, w); err != nil {
 		tmp.Close()
 		return 0, err
 	}

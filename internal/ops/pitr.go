@@ -20,6 +20,8 @@ type DatabaseOptions struct {
 	// Tables restores only these tables (from a full backup).
 	Tables    []string
 	Overwrite bool
+	// Masked restores a masked copy (the source's masking rules).
+	Masked bool
 	// DryRun writes the recovery plan to Out and changes nothing.
 	DryRun bool
 	// Out receives the recovery's plan (a dry run) and its notes (which
@@ -136,9 +138,13 @@ func (e *Executor) restoreFull(ctx context.Context, m *Emitter, src source.Sourc
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Version: e.Version, Progress: m}
 
-	m.Step("restore %s snapshot %s", src.Name(), snap.ID)
+	if o.Masked {
+		m.Step("restore a masked copy of %s snapshot %s", src.Name(), snap.ID)
+	} else {
+		m.Step("restore %s snapshot %s", src.Name(), snap.ID)
+	}
 
 	rep, err := db.RestoreDatabase(ctx, e.Repo, snap, opt)
 	if rep != nil && rep.Safety != nil && o.Saved != nil {
@@ -198,7 +204,7 @@ func (e *Executor) recover(ctx context.Context, m *Emitter, src source.Source, t
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Version: e.Version, Progress: m}
 
 	m.Step("recover %s to %s", src.Name(), target)
 

@@ -324,6 +324,13 @@ func (x *execution) restoreDatabase(ctx context.Context, rcv source.Recoverer, s
 		rand.Read(b) //nolint:errcheck
 
 		opt.Database, opt.Overwrite = "lifeboat_drill_"+hex.EncodeToString(b), false
+
+		// A drill restores a masked copy when the plan's step or the
+		// source asks: the scratch database then holds no personal data.
+		opt.Masked = st.Masked
+		if x.rn.Cfg != nil && x.rn.Cfg.Sources[st.Source] != nil && x.rn.Cfg.Sources[st.Source].Verify.Masked {
+			opt.Masked = true
+		}
 		if x.scratchDBs == nil {
 			x.scratchDBs = map[string][]string{}
 		}

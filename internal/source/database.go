@@ -22,6 +22,9 @@ type DatabaseRestoreOptions struct {
 	// Tables restricts the restore to these tables (no views or routines).
 	Tables    []string
 	Overwrite bool
+	// Masked restores a masked copy: every column with a masking rule is
+	// masked before its rows reach the server.
+	Masked bool
 	// Saved says what the restore replaces is already in a safety snapshot
 	// (an earlier attempt took it), so none is taken.
 	Saved    bool

@@ -23,6 +23,8 @@ var (
 	_ source.Archiving            = (*Source)(nil)
 	_ source.Chain                = (*Source)(nil)
 	_ source.Exporter             = (*Source)(nil)
+	_ source.MaskedExporter       = (*Source)(nil)
+	_ source.MaskScanner          = (*Source)(nil)
 	_ source.Importer             = (*Source)(nil)
 	_ source.ConsistencyDescriber = (*Source)(nil)
 )

@@ -21,6 +21,31 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 		return err
 	}
 
+	return export(ctx, r, snap, meta, w, nil)
+}
+
+// ExportMasked is Export with every column that has a masking rule masked
+// as its rows are read from the repository: no unmasked row is written.
+func (s *Source) ExportMasked(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.Writer) error {
+	meta, err := LoadMeta(snap)
+	if err != nil {
+		return err
+	}
+
+	m, err := s.newMasking(ctx, r, meta)
+	if err != nil {
+		return err
+	}
+
+	if err := export(ctx, r, snap, meta, w, m); err != nil {
+		return err
+	}
+
+	return s.remember(ctx, r, m)
+}
+
+// export writes the script; m, when set, masks the rows.
+func export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, meta *Meta, w io.Writer, m *masking) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 
@@ -44,6 +69,10 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 		p("; GTID %s", commentText(meta.GTID))
 	}
 
+	if m != nil {
+		p("\n-- Masked copy: %s", commentText(m.describe()))
+	}
+
 	p("\n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n")
 	p("/*!40101 SET NAMES utf8mb4 */;\n")
 	p("/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE, TIME_ZONE='+00:00' */;\n")
@@ -63,10 +92,8 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 				return err
 			}
 
-			for _, f := range t.Files(db) {
-				if err := r.ReadFile(ctx, snap.ID, f, bw); err != nil {
-					return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
-				}
+			if err := exportRows(ctx, r, snap, db, t, bw, m.of(t)); err != nil {
+				return fmt.Errorf("export %s.%s: %w", db.Name, t.Name, err)
 			}
 		}
 
@@ -108,6 +135,33 @@ func Export(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, w io.W
 	p("-- end of export\n")
 
 	return bw.Flush()
+}
+
+// exportRows writes a table's data files, masked by tm when set.
+func exportRows(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, db *Database, t *Table, w *bufio.Writer, tm *tableMask) error {
+	for _, f := range t.Files(db) {
+		if tm == nil {
+			if err := r.ReadFile(ctx, snap.ID, f, w); err != nil {
+				return err
+			}
+
+			continue
+		}
+
+		rd, err := r.OpenFile(ctx, snap.ID, f)
+		if err != nil {
+			return err
+		}
+
+		err = maskStatements(rd, w, insertPrefix(t), tm)
+		rd.Close()
+
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+
+	return nil
 }
 
 // orderObjects puts objects in creation order: views before the views that

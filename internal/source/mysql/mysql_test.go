@@ -682,7 +682,7 @@ func TestBigTableInChunks(t *testing.T) {
 	// The check after a restore catches a changed row.
 	db.Exec("UPDATE chunks_restored.big SET v = 'tampered' WHERE id = 7")
 
-	bad, _, err := src.checkTables(ctx, db, plannedDB{src: meta.Databases[0], target: "chunks_restored", tables: meta.Databases[0].Tables})
+	bad, _, err := src.checkTables(ctx, db, plannedDB{src: meta.Databases[0], target: "chunks_restored", tables: meta.Databases[0].Tables}, nil)
 	if err != nil || len(bad) != 1 || !strings.HasPrefix(bad[0], "big:") {
 		t.Fatalf("a tampered row went unnoticed: %v %v", bad, err)
 	}

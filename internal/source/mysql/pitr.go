@@ -276,11 +276,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	if _, err := planRestore(meta, opt.DatabaseRestoreOptions); err != nil {
-		return nil, err
-	}
-
-	dbs, err := pointDatabases(meta, opt.Database)
+	dbs, m, err := s.pointMask(ctx, r, meta, opt.DatabaseRestoreOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +304,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		defer login.cleanup()
 	}
 
-	if rep.Restore, err = s.RestoreDatabase(ctx, r, plan.Full.Snap, opt.DatabaseRestoreOptions); err != nil {
+	if rep.Restore, err = s.restoreDatabase(ctx, r, plan.Full.Snap, restoreRun{RestoreOptions: opt.DatabaseRestoreOptions, mask: m}); err != nil {
 		return rep, err
 	}
 
@@ -335,7 +331,8 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	replayStart := s.clock(r).Now()
-	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress})
+	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress, mask: m, sqlMode: meta.SQLMode})
+
 	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
 	if err != nil {
@@ -345,6 +342,26 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	fmt.Fprint(out, describeReplay(res, plan))
 
 	return rep, nil
+}
+
+// pointMask checks the restore a recovery starts with and returns the
+// databases it replays, and compiles the rules of a masked one: the full's
+// rows and the binlog's are masked alike, by rules compiled (and checked)
+// before anything is written.
+func (s *Source) pointMask(ctx context.Context, r *repo.Repository, meta *Meta, opt RestoreOptions) ([]string, *masking, error) {
+	plan, err := planRestore(meta, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	dbs, err := pointDatabases(meta, opt.Database)
+	if err != nil || !opt.Masked {
+		return dbs, nil, err
+	}
+
+	m, err := s.maskedRestore(ctx, r, meta, plan, opt)
+
+	return dbs, m, err
 }
 
 // pointDatabases are the databases of the full backup meta describes, which
@@ -485,9 +502,17 @@ type replayTo struct {
 	login    *clientLogin
 	logged   bool
 	progress repo.Progress
+	// mask, for a masked recovery, masks the replayed rows; sqlMode is the
+	// full's.
+	mask    *masking
+	sqlMode string
 }
 
 func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo) (*binlog.Result, error) {
+	if to.mask != nil {
+		return s.replayMasked(ctx, r, arch, plan, to, to.mask, to.sqlMode)
+	}
+
 	dbs, rename, login, logged := to.dbs, to.rename, to.login, to.logged
 
 	var rewrite []string

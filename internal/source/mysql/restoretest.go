@@ -40,7 +40,10 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	// next to the original under a name nobody uses.
 	target := s.verifyTarget()
 
-	opts := restoreRun{RestoreOptions: RestoreOptions{Version: opt.Version, Progress: opt.Progress}, skipCheck: true}
+	opts, err := s.testRun(ctx, r, meta, opt, rep)
+	if err != nil {
+		return nil, err
+	}
 
 	rename, err := s.scratchNames(meta, &opts)
 	if err != nil {
@@ -97,7 +100,7 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 			}
 		}
 
-		bad, _, err := target.checkTables(ctx, pool, p)
+		bad, _, err := target.checkTables(ctx, pool, p, opts.mask)
 		if err != nil {
 			return nil, fmt.Errorf("restore test of %s: %w", name, err)
 		}
@@ -107,7 +110,6 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 		for _, b := range bad {
 			rep.Problems = append(rep.Problems, "table "+b)
 		}
-
 	}
 
 	// The assertions run once, in the first database (the one a
@@ -124,6 +126,25 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	rep.Total = clock.Since(clk, start)
 
 	return rep, nil
+}
+
+// testRun is how a restore test restores; with verify.masked it restores
+// what developers would get: no personal data reaches the scratch copy (or
+// the verify server).
+func (s *Source) testRun(ctx context.Context, r *repo.Repository, meta *Meta, opt source.TestOptions, rep *source.TestReport) (restoreRun, error) {
+	run := restoreRun{RestoreOptions: RestoreOptions{Version: opt.Version, Progress: opt.Progress}, skipCheck: true}
+	if !s.cfg.Verify.Masked {
+		return run, nil
+	}
+
+	m, err := s.newMasking(ctx, r, meta)
+	if err != nil {
+		return run, fmt.Errorf("restore test of %s: %w", s.cfg.Name, err)
+	}
+
+	run.mask, run.Masked, rep.What = m, true, "masked tables"
+
+	return run, nil
 }
 
 // verifyTarget is the source a restore test restores into: the verify

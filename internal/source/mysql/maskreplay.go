@@ -1,0 +1,423 @@
+package mysql
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"lifeboat/internal/binlog"
+	"lifeboat/internal/repo"
+)
+
+// replayDelimiter ends each statement of a masked replay, as mariadb-binlog
+// ends its own: a routine's body holds plain semicolons.
+const replayDelimiter = "/*!*/;"
+
+// replayMasked replays the binlog like replay, but decodes the row events
+// itself and writes them as SQL with every ruled column masked, so no
+// unmasked row reaches the client, let alone the server. mariadb-binlog
+// would pass the rows on as opaque BINLOG statements.
+func (s *Source) replayMasked(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo, m *masking, sqlMode string) (*binlog.Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var more []string
+	if !to.logged {
+		more = append(more, "--init-command=SET SESSION sql_log_bin = 0")
+	}
+
+	apply := to.login.command(ctx, more...)
+
+	var applyErr strings.Builder
+	apply.Stderr = &applyErr
+
+	applyIn, err := apply.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+
+	if err := apply.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", to.login.client, err)
+	}
+
+	pr, pw := io.Pipe()
+
+	var (
+		res     *binlog.Result
+		feedErr error
+		fed     = make(chan struct{})
+	)
+
+	go func() {
+		defer close(fed)
+
+		res, feedErr = arch.ReplayCounted(ctx, r, plan, to.dbs, to.rename, pw, to.progress)
+		pw.CloseWithError(feedErr)
+	}()
+
+	decodeErr := (&maskedSQL{m: m, rename: to.rename}).write(pr, applyIn, sqlMode)
+	pr.CloseWithError(errors.New("the masked replay stopped"))
+	applyIn.Close()
+
+	if decodeErr != nil {
+		cancel()
+	}
+
+	<-fed
+
+	applyWait := apply.Wait()
+
+	switch {
+	case decodeErr != nil:
+		return res, fmt.Errorf("source %s: the masked replay stopped after the full backup was restored (the copy holds the full plus part of the binlog): %w", s.cfg.Name, decodeErr)
+	case applyWait != nil:
+		return res, fmt.Errorf("source %s: replaying the binlog failed after the full backup was restored (the database holds the full plus part of the binlog; restore again once the cause is fixed): %s", s.cfg.Name, to.login.clean(applyErr.String(), applyWait))
+	case feedErr != nil:
+		return res, fmt.Errorf("source %s: read the binlog archive: %w", s.cfg.Name, feedErr)
+	}
+
+	return res, nil
+}
+
+// maskedSQL turns a filtered binlog stream into SQL with masked rows.
+type maskedSQL struct {
+	m      *masking
+	rename map[string]string
+	w      *bufio.Writer
+	buf    []byte
+	// err is the first write that failed (the client gone): the replay
+	// stops there.
+	err error
+}
+
+func (x *maskedSQL) stmt(s string) {
+	if _, err := x.w.WriteString(s + "\n" + replayDelimiter + "\n"); err != nil && x.err == nil {
+		x.err = err
+	}
+}
+
+func (x *maskedSQL) write(r io.Reader, w io.Writer, sqlMode string) error {
+	var magic [4]byte
+	if _, err := io.ReadFull(r, magic[:]); err != nil {
+		return fmt.Errorf("read the binlog: %w", err)
+	}
+
+	x.w = bufio.NewWriterSize(w, 1<<20)
+	if _, err := x.w.WriteString("DELIMITER " + replayDelimiter + "\n"); err != nil {
+		return err
+	}
+	x.stmt("SET NAMES utf8mb4")
+	x.stmt("SET time_zone = '+00:00'")
+	x.stmt("SET SESSION sql_mode = " + quoteString(loadMode(sqlMode)))
+
+	p := replication.NewBinlogParser()
+	p.SetFlavor("mariadb")
+	p.SetTimestampStringLocation(time.UTC)
+	p.SetVerifyChecksum(false)
+
+	err := p.ParseReader(r, func(e *replication.BinlogEvent) error {
+		switch ev := e.Event.(type) {
+		case *replication.MariadbGTIDEvent:
+			if !ev.IsStandalone() {
+				x.stmt("BEGIN")
+			}
+		case *replication.XIDEvent:
+			x.stmt("COMMIT")
+		case *replication.QueryEvent:
+			if err := x.query(ev, e.Header.Timestamp); err != nil {
+				return err
+			}
+		case *replication.RowsEvent:
+			if err := x.rows(ev); err != nil {
+				return err
+			}
+		}
+
+		return x.err
+	})
+	if err != nil {
+		return fmt.Errorf("decode the binlog: %w", err)
+	}
+
+	return x.w.Flush()
+}
+
+// query writes a statement of the binlog: transaction bounds and
+// definitions. A change logged as a statement (binlog_format STATEMENT or
+// MIXED) carries its values in its text, which cannot be masked: it is
+// refused rather than replayed unmasked.
+func (x *maskedSQL) query(ev *replication.QueryEvent, ts uint32) error {
+	q := strings.TrimSpace(string(ev.Query))
+
+	switch strings.ToUpper(q) {
+	case "BEGIN", "COMMIT", "ROLLBACK":
+		x.stmt(strings.ToUpper(q))
+		return nil
+	}
+
+	head := strings.ToUpper(q)
+	if m := versionComment.FindStringIndex(head); m != nil {
+		head = strings.TrimSpace(head[m[1]:])
+	}
+
+	switch leadingWord.FindString(head) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
+		return fmt.Errorf("the binlog holds a change logged as a statement (%q): its values cannot be masked, so the masked replay stops; the server must log rows (binlog_format = ROW)", truncate(leadingWord.FindString(head)+" ...", 20))
+	}
+
+	if len(ev.Schema) > 0 {
+		x.stmt("USE " + quoteIdent(string(ev.Schema)))
+	}
+
+	x.stmt("SET TIMESTAMP = " + strconv.FormatUint(uint64(ts), 10))
+	x.stmt(q)
+
+	return nil
+}
+
+// replayTable is a table's mask with each binlog column's place among the
+// dumped (stored) columns, -1 for a generated one.
+func (x *maskedSQL) table(ev *replication.RowsEvent) (*tableMask, []int, error) {
+	db, name := string(ev.Table.Schema), string(ev.Table.Table)
+
+	tm := x.m.byName[db+"."+name]
+	if tm == nil {
+		return nil, nil, fmt.Errorf("rows of %s.%s, a table the full backup does not hold (created after it): a masked point-in-time restore cannot tell what to mask in it; take a full backup and recover from that", db, name)
+	}
+
+	if int(ev.ColumnCount) != len(tm.all) {
+		return nil, nil, fmt.Errorf("rows of %s.%s have %d columns and the full backup's table %d: the table changed after the full; take a full backup and recover from that", db, name, ev.ColumnCount, len(tm.all))
+	}
+
+	stored := make([]int, len(tm.all))
+	prefix := db + "." + name + "."
+
+	for i, c := range tm.all {
+		stored[i] = -1
+
+		for j, sc := range tm.table.Cols {
+			if prefix+sc.Name == c.Name {
+				stored[i] = j
+			}
+		}
+	}
+
+	return tm, stored, nil
+}
+
+func (x *maskedSQL) rows(ev *replication.RowsEvent) error {
+	tm, stored, err := x.table(ev)
+	if err != nil {
+		return err
+	}
+
+	db := string(ev.Table.Schema)
+	if to, ok := x.rename[db]; ok {
+		db = to
+	}
+
+	target := quoteIdent(db) + "." + quoteIdent(tm.table.Name)
+
+	switch ev.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		return x.insert(target, tm, stored, ev.Rows)
+	case replication.EnumRowsEventTypeDelete:
+		for _, row := range ev.Rows {
+			where, err := x.where(tm, stored, row)
+			if err != nil {
+				return err
+			}
+
+			x.stmt("DELETE FROM " + target + " WHERE " + where + " LIMIT 1")
+		}
+	case replication.EnumRowsEventTypeUpdate:
+		for i := 0; i+1 < len(ev.Rows); i += 2 {
+			where, err := x.where(tm, stored, ev.Rows[i])
+			if err != nil {
+				return err
+			}
+
+			var set []string
+
+			for c, v := range ev.Rows[i+1] {
+				if stored[c] < 0 {
+					continue
+				}
+
+				lit, err := x.literal(tm, stored[c], v)
+				if err != nil {
+					return err
+				}
+
+				set = append(set, quoteIdent(tm.table.Cols[stored[c]].Name)+" = "+lit)
+			}
+
+			x.stmt("UPDATE " + target + " SET " + strings.Join(set, ", ") + " WHERE " + where + " LIMIT 1")
+		}
+	}
+
+	return nil
+}
+
+func (x *maskedSQL) insert(target string, tm *tableMask, stored []int, rows [][]any) error {
+	cols := make([]string, len(tm.table.Cols))
+	for i, c := range tm.table.Cols {
+		cols[i] = quoteIdent(c.Name)
+	}
+
+	var b strings.Builder
+
+	b.WriteString("INSERT INTO " + target + " (" + strings.Join(cols, ",") + ") VALUES ")
+
+	for n, row := range rows {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+
+		vals := make([]string, len(tm.table.Cols))
+
+		for c, v := range row {
+			if stored[c] < 0 {
+				continue
+			}
+
+			lit, err := x.literal(tm, stored[c], v)
+			if err != nil {
+				return err
+			}
+
+			vals[stored[c]] = lit
+		}
+
+		b.WriteString("(" + strings.Join(vals, ",") + ")")
+	}
+
+	x.stmt(b.String())
+
+	return nil
+}
+
+// where finds a row by its (masked) before image: its primary key, else
+// every stored column.
+func (x *maskedSQL) where(tm *tableMask, stored []int, row []any) (string, error) {
+	pk := map[string]bool{}
+	for _, c := range tm.table.PK {
+		pk[c] = true
+	}
+
+	var conds []string
+
+	for c, v := range row {
+		if stored[c] < 0 {
+			continue
+		}
+
+		col := tm.table.Cols[stored[c]]
+		if len(pk) > 0 && !pk[col.Name] {
+			continue
+		}
+
+		lit, err := x.literal(tm, stored[c], v)
+		if err != nil {
+			return "", err
+		}
+
+		conds = append(conds, quoteIdent(col.Name)+" <=> "+lit)
+	}
+
+	return strings.Join(conds, " AND "), nil
+}
+
+// literal renders the value of dumped column i, masked when it has a rule.
+func (x *maskedSQL) literal(tm *tableMask, i int, v any) (string, error) {
+	col := tm.table.Cols[i]
+
+	var f interface {
+		Mask([]byte) ([]byte, bool, error)
+	}
+
+	if tm.fields != nil && tm.fields[i] != nil {
+		f = tm.fields[i]
+	}
+
+	raw, null, number := valueText(v, col.Type, tm.unsigned(col.Name))
+
+	if f == nil && number {
+		return string(raw), nil
+	}
+
+	if f != nil {
+		var err error
+		if raw, null, err = f.Mask(raw); err != nil {
+			return "", err
+		}
+	}
+
+	x.buf = appendValue(x.buf[:0], raw, null, kindOf(col.Type))
+
+	return string(x.buf), nil
+}
+
+// unsigned reports whether the named column is unsigned.
+func (tm *tableMask) unsigned(name string) bool {
+	for _, c := range tm.all {
+		if strings.HasSuffix(c.Name, "."+name) && c.Name[len(c.Name)-len(name)-1] == '.' {
+			return c.Unsigned
+		}
+	}
+
+	return false
+}
+
+// valueText is a decoded binlog value as the server prints it; number is
+// set for a bare number (ENUM and SET come as their index and bits).
+func valueText(v any, typ string, unsigned bool) ([]byte, bool, bool) {
+	bits := map[string]uint{"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}[typ]
+
+	signed := func(n int64) ([]byte, bool, bool) {
+		if unsigned && n < 0 && bits > 0 {
+			u := uint64(n)
+			if bits < 64 {
+				u &= 1<<bits - 1
+			}
+
+			return strconv.AppendUint(nil, u, 10), false, true
+		}
+
+		return strconv.AppendInt(nil, n, 10), false, true
+	}
+
+	switch x := v.(type) {
+	case nil:
+		return nil, true, false
+	case int8:
+		return signed(int64(x))
+	case int16:
+		return signed(int64(x))
+	case int32:
+		return signed(int64(x))
+	case int64:
+		return signed(x)
+	case int:
+		return signed(int64(x))
+	case uint8, uint16, uint32, uint64, uint:
+		return []byte(fmt.Sprint(x)), false, true
+	case float32:
+		return strconv.AppendFloat(nil, float64(x), 'g', -1, 32), false, true
+	case float64:
+		return strconv.AppendFloat(nil, x, 'g', -1, 64), false, true
+	case string:
+		return []byte(x), false, false
+	case []byte:
+		return x, false, false
+	}
+
+	return []byte(fmt.Sprint(v)), false, false
+}
