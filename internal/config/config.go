@@ -158,7 +158,16 @@ type MySQL struct {
 	// Workers is how many connections dump (and load) tables in parallel.
 	Workers int
 	Binlog  Binlog
+	// Mode is how full backups are taken: ModeLogical (rows dumped over a
+	// connection) or ModePhysical (mariadb-backup's hot copy of the files).
+	Mode string
 }
+
+// The ways a mysql source takes its full backups.
+const (
+	ModeLogical  = "logical"
+	ModePhysical = "physical"
+)
 
 // Binlog is how a database source's binary log is archived.
 type Binlog struct {
@@ -614,7 +623,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	case KindGit:
 		allowed = []string{"type", "tier", "path", "schedule", "retention", "verify"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "mode", "schedule", "retention", "verify"}
 	default:
 		p.fail(tn, key+".type", "unknown source type %q; expected one of: files, git, mysql", s.Type)
 		return nil
@@ -768,6 +777,15 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 
 	if v, ok := m["binlog"]; ok {
 		p.binlog(v, key+".binlog", &my.Binlog)
+	}
+
+	my.Mode = ModeLogical
+	if v, ok := m["mode"]; ok {
+		if v.Value != ModeLogical && v.Value != ModePhysical {
+			p.fail(v, key+".mode", "expected logical or physical, found %s", describe(v))
+		}
+
+		my.Mode = v.Value
 	}
 
 	if my.PasswordEnv != "" && my.PasswordFile != "" {

@@ -68,11 +68,17 @@ const metaLabel = "mysql"
 
 // Backup takes a consistent logical backup of the source's databases (a
 // full), or archives the binlog since the previous backup (an incremental)
-// or since the last full (a differential).
+// or since the last full (a differential). With mode: physical it takes
+// mariadb-backup's hot copy instead, its incrementals the pages changed
+// since the previous one.
 func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.BackupOptions) (*repo.Snapshot, error) {
 	typ, base, err := source.ResolveBase(ctx, r, s.cfg.Name, opt.Type, opt.Log)
 	if err != nil {
 		return nil, err
+	}
+
+	if s.physicalMode() {
+		return s.backupPhysical(ctx, r, typ, base, opt)
 	}
 
 	// An imported dump has no binlog position to continue from.
