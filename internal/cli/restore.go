@@ -25,6 +25,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		target    string
 		overwrite bool
 		database  string
+		datadir   string
 		tables    []string
 		pit       pointFlags
 		j         *jsonOut
@@ -49,12 +50,12 @@ func (a *App) restoreCommand() *cobra.Command {
 				}
 
 				return a.restorePoint(cmd, j, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
-					Database: database, Tables: tables, Overwrite: overwrite,
+					Database: database, Tables: tables, Overwrite: overwrite, Datadir: datadir,
 				})
 			}
 
-			if database != "" || tables != nil {
-				return usage("restore: --target-database and --tables are for database sources")
+			if database != "" || tables != nil || datadir != "" {
+				return usage("restore: --target-database, --target-datadir and --tables are for database sources")
 			}
 
 			if pit.set() {
@@ -69,6 +70,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&target, "target", "", "folder to restore into")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files or a database, after saving them as a safety snapshot")
 	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
+	cmd.Flags().StringVar(&datadir, "target-datadir", "", "database sources with physical backups: restore into this empty data directory (then start a server on it)")
 	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
 	cmd.Flags().StringVar(&pit.toTime, "to-time", "", "database sources: recover to this instant (e.g. '2026-11-25 14:03:27.5' local time, or RFC 3339)")
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")

@@ -20,6 +20,8 @@ type DatabaseOptions struct {
 	// Tables restores only these tables (from a full backup).
 	Tables    []string
 	Overwrite bool
+	// Datadir is the empty data directory a physical backup restores into.
+	Datadir string
 	// DryRun writes the recovery plan to Out and changes nothing.
 	DryRun bool
 	// Out receives the recovery's plan (a dry run) and its notes (which
@@ -136,7 +138,7 @@ func (e *Executor) restoreFull(ctx context.Context, m *Emitter, src source.Sourc
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Datadir: o.Datadir, Version: e.Version, Progress: m}
 
 	m.Step("restore %s snapshot %s", src.Name(), snap.ID)
 
@@ -198,7 +200,7 @@ func (e *Executor) recover(ctx context.Context, m *Emitter, src source.Source, t
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Datadir: o.Datadir, Version: e.Version, Progress: m}
 
 	m.Step("recover %s to %s", src.Name(), target)
 
