@@ -7,7 +7,8 @@
 #                          (a backup as an unprivileged user), promtool (the
 #                          shipped Prometheus alert rules and the metrics),
 #                          chromium (the HTML reports, checked in a real
-#                          browser) and SeaweedFS (below)
+#                          browser), mariadb-backup (physical backups) and
+#                          SeaweedFS (below)
 #
 # With --dry-run as the second argument it prints what it would install and
 # build, and changes nothing. SBIN (default /usr/sbin) is where the server
@@ -36,6 +37,7 @@ if [ "$mode" = test ]; then
   have setpriv || need+=(util-linux)
   have promtool || need+=(prometheus)
   have chromium || need+=(chromium)
+  have mariadb-backup || need+=(mariadb-backup)
 fi
 
 if ! command -v go >/dev/null 2>&1; then

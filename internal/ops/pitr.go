@@ -94,7 +94,9 @@ func (e *Executor) RestoreDatabase(ctx context.Context, req DatabaseRestore, obs
 		switch {
 		case snap.Type == repo.TypeFull && req.DryRun:
 			fmt.Fprintf(req.Out, "restore full backup %s taken at %s; no binlog to replay\n", shortID(snap.ID), snap.Time.UTC().Format(time.RFC3339Nano))
-		case snap.Type == repo.TypeFull:
+		case snap.Type == repo.TypeFull, req.Datadir != "":
+			// A data directory takes a physical backup, an incremental
+			// with the chain it builds on.
 			err = e.restoreFull(ctx, m, src, snap, req.DatabaseOptions, res)
 		default:
 			res.Point, err = e.recoverChain(ctx, m, src, snap, req.DatabaseOptions)

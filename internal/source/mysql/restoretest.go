@@ -23,6 +23,10 @@ func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo
 	name := s.cfg.Name
 	rep := &source.TestReport{Snapshot: snap, What: "tables"}
 
+	if _, ok := LoadPhysical(snap); ok {
+		return s.restoreTestPhysical(ctx, r, snap, opt)
+	}
+
 	if snap.Type != repo.TypeFull {
 		return nil, fmt.Errorf("restore test of %s: snapshot %s is a %s backup (binlog only); test a full backup, or recover to its point with `lifeboat restore %s --to-time ... --target-database NAME`", name, snap.ID, snap.Type, name)
 	}
