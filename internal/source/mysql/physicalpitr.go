@@ -305,3 +305,26 @@ func removeRelay(datadir string) {
 		os.Remove(filepath.Join(datadir, f))
 	}
 }
+
+// noteFaster says, before a logical recovery, which way it takes and
+// whether a physical backup would reach the same target faster: it
+// restores at disk speed and its replay runs in parallel, but into a data
+// directory rather than the running server, so only the user can choose it.
+func (s *Source) noteFaster(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, opt PITROptions) {
+	if opt.Out == nil {
+		return
+	}
+
+	phys, err := s.pointStarts(ctx, r, true)
+	if err != nil || len(phys) == 0 {
+		return
+	}
+
+	pp, err := arch.Plan(phys, opt.Target, s.clock(r).Now())
+	if err != nil {
+		return
+	}
+
+	fmt.Fprintf(opt.Out, "the way taken: logical full %s loaded into the server, then %s of binlog replayed in one session; physical backup %s (%s of binlog to replay after it) restores faster into an empty data directory: --target-datadir DIR\n",
+		shortID(plan.Full.Snap.ID), humanSize(plan.Bytes()), shortID(pp.Full.Snap.ID), humanSize(pp.Bytes()))
+}

@@ -289,6 +289,8 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan})
 	}
 
+	s.noteFaster(ctx, r, arch, plan, opt)
+
 	meta, err := LoadMeta(plan.Full.Snap)
 	if err != nil {
 		return nil, err
