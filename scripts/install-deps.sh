@@ -38,6 +38,7 @@ if [ "$mode" = test ]; then
   have promtool || need+=(prometheus)
   have chromium || need+=(chromium)
   have mariadb-backup || need+=(mariadb-backup)
+  have zstd || need+=(zstd)
 fi
 
 if ! command -v go >/dev/null 2>&1; then
