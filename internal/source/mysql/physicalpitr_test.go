@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"lifeboat/examples/sml-library/smlgen"
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
@@ -73,16 +74,22 @@ func TestPhysicalPITR(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	wait := gatedWorkload(wctx, m.DB(t, name), name, 3, 5*time.Millisecond, &gate)
 
-	var instants []gtidInstant
+	var (
+		instants  []gtidInstant
+		underLoad *repo.Snapshot
+	)
 
 	for i := 0; i < 14; i++ {
 		time.Sleep(300 * time.Millisecond) // the workload runs between two recorded instants; not a wait
 		instants = append(instants, recordGTID(t, db, name, &gate))
 
 		if i == 6 {
-			if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeIncremental}); err != nil {
+			inc, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeIncremental})
+			if err != nil {
 				t.Fatalf("physical incremental under load: %v", err)
 			}
+
+			underLoad = inc
 		}
 	}
 
@@ -94,6 +101,17 @@ func TestPhysicalPITR(t *testing.T) {
 
 	waitRestorable(t, s, r, instants[len(instants)-1].at)
 	stop()
+
+	// The incremental taken under the workload, restored on its own,
+	// keeps the application's invariants.
+	dir := filepath.Join(t.TempDir(), "datadir")
+	if _, err := s.RestoreDatabase(ctx, r, underLoad, RestoreOptions{Datadir: dir}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := smlgen.CheckInvariants(ctx, openRestored(t, dir).DB(), name); err != nil {
+		t.Errorf("the physical incremental taken under load: %v", err)
+	}
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	picks := rng.Perm(len(instants))[:10]
@@ -146,6 +164,10 @@ func recoverPhysical(t *testing.T, s *Source, r *repo.Repository, target binlog.
 
 	srv := openRestored(t, dir)
 	defer srv.Stop(context.Background())
+
+	if err := smlgen.CheckInvariants(context.Background(), srv.DB(), "sml_phys"); err != nil {
+		t.Errorf("recovered to %s: %v", target, err)
+	}
 
 	return tableSums(t, srv.DB(), "sml_phys")
 }
