@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-physical clean
 
 all: build
 
@@ -60,6 +60,11 @@ bench-scale: deps build
 # binlog segments): latency per route and the daemon's peak RSS (minutes).
 bench-api: deps build
 	bash bench/api/run.sh
+
+# Physical backups and parallel point-in-time replay against mariadb-backup
+# and mariadb-binlog | mariadb (SCALE=0.02 REPLAY_TX=20000 for a quick run).
+bench-physical: deps build
+	bash bench/physical/run.sh
 
 clean:
 	rm -rf bin

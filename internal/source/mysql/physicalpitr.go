@@ -66,6 +66,10 @@ func (s *Source) pointStarts(ctx context.Context, r *repo.Repository, physical b
 // own position applied by a private server's replication threads
 // (slave_parallel_threads of the source's workers; commit order kept).
 func (s *Source) pointPhysical(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, opt PITROptions, rep *PITRReport) (*PITRReport, error) {
+	if opt.Database != "" {
+		return nil, fmt.Errorf("a recovery from a physical backup restores the whole server into --target-datadir; --target-database does not apply")
+	}
+
 	out := opt.Out
 	if out == nil {
 		out = io.Discard

@@ -259,33 +259,12 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	fulls, err := s.pointStarts(ctx, r, opt.Datadir != "")
+	plan, err := s.planPoint(ctx, r, arch, opt)
 	if err != nil {
 		return nil, err
 	}
 
-	if len(fulls) == 0 && opt.Datadir == "" {
-		if phys, _ := s.pointStarts(ctx, r, true); len(phys) > 0 {
-			return nil, fmt.Errorf("source %s has only physical backups to recover from: recover into an empty data directory with --target-datadir DIR", s.cfg.Name)
-		}
-	}
-
-	plan, err := arch.Plan(fulls, opt.Target, s.clock(r).Now())
-	if err != nil {
-		if opt.Datadir != "" {
-			return nil, err
-		}
-
-		if plan, err = s.planExact(ctx, r, opt.Target, err); err != nil {
-			return nil, err
-		}
-	}
-
 	if _, ok := LoadPhysical(plan.Full.Snap); ok {
-		if opt.Database != "" {
-			return nil, fmt.Errorf("a recovery from a physical backup restores the whole server into --target-datadir; --target-database does not apply")
-		}
-
 		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan})
 	}
 
@@ -365,6 +344,29 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	fmt.Fprint(out, describeReplay(res, plan))
 
 	return rep, nil
+}
+
+// planPoint plans a recovery from the backups a recovery into opt's
+// target can start from: physical ones into a data directory, logical ones
+// into the server.
+func (s *Source) planPoint(ctx context.Context, r *repo.Repository, arch *binlog.Archive, opt PITROptions) (*binlog.Plan, error) {
+	fulls, err := s.pointStarts(ctx, r, opt.Datadir != "")
+	if err != nil {
+		return nil, err
+	}
+
+	if len(fulls) == 0 && opt.Datadir == "" {
+		if phys, _ := s.pointStarts(ctx, r, true); len(phys) > 0 {
+			return nil, fmt.Errorf("source %s has only physical backups to recover from: recover into an empty data directory with --target-datadir DIR", s.cfg.Name)
+		}
+	}
+
+	plan, err := arch.Plan(fulls, opt.Target, s.clock(r).Now())
+	if err != nil && opt.Datadir == "" {
+		return s.planExact(ctx, r, opt.Target, err)
+	}
+
+	return plan, err
 }
 
 // pointDatabases are the databases of the full backup meta describes, which

@@ -18,14 +18,18 @@ import (
 // count and checksum with what the backup recorded, runs the source's
 // assertions in it, and drops it.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
+	if _, ok := LoadPhysical(snap); ok {
+		return s.restoreTestPhysical(ctx, r, snap, opt)
+	}
+
+	return s.restoreTestLogical(ctx, r, snap, opt)
+}
+
+func (s *Source) restoreTestLogical(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
 	clk := s.clock(r)
 	start := clk.Now()
 	name := s.cfg.Name
 	rep := &source.TestReport{Snapshot: snap, What: "tables"}
-
-	if _, ok := LoadPhysical(snap); ok {
-		return s.restoreTestPhysical(ctx, r, snap, opt)
-	}
 
 	if snap.Type != repo.TypeFull {
 		return nil, fmt.Errorf("restore test of %s: snapshot %s is a %s backup (binlog only); test a full backup, or recover to its point with `lifeboat restore %s --to-time ... --target-database NAME`", name, snap.ID, snap.Type, name)
