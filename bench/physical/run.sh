@@ -191,14 +191,14 @@ YAML
     after=$(bytes "$OUT/repo")
     LB_PHYS_BYTES=$((after - before))
     MB_ZSTD_BYTES=$(bytes "$OUT/peer.mbstream.zst")
-    FULL_ID=$("${LB[@]}" snapshots --source phys --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
-    read -r FULL_FILE FULL_POS < <("${LB[@]}" snapshots --source phys --json | python3 -c '
+    FULL_ID=$("${LB[@]}" snapshots phys --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+    read -r FULL_FILE FULL_POS < <("${LB[@]}" snapshots phys --json | python3 -c '
 import json,sys; m = json.loads(json.load(sys.stdin)[-1]["extra"]["mysql"]); print(m["binlog_file"], m["binlog_pos"])')
 
     # --- 3. restore --------------------------------------------------------
     log "restores: lifeboat logical, lifeboat physical (+ a server answering on it)"
     timed lb_logical_restore "${LB[@]}" restore db --target-database r_lb
-    sql "DROP DATABASE r_lb"
+    sql "SET SESSION sql_log_bin = 0; DROP DATABASE r_lb" # the copy was loaded unlogged too
     timed lb_physical_restore bash -c "'$LIFEBOAT' --config '$OUT/lifeboat.yaml' restore phys --target-datadir '$OUT/restored' && \
         '$MARIADBD' --no-defaults --datadir='$OUT/restored' --socket='$OUT/r.sock' --skip-networking --skip-log-bin \
         --log-error='$OUT/r.err' --pid-file='$OUT/r.pid' $( ((EUID == 0)) && echo --user=root) & \
