@@ -325,3 +325,23 @@ func TestSecretVariableNotPassedToChildren(t *testing.T) {
 		t.Errorf("a variable of its own: %v", err)
 	}
 }
+
+// TestMySQLMode: logical by default, physical when asked, anything else
+// refused with the choices.
+func TestMySQLMode(t *testing.T) {
+	for text, want := range map[string]string{"": ModeLogical, "\n    mode: physical": ModePhysical, "\n    mode: logical": ModeLogical} {
+		cfg, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql"+text+"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+
+		if got := cfg.Sources["db"].MySQL.Mode; got != want {
+			t.Errorf("%q: mode %q, want %q", text, got, want)
+		}
+	}
+
+	_, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql\n    mode: hot\n"))
+	if err == nil || !strings.Contains(err.Error(), "sources.db.mode") || !strings.Contains(err.Error(), "expected logical or physical") {
+		t.Fatalf("mode: hot: %v", err)
+	}
+}
