@@ -69,6 +69,12 @@ func TestPhysicalBackupCLI(t *testing.T) {
 		t.Fatalf("the restored datadir lacks the table: %v", err)
 	}
 
+	// --json names the data directory.
+	dir2 := filepath.Join(t.TempDir(), "datadir2")
+	if out := e.mustRun("restore", "phys", "--target-datadir", dir2, "--json"); !strings.Contains(out, `"datadir": "`+dir2+`"`) && !strings.Contains(out, `"datadir":"`+dir2+`"`) {
+		t.Fatalf("restore --json: %s", out)
+	}
+
 	// The same directory again: refused, and left as it is.
 	before := readDir(t, dir)
 	e.expectFailure(2, []string{dir + " holds files", "needs an empty or new one"}, "restore", "phys", "--target-datadir", dir)

@@ -32,12 +32,13 @@ func (a *App) restoreCommand() *cobra.Command {
 	)
 
 	cmd := &cobra.Command{
-		Use:   "restore SOURCE (--target DIR | [--target-database NAME] [--tables a,b] [--to-time T | --to-position FILE:POS | --to-gtid G] [--skip-gtid G] [--dry-run])",
+		Use:   "restore SOURCE (--target DIR | [--target-database NAME | --target-datadir DIR] [--tables a,b] [--to-time T | --to-position FILE:POS | --to-gtid G] [--skip-gtid G] [--dry-run])",
 		Short: "Restore a snapshot of a source into a folder, or a database snapshot into the server",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat restore docs --target /tmp/docs-restored\n" +
 			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --dry-run\n" +
-			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check",
+			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check\n" +
+			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --target-datadir /var/lib/mysql-new",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
