@@ -505,5 +505,9 @@ func (s *Source) Preview(context.Context) (string, error) {
 		server = net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
 	}
 
+	if s.physicalMode() {
+		return fmt.Sprintf("mariadb-backup's hot copy of the whole server on %s as %s (mode: physical)", server, m.User), nil
+	}
+
 	return fmt.Sprintf("%s on %s as %s", dbs, server, m.User), nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/repo"
@@ -234,4 +235,40 @@ func TestPhysicalRestoreRefusesNonEmptyDatadir(t *testing.T) {
 	if _, err := src.RestoreDatabase(t.Context(), r, snap, RestoreOptions{Database: "x"}); err == nil || !strings.Contains(err.Error(), "--target-datadir") {
 		t.Errorf("restore of a physical backup to a database: %v", err)
 	}
+}
+
+// TestPhysicalArchiveStartsWithPhysicalFull: the binlog streamer of a
+// physical source with no backup yet starts the archive with a physical
+// full, and backup --dry-run's line says what a backup would copy.
+func TestPhysicalArchiveStartsWithPhysicalFull(t *testing.T) {
+	needBackupTool(t)
+
+	m := testenv.StartMariaDB(t)
+	seedShop(m, t)
+
+	r := newRepo(t)
+	src := physicalSource(m)
+	src.cfg.MySQL.Binlog = config.Binlog{ServerID: 4242, SegmentSeconds: 1, SegmentBytes: 16 << 20}
+
+	if line, _ := src.Preview(t.Context()); !strings.Contains(line, "whole server") {
+		t.Errorf("preview: %q", line)
+	}
+
+	stop := streamer(t, src, r, &logBuffer{})
+
+	testenv.EventuallyNoError(t, 60*time.Second, func() error {
+		snaps, err := r.Snapshots(context.Background(), "phys")
+		if err != nil {
+			return err
+		}
+
+		for _, s := range snaps {
+			if _, ok := LoadPhysical(s); ok && s.Type == repo.TypeFull {
+				return nil
+			}
+		}
+
+		return fmt.Errorf("%d snapshots, no physical full", len(snaps))
+	}, "the streamer's physical full")
+	stop()
 }

@@ -67,7 +67,18 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 				log.Warn("taking a full backup", "source", name, "reason", reason)
 			}
 
-			snap, err := s.backup(ctx, r, nil, repo.RoleBackup, source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}, nil)
+			opt := source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}
+
+			var (
+				snap *repo.Snapshot
+				err  error
+			)
+
+			if s.physicalMode() {
+				snap, err = s.backupPhysical(ctx, r, repo.TypeFull, nil, opt)
+			} else {
+				snap, err = s.backup(ctx, r, nil, repo.RoleBackup, opt, nil)
+			}
 			if err != nil {
 				return nil, binlog.Coord{}, time.Time{}, fatal(err)
 			}
