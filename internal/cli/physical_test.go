@@ -258,3 +258,62 @@ func TestPhysicalBackupKilled(t *testing.T) {
 		t.Fatalf("after the next backup: %d snapshots", len(snaps))
 	}
 }
+
+// TestBothModesOnOneSource: a logical source also takes physical backups
+// with --mode physical (a weekly physical beside daily logical ones): a
+// physical incremental builds on the physical full past the logical
+// backups, a binlog incremental follows a physical one, and each kind
+// restores its own way.
+func TestBothModesOnOneSource(t *testing.T) {
+	needPhysicalTools(t)
+
+	db := testenv.StartMariaDB(t)
+	db.Exec(t, `CREATE DATABASE shop; USE shop; CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(40));
+		INSERT INTO orders (item) SELECT CONCAT('item', seq) FROM seq_1_to_2000;`)
+
+	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: root\n    databases: [shop]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "db")
+	e.mustRun("backup", "db", "--mode", "physical")
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('after the physical full')")
+	e.mustRun("backup", "db", "--type", "incremental") // binlog, on the physical full
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('before the physical incremental')")
+
+	out := e.mustRun("backup", "db", "--type", "incremental", "--mode", "physical")
+	if !strings.Contains(out, "incremental snapshot") {
+		t.Fatalf("physical incremental: %s", out)
+	}
+
+	db.Exec(t, "INSERT INTO shop.orders (item) VALUES ('after the physical incremental')")
+	e.mustRun("backup", "db", "--type", "incremental") // binlog, on the physical incremental
+
+	e.expectFailure(2, []string{`--mode "hot"`, "logical or physical"}, "backup", "db", "--mode", "hot")
+
+	snaps := e.snapshots("db")
+	if len(snaps) != 5 {
+		t.Fatalf("%d snapshots, want 5", len(snaps))
+	}
+
+	var physInc, logicalFull string
+
+	for _, s := range snaps {
+		if s.Extra["physical"] != "" && s.Type == "incremental" {
+			physInc = s.ID
+		}
+
+		if s.Extra["physical"] == "" && s.Type == "full" {
+			logicalFull = s.ID
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "datadir")
+	if out := e.mustRun("restore", "db", "--snapshot", physInc, "--target-datadir", dir); !strings.Contains(out, "the full and 1 incremental(s)") {
+		t.Fatalf("restore of the physical incremental: %s", out)
+	}
+
+	if out := e.mustRun("restore", "db", "--snapshot", logicalFull, "--target-database", "shop_logical"); !strings.Contains(out, "2000 rows") {
+		t.Fatalf("restore of the logical full: %s", out)
+	}
+
+	e.expectFailure(1, []string{"is a logical backup", "--target-datadir takes a physical backup"}, "restore", "db", "--snapshot", logicalFull, "--target-datadir", filepath.Join(t.TempDir(), "x"))
+}

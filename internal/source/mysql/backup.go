@@ -77,7 +77,13 @@ func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.Back
 		return nil, err
 	}
 
-	if s.physicalMode() {
+	if s.physicalFor(opt) {
+		if typ != repo.TypeFull {
+			if base, err = s.physicalBase(ctx, r, typ); err != nil {
+				return nil, err
+			}
+		}
+
 		return s.backupPhysical(ctx, r, typ, base, opt)
 	}
 

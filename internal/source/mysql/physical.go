@@ -61,6 +61,40 @@ func LoadPhysical(snap *repo.Snapshot) (*Physical, bool) {
 // physicalMode reports whether the source takes physical backups.
 func (s *Source) physicalMode() bool { return s.cfg.MySQL.Mode == config.ModePhysical }
 
+// physicalFor reports whether this backup is physical: the run's mode,
+// else the source's.
+func (s *Source) physicalFor(opt source.BackupOptions) bool {
+	if opt.Mode != "" {
+		return opt.Mode == config.ModePhysical
+	}
+
+	return s.physicalMode()
+}
+
+// physicalBase is what a physical incremental builds on: the newest
+// physical backup (a differential: the newest physical full), whatever
+// logical backups came between; nil when there is none.
+func (s *Source) physicalBase(ctx context.Context, r *repo.Repository, typ string) (*repo.Snapshot, error) {
+	snaps, err := r.Snapshots(ctx, s.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+
+	var base *repo.Snapshot
+
+	for _, snap := range snaps {
+		if _, ok := LoadPhysical(snap); !ok || snap.Role != repo.RoleBackup || (typ == repo.TypeDifferential && snap.Type != repo.TypeFull) {
+			continue
+		}
+
+		if base == nil || snap.Time.After(base.Time) {
+			base = snap
+		}
+	}
+
+	return base, nil
+}
+
 // backupTool finds mariadb-backup (or its older name).
 func backupTool() (string, error) {
 	for _, n := range []string{"mariadb-backup", "mariabackup"} {
@@ -81,7 +115,11 @@ func (s *Source) backupPhysical(ctx context.Context, r *repo.Repository, typ str
 	var basePhys *Physical
 
 	if typ != repo.TypeFull {
-		p, ok := LoadPhysical(base)
+		p, ok := (*Physical)(nil), base != nil
+		if ok {
+			p, ok = LoadPhysical(base)
+		}
+
 		if !ok {
 			if opt.Log != nil {
 				opt.Log.Warn("no earlier physical backup to build on: taking a physical full instead", "source", name, "requested", typ)

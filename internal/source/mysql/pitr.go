@@ -187,6 +187,12 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 	if f, ok := FullOf(base); ok {
 		from = f.Coord
 		from.Epoch = arch.EpochFor(f.At)
+	} else if c, ok := (Binlog{}).End(base); ok && base.Extra[physicalLabel] != "" {
+		// A physical incremental: the binlog goes on from its own point.
+		m, _ := LoadMeta(base)
+		at, _ := time.Parse(time.RFC3339Nano, m.ConsistentAt)
+		from = c
+		from.Epoch = arch.EpochFor(at)
 	} else {
 		var br BinlogRange
 		if err := json.Unmarshal([]byte(base.Extra[binlogLabel]), &br); err != nil {
