@@ -163,6 +163,10 @@ type MySQL struct {
 	Mode string
 }
 
+// PhysicalSchedule prefixes a schedule's backup type (physical_full) that
+// a mysql source takes physically whatever its mode.
+const PhysicalSchedule = "physical_"
+
 // The ways a mysql source takes its full backups.
 const (
 	ModeLogical  = "logical"
