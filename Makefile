@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys bench-dashboard clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys bench-dashboard bench-physical clean
 
 all: build
 
@@ -75,6 +75,11 @@ bench-keys: deps build
 # history): load time and bytes transferred (minutes).
 bench-dashboard: deps build
 	bash bench/dashboard/run.sh
+
+# Physical backups and parallel point-in-time replay against mariadb-backup
+# and mariadb-binlog | mariadb (SCALE=0.02 REPLAY_TX=20000 for a quick run).
+bench-physical: deps build
+	bash bench/physical/run.sh
 
 clean:
 	rm -rf bin

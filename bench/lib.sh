@@ -160,3 +160,19 @@ start_binlog_server() {
     done
     log "private MariaDB $(mariadb "${CLIENT[@]}" -N -B -e 'SELECT VERSION()') on $SOCK"
 }
+
+# json_blob_tables DB ROWS prints the SQL of bench/mysql's JSON and BLOB
+# tables: documents in a table without a primary key, and attachments (text
+# with some random bytes) in a BLOB column, ROWS and ROWS/10 of them.
+json_blob_tables() {
+    cat <<SQL
+USE \`$1\`;
+CREATE TABLE \`$1\`.docs (owner INT, doc JSON, note TEXT);
+INSERT INTO \`$1\`.docs SELECT seq % 1000, JSON_OBJECT('id', seq, 'name', CONCAT('user', seq), 'tags', JSON_ARRAY('a', 'b', seq % 13),
+  'address', JSON_OBJECT('city', ELT(1 + seq % 5, 'Oslo', 'Lima', 'Pune', 'Kyiv', 'Rome'), 'zip', LPAD(seq % 99999, 5, '0')), 'bio', REPEAT(MD5(seq), 4)),
+  CONCAT('note ', seq) FROM seq_1_to_$2;
+CREATE TABLE \`$1\`.attachments (id INT PRIMARY KEY, body MEDIUMBLOB);
+INSERT INTO \`$1\`.attachments SELECT seq, CONVERT(CONCAT(REPEAT(CONCAT('line ', seq, ': ', MD5(seq), '\\n'), 20), RANDOM_BYTES(256)) USING binary)
+  FROM seq_1_to_$(($2 / 10));
+SQL
+}

@@ -8,7 +8,8 @@
 #                          shipped Prometheus alert rules and the metrics),
 #                          chromium (the HTML reports, checked in a real
 #                          browser), docker-registry and skopeo (the image
-#                          source's real registry and second client) and
+#                          source's real registry and second client),
+#                          mariadb-backup (physical backups) and
 #                          SeaweedFS (below)
 #
 # With --dry-run as the second argument it prints what it would install and
@@ -40,6 +41,8 @@ if [ "$mode" = test ]; then
   have chromium || need+=(chromium)
   have docker-registry || need+=(docker-registry)
   have skopeo || need+=(skopeo)
+  have mariadb-backup || need+=(mariadb-backup)
+  have zstd || need+=(zstd)
 fi
 
 if ! command -v go >/dev/null 2>&1; then

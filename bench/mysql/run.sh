@@ -82,7 +82,7 @@ scaled() { awk -v s="$SCALE" -v n="$1" 'BEGIN { v = int(n * s + 0.5); print (v <
 # script's generation steps (bump DATA_VERSION when generate_data changes).
 # A datadir whose marker holds another id is wiped and generated again.
 data_id() {
-    local DATA_VERSION=1
+    local DATA_VERSION=2
     local gen
     gen=$(cat "$REPO_ROOT"/examples/sml-library/smlgen/*.go "$REPO_ROOT"/examples/sml-library/smlgen/schema.sql | sha256sum | cut -c1-16)
     echo "scale=$SCALE smlgen=$gen sysbench=$(sysbench --version | cut -d' ' -f2) data=$DATA_VERSION"
@@ -150,7 +150,9 @@ stop_server() {
 # generation takes longer than most measured steps. Smart Library tables
 # (users, rooms, bookings, waitlist, booking_audit, with a view, a trigger and
 # a procedure) plus 8 sysbench tables, so the data has both an application's
-# schema and plain bulk rows.
+# schema and plain bulk rows, plus a JSON table without a primary key and a
+# BLOB table (bench/lib.sh json_blob_tables), the shapes logical dumps store
+# worst.
 generate_data() {
     local want
     want=$(data_id)
@@ -168,6 +170,7 @@ generate_data() {
     sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SOCK" --mysql-user=root --mysql-db="$DB" \
         --tables=8 --table-size="$rows" --threads=2 prepare >"$SERVER/sysbench-prepare.log" 2>&1 ||
         { tail -n 20 "$SERVER/sysbench-prepare.log" >&2; die "sysbench prepare failed"; }
+    json_blob_tables "$DB" "$(scaled 300000)" | mariadb "${CLIENT[@]}"
     log "generated in $((SECONDS - start)) s"
     echo "$want" >"$SERVER/data.done"
 }

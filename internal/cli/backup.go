@@ -22,6 +22,7 @@ import (
 
 type backupOptions struct {
 	typ                string
+	mode               string
 	checkpointInterval time.Duration
 	metricsFile        string
 	point              bool
@@ -43,6 +44,10 @@ func (a *App) backupCommand() *cobra.Command {
 			"  lifeboat backup shop-db --type incremental\n" +
 			"  lifeboat backup --dry-run",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.mode != "" && o.mode != config.ModeLogical && o.mode != config.ModePhysical {
+				return usage("--mode %q: expected logical or physical", o.mode)
+			}
+
 			switch o.typ {
 			case repo.TypeFull, repo.TypeIncremental, repo.TypeDifferential:
 			default:
@@ -93,7 +98,7 @@ func (a *App) backupCommand() *cobra.Command {
 			}).observe))
 
 			res, err := e.Backups(cmd.Context(), ops.Backups{
-				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point,
+				Sources: names, Type: o.typ, CheckpointInterval: o.checkpointInterval, Point: point, Mode: o.mode,
 				Each: func(name string, snap *repo.Snapshot, err error) {
 					a.eachBackup(j, e.Sources[name], snap, err, starts[name])
 				},
@@ -114,6 +119,7 @@ func (a *App) backupCommand() *cobra.Command {
 		},
 	}
 
+	cmd.Flags().StringVar(&o.mode, "mode", "", "database sources: logical or physical for this run (default: the source's mode), e.g. a weekly physical beside daily logical backups")
 	cmd.Flags().StringVarP(&o.typ, "type", "t", repo.TypeFull, "full, incremental (since the previous backup) or differential (since the last full)")
 	cmd.Flags().DurationVar(&o.checkpointInterval, "checkpoint-interval", time.Minute, "how often a long backup indexes what it uploaded, so a killed run loses little")
 	_ = cmd.Flags().MarkHidden("checkpoint-interval")

@@ -165,6 +165,8 @@ type databaseRestoreJSON struct {
 	Seconds       float64   `json:"seconds"`
 	Safety        string    `json:"safety_snapshot_id,omitempty"`
 	FromCopy      string    `json:"from_copy,omitempty"`
+	// Datadir is where a physical backup was restored.
+	Datadir string `json:"datadir,omitempty"`
 }
 
 // databaseRestoreJSON renders a database restore: a full as it is, a backup
@@ -182,7 +184,7 @@ func (a *App) databaseRestoreJSON(name string, dryRun bool, res *ops.DatabaseRes
 
 	if r := res.Restored; r != nil {
 		out.Databases, out.Tables, out.Rows, out.Objects, out.CheckedTables, out.Accounts = orEmpty(r.Databases), r.Tables, r.Rows, r.Objects, r.Checked, r.Accounts
-		out.Safety = safetyID(r.Safety)
+		out.Safety, out.Datadir = safetyID(r.Safety), r.Datadir
 	}
 
 	return out
@@ -212,6 +214,7 @@ type pointRestoreJSON struct {
 	Seconds        float64   `json:"seconds"`
 	Safety         string    `json:"safety_snapshot_id,omitempty"`
 	FromCopy       string    `json:"from_copy,omitempty"`
+	Datadir        string    `json:"datadir,omitempty"`
 }
 
 func (a *App) pointRestoreJSON(name string, dryRun bool, res *ops.PointResult) pointRestoreJSON {
@@ -232,6 +235,7 @@ func (a *App) pointRestoreJSON(name string, dryRun bool, res *ops.PointResult) p
 
 	if r := rep.Restore; r != nil {
 		out.Databases, out.Tables, out.Rows, out.Safety = orEmpty(r.Databases), r.Tables, r.Rows, safetyID(r.Safety)
+		out.Datadir = r.Datadir
 	}
 
 	if r := rep.Replay; r != nil {

@@ -165,6 +165,11 @@ func (a *App) restorePoint(cmd *cobra.Command, j *jsonOut, cfg *config.Config, n
 	}
 
 	rep, snap := res.Restored, res.Snapshot
+	if rep.Physical != "" {
+		fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s): %s\n", name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), rep.Physical)
+		return nil
+	}
+
 	fmt.Fprintf(a.Stdout, "restored %s snapshot %s (%s) into %s: %d tables, %d rows, %d views/routines/triggers/events in %s; row counts and checksums of %d tables match the backup\n",
 		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), strings.Join(rep.Databases, ", "),
 		rep.Tables, rep.Rows, rep.Objects, seconds(res.Took), rep.Checked)
@@ -174,6 +179,13 @@ func (a *App) restorePoint(cmd *cobra.Command, j *jsonOut, cfg *config.Config, n
 
 // printRecovered says what a recovery to a point gave back.
 func (a *App) printRecovered(name string, res *ops.PointResult) {
+	if res.Restore.Physical != "" {
+		fmt.Fprintf(a.Stdout, "recovered %s to %s in %s: %s; then %d binlog transactions replayed in %s\n",
+			name, res.Target, seconds(res.Took), res.Restore.Physical, res.Replay.Transactions, seconds(res.ReplayTime))
+
+		return
+	}
+
 	fmt.Fprintf(a.Stdout, "recovered %s into %s to %s in %s: full backup %s (%d tables, %d rows, checksums match) plus %d binlog transactions (replayed in %s)\n",
 		name, strings.Join(res.Restore.Databases, ", "), res.Target, seconds(res.Took), shortID(res.Plan.Full.Snap.ID),
 		res.Restore.Tables, res.Restore.Rows, res.Replay.Transactions, seconds(res.ReplayTime))

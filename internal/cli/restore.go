@@ -25,6 +25,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		target    string
 		overwrite bool
 		database  string
+		datadir   string
 		tables    []string
 		image     string
 		pit       pointFlags
@@ -33,13 +34,14 @@ func (a *App) restoreCommand() *cobra.Command {
 	)
 
 	cmd := &cobra.Command{
-		Use:   "restore SOURCE (--target DIR | [--target-database NAME] [--tables a,b] [--to-time T | --to-position FILE:POS | --to-gtid G] [--skip-gtid G] [--dry-run])",
+		Use:   "restore SOURCE (--target DIR | [--target-database NAME | --target-datadir DIR] [--tables a,b] [--to-time T | --to-position FILE:POS | --to-gtid G] [--skip-gtid G] [--dry-run])",
 		Short: "Restore a snapshot of a source into a folder, or a database snapshot into the server",
 		Args:  cobra.ExactArgs(1),
 		Example: "  lifeboat restore docs --target /tmp/docs-restored\n" +
 			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --dry-run\n" +
 			"  lifeboat restore shop-db --snapshot 3f2a9c --target-database shop_check\n" +
-			"  lifeboat restore shop-db --masked --target-database shop_dev",
+			"  lifeboat restore shop-db --masked --target-database shop_dev\n" +
+			"  lifeboat restore shop-db --to-time '2026-11-25 14:03:27' --target-datadir /var/lib/mysql-new",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -47,8 +49,8 @@ func (a *App) restoreCommand() *cobra.Command {
 			}
 
 			if src, err := a.source(cfg, args[0]); err == nil && isAddress(src) {
-				if database != "" || tables != nil || pit.set() {
-					return usage("restore: --target-database, --tables, --to-time, --to-position, --to-gtid and --skip-gtid are for database sources")
+				if database != "" || tables != nil || datadir != "" || masked || pit.set() {
+					return usage("restore: --target-database, --target-datadir, --tables, --masked, --to-time, --to-position, --to-gtid and --skip-gtid are for database sources")
 				}
 
 				return a.restoreAddress(cmd, j, cfg, src, addressRestore{snapID: snapID, target: target, image: image, overwrite: overwrite, dryRun: pit.dryRun})
@@ -61,8 +63,12 @@ func (a *App) restoreCommand() *cobra.Command {
 					return usage("restore: --target is for files and git sources; restore a database with --target-database NAME (default: its own name)")
 				}
 
+				if masked && datadir != "" {
+					return usage("restore: --masked restores rows into a server; a physical restore (--target-datadir) copies the data files as they are and cannot mask them")
+				}
+
 				return a.restorePoint(cmd, j, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
-					Database: database, Tables: tables, Overwrite: overwrite, Masked: masked,
+					Database: database, Tables: tables, Overwrite: overwrite, Masked: masked, Datadir: datadir,
 				})
 			}
 
@@ -70,8 +76,8 @@ func (a *App) restoreCommand() *cobra.Command {
 				return usage("restore: --masked is for database sources (their masking rules)")
 			}
 
-			if database != "" || tables != nil {
-				return usage("restore: --target-database and --tables are for database sources")
+			if database != "" || tables != nil || datadir != "" {
+				return usage("restore: --target-database, --target-datadir and --tables are for database sources")
 			}
 
 			if pit.set() {
@@ -86,6 +92,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&target, "target", "", "folder to restore into")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "restore over existing files or a database, after saving them as a safety snapshot")
 	cmd.Flags().StringVar(&database, "target-database", "", "database sources: restore under this name (default: the original)")
+	cmd.Flags().StringVar(&datadir, "target-datadir", "", "database sources with physical backups: restore into this empty data directory (then start a server on it)")
 	cmd.Flags().StringSliceVar(&tables, "tables", nil, "database sources: restore only these tables")
 	cmd.Flags().StringVar(&image, "image", "", "image sources: the image to restore (required when the source has several, except into oci:DIR); --target is docker://HOST/NAME:TAG, oci:DIR or docker-archive:FILE")
 	cmd.Flags().BoolVar(&masked, "masked", false, "database sources: restore a masked copy (the source's masking rules), for non-production use")

@@ -166,7 +166,20 @@ type MySQL struct {
 	// Masking, when set, is how masked restores and exports replace
 	// personal data.
 	Masking *Masking
+	// Mode is how full backups are taken: ModeLogical (rows dumped over a
+	// connection) or ModePhysical (mariadb-backup's hot copy of the files).
+	Mode string
 }
+
+// PhysicalSchedule prefixes a schedule's backup type (physical_full) that
+// a mysql source takes physically whatever its mode.
+const PhysicalSchedule = "physical_"
+
+// The ways a mysql source takes its full backups.
+const (
+	ModeLogical  = "logical"
+	ModePhysical = "physical"
+)
 
 // Binlog is how a database source's binary log is archived.
 type Binlog struct {
@@ -624,7 +637,7 @@ func (p *parser) source(name, key string, n *yaml.Node, cfg *Config) *Source {
 	case KindGit:
 		allowed = []string{"type", "tier", "path", "schedule", "retention", "verify"}
 	case KindMySQL:
-		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "schedule", "retention", "verify", "masking"}
+		allowed = []string{"type", "tier", "host", "port", "socket", "user", "password_env", "password_file", "tls", "tls_ca", "databases", "accounts", "workers", "binlog", "mode", "schedule", "retention", "verify", "masking"}
 	case KindImage:
 		allowed = imageKeys
 	default:
@@ -786,6 +799,15 @@ func (p *parser) mysql(n *yaml.Node, key string, m map[string]*yaml.Node, my *My
 
 	if v, ok := m["masking"]; ok {
 		my.Masking = p.masking(v, key+".masking")
+	}
+
+	my.Mode = ModeLogical
+	if v, ok := m["mode"]; ok {
+		if v.Value != ModeLogical && v.Value != ModePhysical {
+			p.fail(v, key+".mode", "expected logical or physical, found %s", describe(v))
+		}
+
+		my.Mode = v.Value
 	}
 
 	if my.PasswordEnv != "" && my.PasswordFile != "" {

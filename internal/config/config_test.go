@@ -329,3 +329,41 @@ func TestSecretVariableNotPassedToChildren(t *testing.T) {
 		t.Errorf("a variable of its own: %v", err)
 	}
 }
+
+// TestMySQLMode: logical by default, physical when asked, anything else
+// refused with the choices.
+func TestMySQLMode(t *testing.T) {
+	for text, want := range map[string]string{"": ModeLogical, "\n    mode: physical": ModePhysical, "\n    mode: logical": ModeLogical} {
+		cfg, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql"+text+"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+
+		if got := cfg.Sources["db"].MySQL.Mode; got != want {
+			t.Errorf("%q: mode %q, want %q", text, got, want)
+		}
+	}
+
+	_, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql\n    mode: hot\n"))
+	if err == nil || !strings.Contains(err.Error(), "sources.db.mode") || !strings.Contains(err.Error(), "expected logical or physical") {
+		t.Fatalf("mode: hot: %v", err)
+	}
+}
+
+// TestPhysicalSchedule: a mysql source schedules physical backups beside
+// its own; other sources may not.
+func TestPhysicalSchedule(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  db:\n    type: mysql\n    schedule: {full: \"0 2 * * *\", physical_full: \"0 3 * * 0\", physical_incremental: \"0 4 * * *\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if got := cfg.Sources["db"].Schedule; got["physical_full"] != "0 3 * * 0" || got["full"] != "0 2 * * *" || got["physical_incremental"] != "0 4 * * *" {
+		t.Errorf("schedule %v", got)
+	}
+
+	_, err = Parse("c.yaml", []byte("repository: {path: /r}\nsources:\n  f:\n    type: files\n    paths: [/srv]\n    schedule: {physical_full: \"0 3 * * 0\"}\n"))
+	if err == nil || !strings.Contains(err.Error(), "physical_full") {
+		t.Fatalf("a files source with physical_full: %v", err)
+	}
+}

@@ -160,7 +160,14 @@ func (p *parser) schedule(n *yaml.Node, key string, s *Source) {
 		return
 	}
 
-	m := p.mapping(n, key, "full", "incremental", "differential")
+	types := []string{"full", "incremental", "differential"}
+	if s.Type == KindMySQL {
+		// A database source may also take physical backups on their own
+		// schedule (a weekly physical beside daily logical ones).
+		types = append(types, PhysicalSchedule+"full", PhysicalSchedule+"incremental", PhysicalSchedule+"differential")
+	}
+
+	m := p.mapping(n, key, types...)
 	for _, typ := range sortedKeys(m) {
 		if spec := p.cronSpec(m[typ], key+"."+typ); spec != "" {
 			s.Schedule[typ] = spec

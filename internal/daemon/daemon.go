@@ -484,7 +484,13 @@ func (d *Daemon) executor() *ops.Executor {
 // when its own previous run is still going, rather than run twice or page
 // anyone.
 func (d *Daemon) Backup(ctx context.Context, name, typ string) error {
-	_, err := d.executor().Backup(ctx, ops.Backup{Source: name, Type: typ, Job: "backup " + name + " " + typ}, nil)
+	req := ops.Backup{Source: name, Type: typ, Job: "backup " + name + " " + typ}
+	if t, ok := strings.CutPrefix(typ, config.PhysicalSchedule); ok {
+		req.Type, req.Mode = t, config.ModePhysical
+	}
+
+	_, err := d.executor().Backup(ctx, req, nil)
+
 	return err
 }
 

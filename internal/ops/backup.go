@@ -23,6 +23,8 @@ type Backup struct {
 	CheckpointInterval time.Duration
 	// Job is the scheduled job that asks for it, if one.
 	Job string
+	// Mode overrides a database source's backup mode for this run.
+	Mode string
 }
 
 // Backup takes one backup of a source, holding the source's lock.
@@ -72,7 +74,7 @@ func (e *Executor) backup(ctx context.Context, req Backup, m *Emitter) (*repo.Sn
 
 	snap, err := src.Backup(ctx, e.Repo, source.BackupOptions{
 		Type: req.Type, Version: e.Version, Progress: m,
-		CheckpointInterval: req.CheckpointInterval, Log: e.Log,
+		CheckpointInterval: req.CheckpointInterval, Log: e.Log, Mode: req.Mode,
 	})
 
 	if e.Metrics != nil {
@@ -127,6 +129,8 @@ type Backups struct {
 	// was backed up (and there is more than one).
 	Point bool
 	Job   string
+	// Mode overrides the database sources' backup mode for this run.
+	Mode string
 	// Each, if set, gets every source's outcome as soon as it is known, for
 	// a front door that reports as it goes.
 	Each func(name string, snap *repo.Snapshot, err error)
@@ -160,7 +164,7 @@ func (e *Executor) Backups(ctx context.Context, req Backups, obs Observer) (*Bac
 	res := &BackupsResult{}
 
 	for _, name := range req.Sources {
-		one := Backup{Source: name, Type: req.Type, CheckpointInterval: req.CheckpointInterval, Job: req.Job}
+		one := Backup{Source: name, Type: req.Type, CheckpointInterval: req.CheckpointInterval, Job: req.Job, Mode: req.Mode}
 
 		var snap *repo.Snapshot
 

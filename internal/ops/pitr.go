@@ -22,6 +22,8 @@ type DatabaseOptions struct {
 	Overwrite bool
 	// Masked restores a masked copy (the source's masking rules).
 	Masked bool
+	// Datadir is the empty data directory a physical backup restores into.
+	Datadir string
 	// DryRun writes the recovery plan to Out and changes nothing.
 	DryRun bool
 	// Out receives the recovery's plan (a dry run) and its notes (which
@@ -94,7 +96,9 @@ func (e *Executor) RestoreDatabase(ctx context.Context, req DatabaseRestore, obs
 		switch {
 		case snap.Type == repo.TypeFull && req.DryRun:
 			fmt.Fprintf(req.Out, "restore full backup %s taken at %s; no binlog to replay\n", shortID(snap.ID), snap.Time.UTC().Format(time.RFC3339Nano))
-		case snap.Type == repo.TypeFull:
+		case snap.Type == repo.TypeFull, req.Datadir != "":
+			// A data directory takes a physical backup, an incremental
+			// with the chain it builds on.
 			err = e.restoreFull(ctx, m, src, snap, req.DatabaseOptions, res)
 		default:
 			res.Point, err = e.recoverChain(ctx, m, src, snap, req.DatabaseOptions)
@@ -138,7 +142,7 @@ func (e *Executor) restoreFull(ctx context.Context, m *Emitter, src source.Sourc
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Datadir: o.Datadir, Version: e.Version, Progress: m}
 
 	if o.Masked {
 		m.Step("restore a masked copy of %s snapshot %s", src.Name(), snap.ID)
@@ -204,7 +208,7 @@ func (e *Executor) recover(ctx context.Context, m *Emitter, src source.Source, t
 
 	now := clock.Or(e.Clock).Now
 	start := now()
-	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Version: e.Version, Progress: m}
+	opt := source.DatabaseRestoreOptions{Database: o.Database, Tables: o.Tables, Overwrite: o.Overwrite, Masked: o.Masked, Datadir: o.Datadir, Version: e.Version, Progress: m}
 
 	m.Step("recover %s to %s", src.Name(), target)
 

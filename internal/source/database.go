@@ -25,6 +25,9 @@ type DatabaseRestoreOptions struct {
 	// Masked restores a masked copy: every column with a masking rule is
 	// masked before its rows reach the server.
 	Masked bool
+	// Datadir is the empty data directory a physical backup is restored
+	// into (a new server's, or the original's once moved aside).
+	Datadir string
 	// Saved says what the restore replaces is already in a safety snapshot
 	// (an earlier attempt took it), so none is taken.
 	Saved    bool
@@ -43,6 +46,9 @@ type DatabaseRestoreReport struct {
 	// Accounts is how many users were created (existing ones are left alone).
 	Accounts int
 	Safety   *repo.Snapshot
+	// Datadir is where a physical backup was restored; Physical says how.
+	Datadir  string
+	Physical string
 }
 
 // DatabaseRestorer restores a snapshot into a database server, under its

@@ -43,6 +43,9 @@ type BackupOptions struct {
 	Extra map[string]string
 	// At, when set, is when the data is from, if not now (an imported dump).
 	At time.Time
+	// Mode, when set, overrides how a database source takes this backup
+	// ("logical" or "physical"), so one source can have both.
+	Mode string
 }
 
 // RestoreOptions are the per-run choices of a restore.

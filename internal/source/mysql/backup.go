@@ -68,11 +68,23 @@ const metaLabel = "mysql"
 
 // Backup takes a consistent logical backup of the source's databases (a
 // full), or archives the binlog since the previous backup (an incremental)
-// or since the last full (a differential).
+// or since the last full (a differential). With mode: physical it takes
+// mariadb-backup's hot copy instead, its incrementals the pages changed
+// since the previous one.
 func (s *Source) Backup(ctx context.Context, r *repo.Repository, opt source.BackupOptions) (*repo.Snapshot, error) {
 	typ, base, err := source.ResolveBase(ctx, r, s.cfg.Name, opt.Type, opt.Log)
 	if err != nil {
 		return nil, err
+	}
+
+	if s.physicalFor(opt) {
+		if typ != repo.TypeFull {
+			if base, err = s.physicalBase(ctx, r, typ); err != nil {
+				return nil, err
+			}
+		}
+
+		return s.backupPhysical(ctx, r, typ, base, opt)
 	}
 
 	// An imported dump has no binlog position to continue from.
@@ -497,6 +509,10 @@ func (s *Source) Preview(context.Context) (string, error) {
 	server := m.Socket
 	if server == "" {
 		server = net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	}
+
+	if s.physicalMode() {
+		return fmt.Sprintf("mariadb-backup's hot copy of the whole server on %s as %s (mode: physical)", server, m.User), nil
 	}
 
 	return fmt.Sprintf("%s on %s as %s", dbs, server, m.User), nil

@@ -70,6 +70,16 @@ func (Binlog) FullOf(snap *repo.Snapshot) (binlog.Full, bool) { return FullOf(sn
 // End is where an incremental or differential ends in the binlog; ok is
 // false when the snapshot records no range.
 func (Binlog) End(snap *repo.Snapshot) (binlog.Coord, bool) {
+	// A physical incremental ends where its copy is consistent.
+	if _, ok := LoadPhysical(snap); ok && snap.Type != repo.TypeFull {
+		m, err := LoadMeta(snap)
+		if err != nil || m.BinlogFile == "" {
+			return binlog.Coord{}, false
+		}
+
+		return binlog.Coord{File: m.BinlogFile, Pos: uint32(m.BinlogPos)}, true
+	}
+
 	var br BinlogRange
 	if err := json.Unmarshal([]byte(snap.Extra[binlogLabel]), &br); err != nil {
 		return binlog.Coord{}, false

@@ -67,7 +67,18 @@ func (s *Source) Archiver(r *repo.Repository, log *slog.Logger, version string) 
 				log.Warn("taking a full backup", "source", name, "reason", reason)
 			}
 
-			snap, err := s.backup(ctx, r, nil, repo.RoleBackup, source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}, nil)
+			opt := source.BackupOptions{Type: repo.TypeFull, Version: version, Log: log}
+
+			var (
+				snap *repo.Snapshot
+				err  error
+			)
+
+			if s.physicalMode() {
+				snap, err = s.backupPhysical(ctx, r, repo.TypeFull, nil, opt)
+			} else {
+				snap, err = s.backup(ctx, r, nil, repo.RoleBackup, opt, nil)
+			}
 			if err != nil {
 				return nil, binlog.Coord{}, time.Time{}, fatal(err)
 			}
@@ -176,6 +187,12 @@ func (s *Source) backupBinlog(ctx context.Context, r *repo.Repository, typ strin
 	if f, ok := FullOf(base); ok {
 		from = f.Coord
 		from.Epoch = arch.EpochFor(f.At)
+	} else if c, ok := (Binlog{}).End(base); ok && base.Extra[physicalLabel] != "" {
+		// A physical incremental: the binlog goes on from its own point.
+		m, _ := LoadMeta(base)
+		at, _ := time.Parse(time.RFC3339Nano, m.ConsistentAt)
+		from = c
+		from.Epoch = arch.EpochFor(at)
 	} else {
 		var br BinlogRange
 		if err := json.Unmarshal([]byte(base.Extra[binlogLabel]), &br); err != nil {
@@ -259,17 +276,16 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	fulls, err := s.fulls(ctx, r)
+	plan, err := s.planPoint(ctx, r, arch, opt)
 	if err != nil {
 		return nil, err
 	}
 
-	plan, err := arch.Plan(fulls, opt.Target, s.clock(r).Now())
-	if err != nil {
-		if plan, err = s.planExact(ctx, r, opt.Target, err); err != nil {
-			return nil, err
-		}
+	if _, ok := LoadPhysical(plan.Full.Snap); ok {
+		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan})
 	}
+
+	s.noteFaster(ctx, r, arch, plan, opt)
 
 	meta, err := LoadMeta(plan.Full.Snap)
 	if err != nil {
@@ -362,6 +378,29 @@ func (s *Source) pointMask(ctx context.Context, r *repo.Repository, meta *Meta, 
 	m, err := s.maskedRestore(ctx, r, meta, plan, opt)
 
 	return dbs, m, err
+}
+
+// planPoint plans a recovery from the backups a recovery into opt's
+// target can start from: physical ones into a data directory, logical ones
+// into the server.
+func (s *Source) planPoint(ctx context.Context, r *repo.Repository, arch *binlog.Archive, opt PITROptions) (*binlog.Plan, error) {
+	fulls, err := s.pointStarts(ctx, r, opt.Datadir != "")
+	if err != nil {
+		return nil, err
+	}
+
+	if len(fulls) == 0 && opt.Datadir == "" {
+		if phys, _ := s.pointStarts(ctx, r, true); len(phys) > 0 {
+			return nil, fmt.Errorf("source %s has only physical backups to recover from: recover into an empty data directory with --target-datadir DIR", s.cfg.Name)
+		}
+	}
+
+	plan, err := arch.Plan(fulls, opt.Target, s.clock(r).Now())
+	if err != nil && opt.Datadir == "" {
+		return s.planExact(ctx, r, opt.Target, err)
+	}
+
+	return plan, err
 }
 
 // pointDatabases are the databases of the full backup meta describes, which

@@ -78,6 +78,14 @@ type plannedDB struct {
 // RestoreDatabase restores a database snapshot onto the source's server, then
 // compares every restored table's row count and checksum with the backup's.
 func (s *Source) RestoreDatabase(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt RestoreOptions) (*RestoreReport, error) {
+	if _, ok := LoadPhysical(snap); ok {
+		return s.restorePhysicalReport(ctx, r, snap, opt)
+	}
+
+	if opt.Datadir != "" {
+		return nil, fmt.Errorf("snapshot %s is a logical backup: it restores into a running server (--target-database), not a data directory; --target-datadir takes a physical backup (mode: physical)", shortID(snap.ID))
+	}
+
 	return s.restoreDatabase(ctx, r, snap, restoreRun{RestoreOptions: opt})
 }
 

@@ -18,6 +18,14 @@ import (
 // count and checksum with what the backup recorded, runs the source's
 // assertions in it, and drops it.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
+	if _, ok := LoadPhysical(snap); ok {
+		return s.restoreTestPhysical(ctx, r, snap, opt)
+	}
+
+	return s.restoreTestLogical(ctx, r, snap, opt)
+}
+
+func (s *Source) restoreTestLogical(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
 	clk := s.clock(r)
 	start := clk.Now()
 	name := s.cfg.Name

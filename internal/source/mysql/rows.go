@@ -157,8 +157,6 @@ func scanTable(ctx context.Context, q querier, db string, t *Table, chunk int, e
 }
 
 func appendTuple(b []byte, vals []sql.RawBytes, kinds []valueKind) []byte {
-	const hexDigits = "0123456789abcdef"
-
 	b = append(b, '(')
 
 	for i, v := range vals {
@@ -172,15 +170,12 @@ func appendTuple(b []byte, vals []sql.RawBytes, kinds []valueKind) []byte {
 		case kinds[i] == kindNumber:
 			b = append(b, v...)
 		case kinds[i] == kindBinary:
-			if len(v) == 0 {
-				b = append(b, "''"...)
-				continue
-			}
-
-			b = append(b, "0x"...)
-			for _, c := range v {
-				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			// The bytes as they are, escaped, not hex: hex doubles them, and
+			// the repository's fast compressor gives little of that back
+			// (random bytes were stored twice their size).
+			b = append(b, "_binary'"...)
+			b = appendEscaped(b, v)
+			b = append(b, '\'')
 		case kinds[i] == kindBit:
 			b = append(b, "b'"...)
 			for _, c := range v {
