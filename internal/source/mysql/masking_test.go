@@ -150,8 +150,8 @@ func leaked(t *testing.T, db *sql.DB, name string, originals map[string]string) 
 	return found
 }
 
-// checksums are CHECKSUM TABLE of every base table of db.
-func checksums(t *testing.T, db *sql.DB, name string) map[string]string {
+// tableChecksums are CHECKSUM TABLE of every base table of db.
+func tableChecksums(t *testing.T, db *sql.DB, name string) map[string]string {
 	t.Helper()
 
 	tables, err := strings1(context.Background(), db, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", name)
@@ -250,15 +250,15 @@ func TestMaskedRestoreAndExportSakila(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := checksums(t, db, "sakila_masked")
-	compare(t, first, checksums(t, db, "sakila_masked_again"))
+	first := tableChecksums(t, db, "sakila_masked")
+	compare(t, first, tableChecksums(t, db, "sakila_masked_again"))
 
 	other := maskedSource("another-masking-key-0123456789", rules, "sakila")
 	if _, err := other.RestoreDatabase(ctx, r, snap, RestoreOptions{Database: "sakila_masked_other", Masked: true}); err != nil {
 		t.Fatal(err)
 	}
 
-	second := checksums(t, db, "sakila_masked_other")
+	second := tableChecksums(t, db, "sakila_masked_other")
 	for _, tbl := range []string{"customer", "staff", "actor", "address"} {
 		if first[tbl] == second[tbl] {
 			t.Errorf("%s: the same masked table under another key", tbl)
@@ -297,7 +297,7 @@ func TestMaskedRestoreAndExportSakila(t *testing.T) {
 		t.Fatalf("%d original values in the masked export, e.g. %s", len(found), found[0])
 	}
 
-	compare(t, first, checksums(t, db, "sakila_masked_export"))
+	compare(t, first, tableChecksums(t, db, "sakila_masked_export"))
 }
 
 // TestMaskedSmartLibraryAndStrictMode masks the Smart Library's users and
@@ -506,7 +506,7 @@ func TestMaskedPointInTimeRestore(t *testing.T) {
 		t.Fatalf("%d original values in the masked recovery, e.g. %s", len(found), found[0])
 	}
 
-	compare(t, checksums(t, db, "pitr_mask_ref"), checksums(t, db, "pitr_mask_point"))
+	compare(t, tableChecksums(t, db, "pitr_mask_ref"), tableChecksums(t, db, "pitr_mask_point"))
 	compare(t, shape(t, db, "pitr_mask"), shape(t, db, "pitr_mask_point"))
 
 	// A change logged as a statement carries its values in its text: the
