@@ -59,6 +59,10 @@ func (r *Repository) RekeyInto(ctx context.Context, dst *Repository, after func(
 		return st, fmt.Errorf("rekey: load snapshots: %w", err)
 	}
 
+	if err := r.segmentTags(ctx, all); err != nil {
+		return st, err
+	}
+
 	sort.SliceStable(all, func(i, j int) bool { return all[i].StartTime.ToTime().Before(all[j].StartTime.ToTime()) })
 
 	idMap, err := dst.rekeyed(ctx)
@@ -100,6 +104,42 @@ func (r *Repository) RekeyInto(ctx context.Context, dst *Repository, after func(
 	st.Records, err = r.copyRecords(ctx, dst, idMap)
 
 	return st, err
+}
+
+// segmentTags gives each binlog segment in all its tags: a segment keeps them
+// only as its manifest's labels (see saveSegmentManifest), not in the
+// payload LoadSnapshots reads.
+func (r *Repository) segmentTags(ctx context.Context, all []*snapshot.Manifest) error {
+	ms, err := r.rep.FindManifests(ctx, map[string]string{manifest.TypeLabelKey: snapshot.ManifestType, labelSegment: "1"})
+	if err != nil {
+		return fmt.Errorf("rekey: list segments: %w", err)
+	}
+
+	labels := make(map[manifest.ID]map[string]string, len(ms))
+	for _, m := range ms {
+		labels[m.ID] = m.Labels
+	}
+
+	for _, m := range all {
+		l, ok := labels[m.ID]
+		if !ok {
+			continue
+		}
+
+		tags := make(map[string]string, len(l))
+
+		for k, v := range l {
+			switch k {
+			case manifest.TypeLabelKey, snapshot.HostnameLabel, snapshot.UsernameLabel, snapshot.PathLabel:
+			default:
+				tags[k] = v
+			}
+		}
+
+		m.Tags = tags
+	}
+
+	return nil
 }
 
 // rekeyed maps the IDs snapshots had in the old repository to theirs here.
@@ -156,6 +196,14 @@ func (r *Repository) copySnapshot(ctx context.Context, dst *Repository, m *snaps
 			if nm.Tags[labelDigest], _, _, err = treeDigest(ctx, w, root); err != nil {
 				return err
 			}
+		}
+
+		if nm.Tags[labelSegment] == "1" {
+			tags := nm.Tags
+			nm.Tags = nil
+			nid, err = saveSegmentManifest(ctx, w, &nm, tags)
+
+			return err
 		}
 
 		nid, err = snapshot.SaveSnapshot(ctx, w, &nm)

@@ -13,6 +13,9 @@ import (
 // byte it stands for (the inverse of escapes).
 var unescapes = [256]byte{'0': 0, 'n': '\n', 'r': '\r', '\\': '\\', '\'': '\'', 'Z': 0x1a}
 
+// binaryPrefix opens a binary string in a data file (appendTuple).
+var binaryPrefix = []byte("_binary'")
+
 // errTuple means a data file's values are not as this package writes them.
 var errTuple = errors.New("the data file's values are not in the form a backup writes them")
 
@@ -106,6 +109,14 @@ func tokenEnd(v []byte, i int) (int, error) {
 		return i, errTuple
 	}
 
+	if bytes.HasPrefix(v[i:], binaryPrefix) {
+		// A binary string, as appendTuple writes one since BLOBs are no
+		// longer hex: the quoted part ends it.
+		end, err := tokenEnd(v, i+len(binaryPrefix)-1)
+
+		return end, err
+	}
+
 	switch {
 	case v[i] == '\'':
 		for j := i + 1; j < len(v); j++ {
@@ -136,8 +147,11 @@ func tokenEnd(v []byte, i int) (int, error) {
 }
 
 // decodeToken turns a dumped value into its bytes (appended to buf): a
-// string unescaped, hex decoded, a number as its text; null for NULL.
+// string (binary or not) unescaped, hex (older backups) decoded, a number
+// as its text; null for NULL.
 func decodeToken(tok, buf []byte) ([]byte, bool) {
+	tok = bytes.TrimPrefix(tok, binaryPrefix[:len(binaryPrefix)-1])
+
 	switch {
 	case string(tok) == "NULL":
 		return buf, true
@@ -167,24 +181,16 @@ func decodeToken(tok, buf []byte) ([]byte, bool) {
 
 // appendValue renders a masked value as appendTuple renders a server's.
 func appendValue(b, v []byte, null bool, kind valueKind) []byte {
-	const hexDigits = "0123456789abcdef"
-
 	switch {
 	case null:
 		return append(b, "NULL"...)
 	case kind == kindNumber:
 		return append(b, v...)
 	case kind == kindBinary:
-		if len(v) == 0 {
-			return append(b, "''"...)
-		}
+		b = append(b, binaryPrefix...)
+		b = appendEscaped(b, v)
 
-		b = append(b, "0x"...)
-		for _, c := range v {
-			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-		}
-
-		return b
+		return append(b, '\'')
 	}
 
 	b = append(b, '\'')
