@@ -18,18 +18,22 @@ import (
 // test, a point-in-time recovery, status and the report, a recovery kit and
 // its escrow drill, a password change and a replication) with a unique
 // marker as every secret: the repository password (then its new one), the
-// database password, the S3 secret key and the SMTP password. No marker may
+// database password, the S3 secret key, the SMTP password and the masking
+// key (in the environment of every command, as an installation exports it),
+// with masked copies in the course: a masked restore, a masked
+// point-in-time recovery, a masked export and mask scan. No marker may
 // appear in anything Lifeboat printed, in any file it wrote (the
-// repository, its copy, the audit log, the kit, restored data, temporary
-// files), or in the command line or environment of any program it started:
-// wrappers of mariadb and mariadb-binlog read /proc/self while they run
-// during the recovery.
+// repository, its copy, the audit log, the kit, restored data, the export,
+// temporary files), or in the command line or environment of any program it
+// started: wrappers of mariadb and mariadb-binlog read /proc/self while they
+// run during the recoveries.
 func TestMarkerPasswords(t *testing.T) {
 	markers := map[string]string{
 		"repository password":     "mk-repo-5e0c9b1d",
 		"new repository password": "mk-newrepo-8a27f4c6",
 		"database password":       "mk-db-3f91c0aa",
 		"SMTP password":           "mk-smtp-71d4e2b8",
+		"masking key":             "mk-masking-c4d2e97b0f13a6",
 	}
 
 	srv := testenv.StartS3(t)
@@ -48,6 +52,7 @@ func TestMarkerPasswords(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 
 	e := newEnv(t, "  db:\n    type: mysql\n    socket: "+db.Socket+"\n    user: shop\n    password_env: SHOP_DB_PASSWORD\n    databases: [shop]\n    binlog: {server_id: 781, segment_seconds: 1}\n"+
+		"    masking:\n      key_env: SHOP_MASKING_KEY\n      rules:\n        shop.orders.item: text\n"+
 		"  uploads:\n    type: files\n    paths: ["+data+"]\n")
 	e.writeConfig(readFile(t, e.cfg) + "copies:\n  offsite:\n    url: s3://offsite/lifeboat\n    endpoint: " + srv.Endpoint + "\n    tls: false\n" +
 		"notify:\n  email: {smtp: \"127.0.0.1:1\", from: lifeboat@example.org, to: [ops@example.org], username: lifeboat, password_env: SMTP_PASSWORD}\n")
@@ -55,7 +60,7 @@ func TestMarkerPasswords(t *testing.T) {
 	env := map[string]string{
 		EnvPassword: markers["repository password"], "SHOP_DB_PASSWORD": markers["database password"],
 		"SMTP_PASSWORD": markers["SMTP password"], "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey,
-		"NEW_PW": markers["new repository password"],
+		"NEW_PW": markers["new repository password"], "SHOP_MASKING_KEY": markers["masking key"],
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -102,6 +107,19 @@ func TestMarkerPasswords(t *testing.T) {
 	run("verify", "--restore-test")
 	run("restore", "db", "--to-time", at, "--target-database", "shop_copy")
 	run("restore", "uploads", "--target", filepath.Join(e.dir, "restored"))
+	run("mask", "scan", "db")
+	run("restore", "db", "--masked", "--target-database", "shop_dev")
+	// The masked recovery's binlog goes to the mariadb client through
+	// Lifeboat's own decoder: the client's /proc is read too.
+	before, _ := rc.records("mariadb")
+	run("restore", "db", "--masked", "--to-time", at, "--target-database", "shop_dev_pitr")
+
+	if after, _ := rc.records("mariadb"); len(after) <= len(before) {
+		t.Fatal("the masked point-in-time restore started no mariadb client")
+	}
+
+	export := filepath.Join(e.dir, "shop-dev.sql")
+	run("export", "db", "--masked", "-o", export)
 	run("replicate")
 	run("status", "--wide")
 	run("report")
@@ -124,6 +142,18 @@ func TestMarkerPasswords(t *testing.T) {
 
 	if rooms != "one,two" {
 		t.Fatalf("the recovery gave %q", rooms)
+	}
+
+	// The masked copies hold both rows, masked: the masking key was used.
+	for _, copyDB := range []string{"shop_dev", "shop_dev_pitr"} {
+		var n, originals int
+		if err := db.DB(t, "").QueryRow("SELECT COUNT(*), COALESCE(SUM(item IN ('one', 'two')), 0) FROM "+copyDB+".orders").Scan(&n, &originals); err != nil || n != 2 || originals != 0 {
+			t.Fatalf("%s: %d rows, %d unmasked, %v", copyDB, n, originals, err)
+		}
+	}
+
+	if dump := readFile(t, export); !strings.Contains(dump, "INSERT") || strings.Contains(dump, "'one'") || strings.Contains(dump, "'two'") {
+		t.Fatalf("the masked export:\n%s", dump)
 	}
 
 	check := func(where, text string) {
