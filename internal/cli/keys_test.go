@@ -92,8 +92,12 @@ func TestHygieneWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	maskKey := filepath.Join(e.dir, "masking.key")
+	write(t, maskKey, "hygiene-masking-key-0123456789\n") // 0644
+
 	e.writeConfig("repository:\n  path: " + repoDir + "\n  password_file: " + pwFile + "\naudit:\n  path: " + filepath.Join(e.dir, "audit.jsonl") +
-		"\nnotify:\n  webhook:\n    url: https://hooks.example.com/T0K3N\nsources:\n  docs:\n    type: files\n    paths: [" + t.TempDir() + "]\n")
+		"\nnotify:\n  webhook:\n    url: https://hooks.example.com/T0K3N\nsources:\n  docs:\n    type: files\n    paths: [" + t.TempDir() + "]\n" +
+		"  db:\n    type: mysql\n    socket: " + filepath.Join(e.dir, "none.sock") + "\n    user: root\n    masking:\n      key_file: " + maskKey + "\n      rules: {shop.t.email: email}\n")
 
 	if err := os.Chmod(e.cfg, 0o644); err != nil {
 		t.Fatal(err)
@@ -107,6 +111,7 @@ func TestHygieneWarnings(t *testing.T) {
 	for _, w := range []string{
 		"warning: the repository password file " + pwFile + " is open to other users (mode 0644): chmod 600 " + pwFile,
 		"warning: the repository folder " + repoDir + " is open to other users (mode 0755): chmod 700 " + repoDir,
+		"warning: sources.db.masking.key_file " + maskKey + " is open to other users (mode 0644): chmod 600 " + maskKey,
 		"warning: the configuration " + e.cfg + " holds secrets (notify.webhook.url) and other users can read it (mode 0644): chmod 600 " + e.cfg,
 	} {
 		if !strings.Contains(r.err, w) {
@@ -114,7 +119,7 @@ func TestHygieneWarnings(t *testing.T) {
 		}
 	}
 
-	for _, p := range []string{pwFile, e.cfg} {
+	for _, p := range []string{pwFile, e.cfg, maskKey} {
 		if err := os.Chmod(p, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -77,6 +77,10 @@ func Paths(cfg *config.Config) []Private {
 		if my := cfg.Sources[name].Server(); my != nil {
 			add(my.PasswordFile, "sources."+name+".password_file")
 		}
+
+		if m := cfg.Sources[name].MySQL.Masking; m != nil {
+			add(m.KeyFile, "sources."+name+".masking.key_file")
+		}
 	}
 
 	if e := cfg.Notify.Email; e != nil {
