@@ -258,8 +258,33 @@ type Result struct {
 	Events       int
 	Bytes        int64
 	LastGTID     string
+	// Last is the last GTID replayed in each replication domain: with
+	// several domains, LastGTID (the last of all) says nothing of the
+	// others, which a replica may apply in any order between domains.
+	Last map[uint32]GTID
 	// Reached is the commit time of the last transaction replayed.
 	Reached time.Time
+}
+
+// Position is the GTID position the replay reached: the last GTID of every
+// domain, ordered by domain and comma-separated as MASTER_GTID_WAIT and
+// gtid_slave_pos take it; "" when no transaction carried a GTID.
+func (r *Result) Position() string {
+	domains := make([]uint32, 0, len(r.Last))
+	for d, g := range r.Last {
+		if !g.IsZero() {
+			domains = append(domains, d)
+		}
+	}
+
+	sort.Slice(domains, func(i, j int) bool { return domains[i] < domains[j] })
+
+	parts := make([]string, len(domains))
+	for i, d := range domains {
+		parts[i] = r.Last[d].String()
+	}
+
+	return strings.Join(parts, ",")
 }
 
 // Replay feeds the plan's binlog, filtered to dbs and cut at the target, to w
@@ -627,6 +652,12 @@ func (f *filter) endGroup() error {
 		f.res.Transactions++
 		f.res.LastGTID = f.gtid.String()
 		f.res.Reached = f.when
+
+		if f.res.Last == nil {
+			f.res.Last = map[uint32]GTID{}
+		}
+
+		f.res.Last[f.gtid.Domain] = f.gtid
 	}
 
 	f.inGroup, f.held, f.payload = false, nil, false

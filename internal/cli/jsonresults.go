@@ -279,6 +279,7 @@ type restoreTestJSON struct {
 	RestoreSeconds float64   `json:"restore_seconds"`
 	Checked        int64     `json:"checked"`
 	What           string    `json:"what"`
+	Checks         string    `json:"checks,omitempty"`
 	Assertions     int       `json:"assertions"`
 	Seconds        float64   `json:"seconds"`
 	OK             bool      `json:"ok"`

@@ -93,6 +93,17 @@ func TestPhysicalBackupCLI(t *testing.T) {
 	if strings.Count(out, ": OK") < 1 || strings.Contains(out, "FAIL") {
 		t.Fatalf("verify --restore-test: %s", out)
 	}
+
+	// Nothing was recorded at backup time to compare with: the line says
+	// what was checked and claims no comparison.
+	if strings.Contains(out, "compared with the backup") || !strings.Contains(out, "CHECK TABLE ok") ||
+		!strings.Contains(out, "no checksums recorded at backup time") {
+		t.Fatalf("verify --restore-test claims a comparison or omits what it checked: %s", out)
+	}
+
+	if out := e.mustRun("verify", "phys", "--restore-test", "--json"); !strings.Contains(out, `"checks":`) {
+		t.Fatalf("verify --restore-test --json lacks what was checked: %s", out)
+	}
 }
 
 // readDir lists a directory's names and sizes.

@@ -202,7 +202,7 @@ func (a *App) restoreTest(cmd *cobra.Command, j *jsonOut, cfg *config.Config, r 
 	if j.on {
 		return rep.OK(), j.emit(restoreTestJSON{
 			Type: "restore_test", Source: name, SnapshotID: snap.ID, SnapshotTime: utc(snap.Time), RestoreSeconds: rep.Restore.Seconds(),
-			Checked: rep.Checked, What: rep.What, Assertions: rep.Assertions, Seconds: rep.Total.Seconds(), OK: rep.OK(), Problems: orEmpty(rep.Problems),
+			Checked: rep.Checked, What: rep.What, Checks: rep.Checks, Assertions: rep.Assertions, Seconds: rep.Total.Seconds(), OK: rep.OK(), Problems: orEmpty(rep.Problems),
 		})
 	}
 
@@ -216,8 +216,13 @@ func (a *App) restoreTest(cmd *cobra.Command, j *jsonOut, cfg *config.Config, r 
 		asserts = fmt.Sprintf(", %d assertions", rep.Assertions)
 	}
 
-	fmt.Fprintf(a.Stdout, "restore test of %s snapshot %s (%s): restored in %s, %d %s compared with the backup%s in %s: %s\n",
-		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), seconds(rep.Restore), rep.Checked, rep.What, asserts,
+	compared := "compared with the backup"
+	if rep.Checks != "" {
+		compared = "checked (" + rep.Checks + ")"
+	}
+
+	fmt.Fprintf(a.Stdout, "restore test of %s snapshot %s (%s): restored in %s, %d %s %s%s in %s: %s\n",
+		name, shortID(snap.ID), snap.Time.Local().Format(time.DateTime), seconds(rep.Restore), rep.Checked, rep.What, compared, asserts,
 		seconds(rep.Total), verdict)
 
 	return rep.OK(), nil

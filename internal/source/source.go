@@ -201,6 +201,11 @@ type TestReport struct {
 	// files, refs).
 	Checked int64
 	What    string
+	// Checks, when set, says what was checked of each instead: a source
+	// with nothing recorded at backup time to compare against (a physical
+	// copy) checks the restored copy on its own, and must not be reported
+	// as compared with the backup.
+	Checks string
 	// Assertions counts the user's assertions that ran.
 	Assertions int
 	Problems   []string

@@ -184,7 +184,7 @@ func (s *Source) replayRelay(ctx context.Context, r *repo.Repository, arch *binl
 		return res, err
 	}
 
-	applyErr := applyRelay(ctx, srv.DB(), plan.Full.Coord, res.LastGTID)
+	applyErr := applyRelay(ctx, srv.DB(), plan.Full.Coord, res.Position())
 	if stopErr := srv.Stop(context.WithoutCancel(ctx)); applyErr == nil && stopErr != nil {
 		applyErr = stopErr
 	}
@@ -197,8 +197,11 @@ func (s *Source) replayRelay(ctx context.Context, r *repo.Repository, arch *binl
 }
 
 // applyRelay points the server's replication at the relay log and waits
-// until the last transaction is applied (or the replication stops on an
-// error), then removes the replication settings.
+// until the position last (the last GTID of every domain replayed) is
+// applied (or the replication stops on an error), then removes the
+// replication settings. Parallel replication applies domains
+// independently, so waiting for the last transaction of one domain alone
+// could stop before another domain is done.
 func applyRelay(ctx context.Context, db *sql.DB, from binlog.Coord, last string) error {
 	c, err := db.Conn(ctx)
 	if err != nil {
@@ -248,7 +251,7 @@ func applyRelay(ctx context.Context, db *sql.DB, from binlog.Coord, last string)
 		}
 
 		if st["Slave_SQL_Running"] != "Yes" {
-			return fmt.Errorf("the replication stopped before transaction %s: %s", last, st["Last_SQL_Error"])
+			return fmt.Errorf("the replication stopped before position %s: %s", last, st["Last_SQL_Error"])
 		}
 
 		select {
