@@ -13,6 +13,7 @@ import (
 
 	"lifeboat/internal/binlog"
 	"lifeboat/internal/clock"
+	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/scratchdb"
 )
@@ -333,5 +334,5 @@ func (s *Source) noteFaster(ctx context.Context, r *repo.Repository, arch *binlo
 	}
 
 	fmt.Fprintf(opt.Out, "the way taken: logical full %s loaded into the server, then %s of binlog replayed in one session; physical backup %s (%s of binlog to replay after it) restores faster into an empty data directory: --target-datadir DIR\n",
-		shortID(plan.Full.Snap.ID), humanSize(plan.Bytes()), shortID(pp.Full.Snap.ID), humanSize(pp.Bytes()))
+		shortID(plan.Full.Snap.ID), progress.Bytes(plan.Bytes()), shortID(pp.Full.Snap.ID), progress.Bytes(pp.Bytes()))
 }

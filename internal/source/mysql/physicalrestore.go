@@ -14,6 +14,7 @@ import (
 
 	"lifeboat/internal/childenv"
 	"lifeboat/internal/clock"
+	"lifeboat/internal/progress"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -180,7 +181,7 @@ func extract(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, dir s
 
 	if runErr != nil {
 		if full(dir) || strings.Contains(stderr.lastLines(4), "No space left") {
-			return fmt.Errorf("%w in %s: the disk filled while unpacking backup %s; nothing is left there: free space (about %s) or choose a larger disk, then restore again", ErrNoSpace, dir, shortID(snap.ID), humanSize(snap.Bytes))
+			return fmt.Errorf("%w in %s: the disk filled while unpacking backup %s; nothing is left there: free space (about %s) or choose a larger disk, then restore again", ErrNoSpace, dir, shortID(snap.ID), progress.Bytes(snap.Bytes))
 		}
 
 		return fmt.Errorf("unpack backup %s with mbstream: %v: %s", shortID(snap.ID), runErr, stderr.lastLines(4))
@@ -223,7 +224,7 @@ func checkSpace(dir string, need int64) error {
 
 	free := int64(st.Bavail) * st.Bsize //nolint:unconvert
 	if free < need {
-		return fmt.Errorf("%w in %s: the backup needs about %s and %s is free: free space or choose a larger disk; nothing was written", ErrNoSpace, dir, humanSize(need), humanSize(free))
+		return fmt.Errorf("%w in %s: the backup needs about %s and %s is free: free space or choose a larger disk; nothing was written", ErrNoSpace, dir, progress.Bytes(need), progress.Bytes(free))
 	}
 
 	return nil
@@ -280,21 +281,6 @@ func shortID(id string) string {
 	return id
 }
 
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // restorePhysicalReport is a physical restore told as a database restore.
 func (s *Source) restorePhysicalReport(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt RestoreOptions) (*RestoreReport, error) {
 	if opt.Tables != nil || opt.Database != "" {
@@ -311,5 +297,5 @@ func (s *Source) restorePhysicalReport(ctx context.Context, r *repo.Repository, 
 
 func describePhysical(pr *PhysicalRestore) string {
 	return fmt.Sprintf("physical restore into %s: %d backup(s) (the full and %d incremental(s), %s) unpacked in %s and prepared in %s; start a server with --datadir=%s",
-		pr.Datadir, len(pr.Chain), len(pr.Chain)-1, humanSize(pr.Bytes), pr.Extract.Round(time.Millisecond), pr.Prepare.Round(time.Millisecond), pr.Datadir)
+		pr.Datadir, len(pr.Chain), len(pr.Chain)-1, progress.Bytes(pr.Bytes), pr.Extract.Round(time.Millisecond), pr.Prepare.Round(time.Millisecond), pr.Datadir)
 }
