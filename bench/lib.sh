@@ -48,6 +48,59 @@ apt_install() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 }
 
+# have CMD: CMD is on PATH or in /usr/sbin (where Debian puts mariadbd, off
+# an ordinary user's PATH).
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+
+# require CMD... dies naming the first CMD missing: tools no package of
+# install_missing brings (the Go toolchain, the shell's own).
+require() {
+    local t
+    for t; do command -v "$t" >/dev/null || die "$t is required"; done
+}
+
+# install_missing PKG:CMD[|CMD...]... installs, after one apt-get update,
+# each PKG none of whose CMDs is there. A CMD with a slash is a file that
+# must be executable: GNU time is /usr/bin/time, `time` is a shell keyword.
+# Naming a PKG twice needs both commands; it is installed once.
+install_missing() {
+    local spec pkg cmds c found missing=()
+    for spec; do
+        pkg=${spec%%:*}
+        IFS='|' read -r -a cmds <<<"${spec#*:}"
+        found=0
+        for c in "${cmds[@]}"; do
+            if [[ $c == */* ]]; then [[ -x $c ]]; else have "$c"; fi && { found=1; break; }
+        done
+        ((found)) || [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+    done
+    apt_install "${missing[@]}"
+}
+
+# ensure_mariadb [PKG:CMD...]: install_missing of the MariaDB server and
+# client and the packages given; sets MARIADBD and INSTALL_DB, the binaries
+# start_binlog_server runs.
+ensure_mariadb() {
+    install_missing mariadb-server:mariadbd mariadb-client:mariadb "$@"
+    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+}
+
+# build_tools WHAT [NAME PACKAGE]...: builds bin/lifeboat and each bin/NAME
+# from its Go PACKAGE, logging "building WHAT".
+build_tools() {
+    log "building $1"
+    shift
+    (
+        cd "$REPO_ROOT"
+        go build -o bin/lifeboat ./cmd/lifeboat
+        while (($# > 1)); do
+            go build -o "bin/$1" "$2"
+            shift 2
+        done
+    )
+}
+
 # generate_files_tree TREE SCALE builds the files benchmark's data set unless a tree of the same SCALE made by the
 # same generator already exists (the marker holds both), because generating
 # 2.4 GB takes longer than some of the steps being measured.
@@ -159,6 +212,80 @@ start_binlog_server() {
         sleep 0.2
     done
     log "private MariaDB $(mariadb "${CLIENT[@]}" -N -B -e 'SELECT VERSION()') on $SOCK"
+}
+
+# stop_binlog_server stops the server start_binlog_server started, if it
+# still runs, and waits for it.
+stop_binlog_server() {
+    if [[ -n ${DBPID:-} ]] && kill -0 "$DBPID" 2>/dev/null; then
+        kill "$DBPID" 2>/dev/null || true
+        wait "$DBPID" 2>/dev/null || true
+    fi
+}
+
+sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
+
+# The simulated binlog archive of bench/scale and bench/api: one segment
+# every 30 s, binlog files rotated daily, 4 transactions each.
+EVERY_SECONDS=30
+PER_FILE=$((86400 / EVERY_SECONDS))
+TX=4
+
+# start_archive_server SEGMENTS: start_binlog_server, then its binlog
+# rotated once per simulated day of an archive of SEGMENTS segments
+# (PER_FILE a binlog file) and its GTID sequence raised above the archive's
+# transactions (TX a segment), so a full backup stands where a server that
+# had run that long would, and database shop with 2000 orders.
+start_archive_server() {
+    start_binlog_server
+    local files=$((($1 + PER_FILE - 1) / PER_FILE + 1)) i
+    log "rotating the binlog $files times"
+    for ((i = 0; i < files; i++)); do echo 'FLUSH BINARY LOGS;'; done | mariadb "${CLIENT[@]}"
+    sql "SET gtid_seq_no = $(($1 * TX + 10)); CREATE DATABASE shop"
+    sql "CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(100), qty INT, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6));
+         INSERT INTO shop.orders (item, qty) SELECT CONCAT('item ', seq), seq % 7 FROM shop.seq_1_to_2000"
+    log "binlog at $(sql 'SHOW MASTER STATUS' | cut -f1,2), GTID $(sql 'SELECT @@gtid_binlog_pos')"
+}
+
+# start_daemon [ARGS...]: the real daemon (`"${LB[@]}" ARGS... daemon`,
+# its output in $BENCH_DIR/daemon.out and .log); returns once its API
+# answers over HTTPS on PORT with the certificate it wrote in $STATE. Sets
+# DAEMONPID and CERT.
+start_daemon() {
+    local i
+    "${LB[@]}" "$@" daemon >"$BENCH_DIR/daemon.out" 2>"$BENCH_DIR/daemon.log" &
+    DAEMONPID=$!
+    CERT=$STATE/api-cert.pem
+    for ((i = 0; i < 300; i++)); do
+        if [[ -f $CERT ]] && curl -sf --cacert "$CERT" -o /dev/null "https://127.0.0.1:$PORT/api/v1/openapi.json"; then
+            return 0
+        fi
+        kill -0 "$DAEMONPID" 2>/dev/null || die "the daemon exited: $(tail -n 5 "$BENCH_DIR/daemon.log")"
+        sleep 0.2
+    done
+    die "the daemon's API did not answer within 60 s: $(tail -n 5 "$BENCH_DIR/daemon.log")"
+}
+
+# stop_daemon stops the daemon start_daemon started (SIGTERM, as a service
+# manager does) and waits for it.
+stop_daemon() {
+    [[ -n ${DAEMONPID:-} ]] || return 0
+    kill -TERM "$DAEMONPID" 2>/dev/null || true
+    wait "$DAEMONPID" 2>/dev/null || true
+    DAEMONPID=
+}
+
+# make_source_dirs PREFIX COUNT FILES UNIT: COUNT folders
+# $BENCH_DIR/data/PREFIX001..., each with FILES random files of UNIT, 2 UNIT,
+# ... bytes in sub/ and a README: a files source's data.
+make_source_dirs() {
+    local i j dir
+    for ((i = 1; i <= $2; i++)); do
+        dir=$BENCH_DIR/data/$(printf '%s%03d' "$1" "$i")
+        mkdir -p "$dir/sub"
+        for ((j = 1; j <= $3; j++)); do head -c $((j * $4)) /dev/urandom >"$dir/sub/f$j.bin"; done
+        echo "source $i" >"$dir/README"
+    done
 }
 
 # json_blob_tables DB ROWS prints the SQL of bench/mysql's JSON and BLOB

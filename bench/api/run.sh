@@ -37,10 +37,6 @@ CLIENTS=${CLIENTS:-50}
 DURATION=${DURATION:-30}
 PORT=${PORT:-19750}
 PROFILE=${PROFILE:-0}
-# One segment every 30 s, binlog files rotated daily, 4 transactions each.
-EVERY_SECONDS=30
-PER_FILE=$((86400 / EVERY_SECONDS))
-TX=4
 
 SERVER=$BENCH_DIR/server
 SOCK=$SERVER/mysqld.sock
@@ -57,55 +53,21 @@ CLIENT=(--no-defaults -S "$SOCK" -uroot)
 DBPID=
 DAEMONPID=
 
-sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
-
 ensure_tools() {
-    local missing=()
-    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
-    have mariadbd || missing+=(mariadb-server)
-    have mariadb || missing+=(mariadb-client)
-    command -v curl >/dev/null || missing+=(curl)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
-    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+    ensure_mariadb curl:curl
+    require go python3 awk
 }
 
 build() {
-    log "building lifeboat, the archive generator and the load generator"
-    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/scalegen ./bench/scale/gen &&
-        go build -o bin/apiload ./bench/api/load)
-}
-
-stop_daemon() {
-    [[ -n $DAEMONPID ]] || return 0
-    kill -TERM "$DAEMONPID" 2>/dev/null || true
-    wait "$DAEMONPID" 2>/dev/null || true
-    DAEMONPID=
+    build_tools "lifeboat, the archive generator and the load generator" \
+        scalegen ./bench/scale/gen apiload ./bench/api/load
 }
 
 cleanup() {
     stop_daemon
-    if [[ -n $DBPID ]] && kill -0 "$DBPID" 2>/dev/null; then
-        kill "$DBPID" 2>/dev/null || true
-        wait "$DBPID" 2>/dev/null || true
-    fi
+    stop_binlog_server
 }
 trap cleanup EXIT
-
-# start_server: a private server whose binlog is rotated once per simulated
-# day of the archive and whose GTID sequence is above the archive's, so the
-# full backup stands where a server that had run that long would (as in
-# bench/scale/run.sh).
-start_server() {
-    start_binlog_server
-    local files=$(((SEGMENTS + PER_FILE - 1) / PER_FILE + 1)) i
-    for ((i = 0; i < files; i++)); do echo 'FLUSH BINARY LOGS;'; done | mariadb "${CLIENT[@]}"
-    sql "SET gtid_seq_no = $((SEGMENTS * TX + 10)); CREATE DATABASE shop"
-    sql "CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(100), qty INT, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6));
-         INSERT INTO shop.orders (item, qty) SELECT CONCAT('item ', seq), seq % 7 FROM shop.seq_1_to_2000"
-}
 
 # write_config: the database source, then SOURCES files sources of a few
 # small files each; tier other (an RPO of a week), so no source is over
@@ -122,17 +84,6 @@ write_config() {
             printf '  %s:\n    type: files\n    tier: other\n    paths: [%s]\n' "$name" "$BENCH_DIR/data/$name"
         done
     } >"$CONFIG"
-}
-
-# make_data: each files source's folder, a few small files each.
-make_data() {
-    local i j dir
-    for ((i = 1; i <= SOURCES; i++)); do
-        dir=$BENCH_DIR/data/$(printf 'f%03d' "$i")
-        mkdir -p "$dir/sub"
-        for ((j = 1; j <= 5; j++)); do head -c $((j * 700)) /dev/urandom >"$dir/sub/f$j.bin"; done
-        echo "source $i" >"$dir/README"
-    done
 }
 
 # fill_repository: the files sources' backups (all of them in one command,
@@ -155,31 +106,16 @@ fill_repository() {
         -tx "$TX" -binlog-dir "$SERVER/binlog" >&2
 }
 
-# start_daemon: the real daemon; returns once its API answers over HTTPS
-# with the certificate it printed. Sets DAEMONPID and CERT.
-start_daemon() {
-    local prof=() i
-    ((PROFILE)) && prof=(--cpu-profile "$BENCH_DIR/daemon.cpu.pprof" --mem-profile "$BENCH_DIR/daemon.mem.pprof")
-    "${LB[@]}" "${prof[@]}" daemon >"$BENCH_DIR/daemon.out" 2>"$BENCH_DIR/daemon.log" &
-    DAEMONPID=$!
-    CERT=$STATE/api-cert.pem
-    for ((i = 0; i < 300; i++)); do
-        if [[ -f $CERT ]] && curl -sf --cacert "$CERT" -o /dev/null "https://127.0.0.1:$PORT/api/v1/openapi.json"; then
-            grep -q 'HTTPS certificate' "$BENCH_DIR/daemon.out" || die "the daemon printed no certificate fingerprint"
-            return 0
-        fi
-        kill -0 "$DAEMONPID" 2>/dev/null || die "the daemon exited: $(tail -n 5 "$BENCH_DIR/daemon.log")"
-        sleep 0.2
-    done
-    die "the daemon's API did not answer within 60 s: $(tail -n 5 "$BENCH_DIR/daemon.log")"
-}
-
 ensure_tools
 build
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR" "$STATE"
-start_server
-make_data
+# The private server's binlog is rotated once per simulated day of the
+# archive and its GTID sequence is above the archive's (as in
+# bench/scale/run.sh).
+start_archive_server "$SEGMENTS"
+# Each files source's folder, a few small files each.
+make_source_dirs f "$SOURCES" 5 700
 write_config
 fill_repository
 SNAPSHOTS=$("${LB[@]}" snapshots --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
@@ -192,7 +128,10 @@ export LIFEBOAT_TOKEN
 # cpu_ticks: the daemon's user and system CPU so far, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMONPID/stat"; }
 
-start_daemon
+PROF=()
+((PROFILE)) && PROF=(--cpu-profile "$BENCH_DIR/daemon.cpu.pprof" --mem-profile "$BENCH_DIR/daemon.mem.pprof")
+start_daemon "${PROF[@]}"
+grep -q 'HTTPS certificate' "$BENCH_DIR/daemon.out" || die "the daemon printed no certificate fingerprint"
 START_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMONPID/status")
 log "daemon $DAEMONPID up (peak RSS so far $((START_KIB / 1024)) MiB)"
 # The floor the machine sets: the same clients on the static OpenAPI

@@ -53,26 +53,13 @@ export BENCH_USER_PASSWORD=bench-admin-password
 DAEMONPID=
 
 ensure_tools() {
-    local missing=()
-    command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
-    command -v curl >/dev/null || missing+=(curl)
-    command -v openssl >/dev/null || missing+=(openssl)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
+    install_missing 'chromium:chromium|chromium-browser' curl:curl openssl:openssl
+    require go python3 awk
 }
 
 build() {
-    log "building lifeboat, the history generator and the browser measurement"
-    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/dashgen ./bench/dashboard/gen &&
-        go build -o bin/dashmeasure ./bench/dashboard/measure)
-}
-
-stop_daemon() {
-    [[ -n $DAEMONPID ]] || return 0
-    kill -TERM "$DAEMONPID" 2>/dev/null || true
-    wait "$DAEMONPID" 2>/dev/null || true
-    DAEMONPID=
+    build_tools "lifeboat, the history generator and the browser measurement" \
+        dashgen ./bench/dashboard/gen dashmeasure ./bench/dashboard/measure
 }
 trap stop_daemon EXIT
 
@@ -96,39 +83,12 @@ write_config() {
     } >"$CONFIG"
 }
 
-# make_data: each source's folder, a few small files each.
-make_data() {
-    local i j dir
-    for ((i = 1; i <= SOURCES; i++)); do
-        dir=$BENCH_DIR/data/$(printf 's%03d' "$i")
-        mkdir -p "$dir/sub"
-        for ((j = 1; j <= 3; j++)); do head -c $((j * 500)) /dev/urandom >"$dir/sub/f$j.bin"; done
-        echo "source $i" >"$dir/README"
-    done
-}
-
-# start_daemon: the real daemon; returns once its API answers over HTTPS
-# with the certificate it printed. Sets DAEMONPID and CERT.
-start_daemon() {
-    local i
-    "${LB[@]}" daemon >"$BENCH_DIR/daemon.out" 2>"$BENCH_DIR/daemon.log" &
-    DAEMONPID=$!
-    CERT=$STATE/api-cert.pem
-    for ((i = 0; i < 300; i++)); do
-        if [[ -f $CERT ]] && curl -sf --cacert "$CERT" -o /dev/null "https://127.0.0.1:$PORT/api/v1/openapi.json"; then
-            return 0
-        fi
-        kill -0 "$DAEMONPID" 2>/dev/null || die "the daemon exited: $(tail -n 5 "$BENCH_DIR/daemon.log")"
-        sleep 0.2
-    done
-    die "the daemon's API did not answer within 60 s: $(tail -n 5 "$BENCH_DIR/daemon.log")"
-}
-
 ensure_tools
 build
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR" "$STATE" "$LIFEBOAT_LOCK_DIR"
-make_data
+# Each source's folder, a few small files each.
+make_source_dirs s "$SOURCES" 3 500
 write_config
 "${LB[@]}" init >/dev/null
 log "generating $DAYS days of history for $SOURCES sources"

@@ -39,19 +39,8 @@ declare -A SECS RSS  # "step/tool" -> wall seconds, peak RSS KiB
 # ensure_tools installs restic and GNU time when missing. GNU time (not the
 # shell keyword) is what reports peak RSS.
 ensure_tools() {
-    local missing=()
-    command -v restic >/dev/null || missing+=(restic)
-    [[ -x /usr/bin/time ]] || missing+=(time)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 tar gzip diff du; do
-        command -v "$t" >/dev/null || die "$t is required"
-    done
-}
-
-build_lifeboat() {
-    log "building lifeboat"
-    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat)
+    install_missing restic:restic time:/usr/bin/time
+    require go python3 tar gzip diff du
 }
 
 generate_tree() { generate_files_tree "$TREE" "$SCALE"; }
@@ -299,7 +288,7 @@ EOF
 
 main() {
     ensure_tools
-    build_lifeboat
+    build_tools lifeboat
     mkdir -p "$BENCH_DIR"
     generate_tree
     fresh_run

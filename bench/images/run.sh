@@ -34,12 +34,9 @@ TIMED_DIR=$OUT/logs
 export LIFEBOAT_PASSWORD=bench-password
 declare -A SECS RSS
 
-command -v skopeo >/dev/null || apt_install skopeo
-[[ -x /usr/bin/time ]] || apt_install time
-for t in go gzip du; do command -v "$t" >/dev/null || die "$t is required"; done
-
-log "building lifeboat and the image generator"
-(cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/bench-images-gen ./bench/images/gen)
+install_missing skopeo:skopeo time:/usr/bin/time
+require go gzip du
+build_tools "lifeboat and the image generator" bench-images-gen ./bench/images/gen
 
 BASE_MB=$(awk -v s="$SCALE" 'BEGIN { printf "%.2f", 200 * s }')
 OWN_MB=$(awk -v s="$SCALE" 'BEGIN { printf "%.2f", 20 * s }')

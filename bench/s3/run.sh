@@ -25,11 +25,8 @@ LIFEBOAT=$REPO_ROOT/bin/lifeboat
 export LIFEBOAT_PASSWORD=bench-password RESTIC_PASSWORD=bench-password
 export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key
 
-missing=()
-command -v restic >/dev/null || missing+=(restic)
-[[ -x /usr/bin/time ]] || missing+=(time)
-apt_install "${missing[@]}"
-(cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat)
+install_missing restic:restic time:/usr/bin/time
+build_tools lifeboat
 
 generate_files_tree "$TREE" "$SCALE"
 rm -rf "$OUT" && mkdir -p "$OUT/logs"

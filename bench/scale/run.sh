@@ -34,10 +34,6 @@ COMPACT=${COMPACT:-0}
 COMPACT_AFTER=${COMPACT_AFTER:-1h}
 TIMEOUT=${TIMEOUT:-3600}
 KEEP=${KEEP:-0}
-# One segment every 30 s, binlog files rotated daily, 4 transactions each.
-EVERY_SECONDS=30
-PER_FILE=$((86400 / EVERY_SECONDS))
-TX=4
 
 SERVER=$BENCH_DIR/server
 SOCK=$SERVER/mysqld.sock
@@ -52,27 +48,16 @@ CLIENT=(--no-defaults -S "$SOCK" -uroot)
 DBPID=
 STREAMPID=
 
-sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
-
 ensure_tools() {
-    local missing=()
-    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
-    have mariadbd || missing+=(mariadb-server)
-    have mariadb || missing+=(mariadb-client)
-    [[ -x /usr/bin/time ]] || missing+=(time)
-    command -v timeout >/dev/null || missing+=(coreutils)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
-    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+    ensure_mariadb time:/usr/bin/time coreutils:timeout
+    require go python3 awk
 }
 
 build() {
     local tags=()
     ((COMPACT)) && tags=(-tags compact)
-    log "building lifeboat and the archive generator"
-    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build "${tags[@]}" -o bin/scalegen ./bench/scale/gen)
+    build_tools "lifeboat and the archive generator"
+    (cd "$REPO_ROOT" && go build "${tags[@]}" -o bin/scalegen ./bench/scale/gen)
 }
 
 # start_server: a fresh private server; its binlog is rotated once per
@@ -80,25 +65,14 @@ build() {
 # after every file of the history, and its GTID sequence is raised above
 # the history's transactions.
 start_server() {
-    start_binlog_server
-
-    local largest=0 n i
+    local largest=0 n
     for n in $SCALES; do if ((n > largest)); then largest=$n; fi; done
-    local files=$(((largest + PER_FILE - 1) / PER_FILE + 1))
-    log "rotating the binlog $files times"
-    for ((i = 0; i < files; i++)); do echo 'FLUSH BINARY LOGS;'; done | mariadb "${CLIENT[@]}"
-    sql "SET gtid_seq_no = $((largest * TX + 10)); CREATE DATABASE shop"
-    sql "CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, item VARCHAR(100), qty INT, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6));
-         INSERT INTO shop.orders (item, qty) SELECT CONCAT('item ', seq), seq % 7 FROM shop.seq_1_to_2000"
-    log "binlog at $(sql 'SHOW MASTER STATUS' | cut -f1,2), GTID $(sql 'SELECT @@gtid_binlog_pos')"
+    start_archive_server "$largest"
 }
 
 cleanup() {
     [[ -n $STREAMPID ]] && kill "$STREAMPID" 2>/dev/null || true
-    if [[ -n $DBPID ]] && kill -0 "$DBPID" 2>/dev/null; then
-        kill "$DBPID" 2>/dev/null || true
-        wait "$DBPID" 2>/dev/null || true
-    fi
+    stop_binlog_server
 }
 trap cleanup EXIT
 
@@ -254,26 +228,26 @@ printf '  %-10s %12s %12s\n' segments "written in" repository
 for n in "${NS[@]}"; do
     printf '  %-10s %11ss %8s MiB\n' "$n" "${GENSECS[$n]}" "$(mib "${REPOBYTES[$n]}")"
 done
-printf '\n  median wall seconds of %s runs (ratio to %s segments)\n  %-10s' "$RUNS" "$BASE" segments
-for l in "${LABELS[@]}"; do printf ' %18s' "$l"; done
-printf '\n'
-for n in "${NS[@]}"; do
-    printf '  %-10s' "$n"
-    for c in "${COMMANDS[@]}"; do
-        printf ' %18s' "${SECS[$n,$c]} ($(ratio "${SECS[$n,$c]}" "${SECS[$BASE,$c]}")x)"
-    done
+# table TITLE FIGURES [DIV]: a row a scale of each command's figure (SECS
+# or RSS; divided by DIV when given) and its ratio to the smallest scale's.
+table() {
+    local -n fig=$2
+    local n c l v
+    printf '\n  %s\n  %-10s' "$1" segments
+    for l in "${LABELS[@]}"; do printf ' %18s' "$l"; done
     printf '\n'
-done
-printf '\n  peak RSS, MiB (ratio to %s segments)\n  %-10s' "$BASE" segments
-for l in "${LABELS[@]}"; do printf ' %18s' "$l"; done
-printf '\n'
-for n in "${NS[@]}"; do
-    printf '  %-10s' "$n"
-    for c in "${COMMANDS[@]}"; do
-        printf ' %18s' "$((RSS[$n,$c] / 1024)) ($(ratio "${RSS[$n,$c]}" "${RSS[$BASE,$c]}")x)"
+    for n in "${NS[@]}"; do
+        printf '  %-10s' "$n"
+        for c in "${COMMANDS[@]}"; do
+            v=${fig[$n,$c]}
+            [[ -z ${3:-} ]] || v=$((v / $3))
+            printf ' %18s' "$v ($(ratio "${fig[$n,$c]}" "${fig[$BASE,$c]}")x)"
+        done
+        printf '\n'
     done
-    printf '\n'
-done
+}
+table "median wall seconds of $RUNS runs (ratio to $BASE segments)" SECS
+table "peak RSS, MiB (ratio to $BASE segments)" RSS 1024
 
 printf '\nGoals at %s segments (the issue asks them at 1000000):\n' "$TOP"
 for i in "${!COMMANDS[@]}"; do

@@ -28,37 +28,13 @@ CLIENT=(--no-defaults -S "$SOCK" -uroot)
 export LIFEBOAT_PASSWORD=bench-password
 DBPID=
 
-sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
+ensure_mariadb time:/usr/bin/time
+build_tools "lifeboat and smlgen" smlgen ./examples/sml-library/cmd/smlgen
 
-have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
-missing=()
-have mariadbd || missing+=(mariadb-server)
-have mariadb || missing+=(mariadb-client)
-[[ -x /usr/bin/time ]] || missing+=(time)
-apt_install "${missing[@]}"
-MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
-
-log "building lifeboat and smlgen"
-(cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
-
-((${#SOCK} < 100)) || die "socket path $SOCK is too long: use a shorter BENCH_DIR"
-rm -rf "$SERVER" "$OUT"
-mkdir -p "$SERVER/data" "$SERVER/tmp" "$SERVER/binlog" "$OUT"
-user=()
-((EUID == 0)) && user=(--user=root)
-"$INSTALL_DB" --no-defaults --datadir="$SERVER/data" --auth-root-authentication-method=normal \
-    --skip-test-db "${user[@]}" >"$SERVER/install.log" 2>&1 || die "mariadb-install-db failed"
-"$MARIADBD" --no-defaults --datadir="$SERVER/data" --socket="$SOCK" --skip-networking \
-    --tmpdir="$SERVER/tmp" --pid-file="$SERVER/pid" --log-bin="$SERVER/binlog/mysql-bin" \
-    --binlog-format=ROW --server-id=1 --log-error="$SERVER/error.log" "${user[@]}" \
-    --innodb-buffer-pool-size=1G --max-allowed-packet=64M &
-DBPID=$!
-trap 'kill $DBPID 2>/dev/null; wait $DBPID 2>/dev/null' EXIT
-for ((i = 0; i < 300; i++)); do
-    mariadb "${CLIENT[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.2
-done
+rm -rf "$OUT"
+mkdir -p "$OUT"
+trap stop_binlog_server EXIT
+start_binlog_server --innodb-buffer-pool-size=1G --max-allowed-packet=64M
 
 log "generating sml_library with $BOOKINGS bookings"
 "$SMLGEN" -socket "$SOCK" -bookings "$BOOKINGS" generate >"$OUT/generate.log"

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,13 +16,12 @@ import (
 	"time"
 
 	"lifeboat/internal/access"
+	"lifeboat/internal/apitest"
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
-	"lifeboat/internal/sources"
 	"lifeboat/internal/testenv"
 )
 
@@ -53,11 +51,8 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureAt(t *testing.T, clk clock.Clock) *fixture {
 	t.Helper()
 
-	ctx := context.Background()
-	t.Setenv("LIFEBOAT_LOCK_DIR", t.TempDir())
-
 	dir := t.TempDir()
-	f := &fixture{dir: dir, cfgFile: filepath.Join(dir, "lifeboat.yaml"), data: filepath.Join(dir, "data")}
+	f := &fixture{dir: dir, data: filepath.Join(dir, "data")}
 
 	for i := range 3 {
 		writeFile(t, filepath.Join(f.data, "sub", fmt.Sprintf("f%d.txt", i)), strings.Repeat(fmt.Sprintf("lifeboat %d ", i), 2000))
@@ -65,46 +60,19 @@ func newFixtureAt(t *testing.T, clk clock.Clock) *fixture {
 
 	yaml := fmt.Sprintf("repository:\n  path: %s\naudit:\n  path: %s\nsources:\n  data:\n    type: files\n    paths: [%s]\n"+
 		"server:\n  listen: 127.0.0.1:0\n  read_header_timeout: 1s\n", filepath.Join(dir, "repo"), filepath.Join(dir, "state", "audit.jsonl"), f.data)
-	writeFile(t, f.cfgFile, yaml)
+	d := apitest.New(t, dir, yaml, testPassword)
+	f.cfgFile = d.ConfigFile
 
-	cfg, err := config.Load(f.cfgFile)
+	tr, err := NewTransport(d.Cfg, clock.Real{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	pw := repo.Password{Value: testPassword, Origin: "test"}
-	if err := repo.Create(ctx, cfg.Repository.Path, pw); err != nil {
-		t.Fatal(err)
-	}
-
-	r, err := repo.Open(ctx, cfg.Repository.Path, pw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	t.Cleanup(func() { r.Close(ctx) })
-
-	key, err := r.AuditKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srcs := map[string]source.Source{}
-	for _, name := range cfg.SourceNames {
-		srcs[name], _ = sources.New(cfg.Sources[name], os.Getenv)
-	}
-
-	log := &audit.Log{Path: cfg.Audit.Path, Key: key}
-
-	tr, err := NewTransport(cfg, clock.Real{})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	f.cfg, f.repo = cfg, r
+	log := d.Audit
+	f.cfg, f.repo = d.Cfg, d.Repo
 	f.srv = &Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Authority: users(t, r, log), Transport: tr, Clock: clk,
-		Exec: &ops.Executor{Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Version: "test", Who: "lifeboat daemon", Clock: clock.Real{}},
+		Cfg: d.Cfg, Repo: d.Repo, Sources: d.Sources, Audit: log, Authority: users(t, d.Repo, log), Transport: tr, Clock: clk,
+		Exec: d.Exec,
 	}
 
 	// As the daemon does after each job: the trail's copy in the
@@ -152,20 +120,12 @@ func (f *fixture) endJobs(t *testing.T) {
 func (f *fixture) serve(t *testing.T, tr *Transport) {
 	t.Helper()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := apitest.Listen(t)
 
-	base := http.NewServeMux()
+	base := apitest.Base()
 	base.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "lifeboat_up 1") })
-	base.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
-	hs := f.srv.HTTPServer(base)
-
-	go f.srv.Serve(hs, l) //nolint:errcheck
-
-	t.Cleanup(func() { hs.Close() })
+	apitest.Serve(t, f.srv, l, base)
 
 	pool := x509.NewCertPool()
 
@@ -183,14 +143,7 @@ func (f *fixture) serve(t *testing.T, tr *Transport) {
 
 func writeFile(t *testing.T, path, text string) {
 	t.Helper()
-
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	apitest.WriteFile(t, path, text)
 }
 
 // call sends method path with body (JSON, "" for none) and the header

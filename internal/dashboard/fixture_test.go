@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"lifeboat/internal/access"
 	"lifeboat/internal/api"
+	"lifeboat/internal/apitest"
 	"lifeboat/internal/audit"
 	"lifeboat/internal/clock"
 	"lifeboat/internal/config"
@@ -27,8 +27,6 @@ import (
 	"lifeboat/internal/oidctest"
 	"lifeboat/internal/ops"
 	"lifeboat/internal/repo"
-	"lifeboat/internal/source"
-	"lifeboat/internal/sources"
 )
 
 const (
@@ -78,8 +76,6 @@ func newSiteWith(t *testing.T, more string, sso bool) *site {
 	t.Helper()
 
 	ctx := context.Background()
-	t.Setenv("LIFEBOAT_LOCK_DIR", t.TempDir())
-
 	dir := t.TempDir()
 	s := &site{dir: dir, data: filepath.Join(dir, "data")}
 
@@ -94,48 +90,19 @@ func newSiteWith(t *testing.T, more string, sso bool) *site {
 		"  slow:\n    steps:\n      - run: sleep 60\n        drill: sleep 60\n"+
 		"server:\n  listen: 127.0.0.1:0\n",
 		filepath.Join(dir, "repo"), filepath.Join(dir, "state", "audit.jsonl"), s.data, more, filepath.Join(dir, "near"))
-	writeFile(t, filepath.Join(dir, "lifeboat.yaml"), yaml)
+	d := apitest.New(t, dir, yaml, repoPassword)
+	s.exec = d.Exec
+	s.history(t, ctx, d.Cfg, d.Password)
 
-	cfg, err := config.Load(filepath.Join(dir, "lifeboat.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	pw := repo.Password{Value: repoPassword, Origin: "test"}
-	if err := repo.Create(ctx, cfg.Repository.Path, pw); err != nil {
-		t.Fatal(err)
-	}
-
-	r, err := repo.Open(ctx, cfg.Repository.Path, pw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	t.Cleanup(func() { r.Close(ctx) })
-
-	key, err := r.AuditKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srcs := map[string]source.Source{}
-	for _, name := range cfg.SourceNames {
-		srcs[name], _ = sources.New(cfg.Sources[name], os.Getenv)
-	}
-
-	log := &audit.Log{Path: cfg.Audit.Path, Key: key}
-	s.exec = &ops.Executor{Cfg: cfg, Repo: r, Sources: srcs, Audit: log, Version: "test", Who: "lifeboat daemon", Clock: clock.Real{}}
-	s.history(t, ctx, cfg, pw)
-
-	tr, err := api.NewTransport(cfg, clock.Real{})
+	tr, err := api.NewTransport(d.Cfg, clock.Real{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	s.clock = &aheadClock{}
 	s.srv = &api.Server{
-		Cfg: cfg, Repo: r, Sources: srcs, Exec: s.exec, Audit: log, Transport: tr, Clock: s.clock,
-		Password: pw, Getenv: os.Getenv, Authority: s.users(t, r, log), Pages: dashboard.Wrap,
+		Cfg: d.Cfg, Repo: d.Repo, Sources: d.Sources, Exec: s.exec, Audit: d.Audit, Transport: tr, Clock: s.clock,
+		Password: d.Password, Getenv: os.Getenv, Authority: s.users(t, d.Repo, d.Audit), Pages: dashboard.Wrap,
 	}
 	s.serve(t, sso)
 
@@ -225,24 +192,14 @@ func (s *site) code(t *testing.T, offset time.Duration) string {
 func (s *site) serve(t *testing.T, sso bool) {
 	t.Helper()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := apitest.Listen(t)
 
 	s.url = "https://" + l.Addr().String()
 	if sso {
 		s.singleSignOnVia(t)
 	}
 
-	base := http.NewServeMux()
-	base.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-
-	hs := s.srv.HTTPServer(base)
-
-	go s.srv.Serve(hs, l) //nolint:errcheck
-
-	t.Cleanup(func() { hs.Close() })
+	apitest.Serve(t, s.srv, l, apitest.Base())
 
 	// The certificate is the daemon's self-signed one: the test reads
 	// through it as the browser does (which is told to accept it).
@@ -300,12 +257,5 @@ func (s *site) get(t *testing.T, path string, v any) {
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	apitest.WriteFile(t, path, content)
 }

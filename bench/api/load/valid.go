@@ -108,21 +108,8 @@ func (p *parser) object(depth int) bool {
 			return false
 		}
 
-		p.space()
-
-		if p.i >= len(p.b) {
-			return false
-		}
-
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
+		if more, ok := p.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -142,21 +129,8 @@ func (p *parser) array(depth int) bool {
 			return false
 		}
 
-		p.space()
-
-		if p.i >= len(p.b) {
-			return false
-		}
-
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
-			return true
-		default:
-			return false
+		if more, ok := p.next(']'); !more {
+			return ok
 		}
 	}
 }
@@ -271,4 +245,28 @@ func (p *parser) digits() int {
 	}
 
 	return n
+}
+
+// next reads what follows a member or an element: a comma, when more
+// follow, or the closing byte; ok is false for anything else.
+func (p *parser) next(closing byte) (more, ok bool) {
+	p.space()
+
+	if p.i >= len(p.b) {
+		return false, false
+	}
+
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		p.space()
+
+		return true, true
+	case closing:
+		p.i++
+
+		return false, true
+	}
+
+	return false, false
 }

@@ -13,18 +13,11 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/match"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"lifeboat/examples/sml-library/imagegen"
 )
 
-const (
-	refName = "org.opencontainers.image.ref.name"
-	images  = 5
-)
+const images = 5
 
 func main() {
 	dir := flag.String("dir", "", "the OCI layout")
@@ -52,88 +45,23 @@ func main() {
 
 func mb(f float64) int64 { return int64(f * (1 << 20)) }
 
-func layer(size int64) (v1.Layer, error) { return random.Layer(size, types.OCILayer) }
-
 func initLayout(dir string, base, own int64) error {
-	b, err := layer(base)
-	if err != nil {
-		return err
-	}
-
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-
-	oci := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-
+	all := make([]imagegen.Own, 0, images)
 	for i := 1; i <= images; i++ {
-		l, err := layer(own)
-		if err != nil {
-			return err
-		}
-
-		img, err := mutate.AppendLayers(oci, b, l)
-		if err != nil {
-			return err
-		}
-
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{refName: fmt.Sprintf("img%d", i)})); err != nil {
-			return err
-		}
+		all = append(all, imagegen.Own{Name: fmt.Sprintf("img%d", i), Size: own})
 	}
 
-	return nil
+	return imagegen.Build(dir, base, all...)
 }
 
 // step gives image ((day-1) mod 5)+1 a new top layer.
 func step(dir string, own int64, day int) error {
-	name := fmt.Sprintf("img%d", (day-1)%images+1)
-
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return err
-	}
-
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return err
-	}
-
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return err
-	}
-
-	for _, m := range im.Manifests {
-		if m.Annotations[refName] != name {
-			continue
-		}
-
-		img, err := idx.Image(m.Digest)
-		if err != nil {
-			return err
-		}
-
+	return imagegen.Rebuild(dir, fmt.Sprintf("img%d", (day-1)%images+1), own, func(img v1.Image, next v1.Layer) (v1.Image, error) {
 		ls, err := img.Layers()
 		if err != nil {
-			return err
+			return nil, err
 		}
 
-		l, err := layer(own)
-		if err != nil {
-			return err
-		}
-
-		oci := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-
-		next, err := mutate.AppendLayers(oci, append(ls[:len(ls)-1:len(ls)-1], l)...)
-		if err != nil {
-			return err
-		}
-
-		return p.ReplaceImage(next, match.Annotation(refName, name), layout.WithAnnotations(map[string]string{refName: name}))
-	}
-
-	return fmt.Errorf("%s holds no %s", dir, name)
+		return imagegen.Image(append(ls[:len(ls)-1:len(ls)-1], next)...)
+	})
 }

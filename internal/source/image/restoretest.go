@@ -9,7 +9,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"lifeboat/internal/clock"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/source"
 )
@@ -19,57 +18,46 @@ import (
 // and checks its digest and size, and that each image's manifest digest is
 // the one recorded.
 func (s *Source) RestoreTest(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, opt source.TestOptions) (*source.TestReport, error) {
-	clk := r.Clock()
-	start := clk.Now()
 	rep := &source.TestReport{Snapshot: snap, What: "blobs"}
 
-	tmp, err := os.MkdirTemp("", "lifeboat-restore-test-")
-	if err != nil {
-		return nil, fmt.Errorf("restore test of %s: %w", s.cfg.Name, err)
-	}
-	defer os.RemoveAll(tmp)
+	var doc *indexDoc
 
-	doc, err := readIndex(ctx, r, snap)
-	if err != nil {
-		return nil, fmt.Errorf("restore test of %s: %w", s.cfg.Name, err)
-	}
-
-	if _, err := writeLayout(ctx, r, snap, doc.Images, tmp, opt.Progress); err != nil {
-		return nil, fmt.Errorf("restore test of %s: restore snapshot %s: %w", s.cfg.Name, snap.ID, err)
-	}
-
-	rep.Restore = clock.Since(clk, start)
-
-	if opt.Tamper != nil {
-		if err := opt.Tamper(ctx, tmp); err != nil {
-			return nil, err
+	return source.RestoreTestInFolder(ctx, r, s.cfg.Name, rep, opt, func(dir string) error {
+		var err error
+		if doc, err = readIndex(ctx, r, snap); err != nil {
+			return err
 		}
-	}
 
-	checked := map[string]bool{}
+		if _, err := writeLayout(ctx, r, snap, doc.Images, dir, opt.Progress); err != nil {
+			return fmt.Errorf("restore snapshot %s: %w", snap.ID, err)
+		}
 
-	for _, im := range doc.Images {
-		for _, b := range append(append([]blobRec(nil), im.Blobs...), im.AttachedBlobs...) {
-			if checked[b.Digest] {
-				continue
+		return nil
+	}, func(dir string) error {
+		checked := map[string]bool{}
+
+		for _, im := range doc.Images {
+			for _, b := range append(append([]blobRec(nil), im.Blobs...), im.AttachedBlobs...) {
+				if checked[b.Digest] {
+					continue
+				}
+
+				checked[b.Digest] = true
+
+				if p := checkBlob(dir, b); p != "" {
+					rep.Problems = append(rep.Problems, im.Ref+": "+p)
+				}
 			}
 
-			checked[b.Digest] = true
-
-			if p := checkBlob(tmp, b); p != "" {
-				rep.Problems = append(rep.Problems, im.Ref+": "+p)
+			if len(im.Blobs) == 0 || im.Blobs[0].Digest != im.Digest {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: the restored root manifest is not the recorded %s", im.Ref, im.Digest))
 			}
 		}
 
-		if len(im.Blobs) == 0 || im.Blobs[0].Digest != im.Digest {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: the restored root manifest is not the recorded %s", im.Ref, im.Digest))
-		}
-	}
+		rep.Checked = int64(len(checked))
 
-	rep.Checked = int64(len(checked))
-	rep.Total = clock.Since(clk, start)
-
-	return rep, nil
+		return nil
+	})
 }
 
 // checkBlob reads one blob of the layout back; it returns what is wrong.
