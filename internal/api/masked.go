@@ -183,3 +183,15 @@ func shortSnap(id string) string {
 
 	return id
 }
+
+// withMasking sets the masking mode of each source that has masking rules,
+// so a page offers a masked copy only where one can be made.
+func (s *Server) withMasking(out []SourceHealth) []SourceHealth {
+	for i := range out {
+		if sc := s.Cfg.Sources[out[i].Name]; sc != nil && sc.Type == config.KindMySQL && sc.MySQL.Masking != nil {
+			out[i].Masking = sc.MySQL.Masking.Mode
+		}
+	}
+
+	return out
+}
