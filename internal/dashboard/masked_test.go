@@ -175,7 +175,7 @@ func customersChecksum(t *testing.T, conn *sql.DB, dbName string) string {
 	t.Helper()
 
 	var tbl, sum string
-	if err := conn.QueryRow("CHECKSUM TABLE `" + dbName + "`.customers").Scan(&tbl, &sum); err != nil {
+	if err := conn.QueryRow("CHECKSUM TABLE `"+dbName+"`.customers").Scan(&tbl, &sum); err != nil {
 		t.Fatal(err)
 	}
 
