@@ -30,7 +30,8 @@ var shopPersonal = []string{"ada@example.org", "bob@example.org", "+44 20 7946 0
 // only for a source with masking rules; an admin restores one through it
 // into a scratch database, which holds the rows but no personal value,
 // while the source is untouched; a developer downloads a masked export from
-// the overview, and sees no restore.
+// the overview, and sees no restore; the overview says db's restore test
+// (verify.masked) restored a masked copy.
 func TestMaskedCopiesInTheDashboard(t *testing.T) {
 	db := testenv.StartMariaDB(t)
 	db.Exec(t, `CREATE DATABASE shop;
@@ -43,12 +44,17 @@ func TestMaskedCopiesInTheDashboard(t *testing.T) {
 	conn := "    type: mysql\n    socket: " + db.Socket + "\n    user: root\n    databases: [shop]\n"
 	s := newSiteWith(t, "  db:\n"+conn+"    masking:\n      key_env: LB_DASH_MASK_KEY\n      mode: strict\n      rules:\n"+
 		"        shop.customers.email: email\n        shop.customers.phone: phone\n        shop.customers.note: text\n"+
+		"    verify: {masked: true}\n"+
 		"  plain:\n"+conn, false)
 
 	for _, name := range []string{"db", "plain"} {
 		if _, err := s.exec.Backup(context.Background(), ops.Backup{Source: name, Type: "full"}, nil); err != nil {
 			t.Fatalf("backup %s: %v", name, err)
 		}
+	}
+
+	if _, err := s.exec.RestoreTest(context.Background(), ops.RestoreTest{Source: "db"}, nil); err != nil {
+		t.Fatalf("the masked restore test of db: %v", err)
 	}
 
 	sqlDB := db.DB(t, "")
@@ -128,6 +134,10 @@ func (s *site) developerExport(t *testing.T) {
 
 	if strings.Join(controls, ",") != "db masked-export" {
 		t.Fatalf("a developer's overview offers %q, want only db's masked export", controls)
+	}
+
+	if cell := b.text(`document.querySelector('tr[data-source="db"] .c-test').textContent`); !strings.HasPrefix(cell, "ok ") || !strings.HasSuffix(cell, " (masked copy)") {
+		t.Fatalf("the overview's restore test of db says %q, want ok ... (masked copy)", cell)
 	}
 
 	dir := t.TempDir()

@@ -271,7 +271,9 @@ function sourceRow(s) {
     d ? el("span", { class: "kind" }, d.plan + (d.ok ? "" : ", failed")) : null);
   const v = s.verify, t = s.restore_test;
   const verify = el("td", { class: "c-verify " + (v ? (v.OK ? "" : "red") : "amber") }, v ? `${v.OK ? "ok" : "PROBLEMS"} ${when(v.At)}` : "never");
-  const test = el("td", { class: "c-test " + (t ? (t.OK ? "" : "red") : "amber") }, t ? `${t.OK ? "ok" : "FAILED"} ${when(t.At)}` : "never");
+  // A masked restore test (verify.masked) records "N masked tables".
+  const test = el("td", { class: "c-test " + (t ? (t.OK ? "" : "red") : "amber") },
+    t ? `${t.OK ? "ok" : "FAILED"} ${when(t.At)}${/ masked tables$/.test(t.Checked || "") ? " (masked copy)" : ""}` : "never");
   const c = s.copies;
   const copies = el("td", { class: "c-copies " + (c.meets_3_2_1 ? "green" : "amber"), title: (c.where || []).join(", ") },
     `${c.copies} copies, ${c.media} media, ${c.offsite} off site ${c.meets_3_2_1 ? "✓" : "✗"}`);
