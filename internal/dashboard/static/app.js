@@ -798,7 +798,7 @@ pages.account = async () => {
 
 // users is the admins' list of users: add, change a role, remove.
 async function users(act) {
-  const roles = ["viewer", "auditor", "operator", "admin"];
+  const roles = ["viewer", "developer", "auditor", "operator", "admin"];
   const load = async () => {
     const us = await api("GET", "/api/v1/users");
     fill("users-table", us.map((u) => {
