@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -345,5 +346,25 @@ func maskedExports(t *testing.T, f *fixture, db *testenv.MariaDB) {
 
 	if !okDev || !refusedDev {
 		t.Errorf("the audit trail lacks the developer's masked export (%v) or refused unmasked one (%v)", okDev, refusedDev)
+	}
+}
+
+// TestMaskedIsForDatabaseSources: a masked restore or an export of a files
+// source is refused with 400, and nothing is restored.
+func TestMaskedIsForDatabaseSources(t *testing.T) {
+	f := newFixture(t)
+	target := filepath.Join(f.dir, "masked-files")
+
+	code, out := f.call(t, "POST", "/api/v1/restore", `{"source": "data", "target": "`+target+`", "masked": true}`, bearer(access.Operator)...)
+	if code != http.StatusBadRequest || !strings.Contains(out, "masked are for database sources; data is a files source") {
+		t.Fatalf("a masked restore of a files source: %d %s", code, out)
+	}
+
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Fatalf("the refused restore wrote %s (%v)", target, err)
+	}
+
+	if code, out := f.export(t, access.Operator, "data", `{"masked": true}`); code != http.StatusBadRequest || !strings.Contains(out, "export writes database snapshots; data is a files source") {
+		t.Fatalf("an export of a files source: %d %s", code, out)
 	}
 }
