@@ -17,7 +17,11 @@ const (
 	// Viewer sees health, snapshots and reports (a developer, the incident
 	// manager following a recovery).
 	Viewer Role = "viewer"
-	// Auditor is a viewer who also reads the audit trail and downloads
+	// Developer is a viewer who may also take masked copies of a database
+	// source (a masked export): production-like data without the personal
+	// data, and nothing else of the backups.
+	Developer Role = "developer"
+	// Auditor is a developer who also reads the audit trail and downloads
 	// evidence (the security officer).
 	Auditor Role = "auditor"
 	// Operator also backs up, verifies, runs restore tests and drills, and
@@ -30,13 +34,13 @@ const (
 )
 
 // Roles lists every role from the least to the most allowed.
-var Roles = []Role{Viewer, Auditor, Operator, Admin}
+var Roles = []Role{Viewer, Developer, Auditor, Operator, Admin}
 
 // ParseRole checks a role name a user gave.
 func ParseRole(s string) (Role, error) {
 	r := Role(s)
 	if !slices.Contains(Roles, r) {
-		return "", fmt.Errorf("unknown role %q: use viewer, auditor, operator or admin", s)
+		return "", fmt.Errorf("unknown role %q: use viewer, developer, auditor, operator or admin", s)
 	}
 
 	return r, nil
@@ -60,6 +64,11 @@ const (
 	// DownloadData: a file's contents from a snapshot (backup data leaves
 	// the repository).
 	DownloadData Permission = "download-data"
+	// MaskedCopy: a masked export of a database source in strict masking
+	// mode (every column that looks personal has a rule, or the copy is
+	// refused), which holds no personal data. An unmasked export, or a
+	// masked one in permissive mode, needs DownloadData.
+	MaskedCopy Permission = "masked-copy"
 	// Operate: backup now, verify, restore test, drill, replicate.
 	Operate Permission = "operate"
 	// RestoreScratch: a restore or point-in-time restore into a target that
@@ -75,10 +84,11 @@ const (
 
 // grants is what each role adds to the one before it in Roles.
 var grants = map[Role][]Permission{
-	Viewer:   {ReadHealth, ReadSnapshots, ReadReports},
-	Auditor:  {ReadAudit, DownloadEvidence},
-	Operator: {Operate, RestoreScratch, DownloadData},
-	Admin:    {RestoreProduction, Prune, ManageAccess},
+	Viewer:    {ReadHealth, ReadSnapshots, ReadReports},
+	Developer: {MaskedCopy},
+	Auditor:   {ReadAudit, DownloadEvidence},
+	Operator:  {Operate, RestoreScratch, DownloadData},
+	Admin:     {RestoreProduction, Prune, ManageAccess},
 }
 
 // Allows reports whether role r has permission p.

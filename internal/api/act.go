@@ -126,6 +126,9 @@ type RestoreRequest struct {
 	Database  string   `json:"database,omitempty"`
 	Tables    []string `json:"tables,omitempty"`
 	ToTime    string   `json:"to_time,omitempty"`
+	// Masked restores a masked copy of a database source (its masking
+	// rules applied while rows stream in).
+	Masked bool `json:"masked,omitempty"`
 }
 
 // production says whether req restores over the source's own data, which
@@ -176,6 +179,12 @@ func restore(s *Server, w http.ResponseWriter, r *http.Request, p access.Princip
 		return err
 	}
 
+	if req.Masked {
+		if err := s.checkMasked(r.Context(), req.Source, req.Snapshot); err != nil {
+			return err
+		}
+	}
+
 	e := s.executor(p)
 	j := s.start(p, "restore", req.Source, func(ctx context.Context, obs ops.Observer) (any, error) {
 		return run(ctx, e, obs)
@@ -189,8 +198,8 @@ func (s *Server) restoreRun(r *http.Request, req RestoreRequest) (func(context.C
 	detail := asked(r, req)
 
 	if s.Cfg.Sources[req.Source].Type != config.KindMySQL {
-		if req.Database != "" || req.Tables != nil || req.ToTime != "" {
-			return nil, fail(http.StatusBadRequest, "database, tables and to_time are for database sources; %s is a %s source", req.Source, s.Cfg.Sources[req.Source].Type)
+		if req.Database != "" || req.Tables != nil || req.ToTime != "" || req.Masked {
+			return nil, fail(http.StatusBadRequest, "database, tables, to_time and masked are for database sources; %s is a %s source", req.Source, s.Cfg.Sources[req.Source].Type)
 		}
 
 		return func(ctx context.Context, e *ops.Executor, obs ops.Observer) (any, error) {
@@ -202,7 +211,7 @@ func (s *Server) restoreRun(r *http.Request, req RestoreRequest) (func(context.C
 		return nil, fail(http.StatusBadRequest, "target is for files and git sources; restore a database under another name with database")
 	}
 
-	o := ops.DatabaseOptions{Database: req.Database, Tables: req.Tables, Overwrite: req.Overwrite, Asked: detail, Out: io.Discard}
+	o := ops.DatabaseOptions{Database: req.Database, Tables: req.Tables, Overwrite: req.Overwrite, Masked: req.Masked, Asked: detail, Out: io.Discard}
 
 	if req.ToTime == "" {
 		return func(ctx context.Context, e *ops.Executor, obs ops.Observer) (any, error) {

@@ -51,6 +51,9 @@ type SourceHealth struct {
 	OK      bool   `json:"ok"`
 	// Drill is the last drill of a plan restoring the source.
 	Drill *DrillSummary `json:"last_drill,omitempty"`
+	// Masking is the masking mode of a database source with masking rules
+	// (strict or permissive); empty: it has none, and takes no masked copy.
+	Masking string `json:"masking,omitempty"`
 	// Days is the last 30 days: backups, failures, overdue gaps.
 	Days []Day `json:"days"`
 }
@@ -140,7 +143,7 @@ func listSources(s *Server, w http.ResponseWriter, r *http.Request, _ access.Pri
 			return nil, err
 		}
 
-		out := sourceHealth(h, now)
+		out := s.withMasking(sourceHealth(h, now))
 
 		return out, s.overview(ctx, now, out, h)
 	})
@@ -189,7 +192,7 @@ func status(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principa
 			return nil, err
 		}
 
-		st := Status{Repository: s.Cfg.Repository.Location(), Sources: sourceHealth(h, now), Copies: h.Copies, Now: now}
+		st := Status{Repository: s.Cfg.Repository.Location(), Sources: s.withMasking(sourceHealth(h, now)), Copies: h.Copies, Now: now}
 
 		if err := s.overview(ctx, now, st.Sources, h); err != nil {
 			return nil, err

@@ -54,6 +54,7 @@ var routes = []Route{
 	{"POST", "/api/v1/plans/{name}/drill", access.Operate, true, drill},
 	{"POST", "/api/v1/replicate", access.Operate, true, replicate},
 	{"POST", "/api/v1/restore", access.RestoreScratch, true, restore},
+	{"POST", "/api/v1/sources/{name}/export", access.MaskedCopy, true, export},
 
 	{"GET", "/api/v1/users", access.ManageAccess, false, listUsers},
 	{"POST", "/api/v1/users", access.ManageAccess, true, addUser},

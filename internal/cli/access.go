@@ -58,7 +58,7 @@ func (a *App) userCommand() *cobra.Command {
 		Short: "The HTTP API's users: add, list, passwd, role, remove, mfa",
 		Long: "Users log in to the HTTP API and the dashboard with a password and, once enrolled, a TOTP\n" +
 			"code. They are kept in the repository, so a new machine with the repository has them.\n" +
-			"Roles: viewer, auditor, operator, admin (see the README's permission table).",
+			"Roles: viewer, developer, auditor, operator, admin (see the README's permission table).",
 		Example: "  lifeboat user add alice --role operator\n" +
 			"  lifeboat user list",
 	}
@@ -104,7 +104,7 @@ func (a *App) userAddCommand() *cobra.Command {
 		},
 	}
 
-	cmd.Flags().StringVar(&role, "role", "", "viewer, auditor, operator or admin (required)")
+	cmd.Flags().StringVar(&role, "role", "", "viewer, developer, auditor, operator or admin (required)")
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input instead of the terminal")
 
 	return cmd
@@ -414,7 +414,7 @@ func (a *App) tokenCreateCommand() *cobra.Command {
 		},
 	}
 
-	cmd.Flags().StringVar(&role, "role", "", "viewer, auditor, operator or admin (required)")
+	cmd.Flags().StringVar(&role, "role", "", "viewer, developer, auditor, operator or admin (required)")
 	cmd.Flags().StringVar(&expires, "expires", "", "how long the token is valid, e.g. 30d or 12h (default: until revoked)")
 
 	return cmd

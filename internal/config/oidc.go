@@ -132,7 +132,7 @@ func (p *parser) oidcRoles(parent, n *yaml.Node) map[string]access.Role {
 
 		r, err := access.ParseRole(v.Value)
 		if err != nil || v.Kind != yaml.ScalarNode {
-			p.fail(v, key+"."+g.Value, "unknown role %s: use viewer, auditor, operator or admin", describe(v))
+			p.fail(v, key+"."+g.Value, "unknown role %s: use viewer, developer, auditor, operator or admin", describe(v))
 			continue
 		}
 

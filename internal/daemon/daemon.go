@@ -637,6 +637,8 @@ func (d *Daemon) refresh(ctx context.Context) {
 			d.Metrics.RestoreTestLast.WithLabelValues(name).Set(float64(v.At.Unix()))
 			d.Metrics.RestoreTestOK.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[v.OK])
 			d.Metrics.RestoreTestTime.WithLabelValues(name).Set(v.Seconds)
+			// A masked restore test records what it compared as "N masked tables".
+			d.Metrics.RestoreTestMasked.WithLabelValues(name).Set(map[bool]float64{true: 1, false: 0}[strings.HasSuffix(v.Checked, " masked tables")])
 		}
 
 		if s.Restorable.IsZero() {

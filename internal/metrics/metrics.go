@@ -36,6 +36,8 @@ type Metrics struct {
 	RestoreTestLast   *prometheus.GaugeVec
 	RestoreTestOK     *prometheus.GaugeVec
 	RestoreTestTime   *prometheus.GaugeVec
+	// RestoreTestMasked says the last restore test restored a masked copy.
+	RestoreTestMasked *prometheus.GaugeVec
 	RecoveryDuration  *prometheus.GaugeVec
 	RecoveryRPO       *prometheus.GaugeVec
 	RTOObjective      *prometheus.GaugeVec
@@ -107,6 +109,8 @@ func New(version string) *Metrics {
 			Help: "1 when the source's last restore test matched the backup, 0 when it did not."}, src),
 		RestoreTestTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_duration_seconds",
 			Help: "How long the source's last restore test took, restore and comparison."}, src),
+		RestoreTestMasked: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_restore_test_masked",
+			Help: "1 when the source's last restore test restored a masked copy (verify.masked: no personal data reached the scratch server), 0 when a plain one."}, src),
 		RecoveryDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_duration_seconds",
 			Help: "Measured duration of the last drill or recovery of the plan, per step, named by its number and kind (step=\"2. restore database\", \"3. run\"); step=\"total\" is the measured RTO."}, []string{"plan", "mode", "step"}),
 		RecoveryRPO: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_recovery_rpo_seconds",
@@ -151,7 +155,7 @@ func New(version string) *Metrics {
 	m.reg.MustRegister(m.BackupLastSuccess, m.BackupLastAttempt, m.BackupDuration, m.BackupLogical, m.BackupStored,
 		m.BackupFailures, m.BackupInterval, m.RPOObjective, m.VerifyLast, m.VerifyOK, m.BinlogStreaming,
 		m.BinlogArchive, m.BinlogSegments, m.BinlogStored,
-		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
+		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RestoreTestMasked, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
 		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
 		m.CopyReplicated, m.CopyRestorable, m.Copies321, m.Media321, m.Offsite321,
 		m.EscrowDrillLastSuccess, m.CopyOldPassword,

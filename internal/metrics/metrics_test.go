@@ -43,6 +43,7 @@ func sample(t *testing.T) []byte {
 	m.RestoreTestLast.WithLabelValues("database").Set(float64(now.Add(-48 * time.Hour).Unix()))
 	m.RestoreTestOK.WithLabelValues("database").Set(1)
 	m.RestoreTestTime.WithLabelValues("database").Set(42)
+	m.RestoreTestMasked.WithLabelValues("database").Set(1)
 	m.RecoveryDuration.WithLabelValues("site", "drill", "total").Set(310)
 	m.RecoveryDuration.WithLabelValues("site", "drill", "2. restore database").Set(250)
 	m.RecoveryDuration.WithLabelValues("site", "drill", "3. run").Set(12)

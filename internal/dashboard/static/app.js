@@ -178,6 +178,33 @@ function fill(id, rows, empty) {
 }
 
 // Jobs: an action's job is followed on the jobs page.
+// maskedExport downloads a masked export of a database source: a gzip SQL
+// file the stock client loads, without the personal data its masking rules
+// cover.
+async function maskedExport(name, button) {
+  showError("");
+  button.disabled = true;
+  try {
+    const r = await fetch(`/api/v1/sources/${encodeURIComponent(name)}/export`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf_token }, body: JSON.stringify({ masked: true }) });
+    if (!r.ok) {
+      const data = await r.json().catch(() => null);
+      throw new Error((data && data.error) || r.statusText);
+    }
+    const file = (/filename="?([^";]+)"?/.exec(r.headers.get("Content-Disposition") || "") || [])[1] || name + "-masked.sql.gz";
+    const a = el("a", { href: URL.createObjectURL(await r.blob()), download: file, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    button.dataset.done = file;
+  } catch (e) {
+    showError(`masked export of ${name}: ${e.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function followJob(job) {
   location.href = "/jobs?job=" + encodeURIComponent(job.id);
 }
@@ -244,7 +271,9 @@ function sourceRow(s) {
     d ? el("span", { class: "kind" }, d.plan + (d.ok ? "" : ", failed")) : null);
   const v = s.verify, t = s.restore_test;
   const verify = el("td", { class: "c-verify " + (v ? (v.OK ? "" : "red") : "amber") }, v ? `${v.OK ? "ok" : "PROBLEMS"} ${when(v.At)}` : "never");
-  const test = el("td", { class: "c-test " + (t ? (t.OK ? "" : "red") : "amber") }, t ? `${t.OK ? "ok" : "FAILED"} ${when(t.At)}` : "never");
+  // A masked restore test (verify.masked) records "N masked tables".
+  const test = el("td", { class: "c-test " + (t ? (t.OK ? "" : "red") : "amber") },
+    t ? `${t.OK ? "ok" : "FAILED"} ${when(t.At)}${/ masked tables$/.test(t.Checked || "") ? " (masked copy)" : ""}` : "never");
   const c = s.copies;
   const copies = el("td", { class: "c-copies " + (c.meets_3_2_1 ? "green" : "amber"), title: (c.where || []).join(", ") },
     `${c.copies} copies, ${c.media} media, ${c.offsite} off site ${c.meets_3_2_1 ? "✓" : "✗"}`);
@@ -262,6 +291,12 @@ function sourceRow(s) {
     actions.append(el("button", { type: "button", "data-action": "backup", "aria-label": "Back up " + s.name + " now", onclick: async () => {
       try { followJob(await api("POST", `/api/v1/sources/${encodeURIComponent(s.name)}/backup`, { type: "full" })); } catch (e) { showError(e.message); }
     } }, "Back up"));
+  }
+  // A masked export in permissive mode may let an unclassified column
+  // through: the API asks download-data for it, as for an unmasked one.
+  if (s.masking && can(s.masking === "strict" ? "masked-copy" : "download-data")) {
+    actions.append(el("button", { type: "button", "data-action": "masked-export", "aria-label": "Download a masked export of " + s.name,
+      onclick: (e) => maskedExport(s.name, e.currentTarget) }, "Masked export"));
   }
   if (can("restore-scratch")) actions.append(el("a", { class: "button", "data-action": "restore", href: "/restore?source=" + encodeURIComponent(s.name), "aria-label": "Restore " + s.name }, "Restore"));
   return row({ name: s.name, tier: s.tier, last: s.last_backup || "", restorable: s.restorable || "", rpo: s.rpo_seconds / (s.rpo_objective_seconds || 1),
@@ -409,6 +444,9 @@ pages.restore = async () => {
     const src = cur();
     const db = src && src.kind === "mysql";
     $("r-time-row").hidden = !db; $("r-db-row").hidden = !db; $("r-folder-row").hidden = db;
+    // A masked copy only of a source with masking rules.
+    $("r-mask-row").hidden = !(db && src.masking);
+    if ($("r-mask-row").hidden) $("r-masked").checked = false;
     [snaps, arch] = await Promise.all([backups(src.name), coverage(src)]);
     const want = params.get("snapshot");
     $("r-snapshot").replaceChildren(el("option", { value: "latest" }, "the newest"),
@@ -455,6 +493,10 @@ pages.restore = async () => {
       req.target = $("r-target").value.trim();
       if (!req.target.startsWith("/")) throw new Error("give the absolute path of an empty or new folder to restore into");
       items.push(["Into", "scratch folder " + req.target]);
+    }
+    if (db && $("r-masked").checked) {
+      req.masked = true;
+      items.push(["Masked", `yes: ${src.name}'s masking rules (${src.masking} mode) replace personal data before a row reaches the server`]);
     }
     const d = src.last_drill;
     items.push(["Last drill", d ? `${dur(d.rto_seconds)} (plan ${d.plan}, ${when(d.at)}; objective ${dur(d.rto_objective_seconds)})` : "never drilled"]);
@@ -756,7 +798,7 @@ pages.account = async () => {
 
 // users is the admins' list of users: add, change a role, remove.
 async function users(act) {
-  const roles = ["viewer", "auditor", "operator", "admin"];
+  const roles = ["viewer", "developer", "auditor", "operator", "admin"];
   const load = async () => {
     const us = await api("GET", "/api/v1/users");
     fill("users-table", us.map((u) => {
