@@ -18,6 +18,10 @@ type PointOptions struct {
 	DryRun bool
 	Out    io.Writer
 	Log    *slog.Logger
+	// Scratch is a recovery into a copy that is checked and removed (a
+	// drill): it may go either way, Datadir from a physical backup or
+	// Database from a logical one, and takes the faster by estimate.
+	Scratch bool
 }
 
 // PointReport says what a point-in-time recovery did.
@@ -27,6 +31,10 @@ type PointReport struct {
 	Replay  *binlog.Result
 	// ReplayTime is how long the replay took (after the full).
 	ReplayTime time.Duration
+	// Choice says which backup the recovery started from and why, when
+	// there was a choice: "restore: using the physical full of ... (est.
+	// ...) rather than the logical full of ... (est. ...)".
+	Choice string
 }
 
 // PointInTimeRestorer restores the newest full before a target instant or

@@ -123,6 +123,10 @@ func (s *Source) pointPhysical(ctx context.Context, r *repo.Repository, arch *bi
 	res, err := s.replayRelay(ctx, r, arch, plan, pr.Datadir, workers, opt.Progress)
 	rep.Replay, rep.ReplayTime = res, clock.Since(clk, start)
 
+	if err == nil {
+		s.measured(ctx, r, plan.Bytes(), rep.ReplayTime, func(sp *restoreSpeeds, v float64) { sp.ReplayParallel = v })
+	}
+
 	if err != nil {
 		return rep, fmt.Errorf("source %s: replaying the binlog into %s failed (the data directory holds the backup plus part of the binlog; restore again into an empty one once the cause is fixed): %w", s.cfg.Name, pr.Datadir, err)
 	}

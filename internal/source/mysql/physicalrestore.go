@@ -102,6 +102,8 @@ func (s *Source) restorePhysical(ctx context.Context, r *repo.Repository, snap *
 		return nil, err
 	}
 
+	s.measured(ctx, r, rep.Bytes, rep.Extract+rep.Prepare, func(sp *restoreSpeeds, v float64) { sp.PhysicalCopy = v })
+
 	return rep, nil
 }
 
