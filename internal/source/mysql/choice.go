@@ -38,7 +38,10 @@ func (s *Source) speeds(ctx context.Context, r *repo.Repository) (restoreSpeeds,
 		return defaultSpeeds, false
 	}
 
-	for _, f := range []struct{ v *float64; d float64 }{
+	for _, f := range []struct {
+		v *float64
+		d float64
+	}{
 		{&sp.LogicalLoad, defaultSpeeds.LogicalLoad}, {&sp.PhysicalCopy, defaultSpeeds.PhysicalCopy},
 		{&sp.ReplaySerial, defaultSpeeds.ReplaySerial}, {&sp.ReplayParallel, defaultSpeeds.ReplayParallel},
 	} {
@@ -85,7 +88,9 @@ func (s *Source) estimate(ctx context.Context, r *repo.Repository, plan *binlog.
 	return seconds(float64(snap.Bytes)/sp.LogicalLoad + float64(plan.Bytes())/sp.ReplaySerial)
 }
 
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)).Round(time.Second / 10) }
+func seconds(f float64) time.Duration {
+	return time.Duration(f * float64(time.Second)).Round(time.Second / 10)
+}
 
 // describeStart names a recovery's starting backup: "the physical full of
 // 2026-01-02 03:04:05".
