@@ -18,10 +18,6 @@ type PointOptions struct {
 	DryRun bool
 	Out    io.Writer
 	Log    *slog.Logger
-	// Scratch is a recovery into a copy that is checked and removed (a
-	// drill): it may go either way, Datadir from a physical backup or
-	// Database from a logical one, and takes the faster by estimate.
-	Scratch bool
 }
 
 // PointReport says what a point-in-time recovery did.

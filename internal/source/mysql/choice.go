@@ -110,8 +110,8 @@ func describeStart(plan *binlog.Plan) string {
 //   - into a data directory (Datadir): from the physical chain, or from a
 //     logical full loaded into a new server there when no physical backup
 //     reaches the target;
-//   - into a scratch copy (Scratch: a drill or a test, where either way
-//     serves): the way of the shorter estimated time.
+//   - into a scratch copy (Scratch with Database and Datadir: a drill,
+//     where either way serves): the way of the shorter estimated time.
 func (s *Source) choosePlan(ctx context.Context, r *repo.Repository, arch *binlog.Archive, opt PITROptions) (*binlog.Plan, string, error) {
 	if opt.Datadir == "" {
 		plan, err := s.planPoint(ctx, r, arch, opt)
@@ -120,6 +120,14 @@ func (s *Source) choosePlan(ctx context.Context, r *repo.Repository, arch *binlo
 
 	phys, physErr := s.planFrom(ctx, r, arch, opt, true)
 	logical, logErr := s.planFrom(ctx, r, arch, opt, false)
+
+	// A drill of a source that takes no physical backups: nothing to
+	// choose between.
+	if opt.Scratch && opt.Database != "" && logErr == nil {
+		if starts, _ := s.pointStarts(ctx, r, true); len(starts) == 0 {
+			return logical, "", nil
+		}
+	}
 
 	switch {
 	case physErr != nil && logErr != nil:
@@ -133,7 +141,7 @@ func (s *Source) choosePlan(ctx context.Context, r *repo.Repository, arch *binlo
 	sp := s.mustSpeeds(ctx, r)
 	pe, le := s.estimate(ctx, r, phys, sp), s.estimate(ctx, r, logical, sp)
 
-	if !opt.Scratch || pe <= le {
+	if !opt.Scratch || opt.Database == "" || pe <= le {
 		return phys, fmt.Sprintf("restore: using %s (est. %s) rather than %s (est. %s)", describeStart(phys), pe, describeStart(logical), le), nil
 	}
 

@@ -131,7 +131,7 @@ func TestRecoveryChoosesItsWay(t *testing.T) {
 
 		out.Reset()
 
-		rep, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Datadir: dir, Database: copyDB}, Target: target(9), Scratch: true, Out: &out})
+		rep, err := s.RestoreToPoint(ctx, r, PITROptions{DatabaseRestoreOptions: RestoreOptions{Datadir: dir, Database: copyDB, Scratch: true}, Target: target(9), Out: &out})
 		if err != nil {
 			t.Fatalf("scratch recovery (%s expected): %v", c.want, err)
 		}

@@ -291,7 +291,7 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan, Choice: choice})
 	}
 
-	if opt.Datadir != "" && !opt.Scratch {
+	if opt.Datadir != "" && (!opt.Scratch || opt.Database == "") {
 		return s.pointLogicalDatadir(ctx, r, arch, plan, opt, choice)
 	}
 
