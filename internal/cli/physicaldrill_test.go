@@ -60,6 +60,15 @@ func TestPhysicalDrillAndRecoverPlan(t *testing.T) {
 		t.Errorf("the recovery's data directory lacks the table: %v", err)
 	}
 
+	// A recovery with mode: physical and no data directory: refused, and
+	// the first recovery's data directory is left as it was.
+	e.writeConfig(cfg + "plans:\n  db:\n    steps:\n      - restore: phys\n        mode: physical\n")
+	e.expectFailure(1, []string{"with mode: physical, which restores into a data directory", "target:"}, "recover", "db")
+
+	if _, err := os.Stat(filepath.Join(target, "shop", "orders.ibd")); err != nil {
+		t.Errorf("the refused recovery touched %s: %v", target, err)
+	}
+
 	// A relative data directory: refused by config check.
 	e.writeConfig(cfg + "plans:\n  db:\n    steps:\n      - restore: phys\n        mode: physical\n        target: relative/dir\n")
 	e.expectFailure(2, []string{"a physical restore's target is a data directory: an absolute path"}, "config", "check")

@@ -312,16 +312,19 @@ func (x *execution) restoreDatabase(ctx context.Context, rcv source.Recoverer, s
 		at = t
 	}
 
-	if x.drill() {
+	switch {
+	case x.drill():
 		done, err := x.drillCopy(ctx, rcv, st, &opt, res)
 		if err != nil {
 			return err
 		}
 
 		defer done()
-	} else if st.Mode == config.RestorePhysical {
+	case st.Mode == config.RestorePhysical && st.Target == "":
+		return fmt.Errorf("the step restores %s with mode: physical, which restores into a data directory: give it as target: (an empty or new folder for the server to start on)", st.Source)
+	case st.Mode == config.RestorePhysical:
 		opt.Datadir = st.Target
-	} else if st.Target != "" {
+	case st.Target != "":
 		opt.Database = st.Target
 	}
 

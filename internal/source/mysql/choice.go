@@ -134,8 +134,10 @@ func (s *Source) choosePlan(ctx context.Context, r *repo.Repository, arch *binlo
 		return nil, "", physErr
 	case physErr != nil:
 		return logical, fmt.Sprintf("restore: using %s (est. %s): no physical backup reaches %s", describeStart(logical), s.estimate(ctx, r, logical, s.mustSpeeds(ctx, r)), opt.Target), nil
-	case logErr != nil:
+	case logErr != nil && opt.Scratch:
 		return phys, "", nil
+	case logErr != nil:
+		return phys, fmt.Sprintf("restore: using %s (est. %s): no logical backup reaches %s", describeStart(phys), s.estimate(ctx, r, phys, s.mustSpeeds(ctx, r)), opt.Target), nil
 	}
 
 	sp := s.mustSpeeds(ctx, r)
