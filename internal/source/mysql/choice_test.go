@@ -92,6 +92,12 @@ func TestRecoveryChoosesItsWay(t *testing.T) {
 		t.Errorf("choice %q, output %s", rep.Choice, out.String())
 	}
 
+	// The recovery measured its copy speed into the repository (its replay,
+	// under a kilobyte, is too small to measure).
+	if sp, ok, err := records.State[restoreSpeeds](ctx, r, "db", speedsState); err != nil || !ok || sp.PhysicalCopy <= 0 {
+		t.Errorf("speeds recorded after a physical recovery: %+v %v %v", sp, ok, err)
+	}
+
 	srv := openRestored(t, dir)
 	checkRowsUpTo(t, srv.DB(), "md", 8, "physical recovery to row 8")
 	srv.Stop(ctx) //nolint:errcheck // a scratch copy

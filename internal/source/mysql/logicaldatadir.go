@@ -81,6 +81,11 @@ func (s *Source) loadIntoNewServer(ctx context.Context, r *repo.Repository, arch
 		err = stopErr
 	}
 
+	// What the private server wrote belongs to the data directory's owner.
+	if ownErr := matchOwner(datadir); err == nil {
+		err = ownErr
+	}
+
 	if err != nil {
 		return rep, fmt.Errorf("%w (server log: %s)", err, srv.LogTail())
 	}

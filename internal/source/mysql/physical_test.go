@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -316,12 +317,38 @@ func TestPhysicalRestoreTestRecordsSums(t *testing.T) {
 		t.Fatalf("second restore test: %+v, %v", second, err)
 	}
 
+	// The data directory belongs to another account (the server's): what
+	// the private server comparing the copy wrote is given to it too.
 	dir := filepath.Join(t.TempDir(), "datadir")
+	owner := os.Geteuid()
+
+	if os.Geteuid() == 0 {
+		owner = 65534
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := os.Chown(dir, owner, owner); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("not root: the data directory is the test's own, so the owner check below checks the test's account")
+	}
 
 	rep, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Datadir: dir})
 	if err != nil || rep.Checked != len(want) || !strings.Contains(rep.Physical, "equal to the record") {
 		t.Fatalf("restore: %+v, %v", rep, err)
 	}
+
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if fi, serr := os.Lstat(p); serr == nil {
+			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != owner {
+				t.Errorf("%s is owned by %d, not the data directory's owner %d", p, st.Uid, owner)
+			}
+		}
+
+		return err
+	})
 
 	// A record that no longer matches the copy: the test and the restore
 	// fail naming the table, and the restored data directory stays.

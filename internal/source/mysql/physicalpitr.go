@@ -194,6 +194,11 @@ func (s *Source) replayRelay(ctx context.Context, r *repo.Repository, arch *binl
 		applyErr = stopErr
 	}
 
+	// What the private server wrote belongs to the data directory's owner.
+	if ownErr := matchOwner(datadir); applyErr == nil {
+		applyErr = ownErr
+	}
+
 	if applyErr != nil {
 		return res, fmt.Errorf("%w (server log: %s)", applyErr, srv.LogTail())
 	}

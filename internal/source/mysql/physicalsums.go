@@ -170,6 +170,11 @@ func (s *Source) checkRestoredDatadir(ctx context.Context, r *repo.Repository, s
 		err = stopErr
 	}
 
+	// What the private server wrote belongs to the data directory's owner.
+	if ownErr := matchOwner(datadir); err == nil {
+		err = ownErr
+	}
+
 	if err != nil {
 		return 0, err
 	}
