@@ -47,6 +47,11 @@ func TestPhysicalDrillAndRecoverPlan(t *testing.T) {
 	e.writeConfig(cfg + strings.Replace(plan, "= 3000", "= 2999", 1))
 	e.expectFailure(1, []string{"SELECT COUNT(*) = 2999 FROM orders"}, "drill", "db")
 
+	// A masked drill cannot take a physical copy: refused before anything
+	// is restored.
+	e.writeConfig(cfg + strings.Replace(plan, "      - restore: phys\n", "      - restore: phys\n        mode: physical\n        masked: true\n", 1))
+	e.expectFailure(1, []string{"a physical copy cannot be masked"}, "drill", "db")
+
 	// A recovery: mode physical restores into the target data directory.
 	target := filepath.Join(t.TempDir(), "datadir")
 	e.writeConfig(cfg + "plans:\n  db:\n    steps:\n      - restore: phys\n        mode: physical\n        target: " + target + "\n")
