@@ -158,6 +158,65 @@ func TestRecoveryChoosesItsWay(t *testing.T) {
 	}
 }
 
+// TestDrillCopyServed: a drill's recovery (Scratch, both ways open) that
+// takes the physical way is served by a private server under the scratch
+// name: its tables checked, assertions run there, stopped by DropDatabase.
+func TestDrillCopyServed(t *testing.T) {
+	needBackupTool(t)
+
+	ctx := context.Background()
+
+	m := testenv.StartMariaDB(t)
+	m.Exec(t, "CREATE DATABASE md; CREATE TABLE md.t (id INT PRIMARY KEY, domain INT); USE md; INSERT INTO md.t SELECT seq, seq % 2 FROM seq_1_to_7")
+
+	s := New(&config.Source{Name: "db", Type: config.KindMySQL, MySQL: config.MySQL{
+		Socket: m.Socket, User: "root", Workers: 2, Host: "127.0.0.1", Port: m.Port, Databases: []string{"md"},
+	}}, func(string) string { return "" })
+	r := newRepo(t)
+
+	for _, mode := range []string{config.ModeLogical, config.ModePhysical} {
+		if _, err := s.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull, Mode: mode}); err != nil {
+			t.Fatalf("%s full: %v", mode, err)
+		}
+	}
+
+	if db, err := s.OneDatabase(ctx, r); err != nil || db != "md" {
+		t.Fatalf("OneDatabase with a newer physical full: %q, %v", db, err)
+	}
+
+	if err := records.PutState(ctx, r, "db", speedsState, restoreSpeeds{LogicalLoad: 1, PhysicalCopy: 1e9, ReplaySerial: 1e6, ReplayParallel: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "datadir")
+
+	rec, err := s.Recover(ctx, r, "", time.Time{}, RestoreOptions{Scratch: true, Database: "lifeboat_drill_t", Datadir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rec.Datadir != dir || rec.Databases[0] != "lifeboat_drill_t" || rec.Tables != 1 || rec.Rows != 7 || !strings.Contains(rec.Choice, "using the physical full") {
+		t.Fatalf("recovered %+v", rec)
+	}
+
+	if probs, err := s.Assert(ctx, "lifeboat_drill_t", []string{"SELECT COUNT(*) = 7 FROM t", "SELECT COUNT(*) = 6 FROM t"}, true); err != nil || len(probs) != 1 || !strings.Contains(probs[0], "= 6") {
+		t.Fatalf("assertions in the served copy: %v, %v", probs, err)
+	}
+
+	if err := s.DropDatabase(ctx, "lifeboat_drill_t"); err != nil {
+		t.Fatal(err)
+	}
+
+	if s.copies.get("lifeboat_drill_t") != nil {
+		t.Error("the served copy is still known after DropDatabase")
+	}
+
+	// The server is gone: a server started on the directory now finds it
+	// shut down cleanly.
+	srv := openRestored(t, dir)
+	checkRowsUpTo(t, srv.DB(), "md", 7, "the drill's copy after its server stopped")
+}
+
 // waitArchived waits until an archived segment ends at GTID position pos's
 // last transaction.
 func waitArchived(t *testing.T, s *Source, r *repo.Repository, pos string) {

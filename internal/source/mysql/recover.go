@@ -127,15 +127,29 @@ func recovered(rep *RestoreReport, replay *binlog.Result, snap *repo.Snapshot, w
 }
 
 // OneDatabase returns the name of the only database in the source's newest
-// full backup, for a drill's scratch copy; it fails when there are several.
+// logical full backup, for a drill's scratch copy; it fails when there are
+// several (a physical full holds the whole server: a drill serves it from
+// a scratch data directory instead).
 func (s *Source) OneDatabase(ctx context.Context, r *repo.Repository) (string, error) {
-	fulls, err := s.fulls(ctx, r)
+	all, err := s.fulls(ctx, r)
 	if err != nil {
 		return "", err
 	}
 
-	if len(fulls) == 0 {
+	if len(all) == 0 {
 		return "", fmt.Errorf("source %s has no full backup yet: run `lifeboat backup %s`", s.cfg.Name, s.cfg.Name)
+	}
+
+	var fulls []binlog.Full
+
+	for _, f := range all {
+		if _, phys := LoadPhysical(f.Snap); !phys {
+			fulls = append(fulls, f)
+		}
+	}
+
+	if len(fulls) == 0 {
+		return "", fmt.Errorf("source %s has only physical full backups; a scratch database is loaded from a logical one: run `lifeboat backup %s --mode logical`, or drill from a scratch data directory (mode: physical)", s.cfg.Name, s.cfg.Name)
 	}
 
 	newest := fulls[0]
