@@ -30,7 +30,10 @@ type Segment struct {
 	First, Last time.Time
 	GTIDFirst   string
 	GTIDLast    string
-	FDE         []byte
+	// Domains are the first and last GTID of each replication domain
+	// (nil for a segment stored before they were recorded: see Domain).
+	Domains map[uint32]GTIDRange
+	FDE     []byte
 	// Bytes of binlog at the start of the stored data; an arrival index follows.
 	BinlogBytes int64
 	Events      int
@@ -99,6 +102,7 @@ func Load(ctx context.Context, r *repo.Repository, source string) (*Archive, err
 		}
 
 		seg := &Segment{Segment: s, Epoch: l["epoch"], File: l["file"], Next: l["next"], GTIDFirst: l["gtid_first"], GTIDLast: l["gtid_last"], By: l["by"]}
+		seg.Domains = parseDomains(l[domainsLabel])
 		seg.Start = atou32(l["start"])
 		seg.End = atou32(l["end"])
 		seg.First = labelTime(l["a_first"], l["t_first"])

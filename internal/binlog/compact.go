@@ -374,6 +374,8 @@ func pieceLabels(parts []*Segment) map[string]string {
 		by       []string
 		gFirst   string
 		gLast    string
+		domains  map[uint32]GTIDRange
+		legacy   bool
 	)
 
 	for _, p := range parts {
@@ -393,6 +395,12 @@ func pieceLabels(parts []*Segment) map[string]string {
 		if p.GTIDLast != "" {
 			gLast = p.GTIDLast
 		}
+
+		// A piece stored before per-domain ranges were kept leaves the
+		// merged one without them too: Domain then reads its first and
+		// last GTID, as it read the piece's.
+		legacy = legacy || p.Domains == nil && p.GTIDLast != ""
+		domains = mergeDomains(domains, p.Domains)
 
 		for _, b := range strings.Split(p.By, "+") {
 			if b != "" && !contains(by, b) {
@@ -432,6 +440,10 @@ func pieceLabels(parts []*Segment) map[string]string {
 	// falls back to the event's own time, event by event, for the rest.
 	if arrivals {
 		l["arrivals"] = "1"
+	}
+
+	if !legacy && domains != nil {
+		l[domainsLabel] = formatDomains(domains)
 	}
 
 	return l

@@ -204,8 +204,8 @@ func (t Target) reachedBy(s *Segment) bool {
 	case t.File != "":
 		return s.File == t.File && s.End >= t.Pos
 	case t.GTID != nil:
-		g, err := ParseGTID(s.GTIDLast)
-		return err == nil && g.Domain == t.GTID.Domain && g.Seq >= t.GTID.Seq
+		r, ok := s.Domain(t.GTID.Domain)
+		return ok && r.Last.Seq >= t.GTID.Seq
 	}
 
 	return false
@@ -227,10 +227,8 @@ func (a *Archive) epochOfGTID(g GTID) string {
 	best := ""
 
 	for _, s := range a.Segments {
-		lo, e1 := ParseGTID(s.GTIDFirst)
-		hi, e2 := ParseGTID(s.GTIDLast)
-
-		if e1 == nil && e2 == nil && lo.Domain == g.Domain && lo.Seq <= g.Seq && g.Seq <= hi.Seq && s.Epoch > best {
+		r, ok := s.Domain(g.Domain)
+		if ok && r.First.Seq <= g.Seq && g.Seq <= r.Last.Seq && s.Epoch > best {
 			best = s.Epoch
 		}
 	}

@@ -256,6 +256,7 @@ type pending struct {
 	aLast      int64
 	gFirst     string
 	gLast      string
+	domains    map[uint32]GTIDRange
 	events     int
 	next       string
 	fde        []byte
@@ -587,6 +588,7 @@ func (a *Archiver) add(seg *pending, c *Coord, e event, fde []byte, checksum boo
 		}
 
 		seg.gLast = g.String()
+		seg.domains = addGTID(seg.domains, g)
 		fmt.Fprintf(&seg.index, "%d %d\n", c.Pos, arrived.UnixMilli())
 	case evMySQLGTID, evMySQLAnon:
 		fmt.Fprintf(&seg.index, "%d %d\n", c.Pos, arrived.UnixMilli())
@@ -610,6 +612,7 @@ func (a *Archiver) store(ctx context.Context, epoch string, p *pending) (*Segmen
 		"t_last":       strconv.FormatUint(uint64(p.tLast), 10),
 		"gtid_first":   p.gFirst,
 		"gtid_last":    p.gLast,
+		domainsLabel:   formatDomains(p.domains),
 		"fde":          hex.EncodeToString(p.fde),
 		"binlog_bytes": strconv.Itoa(p.buf.Len()),
 		"events":       strconv.Itoa(p.events),
@@ -629,7 +632,7 @@ func (a *Archiver) store(ctx context.Context, epoch string, p *pending) (*Segmen
 		return nil, fmt.Errorf("archive binlog %s:%d-%d: %w", p.file, p.start, p.end, err)
 	}
 
-	s := &Segment{Segment: rs, Epoch: epoch, File: p.file, Start: p.start, End: p.end, Next: p.next, FDE: p.fde, BinlogBytes: n, Events: p.events, GTIDFirst: p.gFirst, GTIDLast: p.gLast, By: a.By}
+	s := &Segment{Segment: rs, Epoch: epoch, File: p.file, Start: p.start, End: p.end, Next: p.next, FDE: p.fde, BinlogBytes: n, Events: p.events, GTIDFirst: p.gFirst, GTIDLast: p.gLast, Domains: p.domains, By: a.By}
 	s.First = labelTime(labels["a_first"], labels["t_first"])
 	s.Last = labelTime(labels["a_last"], labels["t_last"])
 

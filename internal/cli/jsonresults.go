@@ -215,6 +215,7 @@ type pointRestoreJSON struct {
 	Safety         string    `json:"safety_snapshot_id,omitempty"`
 	FromCopy       string    `json:"from_copy,omitempty"`
 	Datadir        string    `json:"datadir,omitempty"`
+	Choice         string    `json:"choice,omitempty"`
 }
 
 func (a *App) pointRestoreJSON(name string, dryRun bool, res *ops.PointResult) pointRestoreJSON {
@@ -227,6 +228,8 @@ func (a *App) pointRestoreJSON(name string, dryRun bool, res *ops.PointResult) p
 	if rep == nil {
 		return out
 	}
+
+	out.Choice = rep.Choice
 
 	if p := rep.Plan; p != nil {
 		out.FullSnapshotID, out.FullTime, out.Segments, out.BinlogBytes = p.Full.Snap.ID, utc(p.Full.At), len(p.Steps), p.Bytes()

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,4 +329,21 @@ func TestBothModesOnOneSource(t *testing.T) {
 	}
 
 	e.expectFailure(1, []string{"is a logical backup", "--target-datadir takes a physical backup"}, "restore", "db", "--snapshot", logicalFull, "--target-datadir", filepath.Join(t.TempDir(), "x"))
+
+	// To where the last binlog incremental ends: into a data directory
+	// from the physical incremental (the binlog after the logical full was
+	// never archived), and --json says so and why.
+	var br struct {
+		ToFile string `json:"to_file"`
+		ToPos  uint32 `json:"to_pos"`
+	}
+
+	if err := json.Unmarshal([]byte(snaps[len(snaps)-1].Extra["binlog"]), &br); err != nil || br.ToFile == "" {
+		t.Fatalf("the last incremental records no binlog range: %v %v", snaps[len(snaps)-1].Extra, err)
+	}
+
+	out = e.mustRun("restore", "db", "--to-position", fmt.Sprintf("%s:%d", br.ToFile, br.ToPos), "--target-datadir", filepath.Join(t.TempDir(), "pitr"), "--json")
+	if !strings.Contains(out, `"choice":"restore: using the physical incremental of `) || !strings.Contains(out, "no logical backup reaches position "+br.ToFile) {
+		t.Fatalf("restore --to-position --target-datadir --json: %s", out)
+	}
 }

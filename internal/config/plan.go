@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,18 @@ const (
 	StepNotify  = "notify"
 	StepPlan    = "plan"
 )
+
+// How a database restore step restores (its mode:): from a physical
+// backup into a data directory, from a logical one into the server, or
+// (auto, a drill's default) the faster way by estimate.
+const (
+	RestorePhysical = "physical"
+	RestoreLogical  = "logical"
+	RestoreAuto     = "auto"
+)
+
+// RestoreModes are the modes a database restore step takes.
+var RestoreModes = map[string]bool{RestorePhysical: true, RestoreLogical: true, RestoreAuto: true}
 
 // StepKinds lists the step kinds in the order the documentation gives them.
 var StepKinds = []string{StepStop, StepStart, StepRestore, StepRun, StepCheck, StepNotify, StepPlan}
@@ -377,7 +390,7 @@ func (p *parser) restoreStep(st *Step, kindNode *yaml.Node, m map[string]*yaml.N
 		p.fail(m["owner"], key+".owner", "expected user:group such as www-data:www-data, found %q", st.Owner)
 	}
 
-	if st.Mode != "" {
+	if st.Mode != "" && !RestoreModes[st.Mode] {
 		if _, err := strconv.ParseUint(st.Mode, 8, 32); err != nil {
 			p.fail(m["mode"], key+".mode", "expected an octal mode such as \"0755\" (quote it), found %q", st.Mode)
 		}
@@ -438,8 +451,16 @@ func (p *parser) checkPlans(cfg *Config) {
 					p.fail(at, key+".check.source", "source %q is not a database; an SQL check needs a mysql source", st.Source)
 				}
 
-				if st.Kind == StepRestore && sc.Type == KindMySQL && (st.Owner != "" || st.Mode != "") {
-					p.fail(at, key, "owner and mode are for files and git sources")
+				if st.Kind == StepRestore && sc.Type == KindMySQL && (st.Owner != "" || st.Mode != "" && !RestoreModes[st.Mode]) {
+					p.fail(at, key, "owner and an octal mode are for files and git sources; a database restore's mode is physical, logical or auto")
+				}
+
+				if st.Kind == StepRestore && sc.Type != KindMySQL && RestoreModes[st.Mode] {
+					p.fail(at, key+".mode", "mode %s is for database sources; files and git sources take an octal mode such as \"0755\"", st.Mode)
+				}
+
+				if st.Kind == StepRestore && st.Mode == RestorePhysical && st.Target != "" && !filepath.IsAbs(st.Target) {
+					p.fail(at, key+".target", "a physical restore's target is a data directory: an absolute path, found %q", st.Target)
 				}
 
 				if st.ToTime != "" && sc.Type != KindMySQL {

@@ -180,6 +180,17 @@ func (rn *Runner) describeRestore(ctx context.Context, st *config.Step, drill bo
 	}
 
 	if isDatabase(sc) {
+		switch {
+		case drill && st.Mode == config.RestorePhysical:
+			where = "into a scratch data directory served by a private server"
+		case drill && st.Mode != config.RestoreLogical:
+			where = "into a scratch copy (a scratch database, or a scratch data directory served by a private server: the faster by estimate)"
+		case st.Mode == config.RestorePhysical && st.Target == "":
+			return "FAILS: mode: physical restores into a data directory: give it as target:"
+		case st.Mode == config.RestorePhysical:
+			where = "into the data directory " + st.Target + " (empty or new)"
+		}
+
 		if err := rn.checkReplayLogin(ctx, st.Source, snapID); err != nil {
 			return "FAILS: " + err.Error()
 		}

@@ -36,6 +36,9 @@ type execution struct {
 	scratchDBs  map[string][]string
 	scratchDirs []string
 	isolation   []string
+	// servedDatadir is, per source, the scratch data directory a drill's
+	// copy was restored into (served by a private server).
+	servedDatadir map[string]string
 }
 
 func (x *execution) drill() bool { return x.run.Mode == ModeDrill }
@@ -309,35 +312,19 @@ func (x *execution) restoreDatabase(ctx context.Context, rcv source.Recoverer, s
 		at = t
 	}
 
-	if x.drill() {
-		scratch, ok := rcv.(source.ScratchDatabases)
-		if !ok {
-			return fmt.Errorf("source %s has no scratch database for a drill to restore into", st.Source)
-		}
-
-		db, err := scratch.OneDatabase(ctx, x.rn.Repo)
+	switch {
+	case x.drill():
+		done, err := x.drillCopy(ctx, rcv, st, &opt, res)
 		if err != nil {
 			return err
 		}
 
-		b := make([]byte, 4)
-		rand.Read(b) //nolint:errcheck
-
-		opt.Database, opt.Overwrite = "lifeboat_drill_"+hex.EncodeToString(b), false
-
-		// A drill restores a masked copy when the plan's step or the
-		// source asks: the scratch database then holds no personal data.
-		opt.Masked = st.Masked
-		if x.rn.Cfg != nil && x.rn.Cfg.Sources[st.Source] != nil && x.rn.Cfg.Sources[st.Source].Verify.Masked {
-			opt.Masked = true
-		}
-		if x.scratchDBs == nil {
-			x.scratchDBs = map[string][]string{}
-		}
-
-		x.scratchDBs[st.Source] = append(x.scratchDBs[st.Source], opt.Database)
-		x.isolation = append(x.isolation, fmt.Sprintf("%s: restored %s into the scratch database %s", res.Title, db, opt.Database))
-	} else if st.Target != "" {
+		defer done()
+	case st.Mode == config.RestorePhysical && st.Target == "":
+		return fmt.Errorf("the step restores %s with mode: physical, which restores into a data directory: give it as target: (an empty or new folder for the server to start on)", st.Source)
+	case st.Mode == config.RestorePhysical:
+		opt.Datadir = st.Target
+	case st.Target != "":
 		opt.Database = st.Target
 	}
 
@@ -348,6 +335,14 @@ func (x *execution) restoreDatabase(ctx context.Context, rcv source.Recoverer, s
 
 	if err != nil {
 		return err
+	}
+
+	if rec.Choice != "" {
+		defer func() { res.Note = strings.TrimPrefix(rec.Choice, "restore: ") + "; " + res.Note }()
+	}
+
+	if rec.Datadir != "" {
+		return x.recoveredDatadir(st, rec, res)
 	}
 
 	res.Target = "database " + strings.Join(rec.Databases, ",")
@@ -614,4 +609,111 @@ func restoredRoots(target string, snap *repo.Snapshot) []string {
 	}
 
 	return roots
+}
+
+// recoveredDatadir records a database restored into a data directory: a
+// drill's copy (served by a private server the source keeps under the
+// scratch name, its tables checked) or a recovery's new data directory.
+func (x *execution) recoveredDatadir(st *config.Step, rec *source.Recovered, res *StepResult) error {
+	res.Snapshot, res.DataTime = rec.Snapshot.ID, rec.DataTime
+	res.RPOSeconds = max(0, x.run.Started.Sub(rec.DataTime).Seconds())
+
+	compared := ""
+	if rec.Compared > 0 {
+		compared = fmt.Sprintf(", %d tables' row counts and checksums equal to the snapshot's record", rec.Compared)
+	}
+
+	if !x.drill() {
+		res.Target = rec.Datadir
+		res.Note = fmt.Sprintf("full %s plus %d binlog transactions into the data directory %s; start the server on it; data as of %s",
+			short(rec.Snapshot.ID), rec.Transactions, rec.Datadir, rec.DataTime.Local().Format("2006-01-02 15:04:05.000"))
+
+		return nil
+	}
+
+	if x.servedDatadir == nil {
+		x.servedDatadir = map[string]string{}
+	}
+
+	x.servedDatadir[st.Source] = rec.Datadir
+	res.Target = "database " + rec.Databases[0]
+	x.dbs[st.Source] = rec.Databases[0]
+	res.Note = fmt.Sprintf("full %s plus %d binlog transactions into the scratch data directory %s, served by a private server: %d tables, %d rows, CHECK TABLE ok%s; data as of %s",
+		short(rec.Snapshot.ID), rec.Transactions, rec.Datadir, rec.Tables, rec.Rows, compared, rec.DataTime.Local().Format("2006-01-02 15:04:05.000"))
+
+	return nil
+}
+
+// drillCopy sets opt to restore a drill's copy of st's source: a scratch
+// database, or (unless the step says logical, or the copy is masked) a
+// scratch data directory served by a private server, whichever the
+// source estimates faster. done records where the copy went.
+func (x *execution) drillCopy(ctx context.Context, rcv source.Recoverer, st *config.Step, opt *source.DatabaseRestoreOptions, res *StepResult) (done func(), err error) {
+	scratch, ok := rcv.(source.ScratchDatabases)
+	if !ok {
+		return nil, fmt.Errorf("source %s has no scratch database for a drill to restore into", st.Source)
+	}
+
+	// A drill restores a masked copy when the plan's step or the source
+	// asks: the scratch database then holds no personal data. A physical
+	// copy is the server's files as they were, never masked.
+	opt.Masked = st.Masked
+	if x.rn.Cfg != nil && x.rn.Cfg.Sources[st.Source] != nil && x.rn.Cfg.Sources[st.Source].Verify.Masked {
+		opt.Masked = true
+	}
+
+	if opt.Masked && st.Mode == config.RestorePhysical {
+		return nil, fmt.Errorf("a masked drill restores a logical backup: a physical copy cannot be masked; drop mode: physical or masked")
+	}
+
+	db, err := scratch.OneDatabase(ctx, x.rn.Repo)
+	if err != nil && (st.Mode == config.RestoreLogical || opt.Masked) {
+		return nil, err
+	}
+
+	b := make([]byte, 4)
+	rand.Read(b) //nolint:errcheck
+
+	opt.Database, opt.Overwrite = "lifeboat_drill_"+hex.EncodeToString(b), false
+
+	if st.Mode != config.RestoreLogical && !opt.Masked {
+		dir, err := os.MkdirTemp("", "lifeboat-drill-"+st.Source+"-")
+		if err != nil {
+			return nil, err
+		}
+
+		x.scratchDirs = append(x.scratchDirs, dir)
+		opt.Datadir, opt.Scratch = filepath.Join(dir, "datadir"), true
+
+		if db == "" || st.Mode == config.RestorePhysical {
+			db, opt.Database = "the server's databases", ""
+		}
+	}
+
+	if x.scratchDBs == nil {
+		x.scratchDBs = map[string][]string{}
+	}
+
+	// Dropped at the end even when the restore fails midway.
+	if opt.Database != "" {
+		x.scratchDBs[st.Source] = append(x.scratchDBs[st.Source], opt.Database)
+	}
+
+	return func() {
+		if res.Target == "" {
+			return
+		}
+
+		name := strings.TrimPrefix(res.Target, "database ")
+		if name != opt.Database {
+			x.scratchDBs[st.Source] = append(x.scratchDBs[st.Source], name)
+		}
+
+		where := "the scratch database " + name
+		if d := x.servedDatadir[st.Source]; d != "" {
+			where = "a private server on the scratch data directory " + d
+		}
+
+		x.isolation = append(x.isolation, fmt.Sprintf("%s: restored %s into %s", res.Title, db, where))
+	}, nil
 }

@@ -239,3 +239,33 @@ func freePort() (int, error) {
 
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Init creates the system tables of a new server in dataDir (empty or
+// missing), for a copy loaded from a logical backup rather than a physical
+// one. Root logs in with a password (none), not the unix socket, so the
+// copy serves whoever starts a server on it as any restored server does.
+func Init(ctx context.Context, dataDir string) error {
+	bin, err := Binary("mariadb-install-db", "mysql_install_db")
+	if err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return err
+	}
+
+	args := []string{"--no-defaults", "--datadir=" + dataDir, "--auth-root-authentication-method=normal", "--skip-test-db", "--innodb-use-native-aio=0"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = childenv.Env(nil)
+
+	if out, err := cmd.CombinedOutput(); err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return fmt.Errorf("%s --datadir=%s: %w: %s", filepath.Base(bin), dataDir, err, strings.Join(lines[max(0, len(lines)-5):], " / "))
+	}
+
+	return nil
+}

@@ -28,6 +28,11 @@ type DatabaseRestoreOptions struct {
 	// Datadir is the empty data directory a physical backup is restored
 	// into (a new server's, or the original's once moved aside).
 	Datadir string
+	// Scratch makes the restore a drill's copy, checked and removed: with
+	// both Datadir and Database it goes the way estimated faster, and a
+	// copy in Datadir is served by a private server known as Database
+	// (Assert runs there; DropDatabase stops it).
+	Scratch bool
 	// Saved says what the restore replaces is already in a safety snapshot
 	// (an earlier attempt took it), so none is taken.
 	Saved    bool
@@ -71,6 +76,12 @@ type Recovered struct {
 	Rows     int64
 	// Transactions replayed from the archive after the full.
 	Transactions int
+	// Datadir is where a copy restored into a data directory is; Compared
+	// counts the tables compared with a record of the snapshot.
+	Datadir  string
+	Compared int
+	// Choice says which way the recovery took, when it had a choice.
+	Choice string
 }
 
 // Recoverer restores a database for a recovery plan: to a snapshot (its

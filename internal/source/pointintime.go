@@ -27,6 +27,10 @@ type PointReport struct {
 	Replay  *binlog.Result
 	// ReplayTime is how long the replay took (after the full).
 	ReplayTime time.Duration
+	// Choice says which backup the recovery started from and why, when
+	// there was a choice: "restore: using the physical full of ... (est.
+	// ...) rather than the logical full of ... (est. ...)".
+	Choice string
 }
 
 // PointInTimeRestorer restores the newest full before a target instant or

@@ -35,6 +35,9 @@ type Source struct {
 	// restored, before the binlog is replayed (tests compact the archive
 	// there).
 	beforeReplay func()
+
+	// copies are drills' copies served by private servers.
+	copies servedCopies
 }
 
 // New returns the mysql source for cfg; getenv reads password_env.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,4 +272,108 @@ func TestPhysicalArchiveStartsWithPhysicalFull(t *testing.T) {
 		return fmt.Errorf("%d snapshots, no physical full", len(snaps))
 	}, "the streamer's physical full")
 	stop()
+}
+
+// TestPhysicalRestoreTestRecordsSums: the first restore test of a physical
+// snapshot records each table's row count and checksum; later tests and
+// restores compare with that record, and a difference fails naming the
+// table.
+func TestPhysicalRestoreTestRecordsSums(t *testing.T) {
+	needBackupTool(t)
+
+	m := testenv.StartMariaDB(t)
+	seedShop(m, t)
+
+	ctx := t.Context()
+	r := newRepo(t)
+	src := physicalSource(m)
+	src.cfg.MySQL.Databases = []string{"shop"}
+	want := checksums(t, m.DB(t, ""), "shop")
+
+	snap, err := src.Backup(ctx, r, source.BackupOptions{Type: repo.TypeFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first, err := src.RestoreTest(ctx, r, snap, source.TestOptions{})
+	if err != nil || !first.OK() || !strings.Contains(first.Checks, "recorded now") {
+		t.Fatalf("first restore test: %+v, %v", first, err)
+	}
+
+	rec, err := recordedSums(ctx, r, snap.ID)
+	if err != nil || len(rec) != len(want) {
+		t.Fatalf("record of %d tables (%v), want %d", len(rec), err, len(want))
+	}
+
+	for name, w := range want {
+		got := rec["`shop`."+quoteIdent(name)]
+		if fmt.Sprintf("%s/%d", got.Sum, got.Rows) != w {
+			t.Errorf("table %s recorded as %+v, the source holds %s", name, got, w)
+		}
+	}
+
+	second, err := src.RestoreTest(ctx, r, snap, source.TestOptions{})
+	if err != nil || !second.OK() || !strings.Contains(second.Checks, "compared with the record") {
+		t.Fatalf("second restore test: %+v, %v", second, err)
+	}
+
+	// The data directory belongs to another account (the server's): what
+	// the private server comparing the copy wrote is given to it too.
+	dir := filepath.Join(t.TempDir(), "datadir")
+	owner := os.Geteuid()
+
+	if os.Geteuid() == 0 {
+		owner = 65534
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := os.Chown(dir, owner, owner); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("not root: the data directory is the test's own, so the owner check below checks the test's account")
+	}
+
+	rep, err := src.RestoreDatabase(ctx, r, snap, RestoreOptions{Datadir: dir})
+	if err != nil || rep.Checked != len(want) || !strings.Contains(rep.Physical, "equal to the record") {
+		t.Fatalf("restore: %+v, %v", rep, err)
+	}
+
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if fi, serr := os.Lstat(p); serr == nil {
+			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != owner {
+				t.Errorf("%s is owned by %d, not the data directory's owner %d", p, st.Uid, owner)
+			}
+		}
+
+		return err
+	})
+
+	// A record that no longer matches the copy: the test and the restore
+	// fail naming the table, and the restored data directory stays.
+	orders := "`shop`.`orders`"
+	bad := rec[orders]
+	bad.Rows++
+	rec[orders] = bad
+
+	if err := putSums(ctx, r, snap.ID, rec); err != nil {
+		t.Fatal(err)
+	}
+
+	third, err := src.RestoreTest(ctx, r, snap, source.TestOptions{})
+	if err != nil || third.OK() || !strings.Contains(strings.Join(third.Problems, "\n"), "table "+orders+": 3000 rows, but 3001 were recorded") {
+		t.Fatalf("restore test against a different record: %+v, %v", third, err)
+	}
+
+	dir2 := filepath.Join(t.TempDir(), "datadir")
+
+	_, err = src.RestoreDatabase(ctx, r, snap, RestoreOptions{Datadir: dir2})
+	if err == nil || !strings.Contains(err.Error(), "table "+orders+": 3000 rows") {
+		t.Fatalf("restore against a different record: %v", err)
+	}
+
+	if _, err := os.Stat(filepath.Join(dir2, "shop", "orders.ibd")); err != nil {
+		t.Errorf("the restored data directory was removed: %v", err)
+	}
 }

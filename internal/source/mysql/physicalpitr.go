@@ -123,6 +123,10 @@ func (s *Source) pointPhysical(ctx context.Context, r *repo.Repository, arch *bi
 	res, err := s.replayRelay(ctx, r, arch, plan, pr.Datadir, workers, opt.Progress)
 	rep.Replay, rep.ReplayTime = res, clock.Since(clk, start)
 
+	if err == nil {
+		s.measured(ctx, r, plan.Bytes(), rep.ReplayTime, func(sp *restoreSpeeds, v float64) { sp.ReplayParallel = v })
+	}
+
 	if err != nil {
 		return rep, fmt.Errorf("source %s: replaying the binlog into %s failed (the data directory holds the backup plus part of the binlog; restore again into an empty one once the cause is fixed): %w", s.cfg.Name, pr.Datadir, err)
 	}
@@ -188,6 +192,11 @@ func (s *Source) replayRelay(ctx context.Context, r *repo.Repository, arch *binl
 	applyErr := applyRelay(ctx, srv.DB(), plan.Full.Coord, res.Position())
 	if stopErr := srv.Stop(context.WithoutCancel(ctx)); applyErr == nil && stopErr != nil {
 		applyErr = stopErr
+	}
+
+	// What the private server wrote belongs to the data directory's owner.
+	if ownErr := matchOwner(datadir); applyErr == nil {
+		applyErr = ownErr
 	}
 
 	if applyErr != nil {

@@ -75,13 +75,39 @@ func (s *Source) restoreTestPhysical(ctx context.Context, r *repo.Repository, sn
 		rep.Problems = append(rep.Problems, probs...)
 	}
 
+	if err := s.testAgainstRecord(ctx, r, snap, srv.DB(), rep); err != nil {
+		return nil, fmt.Errorf("restore test of %s: %w", name, err)
+	}
+
 	rep.Total = clock.Since(clk, start)
 
 	return rep, nil
 }
 
+// testAgainstRecord compares the copy's row counts and checksums with the
+// record of the snapshot's first restore test, or, when this is the first
+// and its checks passed, records them.
+func (s *Source) testAgainstRecord(ctx context.Context, r *repo.Repository, snap *repo.Snapshot, db *sql.DB, rep *source.TestReport) error {
+	probs, compared, recorded, err := s.checkAgainstRecord(ctx, r, snap, db, len(rep.Problems) == 0)
+	if err != nil {
+		return err
+	}
+
+	switch {
+	case recorded:
+		rep.Checks = physicalChecks + "; their row counts and checksums recorded now, for later tests and restores of this snapshot to compare with"
+	case compared > 0:
+		rep.Checks = "started on a private server, CHECK TABLE, row counts and CHECKSUM TABLE compared with the record of this snapshot's first restore test"
+	}
+
+	rep.Problems = append(rep.Problems, probs...)
+
+	return nil
+}
+
 // physicalChecks is what a restore test of a physical snapshot checks of
-// each table: exactly that, with no comparison against the source.
+// each table when nothing was recorded of it before: exactly that, with no
+// comparison against the source.
 const physicalChecks = "started on a private server, every row readable, CHECK TABLE ok; no checksums recorded at backup time to compare with"
 
 // userTables are the base tables of dbs (none: every user database) as

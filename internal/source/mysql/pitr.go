@@ -276,16 +276,42 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		return nil, err
 	}
 
-	plan, err := s.planPoint(ctx, r, arch, opt)
+	plan, choice, err := s.choosePlan(ctx, r, arch, opt)
 	if err != nil {
 		return nil, err
 	}
 
-	if _, ok := LoadPhysical(plan.Full.Snap); ok {
-		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan})
+	if choice != "" && opt.Out != nil {
+		sp, measured := s.speeds(ctx, r)
+		fmt.Fprintf(opt.Out, "%s\n  (%s)\n", choice, noteSpeeds(sp, measured))
 	}
 
-	s.noteFaster(ctx, r, arch, plan, opt)
+	if _, ok := LoadPhysical(plan.Full.Snap); ok {
+		opt.Database = ""
+		return s.pointPhysical(ctx, r, arch, plan, opt, &PITRReport{Plan: plan, Choice: choice})
+	}
+
+	if opt.Datadir != "" && (!opt.Scratch || opt.Database == "") {
+		return s.pointLogicalDatadir(ctx, r, arch, plan, opt, choice)
+	}
+
+	opt.Datadir = ""
+
+	if choice == "" {
+		s.noteFaster(ctx, r, arch, plan, opt)
+	}
+
+	rep, err := s.pointLogical(ctx, r, arch, plan, opt)
+	if rep != nil {
+		rep.Choice = choice
+	}
+
+	return rep, err
+}
+
+// pointLogical recovers to plan's target from its logical full, loaded
+// into the server, and the binlog replayed by one client session.
+func (s *Source) pointLogical(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, opt PITROptions) (*PITRReport, error) {
 
 	meta, err := LoadMeta(plan.Full.Snap)
 	if err != nil {
@@ -320,9 +346,12 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 		defer login.cleanup()
 	}
 
+	loadStart := s.clock(r).Now()
 	if rep.Restore, err = s.restoreDatabase(ctx, r, plan.Full.Snap, restoreRun{RestoreOptions: opt.DatabaseRestoreOptions, mask: m}); err != nil {
 		return rep, err
 	}
+
+	s.measured(ctx, r, plan.Full.Snap.Bytes, clock.Since(s.clock(r), loadStart), func(sp *restoreSpeeds, v float64) { sp.LogicalLoad = v })
 
 	rename, logged, err := s.replayRename(ctx, dbs, opt.Database)
 	if err != nil {
@@ -354,6 +383,8 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	if err != nil {
 		return rep, err
 	}
+
+	s.measured(ctx, r, plan.Bytes(), rep.ReplayTime, func(sp *restoreSpeeds, v float64) { sp.ReplaySerial = v })
 
 	fmt.Fprint(out, describeReplay(res, plan))
 

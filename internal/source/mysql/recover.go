@@ -19,6 +19,33 @@ type Recovered = source.Recovered
 // at, else to the newest restorable instant (the latest full plus every
 // archived transaction after it).
 func (s *Source) Recover(ctx context.Context, r *repo.Repository, snapID string, at time.Time, opt RestoreOptions) (*Recovered, error) {
+	if !opt.Scratch {
+		return s.recoverTo(ctx, r, snapID, at, opt)
+	}
+
+	// A drill's copy: one restored into a data directory is served by a
+	// private server, checked, and known by the scratch name.
+	name := opt.Database
+	if name == "" {
+		name = opt.Datadir
+	}
+
+	rec, err := s.recoverTo(ctx, r, snapID, at, opt)
+	if err != nil || rec == nil || rec.Datadir == "" {
+		return rec, err
+	}
+
+	served, err := s.serveCopy(ctx, r, rec.Snapshot, rec.Transactions > 0, rec.Datadir, name)
+	if err != nil {
+		return rec, err
+	}
+
+	served.Snapshot, served.DataTime, served.Transactions, served.Datadir, served.Choice = rec.Snapshot, rec.DataTime, rec.Transactions, rec.Datadir, rec.Choice
+
+	return served, nil
+}
+
+func (s *Source) recoverTo(ctx context.Context, r *repo.Repository, snapID string, at time.Time, opt RestoreOptions) (*Recovered, error) {
 	var target binlog.Target
 
 	switch {
@@ -28,7 +55,14 @@ func (s *Source) Recover(ctx context.Context, r *repo.Repository, snapID string,
 			return nil, err
 		}
 
-		if snap.Type == repo.TypeFull {
+		_, physical := LoadPhysical(snap)
+		if opt.Scratch && physical {
+			opt.Database = ""
+		} else if opt.Scratch {
+			opt.Datadir = ""
+		}
+
+		if snap.Type == repo.TypeFull || physical && opt.Datadir != "" {
 			rep, err := s.RestoreDatabase(ctx, r, snap, opt)
 			if err != nil {
 				return recovered(rep, nil, snap, snap.Time), err
@@ -72,14 +106,17 @@ func (s *Source) Recover(ctx context.Context, r *repo.Repository, snapID string,
 		when = target.Time
 	}
 
-	return recovered(rep.Restore, rep.Replay, rep.Plan.Full.Snap, when), err
+	out := recovered(rep.Restore, rep.Replay, rep.Plan.Full.Snap, when)
+	out.Choice = rep.Choice
+
+	return out, err
 }
 
 func recovered(rep *RestoreReport, replay *binlog.Result, snap *repo.Snapshot, when time.Time) *Recovered {
 	out := &Recovered{Snapshot: snap, DataTime: when}
 
 	if rep != nil {
-		out.Databases, out.Safety, out.Tables, out.Rows = rep.Databases, rep.Safety, rep.Tables, rep.Rows
+		out.Databases, out.Safety, out.Tables, out.Rows, out.Datadir = rep.Databases, rep.Safety, rep.Tables, rep.Rows, rep.Datadir
 	}
 
 	if replay != nil {
@@ -90,15 +127,29 @@ func recovered(rep *RestoreReport, replay *binlog.Result, snap *repo.Snapshot, w
 }
 
 // OneDatabase returns the name of the only database in the source's newest
-// full backup, for a drill's scratch copy; it fails when there are several.
+// logical full backup, for a drill's scratch copy; it fails when there are
+// several (a physical full holds the whole server: a drill serves it from
+// a scratch data directory instead).
 func (s *Source) OneDatabase(ctx context.Context, r *repo.Repository) (string, error) {
-	fulls, err := s.fulls(ctx, r)
+	all, err := s.fulls(ctx, r)
 	if err != nil {
 		return "", err
 	}
 
-	if len(fulls) == 0 {
+	if len(all) == 0 {
 		return "", fmt.Errorf("source %s has no full backup yet: run `lifeboat backup %s`", s.cfg.Name, s.cfg.Name)
+	}
+
+	var fulls []binlog.Full
+
+	for _, f := range all {
+		if _, phys := LoadPhysical(f.Snap); !phys {
+			fulls = append(fulls, f)
+		}
+	}
+
+	if len(fulls) == 0 {
+		return "", fmt.Errorf("source %s has only physical full backups; a scratch database is loaded from a logical one: run `lifeboat backup %s --mode logical`, or drill from a scratch data directory (mode: physical)", s.cfg.Name, s.cfg.Name)
 	}
 
 	newest := fulls[0]
@@ -122,6 +173,10 @@ func (s *Source) OneDatabase(ctx context.Context, r *repo.Repository) (string, e
 
 // DropDatabase drops a scratch database a drill created.
 func (s *Source) DropDatabase(ctx context.Context, db string) error {
+	if served, err := s.dropServed(ctx, db); served {
+		return err
+	}
+
 	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
 	if err != nil {
 		return err

@@ -294,6 +294,10 @@ func assert(ctx context.Context, pool *sql.DB, db string, assertions []string) (
 // as a temporary account that can read only that copy, so a check naming
 // the production database cannot read it.
 func (s *Source) Assert(ctx context.Context, db string, assertions []string, copy bool) ([]string, error) {
+	if probs, served, err := s.assertServed(ctx, db, assertions); served {
+		return probs, err
+	}
+
 	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
 	if err != nil {
 		return nil, err
