@@ -160,7 +160,7 @@ func TestKitRoundTrip(t *testing.T) {
 		"Repository ID: 0123456789abcdef", "s3://bucket/lifeboat", "/mnt/vault/lifeboat",
 		"lifeboat --repo s3://bucket/lifeboat --s3-endpoint minio:9000 --s3-tls=false restore database --mysql-host",
 		"kopia repository connect s3 --bucket bucket --prefix lifeboat/ --endpoint minio:9000",
-		"--disable-tls", "kopia restore SNAPSHOT_ID", "| mariadb DB", "share 2: security officer",
+		"--disable-tls", "share 2: security officer",
 		"any 2 of which", id.Recipient().String(),
 	} {
 		if !strings.Contains(text, w) {
@@ -170,6 +170,22 @@ func TestKitRoundTrip(t *testing.T) {
 
 	if strings.Contains(text, secret) {
 		t.Fatal("the kit holds the password")
+	}
+
+	// The steps are blocks a shell runs: one per way to the password, the
+	// connection, and one restore per source.
+	blocks := Blocks(text)
+	for name, w := range map[string]string{
+		"password-age":             `age -d -i "$KEY_FILE" -o password.txt password.age`,
+		"password-lifeboat-shares": `--share "$SHARE_1" --share "$SHARE_2" --out password.txt`,
+		"kopia-connect":            "kopia repository connect s3 --bucket bucket --prefix lifeboat/",
+		"kopia-restore-docs":       `kopia snapshot list lifeboat@lifeboat:/docs --tags role:backup`,
+		"kopia-restore-database":   "| mariadb",
+		"lifeboat":                 "lifeboat --repo s3://bucket/lifeboat --s3-endpoint minio:9000 --s3-tls=false restore database",
+	} {
+		if !strings.Contains(blocks[name], w) {
+			t.Errorf("kit block %s lacks %q:\n%s", name, w, blocks[name])
+		}
 	}
 
 	back, err := ParseKit("scanned:\n" + text)
