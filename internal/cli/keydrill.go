@@ -11,6 +11,7 @@ import (
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/escrow"
+	"lifeboat/internal/health"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -210,11 +211,15 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 
 	r, err := repo.OpenAt(ctx, where, pw, a.log)
 	if err != nil {
-		return fmt.Errorf("escrow drill FAILED: %w", err)
+		return fmt.Errorf("escrow drill FAILED: %w", staleKit(ctx, where, k, err))
 	}
 	defer r.Close(ctx)
 
 	if r.ID() != k.RepositoryID {
+		if rk, ok, _ := records.Get[records.PasswordChange](ctx, r, records.KindKey, "rekey"); ok && rk.At.After(k.Created) {
+			return fmt.Errorf("escrow drill FAILED: %s (the repository at %s is the new one, ID %s)", health.StaleKit("rekey", rk.At), k.Repository.Location, r.ID())
+		}
+
 		return fmt.Errorf("escrow drill FAILED: the repository at %s has ID %s, the kit names %s: the kit is for another repository", k.Repository.Location, r.ID(), k.RepositoryID)
 	}
 
@@ -246,6 +251,22 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 		stats.Files, fmt.Sprintf("%d bytes", stats.Bytes), target, human(time.Duration(rec.Seconds*float64(time.Second))))
 
 	return nil
+}
+
+// staleKit explains a kit whose sealed password no longer opens the
+// repository: when the repository's format blob (which the password wraps)
+// was rewritten after the kit was made, the password changed since.
+func staleKit(ctx context.Context, where repo.Storage, k *escrow.Kit, err error) error {
+	if !errors.Is(err, repo.ErrWrongPassword) {
+		return err
+	}
+
+	at, ferr := repo.FormatWrittenAt(ctx, where)
+	if ferr != nil || !at.After(k.Created) {
+		return err
+	}
+
+	return fmt.Errorf("%s: %w", health.StaleKit("password change", at), err)
 }
 
 // drillRestore restores the source's newest backup into the target (a
