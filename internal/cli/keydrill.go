@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -223,6 +224,10 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 		return fmt.Errorf("escrow drill FAILED: the repository at %s has ID %s, the kit names %s: the kit is for another repository", k.Repository.Location, r.ID(), k.RepositoryID)
 	}
 
+	if moved := kitCopiesMoved(ctx, r, k, loc); moved != "" {
+		return fmt.Errorf("escrow drill FAILED: %s", moved)
+	}
+
 	o.pw = pw.Value
 	rec := records.EscrowDrill{At: start, Method: method}
 	stats, snap, target, err := a.drillRestore(ctx, r, k, o)
@@ -267,6 +272,41 @@ func staleKit(ctx context.Context, where repo.Storage, k *escrow.Kit, err error)
 	}
 
 	return fmt.Errorf("%s: %w", health.StaleKit("password change", at), err)
+}
+
+// kitCopiesMoved says the kit is stale when the copies it names differ from
+// those of the newest configuration the repository keeps ("" when they are
+// the same, or no configuration is kept).
+func kitCopiesMoved(ctx context.Context, r *repo.Repository, k *escrow.Kit, loc config.Repository) string {
+	cfg, err := loadStored(ctx, r, loc)
+	if err != nil {
+		return ""
+	}
+
+	var kept []string
+
+	for _, l := range strings.Split(health.KitPlaces(cfg), "\n") {
+		if strings.HasPrefix(l, "copy ") {
+			kept = append(kept, l)
+		}
+	}
+
+	var named []string
+
+	for _, c := range k.Copies {
+		where := c.Location
+		if strings.HasPrefix(where, "s3://") {
+			where += " " + c.Endpoint + " " + c.Region
+		}
+
+		named = append(named, "copy "+c.Name+" "+where)
+	}
+
+	if strings.Join(kept, "\n") == strings.Join(named, "\n") {
+		return ""
+	}
+
+	return health.StaleKit("change of the repository's location or copies", time.Time{}) + " (the copies it names are not the configuration's)"
 }
 
 // drillRestore restores the source's newest backup into the target (a

@@ -14,8 +14,9 @@ import (
 // by status (human and --json) and the compliance report with the date of
 // the change, and its escrow drill fails with the same message without
 // touching the repository; a new kit clears it; moving a copy makes the
-// new kit stale in turn; after a rekey the kit is stale again, and its drill
-// says so.
+// new kit stale in turn (status at once, the drill once the repository
+// keeps the new configuration); after a rekey the kit is stale again, and
+// its drill says so.
 func TestKitStale(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "docs")
 	write(t, filepath.Join(data, "a.txt"), "a\n")
@@ -108,9 +109,18 @@ func TestKitStale(t *testing.T) {
 		t.Fatalf("the drill of the new kit: exit %d\n%s", r.code, r.err)
 	}
 
-	// The copy moves: the kit sends its holders to the old place.
+	// The copy moves: the kit sends its holders to the old place. Once a
+	// backup kept the new configuration in the repository, the drill sees
+	// it too.
+	const moved = "recovery kit is stale: made before the change of the repository's location or copies"
+
 	e.writeConfig(strings.Replace(withCopy, near, near+"-moved", 1))
-	stale("recovery kit is stale: made before the change of the repository's location or copies")
+	stale(moved)
+	e.mustRun("backup", "docs")
+
+	if r := bareRun(t, home, "key", "escrow-drill", "--kit", second, "--identity", keyFile, "--target", t.TempDir()); r.code == 0 || !strings.Contains(r.err, "escrow drill FAILED: "+moved) {
+		t.Fatalf("the drill of a kit naming a moved copy: exit %d\n%s", r.code, r.err)
+	}
 
 	// A rekey: a new key and password; the kit made before it is stale,
 	// and its drill says so.
