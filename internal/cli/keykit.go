@@ -231,14 +231,12 @@ func kitOf(cfg *config.Config, r *repo.Repository, now time.Time) *escrow.Kit {
 
 func placeOf(name, path string, s3 *config.S3) escrow.Place {
 	if s3 == nil {
-		if abs, err := filepath.Abs(path); err == nil {
-			path = abs
-		}
-
-		return escrow.Place{Name: name, Location: path}
+		return escrow.Place{Name: name, Location: health.KitLocation(path, nil)}
 	}
 
-	return escrow.Place{Name: name, Location: s3.URL(), Endpoint: s3.Endpoint, Region: s3.Region, PlainS3: !s3.TLS}
+	// Not s3.URL(), which names the endpoint too: --repo and kopia take
+	// the bucket and prefix alone.
+	return escrow.Place{Name: name, Location: health.KitLocation(path, s3), Endpoint: s3.Endpoint, Region: s3.Region, PlainS3: !s3.TLS}
 }
 
 // shareText is one holder's share file: whose it is, what it is for, and

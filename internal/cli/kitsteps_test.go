@@ -25,24 +25,7 @@ import (
 // rebuilds from the dump, into another server: every table's row count and
 // CHECKSUM TABLE, the views, routines and triggers match the source.
 func TestKitStepsWithoutLifeboat(t *testing.T) {
-	kopia := testenv.Kopia(t)
-
-	tools := t.TempDir()
-
-	for _, tool := range []string{"jq", "age", "mariadb"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatalf("the kit's steps need %s: install it (bash scripts/install-deps.sh test)", tool)
-		}
-
-		if err := os.Symlink(p, filepath.Join(tools, tool)); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	if err := os.Symlink(kopia, filepath.Join(tools, "kopia")); err != nil {
-		t.Fatal(err)
-	}
+	tools := kitTools(t)
 
 	src := testenv.StartMariaDB(t)
 	sakila := filepath.Join("..", "..", "..", "shared", "data", "sakila")
@@ -114,6 +97,81 @@ func TestKitStepsWithoutLifeboat(t *testing.T) {
 	sh.run("kopia-restore-shop")
 
 	sameDatabase(t, src.DB(t, "sakila"), dst.DB(t, "sakila"))
+}
+
+// TestKitStepsWithoutLifeboatS3: the same steps for a repository in a
+// bucket: kopia connects with the S3 command the kit prints and the bucket's
+// keys the kit asks for, and restores a files source identical to its data.
+func TestKitStepsWithoutLifeboatS3(t *testing.T) {
+	tools := kitTools(t)
+	srv := testenv.StartS3(t)
+	srv.MakeBucket(t, "lifeboat")
+
+	data := filepath.Join(t.TempDir(), "docs")
+	write(t, filepath.Join(data, "rules.txt"), "rules in a bucket\n")
+
+	e := s3Env(t, srv, "lifeboat", "  docs:\n    type: files\n    paths: ["+data+"]\n")
+	e.mustRun("init")
+	e.mustRun("backup", "docs")
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keyFile := filepath.Join(t.TempDir(), "escrow.key")
+	write(t, keyFile, id.String()+"\n")
+
+	kit := filepath.Join(t.TempDir(), "kit")
+	e.mustRun("key", "kit", "--out", kit, "--recipient", id.Recipient().String())
+
+	if err := os.Remove(e.cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	restoreDir := t.TempDir()
+	sh := kitShell{t: t, dir: t.TempDir(), env: []string{
+		"HOME=" + t.TempDir(), "PATH=" + tools + ":/usr/bin:/bin", "KEY_FILE=" + keyFile, "RESTORE_DIR=" + restoreDir,
+		"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
+	}, blocks: escrow.Blocks(readFile(t, filepath.Join(kit, "kit.txt")))}
+
+	for _, f := range []string{"kit.txt", "password.age"} {
+		write(t, filepath.Join(sh.dir, f), readFile(t, filepath.Join(kit, f)))
+	}
+
+	sh.run("password-age")
+	sh.run("kopia-connect")
+	sh.run("kopia-restore-docs")
+
+	if got := readFile(t, filepath.Join(restoreDir, "docs", "rules.txt")); got != "rules in a bucket\n" {
+		t.Fatalf("kopia restored %q from the bucket", got)
+	}
+}
+
+// kitTools is a folder for PATH holding kopia, jq, age and the mariadb
+// client, and no lifeboat.
+func kitTools(t *testing.T) string {
+	t.Helper()
+
+	kopia := testenv.Kopia(t)
+	tools := t.TempDir()
+
+	for _, tool := range []string{"jq", "age", "mariadb"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("the kit's steps need %s: install it (bash scripts/install-deps.sh test)", tool)
+		}
+
+		if err := os.Symlink(p, filepath.Join(tools, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := os.Symlink(kopia, filepath.Join(tools, "kopia")); err != nil {
+		t.Fatal(err)
+	}
+
+	return tools
 }
 
 // kitShell runs the kit's blocks in bash, in dir, with only env.

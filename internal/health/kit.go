@@ -18,14 +18,10 @@ import (
 func KitPlaces(cfg *config.Config) string {
 	place := func(path string, s3 *config.S3) string {
 		if s3 != nil {
-			return s3.URL() + " " + s3.Endpoint + " " + s3.Region
+			return KitLocation(path, s3) + " " + s3.Endpoint + " " + s3.Region
 		}
 
-		if abs, err := filepath.Abs(path); err == nil {
-			return abs
-		}
-
-		return path
+		return KitLocation(path, s3)
 	}
 
 	lines := []string{"repository " + place(cfg.Repository.Path, cfg.Repository.S3)}
@@ -36,6 +32,25 @@ func KitPlaces(cfg *config.Config) string {
 	}
 
 	return strings.Join(lines, "\n")
+}
+
+// KitLocation is a repository's location as the kit names it: an absolute
+// folder, or s3://BUCKET/PREFIX (the endpoint apart), as --repo takes it.
+func KitLocation(path string, s3 *config.S3) string {
+	if s3 != nil {
+		u := "s3://" + s3.Bucket
+		if s3.Prefix != "" {
+			u += "/" + strings.TrimSuffix(s3.Prefix, "/")
+		}
+
+		return u
+	}
+
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+
+	return path
 }
 
 // StaleKit is the message for a recovery kit made before what, on when
