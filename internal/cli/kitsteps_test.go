@@ -101,7 +101,8 @@ func TestKitStepsWithoutLifeboat(t *testing.T) {
 
 // TestKitStepsWithoutLifeboatS3: the same steps for a repository in a
 // bucket: kopia connects with the S3 command the kit prints and the bucket's
-// keys the kit asks for, and restores a files source identical to its data.
+// keys the kit asks for, and restores a files source identical to its data;
+// the escrow drill finds the bucket from the kit alone.
 func TestKitStepsWithoutLifeboatS3(t *testing.T) {
 	tools := kitTools(t)
 	srv := testenv.StartS3(t)
@@ -145,6 +146,15 @@ func TestKitStepsWithoutLifeboatS3(t *testing.T) {
 
 	if got := readFile(t, filepath.Join(restoreDir, "docs", "rules.txt")); got != "rules in a bucket\n" {
 		t.Fatalf("kopia restored %q from the bucket", got)
+	}
+
+	// The kit's own drill finds the bucket from the kit alone, too.
+	home := t.TempDir()
+	vars := map[string]string{"HOME": home, "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
+
+	if r := bare(t, vars, filepath.Join(home, "none.yaml"), "key", "escrow-drill", "--kit", filepath.Join(kit, "kit.txt"), "--identity", keyFile); r.code != 0 ||
+		!strings.Contains(r.out, "escrow drill passed") {
+		t.Fatalf("the escrow drill of an S3 kit: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }
 
