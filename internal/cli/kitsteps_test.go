@@ -56,7 +56,14 @@ func TestKitStepsWithoutLifeboat(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	blocks := escrow.Blocks(readFile(t, filepath.Join(kit, "kit.txt")))
+	text := readFile(t, filepath.Join(kit, "kit.txt"))
+	blocks := escrow.Blocks(text)
+
+	// The kit names the kopia release whose command line the steps need:
+	// the one go.mod requires, which the test runs.
+	if v := strings.TrimPrefix(filepath.Base(filepath.Dir(testenv.Kopia(t))), "kopia-"); !strings.Contains(text, "Without Lifeboat: kopia "+v+" ") {
+		t.Fatalf("the kit does not name kopia %s", v)
+	}
 	home, restoreDir := t.TempDir(), t.TempDir()
 	sh := kitShell{t: t, dir: t.TempDir(), env: []string{
 		"HOME=" + home, "PATH=" + tools + ":/usr/bin:/bin", "KEY_FILE=" + keyFile, "RESTORE_DIR=" + restoreDir, "LANG=C.UTF-8",

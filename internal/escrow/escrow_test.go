@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +162,7 @@ func TestKitRoundTrip(t *testing.T) {
 		"Repository ID: 0123456789abcdef", "s3://bucket/lifeboat", "/mnt/vault/lifeboat",
 		"lifeboat --repo s3://bucket/lifeboat --s3-endpoint minio:9000 --s3-tls=false restore database --mysql-host",
 		"kopia repository connect s3 --bucket bucket --prefix lifeboat/ --endpoint minio:9000",
-		"--disable-tls", "share 2: security officer",
+		"--disable-tls", "share 2: security officer", "Without Lifeboat: kopia " + KopiaVersion + " ",
 		"any 2 of which", id.Recipient().String(),
 	} {
 		if !strings.Contains(text, w) {
@@ -200,5 +202,18 @@ func TestKitRoundTrip(t *testing.T) {
 
 	if _, err := ParseKit("no kit"); !errors.Is(err, ErrNoKit) {
 		t.Fatalf("no kit: %v", err)
+	}
+}
+
+// TestKopiaVersion: the kopia release the kit names is the one go.mod
+// requires.
+func TestKopiaVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !strings.Contains(string(b), "\tgithub.com/kopia/kopia "+KopiaVersion+"\n") {
+		t.Fatalf("go.mod does not require github.com/kopia/kopia %s: update escrow.KopiaVersion", KopiaVersion)
 	}
 }

@@ -1,24 +1,11 @@
 package escrow
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "strings"
 
-// kopiaVersion is the kopia release whose repository format this build
-// writes (the library it links): its command line of the same version
-// opens the repository.
-var kopiaVersion = func() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/kopia/kopia" {
-				return d.Version
-			}
-		}
-	}
-
-	return "(the version Lifeboat was built with)"
-}()
+// KopiaVersion is the kopia release Lifeboat links (go.mod requires it;
+// a test keeps the two equal): its command line opens the repository, and
+// the kit tells a stranger to install that one.
+const KopiaVersion = "v0.23.1"
 
 // Blocks are the kit text's command blocks by name: the lines between
 // "```sh NAME" and "```". They are the kit's steps as a shell runs them;

@@ -42,12 +42,12 @@ func (k *Kit) Text() string {
 	p("Lifeboat is one static binary (Linux, amd64 or arm64): copy `lifeboat` %s from the release archive or any\n", k.Version)
 	p("machine that has it to /usr/local/bin and `chmod 755` it. From the source: `make build` (Go) writes bin/lifeboat.\n")
 	p("For a database restore: the stock client (Debian/Ubuntu: apt-get install mariadb-client) and a server to load into.\n")
-	p("Without Lifeboat: kopia %s (https://kopia.io/docs/installation/), jq, and the same client.\n", kopiaVersion)
+	p("Without Lifeboat: kopia %s (https://kopia.io/docs/installation/), jq, and the same client.\n", KopiaVersion)
 	p("\nThe commands below are in blocks between ```sh NAME and ``` lines: copy a block whole into a shell (bash),\n")
 	p("in the folder holding this kit (kit.txt and password.age), after setting the variables it names:\n")
 	p("  KEY_FILE       a recipient's private key file (age identity or OpenSSH key)\n")
 	p("  SHARE_1 ...    the holders' share files\n")
-	p("  RESTORE_DIR    an empty folder to restore into\n")
+	p("  RESTORE_DIR    an empty folder to restore into, as a full path\n")
 
 	if strings.HasPrefix(k.Repository.Location, "s3://") {
 		p("  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the bucket's keys\n")
