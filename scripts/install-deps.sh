@@ -9,8 +9,9 @@
 #                          chromium (the HTML reports, checked in a real
 #                          browser), docker-registry and skopeo (the image
 #                          source's real registry and second client),
-#                          mariadb-backup (physical backups) and
-#                          SeaweedFS (below)
+#                          mariadb-backup (physical backups), jq, age and
+#                          kopia (the recovery kit's steps without
+#                          Lifeboat) and SeaweedFS (below)
 #
 # With --dry-run as the second argument it prints what it would install and
 # build, and changes nothing. SBIN (default /usr/sbin) is where the server
@@ -43,6 +44,8 @@ if [ "$mode" = test ]; then
   have skopeo || need+=(skopeo)
   have mariadb-backup || need+=(mariadb-backup)
   have zstd || need+=(zstd)
+  have jq || need+=(jq)
+  have age || need+=(age)
 fi
 
 if ! command -v go >/dev/null 2>&1; then
@@ -64,6 +67,14 @@ if [ ${#need[@]} -gt 0 ] && [ -z "$dry" ]; then
 fi
 
 [ "$mode" = test ] || exit 0
+
+# kopia's command line, of the version go.mod requires: the recovery kit's
+# steps to restore without Lifeboat are tested with it (and jq, age).
+if [ -n "$dry" ]; then
+  echo "would build: kopia (scripts/install-kopia.sh) unless already built"
+else
+  bash "$(dirname "$0")/install-kopia.sh" >/dev/null
+fi
 
 # SeaweedFS's weed: the real S3-compatible server the S3 tests run on
 # loopback. Its go.mod has a replace directive, so `go install` refuses it;

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/escrow"
+	"lifeboat/internal/health"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -210,12 +212,20 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 
 	r, err := repo.OpenAt(ctx, where, pw, a.log)
 	if err != nil {
-		return fmt.Errorf("escrow drill FAILED: %w", err)
+		return fmt.Errorf("escrow drill FAILED: %w", staleKit(ctx, where, k, err))
 	}
 	defer r.Close(ctx)
 
 	if r.ID() != k.RepositoryID {
+		if rk, ok, _ := records.Get[records.PasswordChange](ctx, r, records.KindKey, "rekey"); ok && rk.At.After(k.Created) {
+			return fmt.Errorf("escrow drill FAILED: %s (the repository at %s is the new one, ID %s)", health.StaleKit("rekey", rk.At), k.Repository.Location, r.ID())
+		}
+
 		return fmt.Errorf("escrow drill FAILED: the repository at %s has ID %s, the kit names %s: the kit is for another repository", k.Repository.Location, r.ID(), k.RepositoryID)
+	}
+
+	if moved := kitCopiesMoved(ctx, r, k, loc); moved != "" {
+		return fmt.Errorf("escrow drill FAILED: %s", moved)
 	}
 
 	o.pw = pw.Value
@@ -246,6 +256,57 @@ func (a *App) runEscrowDrill(ctx context.Context, o *drillOptions) error {
 		stats.Files, fmt.Sprintf("%d bytes", stats.Bytes), target, human(time.Duration(rec.Seconds*float64(time.Second))))
 
 	return nil
+}
+
+// staleKit explains a kit whose sealed password no longer opens the
+// repository: when the repository's format blob (which the password wraps)
+// was rewritten after the kit was made, the password changed since.
+func staleKit(ctx context.Context, where repo.Storage, k *escrow.Kit, err error) error {
+	if !errors.Is(err, repo.ErrWrongPassword) {
+		return err
+	}
+
+	at, ferr := repo.FormatWrittenAt(ctx, where)
+	if ferr != nil || !at.After(k.Created) {
+		return err
+	}
+
+	return fmt.Errorf("%s: %w", health.StaleKit("password change", at), err)
+}
+
+// kitCopiesMoved says the kit is stale when the copies it names differ from
+// those of the newest configuration the repository keeps ("" when they are
+// the same, or no configuration is kept).
+func kitCopiesMoved(ctx context.Context, r *repo.Repository, k *escrow.Kit, loc config.Repository) string {
+	cfg, err := loadStored(ctx, r, loc)
+	if err != nil {
+		return ""
+	}
+
+	var kept []string
+
+	for _, l := range strings.Split(health.KitPlaces(cfg), "\n") {
+		if strings.HasPrefix(l, "copy ") {
+			kept = append(kept, l)
+		}
+	}
+
+	var named []string
+
+	for _, c := range k.Copies {
+		where := c.Location
+		if strings.HasPrefix(where, "s3://") {
+			where += " " + c.Endpoint + " " + c.Region
+		}
+
+		named = append(named, "copy "+c.Name+" "+where)
+	}
+
+	if strings.Join(kept, "\n") == strings.Join(named, "\n") {
+		return ""
+	}
+
+	return health.StaleKit("change of the repository's location or copies", time.Time{}) + " (the copies it names are not the configuration's)"
 }
 
 // drillRestore restores the source's newest backup into the target (a

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"lifeboat/internal/config"
 	"lifeboat/internal/escrow"
+	"lifeboat/internal/health"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 	"lifeboat/internal/version"
@@ -134,6 +137,13 @@ func (a *App) runKit(cmd *cobra.Command, o *kitOptions) error {
 	k := kitOf(cfg, r, a.clock().Now())
 	files := map[string][]byte{}
 
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+
+	k.ID = hex.EncodeToString(id[:])
+
 	if len(recipients) > 0 {
 		if k.Sealed, err = escrow.Seal(pw.Value, recipients); err != nil {
 			return err
@@ -169,6 +179,11 @@ func (a *App) runKit(cmd *cobra.Command, o *kitOptions) error {
 
 	if err := records.Put(ctx, r, records.KindKey, records.KeyKit, records.PasswordChange{At: k.Created}); err != nil {
 		fmt.Fprintf(a.Stderr, "warning: the kit was written, but not recorded (status cannot remind of its drill): %v\n", err)
+	}
+
+	made := records.Kit{At: k.Created, ID: k.ID, RepositoryID: k.RepositoryID, Places: health.KitPlaces(cfg)}
+	if err := records.Put(ctx, r, records.KindKit, records.KeyKitLast, made); err != nil {
+		fmt.Fprintf(a.Stderr, "warning: the kit was written, but not recorded (status cannot tell when it goes stale): %v\n", err)
 	}
 
 	fmt.Fprintf(a.Stdout, "Recovery kit for repository %s written to %s: kit.txt, kit.html", k.RepositoryID, o.out)
@@ -216,14 +231,12 @@ func kitOf(cfg *config.Config, r *repo.Repository, now time.Time) *escrow.Kit {
 
 func placeOf(name, path string, s3 *config.S3) escrow.Place {
 	if s3 == nil {
-		if abs, err := filepath.Abs(path); err == nil {
-			path = abs
-		}
-
-		return escrow.Place{Name: name, Location: path}
+		return escrow.Place{Name: name, Location: health.KitLocation(path, nil)}
 	}
 
-	return escrow.Place{Name: name, Location: s3.URL(), Endpoint: s3.Endpoint, Region: s3.Region, PlainS3: !s3.TLS}
+	// Not s3.URL(), which names the endpoint too: --repo and kopia take
+	// the bucket and prefix alone.
+	return escrow.Place{Name: name, Location: health.KitLocation(path, s3), Endpoint: s3.Endpoint, Region: s3.Region, PlainS3: !s3.TLS}
 }
 
 // shareText is one holder's share file: whose it is, what it is for, and

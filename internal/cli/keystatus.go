@@ -33,6 +33,10 @@ func (a *App) keyStatus(h *health.Health, now time.Time, asJSON bool) {
 			k.PasswordChanged.Local().Format(time.DateTime), strings.Join(old, ", "))
 	}
 
+	if stale := k.KitStale(); stale != "" {
+		fmt.Fprintf(w, "\nrecovery kit: PROBLEM: %s\n", stale)
+	}
+
 	switch {
 	case k.EscrowOverdue(now) && k.LastPassed.IsZero():
 		fmt.Fprintf(w, "\nescrow drill: PROBLEM: a recovery kit was written %s and no escrow drill has passed: run `lifeboat key escrow-drill`\n",

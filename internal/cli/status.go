@@ -46,6 +46,9 @@ type sourceStatus struct {
 	CopyRestorable map[string]time.Time `json:"copy_restorable,omitempty"`
 	OK             bool                 `json:"ok"`
 	Problem        string               `json:"problem,omitempty"`
+	// RecoveryKitStale says why the recovery kit, which restores every
+	// source without the usual operators, no longer serves.
+	RecoveryKitStale string `json:"recovery_kit_stale,omitempty"`
 }
 
 func (a *App) statusCommand() *cobra.Command {
@@ -88,6 +91,8 @@ func (a *App) statusCommand() *cobra.Command {
 
 			for _, hs := range h.Sources {
 				st := sourceLine(hs)
+				st.RecoveryKitStale = h.Key.KitStale()
+
 				if !st.OK {
 					bad++
 				}

@@ -125,6 +125,8 @@ func (d *Daemon) refreshCopies(h *health.Health) {
 		d.Metrics.EscrowDrillLastSuccess.Set(float64(h.Key.LastPassed.Unix()))
 	}
 
+	d.Metrics.RecoveryKitStale.Set(map[bool]float64{true: 1}[h.Key.KitStale() != ""])
+
 	for _, s := range h.Sources {
 		d.Metrics.Copies321.WithLabelValues(s.Name).Set(float64(s.Copies.Copies))
 		d.Metrics.Media321.WithLabelValues(s.Name).Set(float64(s.Copies.Media))

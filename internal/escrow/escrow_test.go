@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +162,7 @@ func TestKitRoundTrip(t *testing.T) {
 		"Repository ID: 0123456789abcdef", "s3://bucket/lifeboat", "/mnt/vault/lifeboat",
 		"lifeboat --repo s3://bucket/lifeboat --s3-endpoint minio:9000 --s3-tls=false restore database --mysql-host",
 		"kopia repository connect s3 --bucket bucket --prefix lifeboat/ --endpoint minio:9000",
-		"--disable-tls", "kopia restore SNAPSHOT_ID", "| mariadb DB", "share 2: security officer",
+		"--disable-tls", "share 2: security officer", "Without Lifeboat: kopia " + KopiaVersion + " ",
 		"any 2 of which", id.Recipient().String(),
 	} {
 		if !strings.Contains(text, w) {
@@ -170,6 +172,22 @@ func TestKitRoundTrip(t *testing.T) {
 
 	if strings.Contains(text, secret) {
 		t.Fatal("the kit holds the password")
+	}
+
+	// The steps are blocks a shell runs: one per way to the password, the
+	// connection, and one restore per source.
+	blocks := Blocks(text)
+	for name, w := range map[string]string{
+		"password-age":             `age -d -i "$KEY_FILE" -o password.txt password.age`,
+		"password-lifeboat-shares": `--share "$SHARE_1" --share "$SHARE_2" --out password.txt`,
+		"kopia-connect":            "kopia repository connect s3 --bucket bucket --prefix lifeboat/",
+		"kopia-restore-docs":       `kopia snapshot list lifeboat@lifeboat:/docs --tags role:backup`,
+		"kopia-restore-database":   "| mariadb",
+		"lifeboat":                 "lifeboat --repo s3://bucket/lifeboat --s3-endpoint minio:9000 --s3-tls=false restore database",
+	} {
+		if !strings.Contains(blocks[name], w) {
+			t.Errorf("kit block %s lacks %q:\n%s", name, w, blocks[name])
+		}
 	}
 
 	back, err := ParseKit("scanned:\n" + text)
@@ -184,5 +202,18 @@ func TestKitRoundTrip(t *testing.T) {
 
 	if _, err := ParseKit("no kit"); !errors.Is(err, ErrNoKit) {
 		t.Fatalf("no kit: %v", err)
+	}
+}
+
+// TestKopiaVersion: the kopia release the kit names is the one go.mod
+// requires.
+func TestKopiaVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !strings.Contains(string(b), "\tgithub.com/kopia/kopia "+KopiaVersion+"\n") {
+		t.Fatalf("go.mod does not require github.com/kopia/kopia %s: update escrow.KopiaVersion", KopiaVersion)
 	}
 }

@@ -17,6 +17,10 @@ import (
 // holders: where the repository and its copies are, which repository it is,
 // what it holds, and the password sealed to the escrow recipients.
 type Kit struct {
+	// ID names this kit (random, it reveals nothing); the repository
+	// records it with what the kit was made for, so status can tell when
+	// the kit no longer serves.
+	ID           string    `json:"kit_id,omitempty"`
 	Created      time.Time `json:"created"`
 	Version      string    `json:"lifeboat_version"`
 	Repository   Place     `json:"repository"`

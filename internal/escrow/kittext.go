@@ -42,47 +42,31 @@ func (k *Kit) Text() string {
 	p("Lifeboat is one static binary (Linux, amd64 or arm64): copy `lifeboat` %s from the release archive or any\n", k.Version)
 	p("machine that has it to /usr/local/bin and `chmod 755` it. From the source: `make build` (Go) writes bin/lifeboat.\n")
 	p("For a database restore: the stock client (Debian/Ubuntu: apt-get install mariadb-client) and a server to load into.\n")
-	p("Without Lifeboat: kopia (https://kopia.io/docs/installation/, apt-get install kopia) and the same client.\n")
-
-	p("\n4. RESTORE WITH LIFEBOAT (no configuration needed: the repository keeps it)\n\n")
-	p("  export LIFEBOAT_PASSWORD=\"$(cat password.txt)\"      # from step 2; then delete password.txt\n")
+	p("Without Lifeboat: kopia %s (https://kopia.io/docs/installation/), jq, and the same client.\n", KopiaVersion)
+	p("\nThe commands below are in blocks between ```sh NAME and ``` lines: copy a block whole into a shell (bash),\n")
+	p("in the folder holding this kit (kit.txt and password.age), after setting the variables it names:\n")
+	p("  KEY_FILE       a recipient's private key file (age identity or OpenSSH key)\n")
+	p("  SHARE_1 ...    the holders' share files\n")
+	p("  RESTORE_DIR    an empty folder to restore into, as a full path\n")
 
 	if strings.HasPrefix(k.Repository.Location, "s3://") {
-		p("  export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # the bucket's keys\n")
+		p("  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the bucket's keys\n")
 	}
 
-	p("  lifeboat %s status\n", k.Repository.repoFlags())
-	p("  lifeboat %s snapshots\n", k.Repository.repoFlags())
-
-	for _, s := range k.Sources {
-		switch s.Type {
-		case "mysql":
-			p("  lifeboat %s restore %s --mysql-host HOST --mysql-user root --mysql-password-env DB_PASSWORD\n", k.Repository.repoFlags(), shellQuote(s.Name))
-			p("  lifeboat %s restore %s --to-time 'YYYY-MM-DD HH:MM:SS' --mysql-host HOST --mysql-user root --mysql-password-env DB_PASSWORD   # to an instant\n", k.Repository.repoFlags(), shellQuote(s.Name))
-		default:
-			p("  lifeboat %s restore %s --target /srv/restore/%s\n", k.Repository.repoFlags(), shellQuote(s.Name), s.Name)
-		}
+	if k.hasDatabase() {
+		p("  the mariadb client's own settings for the server to load into: a [client] section in ~/.my.cnf\n")
+		p("  (host, port or socket, user, password), or MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT, MYSQL_PWD\n")
+		p("  DB_HOST, DB_PASSWORD (with Lifeboat: the server's address and its root password)\n")
 	}
 
-	p("A copy instead of the repository: the same commands with the copy's location after --repo.\n")
+	p("\n4. RESTORE WITH LIFEBOAT (no configuration needed: the repository keeps it)\n\n")
+	k.lifeboatSteps(p)
 
-	p("\n5. RESTORE WITHOUT LIFEBOAT (kopia's CLI and the stock mariadb client)\n\n")
-	p("  export KOPIA_PASSWORD=\"$(cat password.txt)\"\n")
-	p("  %s\n", k.Repository.kopiaConnect())
-	p("  kopia snapshot list --all          # sources are lifeboat@lifeboat:/SOURCE; pick a snapshot ID\n")
-	p("  kopia restore SNAPSHOT_ID /srv/restore/SOURCE\n")
-	p("A files source is then restored as it was; a git source as repo.bundle (git clone repo.bundle).\n")
-	p("A database snapshot holds _meta.json (the schema) and one folder of INSERT files per database:\n")
-	p("  cd /srv/restore/SOURCE\n")
-	p("  mariadb -e 'CREATE DATABASE IF NOT EXISTS DB'\n")
-	p("  jq -r '.databases[] | select(.name==\"DB\") | .tables[] | .create + \";\"' _meta.json | mariadb DB\n")
-	p("  cat DB/*.sql | mariadb DB\n")
-	p("Binlog segments (for an instant after the dump) are the snapshots of lifeboat@lifeboat:/SOURCE/binlog:\n")
-	p("restore them the same way and replay with mariadb-binlog --start-position=POS (the dump's position,\n")
-	p("binlog_file and binlog_pos in _meta.json) --stop-datetime='...' FILES | mariadb.\n")
+	p("\n5. RESTORE WITHOUT LIFEBOAT (kopia's CLI, jq and the stock mariadb client)\n\n")
+	k.kopiaSteps(p)
 
 	p("\n6. PROVE IT (every six months at least, by the holders)\n\n")
-	p("  HOME=$(mktemp -d) lifeboat key escrow-drill --kit kit.txt %s --target $(mktemp -d)\n", k.drillArgs())
+	p("```sh drill\nHOME=\"$(mktemp -d)\" lifeboat key escrow-drill --kit kit.txt %s --target \"$(mktemp -d)\"\n```\n", k.drillArgs())
 
 	p("\n7. MACHINE-READABLE (the QR code holds the same)\n\n")
 	b.WriteString(k.block())
@@ -107,11 +91,11 @@ func orDefault(s, d string) string {
 }
 
 func (k *Kit) drillArgs() string {
-	if k.Shares != nil {
-		return strings.Repeat("--share SHARE_FILE ", k.Shares.K) + "(or --identity KEY_FILE)"
+	if k.Sealed == "" {
+		return strings.TrimSpace(k.shareArgs())
 	}
 
-	return "--identity KEY_FILE"
+	return `--identity "$KEY_FILE"`
 }
 
 func (k *Kit) passwordText(p func(string, ...any)) {
@@ -122,11 +106,12 @@ func (k *Kit) passwordText(p func(string, ...any)) {
 			p("  %s\n", r)
 		}
 
-		p("\nSave the block below as password.age (it is also the file password.age beside this kit), then:\n")
-		p("  lifeboat key unseal --kit kit.txt --identity KEY_FILE --out password.txt\n")
-		p("  age -d -i KEY_FILE -o password.txt password.age      # the same with the age tool (an SSH key works too)\n\n")
-		b := strings.TrimSpace(k.Sealed)
-		p("%s\n", b)
+		p("\nSave the armored block below as password.age (it is also the file password.age beside this kit), then\n")
+		p("either (Lifeboat):\n")
+		p("```sh password-lifeboat-key\nlifeboat key unseal --kit kit.txt --identity \"$KEY_FILE\" --out password.txt\n```\n")
+		p("or the same with the age tool (apt-get install age; an SSH key works too):\n")
+		p("```sh password-age\n(umask 077 && age -d -i \"$KEY_FILE\" -o password.txt password.age)\n```\n\n")
+		p("%s\n", strings.TrimSpace(k.Sealed))
 	}
 
 	if s := k.Shares; s != nil {
@@ -141,9 +126,30 @@ func (k *Kit) passwordText(p func(string, ...any)) {
 		}
 
 		p("\nWith %d share files:\n", s.K)
-		p("  lifeboat key unseal --kit kit.txt %s--out password.txt\n", strings.Repeat("--share SHARE_FILE ", s.K))
+		p("```sh password-lifeboat-shares\nlifeboat key unseal --kit kit.txt %s--out password.txt\n```\n", k.shareArgs())
 		p("(Shamir's scheme over GF(2^8), polynomial x^8+x^4+x^3+x+1: a share line is\n")
 		p(" lifeboat-share:v1:SPLIT:K:N:X:HEX_BYTES:CHECKSUM, and each password byte is the value at 0\n")
 		p(" of the polynomial through the holders' points (X, byte).)\n")
 	}
+}
+
+// shareArgs are the --share flags of k share files, as variables.
+func (k *Kit) shareArgs() string {
+	var b strings.Builder
+
+	for i := range k.Shares.K {
+		fmt.Fprintf(&b, "--share \"$SHARE_%d\" ", i+1)
+	}
+
+	return b.String()
+}
+
+func (k *Kit) hasDatabase() bool {
+	for _, s := range k.Sources {
+		if s.Type == "mysql" {
+			return true
+		}
+	}
+
+	return false
 }

@@ -98,6 +98,8 @@ func Compute(ctx context.Context, in Inputs) (*Health, error) {
 		return nil, err
 	}
 
+	h.Key.Places = KitPlaces(in.Cfg)
+
 	medium, offsite := copies.PrimaryMedium(in.Cfg)
 
 	// Every source's snapshots in one listing: a listing reads every

@@ -24,6 +24,12 @@ type Key struct {
 	EscrowDrill *records.EscrowDrill
 	Passed      *records.EscrowDrill
 	LastPassed  time.Time
+	// Kit is the newest recovery kit's record (nil: none recorded),
+	// Rekeyed the last rekey (zero: none) and Places the locations the
+	// configuration names now (KitPlaces): KitStale compares them.
+	Kit     *records.Kit
+	Rekeyed time.Time
+	Places  string
 }
 
 // EscrowOverdue says whether, at now, escrow is unproven: a kit was written
@@ -73,5 +79,5 @@ func loadKey(ctx context.Context, r *repo.Repository, cps []*copies.Copy) (Key, 
 		k.Passed, k.LastPassed = &p, p.At
 	}
 
-	return k, nil
+	return k, k.loadKit(ctx, r)
 }

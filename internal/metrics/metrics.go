@@ -58,6 +58,9 @@ type Metrics struct {
 	// EscrowDrillLastSuccess and CopyOldPassword are the repository key's.
 	EscrowDrillLastSuccess prometheus.Gauge
 	CopyOldPassword        *prometheus.GaugeVec
+	// RecoveryKitStale is 1 while the newest recovery kit no longer serves
+	// (made before a password change, a rekey or a move).
+	RecoveryKitStale prometheus.Gauge
 
 	// Clock is the "now" the age metrics are measured from; nil is the wall clock.
 	Clock clock.Clock
@@ -139,6 +142,8 @@ func New(version string) *Metrics {
 			Help: "When an escrow drill last opened the repository from the recovery kit and the escrowed password alone, and restored a source (Unix time)."}),
 		CopyOldPassword: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_copy_old_password",
 			Help: "1 when the copy was last replicated before the repository's password changed, so it still opens with the old one."}, []string{"copy"}),
+		RecoveryKitStale: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_kit_stale",
+			Help: "1 when the newest recovery kit was made before the password changed, the key was rotated or the repository or its copies moved: its holders cannot restore with it."}),
 		RepositorySize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_bytes",
 			Help: "Bytes the repository takes in its storage."}),
 		RepositoryUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_up",
@@ -158,7 +163,7 @@ func New(version string) *Metrics {
 		m.RestoreTestLast, m.RestoreTestOK, m.RestoreTestTime, m.RestoreTestMasked, m.RecoveryDuration, m.RecoveryRPO, m.RTOObjective,
 		m.PlanRPOObjective, m.DrillLast, m.DrillOK, m.DrillLastSuccess,
 		m.CopyReplicated, m.CopyRestorable, m.Copies321, m.Media321, m.Offsite321,
-		m.EscrowDrillLastSuccess, m.CopyOldPassword,
+		m.EscrowDrillLastSuccess, m.CopyOldPassword, m.RecoveryKitStale,
 		m.RepositorySize, m.RepositoryUp, m.JobsSkipped, m.Info, &ages{m})
 	m.Info.WithLabelValues(version).Set(1)
 

@@ -60,6 +60,7 @@ func sample(t *testing.T) []byte {
 	m.Offsite321.WithLabelValues("database").Set(1)
 	m.EscrowDrillLastSuccess.Set(float64(now.Add(-30 * 24 * time.Hour).Unix()))
 	m.CopyOldPassword.WithLabelValues("offsite").Set(0)
+	m.RecoveryKitStale.Set(0)
 	m.SetRestorable("database", now.Add(-3*time.Second))
 	m.SetBinlogCovered("database", now.Add(-2*time.Second))
 

@@ -21,13 +21,15 @@ type EscrowReport struct {
 	// OldPassword names the copies still on the password before the last
 	// change.
 	OldPassword []string `json:"copies_on_old_password,omitempty"`
+	// KitStale says why the recovery kit no longer serves ("" when it does).
+	KitStale string `json:"kit_stale,omitempty"`
 }
 
 // escrowOf is the report's key section and its findings; nil when no kit
 // was written, no drill ran and no copy is on an old password.
 func escrowOf(h *health.Health, now time.Time) (*EscrowReport, []string) {
 	k := h.Key
-	e := &EscrowReport{KitWritten: k.KitWritten, LastPassed: k.LastPassed}
+	e := &EscrowReport{KitWritten: k.KitWritten, LastPassed: k.LastPassed, KitStale: k.KitStale()}
 
 	if d := k.EscrowDrill; d != nil {
 		e.LastDrill, e.LastDrillOK = d.At, d.OK
@@ -43,11 +45,15 @@ func escrowOf(h *health.Health, now time.Time) (*EscrowReport, []string) {
 		}
 	}
 
-	if e.KitWritten.IsZero() && e.LastDrill.IsZero() && len(e.OldPassword) == 0 {
+	if e.KitWritten.IsZero() && e.LastDrill.IsZero() && len(e.OldPassword) == 0 && e.KitStale == "" {
 		return nil, nil
 	}
 
 	var out []string
+
+	if e.KitStale != "" {
+		out = append(out, e.KitStale)
+	}
 
 	switch {
 	case k.EscrowOverdue(now) && k.LastPassed.IsZero():
@@ -83,5 +89,10 @@ func (e *EscrowReport) markdown() string {
 		last += map[bool]string{true: " passed", false: " FAILED"}[e.LastDrillOK]
 	}
 
-	return fmt.Sprintf("\n## Key escrow\n\n- Recovery kit written: %s\n- Last escrow drill: %s\n- Last passed: %s %s\n", t(e.KitWritten), last, t(e.LastPassed), e.Method)
+	stale := ""
+	if e.KitStale != "" {
+		stale = "- " + e.KitStale + "\n"
+	}
+
+	return fmt.Sprintf("\n## Key escrow\n\n- Recovery kit written: %s\n%s- Last escrow drill: %s\n- Last passed: %s %s\n", t(e.KitWritten), stale, last, t(e.LastPassed), e.Method)
 }

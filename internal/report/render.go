@@ -117,7 +117,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 {{range .Plans}}<tr{{if not .Met}} class="no"{{end}}><td>{{.Plan}}</td><td>{{.Tier}}</td><td>{{.Drills}}</td><td>{{if .LastDrillID}}{{t .LastDrill}}{{else}}never{{end}}</td><td>{{dur .RTOSeconds}}</td><td>{{dur .RTOObjective}}</td><td>{{dur .RPOSeconds}}</td><td>{{dur .RPOObjective}}</td></tr>
 {{end}}</table>
 {{with .Escrow}}<h2>Key escrow</h2>
-<p id="escrow">Recovery kit written: {{if .KitWritten.IsZero}}never{{else}}{{t .KitWritten}}{{end}}. Last escrow drill: {{if .LastDrill.IsZero}}never{{else}}{{t .LastDrill}} {{if .LastDrillOK}}passed{{else}}FAILED{{end}}{{end}}. Last passed: {{if .LastPassed.IsZero}}never{{else}}{{t .LastPassed}} ({{.Method}}){{end}}.</p>
+<p id="escrow">Recovery kit written: {{if .KitWritten.IsZero}}never{{else}}{{t .KitWritten}}{{end}}.{{with .KitStale}} <strong>{{.}}</strong>.{{end}} Last escrow drill: {{if .LastDrill.IsZero}}never{{else}}{{t .LastDrill}} {{if .LastDrillOK}}passed{{else}}FAILED{{end}}{{end}}. Last passed: {{if .LastPassed.IsZero}}never{{else}}{{t .LastPassed}} ({{.Method}}){{end}}.</p>
 {{end}}<h2>Restores, recoveries and drills</h2>
 <table id="activity"><tr><th>Time</th><th>Who</th><th>Action</th><th>Source</th><th>Outcome</th><th>Detail</th></tr>
 {{range .Activity}}<tr><td>{{t .Time}}</td><td>{{.Actor}}</td><td>{{.Action}}</td><td>{{.Source}}</td><td>{{.Outcome}}</td><td>{{.Detail}}</td></tr>
