@@ -339,8 +339,11 @@ func (x *maskedSQL) where(tm *tableMask, stored []int, row []any) (string, error
 func (x *maskedSQL) literal(tm *tableMask, i int, v any) (string, error) {
 	col := tm.table.Cols[i]
 
+	// A replayed value is derived as the full's rows were, without the
+	// full's collision record: the rows it replaces are gone from the
+	// target, whose unique keys judge what the replay writes.
 	var f interface {
-		Mask([]byte) ([]byte, bool, error)
+		Derive([]byte) ([]byte, bool, error)
 	}
 
 	if tm.fields != nil && tm.fields[i] != nil {
@@ -355,7 +358,7 @@ func (x *maskedSQL) literal(tm *tableMask, i int, v any) (string, error) {
 
 	if f != nil {
 		var err error
-		if raw, null, err = f.Mask(raw); err != nil {
+		if raw, null, err = f.Derive(raw); err != nil {
 			return "", err
 		}
 	}
