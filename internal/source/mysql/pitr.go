@@ -293,6 +293,10 @@ func (s *Source) RestoreToPoint(ctx context.Context, r *repo.Repository, opt PIT
 	}
 
 	dbs, m, err := s.pointMask(ctx, r, meta, opt.DatabaseRestoreOptions)
+	if err == nil {
+		err = s.checkMaskedReplay(ctx, r, arch, plan, m, dbs)
+	}
+
 	if err != nil {
 		return nil, err
 	}
