@@ -112,7 +112,7 @@ func (s *Source) checkMaskedReplay(ctx context.Context, r *repo.Repository, arch
 		fed <- err
 	}()
 
-	c := &replayCheck{m: m, altered: map[string]string{}, seen: map[string]bool{}}
+	c := &replayCheck{m: m, source: s.cfg.Name, altered: map[string]string{}, seen: map[string]bool{}}
 	scanErr := c.scan(pr)
 
 	pr.CloseWithError(errors.New("the check of the binlog stopped"))
@@ -138,7 +138,8 @@ var reshaping = regexp.MustCompile(`(?i)^(?:ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?
 
 // replayCheck collects what a masked replay would refuse.
 type replayCheck struct {
-	m *masking
+	m      *masking
+	source string
 	// altered maps db.table to the kind of statement that reshaped it.
 	altered  map[string]string
 	seen     map[string]bool
@@ -214,7 +215,7 @@ func (c *replayCheck) rows(ev *replication.RowsEvent) {
 	full := string(ev.Table.Schema) + "." + string(ev.Table.Table)
 
 	if stmt, ok := c.altered[full]; ok {
-		c.problem(full, fmt.Sprintf("%s was reshaped after the full backup (by %s) and the binlog changes its rows after that: the masking rules were compiled for the full's columns; take a full backup (lifeboat backup SOURCE --type full) and recover from it, or recover to a point before the change", full, stmt))
+		c.problem(full, fmt.Sprintf("%s was reshaped after the full backup (by %s) and the binlog changes its rows after that: the masking rules were compiled for the full's columns; take a full backup (lifeboat backup %s --type full) and recover from it, or recover to a point before the change", full, stmt, c.source))
 		return
 	}
 
