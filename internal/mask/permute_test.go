@@ -278,3 +278,44 @@ func TestDateShiftNeverZero(t *testing.T) {
 		}
 	}
 }
+
+// A value too long to permute exactly (over maxExactBits) still keeps its
+// shape, masks alike every time, and a long number keeps its digit count.
+func TestLongValuesKeepShape(t *testing.T) {
+	text := field(t, keyA, Spec{Kind: "text"}, Column{Type: "text"})
+	in := strings.Repeat("Call Bob at 555-0100, Zoë! ", 8)
+
+	out := mask(t, text, in)
+	if out != mask(t, field(t, keyA, Spec{Kind: "text"}, Column{Type: "text"}), in) || out == in {
+		t.Fatalf("%q masks to %q", in, out)
+	}
+
+	shape := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			switch {
+			case r >= '0' && r <= '9':
+				b.WriteByte('9')
+			case r >= 'A' && r <= 'Z':
+				b.WriteByte('A')
+			case r >= 'a' && r <= 'z' || r == 'ë':
+				b.WriteByte('a')
+			default:
+				b.WriteRune(r)
+			}
+		}
+
+		return b.String()
+	}
+
+	if shape(out) != shape(in) {
+		t.Fatalf("shape %q became %q", shape(in), shape(out))
+	}
+
+	num := field(t, keyA, Spec{Kind: "hash"}, Column{Type: "decimal", Length: 65, Scale: 10})
+	big := "98765432109876543210987654321098765.0123456789"
+
+	if got := mask(t, num, big); len(got) != len(big) || got[0] == '0' || got[35] != '.' || got == big {
+		t.Fatalf("%s masks to %s", big, got)
+	}
+}

@@ -116,24 +116,17 @@ const (
 // from a keyed hash of the whole value. A value of more than maxExactBits
 // of digits and letters is masked by the keyed hash alone.
 func (m *Masker) shape(label string, in []byte, o shapeOpts) []byte {
+	if shapeBits(in, o) > maxExactBits {
+		return m.shapeHashed(label, in, o)
+	}
+
 	out := make([]byte, 0, len(in))
 	radix, digits := make([]uint64, 0, len(in)), make([]uint64, 0, len(in))
 	places, pattern, cls := make([]int, 0, len(in)), make([]byte, 0, len(in)), make([]byte, 0, len(in))
 
 	var foreign []int
 
-	intDigits := 0
-	if o.number {
-		for _, c := range in {
-			if c == '.' {
-				break
-			}
-
-			if c >= '0' && c <= '9' {
-				intDigits++
-			}
-		}
-	}
+	intDigits := integerDigits(in, o)
 
 	for i := 0; i < len(in); {
 		r, n := utf8.DecodeRune(in[i:])
@@ -175,11 +168,6 @@ func (m *Masker) shape(label string, in []byte, o shapeOpts) []byte {
 
 	if d, ok := exactDomain(radix); ok {
 		m.perms[label].permute(d, sum64(pattern), digits)
-	} else {
-		s = m.stream(label, in)
-		for i, r := range radix {
-			digits[i] = uint64(s.intn(int(r)))
-		}
 	}
 
 	for i, p := range places {
@@ -206,6 +194,81 @@ func (m *Masker) shape(label string, in []byte, o shapeOpts) []byte {
 			} else {
 				out[p] = lowerABC[s.intn(26)]
 			}
+		}
+	}
+
+	return out
+}
+
+// integerDigits counts the digits of a number's integer part (0 unless
+// o.number).
+func integerDigits(in []byte, o shapeOpts) int {
+	n := 0
+
+	for _, c := range in {
+		if !o.number || c == '.' {
+			break
+		}
+
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+
+	return n
+}
+
+// shapeBits is about how many bits the digits and letters shape would
+// permute in carry; it reads ahead so a long value takes the cheaper path.
+func shapeBits(in []byte, o shapeOpts) float64 {
+	bits := 0.0
+
+	for _, c := range in {
+		switch {
+		case c >= '0' && c <= '9':
+			bits += 3.17 // a leading digit's 9 values, a lower bound
+		case o.letters && (c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'):
+			bits += 4.7
+		}
+
+		if bits > maxExactBits+8 {
+			break
+		}
+	}
+
+	return bits
+}
+
+// shapeHashed is shape for a value of more than maxExactBits: every digit
+// and letter from a keyed hash of the whole value, as many bits as the
+// value has, in one pass.
+func (m *Masker) shapeHashed(label string, in []byte, o shapeOpts) []byte {
+	s := m.stream(label, in)
+	out := make([]byte, 0, len(in))
+	lead := integerDigits(in, o) > 1
+
+	for i := 0; i < len(in); {
+		r, n := utf8.DecodeRune(in[i:])
+		raw := in[i : i+n]
+		i += n
+
+		switch {
+		case r >= '0' && r <= '9' && lead && r != '0':
+			out = append(out, '1'+byte(s.intn(9)))
+		case r >= '0' && r <= '9':
+			out = append(out, '0'+byte(s.intn(10)))
+		case !o.letters:
+			out = append(out, raw...)
+		case unicode.IsUpper(r):
+			out = append(out, upperABC[s.intn(26)])
+		case unicode.IsLetter(r) || (r == utf8.RuneError && n == 1):
+			out = append(out, lowerABC[s.intn(26)])
+		default:
+			out = append(out, raw...)
+		}
+
+		if r >= '0' && r <= '9' {
+			lead = false
 		}
 	}
 
