@@ -1,7 +1,8 @@
 // Package mask owns the masking transformers of masked restores and
 // exports: each turns a column's value into a stand-in that keeps the
 // column's type, length and shape, derived from the value and a masking key
-// (HMAC-SHA256), so the same value masks the same way in every table and
+// (HMAC-SHA256, and an AES-based keyed permutation for the shape-keeping
+// transformers), so the same value masks the same way in every table and
 // every run and joins on masked columns still match. It never reads the key
 // from anywhere itself, never logs values, and knows nothing of databases
 // beyond a column's type.

@@ -199,7 +199,8 @@ func TestUniqueColumnsStayUnique(t *testing.T) {
 		}
 	}
 
-	// A tiny integer column: collisions are frequent, and re-derived.
+	// A small integer column: a keyed hash would collide often; the
+	// permutation keeps every value distinct.
 	f := field(t, keyA, Spec{Kind: "hash"}, Column{Type: "smallint", Unique: true})
 	seen := map[string]bool{}
 
