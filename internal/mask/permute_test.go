@@ -111,6 +111,7 @@ func TestUniqueSmallDomains(t *testing.T) {
 		{"codes smallint", Spec{Kind: "hash"}, Column{Type: "smallint"}, 1000, 9999, "%d"},
 		{"negative smallint", Spec{Kind: "hash"}, Column{Type: "smallint"}, -32768, -10000, "%d"},
 		{"tinyint unsigned", Spec{Kind: "hash"}, Column{Type: "tinyint", Unsigned: true}, 100, 255, "%d"},
+		{"one digit and zero", Spec{Kind: "hash"}, Column{Type: "tinyint"}, -9, 9, "%d"},
 		{"year", Spec{Kind: "hash"}, Column{Type: "year"}, 1901, 2155, "%d"},
 		{"phone digits", Spec{Kind: "phone"}, Column{Type: "varchar", Length: 20}, 0, 9999, "%04d"},
 		{"decimal", Spec{Kind: "hash"}, Column{Type: "decimal", Length: 5, Scale: 2}, 1000, 9999, "%d"},

@@ -393,9 +393,9 @@ func (m *Masker) permuteInt(label string, in []byte, lo, hi string) ([]byte, err
 		radix[i], digits[i] = 10, uint64(c-'0')
 	}
 
-	if len(mag) > 1 {
-		radix[0], digits[0] = 9, digits[0]-1
-	}
+	// Zero stays zero, so the leading digit is 1 to 9 even in a number of
+	// one digit.
+	radix[0], digits[0] = 9, digits[0]-1
 
 	low := strings.TrimPrefix(lo, "-")
 	inRange := func(got string) bool {
@@ -419,9 +419,7 @@ func (m *Masker) permuteInt(label string, in []byte, lo, hi string) ([]byte, err
 			b[i] = byte('0' + x)
 		}
 
-		if len(mag) > 1 {
-			b[0]++
-		}
+		b[0]++
 
 		if got := string(b); inRange(got) {
 			out := strings.Repeat("0", max(0, width-len(got))) + got
