@@ -29,6 +29,9 @@ type masking struct {
 	columns []string
 	rulesID string
 	strict  bool
+	// bytes are the server's tables of the single-byte character sets
+	// of masked columns, for a replay (checkMaskedReplay loads them).
+	bytes byteTables
 }
 
 // tableMask masks one table's rows: fields[i] masks column i of the dump

@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"lifeboat/internal/binlog"
 	"os"
 	"os/exec"
@@ -785,5 +786,73 @@ func TestMaskedPointInTimeUniqueAndLatin1(t *testing.T) {
 	var left int
 	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'pitr_codes_reshaped'").Scan(&left); err != nil || left != 0 {
 		t.Fatalf("a refused masked recovery left a database behind: %d %v", left, err)
+	}
+}
+
+// TestReplayCharsets: a replayed text value is decoded as the server
+// converts it to utf8mb4 (the full's dump reads it so): every byte of each
+// single-byte character set the server has (from the server's own table),
+// and names in several scripts in the multi-byte ones; the columns'
+// character sets are read from the table's definition.
+func TestReplayCharsets(t *testing.T) {
+	ctx := context.Background()
+	db := server.DB(t, "")
+	sets := map[string]bool{}
+
+	for cs := range decoders {
+		// A character set this server lacks cannot be a column's.
+		var known int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME = ?", cs).Scan(&known); err != nil {
+			t.Fatal(err)
+		}
+
+		if known > 0 {
+			sets[cs] = true
+		}
+	}
+
+	tables, err := loadByteTables(ctx, db, sets)
+	if err != nil || len(tables) < 15 {
+		t.Fatalf("%d single-byte tables of %d sets: %v", len(tables), len(sets), err)
+	}
+
+	for cs := range sets {
+		var samples [][]byte
+
+		if tables[cs] != nil {
+			for b := 0; b < 0x100; b++ {
+				samples = append(samples, []byte{byte(b), 'x'})
+			}
+		} else {
+			for _, text := range []string{"Zoë Łukasz", "日本語の名前", "한국어 이름", "中文名字", "Ångström", "Иван"} {
+				var h string
+				if err := db.QueryRow("SELECT HEX(CONVERT(? USING "+cs+"))", text).Scan(&h); err != nil {
+					t.Fatalf("%s: %v", cs, err)
+				}
+
+				raw, _ := hex.DecodeString(h)
+
+				samples = append(samples, raw)
+			}
+		}
+
+		for _, raw := range samples {
+			var want sql.NullString
+			if err := db.QueryRow("SELECT CONVERT(" + charsetLiteral(cs, raw) + " USING utf8mb4)").Scan(&want); err != nil {
+				t.Fatalf("%s %x: %v", cs, raw, err)
+			}
+
+			got, err := tables.decodeText(cs, raw)
+			if err != nil || !want.Valid || string(got) != want.String {
+				t.Errorf("%s %x: decoded %q (%v), the server converts it to %q", cs, raw, got, err, want.String)
+			}
+		}
+	}
+
+	tbl := &Table{Create: "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  `a` varchar(10) DEFAULT NULL,\n  `b` varchar(10) CHARACTER SET cp1251 COLLATE cp1251_general_ci DEFAULT NULL,\n  `c` text CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,\n  `d` varbinary(10) DEFAULT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci",
+		Cols: []Column{{Name: "id", Type: "int"}, {Name: "a", Type: "varchar"}, {Name: "b", Type: "varchar"}, {Name: "c", Type: "text"}, {Name: "d", Type: "varbinary"}}}
+
+	if got := strings.Join(columnCharsets(tbl), ","); got != ",latin1,cp1251,," {
+		t.Fatalf("column character sets %q", got)
 	}
 }

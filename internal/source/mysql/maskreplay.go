@@ -100,6 +100,10 @@ func (s *Source) checkMaskedReplay(ctx context.Context, r *repo.Repository, arch
 		return nil
 	}
 
+	if err := s.loadMaskCharsets(ctx, m); err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -128,6 +132,37 @@ func (s *Source) checkMaskedReplay(ctx context.Context, r *repo.Repository, arch
 
 	if len(c.problems) > 0 {
 		return fmt.Errorf("source %s: a masked point-in-time recovery cannot replay this binlog, and nothing was written: %s", s.cfg.Name, strings.Join(c.problems, "; "))
+	}
+
+	return nil
+}
+
+// loadMaskCharsets reads from the server how it decodes the single-byte
+// character sets of masked text columns.
+func (s *Source) loadMaskCharsets(ctx context.Context, m *masking) error {
+	sets := map[string]bool{}
+
+	for _, tm := range m.byName {
+		for i, f := range tm.fields {
+			if f != nil && tm.charsets[i] != "" {
+				sets[tm.charsets[i]] = true
+			}
+		}
+	}
+
+	if len(sets) == 0 {
+		return nil
+	}
+
+	pool, err := connect(ctx, s.cfg.Name, s.cfg.MySQL, s.getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	m.bytes, err = loadByteTables(ctx, pool, sets)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
 
 	return nil
@@ -226,7 +261,7 @@ func (c *replayCheck) rows(ev *replication.RowsEvent) {
 	}
 
 	for i, f := range tm.fields {
-		if cs := tm.charsets[i]; f != nil && cs != "" && decoders[cs] == nil {
+		if cs := tm.charsets[i]; f != nil && cs != "" && decoders[cs] == nil && c.m.bytes[cs] == nil {
 			c.problem(full+"."+tm.table.Cols[i].Name, fmt.Sprintf("%s.%s is masked and in the %s character set, which a masked replay cannot decode: convert the column to utf8mb4, or recover to the full alone", full, tm.table.Cols[i].Name, cs))
 		}
 	}
@@ -545,7 +580,7 @@ func (x *maskedSQL) literal(tm *tableMask, i int, v any) (string, error) {
 		}
 
 		// The full's dump read this column as utf8mb4: mask the same text.
-		text, err := decodeText(cs, raw)
+		text, err := x.m.bytes.decodeText(cs, raw)
 		if err != nil {
 			return "", fmt.Errorf("%s.%s: %w", tm.table.Name, col.Name, err)
 		}
