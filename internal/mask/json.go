@@ -116,7 +116,7 @@ func parsePath(p string) ([]jsonStep, error) {
 // the document is kept. A document that does not parse is refused rather
 // than copied unmasked.
 func jsonFn(paths []jsonRule, col Column) maskFn {
-	return func(m *Masker, in []byte, attempt int) ([]byte, bool, error) {
+	return func(m *Masker, in []byte) ([]byte, bool, error) {
 		dec := json.NewDecoder(bytes.NewReader(in))
 		dec.UseNumber()
 
@@ -127,7 +127,7 @@ func jsonFn(paths []jsonRule, col Column) maskFn {
 
 		for _, p := range paths {
 			var err error
-			if doc, err = walk(m, doc, p.steps, p, attempt); err != nil {
+			if doc, err = walk(m, doc, p.steps, p); err != nil {
 				return nil, false, fmt.Errorf("json path %s: %w", p.path, err)
 			}
 		}
@@ -150,9 +150,9 @@ func jsonFn(paths []jsonRule, col Column) maskFn {
 	}
 }
 
-func walk(m *Masker, v any, steps []jsonStep, p jsonRule, attempt int) (any, error) {
+func walk(m *Masker, v any, steps []jsonStep, p jsonRule) (any, error) {
 	if len(steps) == 0 {
-		return leaf(m, v, p, attempt)
+		return leaf(m, v, p)
 	}
 
 	st := steps[0]
@@ -168,7 +168,7 @@ func walk(m *Masker, v any, steps []jsonStep, p jsonRule, attempt int) (any, err
 			return v, nil
 		}
 
-		out, err := walk(m, child, steps[1:], p, attempt)
+		out, err := walk(m, child, steps[1:], p)
 		x[st.key] = out
 
 		return x, err
@@ -179,7 +179,7 @@ func walk(m *Masker, v any, steps []jsonStep, p jsonRule, attempt int) (any, err
 
 		for i := range x {
 			if st.all || i == st.index {
-				out, err := walk(m, x[i], steps[1:], p, attempt)
+				out, err := walk(m, x[i], steps[1:], p)
 				if err != nil {
 					return x, err
 				}
@@ -197,7 +197,7 @@ func walk(m *Masker, v any, steps []jsonStep, p jsonRule, attempt int) (any, err
 // leaf masks one value a path reaches: a string as a text column, a number
 // as a number column; null stays null, and an object or list reached whole
 // is masked as its JSON text when the rule is hash, else refused.
-func leaf(m *Masker, v any, p jsonRule, attempt int) (any, error) {
+func leaf(m *Masker, v any, p jsonRule) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
@@ -207,7 +207,7 @@ func leaf(m *Masker, v any, p jsonRule, attempt int) (any, error) {
 			return nil, err
 		}
 
-		out, null, err := fn(m, []byte(x), attempt)
+		out, null, err := fn(m, []byte(x))
 		if err != nil || null {
 			return nil, err
 		}
@@ -224,7 +224,7 @@ func leaf(m *Masker, v any, p jsonRule, attempt int) (any, error) {
 			return nil, err
 		}
 
-		out, null, err := fn(m, []byte(x), attempt)
+		out, null, err := fn(m, []byte(x))
 		if err != nil || null {
 			return nil, err
 		}

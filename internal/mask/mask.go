@@ -1,7 +1,8 @@
 // Package mask owns the masking transformers of masked restores and
 // exports: each turns a column's value into a stand-in that keeps the
 // column's type, length and shape, derived from the value and a masking key
-// (HMAC-SHA256), so the same value masks the same way in every table and
+// (HMAC-SHA256, and an AES-based keyed permutation for the shape-keeping
+// transformers), so the same value masks the same way in every table and
 // every run and joins on masked columns still match. It never reads the key
 // from anywhere itself, never logs values, and knows nothing of databases
 // beyond a column's type.
@@ -31,6 +32,9 @@ var ErrShortKey = fmt.Errorf("the masking key must be at least %d bytes", MinKey
 // Masker derives every masked value from one key.
 type Masker struct {
 	pool sync.Pool
+	// perms are the keyed permutations of the shape-keeping transformers,
+	// by label.
+	perms map[string]*permuter
 }
 
 // New returns a masker for key.
@@ -40,14 +44,23 @@ func New(key []byte) (*Masker, error) {
 	}
 
 	k := append([]byte(nil), key...)
-	m := &Masker{}
+	m := &Masker{perms: map[string]*permuter{}}
 	m.pool.New = func() any { return hmac.New(sha256.New, k) }
+
+	// The permutations' own key, so the HMAC key is used for one purpose.
+	pk := hmac.New(sha256.New, k)
+	pk.Write([]byte("lifeboat mask permutation"))
+	sub := pk.Sum(nil)
+
+	for _, label := range []string{"text", "hash", "phone"} {
+		m.perms[label] = newPermuter(sub, label)
+	}
 
 	return m, nil
 }
 
 // stream is a keyed pseudo-random byte stream for one value: its first 32
-// bytes are HMAC(key, label, input, attempt), and more come from ChaCha8
+// bytes are HMAC(key, label, input), and more come from ChaCha8
 // seeded with them (a specified generator, so the same value masks the same
 // way with every build).
 type stream struct {
@@ -58,7 +71,7 @@ type stream struct {
 	left int
 }
 
-func (m *Masker) stream(label string, in []byte, attempt int) *stream {
+func (m *Masker) stream(label string, in []byte) *stream {
 	h := m.pool.Get().(hash.Hash)
 	defer m.pool.Put(h)
 
@@ -66,11 +79,6 @@ func (m *Masker) stream(label string, in []byte, attempt int) *stream {
 	h.Write([]byte(label))
 	h.Write([]byte{0})
 	h.Write(in)
-
-	var a [4]byte
-
-	binary.BigEndian.PutUint32(a[:], uint32(attempt))
-	h.Write(a[:])
 
 	s := &stream{}
 	h.Sum(s.seed[:0])
@@ -191,23 +199,33 @@ func (c Column) class() class {
 }
 
 // ErrUnique means a unique column's masked values could not be kept distinct.
-var ErrUnique = errors.New("masked values collide in a unique column")
+var ErrUnique = errors.New("two different values of a unique column mask to the same value")
 
 // Field masks the values of one column under one rule. It is safe for
 // concurrent use.
+//
+// Every masked value is a function of the key, the rule, the column's
+// definition and the value alone, never of which rows came before: a
+// table loaded in parallel chunks, a replayed binlog row and a full
+// backup's row all mask the same way. Transformers that keep a value's
+// shape (phone, text, hash) permute the values of each shape, so distinct
+// values stay distinct; the others (email, names, address, plain hash)
+// carry 64 or more keyed bits in a unique column, and a collision, which
+// only a column too short for them makes likely, fails the copy naming
+// the column rather than being resolved by the order rows arrive in.
 type Field struct {
 	m    *Masker
 	col  Column
 	rule string
-	fn   func(s *Masker, in []byte, attempt int) ([]byte, bool, error)
-	// keyed is false for rules whose output does not depend on the key
-	// (fixed, null, keep, regexp): a collision cannot be re-derived.
-	keyed bool
+	fn   maskFn
+	// checked is set for a unique column whose transformer is not a
+	// permutation: its outputs are recorded to detect a collision.
+	checked bool
 
 	mu sync.Mutex
 	// seen maps a hash of each output of a unique column to a hash of the
 	// input that gave it, so a second, different input giving the same
-	// output is re-derived (the same input twice is no collision).
+	// output is caught (the same input twice is no collision).
 	seen map[uint64]uint64
 }
 
@@ -220,35 +238,52 @@ func (f *Field) Column() Column { return f.col }
 // Keep reports whether the field leaves values as they are.
 func (f *Field) Keep() bool { return f.rule == "keep" }
 
-// maxAttempts bounds the re-derivations of a colliding unique value.
-const maxAttempts = 64
-
 // Mask returns the masked form of in (the value's bytes as the server
 // prints them; nil is NULL) and whether it is NULL. NULL stays NULL unless
-// the rule is fixed.
+// the rule is fixed. In a unique column whose transformer is not a
+// permutation, a second input masking to an earlier input's output is an
+// error wrapping ErrUnique: all of a table's rows pass one Field, so the
+// collision is found whatever their order.
 func (f *Field) Mask(in []byte) ([]byte, bool, error) {
+	out, null, err := f.Derive(in)
+	if err != nil || null || !f.checked {
+		return out, null, err
+	}
+
+	if !f.claim(in, out) {
+		return nil, false, fmt.Errorf("mask %s with %s: %w (%s), so the masked copy stops rather than write a result that depends on the order of the rows", f.col.Name, f.rule, ErrUnique, f.uniqueHint())
+	}
+
+	return out, false, nil
+}
+
+// Derive is Mask without the collision check: the masked value alone, as a
+// function of the value. A replay uses it for rows that replace others
+// (the target's unique key has the last word there).
+func (f *Field) Derive(in []byte) ([]byte, bool, error) {
 	if in == nil && f.rule != "fixed" {
 		return nil, true, nil
 	}
 
-	for attempt := 0; ; attempt++ {
-		out, null, err := f.fn(f.m, in, attempt)
-		if err != nil {
-			return nil, false, fmt.Errorf("mask %s with %s: %w", f.col.Name, f.rule, err)
-		}
-
-		if !f.col.Unique || null || !f.keyed {
-			return out, null, nil
-		}
-
-		if f.claim(in, out) {
-			return out, false, nil
-		}
-
-		if attempt == maxAttempts {
-			return nil, false, fmt.Errorf("mask %s with %s: %w after %d attempts: the column's length leaves too few distinct values", f.col.Name, f.rule, ErrUnique, maxAttempts)
-		}
+	out, null, err := f.fn(f.m, in)
+	if err != nil {
+		return nil, false, fmt.Errorf("mask %s with %s: %w", f.col.Name, f.rule, err)
 	}
+
+	return out, null, nil
+}
+
+// uniqueHint says why a unique column's masked values can collide and what
+// keeps them apart.
+func (f *Field) uniqueHint() string {
+	switch f.rule {
+	case "date_shift", "number_noise":
+		return f.rule + " moves values by a keyed amount and two of them can land on one value: use hash for a unique column"
+	case "first_name", "last_name", "name", "address", "email", "hash":
+		return fmt.Sprintf("the column's %d characters leave too few keyed characters to keep the values apart: widen the column or use hash, whose output fills the column", f.col.Length)
+	}
+
+	return "values outside the letters and digits a permutation keeps apart are masked by a keyed hash: use hash for this column"
 }
 
 // claim records out as in's masked value, and reports false when another

@@ -159,21 +159,24 @@ func (m *Masker) Field(spec Spec, col Column) (*Field, error) {
 		return nil, fmt.Errorf("%s (%s): %w", col.Name, col.Type, err)
 	}
 
-	keyed := true
+	// Integers are permuted within their digit count and range: distinct
+	// values stay distinct by construction, so nothing is recorded.
+	permuted := (spec.Kind == "hash" || spec.Kind == "phone") && col.class() == classInt
+	checked := col.Unique && !permuted
 
 	switch spec.Kind {
 	case "fixed", "null", "keep", "regexp":
-		keyed = false
+		checked = false
 	}
 
 	if col.Unique && (spec.Kind == "fixed" || spec.Kind == "null" || spec.Kind == "regexp") {
 		return nil, fmt.Errorf("%s: the column is in a unique key, and %s would give different rows the same value: use hash, email, or another keyed transformer", col.Name, spec.Kind)
 	}
 
-	return &Field{m: m, col: col, rule: spec.Kind, fn: fn, keyed: keyed}, nil
+	return &Field{m: m, col: col, rule: spec.Kind, fn: fn, checked: checked}, nil
 }
 
-type maskFn = func(m *Masker, in []byte, attempt int) ([]byte, bool, error)
+type maskFn = func(m *Masker, in []byte) ([]byte, bool, error)
 
 // forColumn picks the transformer's implementation for col's type, or says
 // why it cannot write that type.
@@ -188,13 +191,13 @@ func (c *compiled) forColumn(col Column) (maskFn, error) {
 
 	switch kind {
 	case "keep":
-		return func(_ *Masker, in []byte, _ int) ([]byte, bool, error) { return in, false, nil }, nil
+		return func(_ *Masker, in []byte) ([]byte, bool, error) { return in, false, nil }, nil
 	case "null":
 		if !col.Nullable {
 			return nil, fmt.Errorf("null cannot write a NOT NULL column: use fixed or another transformer")
 		}
 
-		return func(*Masker, []byte, int) ([]byte, bool, error) { return nil, true, nil }, nil
+		return func(*Masker, []byte) ([]byte, bool, error) { return nil, true, nil }, nil
 	case "fixed":
 		return c.fixedFn(col)
 	case "email", "name", "first_name", "last_name", "address", "text":
@@ -212,7 +215,7 @@ func (c *compiled) forColumn(col Column) (maskFn, error) {
 			return wrongType()
 		}
 
-		return digitsFn("phone", col, true), nil
+		return digitsFn("phone", col), nil
 	case "hash":
 		return c.hashFn(col)
 	case "date_shift":
@@ -234,7 +237,7 @@ func (c *compiled) forColumn(col Column) (maskFn, error) {
 
 		re, repl := c.re, []byte(c.spec.Replace)
 
-		return func(_ *Masker, in []byte, _ int) ([]byte, bool, error) {
+		return func(_ *Masker, in []byte) ([]byte, bool, error) {
 			out := re.ReplaceAll(in, repl)
 			if col.Length > 0 && len([]rune(string(out))) > col.Length {
 				return nil, false, fmt.Errorf("the replacement is longer than the column's %d characters", col.Length)
@@ -271,13 +274,13 @@ func (c *compiled) fixedFn(col Column) (maskFn, error) {
 		}
 	}
 
-	return func(*Masker, []byte, int) ([]byte, bool, error) { return v, false, nil }, nil
+	return func(*Masker, []byte) ([]byte, bool, error) { return v, false, nil }, nil
 }
 
 func (c *compiled) hashFn(col Column) (maskFn, error) {
 	switch col.class() {
 	case classInt, classDecimal:
-		return digitsFn("hash", col, false), nil
+		return digitsFn("hash", col), nil
 	case classString, classBinary, classOther, classJSON:
 		if col.Type == "enum" || col.Type == "set" {
 			return nil, fmt.Errorf("hash cannot write an %s column: its values are a fixed list", col.Type)
@@ -287,8 +290,8 @@ func (c *compiled) hashFn(col Column) (maskFn, error) {
 			return shapeFn("hash", col), nil
 		}
 
-		return func(m *Masker, in []byte, attempt int) ([]byte, bool, error) {
-			s := m.stream("hash", in, attempt)
+		return func(m *Masker, in []byte) ([]byte, bool, error) {
+			s := m.stream("hash", in)
 			n := 32
 			if col.Length > 0 && col.Length < n {
 				n = col.Length

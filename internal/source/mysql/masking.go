@@ -29,6 +29,9 @@ type masking struct {
 	columns []string
 	rulesID string
 	strict  bool
+	// bytes are the server's tables of the single-byte character sets
+	// of masked columns, for a replay (checkMaskedReplay loads them).
+	bytes byteTables
 }
 
 // tableMask masks one table's rows: fields[i] masks column i of the dump
@@ -40,6 +43,9 @@ type tableMask struct {
 	// all is every column of the table's definition, generated ones too,
 	// as the binlog's row images hold them.
 	all []mask.Column
+	// charsets are the columns' character sets other than UTF-8 ones,
+	// which a replayed row's text is decoded from (columnCharsets).
+	charsets []string
 	// inexact is set when a masked column is a FLOAT or DOUBLE, whose
 	// value the server may store rounded: its checksum is not compared.
 	inexact bool
@@ -124,7 +130,7 @@ func (m *masking) table(mk *mask.Masker, cfg *config.Masking, db string, t *Tabl
 		byName[c.Name] = c
 	}
 
-	tm := &tableMask{table: t, fields: make([]*mask.Field, len(t.Cols)), kinds: make([]valueKind, len(t.Cols)), all: all}
+	tm := &tableMask{table: t, fields: make([]*mask.Field, len(t.Cols)), kinds: make([]valueKind, len(t.Cols)), all: all, charsets: columnCharsets(t)}
 
 	for i, c := range t.Cols {
 		full := db + "." + t.Name + "." + c.Name

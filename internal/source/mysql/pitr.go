@@ -319,6 +319,10 @@ func (s *Source) pointLogical(ctx context.Context, r *repo.Repository, arch *bin
 	}
 
 	dbs, m, err := s.pointMask(ctx, r, meta, opt.DatabaseRestoreOptions)
+	if err == nil {
+		err = s.checkMaskedReplay(ctx, r, arch, plan, m, dbs)
+	}
+
 	if err != nil {
 		return nil, err
 	}
