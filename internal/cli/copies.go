@@ -198,6 +198,10 @@ func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, 
 		return nil
 	}
 
+	if res.Reseeded != "" {
+		fmt.Fprintln(a.Stdout, res.Reseeded)
+	}
+
 	fmt.Fprintf(a.Stdout, "copy %s (%s): %d blobs (%s) copied and read back, %d already there, in %s; it opens and holds every snapshot\n",
 		c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present, seconds(res.Took))
 

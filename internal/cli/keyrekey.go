@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -69,7 +71,7 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 	}
 
 	if cfg.Repository.S3 != nil {
-		return usage("key rekey: the repository is in S3, where a folder cannot be renamed: an S3 repository is not rekeyed in place by this version")
+		return a.runRekeyS3(ctx, o, cfg)
 	}
 
 	old, err := filepath.Abs(cfg.Repository.Path)
@@ -95,29 +97,12 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 		return nil
 	}
 
-	_, r, err := a.openRepo(ctx)
+	r, pw, err := a.openForRekey(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
 
-	oldPW, err := a.password(cfg, false)
-	if err != nil {
-		r.Close(ctx)
-		return err
-	}
-
-	pw, err := a.readNewPassword(&o.np)
-	if err != nil {
-		r.Close(ctx)
-		return err
-	}
-
-	if pw.Value == oldPW.Value {
-		r.Close(ctx)
-		return usage("key rekey: %v: a new key under the old password would still fall to whoever has it", repo.ErrSamePassword)
-	}
-
-	dst, err := openOrCreate(ctx, staging, pw)
+	dst, err := openOrCreate(ctx, repo.AtPath(staging), pw)
 	if err != nil {
 		r.Close(ctx)
 		return err
@@ -135,18 +120,51 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 	return a.switchTo(old, staging, o.to != "")
 }
 
+// openForRekey opens the repository and reads the new password, which
+// must differ from the old.
+func (a *App) openForRekey(ctx context.Context, cfg *config.Config, o *rekeyOptions) (*repo.Repository, repo.Password, error) {
+	_, r, err := a.openRepo(ctx)
+	if err != nil {
+		return nil, repo.Password{}, err
+	}
+
+	oldPW, err := a.password(cfg, false)
+	if err != nil {
+		r.Close(ctx)
+		return nil, repo.Password{}, err
+	}
+
+	pw, err := a.readNewPassword(&o.np)
+	if err != nil {
+		r.Close(ctx)
+		return nil, repo.Password{}, err
+	}
+
+	if pw.Value == oldPW.Value {
+		r.Close(ctx)
+		return nil, repo.Password{}, usage("key rekey: %v: a new key under the old password would still fall to whoever has it", repo.ErrSamePassword)
+	}
+
+	return r, pw, nil
+}
+
 // openOrCreate opens the new repository a rekey writes into, creating it
 // on the first run.
-func openOrCreate(ctx context.Context, path string, pw repo.Password) (*repo.Repository, error) {
-	if !exists(filepath.Join(path, "kopia.repository.f")) {
-		if err := repo.Create(ctx, path, pw); err != nil {
+func openOrCreate(ctx context.Context, where repo.Storage, pw repo.Password) (*repo.Repository, error) {
+	_, ok, err := where.RepositoryID(ctx)
+	if err != nil && where.S3 != nil {
+		return nil, fmt.Errorf("rekey: %s: %w", where, err)
+	}
+
+	if !ok {
+		if err := repo.CreateAt(ctx, where, pw); err != nil {
 			return nil, fmt.Errorf("rekey: create the new repository: %w", err)
 		}
 	}
 
-	dst, err := repo.Open(ctx, path, pw, nil)
+	dst, err := repo.OpenAt(ctx, where, pw, nil)
 	if errors.Is(err, repo.ErrWrongPassword) {
-		return nil, usage("rekey: %s was begun with another password: give that one, or delete the folder to begin again", path)
+		return nil, usage("rekey: %s was begun with another password: give that one, or delete it to begin again", where)
 	}
 
 	return dst, err
@@ -210,6 +228,11 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 		return err
 	}
 
+	// Copies holding this ID are of the retired key: replicate re-seeds them.
+	if err := records.Put(ctx, dst, copies.RetiredKind, r.ID(), records.PasswordChange{At: a.clock().Now()}); err != nil {
+		return err
+	}
+
 	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
 		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
 
@@ -248,14 +271,14 @@ func (a *App) switchTo(old, staging string, elsewhere bool) error {
 }
 
 // retireOld deletes the repositories earlier rekeys retired.
-func (a *App) retireOld(_ context.Context) error {
+func (a *App) retireOld(ctx context.Context) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
 
-	if cfg.Repository.Path == "" {
-		return usage("key rekey --retire: the repository is not a folder")
+	if cfg.Repository.S3 != nil {
+		return a.retireS3(ctx, cfg)
 	}
 
 	old, err := filepath.Abs(cfg.Repository.Path)

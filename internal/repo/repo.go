@@ -66,6 +66,9 @@ type Password struct {
 type Repository struct {
 	path    string
 	where   Storage
+	// configured is where the repository was opened, when a rekey's
+	// redirect sent it elsewhere (where).
+	configured Storage
 	rep     repo.Repository
 	tempDir string
 	log     *slog.Logger
@@ -226,6 +229,14 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		}
 	}
 
+	// A bucket prefix a rekey switched away from names the new one.
+	configured, where, rd, err := where, where, (*Redirect)(nil), error(nil)
+	if where.S3 != nil {
+		if where, rd, err = where.Resolve(ctx); err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", path, err)
+		}
+	}
+
 	st, err := where.blob(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
@@ -275,7 +286,11 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
-	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, clock: clock.Or(where.Clock)}
+	r := &Repository{path: path, where: where, configured: configured, rep: rep, tempDir: tmp, log: log, clock: clock.Or(where.Clock)}
+	if rd != nil && rd.ID != r.ID() {
+		r.Close(ctx)
+		return nil, fmt.Errorf("open repository %s: the rekey redirect names repository %s, but %s holds %s: restore %s from a copy of the bucket", path, rd.ID, where, r.ID(), redirectBlob)
+	}
 	if ra, ok := st.(*readahead); ok {
 		r.readahead = ra
 	}
