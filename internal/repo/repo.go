@@ -64,15 +64,15 @@ type Password struct {
 
 // Repository is an open repository.
 type Repository struct {
-	path    string
-	where   Storage
+	path  string
+	where Storage
 	// configured is where the repository was opened, when a rekey's
 	// redirect sent it elsewhere (where).
 	configured Storage
-	rep     repo.Repository
-	tempDir string
-	log     *slog.Logger
-	clock   clock.Clock
+	rep        repo.Repository
+	tempDir    string
+	log        *slog.Logger
+	clock      clock.Clock
 	// readahead is set on object storage, where reads are round trips.
 	readahead *readahead
 	// stopHours ends followUploadHours.
