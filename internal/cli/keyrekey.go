@@ -38,8 +38,12 @@ func (a *App) rekeyCommand() *cobra.Command {
 			"passes, the last one with the repository to itself (stop the daemon for that moment). Then a\n" +
 			"folder repository is switched in place: the old one is renamed FOLDER.retired-TIME and kept\n" +
 			"until `lifeboat key rekey --retire` deletes it; with --to, point repository: at the new location.\n" +
-			"The old password and the old key do not open the new repository. Copies hold the old repository:\n" +
-			"recreate them (replicate into empty folders or buckets).",
+			"A repository in a bucket is built beside the old one (PREFIX.rekey-ID) or at --to s3://BUCKET/PREFIX,\n" +
+			"and the configured prefix then points at it (the object lifeboat.rekeyed), so the configuration\n" +
+			"stays as it is; --retire deletes the old one but that pointer.\n" +
+			"The old password and the old key do not open the new repository. Copies hold the old repository\n" +
+			"until the next `lifeboat replicate` (or the daemon's) re-seeds each from the new one, keeping the\n" +
+			"old copy aside; `lifeboat status` lists the copies still on the old key.",
 		Example: "  lifeboat key rekey --new-password-env LIFEBOAT_NEW_PASSWORD   # the variable holds the new one\n" +
 			"  lifeboat key rekey --retire",
 		Args: cobra.NoArgs,
@@ -53,7 +57,7 @@ func (a *App) rekeyCommand() *cobra.Command {
 	}
 
 	o.np.bind(cmd, "the new repository's password")
-	cmd.Flags().StringVar(&o.to, "to", "", "create the new repository at this folder instead of beside the old one (then point repository.path at it)")
+	cmd.Flags().StringVar(&o.to, "to", "", "create the new repository at this folder instead of beside the old one (then point repository.path at it), or at s3://BUCKET/PREFIX for a repository in a bucket")
 	cmd.Flags().BoolVar(&o.retire, "retire", false, "delete the repositories an earlier rekey retired (FOLDER.retired-*)")
 
 	return cmd
@@ -264,7 +268,7 @@ func (a *App) switchTo(old, staging string, elsewhere bool) error {
 	}
 
 	fmt.Fprintf(a.Stdout, "%s is now the new repository, with a new key: give the new password from now on.\n", old)
-	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: recreate them.\n", retired)
+	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: the next `lifeboat replicate` re-seeds them from the new one.\n", retired)
 	fmt.Fprintln(a.Stdout, "Write a new recovery kit (`lifeboat key kit`) and drill it: the old kit names the old repository and password.")
 
 	return nil
