@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -112,7 +113,7 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 		return err
 	}
 
-	err = a.copyAll(ctx, r, dst, staging)
+	lk, err := a.copyAll(ctx, r, dst, staging)
 
 	dst.Close(ctx)
 	r.Close(ctx)
@@ -121,7 +122,19 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 		return err
 	}
 
-	return a.switchTo(old, staging, o.to != "")
+	// The hold on the repository lasts through the switch: a binlog
+	// streamer's next write waits for it, then finds the new repository.
+	defer lk.Release()
+
+	if err := a.switchTo(old, staging, o.to != ""); err != nil {
+		return err
+	}
+
+	if o.to == "" {
+		a.printNewPasswordPlace(cfg)
+	}
+
+	return nil
 }
 
 // openForRekey opens the repository and reads the new password, which
@@ -175,10 +188,11 @@ func openOrCreate(ctx context.Context, where repo.Storage, pw repo.Password) (*r
 }
 
 // copyAll copies in passes until one finds nothing new, the last with the
-// repository to itself, and records the rotation in the new repository.
-func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging string) error {
+// repository to itself, and records the rotation in the new repository. It
+// returns holding the repository: the caller switches, then releases it.
+func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging string) (*repo.Locks, error) {
 	if r.ID() == dst.ID() {
-		return fmt.Errorf("rekey: %s is the same repository", staging)
+		return nil, fmt.Errorf("rekey: %s is the same repository", staging)
 	}
 
 	total := repo.RekeyStats{}
@@ -194,7 +208,7 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 	for i := 0; i < rekeyPasses; i++ {
 		st, err := r.RekeyInto(ctx, dst, hook)
 		if err != nil {
-			return err
+			return nil, err
 		}
 
 		total.Snapshots, total.Segments, total.Bytes = total.Snapshots+st.Snapshots, total.Segments+st.Segments, total.Bytes+st.Bytes
@@ -211,16 +225,47 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 
 	if a.rekeyCrash != nil {
 		if err := a.rekeyCrash("copied"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
-	lk, err := r.LockRepository(true, "key rekey (final pass and switch)")
+	lk, err := a.holdForSwitch(ctx, r)
 	if err != nil {
-		return fmt.Errorf("rekey: everything so far is copied into %s; the last pass needs the repository to itself: %w", staging, err)
+		return nil, fmt.Errorf("rekey: everything so far is copied into %s; the last pass needs the repository to itself: %w", staging, err)
 	}
-	defer lk.Release()
 
+	if err := a.finalPass(ctx, r, dst, &total); err != nil {
+		lk.Release()
+		return nil, err
+	}
+
+	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
+		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
+
+	return lk, nil
+}
+
+// holdForSwitch takes the repository to itself for the final pass and the
+// switch. A binlog streamer holds it for a moment at each write, so a few
+// refusals in a row are waited out; a backup or the daemon is not.
+func (a *App) holdForSwitch(ctx context.Context, r *repo.Repository) (*repo.Locks, error) {
+	for attempt := 0; ; attempt++ {
+		lk, err := r.LockRepository(true, "key rekey (final pass and switch)")
+		if err == nil || !errors.Is(err, repo.ErrBusy) || attempt == 200 {
+			return lk, err
+		}
+
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond): // a streamer's write is shorter
+		}
+	}
+}
+
+// finalPass copies what the earlier passes left, with the repository held,
+// and records the rotation in the new repository.
+func (a *App) finalPass(ctx context.Context, r, dst *repo.Repository, total *repo.RekeyStats) error {
 	st, err := r.RekeyInto(ctx, dst, nil)
 	if err != nil {
 		return err
@@ -236,9 +281,6 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 	if err := records.Put(ctx, dst, copies.RetiredKind, r.ID(), records.PasswordChange{At: a.clock().Now()}); err != nil {
 		return err
 	}
-
-	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
-		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
 
 	return nil
 }

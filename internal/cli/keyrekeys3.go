@@ -40,9 +40,11 @@ func (a *App) runRekeyS3(ctx context.Context, o *rekeyOptions, cfg *config.Confi
 	}
 	defer dst.Close(ctx)
 
-	if err := a.copyAll(ctx, r, dst, staging.String()); err != nil {
+	lk, err := a.copyAll(ctx, r, dst, staging.String())
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 
 	if a.rekeyCrash != nil {
 		if err := a.rekeyCrash("switching"); err != nil {
@@ -69,6 +71,7 @@ func (a *App) runRekeyS3(ctx context.Context, o *rekeyOptions, cfg *config.Confi
 	fmt.Fprintf(a.Stdout, "%s now opens the new repository at %s, with a new key: give the new password from now on.\n", base, staging)
 	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: the next `lifeboat replicate` re-seeds them from the new one.\n", r.Where())
 	fmt.Fprintln(a.Stdout, "Write a new recovery kit (`lifeboat key kit`) and drill it: the old kit names the old repository and password.")
+	a.printNewPasswordPlace(cfg)
 
 	return nil
 }

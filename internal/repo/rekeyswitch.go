@@ -156,22 +156,52 @@ func (s Storage) RepositoryID(ctx context.Context) (id string, ok bool, err erro
 // repository: a rekey switched it (a folder renamed in, a bucket prefix
 // redirected). A process holding it open writes nothing more here.
 func (r *Repository) Moved(ctx context.Context) (bool, error) {
-	where := r.configured
-	if where.S3 == nil && where.Path == "" {
-		where = r.where
+	where := r.Configured()
+
+	// A bucket prefix is switched by its redirect alone.
+	if where.S3 != nil {
+		rd, err := where.ReadRedirect(ctx)
+		return err == nil && rd != nil && rd.ID != r.ID(), err
 	}
 
-	now, _, err := where.Resolve(ctx)
-	if err != nil {
-		return false, err
-	}
-
-	id, ok, err := now.RepositoryID(ctx)
+	id, ok, err := where.RepositoryID(ctx)
 	if err != nil {
 		return false, err
 	}
 
 	return ok && id != r.ID(), nil
+}
+
+// GuardRekey makes every write of a long-running process (the binlog
+// streamer) first take a shared hold on the repository, which a rekey's
+// final pass and switch hold exclusively, and check the repository was not
+// switched away from: a folder renamed in under it would otherwise receive
+// blobs encrypted with the retired key. Such a write fails with ErrRekeyed
+// (or ErrBusy during the switch); the process opens the repository again.
+func (r *Repository) GuardRekey() { r.guardRekey = true }
+
+// guard is GuardRekey's check before a write; release ends the hold.
+func (r *Repository) guard(ctx context.Context) (release func(), err error) {
+	if !r.guardRekey {
+		return func() {}, nil
+	}
+
+	lk, err := r.LockRepository(false, "binlog stream")
+	if err != nil {
+		return nil, err
+	}
+
+	moved, err := r.Moved(ctx)
+	if err == nil && moved {
+		err = fmt.Errorf("%s: %w", r.path, ErrRekeyed)
+	}
+
+	if err != nil {
+		lk.Release()
+		return nil, err
+	}
+
+	return lk.Release, nil
 }
 
 // Configured is the location the repository was opened at, before any

@@ -69,6 +69,8 @@ type Repository struct {
 	// configured is where the repository was opened, when a rekey's
 	// redirect sent it elsewhere (where).
 	configured Storage
+	// guardRekey: writes check first that no rekey switched away (GuardRekey).
+	guardRekey bool
 	rep        repo.Repository
 	tempDir    string
 	log        *slog.Logger
