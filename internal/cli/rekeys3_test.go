@@ -14,8 +14,9 @@ import (
 // is killed (SIGKILL) mid-copy and again just before the switch, and
 // resumes; afterwards the configured location opens the new repository,
 // every snapshot restores as it did before, the old password is refused
-// there, and --retire deletes the old repository but not the pointer to
-// the new one.
+// there; a second rekey to a named prefix moves the pointer on, --retire
+// deletes both replaced repositories but not the pointer, and a damaged
+// pointer is named. Places a new repository cannot go are refused first.
 func TestRekeyS3(t *testing.T) {
 	srv := testenv.StartS3(t)
 	srv.MakeBucket(t, "lifeboat")
@@ -40,6 +41,14 @@ func TestRekeyS3(t *testing.T) {
 
 	const newPW = "rekeyed-s3-pass-51d2"
 	e.vars["NEW_PW"] = newPW
+
+	// Places the new repository cannot go: refused before anything is made.
+	e.expectFailure(ExitUsage, []string{"overlaps the repository"}, "key", "rekey", "--new-password-env", "NEW_PW", "--to", "s3://lifeboat/sml/inner")
+	e.expectFailure(ExitUsage, []string{"goes to s3://BUCKET/PREFIX"}, "key", "rekey", "--new-password-env", "NEW_PW", "--to", filepath.Join(t.TempDir(), "folder"))
+
+	if n := len(objectsUnder(t, srv, "lifeboat", "sml.")); n != 0 {
+		t.Fatalf("a refused rekey wrote %d objects", n)
+	}
 
 	e.startAsMain(map[string]string{envKillAt: "copied 1"}, "key", "rekey", "--new-password-env", "NEW_PW").killed(t)
 
@@ -85,7 +94,18 @@ func TestRekeyS3(t *testing.T) {
 		t.Fatalf("the old repository holds %d objects before --retire", n)
 	}
 
-	if out := e.mustRun("key", "rekey", "--retire"); !strings.Contains(out, "deleted the retired repository s3://lifeboat/sml") {
+	// A second rekey, to a place the user names: the pointer follows.
+	const thirdPW = "rekeyed-again-pass-77c3"
+	e.vars["THIRD_PW"] = thirdPW
+
+	if out := e.mustRun("key", "rekey", "--new-password-env", "THIRD_PW", "--to", "s3://lifeboat/rotated"); !strings.Contains(out, "now opens the new repository at s3://lifeboat/rotated") {
+		t.Fatalf("rekey --to:\n%s", out)
+	}
+
+	e.vars[EnvPassword] = thirdPW
+
+	out = e.mustRun("key", "rekey", "--retire")
+	if strings.Count(out, "deleted the retired repository") != 2 || !strings.Contains(out, "s3://lifeboat/sml.rekey-") {
 		t.Fatalf("retire:\n%s", out)
 	}
 
@@ -93,15 +113,29 @@ func TestRekeyS3(t *testing.T) {
 		t.Fatalf("after --retire the old prefix holds %v, want only the pointer to the new repository", left)
 	}
 
+	if left := objectsUnder(t, srv, "lifeboat", "sml.rekey-"); len(left) != 0 {
+		t.Fatalf("after --retire the first new repository still holds %d objects", len(left))
+	}
+
 	if n := len(e.snapshots("uploads")); n != 3 {
 		t.Fatalf("after --retire the repository holds %d snapshots, want 3", n)
 	}
 
-	e.vars[EnvPassword] = testPassword
-	e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "snapshots")
-	e.vars[EnvPassword] = newPW
+	for _, old := range []string{testPassword, newPW} {
+		e.vars[EnvPassword] = old
+		e.expectFailure(ExitWrongPassword, []string{"wrong password"}, "snapshots")
+	}
 
+	e.vars[EnvPassword] = thirdPW
 	e.expectFailure(ExitUsage, []string{"no retired repository"}, "key", "rekey", "--retire")
+
+	// A damaged pointer is named, not followed.
+	cli, _ := srv.Client()
+	if _, err := cli.PutObject(t.Context(), "lifeboat", "sml/lifeboat.rekeyed", strings.NewReader("{not json"), 9, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.expectFailure(1, []string{"lifeboat.rekeyed of s3://lifeboat/sml", "is damaged"}, "snapshots")
 }
 
 // objectsUnder lists the bucket's object keys that begin with prefix.
