@@ -58,7 +58,18 @@ func TestRekeyCopies(t *testing.T) {
 
 	oldObjects := len(objectsUnder(t, srv, "offsite", "lifeboat/"))
 
-	out := e.mustRun("replicate", "--to", "near")
+	// A dry run says what would happen and does nothing.
+	out := e.mustRun("replicate", "--dry-run", "--to", "near") + e.mustRun("replicate", "--dry-run", "--to", "offsite")
+	if !strings.Contains(out, "copy near holds the repository's retired key") || !strings.Contains(out, "would be moved aside") ||
+		!strings.Contains(out, "would be re-seeded from the new repository at s3://offsite/lifeboat.rekey-") {
+		t.Fatalf("replicate --dry-run after the rekey:\n%s", out)
+	}
+
+	if aside, _ := filepath.Glob(near + ".retired-*"); len(aside) != 0 || len(objectsUnder(t, srv, "offsite", "lifeboat.")) != 0 {
+		t.Fatalf("the dry run changed a copy: %v", aside)
+	}
+
+	out = e.mustRun("replicate", "--to", "near")
 	if !strings.Contains(out, "copy near held the repository's retired key") || !strings.Contains(out, "moved aside to "+near+".retired-") {
 		t.Fatalf("replicate to the folder copy:\n%s", out)
 	}

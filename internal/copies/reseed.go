@@ -35,27 +35,9 @@ type Target struct {
 // copy is kept either way. A copy holding some other repository is refused
 // before anything is written.
 func Prepare(ctx context.Context, r *repo.Repository, c *config.Copy, where repo.Storage, now time.Time) (Target, error) {
-	cur, rd, err := where.Resolve(ctx)
-	if err != nil {
-		return Target{}, fmt.Errorf("copy %s: %w", c.Name, err)
-	}
-
-	id, ok, err := cur.RepositoryID(ctx)
-	if err != nil && where.S3 != nil {
-		return Target{}, fmt.Errorf("copy %s: %w", c.Name, err)
-	}
-
-	if !ok || id == r.ID() {
-		return Target{Where: cur}, nil
-	}
-
-	retired, err := records.All[records.PasswordChange](ctx, r, RetiredKind)
-	if err != nil {
-		return Target{}, err
-	}
-
-	if _, old := retired[id]; !old {
-		return Target{}, fmt.Errorf("copy %s (%s) holds another repository (ID %s), neither this one (ID %s) nor one it was rekeyed from: nothing was written to it; point copies.%s at an empty folder or prefix", c.Name, c.Location(), id, r.ID(), c.Name)
+	cur, rd, id, err := classify(ctx, r, c, where)
+	if err != nil || id == "" {
+		return Target{Where: cur}, err
 	}
 
 	if where.S3 == nil {
@@ -68,6 +50,55 @@ func Prepare(ctx context.Context, r *repo.Repository, c *config.Copy, where repo
 	}
 
 	return reseedBucket(r, c, where, cur, rd, id, now)
+}
+
+// Plan is what Prepare would do, doing nothing: Where is what a dry run
+// counts against (a re-seeded copy starts empty) and Reseed says what would
+// happen to a copy of a retired key.
+func Plan(ctx context.Context, r *repo.Repository, c *config.Copy, where repo.Storage) (Target, error) {
+	cur, rd, id, err := classify(ctx, r, c, where)
+	if err != nil || id == "" {
+		return Target{Where: cur}, err
+	}
+
+	if where.S3 == nil {
+		return Target{Where: repo.AtPath(where.Path + ".retired-none"), Reseed: fmt.Sprintf("copy %s holds the repository's retired key (ID %.12s): it would be moved aside and re-seeded from the new repository", c.Name, id)}, nil
+	}
+
+	tg, err := reseedBucket(r, c, where, cur, rd, id, time.Time{})
+	tg.Finish, tg.Reseed = nil, fmt.Sprintf("copy %s holds the repository's retired key (ID %.12s): it would be re-seeded from the new repository at %s, beside the old one", c.Name, id, tg.Where)
+
+	return tg, err
+}
+
+// classify finds the copy's current location and, when it holds a
+// repository this one replaced in a rekey, that one's ID (empty: the copy
+// is this repository, or none yet). Another repository is an error.
+func classify(ctx context.Context, r *repo.Repository, c *config.Copy, where repo.Storage) (repo.Storage, *repo.Redirect, string, error) {
+	cur, rd, err := where.Resolve(ctx)
+	if err != nil {
+		return where, nil, "", fmt.Errorf("copy %s: %w", c.Name, err)
+	}
+
+	id, ok, err := cur.RepositoryID(ctx)
+	if err != nil && where.S3 != nil {
+		return cur, nil, "", fmt.Errorf("copy %s: %w", c.Name, err)
+	}
+
+	if !ok || id == r.ID() {
+		return cur, rd, "", nil
+	}
+
+	retired, err := records.All[records.PasswordChange](ctx, r, RetiredKind)
+	if err != nil {
+		return cur, nil, "", err
+	}
+
+	if _, old := retired[id]; !old {
+		return cur, nil, "", fmt.Errorf("copy %s (%s) holds another repository (ID %s), neither this one (ID %s) nor one it was rekeyed from: nothing was written to it; point copies.%s at an empty folder or prefix", c.Name, c.Location(), id, r.ID(), c.Name)
+	}
+
+	return cur, rd, id, nil
 }
 
 // reseedBucket re-seeds a bucket copy beside the old one.

@@ -64,12 +64,17 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 
 		where.Clock = e.Clock
 
-		st, err := e.Repo.ReplicatePlan(ctx, where)
+		tg, err := copies.Plan(ctx, e.Repo, c, where)
 		if err != nil {
 			return res, err
 		}
 
-		res.Stats = *st
+		st, err := e.Repo.ReplicatePlan(ctx, tg.Where)
+		if err != nil {
+			return res, err
+		}
+
+		res.Stats, res.Reseeded = *st, tg.Reseed
 
 		return res, nil
 	}
