@@ -7,8 +7,9 @@
 # each after 5% of the files changed, so the rekey copies what a repository
 # really holds (several snapshots sharing most of their data).
 # Prints seconds, MiB/s, peak RSS and the ratio; the goal is a rekey within
-# 3x the fresh full backup (the rekey reads each snapshot twice more, to
-# compare it). Timings on a shared machine are noisy.
+# 3x the fresh full backup (the rekey reads what it copies once more from
+# each repository, to compare it; files the snapshots share are copied and
+# compared once). Timings on a shared machine are noisy.
 #
 #   bash bench/keys/run.sh
 #   SIZE_MB=64 BACKUPS=2 bash bench/keys/run.sh     # a quick run

@@ -61,6 +61,15 @@ func (a *Archiver) Stream(ctx context.Context) error {
 }
 
 func (a *Archiver) streamOnce(ctx context.Context) error {
+	if a.Reopen != nil {
+		r, err := a.Reopen(ctx)
+		if err != nil {
+			return err
+		}
+
+		a.Repo = r
+	}
+
 	if err := a.Repo.Refresh(ctx); err != nil {
 		return err
 	}

@@ -64,6 +64,10 @@ type Archiver struct {
 	OnCovered func(time.Time)
 	// OnConnected is told when the stream connects and disconnects.
 	OnConnected func(bool)
+	// Reopen, when set, gives the repository to write into each time the
+	// stream (re)starts: after a rekey switched it, the new one, whose
+	// archive end is where the stream resumes.
+	Reopen func(ctx context.Context) (*repo.Repository, error)
 }
 
 // GapError means the server no longer has what the archive needs next.

@@ -74,7 +74,12 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 			defer idx.Wait()
 			defer stopIdx()
 
-			idx.Go(func() { r.KeepIndexSmall(idxCtx, a.log) })
+			// Through a rekey's switch: every write checks, and a
+			// restart opens the new repository.
+			r.GuardRekey()
+
+			follow := a.followRekey(idxCtx, cfg, r, &idx)
+			defer follow.close()
 
 			for _, name := range names {
 				s, err := a.source(cfg, name)
@@ -83,6 +88,7 @@ func (a *App) binlogStreamCommand() *cobra.Command {
 				}
 
 				arch := s.(source.Archiving).Archiver(r, a.log, toolVersion())
+				arch.Reopen = follow.current
 				arch.Stored = func(seg *binlog.Segment) {
 					a.log.Info("binlog segment stored", "source", name, "file", seg.File, "start", seg.Start, "end", seg.End, "events", seg.Events,
 						"gtids", seg.GTIDFirst+".."+seg.GTIDLast, "first_event", seg.First.Format(time.RFC3339Nano), "last_event", seg.Last.Format(time.RFC3339Nano),

@@ -191,6 +191,10 @@ func (a *App) replicateOne(ctx context.Context, j *jsonOut, cfg *config.Config, 
 
 	st := res.Stats
 
+	if res.Reseeded != "" {
+		fmt.Fprintln(a.Stdout, res.Reseeded)
+	}
+
 	if dryRun {
 		fmt.Fprintf(a.Stdout, "copy %s (%s): would copy %d blobs (%s); %d already there\ndry run: nothing was copied or changed\n",
 			c.Name, c.Location(), st.Blobs, progress.Bytes(st.Bytes), st.Present)

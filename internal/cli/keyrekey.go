@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/internal/config"
+	"lifeboat/internal/copies"
 	"lifeboat/internal/records"
 	"lifeboat/internal/repo"
 )
@@ -36,8 +39,12 @@ func (a *App) rekeyCommand() *cobra.Command {
 			"passes, the last one with the repository to itself (stop the daemon for that moment). Then a\n" +
 			"folder repository is switched in place: the old one is renamed FOLDER.retired-TIME and kept\n" +
 			"until `lifeboat key rekey --retire` deletes it; with --to, point repository: at the new location.\n" +
-			"The old password and the old key do not open the new repository. Copies hold the old repository:\n" +
-			"recreate them (replicate into empty folders or buckets).",
+			"A repository in a bucket is built beside the old one (PREFIX.rekey-ID) or at --to s3://BUCKET/PREFIX,\n" +
+			"and the configured prefix then points at it (the object lifeboat.rekeyed), so the configuration\n" +
+			"stays as it is; --retire deletes the old one but that pointer.\n" +
+			"The old password and the old key do not open the new repository. Copies hold the old repository\n" +
+			"until the next `lifeboat replicate` (or the daemon's) re-seeds each from the new one, keeping the\n" +
+			"old copy aside; `lifeboat status` lists the copies still on the old key.",
 		Example: "  lifeboat key rekey --new-password-env LIFEBOAT_NEW_PASSWORD   # the variable holds the new one\n" +
 			"  lifeboat key rekey --retire",
 		Args: cobra.NoArgs,
@@ -51,7 +58,7 @@ func (a *App) rekeyCommand() *cobra.Command {
 	}
 
 	o.np.bind(cmd, "the new repository's password")
-	cmd.Flags().StringVar(&o.to, "to", "", "create the new repository at this folder instead of beside the old one (then point repository.path at it)")
+	cmd.Flags().StringVar(&o.to, "to", "", "create the new repository at this folder instead of beside the old one (then point repository.path at it), or at s3://BUCKET/PREFIX for a repository in a bucket")
 	cmd.Flags().BoolVar(&o.retire, "retire", false, "delete the repositories an earlier rekey retired (FOLDER.retired-*)")
 
 	return cmd
@@ -69,7 +76,7 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 	}
 
 	if cfg.Repository.S3 != nil {
-		return usage("key rekey: the repository is in S3, where a folder cannot be renamed: an S3 repository is not rekeyed in place by this version")
+		return a.runRekeyS3(ctx, o, cfg)
 	}
 
 	old, err := filepath.Abs(cfg.Repository.Path)
@@ -95,35 +102,18 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 		return nil
 	}
 
-	_, r, err := a.openRepo(ctx)
+	r, pw, err := a.openForRekey(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
 
-	oldPW, err := a.password(cfg, false)
-	if err != nil {
-		r.Close(ctx)
-		return err
-	}
-
-	pw, err := a.readNewPassword(&o.np)
+	dst, err := openOrCreate(ctx, repo.AtPath(staging), pw)
 	if err != nil {
 		r.Close(ctx)
 		return err
 	}
 
-	if pw.Value == oldPW.Value {
-		r.Close(ctx)
-		return usage("key rekey: %v: a new key under the old password would still fall to whoever has it", repo.ErrSamePassword)
-	}
-
-	dst, err := openOrCreate(ctx, staging, pw)
-	if err != nil {
-		r.Close(ctx)
-		return err
-	}
-
-	err = a.copyAll(ctx, r, dst, staging)
+	lk, err := a.copyAll(ctx, r, dst, staging)
 
 	dst.Close(ctx)
 	r.Close(ctx)
@@ -132,31 +122,77 @@ func (a *App) runRekey(ctx context.Context, o *rekeyOptions) error {
 		return err
 	}
 
-	return a.switchTo(old, staging, o.to != "")
+	// The hold on the repository lasts through the switch: a binlog
+	// streamer's next write waits for it, then finds the new repository.
+	defer lk.Release()
+
+	if err := a.switchTo(old, staging, o.to != ""); err != nil {
+		return err
+	}
+
+	if o.to == "" {
+		a.printNewPasswordPlace(cfg)
+	}
+
+	return nil
+}
+
+// openForRekey opens the repository and reads the new password, which
+// must differ from the old.
+func (a *App) openForRekey(ctx context.Context, cfg *config.Config, o *rekeyOptions) (*repo.Repository, repo.Password, error) {
+	_, r, err := a.openRepo(ctx)
+	if err != nil {
+		return nil, repo.Password{}, err
+	}
+
+	oldPW, err := a.password(cfg, false)
+	if err != nil {
+		r.Close(ctx)
+		return nil, repo.Password{}, err
+	}
+
+	pw, err := a.readNewPassword(&o.np)
+	if err != nil {
+		r.Close(ctx)
+		return nil, repo.Password{}, err
+	}
+
+	if pw.Value == oldPW.Value {
+		r.Close(ctx)
+		return nil, repo.Password{}, usage("key rekey: %v: a new key under the old password would still fall to whoever has it", repo.ErrSamePassword)
+	}
+
+	return r, pw, nil
 }
 
 // openOrCreate opens the new repository a rekey writes into, creating it
 // on the first run.
-func openOrCreate(ctx context.Context, path string, pw repo.Password) (*repo.Repository, error) {
-	if !exists(filepath.Join(path, "kopia.repository.f")) {
-		if err := repo.Create(ctx, path, pw); err != nil {
+func openOrCreate(ctx context.Context, where repo.Storage, pw repo.Password) (*repo.Repository, error) {
+	_, ok, err := where.RepositoryID(ctx)
+	if err != nil && where.S3 != nil {
+		return nil, fmt.Errorf("rekey: %s: %w", where, err)
+	}
+
+	if !ok {
+		if err := repo.CreateAt(ctx, where, pw); err != nil {
 			return nil, fmt.Errorf("rekey: create the new repository: %w", err)
 		}
 	}
 
-	dst, err := repo.Open(ctx, path, pw, nil)
+	dst, err := repo.OpenAt(ctx, where, pw, nil)
 	if errors.Is(err, repo.ErrWrongPassword) {
-		return nil, usage("rekey: %s was begun with another password: give that one, or delete the folder to begin again", path)
+		return nil, usage("rekey: %s was begun with another password: give that one, or delete it to begin again", where)
 	}
 
 	return dst, err
 }
 
 // copyAll copies in passes until one finds nothing new, the last with the
-// repository to itself, and records the rotation in the new repository.
-func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging string) error {
+// repository to itself, and records the rotation in the new repository. It
+// returns holding the repository: the caller switches, then releases it.
+func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging string) (*repo.Locks, error) {
 	if r.ID() == dst.ID() {
-		return fmt.Errorf("rekey: %s is the same repository", staging)
+		return nil, fmt.Errorf("rekey: %s is the same repository", staging)
 	}
 
 	total := repo.RekeyStats{}
@@ -172,7 +208,7 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 	for i := 0; i < rekeyPasses; i++ {
 		st, err := r.RekeyInto(ctx, dst, hook)
 		if err != nil {
-			return err
+			return nil, err
 		}
 
 		total.Snapshots, total.Segments, total.Bytes = total.Snapshots+st.Snapshots, total.Segments+st.Segments, total.Bytes+st.Bytes
@@ -189,16 +225,47 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 
 	if a.rekeyCrash != nil {
 		if err := a.rekeyCrash("copied"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
-	lk, err := r.LockRepository(true, "key rekey (final pass and switch)")
+	lk, err := a.holdForSwitch(ctx, r)
 	if err != nil {
-		return fmt.Errorf("rekey: everything so far is copied into %s; the last pass needs the repository to itself: %w", staging, err)
+		return nil, fmt.Errorf("rekey: everything so far is copied into %s; the last pass needs the repository to itself: %w", staging, err)
 	}
-	defer lk.Release()
 
+	if err := a.finalPass(ctx, r, dst, &total); err != nil {
+		lk.Release()
+		return nil, err
+	}
+
+	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
+		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
+
+	return lk, nil
+}
+
+// holdForSwitch takes the repository to itself for the final pass and the
+// switch. A binlog streamer holds it for a moment at each write, so a few
+// refusals in a row are waited out; a backup or the daemon is not.
+func (a *App) holdForSwitch(ctx context.Context, r *repo.Repository) (*repo.Locks, error) {
+	for attempt := 0; ; attempt++ {
+		lk, err := r.LockRepository(true, "key rekey (final pass and switch)")
+		if err == nil || !errors.Is(err, repo.ErrBusy) || attempt == 200 {
+			return lk, err
+		}
+
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond): // a streamer's write is shorter
+		}
+	}
+}
+
+// finalPass copies what the earlier passes left, with the repository held,
+// and records the rotation in the new repository.
+func (a *App) finalPass(ctx context.Context, r, dst *repo.Repository, total *repo.RekeyStats) error {
 	st, err := r.RekeyInto(ctx, dst, nil)
 	if err != nil {
 		return err
@@ -210,8 +277,10 @@ func (a *App) copyAll(ctx context.Context, r, dst *repo.Repository, staging stri
 		return err
 	}
 
-	fmt.Fprintf(a.Stdout, "Copied into the new repository %s (ID %s): %d snapshots and %d binlog segments (%d bytes, each read back and compared), %d already there from an earlier run, %d records.\n",
-		staging, dst.ID(), total.Snapshots, total.Segments, total.Bytes, total.Present, total.Records)
+	// Copies holding this ID are of the retired key: replicate re-seeds them.
+	if err := records.Put(ctx, dst, copies.RetiredKind, r.ID(), records.PasswordChange{At: a.clock().Now()}); err != nil {
+		return err
+	}
 
 	return nil
 }
@@ -241,21 +310,21 @@ func (a *App) switchTo(old, staging string, elsewhere bool) error {
 	}
 
 	fmt.Fprintf(a.Stdout, "%s is now the new repository, with a new key: give the new password from now on.\n", old)
-	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: recreate them.\n", retired)
+	fmt.Fprintf(a.Stdout, "The old repository is kept at %s until `lifeboat key rekey --retire`. Copies still hold the old one: the next `lifeboat replicate` re-seeds them from the new one.\n", retired)
 	fmt.Fprintln(a.Stdout, "Write a new recovery kit (`lifeboat key kit`) and drill it: the old kit names the old repository and password.")
 
 	return nil
 }
 
 // retireOld deletes the repositories earlier rekeys retired.
-func (a *App) retireOld(_ context.Context) error {
+func (a *App) retireOld(ctx context.Context) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
 
-	if cfg.Repository.Path == "" {
-		return usage("key rekey --retire: the repository is not a folder")
+	if cfg.Repository.S3 != nil {
+		return a.retireS3(ctx, cfg)
 	}
 
 	old, err := filepath.Abs(cfg.Repository.Path)

@@ -18,15 +18,24 @@ func (a *App) keyStatus(h *health.Health, now time.Time, asJSON bool) {
 		w = a.Stderr
 	}
 
-	var old []string
+	var old, oldKey []string
 
 	for _, c := range h.Copies {
 		if c.OldPassword {
 			old = append(old, c.Name)
 		}
+
+		if c.OldKey {
+			oldKey = append(oldKey, c.Name)
+		}
 	}
 
 	k := h.Key
+
+	if len(oldKey) > 0 {
+		fmt.Fprintf(w, "\nkey: the repository was rekeyed %s; still on the old key: %s (run `lifeboat replicate`: it re-seeds them from the new repository)\n",
+			k.Rekeyed.Local().Format(time.DateTime), strings.Join(oldKey, ", "))
+	}
 
 	if len(old) > 0 {
 		fmt.Fprintf(w, "\nkey: the password changed %s; still on the old password: %s (run `lifeboat replicate`)\n",

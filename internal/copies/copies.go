@@ -26,6 +26,9 @@ type Copy struct {
 	// OldPassword: the copy was last replicated before the repository's
 	// password changed, so it still opens with the old one.
 	OldPassword bool `json:"old_password,omitempty"`
+	// OldKey: the copy was last replicated before a rekey, so it holds the
+	// retired key's repository until the next replication re-seeds it.
+	OldKey bool `json:"old_key,omitempty"`
 }
 
 // Summary is one source's 3-2-1 count: the repository plus every copy that
@@ -92,3 +95,7 @@ func PrimaryMedium(cfg *config.Config) (string, bool) {
 
 	return "disk", false
 }
+
+// RetiredKind is the record kind, by repository ID, of the repositories a
+// rekey replaced: a copy holding one of them is of the old key.
+const RetiredKind = "retired-key"

@@ -17,6 +17,8 @@ const EscrowDrillMaxAge = 180 * 24 * time.Hour
 type Key struct {
 	// PasswordChanged is the last password change (zero: none recorded).
 	PasswordChanged time.Time
+	// Rekeyed is when the repository got a new key (zero: never).
+	Rekeyed time.Time
 	// KitWritten is when a recovery kit was last written (zero: never).
 	KitWritten time.Time
 	// EscrowDrill is the last escrow drill, nil when none ran; Passed the
@@ -24,12 +26,11 @@ type Key struct {
 	EscrowDrill *records.EscrowDrill
 	Passed      *records.EscrowDrill
 	LastPassed  time.Time
-	// Kit is the newest recovery kit's record (nil: none recorded),
-	// Rekeyed the last rekey (zero: none) and Places the locations the
-	// configuration names now (KitPlaces): KitStale compares them.
-	Kit     *records.Kit
-	Rekeyed time.Time
-	Places  string
+	// Kit is the newest recovery kit's record (nil: none recorded) and
+	// Places the locations the configuration names now (KitPlaces):
+	// KitStale compares them with Rekeyed.
+	Kit    *records.Kit
+	Places string
 }
 
 // EscrowOverdue says whether, at now, escrow is unproven: a kit was written
@@ -59,6 +60,14 @@ func loadKey(ctx context.Context, r *repo.Repository, cps []*copies.Copy) (Key, 
 			if !c.Replicated.IsZero() && c.Replicated.Before(pc.At) {
 				c.OldPassword = true
 			}
+		}
+	}
+
+	if rk, ok, err := records.Get[records.PasswordChange](ctx, r, records.KindKey, rekeyRecord); err == nil && ok {
+		k.Rekeyed = rk.At
+
+		for _, c := range cps {
+			c.OldKey = !c.Replicated.IsZero() && c.Replicated.Before(rk.At)
 		}
 	}
 

@@ -34,6 +34,9 @@ type Replicated struct {
 	LastAt time.Time
 	Stats  repo.ReplicateStats
 	Took   time.Duration
+	// Reseeded says how a copy of the repository's retired key (after a
+	// rekey) was re-seeded from the new one; empty when it was not.
+	Reseeded string
 }
 
 // Replicate brings one copy up to date, opens it to check it holds every
@@ -61,12 +64,17 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 
 		where.Clock = e.Clock
 
-		st, err := e.Repo.ReplicatePlan(ctx, where)
+		tg, err := copies.Plan(ctx, e.Repo, c, where)
 		if err != nil {
 			return res, err
 		}
 
-		res.Stats = *st
+		st, err := e.Repo.ReplicatePlan(ctx, tg.Where)
+		if err != nil {
+			return res, err
+		}
+
+		res.Stats, res.Reseeded = *st, tg.Reseed
 
 		return res, nil
 	}
@@ -75,15 +83,20 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 	start := clk.Now()
 
 	err := e.Run(ctx, Op{Name: "replicate", What: "replicate to " + c.Name}, obs, func(ctx context.Context, m *Emitter) (Outcome, error) {
-		st, err := e.replicate(ctx, req, start, m)
+		st, err := e.replicate(ctx, req, start, m, &res.Reseeded)
 		if err != nil {
 			return Outcome{Record: audit.Record{Detail: fmt.Sprintf("copy %s: %v", c.Name, err)}}, err
 		}
 
 		res.Stats, res.Took = *st, clock.Since(clk, start)
 
+		detail := fmt.Sprintf("copy %s: %d blobs, %d bytes copied and read back; %d already there", c.Name, st.Blobs, st.Bytes, st.Present)
+		if res.Reseeded != "" {
+			detail += "; " + res.Reseeded
+		}
+
 		return Outcome{
-			Record:  audit.Record{Detail: fmt.Sprintf("copy %s: %d blobs, %d bytes copied and read back; %d already there", c.Name, st.Blobs, st.Bytes, st.Present)},
+			Record:  audit.Record{Detail: detail},
 			Summary: fmt.Sprintf("copy %s: %d blobs copied, %d already there", c.Name, st.Blobs, st.Present),
 		}, nil
 	})
@@ -92,7 +105,7 @@ func (e *Executor) Replicate(ctx context.Context, req Replicate, obs Observer) (
 }
 
 // replicate copies the blobs, checks the copy and writes its record.
-func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time, m *Emitter) (*repo.ReplicateStats, error) {
+func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time, m *Emitter, reseeded *string) (*repo.ReplicateStats, error) {
 	c := req.Copy
 
 	where, err := copies.StorageOfCopy(e.Cfg, c, req.Getenv)
@@ -102,18 +115,34 @@ func (e *Executor) replicate(ctx context.Context, req Replicate, start time.Time
 
 	where.Clock = e.Clock
 
+	// A copy made before a rekey holds the old key: re-seed it.
+	tg, err := copies.Prepare(ctx, e.Repo, c, where, start)
+	if err != nil {
+		return nil, err
+	}
+
+	if *reseeded = tg.Reseed; tg.Reseed != "" {
+		m.Step("%s", tg.Reseed)
+	}
+
 	m.Step("copy the repository's blobs to %s", c.Name)
 
-	st, err := e.Repo.Replicate(ctx, where, m)
+	st, err := e.Repo.Replicate(ctx, tg.Where, m)
 	if err != nil {
 		return nil, err
 	}
 
 	m.Step("open copy %s and check it holds every snapshot", c.Name)
 
-	restorable, err := e.checkCopy(ctx, where, req.Password)
+	restorable, err := e.checkCopy(ctx, tg.Where, req.Password)
 	if err != nil {
 		return nil, err
+	}
+
+	if tg.Finish != nil {
+		if err := tg.Finish(ctx); err != nil {
+			return nil, fmt.Errorf("copy %s: point it at the re-seeded copy (run replicate again to finish): %w", c.Name, err)
+		}
 	}
 
 	err = records.Put(context.WithoutCancel(ctx), e.Repo, records.KindCopy, c.Name, records.Copy{

@@ -109,6 +109,12 @@ func (r *Repository) TuneIndexEpochs(ctx context.Context) (IndexEpochs, error) {
 		return before, errors.New("index epochs need a direct repository connection")
 	}
 
+	release, err := r.guard(ctx)
+	if err != nil {
+		return before, err
+	}
+	defer release()
+
 	err = repo.DirectWriteSession(ctx, dr, repo.WriteSessionOptions{Purpose: "lifeboat index epochs"}, func(ctx context.Context, w repo.DirectRepositoryWriter) error {
 		fm := w.FormatManager()
 
@@ -158,6 +164,12 @@ func (r *Repository) QuickMaintain(ctx context.Context) error {
 
 	r.maintMu.Lock()
 	defer r.maintMu.Unlock()
+
+	release, err := r.guard(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	return repo.DirectWriteSession(ctx, dr, repo.WriteSessionOptions{Purpose: "lifeboat quick maintenance"}, func(ctx context.Context, w repo.DirectRepositoryWriter) error {
 		p, err := maintenance.GetParams(ctx, w)

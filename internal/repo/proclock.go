@@ -207,9 +207,13 @@ func (r *Repository) lockDir() string {
 		return ""
 	}
 
-	loc := r.where.String()
-	if r.where.S3 == nil {
-		if abs, err := filepath.Abs(r.where.Path); err == nil {
+	// The configured location: a rekey's redirect moves the blobs, and
+	// every process of this configuration must still meet at one lock.
+	where := r.Configured()
+
+	loc := where.String()
+	if where.S3 == nil {
+		if abs, err := filepath.Abs(where.Path); err == nil {
 			loc = abs
 		}
 	}

@@ -70,6 +70,8 @@ func (r *Repository) RekeyInto(ctx context.Context, dst *Repository, after func(
 		return st, err
 	}
 
+	cp := &rekeyCopier{from: r, dst: dst, same: map[object.ID]object.ID{}, prev: map[snapshot.SourceInfo]*snapshot.Manifest{}}
+
 	for _, m := range all {
 		if m.IncompleteReason != "" {
 			continue // a checkpoint, not a backup
@@ -80,7 +82,7 @@ func (r *Repository) RekeyInto(ctx context.Context, dst *Repository, after func(
 			continue
 		}
 
-		nid, n, err := r.copySnapshot(ctx, dst, m, idMap)
+		nid, n, err := cp.copySnapshot(ctx, m, idMap)
 		if err != nil {
 			return st, fmt.Errorf("rekey: snapshot %s of %s: %w", m.ID, m.Source.Path, err)
 		}
@@ -160,27 +162,75 @@ func (r *Repository) rekeyed(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-func (r *Repository) copySnapshot(ctx context.Context, dst *Repository, m *snapshot.Manifest, idMap map[string]string) (string, int64, error) {
-	want, bytes, err := contentSum(ctx, r.rep, m.RootEntry)
+// rekeyCopier copies snapshots from one repository into another. A
+// repository's snapshots share most of their files, so it copies and
+// verifies each file once: a tree is uploaded with the same source's
+// previous copy as kopia's previous manifest (files whose name, size and
+// times match are taken from it unread), and same remembers which object of
+// the old repository was read back equal to which of the new, so a pair met
+// again is not read again. A copy that a reused file spoils (same times,
+// other content) fails its check and is made again with nothing reused.
+type rekeyCopier struct {
+	from, dst *Repository
+	same      map[object.ID]object.ID
+	prev      map[snapshot.SourceInfo]*snapshot.Manifest
+}
+
+func (c *rekeyCopier) copySnapshot(ctx context.Context, m *snapshot.Manifest, idMap map[string]string) (string, int64, error) {
+	prev, err := c.previous(ctx, m.Source)
 	if err != nil {
-		return "", 0, fmt.Errorf("read: %w", err)
+		return "", 0, err
 	}
 
-	var nid manifest.ID
+	nid, n, err := c.copyOnce(ctx, m, idMap, prev)
+	if errors.Is(err, errCopyDiffers) && prev != nil {
+		nid, n, err = c.copyOnce(ctx, m, idMap, nil)
+	}
 
-	err = repo.WriteSession(ctx, dst.rep, repo.WriteSessionOptions{Purpose: "lifeboat rekey"}, func(ctx context.Context, w repo.RepositoryWriter) error {
-		root, err := copyRoot(ctx, r.rep, w, m.RootEntry)
+	return nid, n, err
+}
+
+var errCopyDiffers = errors.New("the copy does not read back as the original")
+
+// previous is the newest copied snapshot of the source in dst, or nil.
+func (c *rekeyCopier) previous(ctx context.Context, src snapshot.SourceInfo) (*snapshot.Manifest, error) {
+	if p, ok := c.prev[src]; ok {
+		return p, nil
+	}
+
+	ms, err := snapshot.ListSnapshots(ctx, c.dst.rep, src)
+	if err != nil {
+		return nil, fmt.Errorf("list the copied snapshots of %s: %w", src.Path, err)
+	}
+
+	var p *snapshot.Manifest
+
+	for _, m := range ms {
+		if m.IncompleteReason == "" && m.RootEntry != nil && (p == nil || m.StartTime.After(p.StartTime)) {
+			p = m
+		}
+	}
+
+	c.prev[src] = p
+
+	return p, nil
+}
+
+func (c *rekeyCopier) copyOnce(ctx context.Context, m *snapshot.Manifest, idMap map[string]string, prev *snapshot.Manifest) (string, int64, error) {
+	var (
+		nid   manifest.ID
+		bytes int64
+		saved *snapshot.Manifest
+	)
+
+	err := repo.WriteSession(ctx, c.dst.rep, repo.WriteSessionOptions{Purpose: "lifeboat rekey"}, func(ctx context.Context, w repo.RepositoryWriter) error {
+		root, err := copyRoot(ctx, c.from.rep, w, m.RootEntry, prev)
 		if err != nil {
 			return err
 		}
 
-		got, _, err := contentSum(ctx, w, root)
-		if err != nil {
-			return fmt.Errorf("read back: %w", err)
-		}
-
-		if got != want {
-			return errors.New("the copy does not read back as the original")
+		if bytes, err = c.verify(ctx, w, m.RootEntry, root); err != nil {
+			return err
 		}
 
 		nm := *m
@@ -198,6 +248,8 @@ func (r *Repository) copySnapshot(ctx context.Context, dst *Repository, m *snaps
 			}
 		}
 
+		saved = &nm
+
 		if nm.Tags[labelSegment] == "1" {
 			tags := nm.Tags
 			nm.Tags = nil
@@ -210,13 +262,16 @@ func (r *Repository) copySnapshot(ctx context.Context, dst *Repository, m *snaps
 
 		return err
 	})
+	if err == nil && saved != nil && saved.Tags[labelSegment] != "1" {
+		c.prev[m.Source] = saved
+	}
 
 	return string(nid), bytes, err
 }
 
 // copyRoot writes the tree (or the single file) under root into w and
 // returns its new root entry.
-func copyRoot(ctx context.Context, from repo.Repository, w repo.RepositoryWriter, root *snapshot.DirEntry) (*snapshot.DirEntry, error) {
+func copyRoot(ctx context.Context, from repo.Repository, w repo.RepositoryWriter, root *snapshot.DirEntry, prev *snapshot.Manifest) (*snapshot.DirEntry, error) {
 	e := snapshotfs.EntryFromDirEntry(from, root)
 
 	if _, ok := e.(fs.Directory); !ok {
@@ -234,7 +289,12 @@ func copyRoot(ctx context.Context, from repo.Repository, w repo.RepositoryWriter
 	pol := &policy.Policy{CompressionPolicy: policy.CompressionPolicy{CompressorName: compressorName}}
 	tree := policy.BuildTree(map[string]*policy.Policy{".": pol}, policy.DefaultPolicy)
 
-	man, err := upload.NewUploader(w).Upload(ctx, e, tree, snapshot.SourceInfo{Host: "lifeboat", UserName: "lifeboat", Path: "/rekey"})
+	var prevs []*snapshot.Manifest
+	if prev != nil {
+		prevs = append(prevs, prev)
+	}
+
+	man, err := upload.NewUploader(w).Upload(ctx, e, tree, snapshot.SourceInfo{Host: "lifeboat", UserName: "lifeboat", Path: "/rekey"}, prevs...)
 	if err != nil {
 		return nil, err
 	}
@@ -266,55 +326,108 @@ func copyObject(ctx context.Context, from repo.Repository, w repo.RepositoryWrit
 	return ow.Result()
 }
 
-// contentSum hashes every entry's path, type, size and content: equal in
-// two repositories exactly when they hold the same tree, whatever their
-// keys.
-func contentSum(ctx context.Context, rep repo.Repository, root *snapshot.DirEntry) (string, int64, error) {
-	h := sha256.New()
+type treeItem struct {
+	e  fs.Entry
+	de *snapshot.DirEntry
+}
 
-	var total int64
+// listTree maps every entry's path to it, and gives the paths in order.
+func listTree(ctx context.Context, rep repo.Repository, root *snapshot.DirEntry) (map[string]treeItem, []string, error) {
+	out := map[string]treeItem{}
 
-	err := walkTree(ctx, rep, root, func(ctx context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
-		size := de.FileSize
-		if de.Type == snapshot.EntryTypeDirectory {
-			size = 0 // a summary, not content
-		}
+	var order []string
 
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00", rel, de.Type, size)
-
-		if f, ok := e.(fs.File); ok {
-			rd, err := f.Open(ctx)
-			if err != nil {
-				return err
-			}
-
-			fh := sha256.New()
-			n, err := io.Copy(fh, rd)
-			rd.Close()
-
-			if err != nil {
-				return err
-			}
-
-			total += n
-			fmt.Fprintf(h, "%s", hex.EncodeToString(fh.Sum(nil)))
-		}
-
-		if l, ok := e.(fs.Symlink); ok {
-			target, err := l.Readlink(ctx)
-			if err != nil {
-				return err
-			}
-
-			fmt.Fprintf(h, "%s", target)
-		}
-
-		h.Write([]byte{'\n'})
+	err := walkTree(ctx, rep, root, func(_ context.Context, rel string, e fs.Entry, de *snapshot.DirEntry) error {
+		out[rel] = treeItem{e, de}
+		order = append(order, rel)
 
 		return nil
 	})
 
-	return hex.EncodeToString(h.Sum(nil)), total, err
+	return out, order, err
+}
+
+// verify compares the copy (root in w) with the original (old in the
+// source repository) entry by entry: the same paths, types and sizes, and
+// the same content (SHA-256) for every file and symlink, read from both
+// unless that pair of objects was already found equal. It returns the
+// bytes of the original's files.
+func (c *rekeyCopier) verify(ctx context.Context, w repo.Repository, old, root *snapshot.DirEntry) (int64, error) {
+	want, order, err := listTree(ctx, c.from.rep, old)
+	if err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+
+	got, _, err := listTree(ctx, w, root)
+	if err != nil {
+		return 0, fmt.Errorf("read back: %w", err)
+	}
+
+	if len(got) != len(want) {
+		return 0, fmt.Errorf("%w: %d entries, the original %d", errCopyDiffers, len(got), len(want))
+	}
+
+	var total int64
+
+	for _, p := range order {
+		a, b := want[p], got[p]
+		if b.de == nil || a.de == nil || a.de.Type != b.de.Type || (a.de.Type != snapshot.EntryTypeDirectory && a.de.FileSize != b.de.FileSize) {
+			return 0, fmt.Errorf("%w: %s", errCopyDiffers, p)
+		}
+
+		if a.de.Type == snapshot.EntryTypeFile {
+			total += a.de.FileSize
+		}
+
+		if a.de.Type == snapshot.EntryTypeDirectory || c.same[a.de.ObjectID] == b.de.ObjectID {
+			continue
+		}
+
+		x, err := entrySum(ctx, a.e)
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", p, err)
+		}
+
+		y, err := entrySum(ctx, b.e)
+		if err != nil {
+			return 0, fmt.Errorf("read back %s: %w", p, err)
+		}
+
+		if x != y {
+			return 0, fmt.Errorf("%w: %s", errCopyDiffers, p)
+		}
+
+		c.same[a.de.ObjectID] = b.de.ObjectID
+	}
+
+	return total, nil
+}
+
+// entrySum is the SHA-256 of a file's content or a symlink's target.
+func entrySum(ctx context.Context, e fs.Entry) (string, error) {
+	h := sha256.New()
+
+	switch v := e.(type) {
+	case fs.File:
+		rd, err := v.Open(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer rd.Close()
+
+		if _, err := io.Copy(h, rd); err != nil {
+			return "", err
+		}
+	case fs.Symlink:
+		target, err := v.Readlink(ctx)
+		if err != nil {
+			return "", err
+		}
+
+		h.Write([]byte(target))
+	}
+
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // rewriteID gives the new ID of a value that is an old snapshot's ID.

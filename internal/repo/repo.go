@@ -64,12 +64,17 @@ type Password struct {
 
 // Repository is an open repository.
 type Repository struct {
-	path    string
-	where   Storage
-	rep     repo.Repository
-	tempDir string
-	log     *slog.Logger
-	clock   clock.Clock
+	path  string
+	where Storage
+	// configured is where the repository was opened, when a rekey's
+	// redirect sent it elsewhere (where).
+	configured Storage
+	// guardRekey: writes check first that no rekey switched away (GuardRekey).
+	guardRekey bool
+	rep        repo.Repository
+	tempDir    string
+	log        *slog.Logger
+	clock      clock.Clock
 	// readahead is set on object storage, where reads are round trips.
 	readahead *readahead
 	// stopHours ends followUploadHours.
@@ -226,6 +231,14 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		}
 	}
 
+	// A bucket prefix a rekey switched away from names the new one.
+	configured, where, rd, err := where, where, (*Redirect)(nil), error(nil)
+	if where.S3 != nil {
+		if where, rd, err = where.Resolve(ctx); err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", path, err)
+		}
+	}
+
 	st, err := where.blob(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
@@ -275,7 +288,11 @@ func OpenAt(ctx context.Context, where Storage, pw Password, log *slog.Logger) (
 		return nil, fmt.Errorf("open repository %s: %w", path, where.explain(err))
 	}
 
-	r := &Repository{path: path, where: where, rep: rep, tempDir: tmp, log: log, clock: clock.Or(where.Clock)}
+	r := &Repository{path: path, where: where, configured: configured, rep: rep, tempDir: tmp, log: log, clock: clock.Or(where.Clock)}
+	if rd != nil && rd.ID != r.ID() {
+		r.Close(ctx)
+		return nil, fmt.Errorf("open repository %s: the rekey redirect names repository %s, but %s holds %s: restore %s from a copy of the bucket", path, rd.ID, where, r.ID(), redirectBlob)
+	}
 	if ra, ok := st.(*readahead); ok {
 		r.readahead = ra
 	}

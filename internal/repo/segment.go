@@ -50,9 +50,15 @@ func segmentSource(source string) snapshot.SourceInfo {
 // PutSegment stores data as one segment of source and returns it once it is
 // durable: an error stores nothing that will ever be listed.
 func (r *Repository) PutSegment(ctx context.Context, source string, labels map[string]string, data io.Reader) (*Segment, error) {
+	release, err := r.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
 	seg := &Segment{Source: source, Labels: labels}
 
-	err := repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat segment " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
+	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat segment " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		ow := w.NewObjectWriter(ctx, object.WriterOptions{Description: "segment " + source, Compressor: compressorName})
 		defer ow.Close()
 
@@ -248,6 +254,12 @@ func (r *Repository) PutState(ctx context.Context, source, kind string, v map[st
 
 	labels := map[string]string{"type": recordType, labelKindR: "state:" + kind, labelKeyR: source}
 
+	release, err := r.guard(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
 	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat state " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		if _, err := w.PutManifest(ctx, labels, v); err != nil {
 			return fmt.Errorf("save %s state: %w", kind, err)
@@ -277,6 +289,12 @@ const (
 // earlier one: pins, verification results, a job's last run.
 func (r *Repository) PutRecord(ctx context.Context, kind, key string, v map[string]string) error {
 	labels := map[string]string{"type": recordType, labelKindR: kind, labelKeyR: key}
+
+	release, err := r.guard(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	return repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat record " + kind}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		if _, err := w.ReplaceManifests(ctx, labels, v); err != nil {

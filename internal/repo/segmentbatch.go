@@ -28,9 +28,15 @@ type SegmentPut struct {
 // content) instead of one per segment. They are listed exactly as
 // PutSegment's; on an error none of them is.
 func (r *Repository) PutSegments(ctx context.Context, source string, puts []SegmentPut) ([]*Segment, error) {
+	release, err := r.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
 	out := make([]*Segment, 0, len(puts))
 
-	err := repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat segments " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
+	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat segments " + source}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		for _, p := range puts {
 			seg, err := r.saveSegment(ctx, w, source, p)
 			if err != nil {
