@@ -96,6 +96,32 @@ func (e *UnreadableError) Error() string {
 	return msg + ": fix the permissions, exclude the files, or set `ignore_unreadable: true` on the source"
 }
 
+// configure sets the uploader's checkpoints and progress from the spec.
+func (spec TreeSpec) configure(u *upload.Uploader) {
+	if spec.CheckpointInterval > 0 {
+		u.CheckpointInterval = min(spec.CheckpointInterval, upload.DefaultCheckpointInterval)
+	}
+
+	if spec.Progress != nil {
+		u.Progress = &uploadProgress{p: spec.Progress}
+	}
+}
+
+// baseManifests is the manifest of the spec's base snapshot, the uploader's
+// previous one, or none.
+func (r *Repository) baseManifests(ctx context.Context, spec TreeSpec) ([]*snapshot.Manifest, error) {
+	if spec.Base == nil {
+		return nil, nil
+	}
+
+	m, err := r.loadManifest(ctx, spec.Base.ID)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: load base snapshot: %w", spec.Source, err)
+	}
+
+	return []*snapshot.Manifest{m}, nil
+}
+
 // BackupTree uploads the spec's paths as one snapshot. The snapshot is saved
 // only when every file was read (or the source allows skipping unreadable
 // ones); otherwise nothing is listed and the error names the files.
@@ -120,15 +146,12 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 		snap.Paths = spec.RecordPaths
 	}
 
-	var previous []*snapshot.Manifest
+	previous, err := r.baseManifests(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
 
 	if spec.Base != nil {
-		m, err := r.loadManifest(ctx, spec.Base.ID)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: load base snapshot: %w", spec.Source, err)
-		}
-
-		previous = append(previous, m)
 		snap.Base = spec.Base.ID
 	}
 
@@ -141,18 +164,18 @@ func (r *Repository) BackupTree(ctx context.Context, spec TreeSpec) (*Snapshot, 
 		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
 	}
 
+	release, err := r.guard(ctx) // a streamer's full backup, like its segments
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", spec.Source, err)
+	}
+	defer release()
+
 	err = repo.WriteSession(ctx, r.rep, repo.WriteSessionOptions{Purpose: "lifeboat backup " + spec.Source}, func(ctx context.Context, w repo.RepositoryWriter) error {
 		cw := &checkpointWriter{RepositoryWriter: w}
 		u := upload.NewUploader(cw)
 		u.CheckpointLabels = map[string]string{labelMarker: "1", labelSource: spec.Source, labelRole: "checkpoint"}
 
-		if spec.CheckpointInterval > 0 {
-			u.CheckpointInterval = min(spec.CheckpointInterval, upload.DefaultCheckpointInterval)
-		}
-
-		if spec.Progress != nil {
-			u.Progress = &uploadProgress{p: spec.Progress}
-		}
+		spec.configure(u)
 
 		man, err := u.Upload(ctx, root, tree, si, previous...)
 		if err != nil {
