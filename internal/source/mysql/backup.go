@@ -35,6 +35,9 @@ type Source struct {
 	// restored, before the binlog is replayed (tests compact the archive
 	// there).
 	beforeReplay func()
+	// replayCommitted runs in a parallel replay after each transaction
+	// committed, before the next may commit (tests stop the replay there).
+	replayCommitted func(gtid string)
 }
 
 // New returns the mysql source for cfg; getenv reads password_env.

@@ -62,6 +62,8 @@ type parallelReplay struct {
 
 // replayParallel replays plan's binlog over workers connections.
 func (s *Source) replayParallel(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo, workers int) (*binlog.Result, error) {
+	outer := ctx
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -107,8 +109,8 @@ func (s *Source) replayParallel(ctx context.Context, r *repo.Repository, arch *b
 	}
 
 	switch {
-	case applyErr != nil && errors.Is(applyErr, context.Canceled) && feedErr == nil && splitErr == nil:
-		return res, fmt.Errorf("source %s: the binlog replay was stopped after the full backup was restored (the database holds the full plus the transactions committed so far, in their order): %w", s.cfg.Name, applyErr)
+	case outer.Err() != nil:
+		return res, fmt.Errorf("source %s: the binlog replay was stopped after the full backup was restored (the database holds the full plus the transactions committed so far, in their order): %w", s.cfg.Name, outer.Err())
 	case applyErr != nil && !errors.Is(applyErr, context.Canceled):
 		return res, applyErr
 	case feedErr != nil:
@@ -348,6 +350,10 @@ func (w *replayConn) apply(ctx context.Context, t *ptxn) error {
 
 		err := w.attempt(ctx, t, abort)
 		if err == nil {
+			if hook := w.p.s.replayCommitted; hook != nil {
+				hook(t.gtid)
+			}
+
 			w.p.doneRetrying(t)
 			close(t.done)
 

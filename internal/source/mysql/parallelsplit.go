@@ -76,10 +76,10 @@ type splitter struct {
 	out chan<- *ptxn
 	// rename maps a database to the one a copy is restored as.
 	rename map[string]string
-	fde   []byte
-	cur   *ptxn
-	group bytes.Buffer
-	seq   int
+	fde    []byte
+	cur    *ptxn
+	group  bytes.Buffer
+	seq    int
 	// standalone is set while the current transaction is one statement
 	// with no BEGIN (DDL).
 	standalone bool
