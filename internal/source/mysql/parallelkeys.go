@@ -81,9 +81,6 @@ func (tk *tableKeys) hasPrimary() bool {
 
 func tableName(db, table string) string { return db + "." + table }
 
-// position maps a table's column names to their places in a row image.
-type position map[string]map[string]int
-
 func (ws writeSchema) columns(ctx context.Context, c *sql.Conn, list string) error {
 	rows, err := c.QueryContext(ctx, "SELECT table_schema, table_name, column_name, ordinal_position FROM information_schema.columns WHERE table_schema IN ("+list+")")
 	if err != nil {

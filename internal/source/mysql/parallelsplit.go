@@ -18,6 +18,10 @@ import (
 // statement of a parallel replay ends there, as mariadb-binlog's do.
 const rowsEventStmtEnd = 0x0001
 
+// keyedRows is how many rows of a transaction are turned into keys; past
+// them its tables conflict as wholes.
+const keyedRows = 100000
+
 // rowChange is one rows event's decoded rows, kept until the scheduler
 // has turned them into write-set keys.
 type rowChange struct {
@@ -41,6 +45,8 @@ type ptxn struct {
 	// events up to a statement's end.
 	groups  [][]byte
 	changes []rowChange
+	// rows counts the rows of changes.
+	rows int
 	// barrier marks a transaction with statements (DDL, statement-logged
 	// changes): it runs alone, after every earlier one committed.
 	barrier bool
@@ -174,7 +180,15 @@ func (sp *splitter) event(ctx context.Context, e *replication.BinlogEvent) error
 		}
 
 		sp.group.Write(raw)
-		t.changes = append(t.changes, rowChange{db: db, table: string(ev.Table.Table), columns: int(ev.ColumnCount), rows: ev.Rows, skipped: ev.SkippedColumns})
+
+		ch := rowChange{db: db, table: string(ev.Table.Table), columns: int(ev.ColumnCount), rows: ev.Rows, skipped: ev.SkippedColumns}
+		if t.rows += len(ev.Rows); t.rows > keyedRows {
+			// A huge transaction conflicts on its tables as wholes
+			// rather than holding every decoded row for its keys.
+			ch.columns, ch.rows, ch.skipped = -1, nil, nil
+		}
+
+		t.changes = append(t.changes, ch)
 
 		if ev.Flags&rowsEventStmtEnd != 0 {
 			t.groups = append(t.groups, bytes.Clone(sp.group.Bytes()))
