@@ -154,6 +154,7 @@ func (p *parallelReplay) run(ctx context.Context, txns <-chan *ptxn) error {
 	}()
 
 	tr := newTracker()
+	b := &batcher{}
 
 	var prev *ptxn
 
@@ -175,6 +176,10 @@ func (p *parallelReplay) run(ctx context.Context, txns <-chan *ptxn) error {
 		prev = t
 
 		if t.barrier {
+			if err := b.flush(ctx, p, jobs); err != nil {
+				return err
+			}
+
 			if pending, err = p.barrier(ctx, t, txns); err != nil {
 				return err
 			}
@@ -192,12 +197,24 @@ func (p *parallelReplay) run(ctx context.Context, txns <-chan *ptxn) error {
 		tr.depend(t, ws.writeSetOf(t.changes))
 		t.changes = nil
 
-		select {
-		case jobs <- t:
-			p.setLast(t)
-		case <-ctx.Done():
-			return p.stopped(ctx)
+		if b.full(t) {
+			if err := b.flush(ctx, p, jobs); err != nil {
+				return err
+			}
 		}
+
+		b.add(t)
+
+		if len(txns) == 0 {
+			// Nothing more to gather now: let the workers have it.
+			if err := b.flush(ctx, p, jobs); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := b.flush(ctx, p, jobs); err != nil {
+		return err
 	}
 
 	if last := p.last(); last != nil {
@@ -279,7 +296,12 @@ func (p *parallelReplay) work(ctx context.Context, jobs <-chan *ptxn) {
 		}
 
 		if err := w.apply(ctx, t); err != nil && ctx.Err() == nil {
-			p.fail(t, err)
+			var te *txnError
+			if errors.As(err, &te) {
+				p.fail(te.t, te.err)
+			} else {
+				p.fail(t, err)
+			}
 		}
 	}
 }
@@ -350,13 +372,7 @@ func (w *replayConn) apply(ctx context.Context, t *ptxn) error {
 
 		err := w.attempt(ctx, t, abort)
 		if err == nil {
-			if hook := w.p.s.replayCommitted; hook != nil {
-				hook(t.gtid)
-			}
-
-			w.p.doneRetrying(t)
-			close(t.done)
-
+			w.committed(t)
 			return nil
 		}
 
@@ -374,6 +390,12 @@ func (w *replayConn) apply(ctx context.Context, t *ptxn) error {
 			continue
 		}
 
+		if (!retryable(err) || tries >= replayRetries) && len(t.members) > 1 {
+			// Find the transaction that fails: one at a time, each
+			// committed, so the error names it and all before it hold.
+			return w.oneByOne(ctx, t)
+		}
+
 		if !retryable(err) || tries >= replayRetries {
 			return err
 		}
@@ -381,6 +403,48 @@ func (w *replayConn) apply(ctx context.Context, t *ptxn) error {
 		tries++
 		w.p.abortLater(t)
 	}
+}
+
+// committed marks t (a batch and its transactions) committed.
+func (w *replayConn) committed(t *ptxn) {
+	if hook := w.p.s.replayCommitted; hook != nil {
+		hook(t.gtid)
+	}
+
+	w.p.doneRetrying(t)
+
+	for _, m := range t.members {
+		if !m.committed() {
+			close(m.done)
+		}
+	}
+
+	close(t.done)
+}
+
+// txnError is the error of one transaction of a batch.
+type txnError struct {
+	t   *ptxn
+	err error
+}
+
+func (e *txnError) Error() string { return e.err.Error() }
+func (e *txnError) Unwrap() error { return e.err }
+
+// oneByOne runs a failed batch's transactions one at a time, once every
+// earlier batch committed.
+func (w *replayConn) oneByOne(ctx context.Context, b *ptxn) error {
+	for _, m := range b.members {
+		if err := w.attempt(ctx, m, w.p.abortChan()); err != nil {
+			return &txnError{t: m, err: err}
+		}
+
+		close(m.done)
+	}
+
+	w.committed(b)
+
+	return nil
 }
 
 // attempt runs t once; it rolls back when anything fails or the later
@@ -394,10 +458,14 @@ func (w *replayConn) attempt(ctx context.Context, t *ptxn, abort <-chan struct{}
 	if err == nil {
 		select {
 		case <-t.prevDone():
-		case <-abort:
-			err = errMakeWay
-		case <-ctx.Done():
-			err = ctx.Err()
+		default:
+			select {
+			case <-t.prevDone():
+			case <-abort:
+				err = errMakeWay
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 	}
 
@@ -600,4 +668,64 @@ func (p *parallelReplay) targets() []string {
 	}
 
 	return out
+}
+
+// A batch is consecutive transactions applied and committed as one: a
+// commit waits for the disk, and commits in order cannot share one flush
+// unless they are one. A batch commits whole or not at all, so a stop
+// still leaves a prefix.
+const (
+	batchTxns  = 32
+	batchBytes = 4 << 20
+)
+
+// batcher gathers the transactions of the next batch.
+type batcher struct {
+	cur   *ptxn
+	bytes int
+}
+
+// full reports whether t must start a new batch.
+func (b *batcher) full(t *ptxn) bool {
+	return b.cur != nil && (len(b.cur.members) >= batchTxns || b.bytes >= batchBytes || string(b.cur.fde) != string(t.fde))
+}
+
+func (b *batcher) add(t *ptxn) {
+	if b.cur == nil {
+		b.cur, b.bytes = &ptxn{fde: t.fde, done: make(chan struct{})}, 0
+	}
+
+	c := b.cur
+	c.members = append(c.members, t)
+	c.groups = append(c.groups, t.groups...)
+	c.seq, c.gtid, c.when = t.seq, t.gtid, t.when
+
+	for _, g := range t.groups {
+		b.bytes += len(g)
+	}
+
+	// A transaction waiting for one in its own batch waits for nothing:
+	// the batch applies them in order.
+	if t.dep != nil && (len(c.members) == 1 || t.dep.seq < c.members[0].seq) {
+		c.dep = later(c, c.dep, t.dep)
+	}
+}
+
+// flush hands the batch to the workers.
+func (b *batcher) flush(ctx context.Context, p *parallelReplay, jobs chan<- *ptxn) error {
+	c := b.cur
+	if c == nil {
+		return nil
+	}
+
+	b.cur = nil
+	c.prev = p.last()
+
+	select {
+	case jobs <- c:
+		p.setLast(c)
+		return nil
+	case <-ctx.Done():
+		return p.stopped(ctx)
+	}
 }

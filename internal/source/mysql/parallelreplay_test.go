@@ -209,7 +209,7 @@ func TestParallelReplay(t *testing.T) {
 	t.Run("error", func(t *testing.T) { failedReplay(t, s, r, db, name) })
 }
 
-// stoppedReplay stops a parallel replay after a third of its transactions
+// stoppedReplay stops a parallel replay after 20 commits
 // committed: the copy equals a serial recovery to the last one committed.
 func stoppedReplay(t *testing.T, s *Source, r *repo.Repository, db *sql.DB) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,7 +226,7 @@ func stoppedReplay(t *testing.T, s *Source, r *repo.Repository, db *sql.DB) {
 		defer mu.Unlock()
 
 		committed++
-		if committed == 300 {
+		if committed == 20 {
 			last = gtid
 			cancel()
 		}
@@ -239,7 +239,7 @@ func stoppedReplay(t *testing.T, s *Source, r *repo.Repository, db *sql.DB) {
 	}
 
 	if last == "" {
-		t.Fatal("the replay ended before 300 transactions committed: make the workload longer")
+		t.Fatal("the replay ended before 20 commits: make the workload longer")
 	}
 
 	g, err := binlog.ParseGTID(last)

@@ -54,9 +54,11 @@ type ptxn struct {
 	// the replay is serial, in one session, so the table lives on.
 	temporary bool
 	// dep is the latest earlier transaction sharing a key with this one.
-	dep  *ptxn
-	prev *ptxn
-	done chan struct{}
+	dep *ptxn
+	// members are the transactions of a batch, applied as one.
+	members []*ptxn
+	prev    *ptxn
+	done    chan struct{}
 }
 
 func (t *ptxn) committed() bool {
