@@ -217,11 +217,15 @@ func (p *parallelReplay) run(ctx context.Context, txns <-chan *ptxn) error {
 		return err
 	}
 
+	return p.finish(ctx)
+}
+
+// finish waits for the last transaction to commit.
+func (p *parallelReplay) finish(ctx context.Context) error {
 	if last := p.last(); last != nil {
 		select {
 		case <-last.done:
 		case <-ctx.Done():
-			return p.stopped(ctx)
 		}
 	}
 
