@@ -19,7 +19,8 @@ import (
 )
 
 // trickySchema holds what parallel replay must order right: a parent whose
-// deletes cascade to children, a unique key whose values are deleted and
+// deletes cascade to children (and orphans written without foreign key
+// checks), a unique key whose values are deleted and
 // inserted again (also in another letter case) in close transactions, a
 // table without a primary key, and a journal of the workload's
 // transactions.
@@ -47,7 +48,7 @@ func trickyStep(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, k 
 
 	p := rng.IntN(40)
 
-	switch rng.IntN(6) {
+	switch rng.IntN(7) {
 	case 0:
 		q("INSERT IGNORE INTO DB.fk_parent VALUES (?, ?)", p, fmt.Sprint("parent ", k))
 		q("INSERT INTO DB.fk_child (parent_id, v) SELECT id, ? FROM DB.fk_parent WHERE id = ?", k, p)
@@ -66,6 +67,12 @@ func trickyStep(ctx context.Context, db *sql.DB, name string, rng *rand.Rand, k 
 		}
 
 		q("INSERT INTO DB.uq (code, n) VALUES (?, ?) ON DUPLICATE KEY UPDATE n = n + 1", code, k)
+	case 5:
+		// A session without foreign key checks leaves an orphan: the
+		// replay must apply it as logged.
+		q("SET SESSION foreign_key_checks = 0")
+		q("INSERT INTO DB.fk_child (parent_id, v) VALUES (?, ?)", 1000+p, k)
+		q("SET SESSION foreign_key_checks = 1")
 	default:
 		q("INSERT INTO DB.nopk VALUES (?, ?)", p, fmt.Sprint("row ", k))
 		q("UPDATE DB.nopk SET b = CONCAT(b, '+') WHERE a = ?", (p+1)%40)
