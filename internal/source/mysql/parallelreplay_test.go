@@ -133,8 +133,9 @@ func trickyWorkload(ctx context.Context, db *sql.DB, name string, workers int, g
 }
 
 // TestParallelReplay runs the booking workload and the tricky one together
-// while the binlog streams, with a DDL change and a new table in the middle;
-// recovery to several recorded instants with four replay connections and
+// while the binlog streams, with a DDL change, a new table, a
+// statement-logged change and a temporary table in the middle; recovery to
+// several recorded instants with four replay connections and
 // with the serial pipe both give exactly the recorded checksums. Stopping a
 // parallel replay leaves the full plus a prefix of the binlog, and a
 // replay error names the transaction and what the database holds.
@@ -179,8 +180,15 @@ func TestParallelReplay(t *testing.T) {
 			gate.Unlock()
 		}
 
+		// Statement-logged changes are barriers; a temporary table makes
+		// the rest of the replay serial, in one session.
 		if i == 6 {
-			server.Exec(t, "UPDATE "+name+".late SET v = v + 1")
+			server.Exec(t, "SET SESSION binlog_format = 'STATEMENT'; UPDATE "+name+".late SET v = v + 1")
+		}
+
+		if i == 7 {
+			server.Exec(t, "SET SESSION binlog_format = 'STATEMENT'; CREATE TEMPORARY TABLE "+name+".tmp (x INT); "+
+				"INSERT INTO "+name+".tmp VALUES (5), (6); INSERT INTO "+name+".late SELECT 100 + x, x FROM "+name+".tmp")
 		}
 	}
 
