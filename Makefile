@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/lifeboat
 
-.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys bench-dashboard bench-physical clean
+.PHONY: all deps demo-deps build lint test demo bench bench-files bench-mysql bench-pitr bench-verify bench-s3 bench-scale bench-api bench-images bench-keys bench-dashboard bench-physical bench-replay clean
 
 all: build
 
@@ -80,6 +80,11 @@ bench-dashboard: deps build
 # and mariadb-binlog | mariadb (SCALE=0.02 REPLAY_TX=20000 for a quick run).
 bench-physical: deps build
 	bash bench/physical/run.sh
+
+# Parallel replay of a logical point-in-time recovery against
+# mariadb-binlog | mariadb (REPLAY_TX=20000 BOOKINGS=20000 for a quick run).
+bench-replay: deps build
+	bash bench/replay/run.sh
 
 clean:
 	rm -rf bin

@@ -30,6 +30,7 @@ func (a *App) restoreCommand() *cobra.Command {
 		image     string
 		pit       pointFlags
 		masked    bool
+		workers   int
 		j         *jsonOut
 	)
 
@@ -67,8 +68,12 @@ func (a *App) restoreCommand() *cobra.Command {
 					return usage("restore: --masked restores rows into a server; a physical restore (--target-datadir) copies the data files as they are and cannot mask them")
 				}
 
+				if workers < 0 {
+					return usage("restore: --replay-workers must be 0 (the source's workers) or more, not %d", workers)
+				}
+
 				return a.restorePoint(cmd, j, cfg, args[0], snapID, cmd.Flags().Changed("snapshot"), pit, ops.DatabaseOptions{
-					Database: database, Tables: tables, Overwrite: overwrite, Masked: masked, Datadir: datadir,
+					Database: database, Tables: tables, Overwrite: overwrite, Masked: masked, Datadir: datadir, ReplayWorkers: workers,
 				})
 			}
 
@@ -100,6 +105,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
+	cmd.Flags().IntVar(&workers, "replay-workers", 0, "database sources: connections replaying the binlog of a point-in-time recovery in parallel, commit order kept (default: the source's workers; 1: serially through mariadb-binlog)")
 	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "say what would be restored and where, and change nothing (database sources: the recovery plan: full backup, binlog segments, instant reached)")
 	a.ro.mysql.bind(cmd)
 	j = a.jsonProgressFlags(cmd)

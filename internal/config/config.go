@@ -160,7 +160,8 @@ type MySQL struct {
 	Databases []string
 	// Accounts also keeps users and grants, so a blank server can be rebuilt.
 	Accounts bool
-	// Workers is how many connections dump (and load) tables in parallel.
+	// Workers is how many connections dump (and load) tables in parallel,
+	// and replay the binlog of a logical point-in-time recovery.
 	Workers int
 	Binlog  Binlog
 	// Masking, when set, is how masked restores and exports replace

@@ -26,6 +26,9 @@ type DatabaseOptions struct {
 	Datadir string
 	// DryRun writes the recovery plan to Out and changes nothing.
 	DryRun bool
+	// ReplayWorkers is how many connections replay the binlog of a logical
+	// recovery (0: the source's workers).
+	ReplayWorkers int
 	// Out receives the recovery's plan (a dry run) and its notes (which
 	// full and binlog a backup of binlog is recovered from).
 	Out io.Writer
@@ -213,7 +216,7 @@ func (e *Executor) recover(ctx context.Context, m *Emitter, src source.Source, t
 	m.Step("recover %s to %s", src.Name(), target)
 
 	rep, err := pitr.RestoreToPoint(ctx, e.Repo, source.PointOptions{
-		DatabaseRestoreOptions: opt, Target: target, DryRun: o.DryRun, Out: o.Out, Log: e.Log,
+		DatabaseRestoreOptions: opt, Target: target, DryRun: o.DryRun, Out: o.Out, Log: e.Log, ReplayWorkers: o.ReplayWorkers,
 	})
 	if rep != nil && rep.Restore != nil && rep.Restore.Safety != nil && o.Saved != nil {
 		o.Saved(rep.Restore.Safety)
@@ -225,7 +228,7 @@ func (e *Executor) recover(ctx context.Context, m *Emitter, src source.Source, t
 		opt.Progress, opt.Overwrite, opt.Saved = nil, true, true
 		err = o.FromCopy(ctx, rep.Plan.Full.Snap, err, func(cp *repo.Repository, _ *repo.Snapshot) (err error) {
 			rep, err = pitr.RestoreToPoint(ctx, cp, source.PointOptions{
-				DatabaseRestoreOptions: opt, Target: target, Out: o.Out, Log: e.Log,
+				DatabaseRestoreOptions: opt, Target: target, Out: o.Out, Log: e.Log, ReplayWorkers: o.ReplayWorkers,
 			})
 
 			return err

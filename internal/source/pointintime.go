@@ -18,6 +18,9 @@ type PointOptions struct {
 	DryRun bool
 	Out    io.Writer
 	Log    *slog.Logger
+	// ReplayWorkers is how many connections replay the binlog of a
+	// logical recovery (0: the source's workers; 1: serially).
+	ReplayWorkers int
 }
 
 // PointReport says what a point-in-time recovery did.

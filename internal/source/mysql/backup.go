@@ -35,6 +35,9 @@ type Source struct {
 	// restored, before the binlog is replayed (tests compact the archive
 	// there).
 	beforeReplay func()
+	// replayCommitted runs in a parallel replay after each transaction
+	// committed, before the next may commit (tests stop the replay there).
+	replayCommitted func(gtid string)
 
 	// copies are drills' copies served by private servers.
 	copies servedCopies

@@ -380,7 +380,7 @@ func (s *Source) pointLogical(ctx context.Context, r *repo.Repository, arch *bin
 	}
 
 	replayStart := s.clock(r).Now()
-	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress, mask: m, sqlMode: meta.SQLMode})
+	res, err := s.replay(ctx, r, arch, plan, replayTo{dbs: dbs, rename: rename, login: login, logged: logged, progress: opt.Progress, mask: m, sqlMode: meta.SQLMode, workers: opt.ReplayWorkers})
 
 	rep.Replay, rep.ReplayTime = res, clock.Since(s.clock(r), replayStart)
 
@@ -580,11 +580,17 @@ type replayTo struct {
 	// full's.
 	mask    *masking
 	sqlMode string
+	// workers is how many connections replay (0: the source's workers).
+	workers int
 }
 
 func (s *Source) replay(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, to replayTo) (*binlog.Result, error) {
 	if to.mask != nil {
 		return s.replayMasked(ctx, r, arch, plan, to, to.mask, to.sqlMode)
+	}
+
+	if w := s.replayWorkers(to); w > 1 {
+		return s.replayParallel(ctx, r, arch, plan, to, w)
 	}
 
 	dbs, rename, login, logged := to.dbs, to.rename, to.login, to.logged
