@@ -105,7 +105,7 @@ func (a *App) restoreCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pit.toPosition, "to-position", "", "database sources: recover every transaction that starts before binlog FILE:POS")
 	cmd.Flags().StringVar(&pit.toGTID, "to-gtid", "", "database sources: recover up to and including this GTID (domain-server-seq)")
 	cmd.Flags().StringSliceVar(&pit.skipGTIDs, "skip-gtid", nil, "database sources: leave out this transaction (e.g. a DROP TABLE) while replaying; repeatable")
-	cmd.Flags().IntVar(&workers, "replay-workers", 0, "database sources: connections replaying the binlog of a point-in-time recovery in parallel, commit order kept (default: the source's workers; 1: serially through mariadb-binlog)")
+	cmd.Flags().IntVar(&workers, "replay-workers", 0, "database sources: how many replay the binlog of a point-in-time recovery in parallel, commit order kept: connections into a server, or the private server's replication threads with --target-datadir (default: the source's workers; 1: serially)")
 	cmd.Flags().BoolVar(&pit.dryRun, "dry-run", false, "say what would be restored and where, and change nothing (database sources: the recovery plan: full backup, binlog segments, instant reached)")
 	a.ro.mysql.bind(cmd)
 	j = a.jsonProgressFlags(cmd)

@@ -65,7 +65,8 @@ func (s *Source) pointStarts(ctx context.Context, r *repo.Repository, physical b
 // pointPhysical recovers to plan's target into opt.Datadir: the physical
 // chain restored and prepared, then the archived binlog from the backup's
 // own position applied by a private server's replication threads
-// (slave_parallel_threads of the source's workers; commit order kept).
+// (slave_parallel_threads of --replay-workers, else the source's workers;
+// commit order kept).
 func (s *Source) pointPhysical(ctx context.Context, r *repo.Repository, arch *binlog.Archive, plan *binlog.Plan, opt PITROptions, rep *PITRReport) (*PITRReport, error) {
 	if opt.Database != "" {
 		return nil, fmt.Errorf("a recovery from a physical backup restores the whole server into --target-datadir; --target-database does not apply")
@@ -77,6 +78,10 @@ func (s *Source) pointPhysical(ctx context.Context, r *repo.Repository, arch *bi
 	}
 
 	workers := s.cfg.MySQL.Workers
+	if opt.ReplayWorkers > 0 {
+		workers = opt.ReplayWorkers
+	}
+
 	how := fmt.Sprintf("physical backup %s (%s) restored into %s, then the binlog replayed by the server's parallel replication (%d workers, commit order kept)",
 		shortID(plan.Full.Snap.ID), plan.Full.Snap.Type, opt.Datadir, workers)
 
