@@ -182,7 +182,10 @@ plans:
 		t.Errorf("the dry run and the restore test ran %d client logins, want 2: %q", logins, args)
 	}
 
+	// Parallel (Lifeboat's own connections) and serial (mariadb-binlog
+	// piped into the client) replays.
 	e.mustRun("restore", "db", "--to-time", at, "--target-database", "shop_copy")
+	e.mustRun("restore", "db", "--to-time", at, "--target-database", "shop_copy_serial", "--replay-workers", "1")
 	e.mustRun("recover", "commands")
 	e.mustRun("drill", "site")
 
