@@ -347,7 +347,7 @@ func newTracker() *tracker {
 
 // trackLimit is how many keys the tracker holds before it forgets those of
 // committed transactions.
-const trackLimit = 1 << 18
+const trackLimit = 1 << 16
 
 // later is the later of a and b, leaving out t itself (a key it touches
 // twice).

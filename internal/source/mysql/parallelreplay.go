@@ -94,8 +94,12 @@ func (s *Source) replayParallel(ctx context.Context, r *repo.Repository, arch *b
 
 	var splitErr error
 
+	split := make(chan struct{})
+
 	go func() {
-		splitErr = split(ctx, pr, txns, to.rename)
+		defer close(split)
+
+		splitErr = splitTxns(ctx, pr, txns, to.rename)
 		pr.CloseWithError(errors.New("the parallel replay stopped"))
 	}()
 
@@ -107,6 +111,8 @@ func (s *Source) replayParallel(ctx context.Context, r *repo.Repository, arch *b
 
 	for range txns { //nolint:revive // drain so the splitter ends
 	}
+
+	<-split // splitErr is set after txns closes
 
 	switch {
 	case outer.Err() != nil:
@@ -421,9 +427,12 @@ func (w *replayConn) committed(t *ptxn) {
 		if !m.committed() {
 			close(m.done)
 		}
+
+		m.release()
 	}
 
 	close(t.done)
+	t.release()
 }
 
 // txnError is the error of one transaction of a batch.
@@ -642,8 +651,12 @@ func (p *parallelReplay) barrier(ctx context.Context, t *ptxn, txns <-chan *ptxn
 		return nil, p.stopped(ctx)
 	}
 
-	for x := last; x != nil && !x.committed(); x = x.prev {
+	for x := last; x != nil && !x.committed(); {
 		close(x.done)
+
+		prev := x.prev
+		x.release()
+		x = prev
 	}
 
 	p.setLast(last)

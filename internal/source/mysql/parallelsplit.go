@@ -61,6 +61,14 @@ type ptxn struct {
 	done    chan struct{}
 }
 
+// release drops a committed transaction's data and links. Later ones
+// still wait on it and name it, but the chain of transactions (prev, dep,
+// the tracker's keys) would otherwise keep every replayed event in memory.
+func (t *ptxn) release() {
+	t.fde, t.events, t.groups, t.changes = nil, nil, nil, nil
+	t.members, t.prev, t.dep = nil, nil, nil
+}
+
 func (t *ptxn) committed() bool {
 	select {
 	case <-t.done:
@@ -93,9 +101,9 @@ type splitter struct {
 	standalone bool
 }
 
-// split reads the stream ReplayCounted writes (magic, format
+// splitTxns reads the stream ReplayCounted writes (magic, format
 // descriptions, events) and sends its transactions in order.
-func split(ctx context.Context, r io.Reader, out chan<- *ptxn, rename map[string]string) error {
+func splitTxns(ctx context.Context, r io.Reader, out chan<- *ptxn, rename map[string]string) error {
 	defer close(out)
 
 	var magic [4]byte
