@@ -51,28 +51,12 @@ DBPID=
 STREAMPID=
 SCRATCHPIDS=()
 
-sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
-
 ensure_tools() {
-    local missing=()
-    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
-    have mariadbd || missing+=(mariadb-server)
-    { have mariadb && have mariadb-binlog && have mariadb-dump; } || missing+=(mariadb-client)
-    { have mariadb-backup && have mbstream; } || missing+=(mariadb-backup)
-    have sysbench || missing+=(sysbench)
-    have zstd || missing+=(zstd)
-    [[ -x /usr/bin/time ]] || missing+=(time)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
-    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+    ensure_mariadb mariadb-client:mariadb-binlog mariadb-client:mariadb-dump mariadb-backup:mariadb-backup mariadb-backup:mbstream sysbench:sysbench zstd:zstd time:/usr/bin/time
+    require go python3 awk
 }
 
-build() {
-    log "building lifeboat and smlgen"
-    (cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
-}
+build() { build_tools "lifeboat and smlgen" smlgen ./examples/sml-library/cmd/smlgen; }
 
 cleanup() {
     [[ -n $STREAMPID ]] && kill "$STREAMPID" 2>/dev/null || true

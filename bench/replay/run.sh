@@ -44,19 +44,9 @@ CLIENT=(--no-defaults -S "$SOCK" -uroot)
 DBPID=
 STREAMPID=
 
-sql() { mariadb "${CLIENT[@]}" -N -B -e "$1"; }
-
 ensure_tools() {
-    local missing=()
-    have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
-    have mariadbd || missing+=(mariadb-server)
-    { have mariadb && have mariadb-binlog; } || missing+=(mariadb-client)
-    [[ -x /usr/bin/time ]] || missing+=(time)
-    apt_install "${missing[@]}"
-    local t
-    for t in go python3 awk; do command -v "$t" >/dev/null || die "$t is required"; done
-    MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    INSTALL_DB=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+    ensure_mariadb mariadb-client:mariadb-binlog time:/usr/bin/time
+    require go python3 awk
 }
 
 cleanup() {
@@ -88,8 +78,7 @@ print("%.2f" % sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(h|ms|u
 }
 
 ensure_tools
-log "building lifeboat and smlgen"
-(cd "$REPO_ROOT" && go build -o bin/lifeboat ./cmd/lifeboat && go build -o bin/smlgen ./examples/sml-library/cmd/smlgen)
+build_tools "lifeboat and smlgen" smlgen ./examples/sml-library/cmd/smlgen
 
 if [[ -f $SERVER/pid ]] && kill -0 "$(cat "$SERVER/pid")" 2>/dev/null; then
     kill "$(cat "$SERVER/pid")"
